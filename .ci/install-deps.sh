@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install what the test suite needs beyond the Rust toolchain: the PostgreSQL
+# server binaries. The API tests start a throwaway cluster of their own with
+# them (tests/api/support/postgres.rs), so no server needs to be running.
+# Does nothing if they are already installed.
+set -euo pipefail
+
+# Debian keeps initdb off PATH, under /usr/lib/postgresql/<version>/bin.
+if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+    as_root=()
+elif command -v sudo >/dev/null; then
+    as_root=(sudo)
+else
+    echo "install-deps: PostgreSQL server binaries are missing and installing them needs root;" >&2
+    echo "install-deps: run as root, install sudo, or run: apt-get install -y postgresql" >&2
+    exit 1
+fi
+
+"${as_root[@]}" apt-get update
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends postgresql

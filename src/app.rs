@@ -1,0 +1,140 @@
+//! Wiring: connect and migrate the database, build the desk, bind the HTTP
+//! listener (port 0 allowed), start the workers, and shut everything down
+//! gracefully: stop accepting, finish in-flight requests and the current
+//! outbox batch, then return.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Config,
+    desk::{admin::DEFAULT_ORG, Desk, DeskSettings},
+    http::{self, AppState},
+    metrics::Metrics,
+    store::Db,
+    workers::{dispatcher::Dispatcher, scheduler::Scheduler},
+};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    run_workers: bool,
+    /// Set on the very first start: an admin token for the `default` organization.
+    pub bootstrap_token: Option<String>,
+}
+
+/// Connects to the configured database and applies migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(
+        config.database.url.expose(),
+        config.database.max_connections,
+        Duration::from_secs(config.database.acquire_timeout_secs),
+    )
+    .await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+pub fn build_desk(config: &Config, db: Db) -> Desk {
+    Desk::new(
+        db,
+        DeskSettings {
+            data_dir: config.storage.data_dir.clone(),
+            max_attachment_bytes: config.storage.max_attachment_bytes,
+            auto_close_after: config.auto_close_after(),
+        },
+        Arc::new(Metrics::default()),
+    )
+}
+
+impl Application {
+    /// Builds the daemon. `run_workers: false` leaves the dispatcher and
+    /// scheduler to the caller (tests step them by hand).
+    pub async fn build(config: Config, run_workers: bool) -> anyhow::Result<Self> {
+        let addr = config.listen_addr()?;
+        let db = open_database(&config).await?;
+        let desk = build_desk(&config, db);
+        let (_, created) = desk.ensure_org(DEFAULT_ORG).await.context("creating the default organization")?;
+        let bootstrap_token = if created {
+            Some(desk.create_token(DEFAULT_ORG, "admin", "bootstrap").await.context("creating the bootstrap token")?)
+        } else {
+            None
+        };
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr} (server.listen)"))?;
+        Ok(Self {
+            listener,
+            state: AppState {
+                desk,
+                config: Arc::new(config),
+            },
+            run_workers,
+            bootstrap_token,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn desk(&self) -> &Desk {
+        &self.state.desk
+    }
+
+    /// Serves until `shutdown` completes, then drains and returns.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let config = self.state.config.clone();
+        let desk = self.state.desk.clone();
+        let mut workers = Vec::new();
+        if self.run_workers {
+            let dispatcher = Dispatcher::new(desk.clone(), config.outbox.clone())?;
+            workers.push(tokio::spawn(dispatcher.run(stop_rx.clone())));
+            let poll = Duration::from_millis(config.outbox.poll_interval_ms);
+            workers.push(tokio::spawn(Scheduler::new(desk.clone(), poll).run(stop_rx.clone())));
+        }
+        let router = http::router(self.state);
+        let mut http_stop = stop_rx.clone();
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            let _ = http_stop.changed().await;
+        });
+        let server = tokio::spawn(async move { server.await });
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing in-flight requests and deliveries");
+        let _ = stop_tx.send(true);
+        server.await.context("HTTP server task")?.context("HTTP server")?;
+        for worker in workers {
+            worker.await.context("worker task")?;
+        }
+        desk.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

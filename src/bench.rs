@@ -1,0 +1,114 @@
+//! `switchboard bench`: a closed-loop HTTP load generator for the API.
+//! N clients each send requests back to back for a fixed time; the report
+//! gives throughput and latency percentiles. Results go in BENCHMARKS.md.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Base URL of a running daemon.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Admin API token (`switchboard token create --org default --role admin`).
+    #[arg(long, env = "SWITCHBOARD_TOKEN")]
+    pub token: String,
+    /// `create` (POST /api/v1/tickets) or `get` (GET /api/v1/tickets/{number}).
+    #[arg(long, default_value = "create")]
+    pub scenario: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Seconds to run (after a 2 s warm-up).
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let base = args.url.trim_end_matches('/').to_string();
+    let auth = format!("Bearer {}", args.token);
+    // One ticket to read in the `get` scenario.
+    let seed: serde_json::Value = client
+        .post(format!("{base}/api/v1/tickets"))
+        .header("authorization", &auth)
+        .json(&json!({ "kind": "incident", "title": "bench seed" }))
+        .send()
+        .await
+        .context("reaching the daemon")?
+        .error_for_status()?
+        .json()
+        .await?;
+    let number = seed["number"].as_str().context("seed ticket has a number")?.to_string();
+    let create = match args.scenario.as_str() {
+        "create" => true,
+        "get" => false,
+        other => anyhow::bail!("unknown scenario `{other}`; expected create or get"),
+    };
+
+    let warmup = Instant::now() + Duration::from_secs(2);
+    let end = warmup + Duration::from_secs(args.seconds);
+    let mut clients = Vec::new();
+    for worker in 0..args.concurrency {
+        let (client, base, auth, number) = (client.clone(), base.clone(), auth.clone(), number.clone());
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut i = 0u64;
+            loop {
+                let started = Instant::now();
+                if started >= end {
+                    break;
+                }
+                let request = if create {
+                    client
+                        .post(format!("{base}/api/v1/tickets"))
+                        .json(&json!({ "kind": "incident", "title": format!("bench {worker}-{i}"), "impact": "low", "urgency": "medium" }))
+                } else {
+                    client.get(format!("{base}/api/v1/tickets/{number}"))
+                };
+                let ok = match request.header("authorization", &auth).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                i += 1;
+                if started < warmup {
+                    continue;
+                }
+                if ok {
+                    latencies.push(started.elapsed());
+                } else {
+                    errors += 1;
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for c in clients {
+        let (l, e) = c.await?;
+        all.extend(l);
+        errors += e;
+    }
+    all.sort();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    println!(
+        "scenario={} concurrency={} seconds={} requests={} errors={} throughput={:.0}/s p50={:.2}ms p95={:.2}ms p99={:.2}ms max={:.2}ms",
+        args.scenario,
+        args.concurrency,
+        args.seconds,
+        all.len(),
+        errors,
+        all.len() as f64 / args.seconds as f64,
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.95).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+        all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+    );
+    Ok(())
+}

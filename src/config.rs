@@ -1,0 +1,460 @@
+//! Layered configuration: built-in defaults < TOML file < environment
+//! (`SWITCHBOARD__SECTION__KEY`). Validated once at start; secrets are wrapped
+//! in [`Secret`] so that `Debug` and `config check` never print them.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+
+/// A value that must never reach a log line.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("\"[redacted]\"")
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub tickets: TicketsConfig,
+    pub outbox: OutboxConfig,
+    pub log: LogConfig,
+    pub slack: SlackConfig,
+    pub discord: DiscordConfig,
+    pub email: EmailConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the HTTP listener binds.
+    pub listen: String,
+    /// URL under which users reach this daemon (links in messages).
+    pub public_url: String,
+    /// Requests taking longer than this are answered 503.
+    pub request_timeout_secs: u64,
+    /// Largest request body accepted (uploads included).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            request_timeout_secs: 30,
+            max_body_bytes: 30 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://switchboard.db` (default) or `postgres://user:pw@host/db`.
+    pub url: Secret,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("sqlite://switchboard.db"),
+            max_connections: 32,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Where attachments live, one file per content hash.
+    pub data_dir: PathBuf,
+    pub max_attachment_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            max_attachment_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TicketsConfig {
+    /// A resolved ticket closes by itself after this many days unless reopened.
+    pub auto_close_after_days: f64,
+}
+
+impl Default for TicketsConfig {
+    fn default() -> Self {
+        Self {
+            auto_close_after_days: 7.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Attempts before a message is dead-lettered.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt (with jitter) up to `max_backoff_secs`.
+    pub initial_backoff_secs: f64,
+    pub max_backoff_secs: f64,
+    /// How often the dispatcher and scheduler look for due work when not woken.
+    pub poll_interval_ms: u64,
+    /// Timeout of one outbound HTTP delivery.
+    pub delivery_timeout_secs: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff_secs: 2.0,
+            max_backoff_secs: 3600.0,
+            poll_interval_ms: 1000,
+            delivery_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines (the default on a terminal).
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info,switchboard=debug`.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            filter: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    pub signing_secret: Secret,
+    pub bot_token: Secret,
+    pub api_base_url: String,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            signing_secret: Secret::default(),
+            bot_token: Secret::default(),
+            api_base_url: "https://slack.com/api".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    pub application_id: String,
+    pub public_key: String,
+    pub bot_token: Secret,
+    pub api_base_url: String,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            application_id: String::new(),
+            public_key: String::new(),
+            bot_token: Secret::default(),
+            api_base_url: "https://discord.com/api/v10".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    pub imap_url: Secret,
+    pub smtp_url: Secret,
+    pub from: String,
+    /// Seconds between mailbox polls when IDLE is unavailable.
+    pub poll_interval: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            imap_url: Secret::default(),
+            smtp_url: Secret::default(),
+            from: String::new(),
+            poll_interval: 60,
+        }
+    }
+}
+
+/// A configuration problem, naming the key and what it accepts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("`{key}`: {message}")]
+    Value { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `switchboard.toml` when present), then
+    /// the environment, and validates the result.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::File {
+                        path: path.display().to_string(),
+                        message: "file not found".into(),
+                    });
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => {
+                let default = std::path::Path::new("switchboard.toml");
+                if default.exists() {
+                    figment = figment.merge(Toml::file_exact(default));
+                }
+            }
+        }
+        figment = figment.merge(Env::prefixed("SWITCHBOARD__").split("__"));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        url::Url::parse(&self.server.public_url).map_err(|e| ConfigError::Value {
+            key: "server.public_url",
+            message: format!("must be an absolute URL such as https://desk.example.com ({e})"),
+        })?;
+        let db = self.database.url.expose();
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(ConfigError::Value {
+                key: "database.url",
+                message: "must start with sqlite:// or postgres://".into(),
+            });
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Value {
+                key: "database.max_connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        if !(self.tickets.auto_close_after_days.is_finite() && self.tickets.auto_close_after_days >= 0.0) {
+            return Err(ConfigError::Value {
+                key: "tickets.auto_close_after_days",
+                message: "must be a number of days, 0 or more".into(),
+            });
+        }
+        if self.outbox.max_attempts == 0 {
+            return Err(ConfigError::Value {
+                key: "outbox.max_attempts",
+                message: "must be at least 1".into(),
+            });
+        }
+        if !(self.outbox.initial_backoff_secs > 0.0 && self.outbox.max_backoff_secs >= self.outbox.initial_backoff_secs) {
+            return Err(ConfigError::Value {
+                key: "outbox.initial_backoff_secs",
+                message: "must be above 0 and not above outbox.max_backoff_secs".into(),
+            });
+        }
+        for (key, value) in [
+            ("slack.api_base_url", &self.slack.api_base_url),
+            ("discord.api_base_url", &self.discord.api_base_url),
+        ] {
+            url::Url::parse(value).map_err(|e| ConfigError::Value {
+                key,
+                message: format!("must be an absolute URL ({e})"),
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.listen.parse().map_err(|_| ConfigError::Value {
+            key: "server.listen",
+            message: format!(
+                "`{}` is not a socket address; expected host:port such as 127.0.0.1:8080 or 0.0.0.0:8080",
+                self.server.listen
+            ),
+        })
+    }
+
+    pub fn auto_close_after(&self) -> chrono::Duration {
+        chrono::Duration::seconds((self.tickets.auto_close_after_days * 86_400.0) as i64)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.request_timeout_secs)
+    }
+
+    /// Which optional connectors have credentials, for the one-line start report.
+    pub fn connectors(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("slack", !self.slack.signing_secret.is_empty() && !self.slack.bot_token.is_empty()),
+            ("discord", !self.discord.public_key.is_empty() && !self.discord.bot_token.is_empty()),
+            ("email", !self.email.imap_url.is_empty() || !self.email.smtp_url.is_empty()),
+        ]
+    }
+
+    /// The effective configuration as TOML with secrets redacted (`config check`).
+    pub fn redacted_toml(&self) -> String {
+        let mut copy = self.clone();
+        for secret in [
+            &mut copy.slack.signing_secret,
+            &mut copy.slack.bot_token,
+            &mut copy.discord.bot_token,
+            &mut copy.email.imap_url,
+            &mut copy.email.smtp_url,
+        ] {
+            if !secret.is_empty() {
+                *secret = Secret::new("[redacted]");
+            }
+        }
+        copy.database.url = Secret::new(redact_url_password(self.database.url.expose()));
+        toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+fn redact_url_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("redacted"));
+            url.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+/// Turns figment's error into "`section.key`: what is wrong".
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let origin = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{origin}", e.kind)
+            } else {
+                format!("`{key}`: {}{origin}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_connectors_off() {
+        let config = Config::default();
+        config.validate().expect("defaults validate");
+        assert_eq!(config.database.url.expose(), "sqlite://switchboard.db");
+        assert_eq!(config.server.listen, "127.0.0.1:8080");
+        assert!(config.connectors().iter().all(|(_, on)| !on));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_check() {
+        let mut config = Config::default();
+        config.slack.bot_token = Secret::new("xoxb-very-secret");
+        config.database.url = Secret::new("postgres://sb:hunter2@db/sb");
+        assert!(!format!("{config:?}").contains("xoxb-very-secret"));
+        let shown = config.redacted_toml();
+        assert!(!shown.contains("xoxb-very-secret"));
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("postgres://sb:redacted@db/sb"));
+    }
+
+    #[test]
+    fn a_bad_listen_address_names_the_key() {
+        let mut config = Config::default();
+        config.server.listen = "localhost".into();
+        let error = config.validate().expect_err("invalid").to_string();
+        assert!(error.contains("server.listen"), "{error}");
+    }
+
+    #[test]
+    fn the_example_file_lists_every_key() {
+        let example = include_str!("../switchboard.example.toml");
+        let parsed: toml::Value = toml::from_str(example).expect("example parses");
+        let defaults = toml::Value::try_from(Config::default()).expect("serializes");
+        let (Some(example), Some(defaults)) = (parsed.as_table(), defaults.as_table()) else {
+            panic!("both are tables");
+        };
+        for (section, keys) in defaults {
+            let listed = example
+                .get(section)
+                .and_then(|s| s.as_table())
+                .unwrap_or_else(|| panic!("section [{section}] missing from switchboard.example.toml"));
+            for key in keys.as_table().into_iter().flat_map(|t| t.keys()) {
+                assert!(listed.contains_key(key), "{section}.{key} missing from switchboard.example.toml");
+            }
+        }
+        let config: Config = toml::from_str(&toml::to_string(&parsed).expect("re-serializes")).expect("example is a valid config");
+        config.validate().expect("example validates");
+    }
+}

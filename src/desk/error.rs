@@ -1,0 +1,54 @@
+//! What a use case can refuse, in terms the channels can render.
+
+use crate::domain::{text::FieldError, TransitionError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The thing does not exist for this actor (also used for other
+    /// organizations' data, so its existence is not revealed).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("invalid input: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this idempotency key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("not authenticated: {0}")]
+    Unauthenticated(&'static str),
+    #[error("database error")]
+    Store(#[source] sqlx::Error),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for DeskError {
+    fn from(error: sqlx::Error) -> Self {
+        if crate::store::is_unique_violation(&error) {
+            DeskError::Conflict("a record with these values already exists".into())
+        } else {
+            DeskError::Store(error)
+        }
+    }
+}
+
+impl From<FieldError> for DeskError {
+    fn from(error: FieldError) -> Self {
+        DeskError::Invalid(vec![error])
+    }
+}
+
+impl DeskError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        DeskError::Invalid(vec![FieldError {
+            field,
+            message: message.into(),
+        }])
+    }
+}

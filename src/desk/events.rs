@@ -1,0 +1,73 @@
+//! Ticket events: collected during a use case, turned into one outbox row
+//! per matching webhook subscription when the use case commits.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{new_id, views::TicketView, DeskError, Work};
+use crate::store::{self, outbox::OutboxRow};
+
+/// Every event name a webhook can subscribe to.
+pub const EVENT_NAMES: &[&str] = &[
+    "ticket.created",
+    "ticket.updated",
+    "ticket.state_changed",
+    "ticket.assigned",
+    "ticket.commented",
+    "ticket.attachment_added",
+];
+
+pub(super) struct TicketEvent {
+    pub org_id: Uuid,
+    pub name: &'static str,
+    pub at: DateTime<Utc>,
+    pub ticket: TicketView,
+    pub details: Value,
+}
+
+impl Work {
+    /// Announces a ticket event to the organization's webhook subscribers.
+    pub fn emit(&mut self, org_id: Uuid, name: &'static str, ticket: TicketView, details: Value) {
+        self.events.push(TicketEvent {
+            org_id,
+            name,
+            at: store::now(),
+            ticket,
+            details,
+        });
+    }
+}
+
+pub(super) async fn fan_out(work: &mut Work) -> Result<(), DeskError> {
+    let events = std::mem::take(&mut work.events);
+    let Some(first) = events.first() else { return Ok(()) };
+    let org_id = first.org_id;
+    let subscriptions = store::webhooks::list_active_webhooks(&mut work.tx, org_id).await?;
+    for event in events.iter().filter(|e| e.org_id == org_id) {
+        for sub in subscriptions.iter().filter(|s| s.events.0.iter().any(|e| e == "*" || e == event.name)) {
+            let id = new_id();
+            work.outbox.push(OutboxRow {
+                id,
+                org_id,
+                channel: "webhook".into(),
+                target: sub.id.to_string(),
+                event: event.name.into(),
+                payload: sqlx::types::Json(json!({
+                    "id": id,
+                    "type": event.name,
+                    "occurred_at": event.at,
+                    "ticket": event.ticket,
+                    "details": event.details,
+                })),
+                state: store::outbox::PENDING.into(),
+                attempts: 0,
+                next_attempt_at: event.at,
+                last_error: None,
+                created_at: event.at,
+                delivered_at: None,
+            });
+        }
+    }
+    Ok(())
+}

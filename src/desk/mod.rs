@@ -1,0 +1,222 @@
+//! Application services: one function per use case. Each runs in ONE
+//! transaction through [`Desk::run`]: check permission, apply the domain
+//! rule, write state + activity + audit event + outbox rows + timers, commit.
+//! Channels (HTTP API, chat, email) and workers call in here; nothing here
+//! knows about HTTP. May import `domain` and `store`.
+
+pub mod access;
+pub mod admin;
+mod audit;
+pub mod error;
+mod events;
+pub mod files;
+pub mod tickets;
+pub mod timers;
+pub mod views;
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{Notify, RwLock};
+use uuid::Uuid;
+
+pub use access::Actor;
+pub use audit::verify as audit_verify;
+pub use error::DeskError;
+
+use crate::{
+    domain::{Channel, PriorityMatrix},
+    metrics::Metrics,
+    store::{self, activity::ActivityRow, outbox::OutboxRow, timers::TimerRow, Db, Tx},
+};
+
+/// Settings the use cases need, taken from the configuration at start.
+#[derive(Debug, Clone)]
+pub struct DeskSettings {
+    pub data_dir: PathBuf,
+    pub max_attachment_bytes: u64,
+    pub auto_close_after: chrono::Duration,
+}
+
+/// Entry point of every use case; cheap to clone.
+#[derive(Clone)]
+pub struct Desk {
+    pub db: Db,
+    pub settings: Arc<DeskSettings>,
+    pub metrics: Arc<Metrics>,
+    /// Woken after a commit that wrote outbox rows, so delivery starts at once.
+    pub outbox_ready: Arc<Notify>,
+    matrices: Arc<RwLock<HashMap<Uuid, (std::time::Instant, Arc<PriorityMatrix>)>>>,
+}
+
+/// The natural key of an input (DESIGN.md §3 step 2) and the fingerprint of
+/// its content, so a reused key with different content is refused.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub source: String,
+    pub key: String,
+    pub fingerprint: String,
+    /// The status to record with the result (what a replay answers).
+    pub status: u16,
+}
+
+/// What a use case run produced: its own result, or the recorded result of
+/// the first run with the same intake key.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    Done(T),
+    Replayed { status: u16, body: Value },
+}
+
+/// The writes of one use case besides its own rows: collected while it runs
+/// and flushed just before commit, so the per-organization audit head is
+/// locked as briefly as possible and the rows go out in few round trips.
+pub struct Work {
+    pub tx: Tx,
+    activity: Vec<ActivityRow>,
+    audit: Vec<audit::PendingAudit>,
+    outbox: Vec<OutboxRow>,
+    timers: Vec<TimerRow>,
+    events: Vec<events::TicketEvent>,
+    created: Vec<(String, Channel)>,
+    /// Set when outbox rows became due without being inserted (requeue).
+    outbox_touched: bool,
+}
+
+impl Work {
+    fn new(tx: Tx) -> Self {
+        Self {
+            tx,
+            activity: Vec::new(),
+            audit: Vec::new(),
+            outbox: Vec::new(),
+            timers: Vec::new(),
+            events: Vec::new(),
+            created: Vec::new(),
+            outbox_touched: false,
+        }
+    }
+
+    pub fn schedule(&mut self, timer: TimerRow) {
+        self.timers.push(timer);
+    }
+
+    async fn flush(&mut self) -> Result<(), DeskError> {
+        store::activity::insert_activity(&mut self.tx, &self.activity).await?;
+        events::fan_out(self).await?;
+        store::outbox::insert_outbox(&mut self.tx, &self.outbox).await?;
+        for timer in &self.timers {
+            store::timers::insert_timer(&mut self.tx, timer).await?;
+        }
+        audit::append(self).await?;
+        Ok(())
+    }
+}
+
+impl Desk {
+    pub fn new(db: Db, settings: DeskSettings, metrics: Arc<Metrics>) -> Self {
+        Self {
+            db,
+            settings: Arc::new(settings),
+            metrics,
+            outbox_ready: Arc::new(Notify::new()),
+            matrices: Arc::default(),
+        }
+    }
+
+    /// Runs one use case in one transaction. With an `intake`, a repeat of
+    /// the same key returns the first result and changes nothing.
+    pub async fn run<T, F>(&self, intake: Option<&Intake>, use_case: F) -> Result<Outcome<T>, DeskError>
+    where
+        T: Serialize + Send,
+        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
+    {
+        let mut work = Work::new(self.db.begin().await?);
+        if let Some(intake) = intake {
+            if let Some(replay) = replay(&mut work.tx, intake).await? {
+                return Ok(replay);
+            }
+        }
+        let result = use_case(&mut work).await?;
+        work.flush().await?;
+        if let Some(intake) = intake {
+            let row = store::inbound::InboundRow {
+                source: intake.source.clone(),
+                key: intake.key.clone(),
+                fingerprint: intake.fingerprint.clone(),
+                status: i32::from(intake.status),
+                response: sqlx::types::Json(serde_json::to_value(&result).map_err(anyhow::Error::from)?),
+                created_at: store::now(),
+            };
+            if let Err(error) = store::inbound::insert_inbound(&mut work.tx, &row).await {
+                if store::is_unique_violation(&error) {
+                    // A concurrent first attempt committed meanwhile: ours rolls back.
+                    drop(work);
+                    let mut tx = self.db.begin().await?;
+                    return replay(&mut tx, intake).await?.ok_or_else(|| DeskError::Conflict("a request with this idempotency key is still in progress".into()));
+                }
+                return Err(error.into());
+            }
+        }
+        let wrote_outbox = !work.outbox.is_empty() || work.outbox_touched;
+        let created = std::mem::take(&mut work.created);
+        work.tx.commit().await?;
+        for (kind, channel) in created {
+            self.metrics.ticket_created(&kind, channel.as_str());
+        }
+        if wrote_outbox {
+            self.outbox_ready.notify_one();
+        }
+        Ok(Outcome::Done(result))
+    }
+
+    /// Like [`Desk::run`] without an intake key: always a fresh result.
+    pub async fn execute<T, F>(&self, use_case: F) -> Result<T, DeskError>
+    where
+        T: Serialize + Send,
+        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
+    {
+        match self.run(None, use_case).await? {
+            Outcome::Done(value) => Ok(value),
+            Outcome::Replayed { .. } => Err(DeskError::Internal(anyhow::anyhow!("replay without an intake key"))),
+        }
+    }
+
+    /// The organization's priority matrix, cached briefly: it changes rarely
+    /// and every ticket creation needs it.
+    async fn priority_matrix(&self, tx: &mut Tx, org_id: Uuid) -> Result<Arc<PriorityMatrix>, DeskError> {
+        const TTL: Duration = Duration::from_secs(30);
+        if let Some((at, matrix)) = self.matrices.read().await.get(&org_id) {
+            if at.elapsed() < TTL {
+                return Ok(matrix.clone());
+            }
+        }
+        let org = store::orgs::get_org(tx, org_id).await?;
+        let matrix = Arc::new(PriorityMatrix::from_json(&org.priority_matrix.0).unwrap_or_default());
+        self.matrices
+            .write()
+            .await
+            .insert(org_id, (std::time::Instant::now(), matrix.clone()));
+        Ok(matrix)
+    }
+}
+
+async fn replay<T>(tx: &mut Tx, intake: &Intake) -> Result<Option<Outcome<T>>, DeskError> {
+    let Some(previous) = store::inbound::find_inbound(tx, &intake.source, &intake.key).await? else {
+        return Ok(None);
+    };
+    if previous.fingerprint != intake.fingerprint {
+        return Err(DeskError::IdempotencyMismatch);
+    }
+    Ok(Some(Outcome::Replayed {
+        status: u16::try_from(previous.status).unwrap_or(200),
+        body: previous.response.0,
+    }))
+}
+
+/// A new time-ordered id.
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}

@@ -1,0 +1,63 @@
+//! Use cases fired by timers (DESIGN.md §3 step 7). The scheduler calls
+//! [`Desk::fire_next_timer`]; the claim, the effect and the timer's removal
+//! commit together.
+
+use serde_json::json;
+
+use super::{tickets::AUTO_CLOSE, Actor, Desk, DeskError, Work};
+use crate::{
+    domain::State,
+    store::{self, timers::TimerRow},
+};
+
+impl Desk {
+    /// Claims and handles one due timer. Returns false when none was due.
+    pub async fn fire_next_timer(&self) -> Result<bool, DeskError> {
+        let desk = self.clone();
+        let fired = self
+            .execute(move |work| {
+                Box::pin(async move {
+                    let Some(timer) = store::timers::claim_due_timer(&mut work.tx, store::now()).await? else {
+                        return Ok(None);
+                    };
+                    store::timers::delete_timer(&mut work.tx, timer.id).await?;
+                    let lag = (store::now() - timer.due_at).num_milliseconds().max(0) as f64 / 1000.0;
+                    desk.handle_timer(work, &timer).await?;
+                    Ok(Some(lag))
+                })
+            })
+            .await?;
+        if let Some(lag) = fired {
+            self.metrics.timer_fired(lag);
+        }
+        Ok(fired.is_some())
+    }
+
+    async fn handle_timer(&self, work: &mut Work, timer: &TimerRow) -> Result<(), DeskError> {
+        match timer.kind.as_str() {
+            AUTO_CLOSE => self.auto_close(work, timer).await,
+            other => {
+                // A timer from a newer version, or a typo in a migration: keep
+                // a trace, never loop on it.
+                tracing::warn!(kind = other, timer = %timer.id, "dropping a timer of unknown kind");
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes a ticket that stayed resolved for the configured period.
+    async fn auto_close(&self, work: &mut Work, timer: &TimerRow) -> Result<(), DeskError> {
+        let Some(ticket_id) = timer.ticket_id else { return Ok(()) };
+        let Some(ticket) = store::tickets::find_ticket(&mut work.tx, timer.org_id, ticket_id).await? else {
+            return Ok(());
+        };
+        // Reopened and resolved again since: a newer timer covers it.
+        if ticket.state != State::Resolved.as_str() {
+            return Ok(());
+        }
+        let actor = Actor::system(timer.org_id);
+        self.transition(work, &actor, &ticket.number, State::Closed.as_str(), None).await?;
+        work.audit(&actor, "ticket.auto_closed", &ticket.number, json!({ "resolved_at": ticket.resolved_at }));
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! Request extractors that answer in the API's own error format: bearer
+//! authentication, JSON bodies, query strings and the `Idempotency-Key`.
+
+use axum::{
+    body::Bytes,
+    extract::{rejection::BytesRejection, FromRequest, FromRequestParts, Query, Request},
+    http::{header, request::Parts, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::{error::ApiError, AppState};
+use crate::{
+    desk::{Actor, Intake, Outcome},
+    domain::Channel,
+};
+
+/// The authenticated caller.
+pub struct Auth(pub Actor);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized("missing bearer token (Authorization: Bearer …)"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let actor = state.desk.authenticate_token(token, Channel::Api).await.map_err(|e| match e {
+            crate::desk::DeskError::Unauthenticated(why) => ApiError::Unauthorized(why),
+            other => ApiError::Desk(other),
+        })?;
+        Ok(Auth(actor))
+    }
+}
+
+/// A JSON body and the digest of its bytes (for idempotency fingerprints).
+pub struct ApiJson<T> {
+    pub value: T,
+    pub digest: String,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType("send the body as JSON with Content-Type: application/json".into()));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        let value = serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => ApiError::Desk(crate::desk::DeskError::invalid("body", e.to_string())),
+            _ => ApiError::BadRequest(format!("malformed JSON: {e}")),
+        })?;
+        Ok(ApiJson {
+            value,
+            digest: digest(&bytes),
+        })
+    }
+}
+
+pub fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge("the request body is larger than server.max_body_bytes allows".into())
+    } else {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Query parameters, rejecting unknown or malformed ones clearly.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| ApiError::Desk(crate::desk::DeskError::invalid("query", e.body_text())))
+    }
+}
+
+/// The optional `Idempotency-Key` header of a POST.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(IdempotencyKey(None));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= 255)
+            .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into()))?;
+        Ok(IdempotencyKey(Some(key.to_string())))
+    }
+}
+
+impl IdempotencyKey {
+    /// Scopes the key to the caller and binds it to this request's content.
+    pub fn intake(&self, actor: &Actor, route: &str, body_digest: &str, status: StatusCode) -> Option<Intake> {
+        self.0.as_ref().map(|key| Intake {
+            source: format!("api:{}:{}", actor.org_id, actor.person_id.unwrap_or_default()),
+            key: key.clone(),
+            fingerprint: digest(format!("{route}\n{body_digest}").as_bytes()),
+            status: status.as_u16(),
+        })
+    }
+}
+
+/// Answers a use case's outcome: the fresh result with `status`, or the
+/// recorded first result of a repeated request.
+pub fn respond<T: serde::Serialize>(status: StatusCode, outcome: Outcome<T>) -> Response {
+    match outcome {
+        Outcome::Done(value) => (status, Json(value)).into_response(),
+        Outcome::Replayed { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut response = (status, Json(body)).into_response();
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", header::HeaderValue::from_static("true"));
+            response
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! HTTP: the axum router with the REST API under `/api/v1`, operations
+//! endpoints (`/healthz`, `/readyz`, `/metrics`) and the OpenAPI document.
+//! Handlers translate wire DTOs into desk calls; no business rules here.
+
+mod admin;
+pub mod error;
+mod extract;
+mod ops;
+mod tickets;
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    middleware::{self, Next},
+    response::Response,
+    Router,
+};
+use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+use crate::{config::Config, desk::Desk};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub desk: Desk,
+    pub config: Arc<Config>,
+}
+
+/// Runs one desk use case in its transaction with the request's intake:
+/// `run_use_case!(state, intake, |desk, work| desk.open_ticket(work, &actor, input))`.
+macro_rules! run_use_case {
+    ($state:expr, $intake:expr, |$desk:ident, $work:ident| $call:expr) => {{
+        let $desk = $state.desk.clone();
+        $state
+            .desk
+            .run($intake.as_ref(), move |$work| Box::pin(async move { $call.await }))
+            .await?
+    }};
+}
+pub(crate) use run_use_case;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(tickets::router())
+        .merge(admin::router())
+        .route("/openapi.json", axum::routing::get(ops::openapi));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(ops::router())
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            state.config.request_timeout(),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}
+
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    state
+        .desk
+        .metrics
+        .http_request(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("API token").build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard API", description = "IT service management: tickets, teams, people, webhooks. Errors are RFC 9457 problem+json."),
+    paths(
+        tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
+        tickets::transition_ticket, tickets::assign_ticket, tickets::add_comment, tickets::list_comments,
+        tickets::list_activity, tickets::list_attachments, tickets::upload_attachment, tickets::download_attachment,
+        admin::create_person, admin::list_people, admin::get_person,
+        admin::create_team, admin::list_teams, admin::get_team, admin::add_member, admin::remove_member,
+        admin::create_category, admin::list_categories,
+        admin::create_webhook, admin::list_webhooks, admin::delete_webhook,
+        admin::list_outbox, admin::retry_outbox,
+        ops::healthz, ops::readyz, ops::metrics, ops::openapi,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "tickets"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
+)]
+pub struct ApiDoc;

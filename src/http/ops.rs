@@ -1,0 +1,60 @@
+//! Operations endpoints: liveness, readiness, Prometheus metrics, OpenAPI.
+
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use utoipa::OpenApi;
+
+use super::{ApiDoc, AppState};
+use crate::store;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is alive")))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Database reachable and migrated"), (status = 503, description = "Not ready, with the reason")))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.desk.db.migrations_applied().await {
+        Ok(true) => (StatusCode::OK, "ready").into_response(),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "database migrations pending").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let metrics = &state.desk.metrics;
+    if let Ok(counts) = store::outbox::count_by_state(&state.desk.db, None).await {
+        metrics.set_outbox_depth(&counts);
+    }
+    let now = store::now();
+    if let Ok(oldest) = store::timers::oldest_due(&state.desk.db, now).await {
+        metrics.set_oldest_overdue(oldest.map_or(0.0, |due| (now - due).num_milliseconds() as f64 / 1000.0));
+    }
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        metrics.render(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations", responses((status = 200, description = "This document")))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,172 @@
+//! The `switchboard` command line: a thin shell over the library.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchboard::{
+    app::{self, Application},
+    config::Config,
+    demo, store, telemetry,
+};
+
+/// Switchboard — IT service management as a chat-ops daemon.
+///
+/// Tickets from Slack, Discord, email and a REST API; SLAs, approvals and
+/// notifications run on their own. With no configuration it runs on an
+/// embedded SQLite file (switchboard.db) at http://127.0.0.1:8080.
+#[derive(Parser)]
+#[command(name = "switchboard", version, propagate_version = true)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./switchboard.toml when present.
+    /// Every key can also be set as SWITCHBOARD__SECTION__KEY.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: HTTP API, webhooks, timers (migrates the database first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Seed a demo organization with sample teams, people and tickets, print an
+    /// admin token and a curl example, then serve.
+    Demo,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Check the tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Load benchmark against a running daemon (see BENCHMARKS.md).
+    Bench(switchboard::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults < file < environment) with
+    /// secrets redacted; exit 2 naming the bad key when something is invalid.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token and print it alone on standard output.
+    Create {
+        /// Organization slug (the first start creates `default`).
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// Role the token acts with: requester, agent, approver, manager or admin.
+        #[arg(long)]
+        role: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every organization's hash chain; exit 1 at the first broken link.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("switchboard: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Config { command: ConfigCommand::Check } = cli.command {
+        print!("{}", config.redacted_toml());
+        return ExitCode::SUCCESS;
+    }
+    telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => serve(config, false).await,
+        Command::Demo => serve(config, true).await,
+        Command::Migrate => {
+            let db = app::open_database(&config).await?;
+            tracing::info!(backend = db.backend(), "migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { .. } => Ok(ExitCode::SUCCESS),
+        Command::Token { command: TokenCommand::Create { org, role, name } } => {
+            let db = app::open_database(&config).await?;
+            let desk = app::build_desk(&config, db);
+            desk.ensure_org(switchboard::desk::admin::DEFAULT_ORG).await?;
+            let token = desk.create_token(&org, &role, &name).await?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let db = app::open_database(&config).await?;
+            let mut ok = true;
+            for org in store::orgs::list_orgs(&db).await? {
+                match switchboard::desk::audit_verify(&db, org.id).await {
+                    Ok(n) => println!("{}: {n} entries, chain intact", org.slug),
+                    Err(e) => {
+                        ok = false;
+                        println!("{}: TAMPERED: {e}", org.slug);
+                    }
+                }
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Bench(args) => switchboard::bench::run(args).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
+    let application = Application::build(config.clone(), true).await?;
+    let addr = application.local_addr();
+    let connectors: Vec<String> = config
+        .connectors()
+        .into_iter()
+        .map(|(name, on)| format!("{name}={}", if on { "on" } else { "off" }))
+        .collect();
+    tracing::info!(%addr, database = application.desk().db.backend(), connectors = %connectors.join(" "), "switchboard listening");
+    if let Some(token) = &application.bootstrap_token {
+        println!("First start: created organization `default` and this admin token (shown once, keep it):\n\n    {token}\n");
+    }
+    if demo {
+        let token = demo::seed(application.desk()).await.context("seeding the demo organization")?;
+        println!(
+            "Demo organization `demo` is ready. Admin token:\n\n    {token}\n\nTry:\n\n    curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/tickets?limit=5'\n\n    curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n      -d '{{\"kind\":\"incident\",\"title\":\"Printer on fire\",\"impact\":\"high\",\"urgency\":\"high\"}}' http://{addr}/api/v1/tickets\n"
+        );
+    }
+    application.run_until_stopped(app::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}

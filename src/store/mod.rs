@@ -1,0 +1,215 @@
+//! Storage: sqlx repositories over PostgreSQL and SQLite. All SQL of the
+//! project lives here. Query functions are named by verb and take `&mut Tx`;
+//! the desk layer owns the transaction (one per use case). The same SQL text
+//! serves both backends except where a comment says why it differs.
+//! May import `domain`; nothing here knows HTTP or chat platforms.
+
+pub mod activity;
+pub mod audit;
+pub mod inbound;
+pub mod orgs;
+pub mod outbox;
+pub mod people;
+pub mod teams;
+pub mod tickets;
+pub mod timers;
+pub mod tokens;
+pub mod webhooks;
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    PgPool, Postgres, Sqlite, SqlitePool, Transaction,
+};
+
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A connection pool on one of the two backends.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// An open transaction; dropping it without `commit` rolls back.
+pub enum Tx {
+    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
+}
+
+/// Runs the same expression against whichever connection `tx` holds:
+/// `on!(tx, c => sqlx::query("...").execute(c).await.map(|r| r.rows_affected()))`.
+macro_rules! on {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on;
+
+/// Like [`on!`] over a pool, for reads that need no transaction.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Postgres($pool) => $body,
+            $crate::store::Db::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Where a read runs: inside a use case's transaction, or straight on the
+/// pool when no transaction is needed (saves BEGIN/COMMIT round trips).
+pub enum Exec<'a> {
+    Tx(&'a mut Tx),
+    Db(&'a Db),
+}
+
+impl<'a> From<&'a mut Tx> for Exec<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Exec::Tx(tx)
+    }
+}
+
+impl<'a> From<&'a Db> for Exec<'a> {
+    fn from(db: &'a Db) -> Self {
+        Exec::Db(db)
+    }
+}
+
+/// Like [`on!`] for an [`Exec`].
+macro_rules! on_exec {
+    ($exec:expr, $conn:ident => $body:expr) => {
+        match $exec {
+            $crate::store::Exec::Tx($crate::store::Tx::Postgres(t)) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Exec::Tx($crate::store::Tx::Sqlite(t)) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Exec::Db($crate::store::Db::Postgres(p)) => {
+                let $conn = p;
+                $body
+            }
+            $crate::store::Exec::Db($crate::store::Db::Sqlite(p)) => {
+                let $conn = p;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_exec;
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .with_context(|| "parsing database.url as a SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            // An in-memory database exists once per connection, so it must be one.
+            let max = if url.contains(":memory:") { 1 } else { max_connections.min(8) };
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire_timeout)
+                .connect_with(options)
+                .await
+                .context("opening the SQLite database")?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            let options = PgConnectOptions::from_str(url).context("parsing database.url as a PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(acquire_timeout)
+                .connect_with(options)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Ok(Db::Postgres(pool))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Postgres(_) => "postgres",
+            Db::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Postgres(pool) => PG_MIGRATIONS.run(pool).await,
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+        }
+        .context("applying database migrations")
+    }
+
+    /// True when every migration shipped with this binary has been applied.
+    pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
+        let expected = match self {
+            Db::Postgres(_) => PG_MIGRATIONS.iter().count(),
+            Db::Sqlite(_) => SQLITE_MIGRATIONS.iter().count(),
+        } as i64;
+        let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+        let applied: i64 = on_pool!(self, p => sqlx::query_scalar(sql).fetch_one(p).await)?;
+        Ok(applied >= expected)
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected())).map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Postgres(t) => t.commit().await,
+            Tx::Sqlite(t) => t.commit().await,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
+}
+
+/// The clock used for every stored timestamp, truncated to what Postgres
+/// keeps so a value reads back equal to what was written.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// True for a unique-constraint violation (maps to 409 at the edge).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}

@@ -1,0 +1,3 @@
+//! Test support: helpers shared by the API integration tests.
+
+pub mod postgres;
