@@ -56,9 +56,16 @@ impl Application {
         let addr = config.listen_addr()?;
         let db = open_database(&config).await?;
         let desk = build_desk(&config, db);
-        let (_, created) = desk.ensure_org(DEFAULT_ORG).await.context("creating the default organization")?;
+        let (_, created) = desk
+            .ensure_org(DEFAULT_ORG)
+            .await
+            .context("creating the default organization")?;
         let bootstrap_token = if created {
-            Some(desk.create_token(DEFAULT_ORG, "admin", "bootstrap").await.context("creating the bootstrap token")?)
+            Some(
+                desk.create_token(DEFAULT_ORG, "admin", "bootstrap")
+                    .await
+                    .context("creating the bootstrap token")?,
+            )
         } else {
             None
         };
@@ -87,7 +94,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains and returns.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let config = self.state.config.clone();
         let desk = self.state.desk.clone();
@@ -96,7 +106,9 @@ impl Application {
             let dispatcher = Dispatcher::new(desk.clone(), config.outbox.clone())?;
             workers.push(tokio::spawn(dispatcher.run(stop_rx.clone())));
             let poll = Duration::from_millis(config.outbox.poll_interval_ms);
-            workers.push(tokio::spawn(Scheduler::new(desk.clone(), poll).run(stop_rx.clone())));
+            workers.push(tokio::spawn(
+                Scheduler::new(desk.clone(), poll).run(stop_rx.clone()),
+            ));
         }
         let router = http::router(self.state);
         let mut http_stop = stop_rx.clone();
@@ -105,9 +117,14 @@ impl Application {
         });
         let server = tokio::spawn(async move { server.await });
         shutdown.await;
-        tracing::info!("shutting down: no new connections; finishing in-flight requests and deliveries");
+        tracing::info!(
+            "shutting down: no new connections; finishing in-flight requests and deliveries"
+        );
         let _ = stop_tx.send(true);
-        server.await.context("HTTP server task")?.context("HTTP server")?;
+        server
+            .await
+            .context("HTTP server task")?
+            .context("HTTP server")?;
         for worker in workers {
             worker.await.context("worker task")?;
         }

@@ -43,7 +43,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .error_for_status()?
         .json()
         .await?;
-    let number = seed["number"].as_str().context("seed ticket has a number")?.to_string();
+    let number = seed["number"]
+        .as_str()
+        .context("seed ticket has a number")?
+        .to_string();
     let create = match args.scenario.as_str() {
         "create" => true,
         "get" => false,
@@ -54,7 +57,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let end = warmup + Duration::from_secs(args.seconds);
     let mut clients = Vec::new();
     for worker in 0..args.concurrency {
-        let (client, base, auth, number) = (client.clone(), base.clone(), auth.clone(), number.clone());
+        let (client, base, auth, number) =
+            (client.clone(), base.clone(), auth.clone(), number.clone());
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
@@ -96,7 +100,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         errors += e;
     }
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "scenario={} concurrency={} seconds={} requests={} errors={} throughput={:.0}/s p50={:.2}ms p95={:.2}ms p99={:.2}ms max={:.2}ms",
         args.scenario,

@@ -285,7 +285,10 @@ impl Config {
             message: format!("must be an absolute URL such as https://desk.example.com ({e})"),
         })?;
         let db = self.database.url.expose();
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
             return Err(ConfigError::Value {
                 key: "database.url",
                 message: "must start with sqlite:// or postgres://".into(),
@@ -297,7 +300,9 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
-        if !(self.tickets.auto_close_after_days.is_finite() && self.tickets.auto_close_after_days >= 0.0) {
+        if !(self.tickets.auto_close_after_days.is_finite()
+            && self.tickets.auto_close_after_days >= 0.0)
+        {
             return Err(ConfigError::Value {
                 key: "tickets.auto_close_after_days",
                 message: "must be a number of days, 0 or more".into(),
@@ -309,7 +314,9 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
-        if !(self.outbox.initial_backoff_secs > 0.0 && self.outbox.max_backoff_secs >= self.outbox.initial_backoff_secs) {
+        if !(self.outbox.initial_backoff_secs > 0.0
+            && self.outbox.max_backoff_secs >= self.outbox.initial_backoff_secs)
+        {
             return Err(ConfigError::Value {
                 key: "outbox.initial_backoff_secs",
                 message: "must be above 0 and not above outbox.max_backoff_secs".into(),
@@ -348,9 +355,18 @@ impl Config {
     /// Which optional connectors have credentials, for the one-line start report.
     pub fn connectors(&self) -> Vec<(&'static str, bool)> {
         vec![
-            ("slack", !self.slack.signing_secret.is_empty() && !self.slack.bot_token.is_empty()),
-            ("discord", !self.discord.public_key.is_empty() && !self.discord.bot_token.is_empty()),
-            ("email", !self.email.imap_url.is_empty() || !self.email.smtp_url.is_empty()),
+            (
+                "slack",
+                !self.slack.signing_secret.is_empty() && !self.slack.bot_token.is_empty(),
+            ),
+            (
+                "discord",
+                !self.discord.public_key.is_empty() && !self.discord.bot_token.is_empty(),
+            ),
+            (
+                "email",
+                !self.email.imap_url.is_empty() || !self.email.smtp_url.is_empty(),
+            ),
         ]
     }
 
@@ -449,12 +465,18 @@ mod tests {
             let listed = example
                 .get(section)
                 .and_then(|s| s.as_table())
-                .unwrap_or_else(|| panic!("section [{section}] missing from switchboard.example.toml"));
+                .unwrap_or_else(|| {
+                    panic!("section [{section}] missing from switchboard.example.toml")
+                });
             for key in keys.as_table().into_iter().flat_map(|t| t.keys()) {
-                assert!(listed.contains_key(key), "{section}.{key} missing from switchboard.example.toml");
+                assert!(
+                    listed.contains_key(key),
+                    "{section}.{key} missing from switchboard.example.toml"
+                );
             }
         }
-        let config: Config = toml::from_str(&toml::to_string(&parsed).expect("re-serializes")).expect("example is a valid config");
+        let config: Config = toml::from_str(&toml::to_string(&parsed).expect("re-serializes"))
+            .expect("example is a valid config");
         config.validate().expect("example validates");
     }
 }

@@ -18,11 +18,19 @@ const PEOPLE: &[(&str, &str, &[&str])] = &[
     ("Chen Wei", "chen@demo.example", &["agent", "manager"]),
     ("Dana Okafor", "dana@demo.example", &["requester"]),
     ("Emil Larsen", "emil@demo.example", &["requester"]),
-    ("Fatima Zahra", "fatima@demo.example", &["requester", "approver"]),
+    (
+        "Fatima Zahra",
+        "fatima@demo.example",
+        &["requester", "approver"],
+    ),
 ];
 
 const TEAMS: &[(&str, &str, &[usize])] = &[
-    ("Service Desk", "First line: accounts, laptops, how-to", &[0, 1]),
+    (
+        "Service Desk",
+        "First line: accounts, laptops, how-to",
+        &[0, 1],
+    ),
     ("Network", "LAN, Wi-Fi, VPN, firewalls", &[1, 2]),
     ("Platform", "Servers, databases, CI", &[2, 0]),
 ];
@@ -36,30 +44,199 @@ const CATEGORIES: &[(&str, &str)] = &[
 ];
 
 /// (kind, title, category, impact, urgency, states to walk through)
-const TICKETS: &[(&str, &str, &str, &str, &str, &[&str])] = &[
-    ("incident", "VPN disconnects every 10 minutes", "Network", "medium", "high", &["in_progress"]),
-    ("incident", "Payroll database unreachable", "Database", "high", "high", &["in_progress", "resolved"]),
-    ("incident", "Laptop does not boot after update", "Hardware", "low", "medium", &[]),
-    ("incident", "Shared mailbox not syncing", "Email", "medium", "medium", &["on_hold"]),
-    ("incident", "Office Wi-Fi slow on 3rd floor", "Network", "medium", "low", &["in_progress", "resolved", "closed"]),
-    ("incident", "Printer on 2nd floor jams", "Hardware", "low", "low", &["cancelled"]),
-    ("incident", "CI runners out of disk", "Database", "high", "medium", &["in_progress"]),
-    ("incident", "Cannot log in to HR portal", "Access", "medium", "high", &["resolved"]),
-    ("incident", "Calendar invites arrive twice", "Email", "low", "medium", &[]),
-    ("incident", "Badge reader rejects valid badges", "Access", "medium", "medium", &["in_progress", "on_hold"]),
-    ("service_request", "New laptop for new hire", "Hardware", "low", "medium", &["in_progress"]),
-    ("service_request", "Access to finance share", "Access", "low", "low", &["awaiting_approval"]),
-    ("service_request", "Add distribution list sales-emea", "Email", "low", "low", &["in_progress", "resolved"]),
-    ("service_request", "Second monitor", "Hardware", "low", "low", &[]),
-    ("service_request", "VPN account for contractor", "Network", "low", "medium", &["awaiting_approval", "rejected"]),
-    ("service_request", "Database read replica for analytics", "Database", "medium", "low", &["in_progress", "resolved", "closed"]),
-    ("problem", "Recurring VPN drops", "Network", "medium", "medium", &["investigating"]),
-    ("problem", "Mail sync failures after migration", "Email", "medium", "medium", &["investigating", "known_error"]),
-    ("problem", "Disk pressure on CI hosts", "Database", "high", "medium", &["investigating", "resolved"]),
-    ("change", "Upgrade core switch firmware", "Network", "high", "medium", &["assessment", "awaiting_approval"]),
-    ("change", "Rotate database TLS certificates", "Database", "medium", "medium", &["assessment", "scheduled"]),
-    ("change", "Enable MFA for all staff", "Access", "high", "low", &["assessment", "scheduled", "implementing", "review", "closed"]),
-    ("change", "Decommission old file server", "Hardware", "low", "low", &[]),
+type SeedTicket = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static [&'static str]);
+
+const TICKETS: &[SeedTicket] = &[
+    (
+        "incident",
+        "VPN disconnects every 10 minutes",
+        "Network",
+        "medium",
+        "high",
+        &["in_progress"],
+    ),
+    (
+        "incident",
+        "Payroll database unreachable",
+        "Database",
+        "high",
+        "high",
+        &["in_progress", "resolved"],
+    ),
+    (
+        "incident",
+        "Laptop does not boot after update",
+        "Hardware",
+        "low",
+        "medium",
+        &[],
+    ),
+    (
+        "incident",
+        "Shared mailbox not syncing",
+        "Email",
+        "medium",
+        "medium",
+        &["on_hold"],
+    ),
+    (
+        "incident",
+        "Office Wi-Fi slow on 3rd floor",
+        "Network",
+        "medium",
+        "low",
+        &["in_progress", "resolved", "closed"],
+    ),
+    (
+        "incident",
+        "Printer on 2nd floor jams",
+        "Hardware",
+        "low",
+        "low",
+        &["cancelled"],
+    ),
+    (
+        "incident",
+        "CI runners out of disk",
+        "Database",
+        "high",
+        "medium",
+        &["in_progress"],
+    ),
+    (
+        "incident",
+        "Cannot log in to HR portal",
+        "Access",
+        "medium",
+        "high",
+        &["resolved"],
+    ),
+    (
+        "incident",
+        "Calendar invites arrive twice",
+        "Email",
+        "low",
+        "medium",
+        &[],
+    ),
+    (
+        "incident",
+        "Badge reader rejects valid badges",
+        "Access",
+        "medium",
+        "medium",
+        &["in_progress", "on_hold"],
+    ),
+    (
+        "service_request",
+        "New laptop for new hire",
+        "Hardware",
+        "low",
+        "medium",
+        &["in_progress"],
+    ),
+    (
+        "service_request",
+        "Access to finance share",
+        "Access",
+        "low",
+        "low",
+        &["awaiting_approval"],
+    ),
+    (
+        "service_request",
+        "Add distribution list sales-emea",
+        "Email",
+        "low",
+        "low",
+        &["in_progress", "resolved"],
+    ),
+    (
+        "service_request",
+        "Second monitor",
+        "Hardware",
+        "low",
+        "low",
+        &[],
+    ),
+    (
+        "service_request",
+        "VPN account for contractor",
+        "Network",
+        "low",
+        "medium",
+        &["awaiting_approval", "rejected"],
+    ),
+    (
+        "service_request",
+        "Database read replica for analytics",
+        "Database",
+        "medium",
+        "low",
+        &["in_progress", "resolved", "closed"],
+    ),
+    (
+        "problem",
+        "Recurring VPN drops",
+        "Network",
+        "medium",
+        "medium",
+        &["investigating"],
+    ),
+    (
+        "problem",
+        "Mail sync failures after migration",
+        "Email",
+        "medium",
+        "medium",
+        &["investigating", "known_error"],
+    ),
+    (
+        "problem",
+        "Disk pressure on CI hosts",
+        "Database",
+        "high",
+        "medium",
+        &["investigating", "resolved"],
+    ),
+    (
+        "change",
+        "Upgrade core switch firmware",
+        "Network",
+        "high",
+        "medium",
+        &["assessment", "awaiting_approval"],
+    ),
+    (
+        "change",
+        "Rotate database TLS certificates",
+        "Database",
+        "medium",
+        "medium",
+        &["assessment", "scheduled"],
+    ),
+    (
+        "change",
+        "Enable MFA for all staff",
+        "Access",
+        "high",
+        "low",
+        &[
+            "assessment",
+            "scheduled",
+            "implementing",
+            "review",
+            "closed",
+        ],
+    ),
+    (
+        "change",
+        "Decommission old file server",
+        "Hardware",
+        "low",
+        "low",
+        &[],
+    ),
 ];
 
 /// Seeds the demo organization unless it exists; returns an admin token.
@@ -73,16 +250,25 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
     let mut people = Vec::new();
     for (name, email, roles) in PEOPLE {
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-        let view = call(desk, &admin, move |d, w, a| Box::pin(async move { d.create_person(w, &a, name, Some(email), &roles).await })).await?;
+        let view = call(desk, &admin, move |d, w, a| {
+            Box::pin(async move { d.create_person(w, &a, name, Some(email), &roles).await })
+        })
+        .await?;
         people.push(view);
     }
     for (name, description, members) in TEAMS {
         let ids: Vec<_> = members.iter().map(|i| people[*i].id).collect();
         let lead = ids.first().copied();
-        call(desk, &admin, move |d, w, a| Box::pin(async move { d.create_team(w, &a, name, description, lead, &ids).await })).await?;
+        call(desk, &admin, move |d, w, a| {
+            Box::pin(async move { d.create_team(w, &a, name, description, lead, &ids).await })
+        })
+        .await?;
     }
     for (name, team) in CATEGORIES {
-        call(desk, &admin, move |d, w, a| Box::pin(async move { d.create_category(w, &a, name, Some(team)).await })).await?;
+        call(desk, &admin, move |d, w, a| {
+            Box::pin(async move { d.create_category(w, &a, name, Some(team)).await })
+        })
+        .await?;
     }
     let agents = [&people[0], &people[1], &people[2]];
     let requesters = [&people[3], &people[4], &people[5]];
@@ -102,10 +288,18 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
                 team: None,
                 requester: requester.email.clone(),
             };
-            let channel = [Channel::Slack, Channel::Email, Channel::Api, Channel::Discord][i % 4];
+            let channel = [
+                Channel::Slack,
+                Channel::Email,
+                Channel::Api,
+                Channel::Discord,
+            ][i % 4];
             let mut opener = admin.clone();
             opener.channel = channel;
-            let ticket = call(desk, &opener, move |d, w, a| Box::pin(async move { d.open_ticket(w, &a, input).await })).await?;
+            let ticket = call(desk, &opener, move |d, w, a| {
+                Box::pin(async move { d.open_ticket(w, &a, input).await })
+            })
+            .await?;
             if !states.is_empty() || i % 3 == 0 {
                 let agent = agents[i % agents.len()].email.clone();
                 let team = ticket.team.as_ref().map(|t| t.id.to_string());
@@ -122,16 +316,29 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
                 .await;
                 if assigned.is_err() {
                     if let Some(team) = team {
-                        let lead = desk.get_team(&admin, &team).await?.lead.map(|id| id.to_string());
-                        let change = crate::desk::tickets::Assignment { team: None, assignee: Some(lead) };
+                        let lead = desk
+                            .get_team(&admin, &team)
+                            .await?
+                            .lead
+                            .map(|id| id.to_string());
+                        let change = crate::desk::tickets::Assignment {
+                            team: None,
+                            assignee: Some(lead),
+                        };
                         let number = number.clone();
-                        call(desk, &admin, move |d, w, a| Box::pin(async move { d.assign(w, &a, &number, change).await })).await?;
+                        call(desk, &admin, move |d, w, a| {
+                            Box::pin(async move { d.assign(w, &a, &number, change).await })
+                        })
+                        .await?;
                     }
                 }
             }
             for state in *states {
                 let number = ticket.number.clone();
-                call(desk, &admin, move |d, w, a| Box::pin(async move { d.transition(w, &a, &number, state, None).await })).await?;
+                call(desk, &admin, move |d, w, a| {
+                    Box::pin(async move { d.transition(w, &a, &number, state, None).await })
+                })
+                .await?;
             }
             if i % 2 == 1 {
                 let number = ticket.number.clone();
@@ -140,7 +347,10 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
                 requester_actor.roles = vec![Role::Requester];
                 requester_actor.name = requester.name.clone();
                 call(desk, &requester_actor, move |d, w, a| {
-                    Box::pin(async move { d.add_comment(w, &a, &number, "Any news on this?", false).await })
+                    Box::pin(async move {
+                        d.add_comment(w, &a, &number, "Any news on this?", false)
+                            .await
+                    })
                 })
                 .await?;
             }
@@ -154,9 +364,17 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
 async fn call<T, F>(desk: &Desk, actor: &Actor, f: F) -> anyhow::Result<T>
 where
     T: serde::Serialize + Send + 'static,
-    F: for<'w> FnOnce(Desk, &'w mut crate::desk::Work, Actor) -> futures::future::BoxFuture<'w, Result<T, DeskError>> + Send + 'static,
+    F: for<'w> FnOnce(
+            Desk,
+            &'w mut crate::desk::Work,
+            Actor,
+        ) -> futures::future::BoxFuture<'w, Result<T, DeskError>>
+        + Send
+        + 'static,
 {
     let d = desk.clone();
     let a = actor.clone();
-    desk.execute(move |w| f(d, w, a)).await.context("seeding demo data")
+    desk.execute(move |w| f(d, w, a))
+        .await
+        .context("seeding demo data")
 }

@@ -5,14 +5,14 @@
 //! See ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 
-pub mod config;
-pub mod domain;
-pub mod store;
-pub mod desk;
-pub mod metrics;
-pub mod http;
-pub mod workers;
 pub mod app;
-pub mod demo;
-pub mod telemetry;
 pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod desk;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod store;
+pub mod telemetry;
+pub mod workers;

@@ -92,7 +92,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Command::Config { command: ConfigCommand::Check } = cli.command {
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = cli.command
+    {
         print!("{}", config.redacted_toml());
         return ExitCode::SUCCESS;
     }
@@ -123,15 +126,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { .. } => Ok(ExitCode::SUCCESS),
-        Command::Token { command: TokenCommand::Create { org, role, name } } => {
+        Command::Token {
+            command: TokenCommand::Create { org, role, name },
+        } => {
             let db = app::open_database(&config).await?;
             let desk = app::build_desk(&config, db);
-            desk.ensure_org(switchboard::desk::admin::DEFAULT_ORG).await?;
+            desk.ensure_org(switchboard::desk::admin::DEFAULT_ORG)
+                .await?;
             let token = desk.create_token(&org, &role, &name).await?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let db = app::open_database(&config).await?;
             let mut ok = true;
             for org in store::orgs::list_orgs(&db).await? {
@@ -143,9 +151,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
-        Command::Bench(args) => switchboard::bench::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => switchboard::bench::run(args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -162,11 +176,15 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
         println!("First start: created organization `default` and this admin token (shown once, keep it):\n\n    {token}\n");
     }
     if demo {
-        let token = demo::seed(application.desk()).await.context("seeding the demo organization")?;
+        let token = demo::seed(application.desk())
+            .await
+            .context("seeding the demo organization")?;
         println!(
             "Demo organization `demo` is ready. Admin token:\n\n    {token}\n\nTry:\n\n    curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/tickets?limit=5'\n\n    curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n      -d '{{\"kind\":\"incident\",\"title\":\"Printer on fire\",\"impact\":\"high\",\"urgency\":\"high\"}}' http://{addr}/api/v1/tickets\n"
         );
     }
-    application.run_until_stopped(app::shutdown_signal()).await?;
+    application
+        .run_until_stopped(app::shutdown_signal())
+        .await?;
     Ok(ExitCode::SUCCESS)
 }

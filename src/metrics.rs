@@ -58,32 +58,74 @@ impl std::fmt::Debug for Metrics {
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0].into_iter()
+    [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ]
+    .into_iter()
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("switchboard");
         let http_requests = Family::<RouteLabels, Counter>::default();
-        let http_latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
+        let http_latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(latency_buckets())
+        });
         let tickets_created = Family::<TicketLabels, Counter>::default();
         let outbox_delivered = Family::<ChannelLabels, Counter>::default();
         let outbox_failures = Family::<ChannelLabels, Counter>::default();
         let outbox_dead = Family::<ChannelLabels, Counter>::default();
         let outbox_depth = Family::<StateLabels, Gauge>::default();
         let timers_fired = Counter::default();
-        let timer_lag = Histogram::new([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0].into_iter());
+        let timer_lag =
+            Histogram::new([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0]);
         let timer_oldest_due_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        registry.register("http_requests", "HTTP requests by route and status", http_requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", http_latency.clone());
-        registry.register("tickets_created", "Tickets created by kind and channel", tickets_created.clone());
-        registry.register("outbox_delivered", "Outbox messages delivered", outbox_delivered.clone());
-        registry.register("outbox_delivery_failures", "Failed delivery attempts", outbox_failures.clone());
-        registry.register("outbox_dead_lettered", "Messages dead-lettered after the last attempt", outbox_dead.clone());
-        registry.register("outbox_messages", "Outbox messages by state", outbox_depth.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            http_latency.clone(),
+        );
+        registry.register(
+            "tickets_created",
+            "Tickets created by kind and channel",
+            tickets_created.clone(),
+        );
+        registry.register(
+            "outbox_delivered",
+            "Outbox messages delivered",
+            outbox_delivered.clone(),
+        );
+        registry.register(
+            "outbox_delivery_failures",
+            "Failed delivery attempts",
+            outbox_failures.clone(),
+        );
+        registry.register(
+            "outbox_dead_lettered",
+            "Messages dead-lettered after the last attempt",
+            outbox_dead.clone(),
+        );
+        registry.register(
+            "outbox_messages",
+            "Outbox messages by state",
+            outbox_depth.clone(),
+        );
         registry.register("timers_fired", "Timers handled", timers_fired.clone());
-        registry.register("timer_lag_seconds", "Delay between a timer's due time and its handling", timer_lag.clone());
-        registry.register("timer_oldest_overdue_seconds", "Age of the oldest timer still due (0 when none)", timer_oldest_due_seconds.clone());
+        registry.register(
+            "timer_lag_seconds",
+            "Delay between a timer's due time and its handling",
+            timer_lag.clone(),
+        );
+        registry.register(
+            "timer_oldest_overdue_seconds",
+            "Age of the oldest timer still due (0 when none)",
+            timer_oldest_due_seconds.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -103,29 +145,51 @@ impl Default for Metrics {
 impl Metrics {
     pub fn http_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.http_requests
-            .get_or_create(&RouteLabels { method: method.into(), route: route.into(), status })
+            .get_or_create(&RouteLabels {
+                method: method.into(),
+                route: route.into(),
+                status,
+            })
             .inc();
         self.http_latency
-            .get_or_create(&LatencyLabels { method: method.into(), route: route.into() })
+            .get_or_create(&LatencyLabels {
+                method: method.into(),
+                route: route.into(),
+            })
             .observe(seconds);
     }
 
     pub fn ticket_created(&self, kind: &str, channel: &str) {
         self.tickets_created
-            .get_or_create(&TicketLabels { kind: kind.into(), channel: channel.into() })
+            .get_or_create(&TicketLabels {
+                kind: kind.into(),
+                channel: channel.into(),
+            })
             .inc();
     }
 
     pub fn outbox_delivered(&self, channel: &str) {
-        self.outbox_delivered.get_or_create(&ChannelLabels { channel: channel.into() }).inc();
+        self.outbox_delivered
+            .get_or_create(&ChannelLabels {
+                channel: channel.into(),
+            })
+            .inc();
     }
 
     pub fn outbox_failed(&self, channel: &str) {
-        self.outbox_failures.get_or_create(&ChannelLabels { channel: channel.into() }).inc();
+        self.outbox_failures
+            .get_or_create(&ChannelLabels {
+                channel: channel.into(),
+            })
+            .inc();
     }
 
     pub fn outbox_dead(&self, channel: &str) {
-        self.outbox_dead.get_or_create(&ChannelLabels { channel: channel.into() }).inc();
+        self.outbox_dead
+            .get_or_create(&ChannelLabels {
+                channel: channel.into(),
+            })
+            .inc();
     }
 
     pub fn timer_fired(&self, lag_seconds: f64) {
@@ -136,8 +200,15 @@ impl Metrics {
     /// Sets the gauges read from the database just before a scrape.
     pub fn set_outbox_depth(&self, counts: &[(String, i64)]) {
         for state in ["pending", "delivered", "dead"] {
-            let n = counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
-            self.outbox_depth.get_or_create(&StateLabels { state: state.into() }).set(n);
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == state)
+                .map_or(0, |(_, n)| *n);
+            self.outbox_depth
+                .get_or_create(&StateLabels {
+                    state: state.into(),
+                })
+                .set(n);
         }
     }
 

@@ -97,6 +97,7 @@ CREATE TABLE comments (
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX comments_ticket ON comments(ticket_id, created_at);
+CREATE INDEX comments_org ON comments(org_id);
 CREATE INDEX comments_author ON comments(author_id);
 
 CREATE TABLE attachments (
@@ -112,6 +113,7 @@ CREATE TABLE attachments (
     created_at   TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX attachments_ticket ON attachments(ticket_id);
+CREATE INDEX attachments_org ON attachments(org_id);
 CREATE INDEX attachments_uploader ON attachments(uploaded_by);
 
 -- What changed on a ticket, by whom, through which channel.
@@ -128,6 +130,7 @@ CREATE TABLE activity (
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX activity_ticket ON activity(ticket_id, created_at);
+CREATE INDEX activity_org ON activity(org_id);
 CREATE INDEX activity_actor ON activity(actor_id);
 
 -- Append-only; hash = sha256(previous hash || content). The head row holds

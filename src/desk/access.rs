@@ -47,7 +47,9 @@ impl Actor {
         if self.is_agent() {
             Ok(())
         } else {
-            Err(DeskError::Forbidden("this needs the agent, manager or admin role".into()))
+            Err(DeskError::Forbidden(
+                "this needs the agent, manager or admin role".into(),
+            ))
         }
     }
 
@@ -75,7 +77,12 @@ impl Actor {
 
     /// Requesters may cancel what has not started, confirm a resolution
     /// (close) or reopen it; everything else is agents' work.
-    pub fn require_transition(&self, ticket: &TicketRow, from: State, to: State) -> Result<(), DeskError> {
+    pub fn require_transition(
+        &self,
+        ticket: &TicketRow,
+        from: State,
+        to: State,
+    ) -> Result<(), DeskError> {
         self.require_view(ticket)?;
         if self.is_agent() {
             return Ok(());

@@ -28,6 +28,16 @@ use crate::{
 /// The organization every fresh installation starts with.
 pub const DEFAULT_ORG: &str = "default";
 
+/// How long a token looked up in the database is trusted without asking it
+/// again. Every request authenticates, so this saves one query (and a pool
+/// checkout) per request. The cost: a change to the token row or to its
+/// person's name/email (e.g. revoking it in the database, from this or another
+/// replica) takes effect within this delay. Expiry is still checked on every
+/// request against the cached `expires_at`; unknown tokens are never cached, so
+/// a newly created token works at once on every replica.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+const TOKEN_CACHE_MAX: usize = 10_000;
+
 /// Prefix of API tokens, so leaked ones are easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "sb_";
 
@@ -52,12 +62,20 @@ fn parse_roles(roles: &[String]) -> Result<Vec<Role>, DeskError> {
 fn normalize_email(email: &str) -> Result<String, DeskError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if valid {
         Ok(email)
     } else {
-        Err(DeskError::invalid("email", format!("`{email}` is not an email address")))
+        Err(DeskError::invalid(
+            "email",
+            format!("`{email}` is not an email address"),
+        ))
     }
 }
 
@@ -75,19 +93,33 @@ impl Desk {
                     id: new_id(),
                     slug: slug.clone(),
                     name: slug.clone(),
-                    priority_matrix: sqlx::types::Json(serde_json::to_value(PriorityMatrix::itil_default()).map_err(anyhow::Error::from)?),
+                    priority_matrix: sqlx::types::Json(
+                        serde_json::to_value(PriorityMatrix::itil_default())
+                            .map_err(anyhow::Error::from)?,
+                    ),
                     created_at: store::now(),
                 };
                 store::orgs::insert_org(&mut work.tx, &org).await?;
-                work.audit(&Actor::system(org.id), "organization.created", &slug, json!({}));
+                work.audit(
+                    &Actor::system(org.id),
+                    "organization.created",
+                    &slug,
+                    json!({}),
+                );
                 Ok((org, true))
             })
         })
         .await
-        .map(|(org, created)| (org, created))
     }
 
-    pub async fn create_person(&self, work: &mut Work, actor: &Actor, name: &str, email: Option<&str>, roles: &[String]) -> Result<PersonView, DeskError> {
+    pub async fn create_person(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        name: &str,
+        email: Option<&str>,
+        roles: &[String],
+    ) -> Result<PersonView, DeskError> {
         actor.require_admin()?;
         insert_person(work, actor, name, email, roles).await
     }
@@ -95,7 +127,11 @@ impl Desk {
     pub async fn list_people(&self, actor: &Actor) -> Result<Vec<PersonView>, DeskError> {
         actor.require_agent()?;
         let mut tx = self.db.begin().await?;
-        Ok(store::people::list_people(&mut tx, actor.org_id).await?.iter().map(PersonView::from).collect())
+        Ok(store::people::list_people(&mut tx, actor.org_id)
+            .await?
+            .iter()
+            .map(PersonView::from)
+            .collect())
     }
 
     pub async fn get_person(&self, actor: &Actor, id: Uuid) -> Result<PersonView, DeskError> {
@@ -103,20 +139,37 @@ impl Desk {
             actor.require_agent()?;
         }
         let mut tx = self.db.begin().await?;
-        let person = store::people::find_person(&mut tx, actor.org_id, id).await?.ok_or(DeskError::NotFound("person"))?;
+        let person = store::people::find_person(&mut tx, actor.org_id, id)
+            .await?
+            .ok_or(DeskError::NotFound("person"))?;
         Ok(PersonView::from(&person))
     }
 
-    pub async fn create_team(&self, work: &mut Work, actor: &Actor, name: &str, description: &str, lead: Option<Uuid>, members: &[Uuid]) -> Result<TeamView, DeskError> {
+    pub async fn create_team(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        name: &str,
+        description: &str,
+        lead: Option<Uuid>,
+        members: &[Uuid],
+    ) -> Result<TeamView, DeskError> {
         actor.require_admin()?;
         let name = Name::parse("name", name)?;
-        if store::teams::find_team_by_name(&mut work.tx, actor.org_id, name.as_str()).await?.is_some() {
-            return Err(DeskError::Conflict(format!("a team named `{name}` already exists")));
+        if store::teams::find_team_by_name(&mut work.tx, actor.org_id, name.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(DeskError::Conflict(format!(
+                "a team named `{name}` already exists"
+            )));
         }
         for id in lead.iter().chain(members) {
             store::people::find_person(&mut work.tx, actor.org_id, *id)
                 .await?
-                .ok_or_else(|| DeskError::invalid("members", format!("no person {id} in this organization")))?;
+                .ok_or_else(|| {
+                    DeskError::invalid("members", format!("no person {id} in this organization"))
+                })?;
         }
         let team = TeamRow {
             id: new_id(),
@@ -130,7 +183,12 @@ impl Desk {
         for id in lead.iter().chain(members) {
             store::teams::add_member(&mut work.tx, team.id, *id).await?;
         }
-        work.audit(actor, "team.created", &team.name, json!({ "id": team.id, "lead": lead, "members": members }));
+        work.audit(
+            actor,
+            "team.created",
+            &team.name,
+            json!({ "id": team.id, "lead": lead, "members": members }),
+        );
         let members = store::teams::list_members(&mut work.tx, team.id).await?;
         Ok(TeamView::from_row(&team, members))
     }
@@ -152,30 +210,58 @@ impl Desk {
         Ok(TeamView::from_row(&team, members))
     }
 
-    pub async fn set_team_member(&self, work: &mut Work, actor: &Actor, team: &str, person: Uuid, member: bool) -> Result<TeamView, DeskError> {
+    pub async fn set_team_member(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        team: &str,
+        person: Uuid,
+        member: bool,
+    ) -> Result<TeamView, DeskError> {
         actor.require_admin()?;
         let team = team_by_ref(&mut work.tx, actor.org_id, team).await?;
-        store::people::find_person(&mut work.tx, actor.org_id, person).await?.ok_or(DeskError::NotFound("person"))?;
+        store::people::find_person(&mut work.tx, actor.org_id, person)
+            .await?
+            .ok_or(DeskError::NotFound("person"))?;
         if member {
             store::teams::add_member(&mut work.tx, team.id, person).await?;
         } else if !store::teams::remove_member(&mut work.tx, team.id, person).await? {
             return Err(DeskError::NotFound("team member"));
         }
-        let action = if member { "team.member_added" } else { "team.member_removed" };
+        let action = if member {
+            "team.member_added"
+        } else {
+            "team.member_removed"
+        };
         work.audit(actor, action, &team.name, json!({ "person": person }));
         let members = store::teams::list_members(&mut work.tx, team.id).await?;
         Ok(TeamView::from_row(&team, members))
     }
 
-    pub async fn create_category(&self, work: &mut Work, actor: &Actor, name: &str, team: Option<&str>) -> Result<CategoryView, DeskError> {
+    pub async fn create_category(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        name: &str,
+        team: Option<&str>,
+    ) -> Result<CategoryView, DeskError> {
         actor.require_admin()?;
         let name = Name::parse("name", name)?;
         let team_id = match team {
-            Some(t) => Some(super::tickets::resolve_team(&mut work.tx, actor.org_id, t).await?.id),
+            Some(t) => Some(
+                super::tickets::resolve_team(&mut work.tx, actor.org_id, t)
+                    .await?
+                    .id,
+            ),
             None => None,
         };
-        if store::teams::find_category_by_name(&mut work.tx, actor.org_id, name.as_str()).await?.is_some() {
-            return Err(DeskError::Conflict(format!("a category named `{name}` already exists")));
+        if store::teams::find_category_by_name(&mut work.tx, actor.org_id, name.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(DeskError::Conflict(format!(
+                "a category named `{name}` already exists"
+            )));
         }
         let row = CategoryRow {
             id: new_id(),
@@ -185,30 +271,65 @@ impl Desk {
             created_at: store::now(),
         };
         store::teams::insert_category(&mut work.tx, &row).await?;
-        work.audit(actor, "category.created", &row.name, json!({ "id": row.id, "team": team_id }));
+        work.audit(
+            actor,
+            "category.created",
+            &row.name,
+            json!({ "id": row.id, "team": team_id }),
+        );
         Ok(CategoryView::from(&row))
     }
 
     pub async fn list_categories(&self, actor: &Actor) -> Result<Vec<CategoryView>, DeskError> {
         let mut tx = self.db.begin().await?;
-        Ok(store::teams::list_categories(&mut tx, actor.org_id).await?.iter().map(CategoryView::from).collect())
+        Ok(store::teams::list_categories(&mut tx, actor.org_id)
+            .await?
+            .iter()
+            .map(CategoryView::from)
+            .collect())
     }
 
-    pub async fn create_webhook(&self, work: &mut Work, actor: &Actor, url: &str, events: &[String], secret: Option<String>) -> Result<WebhookView, DeskError> {
+    pub async fn create_webhook(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        url: &str,
+        events: &[String],
+        secret: Option<String>,
+    ) -> Result<WebhookView, DeskError> {
         actor.require_admin()?;
-        let parsed = url::Url::parse(url).map_err(|e| DeskError::invalid("url", format!("not a URL: {e}")))?;
+        let parsed = url::Url::parse(url)
+            .map_err(|e| DeskError::invalid("url", format!("not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(DeskError::invalid("url", "must be an http or https URL with a host"));
+            return Err(DeskError::invalid(
+                "url",
+                "must be an http or https URL with a host",
+            ));
         }
-        let events = if events.is_empty() { vec!["*".to_string()] } else { events.to_vec() };
+        let events = if events.is_empty() {
+            vec!["*".to_string()]
+        } else {
+            events.to_vec()
+        };
         for e in &events {
             if e != "*" && !EVENT_NAMES.contains(&e.as_str()) {
-                return Err(DeskError::invalid("events", format!("unknown event `{e}`; expected `*` or one of: {}", EVENT_NAMES.join(", "))));
+                return Err(DeskError::invalid(
+                    "events",
+                    format!(
+                        "unknown event `{e}`; expected `*` or one of: {}",
+                        EVENT_NAMES.join(", ")
+                    ),
+                ));
             }
         }
         let secret = match secret {
             Some(s) if s.len() >= 16 => s,
-            Some(_) => return Err(DeskError::invalid("secret", "must be at least 16 characters")),
+            Some(_) => {
+                return Err(DeskError::invalid(
+                    "secret",
+                    "must be at least 16 characters",
+                ))
+            }
             None => random_secret("whsec_"),
         };
         let row = WebhookRow {
@@ -221,7 +342,12 @@ impl Desk {
             created_at: store::now(),
         };
         store::webhooks::insert_webhook(&mut work.tx, &row).await?;
-        work.audit(actor, "webhook.created", &row.url, json!({ "id": row.id, "events": row.events.0 }));
+        work.audit(
+            actor,
+            "webhook.created",
+            &row.url,
+            json!({ "id": row.id, "events": row.events.0 }),
+        );
         let mut view = WebhookView::from(&row);
         view.secret = Some(secret);
         Ok(view)
@@ -230,10 +356,19 @@ impl Desk {
     pub async fn list_webhooks(&self, actor: &Actor) -> Result<Vec<WebhookView>, DeskError> {
         actor.require_admin()?;
         let mut tx = self.db.begin().await?;
-        Ok(store::webhooks::list_webhooks(&mut tx, actor.org_id).await?.iter().map(WebhookView::from).collect())
+        Ok(store::webhooks::list_webhooks(&mut tx, actor.org_id)
+            .await?
+            .iter()
+            .map(WebhookView::from)
+            .collect())
     }
 
-    pub async fn delete_webhook(&self, work: &mut Work, actor: &Actor, id: Uuid) -> Result<(), DeskError> {
+    pub async fn delete_webhook(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<(), DeskError> {
         actor.require_admin()?;
         if !store::webhooks::delete_webhook(&mut work.tx, actor.org_id, id).await? {
             return Err(DeskError::NotFound("webhook subscription"));
@@ -242,24 +377,51 @@ impl Desk {
         Ok(())
     }
 
-    pub async fn list_outbox(&self, actor: &Actor, state: Option<&str>, limit: i64) -> Result<Vec<OutboxView>, DeskError> {
+    pub async fn list_outbox(
+        &self,
+        actor: &Actor,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboxView>, DeskError> {
         actor.require_admin()?;
         if let Some(s) = state {
-            if ![store::outbox::PENDING, store::outbox::DELIVERED, store::outbox::DEAD].contains(&s) {
-                return Err(DeskError::invalid("state", format!("unknown state `{s}`; expected one of: pending, delivered, dead")));
+            if ![
+                store::outbox::PENDING,
+                store::outbox::DELIVERED,
+                store::outbox::DEAD,
+            ]
+            .contains(&s)
+            {
+                return Err(DeskError::invalid(
+                    "state",
+                    format!("unknown state `{s}`; expected one of: pending, delivered, dead"),
+                ));
             }
         }
         if !(1..=500).contains(&limit) {
             return Err(DeskError::invalid("limit", "must be between 1 and 500"));
         }
         let mut tx = self.db.begin().await?;
-        Ok(store::outbox::list_outbox(&mut tx, actor.org_id, state, limit).await?.iter().map(OutboxView::from).collect())
+        Ok(
+            store::outbox::list_outbox(&mut tx, actor.org_id, state, limit)
+                .await?
+                .iter()
+                .map(OutboxView::from)
+                .collect(),
+        )
     }
 
-    pub async fn retry_outbox(&self, work: &mut Work, actor: &Actor, id: Uuid) -> Result<(), DeskError> {
+    pub async fn retry_outbox(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<(), DeskError> {
         actor.require_admin()?;
         if !store::outbox::requeue(&mut work.tx, actor.org_id, id, store::now()).await? {
-            return Err(DeskError::Conflict("only a dead-lettered message of this organization can be retried".into()));
+            return Err(DeskError::Conflict(
+                "only a dead-lettered message of this organization can be retried".into(),
+            ));
         }
         work.audit(actor, "outbox.requeued", &id.to_string(), json!({}));
         // A requeued row is due now: wake the dispatcher like any new row.
@@ -268,19 +430,72 @@ impl Desk {
     }
 
     /// Creates an API token for the organization and returns it in clear,
-    /// once. Without `person`, the token acts as the organization's service
-    /// account for that role (created on first use).
-    pub async fn create_token(&self, org_slug: &str, role: &str, name: &str) -> Result<String, DeskError> {
+    /// once. It acts as the organization's service account for that role
+    /// (created on first use).
+    pub async fn create_token(
+        &self,
+        org_slug: &str,
+        role: &str,
+        name: &str,
+    ) -> Result<String, DeskError> {
+        self.issue_token(org_slug, None, role, name).await
+    }
+
+    /// Creates an API token that acts as an existing person with `role`.
+    pub async fn create_token_for_person(
+        &self,
+        org_slug: &str,
+        person: Uuid,
+        role: &str,
+        name: &str,
+    ) -> Result<String, DeskError> {
+        self.issue_token(org_slug, Some(person), role, name).await
+    }
+
+    async fn issue_token(
+        &self,
+        org_slug: &str,
+        person: Option<Uuid>,
+        role: &str,
+        name: &str,
+    ) -> Result<String, DeskError> {
         let role = Role::parse(role).map_err(|e| DeskError::invalid("role", e.to_string()))?;
         let (org, _) = self.ensure_org(org_slug).await?;
         let name = name.to_string();
         self.execute(move |work| {
             Box::pin(async move {
                 let system = Actor::system(org.id);
-                let account_email = format!("{}-service@{}.switchboard.invalid", role.as_str(), org.slug);
-                let person = match store::people::find_person_by_email(&mut work.tx, org.id, &account_email).await? {
-                    Some(p) => p.id,
-                    None => insert_person(work, &system, &format!("{} service account", role.as_str()), Some(&account_email), &[role.as_str().to_string()]).await?.id,
+                let person = match person {
+                    Some(id) => {
+                        store::people::find_person(&mut work.tx, org.id, id)
+                            .await?
+                            .ok_or(DeskError::NotFound("person"))?
+                            .id
+                    }
+                    None => {
+                        let account_email =
+                            format!("{}-service@{}.switchboard.invalid", role.as_str(), org.slug);
+                        match store::people::find_person_by_email(
+                            &mut work.tx,
+                            org.id,
+                            &account_email,
+                        )
+                        .await?
+                        {
+                            Some(p) => p.id,
+                            None => {
+                                insert_person(
+                                    work,
+                                    &system,
+                                    &format!("{} service account", role.as_str()),
+                                    Some(&account_email),
+                                    &[role.as_str().to_string()],
+                                )
+                                .await?
+                                .id
+                            }
+                        }
+                    }
                 };
                 let raw = random_secret(TOKEN_PREFIX);
                 let row = TokenRow {
@@ -295,18 +510,53 @@ impl Desk {
                     revoked_at: None,
                 };
                 store::tokens::insert_token(&mut work.tx, &row).await?;
-                work.audit(&system, "token.created", &name, json!({ "id": row.id, "role": row.role }));
+                work.audit(
+                    &system,
+                    "token.created",
+                    &name,
+                    json!({ "id": row.id, "role": row.role, "person": person }),
+                );
                 Ok(raw)
             })
         })
         .await
     }
 
+    /// A token found within the last [`TOKEN_CACHE_TTL`], if any.
+    fn cached_token(&self, hash: &str) -> Option<store::tokens::TokenLookup> {
+        let cache = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(hash)
+            .filter(|(at, _)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(_, row)| row.clone())
+    }
+
+    fn cache_token(&self, hash: String, row: &store::tokens::TokenLookup) {
+        let mut cache = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= TOKEN_CACHE_MAX {
+            // Crude bound against a flood of distinct tokens: start over.
+            cache.clear();
+        }
+        cache.insert(hash, (std::time::Instant::now(), row.clone()));
+    }
+
     /// Resolves a presented bearer token to the actor it stands for.
-    pub async fn authenticate_token(&self, raw: &str, channel: Channel) -> Result<Actor, DeskError> {
-        let row = store::tokens::find_token_by_hash(&self.db, &hash_token(raw))
-            .await?
-            .ok_or(DeskError::Unauthenticated("unknown token"))?;
+    pub async fn authenticate_token(
+        &self,
+        raw: &str,
+        channel: Channel,
+    ) -> Result<Actor, DeskError> {
+        let hash = hash_token(raw);
+        let row = match self.cached_token(&hash) {
+            Some(row) => row,
+            None => {
+                let row = store::tokens::find_token_by_hash(&self.db, &hash)
+                    .await?
+                    .ok_or(DeskError::Unauthenticated("unknown token"))?;
+                self.cache_token(hash, &row);
+                row
+            }
+        };
         if row.revoked_at.is_some() {
             return Err(DeskError::Unauthenticated("token revoked"));
         }
@@ -325,13 +575,24 @@ impl Desk {
     }
 }
 
-async fn insert_person(work: &mut Work, actor: &Actor, name: &str, email: Option<&str>, roles: &[String]) -> Result<PersonView, DeskError> {
+async fn insert_person(
+    work: &mut Work,
+    actor: &Actor,
+    name: &str,
+    email: Option<&str>,
+    roles: &[String],
+) -> Result<PersonView, DeskError> {
     let name = Name::parse("name", name)?;
     let email = email.map(normalize_email).transpose()?;
     let roles = parse_roles(roles)?;
     if let Some(email) = &email {
-        if store::people::find_person_by_email(&mut work.tx, actor.org_id, email).await?.is_some() {
-            return Err(DeskError::Conflict(format!("a person with email {email} already exists")));
+        if store::people::find_person_by_email(&mut work.tx, actor.org_id, email)
+            .await?
+            .is_some()
+        {
+            return Err(DeskError::Conflict(format!(
+                "a person with email {email} already exists"
+            )));
         }
     }
     let row = PersonRow {
@@ -343,7 +604,12 @@ async fn insert_person(work: &mut Work, actor: &Actor, name: &str, email: Option
         created_at: store::now(),
     };
     store::people::insert_person(&mut work.tx, &row).await?;
-    work.audit(actor, "person.created", &row.id.to_string(), json!({ "name": row.name, "email": row.email, "roles": row.roles.0 }));
+    work.audit(
+        actor,
+        "person.created",
+        &row.id.to_string(),
+        json!({ "name": row.name, "email": row.email, "roles": row.roles.0 }),
+    );
     Ok(PersonView::from(&row))
 }
 

@@ -92,14 +92,21 @@ pub async fn verify(db: &store::Db, org_id: Uuid) -> Result<u64, anyhow::Error> 
             }
             let hash = chain_hash(&expected, row.content.as_bytes());
             if hash.as_slice() != row.hash.as_slice() {
-                anyhow::bail!("entry {} does not match its hash: content or hash altered", row.seq);
+                anyhow::bail!(
+                    "entry {} does not match its hash: content or hash altered",
+                    row.seq
+                );
             }
             expected = hash;
             after = row.seq;
         }
         if checked == 0 {
             // The domain's verifier checks the first page from genesis too.
-            let entries = rows.iter().map(|r| AuditEntry { seq: r.seq, content: r.content.as_bytes(), hash: &r.hash });
+            let entries = rows.iter().map(|r| AuditEntry {
+                seq: r.seq,
+                content: r.content.as_bytes(),
+                hash: &r.hash,
+            });
             verify_chain(entries).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         prev = expected;
@@ -109,7 +116,9 @@ pub async fn verify(db: &store::Db, org_id: Uuid) -> Result<u64, anyhow::Error> 
     let mut tx = db.begin().await?;
     let (head_seq, head_hash) = store::audit::lock_audit_head(&mut tx, org_id).await?;
     if head_seq != after || (head_seq > 0 && head_hash.as_slice() != prev.as_slice()) {
-        anyhow::bail!("the chain ends at entry {after} but the head says {head_seq}: entries were removed");
+        anyhow::bail!(
+            "the chain ends at entry {after} but the head says {head_seq}: entries were removed"
+        );
     }
     Ok(checked)
 }

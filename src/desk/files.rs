@@ -33,7 +33,10 @@ pub async fn store(data_dir: &Path, bytes: &[u8]) -> Result<Stored, DeskError> {
     let sha256 = hex::encode(Sha256::digest(bytes));
     let path = path_for(data_dir, &sha256);
     if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-        return Ok(Stored { sha256, content_type: sniff(bytes) });
+        return Ok(Stored {
+            sha256,
+            content_type: sniff(bytes),
+        });
     }
     let dir = path.parent().context("attachment path has a parent")?;
     tokio::fs::create_dir_all(dir)
@@ -47,7 +50,10 @@ pub async fn store(data_dir: &Path, bytes: &[u8]) -> Result<Stored, DeskError> {
     tokio::fs::rename(&temp, &path)
         .await
         .with_context(|| format!("moving attachment into {}", path.display()))?;
-    Ok(Stored { sha256, content_type: sniff(bytes) })
+    Ok(Stored {
+        sha256,
+        content_type: sniff(bytes),
+    })
 }
 
 pub async fn load(data_dir: &Path, sha256: &str) -> Result<Vec<u8>, DeskError> {
@@ -69,7 +75,10 @@ pub fn clean_filename(name: &str) -> Result<String, DeskError> {
         return Err(DeskError::invalid("filename", "must name a file"));
     }
     if clean.chars().count() > 255 {
-        return Err(DeskError::invalid("filename", "must be at most 255 characters"));
+        return Err(DeskError::invalid(
+            "filename",
+            "must be at most 255 characters",
+        ));
     }
     Ok(clean.to_string())
 }
@@ -88,8 +97,14 @@ mod tests {
 
     #[test]
     fn filenames_lose_their_directories() {
-        assert_eq!(clean_filename("../../etc/passwd").ok().as_deref(), Some("passwd"));
-        assert_eq!(clean_filename("C:\\Users\\x\\log.txt").ok().as_deref(), Some("log.txt"));
+        assert_eq!(
+            clean_filename("../../etc/passwd").ok().as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(
+            clean_filename("C:\\Users\\x\\log.txt").ok().as_deref(),
+            Some("log.txt")
+        );
         assert!(clean_filename("..").is_err());
         assert!(clean_filename("dir/").is_err());
     }

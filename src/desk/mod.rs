@@ -40,6 +40,12 @@ pub struct DeskSettings {
     pub auto_close_after: chrono::Duration,
 }
 
+/// Priority matrices by organization, with when they were read.
+type MatrixCache = HashMap<Uuid, (std::time::Instant, Arc<PriorityMatrix>)>;
+
+/// API token lookups by token hash, with when they were read.
+type TokenCache = HashMap<String, (std::time::Instant, store::tokens::TokenLookup)>;
+
 /// Entry point of every use case; cheap to clone.
 #[derive(Clone)]
 pub struct Desk {
@@ -48,7 +54,9 @@ pub struct Desk {
     pub metrics: Arc<Metrics>,
     /// Woken after a commit that wrote outbox rows, so delivery starts at once.
     pub outbox_ready: Arc<Notify>,
-    matrices: Arc<RwLock<HashMap<Uuid, (std::time::Instant, Arc<PriorityMatrix>)>>>,
+    matrices: Arc<RwLock<MatrixCache>>,
+    /// Recently seen API tokens by hash; see [`admin::TOKEN_CACHE_TTL`].
+    tokens: Arc<std::sync::Mutex<TokenCache>>,
 }
 
 /// The natural key of an input (DESIGN.md §3 step 2) and the fingerprint of
@@ -83,6 +91,8 @@ pub struct Work {
     created: Vec<(String, Channel)>,
     /// Set when outbox rows became due without being inserted (requeue).
     outbox_touched: bool,
+    /// Webhook subscriptions read early by [`Work::prefetch_subscriptions`].
+    subscriptions: Option<(Uuid, Vec<store::webhooks::WebhookRow>)>,
 }
 
 impl Work {
@@ -96,6 +106,7 @@ impl Work {
             events: Vec::new(),
             created: Vec::new(),
             outbox_touched: false,
+            subscriptions: None,
         }
     }
 
@@ -123,12 +134,17 @@ impl Desk {
             metrics,
             outbox_ready: Arc::new(Notify::new()),
             matrices: Arc::default(),
+            tokens: Arc::default(),
         }
     }
 
     /// Runs one use case in one transaction. With an `intake`, a repeat of
     /// the same key returns the first result and changes nothing.
-    pub async fn run<T, F>(&self, intake: Option<&Intake>, use_case: F) -> Result<Outcome<T>, DeskError>
+    pub async fn run<T, F>(
+        &self,
+        intake: Option<&Intake>,
+        use_case: F,
+    ) -> Result<Outcome<T>, DeskError>
     where
         T: Serialize + Send,
         F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
@@ -147,7 +163,9 @@ impl Desk {
                 key: intake.key.clone(),
                 fingerprint: intake.fingerprint.clone(),
                 status: i32::from(intake.status),
-                response: sqlx::types::Json(serde_json::to_value(&result).map_err(anyhow::Error::from)?),
+                response: sqlx::types::Json(
+                    serde_json::to_value(&result).map_err(anyhow::Error::from)?,
+                ),
                 created_at: store::now(),
             };
             if let Err(error) = store::inbound::insert_inbound(&mut work.tx, &row).await {
@@ -155,7 +173,11 @@ impl Desk {
                     // A concurrent first attempt committed meanwhile: ours rolls back.
                     drop(work);
                     let mut tx = self.db.begin().await?;
-                    return replay(&mut tx, intake).await?.ok_or_else(|| DeskError::Conflict("a request with this idempotency key is still in progress".into()));
+                    return replay(&mut tx, intake).await?.ok_or_else(|| {
+                        DeskError::Conflict(
+                            "a request with this idempotency key is still in progress".into(),
+                        )
+                    });
                 }
                 return Err(error.into());
             }
@@ -180,13 +202,19 @@ impl Desk {
     {
         match self.run(None, use_case).await? {
             Outcome::Done(value) => Ok(value),
-            Outcome::Replayed { .. } => Err(DeskError::Internal(anyhow::anyhow!("replay without an intake key"))),
+            Outcome::Replayed { .. } => Err(DeskError::Internal(anyhow::anyhow!(
+                "replay without an intake key"
+            ))),
         }
     }
 
     /// The organization's priority matrix, cached briefly: it changes rarely
     /// and every ticket creation needs it.
-    async fn priority_matrix(&self, tx: &mut Tx, org_id: Uuid) -> Result<Arc<PriorityMatrix>, DeskError> {
+    async fn priority_matrix(
+        &self,
+        tx: &mut Tx,
+        org_id: Uuid,
+    ) -> Result<Arc<PriorityMatrix>, DeskError> {
         const TTL: Duration = Duration::from_secs(30);
         if let Some((at, matrix)) = self.matrices.read().await.get(&org_id) {
             if at.elapsed() < TTL {
@@ -194,7 +222,8 @@ impl Desk {
             }
         }
         let org = store::orgs::get_org(tx, org_id).await?;
-        let matrix = Arc::new(PriorityMatrix::from_json(&org.priority_matrix.0).unwrap_or_default());
+        let matrix =
+            Arc::new(PriorityMatrix::from_json(&org.priority_matrix.0).unwrap_or_default());
         self.matrices
             .write()
             .await
@@ -204,7 +233,8 @@ impl Desk {
 }
 
 async fn replay<T>(tx: &mut Tx, intake: &Intake) -> Result<Option<Outcome<T>>, DeskError> {
-    let Some(previous) = store::inbound::find_inbound(tx, &intake.source, &intake.key).await? else {
+    let Some(previous) = store::inbound::find_inbound(tx, &intake.source, &intake.key).await?
+    else {
         return Ok(None);
     };
     if previous.fingerprint != intake.fingerprint {

@@ -20,7 +20,9 @@ use crate::{
         self,
         activity::ActivityRow,
         teams::{CategoryRow, TeamRow},
-        tickets::{AttachmentRow, CommentRow, NewTicket, SortField, TicketFilter, TicketPage, TicketRow},
+        tickets::{
+            AttachmentRow, CommentRow, NewTicket, SortField, TicketFilter, TicketPage, TicketRow,
+        },
         timers::TimerRow,
         Exec, Tx,
     },
@@ -121,22 +123,47 @@ impl Work {
 
 impl Desk {
     #[tracing::instrument(skip_all, fields(org = %actor.org_id, kind = %input.kind), err(level = "debug"))]
-    pub async fn open_ticket(&self, work: &mut Work, actor: &Actor, input: OpenTicket) -> Result<TicketView, DeskError> {
+    pub async fn open_ticket(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        input: OpenTicket,
+    ) -> Result<TicketView, DeskError> {
         let mut errors = Vec::new();
-        let kind = Kind::parse(&input.kind).map_err(|e| errors.push(field_error("kind", e.to_string()))).ok();
-        let title = Title::parse("title", &input.title).map_err(|e| errors.push(e)).ok();
-        let description = Description::parse("description", &input.description).map_err(|e| errors.push(e)).ok();
-        let impact = parse_level("impact", input.impact.as_deref()).map_err(|e| collect(&mut errors, e)).ok();
-        let urgency = parse_level("urgency", input.urgency.as_deref()).map_err(|e| collect(&mut errors, e)).ok();
-        let (Some(kind), Some(title), Some(description), Some(impact), Some(urgency)) = (kind, title, description, impact, urgency) else {
+        let kind = Kind::parse(&input.kind)
+            .map_err(|e| errors.push(field_error("kind", e.to_string())))
+            .ok();
+        let title = Title::parse("title", &input.title)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let description = Description::parse("description", &input.description)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let impact = parse_level("impact", input.impact.as_deref())
+            .map_err(|e| collect(&mut errors, e))
+            .ok();
+        let urgency = parse_level("urgency", input.urgency.as_deref())
+            .map_err(|e| collect(&mut errors, e))
+            .ok();
+        let (Some(kind), Some(title), Some(description), Some(impact), Some(urgency)) =
+            (kind, title, description, impact, urgency)
+        else {
             return Err(DeskError::Invalid(errors));
         };
 
         let tx = &mut work.tx;
         let requester = match &input.requester {
-            Some(who) if actor.is_agent() => Some(resolve_person(tx, actor.org_id, "requester", who).await?),
-            Some(_) => return Err(DeskError::Forbidden("only agents may raise a ticket for someone else".into())),
-            None => actor.person_id.map(|id| (id, actor.name.clone(), actor.email.clone())),
+            Some(who) if actor.is_agent() => {
+                Some(resolve_person(tx, actor.org_id, "requester", who).await?)
+            }
+            Some(_) => {
+                return Err(DeskError::Forbidden(
+                    "only agents may raise a ticket for someone else".into(),
+                ))
+            }
+            None => actor
+                .person_id
+                .map(|id| (id, actor.name.clone(), actor.email.clone())),
         };
         let category = match &input.category {
             Some(name) => Some(resolve_category(tx, actor.org_id, name).await?),
@@ -170,9 +197,13 @@ impl Desk {
             channel: actor.channel.as_str().into(),
             created_at: now,
         };
-        // The counter row stays locked until commit: take it as late as possible.
+        // The counter row stays locked until commit: take it as late as possible,
+        // after the reads the flush needs (webhook subscriptions for the event).
+        work.prefetch_subscriptions(actor.org_id).await?;
+        let tx = &mut work.tx;
         let seq = store::tickets::next_ticket_seq(tx, actor.org_id, kind.as_str()).await?;
-        let number = TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?).to_string();
+        let number =
+            TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?).to_string();
         store::tickets::insert_ticket(tx, &new, &number).await?;
 
         let row = TicketRow {
@@ -204,7 +235,12 @@ impl Desk {
         };
         let view = TicketView::from(&row);
         work.record(actor, row.id, "created", None);
-        work.audit(actor, "ticket.created", &row.number, json!({ "kind": row.kind, "title": row.title, "priority": row.priority }));
+        work.audit(
+            actor,
+            "ticket.created",
+            &row.number,
+            json!({ "kind": row.kind, "title": row.title, "priority": row.priority }),
+        );
         work.emit(actor.org_id, "ticket.created", view.clone(), json!({}));
         work.created.push((row.kind.clone(), actor.channel));
         Ok(view)
@@ -212,11 +248,18 @@ impl Desk {
 
     /// Reads one ticket; no transaction needed.
     pub async fn get_ticket(&self, actor: &Actor, number: &str) -> Result<TicketView, DeskError> {
-        let row = self.visible_ticket(Exec::Db(&self.db), actor, number).await?;
+        let row = self
+            .visible_ticket(Exec::Db(&self.db), actor, number)
+            .await?;
         Ok(TicketView::from(&row))
     }
 
-    async fn visible_ticket(&self, exec: Exec<'_>, actor: &Actor, number: &str) -> Result<TicketRow, DeskError> {
+    async fn visible_ticket(
+        &self,
+        exec: Exec<'_>,
+        actor: &Actor,
+        number: &str,
+    ) -> Result<TicketRow, DeskError> {
         let number = normalize_number(number)?;
         let row = store::tickets::find_ticket_by_number(exec, actor.org_id, &number)
             .await?
@@ -225,14 +268,36 @@ impl Desk {
         Ok(row)
     }
 
-    pub async fn list_tickets(&self, actor: &Actor, query: ListTickets) -> Result<TicketList, DeskError> {
+    pub async fn list_tickets(
+        &self,
+        actor: &Actor,
+        query: ListTickets,
+    ) -> Result<TicketList, DeskError> {
         let mut errors = Vec::new();
-        let mut check = |field: &'static str, value: &Option<String>, parse: &dyn Fn(&str) -> Result<String, String>| {
-            value.as_deref().and_then(|v| parse(v).map_err(|m| errors.push(field_error(field, m))).ok())
+        let mut check = |field: &'static str,
+                         value: &Option<String>,
+                         parse: &dyn Fn(&str) -> Result<String, String>| {
+            value.as_deref().and_then(|v| {
+                parse(v)
+                    .map_err(|m| errors.push(field_error(field, m)))
+                    .ok()
+            })
         };
-        let kind = check("kind", &query.kind, &|v| Kind::parse(v).map(|k| k.as_str().into()).map_err(|e| e.to_string()));
-        let state = check("state", &query.state, &|v| State::parse(v).map(|k| k.as_str().into()).map_err(|e| e.to_string()));
-        let priority = check("priority", &query.priority, &|v| Priority::parse(v).map(|k| k.as_str().into()).map_err(|e| e.to_string()));
+        let kind = check("kind", &query.kind, &|v| {
+            Kind::parse(v)
+                .map(|k| k.as_str().into())
+                .map_err(|e| e.to_string())
+        });
+        let state = check("state", &query.state, &|v| {
+            State::parse(v)
+                .map(|k| k.as_str().into())
+                .map_err(|e| e.to_string())
+        });
+        let priority = check("priority", &query.priority, &|v| {
+            Priority::parse(v)
+                .map(|k| k.as_str().into())
+                .map_err(|e| e.to_string())
+        });
         let (sort, descending) = match query.sort.as_deref().unwrap_or("-created_at") {
             "created_at" => (SortField::Created, false),
             "-created_at" => (SortField::Created, true),
@@ -271,17 +336,29 @@ impl Desk {
             created_before: query.created_before,
             updated_after: query.updated_after,
             updated_before: query.updated_before,
-            only_requested_by: if actor.is_agent() { None } else { Some(actor.person_id.unwrap_or_else(Uuid::nil)) },
+            only_requested_by: if actor.is_agent() {
+                None
+            } else {
+                Some(actor.person_id.unwrap_or_else(Uuid::nil))
+            },
             ..TicketFilter::default()
         };
         if let Some(team) = &query.team {
             filter.team_id = Some(resolve_team(&mut tx, actor.org_id, team).await?.id);
         }
         if let Some(who) = &query.assignee {
-            filter.assignee_id = Some(resolve_person(&mut tx, actor.org_id, "assignee", who).await?.0);
+            filter.assignee_id = Some(
+                resolve_person(&mut tx, actor.org_id, "assignee", who)
+                    .await?
+                    .0,
+            );
         }
         if let Some(who) = &query.requester {
-            filter.requester_id = Some(resolve_person(&mut tx, actor.org_id, "requester", who).await?.0);
+            filter.requester_id = Some(
+                resolve_person(&mut tx, actor.org_id, "requester", who)
+                    .await?
+                    .0,
+            );
         }
         let page = TicketPage {
             sort,
@@ -289,7 +366,8 @@ impl Desk {
             after,
             limit: limit + 1,
         };
-        let mut rows = store::tickets::list_tickets(Exec::Tx(&mut tx), actor.org_id, &filter, &page).await?;
+        let mut rows =
+            store::tickets::list_tickets(Exec::Tx(&mut tx), actor.org_id, &filter, &page).await?;
         let next_cursor = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
             rows.last().map(|last| {
@@ -310,7 +388,14 @@ impl Desk {
 
     /// Moves a ticket through its kind's state machine.
     #[tracing::instrument(skip_all, fields(ticket = %number, to = %to), err(level = "debug"))]
-    pub async fn transition(&self, work: &mut Work, actor: &Actor, number: &str, to: &str, comment: Option<String>) -> Result<TicketView, DeskError> {
+    pub async fn transition(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        to: &str,
+        comment: Option<String>,
+    ) -> Result<TicketView, DeskError> {
         let mut row = lock_visible(&mut work.tx, actor, number).await?;
         let kind = Kind::parse(&row.kind).map_err(anyhow::Error::from)?;
         let from = State::parse(&row.state).map_err(anyhow::Error::from)?;
@@ -347,14 +432,39 @@ impl Desk {
         if let Some(body) = comment.filter(|c| !c.trim().is_empty()) {
             self.insert_comment(work, actor, &row, &body, false).await?;
         }
-        work.record(actor, row.id, "state_changed", Some(("state", Some(from.as_str().into()), Some(to.as_str().into()))));
-        work.audit(actor, "ticket.state_changed", &row.number, json!({ "from": from, "to": to }));
+        work.record(
+            actor,
+            row.id,
+            "state_changed",
+            Some((
+                "state",
+                Some(from.as_str().into()),
+                Some(to.as_str().into()),
+            )),
+        );
+        work.audit(
+            actor,
+            "ticket.state_changed",
+            &row.number,
+            json!({ "from": from, "to": to }),
+        );
         let view = TicketView::from(&row);
-        work.emit(actor.org_id, "ticket.state_changed", view.clone(), json!({ "from": from, "to": to }));
+        work.emit(
+            actor.org_id,
+            "ticket.state_changed",
+            view.clone(),
+            json!({ "from": from, "to": to }),
+        );
         Ok(view)
     }
 
-    pub async fn assign(&self, work: &mut Work, actor: &Actor, number: &str, change: Assignment) -> Result<TicketView, DeskError> {
+    pub async fn assign(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        change: Assignment,
+    ) -> Result<TicketView, DeskError> {
         actor.require_agent()?;
         let mut row = lock_visible(&mut work.tx, actor, number).await?;
         let old_team = (row.team_id, row.team_name.clone());
@@ -370,11 +480,20 @@ impl Desk {
         if let Some(assignee) = change.assignee {
             match assignee {
                 Some(who) => {
-                    let (id, name, email) = resolve_person(&mut work.tx, actor.org_id, "assignee", &who).await?;
-                    let person = store::people::find_person(&mut work.tx, actor.org_id, id).await?.ok_or(DeskError::NotFound("person"))?;
-                    let can_work = person.roles.0.iter().any(|r| crate::domain::Role::parse(r).is_ok_and(|r| r.can_work_tickets()));
+                    let (id, name, email) =
+                        resolve_person(&mut work.tx, actor.org_id, "assignee", &who).await?;
+                    let person = store::people::find_person(&mut work.tx, actor.org_id, id)
+                        .await?
+                        .ok_or(DeskError::NotFound("person"))?;
+                    let can_work =
+                        person.roles.0.iter().any(|r| {
+                            crate::domain::Role::parse(r).is_ok_and(|r| r.can_work_tickets())
+                        });
                     if !can_work {
-                        return Err(DeskError::invalid("assignee", format!("{name} is not an agent and cannot be assigned tickets")));
+                        return Err(DeskError::invalid(
+                            "assignee",
+                            format!("{name} is not an agent and cannot be assigned tickets"),
+                        ));
                     }
                     row.assignee_id = Some(id);
                     row.assignee_name = Some(name);
@@ -405,10 +524,20 @@ impl Desk {
         row.updated_at = store::now();
         store::tickets::update_ticket(&mut work.tx, &row).await?;
         if row.team_id != old_team.0 {
-            work.record(actor, row.id, "assigned", Some(("team", old_team.1, row.team_name.clone())));
+            work.record(
+                actor,
+                row.id,
+                "assigned",
+                Some(("team", old_team.1, row.team_name.clone())),
+            );
         }
         if row.assignee_id != old_assignee.0 {
-            work.record(actor, row.id, "assigned", Some(("assignee", old_assignee.1, row.assignee_name.clone())));
+            work.record(
+                actor,
+                row.id,
+                "assigned",
+                Some(("assignee", old_assignee.1, row.assignee_name.clone())),
+            );
         }
         let details = json!({ "team": row.team_id, "assignee": row.assignee_id });
         work.audit(actor, "ticket.assigned", &row.number, details.clone());
@@ -417,14 +546,24 @@ impl Desk {
         Ok(view)
     }
 
-    pub async fn update_ticket(&self, work: &mut Work, actor: &Actor, number: &str, changes: TicketChanges) -> Result<TicketView, DeskError> {
+    pub async fn update_ticket(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        changes: TicketChanges,
+    ) -> Result<TicketView, DeskError> {
         actor.require_agent()?;
         let mut row = lock_visible(&mut work.tx, actor, number).await?;
         let mut changed: Vec<(&'static str, Option<String>, Option<String>)> = Vec::new();
         let mut errors = Vec::new();
         if let Some(title) = &changes.title {
             match Title::parse("title", title) {
-                Ok(t) if t.as_str() != row.title => changed.push(("title", Some(std::mem::replace(&mut row.title, t.into_inner())), None)),
+                Ok(t) if t.as_str() != row.title => changed.push((
+                    "title",
+                    Some(std::mem::replace(&mut row.title, t.into_inner())),
+                    None,
+                )),
                 Ok(_) => {}
                 Err(e) => errors.push(e),
             }
@@ -439,11 +578,18 @@ impl Desk {
                 Err(e) => errors.push(e),
             }
         }
-        for (field, value, slot) in [("impact", &changes.impact, &mut row.impact), ("urgency", &changes.urgency, &mut row.urgency)] {
+        for (field, value, slot) in [
+            ("impact", &changes.impact, &mut row.impact),
+            ("urgency", &changes.urgency, &mut row.urgency),
+        ] {
             if let Some(value) = value {
                 match Level::parse(value) {
                     Ok(level) if level.as_str() != slot.as_str() => {
-                        changed.push((field, Some(std::mem::replace(slot, level.as_str().into())), Some(level.as_str().into())));
+                        changed.push((
+                            field,
+                            Some(std::mem::replace(slot, level.as_str().into())),
+                            Some(level.as_str().into()),
+                        ));
                     }
                     Ok(_) => {}
                     Err(e) => errors.push(field_error(field, e.to_string())),
@@ -473,7 +619,11 @@ impl Desk {
         let urgency = Level::parse(&row.urgency).map_err(anyhow::Error::from)?;
         let priority = matrix.priority(impact, urgency).as_str().to_string();
         if priority != row.priority {
-            changed.push(("priority", Some(std::mem::replace(&mut row.priority, priority.clone())), Some(priority)));
+            changed.push((
+                "priority",
+                Some(std::mem::replace(&mut row.priority, priority.clone())),
+                Some(priority),
+            ));
         }
         if changed.is_empty() {
             return Ok(TicketView::from(&row));
@@ -481,18 +631,42 @@ impl Desk {
         row.updated_at = store::now();
         store::tickets::update_ticket(&mut work.tx, &row).await?;
         for (field, old, new) in &changed {
-            work.record(actor, row.id, "updated", Some((field, old.clone(), new.clone())));
+            work.record(
+                actor,
+                row.id,
+                "updated",
+                Some((field, old.clone(), new.clone())),
+            );
         }
         let fields: Vec<&str> = changed.iter().map(|c| c.0).collect();
-        work.audit(actor, "ticket.updated", &row.number, json!({ "fields": fields }));
+        work.audit(
+            actor,
+            "ticket.updated",
+            &row.number,
+            json!({ "fields": fields }),
+        );
         let view = TicketView::from(&row);
-        work.emit(actor.org_id, "ticket.updated", view.clone(), json!({ "fields": fields }));
+        work.emit(
+            actor.org_id,
+            "ticket.updated",
+            view.clone(),
+            json!({ "fields": fields }),
+        );
         Ok(view)
     }
 
-    pub async fn add_comment(&self, work: &mut Work, actor: &Actor, number: &str, body: &str, internal: bool) -> Result<CommentView, DeskError> {
+    pub async fn add_comment(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        body: &str,
+        internal: bool,
+    ) -> Result<CommentView, DeskError> {
         if internal && !actor.is_agent() {
-            return Err(DeskError::Forbidden("only agents may write internal notes".into()));
+            return Err(DeskError::Forbidden(
+                "only agents may write internal notes".into(),
+            ));
         }
         let mut row = lock_visible(&mut work.tx, actor, number).await?;
         row.updated_at = store::now();
@@ -500,7 +674,14 @@ impl Desk {
         self.insert_comment(work, actor, &row, body, internal).await
     }
 
-    async fn insert_comment(&self, work: &mut Work, actor: &Actor, ticket: &TicketRow, body: &str, internal: bool) -> Result<CommentView, DeskError> {
+    async fn insert_comment(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        ticket: &TicketRow,
+        body: &str,
+        internal: bool,
+    ) -> Result<CommentView, DeskError> {
         let body = CommentBody::parse("body", body)?;
         let comment = CommentRow {
             id: new_id(),
@@ -514,29 +695,72 @@ impl Desk {
             created_at: store::now(),
         };
         store::tickets::insert_comment(&mut work.tx, &comment).await?;
-        let action = if internal { "internal_note" } else { "commented" };
+        let action = if internal {
+            "internal_note"
+        } else {
+            "commented"
+        };
         work.record(actor, ticket.id, action, None);
-        work.audit(actor, "ticket.commented", &ticket.number, json!({ "comment": comment.id, "internal": internal }));
+        work.audit(
+            actor,
+            "ticket.commented",
+            &ticket.number,
+            json!({ "comment": comment.id, "internal": internal }),
+        );
         let view = CommentView::from_row(&comment, &ticket.number);
-        work.emit(actor.org_id, "ticket.commented", TicketView::from(ticket), json!({ "comment": view }));
+        work.emit(
+            actor.org_id,
+            "ticket.commented",
+            TicketView::from(ticket),
+            json!({ "comment": view }),
+        );
         Ok(view)
     }
 
-    pub async fn list_comments(&self, actor: &Actor, number: &str) -> Result<Vec<CommentView>, DeskError> {
-        let ticket = self.visible_ticket(Exec::Db(&self.db), actor, number).await?;
-        let rows = store::tickets::list_comments(Exec::Db(&self.db), actor.org_id, ticket.id, actor.is_agent()).await?;
-        Ok(rows.iter().map(|c| CommentView::from_row(c, &ticket.number)).collect())
+    pub async fn list_comments(
+        &self,
+        actor: &Actor,
+        number: &str,
+    ) -> Result<Vec<CommentView>, DeskError> {
+        let ticket = self
+            .visible_ticket(Exec::Db(&self.db), actor, number)
+            .await?;
+        let rows = store::tickets::list_comments(
+            Exec::Db(&self.db),
+            actor.org_id,
+            ticket.id,
+            actor.is_agent(),
+        )
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|c| CommentView::from_row(c, &ticket.number))
+            .collect())
     }
 
-    pub async fn list_activity(&self, actor: &Actor, number: &str) -> Result<Vec<ActivityView>, DeskError> {
+    pub async fn list_activity(
+        &self,
+        actor: &Actor,
+        number: &str,
+    ) -> Result<Vec<ActivityView>, DeskError> {
         actor.require_agent()?;
-        let ticket = self.visible_ticket(Exec::Db(&self.db), actor, number).await?;
-        let rows = store::activity::list_activity(Exec::Db(&self.db), actor.org_id, ticket.id).await?;
+        let ticket = self
+            .visible_ticket(Exec::Db(&self.db), actor, number)
+            .await?;
+        let rows =
+            store::activity::list_activity(Exec::Db(&self.db), actor.org_id, ticket.id).await?;
         Ok(rows.iter().map(ActivityView::from).collect())
     }
 
     /// Stores an uploaded file by content hash and links it to the ticket.
-    pub async fn add_attachment(&self, work: &mut Work, actor: &Actor, number: &str, filename: &str, bytes: &[u8]) -> Result<AttachmentView, DeskError> {
+    pub async fn add_attachment(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> Result<AttachmentView, DeskError> {
         if bytes.len() as u64 > self.settings.max_attachment_bytes {
             return Err(DeskError::TooLarge(format!(
                 "attachments may be at most {} bytes (got {})",
@@ -564,22 +788,51 @@ impl Desk {
         store::tickets::insert_attachment(&mut work.tx, &attachment).await?;
         row.updated_at = attachment.created_at;
         store::tickets::update_ticket(&mut work.tx, &row).await?;
-        work.record(actor, row.id, "attachment_added", Some(("attachment", None, Some(attachment.filename.clone()))));
-        work.audit(actor, "ticket.attachment_added", &row.number, json!({ "attachment": attachment.id, "sha256": attachment.sha256 }));
+        work.record(
+            actor,
+            row.id,
+            "attachment_added",
+            Some(("attachment", None, Some(attachment.filename.clone()))),
+        );
+        work.audit(
+            actor,
+            "ticket.attachment_added",
+            &row.number,
+            json!({ "attachment": attachment.id, "sha256": attachment.sha256 }),
+        );
         let view = AttachmentView::from(&attachment);
-        work.emit(actor.org_id, "ticket.attachment_added", TicketView::from(&row), json!({ "attachment": view }));
+        work.emit(
+            actor.org_id,
+            "ticket.attachment_added",
+            TicketView::from(&row),
+            json!({ "attachment": view }),
+        );
         Ok(view)
     }
 
-    pub async fn list_attachments(&self, actor: &Actor, number: &str) -> Result<Vec<AttachmentView>, DeskError> {
-        let ticket = self.visible_ticket(Exec::Db(&self.db), actor, number).await?;
-        let rows = store::tickets::list_attachments(Exec::Db(&self.db), actor.org_id, ticket.id).await?;
+    pub async fn list_attachments(
+        &self,
+        actor: &Actor,
+        number: &str,
+    ) -> Result<Vec<AttachmentView>, DeskError> {
+        let ticket = self
+            .visible_ticket(Exec::Db(&self.db), actor, number)
+            .await?;
+        let rows =
+            store::tickets::list_attachments(Exec::Db(&self.db), actor.org_id, ticket.id).await?;
         Ok(rows.iter().map(AttachmentView::from).collect())
     }
 
     /// Returns the attachment's metadata and content.
-    pub async fn read_attachment(&self, actor: &Actor, number: &str, id: Uuid) -> Result<(AttachmentView, Vec<u8>), DeskError> {
-        let ticket = self.visible_ticket(Exec::Db(&self.db), actor, number).await?;
+    pub async fn read_attachment(
+        &self,
+        actor: &Actor,
+        number: &str,
+        id: Uuid,
+    ) -> Result<(AttachmentView, Vec<u8>), DeskError> {
+        let ticket = self
+            .visible_ticket(Exec::Db(&self.db), actor, number)
+            .await?;
         let row = store::tickets::find_attachment(Exec::Db(&self.db), actor.org_id, ticket.id, id)
             .await?
             .ok_or(DeskError::NotFound("attachment"))?;
@@ -616,35 +869,64 @@ fn collect(errors: &mut Vec<crate::domain::FieldError>, error: DeskError) {
 }
 
 /// Finds a person by id or email: (id, name, email).
-pub(crate) async fn resolve_person(tx: &mut Tx, org_id: Uuid, field: &'static str, who: &str) -> Result<(Uuid, String, Option<String>), DeskError> {
+pub(crate) async fn resolve_person(
+    tx: &mut Tx,
+    org_id: Uuid,
+    field: &'static str,
+    who: &str,
+) -> Result<(Uuid, String, Option<String>), DeskError> {
     let found = match Uuid::parse_str(who.trim()) {
         Ok(id) => store::people::find_person(tx, org_id, id).await?,
-        Err(_) => store::people::find_person_by_email(tx, org_id, &who.trim().to_lowercase()).await?,
+        Err(_) => {
+            store::people::find_person_by_email(tx, org_id, &who.trim().to_lowercase()).await?
+        }
     };
-    let person = found.ok_or_else(|| DeskError::invalid(field, format!("no person `{who}` in this organization")))?;
+    let person = found.ok_or_else(|| {
+        DeskError::invalid(field, format!("no person `{who}` in this organization"))
+    })?;
     Ok((person.id, person.name, person.email))
 }
 
 /// Finds a team by id or name.
-pub(crate) async fn find_team_ref(tx: &mut Tx, org_id: Uuid, name_or_id: &str) -> Result<Option<TeamRow>, DeskError> {
+pub(crate) async fn find_team_ref(
+    tx: &mut Tx,
+    org_id: Uuid,
+    name_or_id: &str,
+) -> Result<Option<TeamRow>, DeskError> {
     Ok(match Uuid::parse_str(name_or_id.trim()) {
         Ok(id) => store::teams::find_team(tx, org_id, id).await?,
         Err(_) => store::teams::find_team_by_name(tx, org_id, name_or_id.trim()).await?,
     })
 }
 
-pub(crate) async fn resolve_team(tx: &mut Tx, org_id: Uuid, name_or_id: &str) -> Result<TeamRow, DeskError> {
-    find_team_ref(tx, org_id, name_or_id)
-        .await?
-        .ok_or_else(|| DeskError::invalid("team", format!("no team `{name_or_id}` in this organization")))
+pub(crate) async fn resolve_team(
+    tx: &mut Tx,
+    org_id: Uuid,
+    name_or_id: &str,
+) -> Result<TeamRow, DeskError> {
+    find_team_ref(tx, org_id, name_or_id).await?.ok_or_else(|| {
+        DeskError::invalid(
+            "team",
+            format!("no team `{name_or_id}` in this organization"),
+        )
+    })
 }
 
-async fn resolve_category(tx: &mut Tx, org_id: Uuid, name_or_id: &str) -> Result<CategoryRow, DeskError> {
+async fn resolve_category(
+    tx: &mut Tx,
+    org_id: Uuid,
+    name_or_id: &str,
+) -> Result<CategoryRow, DeskError> {
     let found = match Uuid::parse_str(name_or_id.trim()) {
         Ok(id) => store::teams::find_category(tx, org_id, id).await?,
         Err(_) => store::teams::find_category_by_name(tx, org_id, name_or_id.trim()).await?,
     };
-    found.ok_or_else(|| DeskError::invalid("category", format!("no category `{name_or_id}` in this organization")))
+    found.ok_or_else(|| {
+        DeskError::invalid(
+            "category",
+            format!("no category `{name_or_id}` in this organization"),
+        )
+    })
 }
 
 fn encode_cursor(value: DateTime<Utc>, id: Uuid) -> String {
@@ -656,7 +938,9 @@ fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), String> {
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (time, id) = text.split_once('|').ok_or_else(bad)?;
-    let time = DateTime::parse_from_rfc3339(time).map_err(|_| bad())?.with_timezone(&Utc);
+    let time = DateTime::parse_from_rfc3339(time)
+        .map_err(|_| bad())?
+        .with_timezone(&Utc);
     let id = Uuid::parse_str(id).map_err(|_| bad())?;
     Ok((time, id))
 }

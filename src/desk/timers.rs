@@ -17,11 +17,14 @@ impl Desk {
         let fired = self
             .execute(move |work| {
                 Box::pin(async move {
-                    let Some(timer) = store::timers::claim_due_timer(&mut work.tx, store::now()).await? else {
+                    let Some(timer) =
+                        store::timers::claim_due_timer(&mut work.tx, store::now()).await?
+                    else {
                         return Ok(None);
                     };
                     store::timers::delete_timer(&mut work.tx, timer.id).await?;
-                    let lag = (store::now() - timer.due_at).num_milliseconds().max(0) as f64 / 1000.0;
+                    let lag =
+                        (store::now() - timer.due_at).num_milliseconds().max(0) as f64 / 1000.0;
                     desk.handle_timer(work, &timer).await?;
                     Ok(Some(lag))
                 })
@@ -47,8 +50,12 @@ impl Desk {
 
     /// Closes a ticket that stayed resolved for the configured period.
     async fn auto_close(&self, work: &mut Work, timer: &TimerRow) -> Result<(), DeskError> {
-        let Some(ticket_id) = timer.ticket_id else { return Ok(()) };
-        let Some(ticket) = store::tickets::find_ticket(&mut work.tx, timer.org_id, ticket_id).await? else {
+        let Some(ticket_id) = timer.ticket_id else {
+            return Ok(());
+        };
+        let Some(ticket) =
+            store::tickets::find_ticket(&mut work.tx, timer.org_id, ticket_id).await?
+        else {
             return Ok(());
         };
         // Reopened and resolved again since: a newer timer covers it.
@@ -56,8 +63,14 @@ impl Desk {
             return Ok(());
         }
         let actor = Actor::system(timer.org_id);
-        self.transition(work, &actor, &ticket.number, State::Closed.as_str(), None).await?;
-        work.audit(&actor, "ticket.auto_closed", &ticket.number, json!({ "resolved_at": ticket.resolved_at }));
+        self.transition(work, &actor, &ticket.number, State::Closed.as_str(), None)
+            .await?;
+        work.audit(
+            &actor,
+            "ticket.auto_closed",
+            &ticket.number,
+            json!({ "resolved_at": ticket.resolved_at }),
+        );
         Ok(())
     }
 }

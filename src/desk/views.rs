@@ -59,7 +59,11 @@ pub struct TicketView {
     pub allowed_transitions: Vec<String>,
 }
 
-fn person_ref(id: Option<Uuid>, name: &Option<String>, email: &Option<String>) -> Option<PersonRef> {
+fn person_ref(
+    id: Option<Uuid>,
+    name: &Option<String>,
+    email: &Option<String>,
+) -> Option<PersonRef> {
     id.map(|id| PersonRef {
         id,
         name: name.clone().unwrap_or_default(),
@@ -70,7 +74,11 @@ fn person_ref(id: Option<Uuid>, name: &Option<String>, email: &Option<String>) -
 impl From<&TicketRow> for TicketView {
     fn from(t: &TicketRow) -> Self {
         let allowed = match (Kind::parse(&t.kind), State::parse(&t.state)) {
-            (Ok(kind), Ok(state)) => kind.allowed_from(state).iter().map(|s| s.as_str().to_string()).collect(),
+            (Ok(kind), Ok(state)) => kind
+                .allowed_from(state)
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
             _ => Vec::new(),
         };
         Self {

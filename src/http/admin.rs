@@ -46,21 +46,44 @@ pub struct CreatePerson {
 #[utoipa::path(post, path = "/api/v1/people", tag = "people", request_body = CreatePerson,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
     responses((status = 201, body = PersonView), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn create_person(State(state): State<AppState>, Auth(actor): Auth, idempotency: IdempotencyKey, body: ApiJson<CreatePerson>) -> Result<Response, ApiError> {
-    let intake = idempotency.intake(&actor, "POST /api/v1/people", &body.digest, StatusCode::CREATED);
+pub async fn create_person(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    idempotency: IdempotencyKey,
+    body: ApiJson<CreatePerson>,
+) -> Result<Response, ApiError> {
+    let intake = idempotency.intake(
+        &actor,
+        "POST /api/v1/people",
+        &body.digest,
+        StatusCode::CREATED,
+    );
     let CreatePerson { name, email, roles } = body.value;
-    let outcome = run_use_case!(state, intake, |desk, work| desk.create_person(work, &actor, &name, email.as_deref(), &roles));
+    let outcome = run_use_case!(state, intake, |desk, work| desk.create_person(
+        work,
+        &actor,
+        &name,
+        email.as_deref(),
+        &roles
+    ));
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
 #[utoipa::path(get, path = "/api/v1/people", tag = "people", responses((status = 200, body = [PersonView])), security(("bearer" = [])))]
-pub async fn list_people(State(state): State<AppState>, Auth(actor): Auth) -> Result<Json<Vec<PersonView>>, ApiError> {
+pub async fn list_people(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<Vec<PersonView>>, ApiError> {
     Ok(Json(state.desk.list_people(&actor).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/people/{id}", tag = "people", params(("id" = Uuid, Path, description = "Person id")),
     responses((status = 200, body = PersonView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn get_person(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<Uuid>) -> Result<Json<PersonView>, ApiError> {
+pub async fn get_person(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<Uuid>,
+) -> Result<Json<PersonView>, ApiError> {
     Ok(Json(state.desk.get_person(&actor, id).await?))
 }
 
@@ -78,21 +101,50 @@ pub struct CreateTeam {
 #[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = CreateTeam,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
     responses((status = 201, body = TeamView), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn create_team(State(state): State<AppState>, Auth(actor): Auth, idempotency: IdempotencyKey, body: ApiJson<CreateTeam>) -> Result<Response, ApiError> {
-    let intake = idempotency.intake(&actor, "POST /api/v1/teams", &body.digest, StatusCode::CREATED);
-    let CreateTeam { name, description, lead, members } = body.value;
-    let outcome = run_use_case!(state, intake, |desk, work| desk.create_team(work, &actor, &name, &description, lead, &members));
+pub async fn create_team(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    idempotency: IdempotencyKey,
+    body: ApiJson<CreateTeam>,
+) -> Result<Response, ApiError> {
+    let intake = idempotency.intake(
+        &actor,
+        "POST /api/v1/teams",
+        &body.digest,
+        StatusCode::CREATED,
+    );
+    let CreateTeam {
+        name,
+        description,
+        lead,
+        members,
+    } = body.value;
+    let outcome = run_use_case!(state, intake, |desk, work| desk.create_team(
+        work,
+        &actor,
+        &name,
+        &description,
+        lead,
+        &members
+    ));
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
 #[utoipa::path(get, path = "/api/v1/teams", tag = "teams", responses((status = 200, body = [TeamView])), security(("bearer" = [])))]
-pub async fn list_teams(State(state): State<AppState>, Auth(actor): Auth) -> Result<Json<Vec<TeamView>>, ApiError> {
+pub async fn list_teams(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<Vec<TeamView>>, ApiError> {
     Ok(Json(state.desk.list_teams(&actor).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/teams/{team}", tag = "teams", params(("team" = String, Path, description = "Team id or name")),
     responses((status = 200, body = TeamView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn get_team(State(state): State<AppState>, Auth(actor): Auth, Path(team): Path<String>) -> Result<Json<TeamView>, ApiError> {
+pub async fn get_team(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(team): Path<String>,
+) -> Result<Json<TeamView>, ApiError> {
     Ok(Json(state.desk.get_team(&actor, &team).await?))
 }
 
@@ -105,17 +157,28 @@ pub struct AddMember {
 #[utoipa::path(post, path = "/api/v1/teams/{team}/members", tag = "teams", request_body = AddMember,
     params(("team" = String, Path, description = "Team id or name")),
     responses((status = 200, body = TeamView)), security(("bearer" = [])))]
-pub async fn add_member(State(state): State<AppState>, Auth(actor): Auth, Path(team): Path<String>, body: ApiJson<AddMember>) -> Result<Response, ApiError> {
+pub async fn add_member(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(team): Path<String>,
+    body: ApiJson<AddMember>,
+) -> Result<Response, ApiError> {
     let person = body.value.person;
-    let outcome = run_use_case!(state, None::<crate::desk::Intake>, |desk, work| desk.set_team_member(work, &actor, &team, person, true));
+    let outcome = run_use_case!(state, None::<crate::desk::Intake>, |desk, work| desk
+        .set_team_member(work, &actor, &team, person, true));
     Ok(respond(StatusCode::OK, outcome))
 }
 
 #[utoipa::path(delete, path = "/api/v1/teams/{team}/members/{person}", tag = "teams",
     params(("team" = String, Path, description = "Team id or name"), ("person" = Uuid, Path, description = "Person id")),
     responses((status = 200, body = TeamView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn remove_member(State(state): State<AppState>, Auth(actor): Auth, Path((team, person)): Path<(String, Uuid)>) -> Result<Response, ApiError> {
-    let outcome = run_use_case!(state, None::<crate::desk::Intake>, |desk, work| desk.set_team_member(work, &actor, &team, person, false));
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path((team, person)): Path<(String, Uuid)>,
+) -> Result<Response, ApiError> {
+    let outcome = run_use_case!(state, None::<crate::desk::Intake>, |desk, work| desk
+        .set_team_member(work, &actor, &team, person, false));
     Ok(respond(StatusCode::OK, outcome))
 }
 
@@ -130,15 +193,33 @@ pub struct CreateCategory {
 #[utoipa::path(post, path = "/api/v1/categories", tag = "categories", request_body = CreateCategory,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
     responses((status = 201, body = CategoryView), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn create_category(State(state): State<AppState>, Auth(actor): Auth, idempotency: IdempotencyKey, body: ApiJson<CreateCategory>) -> Result<Response, ApiError> {
-    let intake = idempotency.intake(&actor, "POST /api/v1/categories", &body.digest, StatusCode::CREATED);
+pub async fn create_category(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    idempotency: IdempotencyKey,
+    body: ApiJson<CreateCategory>,
+) -> Result<Response, ApiError> {
+    let intake = idempotency.intake(
+        &actor,
+        "POST /api/v1/categories",
+        &body.digest,
+        StatusCode::CREATED,
+    );
     let CreateCategory { name, team } = body.value;
-    let outcome = run_use_case!(state, intake, |desk, work| desk.create_category(work, &actor, &name, team.as_deref()));
+    let outcome = run_use_case!(state, intake, |desk, work| desk.create_category(
+        work,
+        &actor,
+        &name,
+        team.as_deref()
+    ));
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
 #[utoipa::path(get, path = "/api/v1/categories", tag = "categories", responses((status = 200, body = [CategoryView])), security(("bearer" = [])))]
-pub async fn list_categories(State(state): State<AppState>, Auth(actor): Auth) -> Result<Json<Vec<CategoryView>>, ApiError> {
+pub async fn list_categories(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<Vec<CategoryView>>, ApiError> {
     Ok(Json(state.desk.list_categories(&actor).await?))
 }
 
@@ -159,21 +240,43 @@ pub struct CreateWebhook {
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
     responses((status = 201, body = WebhookView), (status = 422, body = Problem)), security(("bearer" = [])))]
-pub async fn create_webhook(State(state): State<AppState>, Auth(actor): Auth, idempotency: IdempotencyKey, body: ApiJson<CreateWebhook>) -> Result<Response, ApiError> {
-    let intake = idempotency.intake(&actor, "POST /api/v1/webhooks", &body.digest, StatusCode::CREATED);
-    let CreateWebhook { url, events, secret } = body.value;
-    let outcome = run_use_case!(state, intake, |desk, work| desk.create_webhook(work, &actor, &url, &events, secret));
+pub async fn create_webhook(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    idempotency: IdempotencyKey,
+    body: ApiJson<CreateWebhook>,
+) -> Result<Response, ApiError> {
+    let intake = idempotency.intake(
+        &actor,
+        "POST /api/v1/webhooks",
+        &body.digest,
+        StatusCode::CREATED,
+    );
+    let CreateWebhook {
+        url,
+        events,
+        secret,
+    } = body.value;
+    let outcome = run_use_case!(state, intake, |desk, work| desk
+        .create_webhook(work, &actor, &url, &events, secret));
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", responses((status = 200, body = [WebhookView])), security(("bearer" = [])))]
-pub async fn list_webhooks(State(state): State<AppState>, Auth(actor): Auth) -> Result<Json<Vec<WebhookView>>, ApiError> {
+pub async fn list_webhooks(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<Vec<WebhookView>>, ApiError> {
     Ok(Json(state.desk.list_webhooks(&actor).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = Uuid, Path, description = "Subscription id")),
     responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn delete_webhook(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+pub async fn delete_webhook(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     let desk = state.desk.clone();
     state
         .desk
@@ -193,13 +296,26 @@ pub struct OutboxQuery {
 
 #[utoipa::path(get, path = "/api/v1/outbox", tag = "outbox", params(OutboxQuery),
     responses((status = 200, body = [OutboxView])), security(("bearer" = [])))]
-pub async fn list_outbox(State(state): State<AppState>, Auth(actor): Auth, ApiQuery(q): ApiQuery<OutboxQuery>) -> Result<Json<Vec<OutboxView>>, ApiError> {
-    Ok(Json(state.desk.list_outbox(&actor, q.state.as_deref(), q.limit.unwrap_or(100)).await?))
+pub async fn list_outbox(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
+) -> Result<Json<Vec<OutboxView>>, ApiError> {
+    Ok(Json(
+        state
+            .desk
+            .list_outbox(&actor, q.state.as_deref(), q.limit.unwrap_or(100))
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/outbox/{id}/retry", tag = "outbox", params(("id" = Uuid, Path, description = "Message id")),
     responses((status = 202), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn retry_outbox(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+pub async fn retry_outbox(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     let desk = state.desk.clone();
     state
         .desk

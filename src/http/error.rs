@@ -54,18 +54,46 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "Bad request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type"),
-            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            ApiError::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
             ApiError::Desk(e) => match e {
                 D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
                 D::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-                D::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed"),
-                D::Transition(_) => (StatusCode::CONFLICT, "invalid_transition", "Invalid state transition"),
+                D::Invalid(_) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "Validation failed",
+                ),
+                D::Transition(_) => (
+                    StatusCode::CONFLICT,
+                    "invalid_transition",
+                    "Invalid state transition",
+                ),
                 D::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-                D::IdempotencyMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", "Idempotency key reused"),
-                D::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+                D::IdempotencyMismatch => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "Idempotency key reused",
+                ),
+                D::TooLarge(_) => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "Payload too large",
+                ),
                 D::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-                D::Store(_) | D::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
+                D::Store(_) | D::Internal(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal server error",
+                ),
             },
         }
     }
@@ -75,9 +103,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, title) = self.parts();
         let detail = if status.is_server_error() {
-            let chain: Vec<String> = std::iter::successors(Some(&self as &dyn std::error::Error), |e| e.source())
-                .map(ToString::to_string)
-                .collect();
+            let chain: Vec<String> =
+                std::iter::successors(Some(&self as &dyn std::error::Error), |e| e.source())
+                    .map(ToString::to_string)
+                    .collect();
             tracing::error!(error = %chain.join(": "), "request failed");
             "the server could not complete the request; it has been logged".to_string()
         } else {
@@ -87,11 +116,17 @@ impl IntoResponse for ApiError {
             ApiError::Desk(DeskError::Invalid(fields)) => (
                 fields
                     .iter()
-                    .map(|f| FieldProblem { field: f.field.to_string(), message: f.message.clone() })
+                    .map(|f| FieldProblem {
+                        field: f.field.to_string(),
+                        message: f.message.clone(),
+                    })
                     .collect(),
                 None,
             ),
-            ApiError::Desk(DeskError::Transition(t)) => (Vec::new(), Some(t.allowed.iter().map(|s| s.as_str().to_string()).collect())),
+            ApiError::Desk(DeskError::Transition(t)) => (
+                Vec::new(),
+                Some(t.allowed.iter().map(|s| s.as_str().to_string()).collect()),
+            ),
             _ => (Vec::new(), None),
         };
         let problem = Problem {
@@ -105,13 +140,15 @@ impl IntoResponse for ApiError {
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"switchboard\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"switchboard\""),
+            );
         }
         response
     }

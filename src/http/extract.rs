@@ -23,22 +23,33 @@ pub struct Auth(pub Actor);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized("missing bearer token (Authorization: Bearer …)"))?;
+            .ok_or(ApiError::Unauthorized(
+                "missing bearer token (Authorization: Bearer …)",
+            ))?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let actor = state.desk.authenticate_token(token, Channel::Api).await.map_err(|e| match e {
-            crate::desk::DeskError::Unauthenticated(why) => ApiError::Unauthorized(why),
-            other => ApiError::Desk(other),
-        })?;
+            .ok_or(ApiError::Unauthorized(
+                "the Authorization header must be `Bearer <token>`",
+            ))?;
+        let actor = state
+            .desk
+            .authenticate_token(token, Channel::Api)
+            .await
+            .map_err(|e| match e {
+                crate::desk::DeskError::Unauthenticated(why) => ApiError::Unauthorized(why),
+                other => ApiError::Desk(other),
+            })?;
         Ok(Auth(actor))
     }
 }
@@ -59,11 +70,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
         if !is_json {
-            return Err(ApiError::UnsupportedMediaType("send the body as JSON with Content-Type: application/json".into()));
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with Content-Type: application/json".into(),
+            ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
         let value = serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => ApiError::Desk(crate::desk::DeskError::invalid("body", e.to_string())),
+            serde_json::error::Category::Data => {
+                ApiError::Desk(crate::desk::DeskError::invalid("body", e.to_string()))
+            }
             _ => ApiError::BadRequest(format!("malformed JSON: {e}")),
         })?;
         Ok(ApiJson {
@@ -75,7 +90,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 pub fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge("the request body is larger than server.max_body_bytes allows".into())
+        ApiError::PayloadTooLarge(
+            "the request body is larger than server.max_body_bytes allows".into(),
+        )
     } else {
         ApiError::BadRequest(rejection.body_text())
     }
@@ -114,16 +131,30 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .ok()
             .map(str::trim)
             .filter(|k| !k.is_empty() && k.len() <= 255)
-            .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into()))?;
+            .ok_or_else(|| {
+                ApiError::BadRequest(
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+                )
+            })?;
         Ok(IdempotencyKey(Some(key.to_string())))
     }
 }
 
 impl IdempotencyKey {
     /// Scopes the key to the caller and binds it to this request's content.
-    pub fn intake(&self, actor: &Actor, route: &str, body_digest: &str, status: StatusCode) -> Option<Intake> {
+    pub fn intake(
+        &self,
+        actor: &Actor,
+        route: &str,
+        body_digest: &str,
+        status: StatusCode,
+    ) -> Option<Intake> {
         self.0.as_ref().map(|key| Intake {
-            source: format!("api:{}:{}", actor.org_id, actor.person_id.unwrap_or_default()),
+            source: format!(
+                "api:{}:{}",
+                actor.org_id,
+                actor.person_id.unwrap_or_default()
+            ),
             key: key.clone(),
             fingerprint: digest(format!("{route}\n{body_digest}").as_bytes()),
             status: status.as_u16(),
@@ -139,9 +170,10 @@ pub fn respond<T: serde::Serialize>(status: StatusCode, outcome: Outcome<T>) -> 
         Outcome::Replayed { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let mut response = (status, Json(body)).into_response();
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", header::HeaderValue::from_static("true"));
+            response.headers_mut().insert(
+                "idempotent-replayed",
+                header::HeaderValue::from_static("true"),
+            );
             response
         }
     }

@@ -37,7 +37,9 @@ macro_rules! run_use_case {
         let $desk = $state.desk.clone();
         $state
             .desk
-            .run($intake.as_ref(), move |$work| Box::pin(async move { $call.await }))
+            .run($intake.as_ref(), move |$work| {
+                Box::pin(async move { $call.await })
+            })
             .await?
     }};
 }
@@ -51,7 +53,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())
-        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        // A route layer runs after routing, so the matched route is known.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
         .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -70,10 +76,12 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let response = next.run(request).await;
-    state
-        .desk
-        .metrics
-        .http_request(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    state.desk.metrics.http_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -84,7 +92,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("API token").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("API token")
+                    .build(),
+            ),
         );
     }
 }

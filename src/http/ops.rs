@@ -29,7 +29,11 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.desk.db.migrations_applied().await {
         Ok(true) => (StatusCode::OK, "ready").into_response(),
-        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "database migrations pending").into_response(),
+        Ok(false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database migrations pending",
+        )
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
@@ -45,10 +49,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     let now = store::now();
     if let Ok(oldest) = store::timers::oldest_due(&state.desk.db, now).await {
-        metrics.set_oldest_overdue(oldest.map_or(0.0, |due| (now - due).num_milliseconds() as f64 / 1000.0));
+        metrics.set_oldest_overdue(
+            oldest.map_or(0.0, |due| (now - due).num_milliseconds() as f64 / 1000.0),
+        );
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         metrics.render(),
     )
         .into_response()

@@ -30,9 +30,18 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{number}", get(get_ticket).patch(update_ticket))
         .route("/tickets/{number}/transitions", post(transition_ticket))
         .route("/tickets/{number}/assignment", post(assign_ticket))
-        .route("/tickets/{number}/comments", get(list_comments).post(add_comment))
-        .route("/tickets/{number}/attachments", get(list_attachments).post(upload_attachment))
-        .route("/tickets/{number}/attachments/{id}", get(download_attachment))
+        .route(
+            "/tickets/{number}/comments",
+            get(list_comments).post(add_comment),
+        )
+        .route(
+            "/tickets/{number}/attachments",
+            get(list_attachments).post(upload_attachment),
+        )
+        .route(
+            "/tickets/{number}/attachments/{id}",
+            get(download_attachment),
+        )
         .route("/tickets/{number}/activity", get(list_activity))
 }
 
@@ -73,7 +82,12 @@ pub async fn create_ticket(
     idempotency: IdempotencyKey,
     body: ApiJson<CreateTicket>,
 ) -> Result<Response, ApiError> {
-    let intake = idempotency.intake(&actor, "POST /api/v1/tickets", &body.digest, StatusCode::CREATED);
+    let intake = idempotency.intake(
+        &actor,
+        "POST /api/v1/tickets",
+        &body.digest,
+        StatusCode::CREATED,
+    );
     let b = body.value;
     let input = OpenTicket {
         kind: b.kind,
@@ -85,14 +99,19 @@ pub async fn create_ticket(
         team: b.team,
         requester: b.requester,
     };
-    let outcome = run_use_case!(state, intake, |desk, work| desk.open_ticket(work, &actor, input));
+    let outcome = run_use_case!(state, intake, |desk, work| desk
+        .open_ticket(work, &actor, input));
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}", tag = "tickets",
     params(("number" = String, Path, description = "Ticket number, e.g. INC0000042")),
     responses((status = 200, body = TicketView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn get_ticket(State(state): State<AppState>, Auth(actor): Auth, Path(number): Path<String>) -> Result<Json<TicketView>, ApiError> {
+pub async fn get_ticket(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+) -> Result<Json<TicketView>, ApiError> {
     Ok(Json(state.desk.get_ticket(&actor, &number).await?))
 }
 
@@ -124,7 +143,11 @@ pub struct ListQuery {
 
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(ListQuery),
     responses((status = 200, body = TicketList), (status = 422, body = Problem)), security(("bearer" = [])))]
-pub async fn list_tickets(State(state): State<AppState>, Auth(actor): Auth, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<TicketList>, ApiError> {
+pub async fn list_tickets(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<TicketList>, ApiError> {
     let query = ListTickets {
         kind: q.kind,
         state: q.state,
@@ -165,9 +188,15 @@ pub async fn transition_ticket(
     Path(number): Path<String>,
     body: ApiJson<TransitionRequest>,
 ) -> Result<Response, ApiError> {
-    let intake = idempotency.intake(&actor, &format!("POST /api/v1/tickets/{number}/transitions"), &body.digest, StatusCode::OK);
+    let intake = idempotency.intake(
+        &actor,
+        &format!("POST /api/v1/tickets/{number}/transitions"),
+        &body.digest,
+        StatusCode::OK,
+    );
     let TransitionRequest { to, comment } = body.value;
-    let outcome = run_use_case!(state, intake, |desk, work| desk.transition(work, &actor, &number, &to, comment));
+    let outcome = run_use_case!(state, intake, |desk, work| desk
+        .transition(work, &actor, &number, &to, comment));
     Ok(respond(StatusCode::OK, outcome))
 }
 
@@ -194,12 +223,18 @@ pub async fn assign_ticket(
     Path(number): Path<String>,
     body: ApiJson<AssignRequest>,
 ) -> Result<Response, ApiError> {
-    let intake = idempotency.intake(&actor, &format!("POST /api/v1/tickets/{number}/assignment"), &body.digest, StatusCode::OK);
+    let intake = idempotency.intake(
+        &actor,
+        &format!("POST /api/v1/tickets/{number}/assignment"),
+        &body.digest,
+        StatusCode::OK,
+    );
     let change = Assignment {
         team: body.value.team,
         assignee: body.value.assignee,
     };
-    let outcome = run_use_case!(state, intake, |desk, work| desk.assign(work, &actor, &number, change));
+    let outcome = run_use_case!(state, intake, |desk, work| desk
+        .assign(work, &actor, &number, change));
     Ok(respond(StatusCode::OK, outcome))
 }
 
@@ -219,7 +254,12 @@ pub struct UpdateTicketRequest {
 #[utoipa::path(patch, path = "/api/v1/tickets/{number}", tag = "tickets", request_body = UpdateTicketRequest,
     params(("number" = String, Path, description = "Ticket number")),
     responses((status = 200, body = TicketView), (status = 422, body = Problem)), security(("bearer" = [])))]
-pub async fn update_ticket(State(state): State<AppState>, Auth(actor): Auth, Path(number): Path<String>, body: ApiJson<UpdateTicketRequest>) -> Result<Response, ApiError> {
+pub async fn update_ticket(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+    body: ApiJson<UpdateTicketRequest>,
+) -> Result<Response, ApiError> {
     let b = body.value;
     let changes = TicketChanges {
         title: b.title,
@@ -228,7 +268,8 @@ pub async fn update_ticket(State(state): State<AppState>, Auth(actor): Auth, Pat
         urgency: b.urgency,
         category: b.category,
     };
-    let outcome = run_use_case!(state, None::<crate::desk::Intake>, |desk, work| desk.update_ticket(work, &actor, &number, changes));
+    let outcome = run_use_case!(state, None::<crate::desk::Intake>, |desk, work| desk
+        .update_ticket(work, &actor, &number, changes));
     Ok(respond(StatusCode::OK, outcome))
 }
 
@@ -251,30 +292,48 @@ pub async fn add_comment(
     Path(number): Path<String>,
     body: ApiJson<CommentRequest>,
 ) -> Result<Response, ApiError> {
-    let intake = idempotency.intake(&actor, &format!("POST /api/v1/tickets/{number}/comments"), &body.digest, StatusCode::CREATED);
+    let intake = idempotency.intake(
+        &actor,
+        &format!("POST /api/v1/tickets/{number}/comments"),
+        &body.digest,
+        StatusCode::CREATED,
+    );
     let CommentRequest { body, internal } = body.value;
-    let outcome = run_use_case!(state, intake, |desk, work| desk.add_comment(work, &actor, &number, &body, internal));
+    let outcome = run_use_case!(state, intake, |desk, work| desk
+        .add_comment(work, &actor, &number, &body, internal));
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/comments", tag = "tickets",
     params(("number" = String, Path, description = "Ticket number")),
     responses((status = 200, body = [CommentView])), security(("bearer" = [])))]
-pub async fn list_comments(State(state): State<AppState>, Auth(actor): Auth, Path(number): Path<String>) -> Result<Json<Vec<CommentView>>, ApiError> {
+pub async fn list_comments(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<CommentView>>, ApiError> {
     Ok(Json(state.desk.list_comments(&actor, &number).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/activity", tag = "tickets",
     params(("number" = String, Path, description = "Ticket number")),
     responses((status = 200, body = [ActivityView])), security(("bearer" = [])))]
-pub async fn list_activity(State(state): State<AppState>, Auth(actor): Auth, Path(number): Path<String>) -> Result<Json<Vec<ActivityView>>, ApiError> {
+pub async fn list_activity(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<ActivityView>>, ApiError> {
     Ok(Json(state.desk.list_activity(&actor, &number).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{number}/attachments", tag = "tickets",
     params(("number" = String, Path, description = "Ticket number")),
     responses((status = 200, body = [AttachmentView])), security(("bearer" = [])))]
-pub async fn list_attachments(State(state): State<AppState>, Auth(actor): Auth, Path(number): Path<String>) -> Result<Json<Vec<AttachmentView>>, ApiError> {
+pub async fn list_attachments(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<AttachmentView>>, ApiError> {
     Ok(Json(state.desk.list_attachments(&actor, &number).await?))
 }
 
@@ -305,9 +364,17 @@ pub async fn upload_attachment(
             file = Some((filename, bytes));
         }
     }
-    let (filename, bytes) = file.ok_or_else(|| DeskError::invalid("file", "send the file as a multipart part named `file`"))?;
-    let intake = idempotency.intake(&actor, &format!("POST /api/v1/tickets/{number}/attachments"), &digest(&bytes), StatusCode::CREATED);
-    let outcome = run_use_case!(state, intake, |desk, work| desk.add_attachment(work, &actor, &number, &filename, &bytes));
+    let (filename, bytes) = file.ok_or_else(|| {
+        DeskError::invalid("file", "send the file as a multipart part named `file`")
+    })?;
+    let intake = idempotency.intake(
+        &actor,
+        &format!("POST /api/v1/tickets/{number}/attachments"),
+        &digest(&bytes),
+        StatusCode::CREATED,
+    );
+    let outcome = run_use_case!(state, intake, |desk, work| desk
+        .add_attachment(work, &actor, &number, &filename, &bytes));
     Ok(respond(StatusCode::CREATED, outcome))
 }
 
@@ -323,17 +390,28 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     params(("number" = String, Path, description = "Ticket number"), ("id" = Uuid, Path, description = "Attachment id")),
     responses((status = 200, description = "The file, with its sniffed content type", content_type = "application/octet-stream")),
     security(("bearer" = [])))]
-pub async fn download_attachment(State(state): State<AppState>, Auth(actor): Auth, Path((number, id)): Path<(String, Uuid)>) -> Result<Response, ApiError> {
+pub async fn download_attachment(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path((number, id)): Path<(String, Uuid)>,
+) -> Result<Response, ApiError> {
     let (meta, bytes) = state.desk.read_attachment(&actor, &number, id).await?;
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     if let Ok(ct) = HeaderValue::from_str(&meta.content_type) {
         headers.insert(header::CONTENT_TYPE, ct);
     }
-    let safe_name: String = meta.filename.chars().filter(|c| c.is_ascii_graphic() && *c != '"' || *c == ' ').collect();
+    let safe_name: String = meta
+        .filename
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' || *c == ' ')
+        .collect();
     if let Ok(cd) = HeaderValue::from_str(&format!("attachment; filename=\"{safe_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, cd);
     }
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(response)
 }

@@ -35,7 +35,16 @@ pub async fn insert_activity(tx: &mut Tx, rows: &[ActivityRow]) -> Result<(), sq
         }
         sql.push_str(&format!(
             "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+            b + 9,
+            b + 10
         ));
     }
     let sql = sqlx::AssertSqlSafe(sql);
@@ -59,7 +68,11 @@ pub async fn insert_activity(tx: &mut Tx, rows: &[ActivityRow]) -> Result<(), sq
     Ok(())
 }
 
-pub async fn list_activity(e: Exec<'_>, org_id: Uuid, ticket_id: Uuid) -> Result<Vec<ActivityRow>, sqlx::Error> {
+pub async fn list_activity(
+    e: Exec<'_>,
+    org_id: Uuid,
+    ticket_id: Uuid,
+) -> Result<Vec<ActivityRow>, sqlx::Error> {
     let sql = "SELECT a.id, a.org_id, a.ticket_id, a.actor_id, p.name AS actor_name, a.channel, a.action, \
                a.field, a.old_value, a.new_value, a.created_at \
                FROM activity a LEFT JOIN people p ON p.id = a.actor_id \

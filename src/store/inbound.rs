@@ -20,14 +20,31 @@ pub struct InboundRow {
 /// Returns the recorded result of an earlier input with this key. On
 /// Postgres a concurrent first attempt holds the row until it commits, so
 /// the repeat waits for it instead of running twice.
-pub async fn find_inbound(tx: &mut Tx, source: &str, key: &str) -> Result<Option<InboundRow>, sqlx::Error> {
+pub async fn find_inbound(
+    tx: &mut Tx,
+    source: &str,
+    key: &str,
+) -> Result<Option<InboundRow>, sqlx::Error> {
     const PG: &str = "SELECT source, key, fingerprint, status, response, created_at FROM inbound \
                       WHERE source = $1 AND key = $2 FOR UPDATE";
-    const LITE: &str = "SELECT source, key, fingerprint, status, response, created_at FROM inbound \
+    const LITE: &str =
+        "SELECT source, key, fingerprint, status, response, created_at FROM inbound \
                         WHERE source = $1 AND key = $2";
     match tx {
-        Tx::Postgres(t) => sqlx::query_as(PG).bind(source).bind(key).fetch_optional(&mut **t).await,
-        Tx::Sqlite(t) => sqlx::query_as(LITE).bind(source).bind(key).fetch_optional(&mut **t).await,
+        Tx::Postgres(t) => {
+            sqlx::query_as(PG)
+                .bind(source)
+                .bind(key)
+                .fetch_optional(&mut **t)
+                .await
+        }
+        Tx::Sqlite(t) => {
+            sqlx::query_as(LITE)
+                .bind(source)
+                .bind(key)
+                .fetch_optional(&mut **t)
+                .await
+        }
     }
 }
 

@@ -117,7 +117,11 @@ pub(crate) use on_exec;
 
 impl Db {
     /// Connects to `url` (`sqlite://…` or `postgres://…`).
-    pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> anyhow::Result<Self> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .with_context(|| "parsing database.url as a SQLite URL")?
@@ -127,7 +131,11 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
             // An in-memory database exists once per connection, so it must be one.
-            let max = if url.contains(":memory:") { 1 } else { max_connections.min(8) };
+            let max = if url.contains(":memory:") {
+                1
+            } else {
+                max_connections.min(8)
+            };
             let pool = SqlitePoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(acquire_timeout)
@@ -136,7 +144,8 @@ impl Db {
                 .context("opening the SQLite database")?;
             Ok(Db::Sqlite(pool))
         } else {
-            let options = PgConnectOptions::from_str(url).context("parsing database.url as a PostgreSQL URL")?;
+            let options = PgConnectOptions::from_str(url)
+                .context("parsing database.url as a PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(acquire_timeout)
@@ -182,7 +191,8 @@ impl Db {
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected())).map(|_| ())
+        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))
+            .map(|_| ())
     }
 
     pub async fn close(&self) {

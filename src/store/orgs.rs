@@ -31,7 +31,8 @@ pub async fn insert_org(tx: &mut Tx, row: &OrgRow) -> Result<(), sqlx::Error> {
 }
 
 pub async fn find_org_by_slug(tx: &mut Tx, slug: &str) -> Result<Option<OrgRow>, sqlx::Error> {
-    let sql = "SELECT id, slug, name, priority_matrix, created_at FROM organizations WHERE slug = $1";
+    let sql =
+        "SELECT id, slug, name, priority_matrix, created_at FROM organizations WHERE slug = $1";
     on!(tx, c => sqlx::query_as(sql).bind(slug).fetch_optional(c).await)
 }
 

@@ -31,12 +31,14 @@ pub struct OutboxRow {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, org_id, channel, target, event, payload, state, attempts, next_attempt_at, \
+const COLUMNS: &str =
+    "id, org_id, channel, target, event, payload, state, attempts, next_attempt_at, \
                        last_error, created_at, delivered_at";
 
 pub async fn insert_outbox(tx: &mut Tx, rows: &[OutboxRow]) -> Result<(), sqlx::Error> {
     for r in rows {
-        let sql = "INSERT INTO outbox (id, org_id, channel, target, event, payload, state, attempts, \
+        let sql =
+            "INSERT INTO outbox (id, org_id, channel, target, event, payload, state, attempts, \
                    next_attempt_at, last_error, created_at, delivered_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
         on!(tx, c => sqlx::query(sql)
@@ -61,7 +63,12 @@ pub async fn insert_outbox(tx: &mut Tx, rows: &[OutboxRow]) -> Result<(), sqlx::
 
 /// Claims up to `limit` due messages, leasing them until `lease_until` and
 /// counting the attempt. Postgres skips rows another daemon has locked.
-pub async fn claim_due_outbox(db: &Db, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+pub async fn claim_due_outbox(
+    db: &Db,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, sqlx::Error> {
     const PG: &str = const_format::concatcp!(
         "UPDATE outbox SET next_attempt_at = $2, attempts = attempts + 1 WHERE id IN \
          (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
@@ -75,18 +82,38 @@ pub async fn claim_due_outbox(db: &Db, now: DateTime<Utc>, lease_until: DateTime
         COLUMNS
     );
     match db {
-        Db::Postgres(p) => sqlx::query_as(PG).bind(now).bind(lease_until).bind(limit).fetch_all(p).await,
-        Db::Sqlite(p) => sqlx::query_as(LITE).bind(now).bind(lease_until).bind(limit).fetch_all(p).await,
+        Db::Postgres(p) => {
+            sqlx::query_as(PG)
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        }
+        Db::Sqlite(p) => {
+            sqlx::query_as(LITE)
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        }
     }
 }
 
 pub async fn mark_delivered(db: &Db, id: Uuid, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    let sql = "UPDATE outbox SET state = 'delivered', delivered_at = $2, last_error = NULL WHERE id = $1";
+    let sql =
+        "UPDATE outbox SET state = 'delivered', delivered_at = $2, last_error = NULL WHERE id = $1";
     on_pool!(db, p => sqlx::query(sql).bind(id).bind(at).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-pub async fn mark_retry(db: &Db, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_retry(
+    db: &Db,
+    id: Uuid,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), sqlx::Error> {
     let sql = "UPDATE outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1";
     on_pool!(db, p => sqlx::query(sql).bind(id).bind(next_attempt_at).bind(error).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -99,14 +126,24 @@ pub async fn mark_dead(db: &Db, id: Uuid, error: &str) -> Result<(), sqlx::Error
 }
 
 /// Puts a dead-lettered message back in the queue (operator action).
-pub async fn requeue(tx: &mut Tx, org_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+pub async fn requeue(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
     let sql = "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $3 \
                WHERE org_id = $1 AND id = $2 AND state = 'dead'";
     let done = on!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(done > 0)
 }
 
-pub async fn list_outbox(tx: &mut Tx, org_id: Uuid, state: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+pub async fn list_outbox(
+    tx: &mut Tx,
+    org_id: Uuid,
+    state: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, sqlx::Error> {
     const SQL: &str = const_format::concatcp!(
         "SELECT ",
         COLUMNS,
@@ -115,8 +152,16 @@ pub async fn list_outbox(tx: &mut Tx, org_id: Uuid, state: Option<&str>, limit: 
     on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(state).bind(limit).fetch_all(c).await)
 }
 
-/// Counts per state, for the API and the metrics.
-pub async fn count_by_state(db: &Db, org_id: Option<Uuid>) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let sql = "SELECT state, COUNT(*) FROM outbox WHERE (org_id = $1 OR CAST($1 AS TEXT) IS NULL) GROUP BY state ORDER BY state";
-    on_pool!(db, p => sqlx::query_as(sql).bind(org_id.map(|id| id.to_string())).fetch_all(p).await)
+/// Counts per state, of one organization or of all.
+pub async fn count_by_state(
+    db: &Db,
+    org_id: Option<Uuid>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    const ALL: &str = "SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state";
+    const ONE: &str =
+        "SELECT state, COUNT(*) FROM outbox WHERE org_id = $1 GROUP BY state ORDER BY state";
+    match org_id {
+        None => on_pool!(db, p => sqlx::query_as(ALL).fetch_all(p).await),
+        Some(id) => on_pool!(db, p => sqlx::query_as(ONE).bind(id).fetch_all(p).await),
+    }
 }

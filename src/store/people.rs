@@ -31,12 +31,20 @@ pub async fn insert_person(tx: &mut Tx, row: &PersonRow) -> Result<(), sqlx::Err
     Ok(())
 }
 
-pub async fn find_person(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<PersonRow>, sqlx::Error> {
+pub async fn find_person(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<PersonRow>, sqlx::Error> {
     let sql = "SELECT id, org_id, name, email, roles, created_at FROM people WHERE org_id = $1 AND id = $2";
     on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(c).await)
 }
 
-pub async fn find_person_by_email(tx: &mut Tx, org_id: Uuid, email: &str) -> Result<Option<PersonRow>, sqlx::Error> {
+pub async fn find_person_by_email(
+    tx: &mut Tx,
+    org_id: Uuid,
+    email: &str,
+) -> Result<Option<PersonRow>, sqlx::Error> {
     let sql = "SELECT id, org_id, name, email, roles, created_at FROM people WHERE org_id = $1 AND email = $2";
     on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(email).fetch_optional(c).await)
 }

@@ -30,12 +30,20 @@ pub async fn insert_team(tx: &mut Tx, row: &TeamRow) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
-pub async fn find_team(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<TeamRow>, sqlx::Error> {
+pub async fn find_team(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<TeamRow>, sqlx::Error> {
     let sql = "SELECT id, org_id, name, description, lead_id, created_at FROM teams WHERE org_id = $1 AND id = $2";
     on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(c).await)
 }
 
-pub async fn find_team_by_name(tx: &mut Tx, org_id: Uuid, name: &str) -> Result<Option<TeamRow>, sqlx::Error> {
+pub async fn find_team_by_name(
+    tx: &mut Tx,
+    org_id: Uuid,
+    name: &str,
+) -> Result<Option<TeamRow>, sqlx::Error> {
     let sql = "SELECT id, org_id, name, description, lead_id, created_at FROM teams WHERE org_id = $1 AND name = $2";
     on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(name).fetch_optional(c).await)
 }
@@ -46,12 +54,17 @@ pub async fn list_teams(tx: &mut Tx, org_id: Uuid) -> Result<Vec<TeamRow>, sqlx:
 }
 
 pub async fn add_member(tx: &mut Tx, team_id: Uuid, person_id: Uuid) -> Result<(), sqlx::Error> {
-    let sql = "INSERT INTO team_members (team_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+    let sql =
+        "INSERT INTO team_members (team_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
     on!(tx, c => sqlx::query(sql).bind(team_id).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-pub async fn remove_member(tx: &mut Tx, team_id: Uuid, person_id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn remove_member(
+    tx: &mut Tx,
+    team_id: Uuid,
+    person_id: Uuid,
+) -> Result<bool, sqlx::Error> {
     let sql = "DELETE FROM team_members WHERE team_id = $1 AND person_id = $2";
     let done = on!(tx, c => sqlx::query(sql).bind(team_id).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(done > 0)
@@ -64,7 +77,8 @@ pub async fn list_members(tx: &mut Tx, team_id: Uuid) -> Result<Vec<Uuid>, sqlx:
 
 pub async fn is_member(tx: &mut Tx, team_id: Uuid, person_id: Uuid) -> Result<bool, sqlx::Error> {
     let sql = "SELECT COUNT(*) FROM team_members WHERE team_id = $1 AND person_id = $2";
-    let n: i64 = on!(tx, c => sqlx::query_scalar(sql).bind(team_id).bind(person_id).fetch_one(c).await)?;
+    let n: i64 =
+        on!(tx, c => sqlx::query_scalar(sql).bind(team_id).bind(person_id).fetch_one(c).await)?;
     Ok(n > 0)
 }
 
@@ -91,12 +105,20 @@ pub async fn insert_category(tx: &mut Tx, row: &CategoryRow) -> Result<(), sqlx:
     Ok(())
 }
 
-pub async fn find_category_by_name(tx: &mut Tx, org_id: Uuid, name: &str) -> Result<Option<CategoryRow>, sqlx::Error> {
+pub async fn find_category_by_name(
+    tx: &mut Tx,
+    org_id: Uuid,
+    name: &str,
+) -> Result<Option<CategoryRow>, sqlx::Error> {
     let sql = "SELECT id, org_id, name, team_id, created_at FROM categories WHERE org_id = $1 AND name = $2";
     on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(name).fetch_optional(c).await)
 }
 
-pub async fn find_category(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<CategoryRow>, sqlx::Error> {
+pub async fn find_category(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<CategoryRow>, sqlx::Error> {
     let sql = "SELECT id, org_id, name, team_id, created_at FROM categories WHERE org_id = $1 AND id = $2";
     on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(c).await)
 }

@@ -37,7 +37,8 @@ pub struct TicketRow {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-const SELECT_TICKET: &str = "SELECT t.id, t.org_id, t.number, t.kind, t.title, t.description, t.state, \
+const SELECT_TICKET: &str =
+    "SELECT t.id, t.org_id, t.number, t.kind, t.title, t.description, t.state, \
      t.impact, t.urgency, t.priority, \
      t.requester_id, r.name AS requester_name, r.email AS requester_email, \
      t.assignee_id, a.name AS assignee_name, a.email AS assignee_email, \
@@ -106,23 +107,50 @@ pub async fn insert_ticket(tx: &mut Tx, t: &NewTicket, number: &str) -> Result<(
     Ok(())
 }
 
-pub async fn find_ticket_by_number(e: Exec<'_>, org_id: Uuid, number: &str) -> Result<Option<TicketRow>, sqlx::Error> {
+pub async fn find_ticket_by_number(
+    e: Exec<'_>,
+    org_id: Uuid,
+    number: &str,
+) -> Result<Option<TicketRow>, sqlx::Error> {
     const SQL: &str = concatcp!(SELECT_TICKET, " WHERE t.org_id = $1 AND t.number = $2");
     on_exec!(e, c => sqlx::query_as(SQL).bind(org_id).bind(number).fetch_optional(c).await)
 }
 
 /// Reads a ticket for change. Postgres takes the row lock so that concurrent
 /// changes of one ticket serialize; SQLite has one writer already.
-pub async fn lock_ticket_by_number(tx: &mut Tx, org_id: Uuid, number: &str) -> Result<Option<TicketRow>, sqlx::Error> {
-    const PG: &str = concatcp!(SELECT_TICKET, " WHERE t.org_id = $1 AND t.number = $2 FOR UPDATE OF t");
+pub async fn lock_ticket_by_number(
+    tx: &mut Tx,
+    org_id: Uuid,
+    number: &str,
+) -> Result<Option<TicketRow>, sqlx::Error> {
+    const PG: &str = concatcp!(
+        SELECT_TICKET,
+        " WHERE t.org_id = $1 AND t.number = $2 FOR UPDATE OF t"
+    );
     const LITE: &str = concatcp!(SELECT_TICKET, " WHERE t.org_id = $1 AND t.number = $2");
     match tx {
-        Tx::Postgres(t) => sqlx::query_as(PG).bind(org_id).bind(number).fetch_optional(&mut **t).await,
-        Tx::Sqlite(t) => sqlx::query_as(LITE).bind(org_id).bind(number).fetch_optional(&mut **t).await,
+        Tx::Postgres(t) => {
+            sqlx::query_as(PG)
+                .bind(org_id)
+                .bind(number)
+                .fetch_optional(&mut **t)
+                .await
+        }
+        Tx::Sqlite(t) => {
+            sqlx::query_as(LITE)
+                .bind(org_id)
+                .bind(number)
+                .fetch_optional(&mut **t)
+                .await
+        }
     }
 }
 
-pub async fn find_ticket(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<TicketRow>, sqlx::Error> {
+pub async fn find_ticket(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<TicketRow>, sqlx::Error> {
     const SQL: &str = concatcp!(SELECT_TICKET, " WHERE t.org_id = $1 AND t.id = $2");
     on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(id).fetch_optional(c).await)
 }
@@ -253,7 +281,11 @@ pub async fn list_tickets(
         SortField::Created => "t.created_at",
         SortField::Updated => "t.updated_at",
     };
-    let (cmp, dir) = if page.descending { ("<", "DESC") } else { (">", "ASC") };
+    let (cmp, dir) = if page.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
     if let Some((value, id)) = page.after {
         args.push(Arg::Time(value));
         let v = args.len();
@@ -262,7 +294,10 @@ pub async fn list_tickets(
         sql.push_str(&format!(" AND ({column}, t.id) {cmp} (${v}, ${i})"));
     }
     args.push(Arg::Int(page.limit));
-    sql.push_str(&format!(" ORDER BY {column} {dir}, t.id {dir} LIMIT ${}", args.len()));
+    sql.push_str(&format!(
+        " ORDER BY {column} {dir}, t.id {dir} LIMIT ${}",
+        args.len()
+    ));
 
     let sql = sqlx::AssertSqlSafe(sql);
     on_exec!(e, c => {
@@ -280,7 +315,9 @@ pub async fn list_tickets(
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -314,7 +351,12 @@ pub async fn insert_comment(tx: &mut Tx, c: &CommentRow) -> Result<(), sqlx::Err
     Ok(())
 }
 
-pub async fn list_comments(e: Exec<'_>, org_id: Uuid, ticket_id: Uuid, include_internal: bool) -> Result<Vec<CommentRow>, sqlx::Error> {
+pub async fn list_comments(
+    e: Exec<'_>,
+    org_id: Uuid,
+    ticket_id: Uuid,
+    include_internal: bool,
+) -> Result<Vec<CommentRow>, sqlx::Error> {
     let sql = "SELECT c.id, c.org_id, c.ticket_id, c.author_id, p.name AS author_name, c.body, c.internal, \
                c.channel, c.created_at FROM comments c LEFT JOIN people p ON p.id = c.author_id \
                WHERE c.org_id = $1 AND c.ticket_id = $2 AND (c.internal = $3 OR c.internal = FALSE) \
@@ -356,15 +398,31 @@ pub async fn insert_attachment(tx: &mut Tx, a: &AttachmentRow) -> Result<(), sql
     Ok(())
 }
 
-const SELECT_ATTACHMENT: &str = "SELECT id, org_id, ticket_id, filename, content_type, size_bytes, sha256, \
+const SELECT_ATTACHMENT: &str =
+    "SELECT id, org_id, ticket_id, filename, content_type, size_bytes, sha256, \
                                  uploaded_by, channel, created_at FROM attachments";
 
-pub async fn list_attachments(e: Exec<'_>, org_id: Uuid, ticket_id: Uuid) -> Result<Vec<AttachmentRow>, sqlx::Error> {
-    const SQL: &str = concatcp!(SELECT_ATTACHMENT, " WHERE org_id = $1 AND ticket_id = $2 ORDER BY created_at, id");
+pub async fn list_attachments(
+    e: Exec<'_>,
+    org_id: Uuid,
+    ticket_id: Uuid,
+) -> Result<Vec<AttachmentRow>, sqlx::Error> {
+    const SQL: &str = concatcp!(
+        SELECT_ATTACHMENT,
+        " WHERE org_id = $1 AND ticket_id = $2 ORDER BY created_at, id"
+    );
     on_exec!(e, c => sqlx::query_as(SQL).bind(org_id).bind(ticket_id).fetch_all(c).await)
 }
 
-pub async fn find_attachment(e: Exec<'_>, org_id: Uuid, ticket_id: Uuid, id: Uuid) -> Result<Option<AttachmentRow>, sqlx::Error> {
-    const SQL: &str = concatcp!(SELECT_ATTACHMENT, " WHERE org_id = $1 AND ticket_id = $2 AND id = $3");
+pub async fn find_attachment(
+    e: Exec<'_>,
+    org_id: Uuid,
+    ticket_id: Uuid,
+    id: Uuid,
+) -> Result<Option<AttachmentRow>, sqlx::Error> {
+    const SQL: &str = concatcp!(
+        SELECT_ATTACHMENT,
+        " WHERE org_id = $1 AND ticket_id = $2 AND id = $3"
+    );
     on_exec!(e, c => sqlx::query_as(SQL).bind(org_id).bind(ticket_id).bind(id).fetch_optional(c).await)
 }

@@ -45,14 +45,23 @@ pub async fn cancel_timers(tx: &mut Tx, ticket_id: Uuid, kind: &str) -> Result<u
 }
 
 /// Claims one due timer; it stays locked (Postgres) until the transaction ends.
-pub async fn claim_due_timer(tx: &mut Tx, now: DateTime<Utc>) -> Result<Option<TimerRow>, sqlx::Error> {
+pub async fn claim_due_timer(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+) -> Result<Option<TimerRow>, sqlx::Error> {
     const PG: &str = "SELECT id, org_id, kind, ticket_id, payload, due_at, created_at FROM timers \
                       WHERE due_at <= $1 ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED";
-    const LITE: &str = "SELECT id, org_id, kind, ticket_id, payload, due_at, created_at FROM timers \
+    const LITE: &str =
+        "SELECT id, org_id, kind, ticket_id, payload, due_at, created_at FROM timers \
                         WHERE due_at <= $1 ORDER BY due_at LIMIT 1";
     match tx {
         Tx::Postgres(t) => sqlx::query_as(PG).bind(now).fetch_optional(&mut **t).await,
-        Tx::Sqlite(t) => sqlx::query_as(LITE).bind(now).fetch_optional(&mut **t).await,
+        Tx::Sqlite(t) => {
+            sqlx::query_as(LITE)
+                .bind(now)
+                .fetch_optional(&mut **t)
+                .await
+        }
     }
 }
 
@@ -62,7 +71,10 @@ pub async fn delete_timer(tx: &mut Tx, id: Uuid) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-pub async fn list_ticket_timers(tx: &mut Tx, ticket_id: Uuid) -> Result<Vec<TimerRow>, sqlx::Error> {
+pub async fn list_ticket_timers(
+    tx: &mut Tx,
+    ticket_id: Uuid,
+) -> Result<Vec<TimerRow>, sqlx::Error> {
     let sql = "SELECT id, org_id, kind, ticket_id, payload, due_at, created_at FROM timers WHERE ticket_id = $1 ORDER BY due_at";
     on!(tx, c => sqlx::query_as(sql).bind(ticket_id).fetch_all(c).await)
 }

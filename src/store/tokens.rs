@@ -51,7 +51,8 @@ pub struct TokenLookup {
 
 /// Looks a presented token up by its hash (no transaction: every request does this).
 pub async fn find_token_by_hash(db: &Db, hash: &str) -> Result<Option<TokenLookup>, sqlx::Error> {
-    let sql = "SELECT t.org_id, t.person_id, p.name AS person_name, p.email AS person_email, t.role, \
+    let sql =
+        "SELECT t.org_id, t.person_id, p.name AS person_name, p.email AS person_email, t.role, \
                t.expires_at, t.revoked_at FROM api_tokens t JOIN people p ON p.id = t.person_id \
                WHERE t.token_hash = $1";
     on_pool!(db, p => sqlx::query_as(sql).bind(hash).fetch_optional(p).await)

@@ -18,10 +18,12 @@ pub struct WebhookRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "SELECT id, org_id, url, secret, events, active, created_at FROM webhook_subscriptions";
+const COLUMNS: &str =
+    "SELECT id, org_id, url, secret, events, active, created_at FROM webhook_subscriptions";
 
 pub async fn insert_webhook(tx: &mut Tx, w: &WebhookRow) -> Result<(), sqlx::Error> {
-    let sql = "INSERT INTO webhook_subscriptions (id, org_id, url, secret, events, active, created_at) \
+    let sql =
+        "INSERT INTO webhook_subscriptions (id, org_id, url, secret, events, active, created_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7)";
     on!(tx, c => sqlx::query(sql)
         .bind(w.id)
@@ -38,11 +40,15 @@ pub async fn insert_webhook(tx: &mut Tx, w: &WebhookRow) -> Result<(), sqlx::Err
 }
 
 pub async fn list_webhooks(tx: &mut Tx, org_id: Uuid) -> Result<Vec<WebhookRow>, sqlx::Error> {
-    const SQL: &str = const_format::concatcp!(COLUMNS, " WHERE org_id = $1 ORDER BY created_at, id");
+    const SQL: &str =
+        const_format::concatcp!(COLUMNS, " WHERE org_id = $1 ORDER BY created_at, id");
     on!(tx, c => sqlx::query_as(SQL).bind(org_id).fetch_all(c).await)
 }
 
-pub async fn list_active_webhooks(tx: &mut Tx, org_id: Uuid) -> Result<Vec<WebhookRow>, sqlx::Error> {
+pub async fn list_active_webhooks(
+    tx: &mut Tx,
+    org_id: Uuid,
+) -> Result<Vec<WebhookRow>, sqlx::Error> {
     const SQL: &str = const_format::concatcp!(COLUMNS, " WHERE org_id = $1 AND active = TRUE");
     on!(tx, c => sqlx::query_as(SQL).bind(org_id).fetch_all(c).await)
 }

@@ -28,7 +28,10 @@ const BATCH: i64 = 32;
 pub enum Delivery {
     Delivered,
     /// Try again; `not_before` when the receiver said when (Retry-After).
-    Retry { error: String, not_before: Option<DateTime<Utc>> },
+    Retry {
+        error: String,
+        not_before: Option<DateTime<Utc>>,
+    },
     /// No point in trying again.
     Permanent(String),
 }
@@ -46,18 +49,40 @@ impl Dispatcher {
             .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { desk, client, settings })
+        Ok(Self {
+            desk,
+            client,
+            settings,
+        })
     }
 
     /// Claims and delivers one batch of due messages; returns how many.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let now = store::now();
-        let batch = store::outbox::claim_due_outbox(&self.desk.db, now, now + LEASE, BATCH).await?;
+        let mut batch = store::outbox::claim_due_outbox(&self.desk.db, now, now + LEASE, BATCH).await?;
+        // UPDATE … RETURNING gives no order: restore the order of writing.
+        batch.sort_by_key(|m| (m.created_at, m.id));
         let count = batch.len();
-        let outcomes = futures::future::join_all(batch.iter().map(|m| self.deliver(m))).await;
-        for (message, outcome) in batch.iter().zip(outcomes) {
-            self.record(message, outcome).await?;
+        // Targets are served concurrently; one target's messages go in order.
+        let mut by_target: Vec<Vec<&OutboxRow>> = Vec::new();
+        for message in &batch {
+            match by_target
+                .iter_mut()
+                .find(|g| g[0].channel == message.channel && g[0].target == message.target)
+            {
+                Some(group) => group.push(message),
+                None => by_target.push(vec![message]),
+            }
         }
+        let results = futures::future::join_all(by_target.into_iter().map(|group| async move {
+            for message in group {
+                let outcome = self.deliver(message).await;
+                self.record(message, outcome).await?;
+            }
+            anyhow::Ok(())
+        }))
+        .await;
+        results.into_iter().collect::<anyhow::Result<()>>()?;
         Ok(count)
     }
 
@@ -81,7 +106,9 @@ impl Dispatcher {
                 // A full batch suggests more is waiting: go again at once.
                 Ok(n) if n as i64 == BATCH => continue,
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "outbox dispatch failed; retrying"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "outbox dispatch failed; retrying")
+                }
             }
             idle(&mut shutdown, Some(&wake), poll).await;
         }
@@ -105,7 +132,12 @@ impl Dispatcher {
         let subscription = match store::webhooks::get_webhook(&self.desk.db, id).await {
             Ok(Some(s)) if s.active => s,
             Ok(_) => return Delivery::Permanent("the webhook subscription was deleted".into()),
-            Err(e) => return Delivery::Retry { error: format!("database: {e}"), not_before: None },
+            Err(e) => {
+                return Delivery::Retry {
+                    error: format!("database: {e}"),
+                    not_before: None,
+                }
+            }
         };
         let body = match serde_json::to_vec(&message.payload.0) {
             Ok(b) => b,
@@ -126,7 +158,9 @@ impl Dispatcher {
             .await;
         match response {
             Ok(r) if r.status().is_success() => Delivery::Delivered,
-            Ok(r) if r.status() == StatusCode::GONE => Delivery::Permanent("receiver answered 410 Gone".into()),
+            Ok(r) if r.status() == StatusCode::GONE => {
+                Delivery::Permanent("receiver answered 410 Gone".into())
+            }
             Ok(r) => Delivery::Retry {
                 error: format!("receiver answered {}", r.status()),
                 not_before: retry_after(r.headers()),
@@ -195,11 +229,17 @@ pub fn backoff(settings: &OutboxConfig, attempt: u32) -> chrono::Duration {
 
 /// `Retry-After` as seconds or an HTTP date.
 fn retry_after(headers: &HeaderMap) -> Option<DateTime<Utc>> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(store::now() + chrono::Duration::seconds(seconds.min(86_400) as i64));
     }
-    DateTime::parse_from_rfc2822(value).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc2822(value)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -227,7 +267,10 @@ mod tests {
         for attempt in 1..20 {
             let d = backoff(&settings, attempt).num_milliseconds() as f64 / 1000.0;
             let full = (2.0 * 2f64.powi(attempt as i32 - 1)).min(60.0);
-            assert!(d >= full / 2.0 - 0.001 && d <= full + 0.001, "attempt {attempt}: {d}");
+            assert!(
+                d >= full / 2.0 - 0.001 && d <= full + 0.001,
+                "attempt {attempt}: {d}"
+            );
         }
     }
 
@@ -237,15 +280,24 @@ mod tests {
         headers.insert(reqwest::header::RETRY_AFTER, "30".parse().expect("header"));
         let at = retry_after(&headers).expect("seconds");
         assert!((at - store::now()).num_seconds() >= 29);
-        headers.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2037 07:28:00 GMT".parse().expect("header"));
-        assert_eq!(retry_after(&headers).map(|d| d.timestamp()), Some(2139722880));
+        headers.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2037 07:28:00 GMT".parse().expect("header"),
+        );
+        assert_eq!(
+            retry_after(&headers).map(|d| d.timestamp()),
+            Some(2139722880)
+        );
     }
 
     #[test]
     fn signature_is_hmac_of_timestamp_and_body() {
         // Known answer computed with `openssl dgst -sha256 -hmac secret`.
         let sig = sign("secret", "1700000000", b"{}");
-        assert_eq!(sig, "b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163");
+        assert_eq!(
+            sig,
+            "b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
+        );
         assert_ne!(sig, sign("secret", "1700000001", b"{}"));
     }
 }

@@ -10,7 +10,11 @@ pub mod scheduler;
 pub type Shutdown = tokio::sync::watch::Receiver<bool>;
 
 /// Waits until `dur` has passed, `wake` is notified or shutdown is signalled.
-pub(crate) async fn idle(shutdown: &mut Shutdown, wake: Option<&tokio::sync::Notify>, dur: std::time::Duration) {
+pub(crate) async fn idle(
+    shutdown: &mut Shutdown,
+    wake: Option<&tokio::sync::Notify>,
+    dur: std::time::Duration,
+) {
     let notified = async {
         match wake {
             Some(n) => n.notified().await,

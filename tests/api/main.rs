@@ -1,0 +1,14 @@
+//! Integration tests: the real daemon on a random port against a fresh
+//! Postgres database per test (a throwaway cluster unless TEST_DATABASE_URL
+//! is set), driven through HTTP as clients would.
+
+mod bad_input;
+mod helpers;
+mod idempotency;
+mod ops;
+mod storage;
+mod support;
+mod tenancy;
+mod tickets;
+mod timers;
+mod webhooks;
