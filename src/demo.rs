@@ -44,7 +44,14 @@ const CATEGORIES: &[(&str, &str)] = &[
 ];
 
 /// (kind, title, category, impact, urgency, states to walk through)
-type SeedTicket = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static [&'static str]);
+type SeedTicket = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
 
 const TICKETS: &[SeedTicket] = &[
     (

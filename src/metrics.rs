@@ -77,8 +77,7 @@ impl Default for Metrics {
         let outbox_dead = Family::<ChannelLabels, Counter>::default();
         let outbox_depth = Family::<StateLabels, Gauge>::default();
         let timers_fired = Counter::default();
-        let timer_lag =
-            Histogram::new([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0]);
+        let timer_lag = Histogram::new([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0]);
         let timer_oldest_due_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register(
             "http_requests",

@@ -59,7 +59,8 @@ impl Dispatcher {
     /// Claims and delivers one batch of due messages; returns how many.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let now = store::now();
-        let mut batch = store::outbox::claim_due_outbox(&self.desk.db, now, now + LEASE, BATCH).await?;
+        let mut batch =
+            store::outbox::claim_due_outbox(&self.desk.db, now, now + LEASE, BATCH).await?;
         // UPDATE … RETURNING gives no order: restore the order of writing.
         batch.sort_by_key(|m| (m.created_at, m.id));
         let count = batch.len();

@@ -291,3 +291,65 @@ async fn the_audit_chain_verifies_and_detects_tampering() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stdout).contains("TAMPERED"));
 }
+
+#[tokio::test]
+async fn the_demo_seeds_a_few_dozen_tickets_in_varied_states() {
+    let url = fresh_database().await;
+    let app = spawn_on(&url, false, |_| {}).await;
+
+    let token = switchboard::demo::seed(&app.desk).await.expect("seeded");
+
+    let mut tickets = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = app
+            .get(&format!("/api/v1/tickets?limit=200{cursor}"), &token)
+            .await
+            .json()
+            .await
+            .expect("json");
+        tickets.extend(page["items"].as_array().expect("items").clone());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert!(
+        tickets.len() >= 24,
+        "a few dozen tickets: {}",
+        tickets.len()
+    );
+    let mut states: Vec<&str> = tickets.iter().filter_map(|t| t["state"].as_str()).collect();
+    states.sort();
+    states.dedup();
+    assert!(states.len() >= 8, "varied states: {states:?}");
+    let teams: Vec<Value> = app
+        .get("/api/v1/teams", &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(teams.len(), 3);
+    // Seeding again keeps the data and just issues another token.
+    let again = switchboard::demo::seed(&app.desk)
+        .await
+        .expect("idempotent");
+    let count: Value = app
+        .get("/api/v1/tickets?limit=200", &again)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        count["items"].as_array().map(Vec::len),
+        Some(tickets.len().min(200))
+    );
+    // The default organization sees none of it.
+    let ours: Value = app
+        .get("/api/v1/tickets", &app.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ours["items"], serde_json::json!([]));
+}
