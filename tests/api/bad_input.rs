@@ -6,12 +6,7 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 async fn assert_nothing_created(app: &TestApp) {
-    let list: Value = app
-        .get("/api/v1/tickets", &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/tickets", &app.token).await;
     assert_eq!(list["items"], json!([]));
 }
 
@@ -143,11 +138,8 @@ async fn oversize_uploads_are_a_413_and_store_nothing() {
         .expect("sent");
     problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
     let listed: Vec<Value> = app
-        .get(&format!("/api/v1/tickets/{number}/attachments"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}/attachments"), &app.token)
+        .await;
     assert!(listed.is_empty());
     assert!(!app.config.storage.data_dir.join("attachments").exists());
 }

@@ -152,6 +152,11 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// GETs `path` and returns its JSON body, whatever the status.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, token: &str) -> T {
+        self.get(path, token).await.json().await.expect("JSON body")
+    }
+
     /// Creates a ticket as the admin and returns its JSON (asserting 201).
     pub async fn create_ticket(&self, kind: &str, title: &str) -> Value {
         let response = self

@@ -27,12 +27,7 @@ async fn a_repeated_post_returns_the_first_ticket_and_creates_no_second() {
     let second: Value = second.json().await.expect("json");
 
     assert_eq!(first, second);
-    let list: Value = app
-        .get("/api/v1/tickets", &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/tickets", &app.token).await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
 }
 
@@ -57,12 +52,7 @@ async fn concurrent_repeats_of_one_key_create_one_ticket() {
     }
     numbers.dedup();
     assert_eq!(numbers, ["INC0000001"]);
-    let list: Value = app
-        .get("/api/v1/tickets", &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/tickets", &app.token).await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
 }
 
@@ -119,10 +109,7 @@ async fn comments_and_transitions_honour_the_key_too() {
         );
     }
     let comments: Vec<Value> = app
-        .get(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
+        .await;
     assert_eq!(comments.len(), 1);
 }

@@ -303,11 +303,8 @@ async fn the_demo_seeds_a_few_dozen_tickets_in_varied_states() {
     let mut cursor = String::new();
     loop {
         let page: Value = app
-            .get(&format!("/api/v1/tickets?limit=200{cursor}"), &token)
-            .await
-            .json()
-            .await
-            .expect("json");
+            .get_json(&format!("/api/v1/tickets?limit=200{cursor}"), &token)
+            .await;
         tickets.extend(page["items"].as_array().expect("items").clone());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
@@ -323,33 +320,18 @@ async fn the_demo_seeds_a_few_dozen_tickets_in_varied_states() {
     states.sort();
     states.dedup();
     assert!(states.len() >= 8, "varied states: {states:?}");
-    let teams: Vec<Value> = app
-        .get("/api/v1/teams", &token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let teams: Vec<Value> = app.get_json("/api/v1/teams", &token).await;
     assert_eq!(teams.len(), 3);
     // Seeding again keeps the data and just issues another token.
     let again = switchboard::demo::seed(&app.desk)
         .await
         .expect("idempotent");
-    let count: Value = app
-        .get("/api/v1/tickets?limit=200", &again)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let count: Value = app.get_json("/api/v1/tickets?limit=200", &again).await;
     assert_eq!(
         count["items"].as_array().map(Vec::len),
         Some(tickets.len().min(200))
     );
     // The default organization sees none of it.
-    let ours: Value = app
-        .get("/api/v1/tickets", &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let ours: Value = app.get_json("/api/v1/tickets", &app.token).await;
     assert_eq!(ours["items"], serde_json::json!([]));
 }

@@ -20,12 +20,7 @@ async fn another_organizations_token_sees_nothing_of_ours() {
     assert_eq!(get.status(), StatusCode::NOT_FOUND);
     let problem: Value = get.json().await.expect("json");
     assert_eq!(problem["code"], "not_found");
-    let list: Value = app
-        .get("/api/v1/tickets", &theirs)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/tickets", &theirs).await;
     assert_eq!(list["items"], json!([]));
     let comment = app
         .post(
@@ -57,11 +52,8 @@ async fn another_organizations_token_sees_nothing_of_ours() {
         .expect("json");
     assert_eq!(their_ticket["number"], "INC0000001");
     let ours_again: Value = app
-        .get(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
     assert_eq!(ours_again["title"], "internal only");
     assert_eq!(ours_again["state"], "new");
 }
@@ -93,12 +85,7 @@ async fn requests_without_a_valid_token_get_401() {
         )
         .await;
     assert_eq!(created.status(), StatusCode::UNAUTHORIZED);
-    let list: Value = app
-        .get("/api/v1/tickets", &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/tickets", &app.token).await;
     assert_eq!(
         list["items"],
         json!([]),
@@ -128,11 +115,6 @@ async fn requesters_cannot_administer() {
         app.get("/api/v1/outbox", &rita).await.status(),
         StatusCode::FORBIDDEN
     );
-    let teams: Vec<Value> = app
-        .get("/api/v1/teams", &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let teams: Vec<Value> = app.get_json("/api/v1/teams", &app.token).await;
     assert!(teams.is_empty());
 }

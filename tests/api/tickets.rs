@@ -18,11 +18,8 @@ async fn walk(kind: &str, path: &[&str]) {
         assert_eq!(body["state"], *to);
     }
     let fetched: Value = app
-        .get(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
     assert_eq!(fetched["state"], *path.last().expect("non-empty path"));
     assert!(
         fetched["closed_at"].is_string(),
@@ -30,11 +27,8 @@ async fn walk(kind: &str, path: &[&str]) {
     );
 
     let activity: Vec<Value> = app
-        .get(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
+        .await;
     let states: Vec<&str> = activity
         .iter()
         .filter(|a| a["field"] == "state")
@@ -121,11 +115,8 @@ async fn an_illegal_transition_says_which_are_allowed_and_changes_nothing() {
         .expect("detail")
         .contains("allowed from new: in_progress, on_hold, resolved, cancelled"));
     let fetched: Value = app
-        .get(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
     assert_eq!(fetched["state"], "new");
 
     let unknown = app.transition(number, "teleported").await;
@@ -190,11 +181,8 @@ async fn priority_follows_the_itil_matrix_and_changes_with_impact() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["priority"], "p1");
     let activity: Vec<Value> = app
-        .get(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
+        .await;
     assert!(activity
         .iter()
         .any(|a| a["field"] == "priority" && a["old_value"] == "p3" && a["new_value"] == "p1"));
@@ -312,18 +300,13 @@ async fn requesters_see_public_comments_only_and_only_their_own_tickets() {
         StatusCode::FORBIDDEN
     );
 
-    let seen_by_rita: Vec<Value> = app.get(&comments, &rita).await.json().await.expect("json");
+    let seen_by_rita: Vec<Value> = app.get_json(&comments, &rita).await;
     let bodies: Vec<&str> = seen_by_rita
         .iter()
         .filter_map(|c| c["body"].as_str())
         .collect();
     assert_eq!(bodies, ["Looking into it", "Thanks!"]);
-    let seen_by_agent: Vec<Value> = app
-        .get(&comments, &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let seen_by_agent: Vec<Value> = app.get_json(&comments, &app.token).await;
     assert_eq!(seen_by_agent.len(), 3);
 
     assert_eq!(
@@ -332,12 +315,7 @@ async fn requesters_see_public_comments_only_and_only_their_own_tickets() {
             .status(),
         StatusCode::NOT_FOUND
     );
-    let sams: Value = app
-        .get("/api/v1/tickets", &sam)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let sams: Value = app.get_json("/api/v1/tickets", &sam).await;
     assert_eq!(sams["items"], json!([]));
     assert_eq!(
         app.transition(number, "in_progress").await.status(),
@@ -423,7 +401,7 @@ async fn the_list_filters_searches_and_pages_with_a_cursor() {
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let page: Value = app.get(&path, &app.token).await.json().await.expect("json");
+        let page: Value = app.get_json(&path, &app.token).await;
         for t in page["items"].as_array().expect("items") {
             seen.push(t["title"].as_str().expect("title").to_string());
         }
@@ -436,18 +414,10 @@ async fn the_list_filters_searches_and_pages_with_a_cursor() {
     assert_eq!(seen, expected);
 
     let problems: Value = app
-        .get("/api/v1/tickets?kind=problem", &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json("/api/v1/tickets?kind=problem", &app.token)
+        .await;
     assert_eq!(problems["items"].as_array().map(Vec::len), Some(1));
-    let newest: Value = app
-        .get("/api/v1/tickets?limit=1", &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let newest: Value = app.get_json("/api/v1/tickets?limit=1", &app.token).await;
     assert_eq!(newest["items"][0]["title"], "VPN down");
     let bad = app.get("/api/v1/tickets?state=flying", &app.token).await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -18,18 +18,12 @@ async fn a_resolved_ticket_closes_itself_when_its_timer_is_due() {
     assert_eq!(app.scheduler.run_due().await.expect("timers"), 1);
 
     let fetched: Value = app
-        .get(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
     assert_eq!(fetched["state"], "closed");
     let activity: Vec<Value> = app
-        .get(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
+        .await;
     let close = activity
         .iter()
         .find(|a| a["new_value"] == "closed")
@@ -60,11 +54,8 @@ async fn a_reopened_ticket_does_not_close() {
     app.scheduler.run_due().await.expect("timers");
 
     let fetched: Value = app
-        .get(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
     assert_eq!(fetched["state"], "in_progress");
     assert!(fetched["resolved_at"].is_null());
 }
@@ -80,10 +71,7 @@ async fn a_timer_not_yet_due_waits() {
     );
     assert_eq!(app.scheduler.run_due().await.expect("timers"), 0);
     let fetched: Value = app
-        .get(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
     assert_eq!(fetched["state"], "resolved");
 }
