@@ -6,6 +6,7 @@ mod bad_input;
 mod helpers;
 mod idempotency;
 mod ops;
+mod sqlite;
 mod storage;
 mod support;
 mod tenancy;
