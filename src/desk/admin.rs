@@ -164,11 +164,15 @@ impl Desk {
                 "a team named `{name}` already exists"
             )));
         }
-        for id in lead.iter().chain(members) {
+        let fields = lead
+            .iter()
+            .map(|id| ("lead", id))
+            .chain(members.iter().map(|id| ("members", id)));
+        for (field, id) in fields {
             store::people::find_person(&mut work.tx, actor.org_id, *id)
                 .await?
                 .ok_or_else(|| {
-                    DeskError::invalid("members", format!("no person {id} in this organization"))
+                    DeskError::invalid(field, format!("no person {id} in this organization"))
                 })?;
         }
         let team = TeamRow {
@@ -419,9 +423,14 @@ impl Desk {
     ) -> Result<(), DeskError> {
         actor.require_admin()?;
         if !store::outbox::requeue(&mut work.tx, actor.org_id, id, store::now()).await? {
-            return Err(DeskError::Conflict(
-                "only a dead-lettered message of this organization can be retried".into(),
-            ));
+            return Err(
+                match store::outbox::find_outbox_state(&mut work.tx, actor.org_id, id).await? {
+                    None => DeskError::NotFound("outbox message"),
+                    Some(state) => DeskError::Conflict(format!(
+                        "only a dead-lettered message can be retried; this one is {state}"
+                    )),
+                },
+            );
         }
         work.audit(actor, "outbox.requeued", &id.to_string(), json!({}));
         // A requeued row is due now: wake the dispatcher like any new row.

@@ -58,10 +58,12 @@ macro_rules! string_enum {
 pub mod audit;
 pub mod channel;
 pub mod number;
+pub mod password;
 pub mod priority;
 pub mod role;
 pub mod text;
 pub mod ticket;
+pub mod totp;
 
 pub use channel::Channel;
 pub use number::TicketNumber;

@@ -287,6 +287,7 @@ pub async fn delete_webhook(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// `pending`, `delivered` or `dead`.
     pub state: Option<String>,
@@ -310,7 +311,7 @@ pub async fn list_outbox(
 }
 
 #[utoipa::path(post, path = "/api/v1/outbox/{id}/retry", tag = "outbox", params(("id" = Uuid, Path, description = "Message id")),
-    responses((status = 202), (status = 409, body = Problem)), security(("bearer" = [])))]
+    responses((status = 202), (status = 404, body = Problem), (status = 409, body = Problem, description = "The message is not dead-lettered")), security(("bearer" = [])))]
 pub async fn retry_outbox(
     State(state): State<AppState>,
     Auth(actor): Auth,

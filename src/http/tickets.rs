@@ -117,6 +117,7 @@ pub async fn get_ticket(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub kind: Option<String>,
     pub state: Option<String>,

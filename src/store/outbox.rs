@@ -138,6 +138,15 @@ pub async fn requeue(
     Ok(done > 0)
 }
 
+pub async fn find_outbox_state(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    let sql = "SELECT state FROM outbox WHERE org_id = $1 AND id = $2";
+    on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(id).fetch_optional(c).await)
+}
+
 pub async fn list_outbox(
     tx: &mut Tx,
     org_id: Uuid,

@@ -5,6 +5,7 @@
 mod bad_input;
 mod helpers;
 mod idempotency;
+mod isolation;
 mod ops;
 mod sqlite;
 mod storage;

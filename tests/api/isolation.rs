@@ -1,0 +1,698 @@
+//! Tenant isolation, route by route: every operation the OpenAPI document
+//! lists under `/api/v1` is called with another organization's admin token
+//! against our objects, and must treat them as not there. Routes that need
+//! only known path parameters and no body are called as they come; a route
+//! with a body, an unknown path parameter or a required query parameter
+//! fails the walk until it is taught here.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, spawn_app_with, TestApp};
+
+/// Not tenant data: served the same to everyone.
+const NOT_TENANT_DATA: &[&str] = &["/api/v1/openapi.json"];
+
+/// Routes that answer another organization's object with something other
+/// than 403/404, yet exactly as they answer an id that exists nowhere (the
+/// walk checks that), so they reveal nothing: (method, route, status).
+const ANSWERS_AS_FOR_AN_UNKNOWN_ID: &[(&str, &str, u16)] = &[];
+
+/// Organization B (the `default` organization): the objects the walk aims at.
+struct OrgB {
+    ticket_number: String,
+    ticket_id: String,
+    ticket_title: String,
+    comment_id: String,
+    comment_body: String,
+    attachment_id: String,
+    attachment_bytes: Vec<u8>,
+    agent_id: String,
+    agent_email: String,
+    requester_id: String,
+    team_id: String,
+    team_name: String,
+    category_id: String,
+    category_name: String,
+    webhook_id: String,
+    dead_outbox_ids: Vec<String>,
+}
+
+impl OrgB {
+    /// A ticket with a comment and an attachment, two people, a team with a
+    /// member, a category, a webhook and its dead-lettered outbox messages.
+    async fn seed(app: &TestApp) -> Self {
+        let token = &app.token;
+        app.subscribe("http://127.0.0.1:9/hook").await;
+        let webhooks: Vec<Value> = app.get_json("/api/v1/webhooks", token).await;
+        let webhook_id = id_of(&webhooks[0], "webhook");
+
+        let agent_email = "bea@b.example".to_string();
+        let (agent, _) = app
+            .person_with_token("Bea Agent", &agent_email, &["agent"])
+            .await;
+        let agent_id = id_of(&agent, "agent");
+        let requester = created(
+            app.post(
+                "/api/v1/people",
+                token,
+                &json!({ "name": "Rob Requester", "email": "rob@b.example", "roles": ["requester"] }),
+            )
+            .await,
+            "B's requester",
+        )
+        .await;
+        let requester_id = id_of(&requester, "requester");
+
+        let team_name = "B Network".to_string();
+        let team = created(
+            app.post(
+                "/api/v1/teams",
+                token,
+                &json!({ "name": team_name, "members": [agent_id] }),
+            )
+            .await,
+            "B's team",
+        )
+        .await;
+        let team_id = id_of(&team, "team");
+        let category_name = "B Hardware".to_string();
+        let category = created(
+            app.post(
+                "/api/v1/categories",
+                token,
+                &json!({ "name": category_name, "team": team_id }),
+            )
+            .await,
+            "B's category",
+        )
+        .await;
+        let category_id = id_of(&category, "category");
+
+        let ticket_title = "B-only: payroll server is down".to_string();
+        let ticket = app.create_ticket("incident", &ticket_title).await;
+        let ticket_number = ticket["number"]
+            .as_str()
+            .expect("B's ticket has a number")
+            .to_string();
+        let ticket_id = id_of(&ticket, "ticket");
+        let comment_body = "B-only: the root password is in the vault".to_string();
+        let comment = created(
+            app.post(
+                &format!("/api/v1/tickets/{ticket_number}/comments"),
+                token,
+                &json!({ "body": comment_body }),
+            )
+            .await,
+            "B's comment",
+        )
+        .await;
+        let comment_id = id_of(&comment, "comment");
+        let attachment_bytes = b"B-only: payroll.csv\n".to_vec();
+        let attachment = created(
+            app.client
+                .post(app.url(&format!("/api/v1/tickets/{ticket_number}/attachments")))
+                .bearer_auth(token)
+                .multipart(upload_form(&attachment_bytes))
+                .send()
+                .await
+                .expect("upload sent"),
+            "B's attachment",
+        )
+        .await;
+        let attachment_id = id_of(&attachment, "attachment");
+
+        // Nothing listens on port 9: every event is dead-lettered, so the
+        // retry route has something it could really requeue.
+        let all_dead = eventually(Duration::from_secs(10), || async {
+            app.dispatcher.run_once().await.expect("dispatch");
+            app.outbox("pending").await.is_empty()
+        })
+        .await;
+        assert!(all_dead, "B's webhook messages are dead-lettered");
+        let dead_outbox_ids: Vec<String> = app
+            .outbox("dead")
+            .await
+            .iter()
+            .map(|m| id_of(m, "outbox message"))
+            .collect();
+        assert!(
+            !dead_outbox_ids.is_empty(),
+            "B's ticket events produced outbox messages"
+        );
+
+        Self {
+            ticket_number,
+            ticket_id,
+            ticket_title,
+            comment_id,
+            comment_body,
+            attachment_id,
+            attachment_bytes,
+            agent_id,
+            agent_email,
+            requester_id,
+            team_id,
+            team_name,
+            category_id,
+            category_name,
+            webhook_id,
+            dead_outbox_ids,
+        }
+    }
+
+    /// Strings only B's data contains: none may show up in A's answers.
+    fn markers(&self) -> Vec<&str> {
+        let mut markers = vec![
+            self.ticket_id.as_str(),
+            &self.ticket_title,
+            &self.comment_id,
+            &self.comment_body,
+            &self.attachment_id,
+            &self.agent_id,
+            &self.requester_id,
+            &self.team_id,
+            &self.category_id,
+            &self.webhook_id,
+        ];
+        markers.extend(self.dead_outbox_ids.iter().map(String::as_str));
+        markers
+    }
+
+    /// What `{param}` stands for in `route`: B's object of that kind.
+    fn fill(&self, route: &str) -> String {
+        let segments: Vec<&str> = route.split('/').collect();
+        let filled: Vec<String> = segments
+            .iter()
+            .enumerate()
+            .map(|(i, segment)| {
+                let Some(param) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+                else {
+                    return segment.to_string();
+                };
+                let value = match (param, segments[i - 1]) {
+                    ("number", _) => &self.ticket_number,
+                    ("team", _) => &self.team_id,
+                    ("person", _) => &self.agent_id,
+                    ("id", "attachments") => &self.attachment_id,
+                    ("id", "comments") => &self.comment_id,
+                    ("id", "people") => &self.agent_id,
+                    ("id", "teams") => &self.team_id,
+                    ("id", "categories") => &self.category_id,
+                    ("id", "webhooks") => &self.webhook_id,
+                    ("id", "outbox") => &self.dead_outbox_ids[0],
+                    _ => panic!(
+                        "new path parameter {{{param}}} in {route}: \
+                         teach tests/api/isolation.rs which object of B fills it"
+                    ),
+                };
+                value.clone()
+            })
+            .collect();
+        filled.join("/")
+    }
+}
+
+/// One operation of the OpenAPI document.
+struct Operation {
+    method: Method,
+    route: String,
+    has_body: bool,
+    path_params: Vec<String>,
+    required_query: Vec<String>,
+}
+
+impl Operation {
+    fn name(&self) -> String {
+        format!("{} {}", self.method, self.route)
+    }
+
+    fn teach(&self, what: &str) -> ! {
+        panic!(
+            "new route {} ({what}): teach tests/api/isolation.rs how to call it",
+            self.name()
+        )
+    }
+}
+
+fn operations(doc: &Value) -> Vec<Operation> {
+    let paths = doc["paths"]
+        .as_object()
+        .expect("OpenAPI document has paths");
+    let mut operations = Vec::new();
+    for (route, item) in paths {
+        for method in [
+            "get", "put", "post", "delete", "patch", "head", "options", "trace",
+        ] {
+            let Some(op) = item.get(method) else { continue };
+            let params: Vec<&Value> = op["parameters"]
+                .as_array()
+                .map(|p| p.iter().collect())
+                .unwrap_or_default();
+            let required_query: Vec<String> = params
+                .iter()
+                .filter(|p| p["in"] == "query" && p["required"] == true)
+                .map(|p| p["name"].as_str().expect("parameter name").to_string())
+                .collect();
+            operations.push(Operation {
+                method: Method::from_bytes(method.to_uppercase().as_bytes()).expect("HTTP method"),
+                route: route.clone(),
+                has_body: op.get("requestBody").is_some(),
+                // From the template: the document's `in` is not to be trusted.
+                path_params: route
+                    .split('/')
+                    .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                    .map(String::from)
+                    .collect(),
+                required_query,
+            });
+        }
+    }
+    operations
+}
+
+#[derive(Clone)]
+enum Body {
+    Empty,
+    Json(Value),
+    Upload(Vec<u8>),
+}
+
+/// What an answer to organization A must look like.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Expect {
+    /// B's object is not there for A: 403 or 404.
+    Hidden,
+    /// Created in A's own organization: 2xx, carrying nothing of B.
+    Created,
+    /// Refers to B's objects, which A cannot see: a 4xx.
+    Rejected,
+    /// A's collection: 200 with nothing of B in it.
+    Listed,
+    /// A filter naming B's objects: 200 with nothing of B, or a 4xx.
+    ListedOrRejected,
+}
+
+struct Call {
+    operation: String,
+    method: Method,
+    path: String,
+    body: Body,
+    expect: Expect,
+}
+
+/// Bodies for routes that take one, and what creating in A's own
+/// organization may and may not do (B's references must not resolve).
+fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>> {
+    let hidden = |body: Value| vec![(Body::Json(body), Expect::Hidden)];
+    let calls = match (method.as_str(), route) {
+        ("POST", "/api/v1/tickets") => vec![
+            (
+                Body::Json(json!({ "kind": "service_request", "title": "A: new laptop" })),
+                Expect::Created,
+            ),
+            (
+                Body::Json(
+                    json!({ "kind": "service_request", "title": "A: probe", "team": b.team_id }),
+                ),
+                Expect::Rejected,
+            ),
+            (
+                Body::Json(
+                    json!({ "kind": "service_request", "title": "A: probe", "category": b.category_id }),
+                ),
+                Expect::Rejected,
+            ),
+            (
+                Body::Json(
+                    json!({ "kind": "service_request", "title": "A: probe", "requester": b.requester_id }),
+                ),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/people") => vec![(
+            // B's email and name are free in A: a conflict would betray B.
+            Body::Json(json!({ "name": "Bea Agent", "email": b.agent_email, "roles": ["agent"] })),
+            Expect::Created,
+        )],
+        ("POST", "/api/v1/teams") => vec![
+            (Body::Json(json!({ "name": b.team_name })), Expect::Created),
+            (
+                Body::Json(json!({ "name": "A probe", "members": [b.agent_id] })),
+                Expect::Rejected,
+            ),
+            (
+                Body::Json(json!({ "name": "A probe", "lead": b.agent_id })),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/categories") => vec![
+            (
+                Body::Json(json!({ "name": b.category_name })),
+                Expect::Created,
+            ),
+            (
+                Body::Json(json!({ "name": "A probe", "team": b.team_id })),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/webhooks") => vec![(
+            Body::Json(json!({ "url": "http://127.0.0.1:9/a-hook" })),
+            Expect::Created,
+        )],
+        // Valid for B's objects, so only the organization stands in the way.
+        ("PATCH", "/api/v1/tickets/{number}") => hidden(json!({ "title": "A was here" })),
+        ("POST", "/api/v1/tickets/{number}/transitions") => hidden(json!({ "to": "in_progress" })),
+        ("POST", "/api/v1/tickets/{number}/assignment") => {
+            hidden(json!({ "team": b.team_id, "assignee": b.agent_id }))
+        }
+        ("POST", "/api/v1/tickets/{number}/comments") => hidden(json!({ "body": "A was here" })),
+        ("POST", "/api/v1/tickets/{number}/attachments") => {
+            vec![(Body::Upload(b"A was here".to_vec()), Expect::Hidden)]
+        }
+        ("POST", "/api/v1/teams/{team}/members") => hidden(json!({ "person": b.requester_id })),
+        _ => return None,
+    };
+    Some(calls)
+}
+
+/// Extra query strings for collection reads: filters naming B's objects.
+fn queries(route: &str, b: &OrgB) -> Vec<String> {
+    match route {
+        "/api/v1/tickets" => vec![
+            format!("?q={}", b.ticket_title.replace(' ', "%20")),
+            format!("?team={}", b.team_id),
+            format!("?requester={}", b.agent_id),
+            format!("?assignee={}", b.agent_id),
+        ],
+        "/api/v1/outbox" => vec!["?state=dead".into(), "?state=pending".into()],
+        _ => Vec::new(),
+    }
+}
+
+/// Every call the walk makes, in order: B's objects first, then creating in
+/// A's organization, then A's collections (now holding A's own objects).
+fn plan(doc: &Value, b: &OrgB) -> Vec<Call> {
+    let mut on_objects = Vec::new();
+    let mut creates = Vec::new();
+    let mut reads = Vec::new();
+    for op in operations(doc) {
+        if !op.route.starts_with("/api/v1/") || NOT_TENANT_DATA.contains(&op.route.as_str()) {
+            continue;
+        }
+        if !op.required_query.is_empty() {
+            op.teach(&format!("required query {:?}", op.required_query));
+        }
+        let known = bodies(&op.method, &op.route, b);
+        if op.has_body && known.is_none() {
+            op.teach("it takes a body");
+        }
+        let call = |path: String, body: Body, expect: Expect| Call {
+            operation: op.name(),
+            method: op.method.clone(),
+            path,
+            body,
+            expect,
+        };
+        if op.path_params.is_empty() {
+            match (&op.method, known) {
+                (_, Some(known)) => creates.extend(
+                    known
+                        .into_iter()
+                        .map(|(body, expect)| call(op.route.clone(), body, expect)),
+                ),
+                (&Method::GET, None) => {
+                    reads.push(call(op.route.clone(), Body::Empty, Expect::Listed));
+                    reads.extend(queries(&op.route, b).into_iter().map(|q| {
+                        call(
+                            format!("{}{q}", op.route),
+                            Body::Empty,
+                            Expect::ListedOrRejected,
+                        )
+                    }));
+                }
+                _ => op.teach("a collection route without a body"),
+            }
+        } else {
+            let path = b.fill(&op.route);
+            let known = known.unwrap_or_else(|| vec![(Body::Empty, Expect::Hidden)]);
+            on_objects.extend(
+                known
+                    .into_iter()
+                    .map(|(body, expect)| call(path.clone(), body, expect)),
+            );
+        }
+    }
+    on_objects.into_iter().chain(creates).chain(reads).collect()
+}
+
+async fn send(app: &TestApp, token: &str, call: &Call) -> (StatusCode, String) {
+    let request = app
+        .client
+        .request(call.method.clone(), app.url(&call.path))
+        .bearer_auth(token);
+    let request = match &call.body {
+        Body::Empty => request,
+        Body::Json(body) => request.json(body),
+        Body::Upload(bytes) => request.multipart(upload_form(bytes)),
+    };
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    (status, response.text().await.expect("response body"))
+}
+
+/// What is wrong with A's answer to `call`, if anything.
+async fn judge(
+    app: &TestApp,
+    token: &str,
+    call: &Call,
+    status: StatusCode,
+    body: &str,
+    markers: &[&str],
+) -> Option<String> {
+    let leaked: Vec<&&str> = markers.iter().filter(|m| body.contains(**m)).collect();
+    let ok = match call.expect {
+        Expect::Hidden if [StatusCode::NOT_FOUND, StatusCode::FORBIDDEN].contains(&status) => true,
+        Expect::Hidden => {
+            let route = call.operation.split_once(' ').map(|(_, r)| r);
+            let documented = ANSWERS_AS_FOR_AN_UNKNOWN_ID.iter().any(|(m, r, s)| {
+                *m == call.method.as_str() && Some(*r) == route && *s == status.as_u16()
+            });
+            documented && answer_for_unknown_id(app, token, call).await == (status, body.into())
+        }
+        Expect::Created => status.is_success() && leaked.is_empty(),
+        Expect::Rejected => status.is_client_error(),
+        Expect::Listed => status == StatusCode::OK && leaked.is_empty(),
+        Expect::ListedOrRejected => {
+            (status == StatusCode::OK && leaked.is_empty()) || status.is_client_error()
+        }
+    };
+    (!ok).then(|| {
+        format!(
+            "{} as {} → expected {:?}, got {status} (B's data in it: {leaked:?}): {body}",
+            call.operation, call.path, call.expect
+        )
+    })
+}
+
+/// The same call with the last path segment that names an object replaced
+/// by an id no organization has.
+async fn answer_for_unknown_id(app: &TestApp, token: &str, call: &Call) -> (StatusCode, String) {
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let mut segments: Vec<String> = call.path.split('/').map(String::from).collect();
+    let last_id = segments
+        .iter()
+        .rposition(|s| uuid::Uuid::parse_str(s).is_ok())
+        .expect("the documented exception names an object by id");
+    segments[last_id] = unknown;
+    let probe = Call {
+        operation: call.operation.clone(),
+        method: call.method.clone(),
+        path: segments.join("/"),
+        body: call.body.clone(),
+        expect: call.expect,
+    };
+    send(app, token, &probe).await
+}
+
+/// B's own view of everything the walk aimed at.
+async fn snapshot(app: &TestApp, b: &OrgB) -> Vec<(String, Value)> {
+    let number = &b.ticket_number;
+    let mut views = Vec::new();
+    for path in [
+        format!("/api/v1/tickets/{number}"),
+        format!("/api/v1/tickets/{number}/comments"),
+        format!("/api/v1/tickets/{number}/attachments"),
+        format!("/api/v1/tickets/{number}/activity"),
+        "/api/v1/tickets".to_string(),
+        "/api/v1/people".to_string(),
+        format!("/api/v1/people/{}", b.agent_id),
+        "/api/v1/teams".to_string(),
+        format!("/api/v1/teams/{}", b.team_id),
+        "/api/v1/categories".to_string(),
+        "/api/v1/webhooks".to_string(),
+        "/api/v1/outbox?state=dead".to_string(),
+        "/api/v1/outbox?state=pending".to_string(),
+        "/api/v1/outbox?state=delivered".to_string(),
+    ] {
+        let view: Value = app.get_json(&path, &app.token).await;
+        views.push((path, view));
+    }
+    views
+}
+
+#[tokio::test]
+async fn another_organizations_admin_finds_none_of_our_data_through_any_route() {
+    // Arrange: B's objects, A's admin, the document listing every route.
+    let app = spawn_app_with(|c| c.outbox.max_attempts = 2).await;
+    let b = OrgB::seed(&app).await;
+    let before = snapshot(&app, &b).await;
+    let a = app
+        .desk
+        .create_token("org-a", "admin", "a")
+        .await
+        .expect("admin token of organization A");
+    let doc: Value = app.get_json("/api/v1/openapi.json", &a).await;
+    let calls = plan(&doc, &b);
+
+    // Act: every operation, as A, against B's objects.
+    let markers = b.markers();
+    let mut wrong = Vec::new();
+    for call in &calls {
+        let (status, body) = send(&app, &a, call).await;
+        if let Some(problem) = judge(&app, &a, call, status, &body, &markers).await {
+            wrong.push(problem);
+        }
+    }
+
+    // Assert: A was turned away everywhere, and B's data is as it was.
+    let covered: std::collections::BTreeSet<&str> =
+        calls.iter().map(|c| c.operation.as_str()).collect();
+    assert!(
+        covered.len() >= 25,
+        "the walk covered every /api/v1 operation, found only {covered:?}"
+    );
+    assert!(
+        wrong.is_empty(),
+        "organization A reached organization B's data:\n{}",
+        wrong.join("\n")
+    );
+    let after = snapshot(&app, &b).await;
+    for ((path, was), (_, is)) in before.iter().zip(&after) {
+        assert_eq!(was, is, "B's view of {path} changed during A's walk");
+    }
+    let number = &b.ticket_number;
+    let ticket: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(ticket["state"], "new");
+    assert_eq!(ticket["title"], b.ticket_title.as_str());
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1, "only B's own comment");
+    let attachment = app
+        .get(
+            &format!("/api/v1/tickets/{number}/attachments/{}", b.attachment_id),
+            &app.token,
+        )
+        .await;
+    assert_eq!(attachment.status(), StatusCode::OK);
+    let bytes = attachment.bytes().await.expect("attachment bytes");
+    assert_eq!(bytes.as_ref(), b.attachment_bytes.as_slice());
+    let webhooks: Vec<Value> = app.get_json("/api/v1/webhooks", &app.token).await;
+    assert_eq!(webhooks.len(), 1);
+    assert_eq!(webhooks[0]["active"], true, "B's webhook still active");
+    let team: Value = app
+        .get_json(&format!("/api/v1/teams/{}", b.team_id), &app.token)
+        .await;
+    assert_eq!(team["members"], json!([b.agent_id]));
+    let dead: Vec<String> = app
+        .outbox("dead")
+        .await
+        .iter()
+        .map(|m| id_of(m, "outbox message"))
+        .collect();
+    assert_eq!(dead, b.dead_outbox_ids, "B's dead letters stay dead");
+}
+
+fn upload_form(bytes: &[u8]) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name("payroll.csv")
+            .mime_str("text/plain")
+            .expect("mime type"),
+    )
+}
+
+async fn created(response: reqwest::Response, what: &str) -> Value {
+    let status = response.status();
+    let body = response.text().await.expect("response body");
+    assert_eq!(status, StatusCode::CREATED, "creating {what}: {body}");
+    serde_json::from_str(&body).expect("created object is JSON")
+}
+
+fn id_of(object: &Value, what: &str) -> String {
+    object["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what} has an id: {object}"))
+        .to_string()
+}
+
+impl OrgB {
+    /// Stand-in values, for checking the walk's planning without a daemon.
+    fn placeholder() -> Self {
+        let id = || uuid::Uuid::new_v4().to_string();
+        Self {
+            ticket_number: "INC0000001".into(),
+            ticket_id: id(),
+            ticket_title: "title".into(),
+            comment_id: id(),
+            comment_body: "comment".into(),
+            attachment_id: id(),
+            attachment_bytes: Vec::new(),
+            agent_id: id(),
+            agent_email: "agent@b.example".into(),
+            requester_id: id(),
+            team_id: id(),
+            team_name: "team".into(),
+            category_id: id(),
+            category_name: "category".into(),
+            webhook_id: id(),
+            dead_outbox_ids: vec![id()],
+        }
+    }
+}
+
+#[test]
+#[should_panic(
+    expected = "new route POST /api/v1/widgets (it takes a body): teach tests/api/isolation.rs"
+)]
+fn the_walk_refuses_a_route_with_a_body_it_was_not_taught() {
+    let doc = json!({ "paths": { "/api/v1/widgets": { "post": {
+        "requestBody": { "content": { "application/json": {} } }
+    } } } });
+
+    plan(&doc, &OrgB::placeholder());
+}
+
+#[test]
+#[should_panic(
+    expected = "new path parameter {widget} in /api/v1/widgets/{widget}: teach tests/api/isolation.rs"
+)]
+fn the_walk_refuses_a_path_parameter_it_was_not_taught() {
+    let doc = json!({ "paths": { "/api/v1/widgets/{widget}": { "get": {} } } });
+
+    plan(&doc, &OrgB::placeholder());
+}
+
+#[test]
+#[should_panic(expected = "new route DELETE /api/v1/widgets (a collection route without a body)")]
+fn the_walk_refuses_a_collection_route_it_was_not_taught() {
+    let doc = json!({ "paths": { "/api/v1/widgets": { "delete": {} } } });
+
+    plan(&doc, &OrgB::placeholder());
+}
