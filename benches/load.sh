@@ -12,6 +12,9 @@
 #                       the database switchboard_bench on it is dropped and re-created.
 #   BENCH_SECONDS       seconds per scenario after a 2 s warm-up (default 20)
 #   BENCH_CONCURRENCY   concurrent clients (default 32)
+#   BENCH_SSLMODE       sslmode of the daemon's connection (default disable: TLS on the
+#                       loopback cost ~25 % of Postgres CPU in the profile; set prefer to
+#                       measure with TLS as sqlx negotiates it by default)
 #   BENCH_PIDSTAT=1     also sample CPU of daemon / load generator / postgres with pidstat
 set -euo pipefail
 
@@ -100,7 +103,7 @@ psql "$PG_URL/postgres" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB_
 
 PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
-export SWITCHBOARD__DATABASE__URL="$PG_URL/$DB_NAME"
+export SWITCHBOARD__DATABASE__URL="$PG_URL/$DB_NAME?sslmode=${BENCH_SSLMODE:-disable}"
 export SWITCHBOARD__SERVER__LISTEN="127.0.0.1:$PORT"
 export SWITCHBOARD__LOG__FILTER=warn
 export RUST_LOG=warn
@@ -197,7 +200,7 @@ cat <<EOF
 
 Switchboard load benchmark — $(date -u +%Y-%m-%dT%H:%MZ)
 $MACHINE
-clients=$CONCURRENCY seconds=$SECONDS_PER_RUN database=$PG_URL/$DB_NAME
+clients=$CONCURRENCY seconds=$SECONDS_PER_RUN database=$SWITCHBOARD__DATABASE__URL
 
 target                                   measured                          verdict
 POST /api/v1/tickets >= 2500/s, p99<25ms ${CREATE_TPS}/s p99=${CREATE_P99}ms $(verdict "$CREATE_TPS >= 2500 && $CREATE_P99 < 25")

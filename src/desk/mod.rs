@@ -57,7 +57,13 @@ pub struct Desk {
     matrices: Arc<RwLock<MatrixCache>>,
     /// Recently seen API tokens by hash; see [`admin::TOKEN_CACHE_TTL`].
     tokens: Arc<std::sync::Mutex<TokenCache>>,
+    /// One queue per ticket counter (organization, kind); see
+    /// [`Desk::queue_for_counter`].
+    counters: Arc<std::sync::Mutex<CounterQueues>>,
 }
+
+/// In-process queues in front of the ticket counter rows.
+type CounterQueues = HashMap<(Uuid, &'static str), Arc<tokio::sync::Mutex<()>>>;
 
 /// The natural key of an input (DESIGN.md §3 step 2) and the fingerprint of
 /// its content, so a reused key with different content is refused.
@@ -93,6 +99,9 @@ pub struct Work {
     outbox_touched: bool,
     /// Webhook subscriptions read early by [`Work::prefetch_subscriptions`].
     subscriptions: Option<(Uuid, Vec<store::webhooks::WebhookRow>)>,
+    /// In-process queue places held until the transaction ends (commit or
+    /// rollback drops the `Work`); see [`Desk::queue_for_counter`].
+    queued: Vec<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Work {
@@ -107,6 +116,7 @@ impl Work {
             created: Vec::new(),
             outbox_touched: false,
             subscriptions: None,
+            queued: Vec::new(),
         }
     }
 
@@ -135,7 +145,32 @@ impl Desk {
             outbox_ready: Arc::new(Notify::new()),
             matrices: Arc::default(),
             tokens: Arc::default(),
+            counters: Arc::default(),
         }
+    }
+
+    /// Waits for this process's turn at the ticket counter of (organization,
+    /// kind) and keeps the place in `work` until its transaction ends.
+    ///
+    /// Why: the counter row is locked from the number's increment until
+    /// commit, so creations of one kind run one at a time whatever we do.
+    /// Left to Postgres, 30 concurrent requests queue as 30 backends on a row
+    /// lock; every commit wakes waiters that then retry their upsert, which
+    /// burned most of the database's CPU in the benchmark (BENCHMARKS.md).
+    /// Queuing here first makes the hand-over a cheap task wake-up and lets
+    /// only one backend per process wait on the row. The row lock still does
+    /// the real work: other replicas and other processes queue on it as before.
+    pub(crate) async fn queue_for_counter(
+        &self,
+        work: &mut Work,
+        org_id: Uuid,
+        kind: &'static str,
+    ) {
+        let queue = {
+            let mut queues = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            queues.entry((org_id, kind)).or_default().clone()
+        };
+        work.queued.push(queue.lock_owned().await);
     }
 
     /// Runs one use case in one transaction. With an `intake`, a repeat of

@@ -200,6 +200,8 @@ impl Desk {
         // The counter row stays locked until commit: take it as late as possible,
         // after the reads the flush needs (webhook subscriptions for the event).
         work.prefetch_subscriptions(actor.org_id).await?;
+        self.queue_for_counter(work, actor.org_id, kind.as_str())
+            .await;
         let tx = &mut work.tx;
         let seq = store::tickets::next_ticket_seq(tx, actor.org_id, kind.as_str()).await?;
         let number =
