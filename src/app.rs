@@ -44,6 +44,7 @@ pub fn build_desk(config: &Config, db: Db) -> Desk {
             data_dir: config.storage.data_dir.clone(),
             max_attachment_bytes: config.storage.max_attachment_bytes,
             auto_close_after: config.auto_close_after(),
+            auth: config.auth_settings(),
         },
         Arc::new(Metrics::default()),
     )
@@ -112,7 +113,8 @@ impl Application {
         }
         let router = http::router(self.state);
         let mut http_stop = stop_rx.clone();
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             let _ = http_stop.changed().await;
         });
         let server = tokio::spawn(async move { server.await });

@@ -44,6 +44,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
     pub tickets: TicketsConfig,
+    pub auth: AuthConfig,
     pub outbox: OutboxConfig,
     pub log: LogConfig,
     pub slack: SlackConfig,
@@ -122,6 +123,36 @@ impl Default for TicketsConfig {
     fn default() -> Self {
         Self {
             auto_close_after_days: 7.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a JWT access token.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token (each refresh issues a new one).
+    pub refresh_token_ttl_days: f64,
+    pub invitation_ttl_hours: f64,
+    pub password_reset_ttl_minutes: f64,
+    /// Failed sign-ins on one account within 15 minutes before it locks.
+    pub max_failed_logins: u32,
+    /// Failed sign-ins from one client address within 15 minutes before it locks.
+    pub max_failed_logins_per_address: u32,
+    pub lockout_minutes: f64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_days: 30.0,
+            invitation_ttl_hours: 168.0,
+            password_reset_ttl_minutes: 30.0,
+            max_failed_logins: 5,
+            max_failed_logins_per_address: 50,
+            lockout_minutes: 15.0,
         }
     }
 }
@@ -308,6 +339,32 @@ impl Config {
                 message: "must be a number of days, 0 or more".into(),
             });
         }
+        let auth = &self.auth;
+        for (key, value) in [
+            ("auth.refresh_token_ttl_days", auth.refresh_token_ttl_days),
+            ("auth.invitation_ttl_hours", auth.invitation_ttl_hours),
+            (
+                "auth.password_reset_ttl_minutes",
+                auth.password_reset_ttl_minutes,
+            ),
+            ("auth.lockout_minutes", auth.lockout_minutes),
+        ] {
+            if !(value.is_finite() && (0.0..=3650.0 * 24.0 * 60.0).contains(&value)) {
+                return Err(ConfigError::Value {
+                    key,
+                    message: "must be a non-negative number".into(),
+                });
+            }
+        }
+        if auth.access_token_ttl_secs == 0
+            || auth.max_failed_logins == 0
+            || auth.max_failed_logins_per_address == 0
+        {
+            return Err(ConfigError::Value {
+                key: "auth",
+                message: "access_token_ttl_secs, max_failed_logins and max_failed_logins_per_address must be at least 1".into(),
+            });
+        }
         if self.outbox.max_attempts == 0 {
             return Err(ConfigError::Value {
                 key: "outbox.max_attempts",
@@ -346,6 +403,23 @@ impl Config {
 
     pub fn auto_close_after(&self) -> chrono::Duration {
         chrono::Duration::seconds((self.tickets.auto_close_after_days * 86_400.0) as i64)
+    }
+
+    pub fn auth_settings(&self) -> crate::desk::auth::AuthSettings {
+        let a = &self.auth;
+        let minutes = |m: f64| chrono::Duration::seconds((m * 60.0) as i64);
+        crate::desk::auth::AuthSettings {
+            access_ttl: chrono::Duration::seconds(a.access_token_ttl_secs as i64),
+            refresh_ttl: minutes(a.refresh_token_ttl_days * 24.0 * 60.0),
+            invitation_ttl: minutes(a.invitation_ttl_hours * 60.0),
+            reset_ttl: minutes(a.password_reset_ttl_minutes),
+            mfa_challenge_ttl: chrono::Duration::minutes(5),
+            max_failures: i32::try_from(a.max_failed_logins).unwrap_or(i32::MAX),
+            max_failures_per_address: i32::try_from(a.max_failed_logins_per_address)
+                .unwrap_or(i32::MAX),
+            lockout: minutes(a.lockout_minutes),
+            public_url: self.server.public_url.clone(),
+        }
     }
 
     pub fn request_timeout(&self) -> Duration {

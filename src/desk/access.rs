@@ -20,6 +20,8 @@ pub struct Actor {
     pub email: Option<String>,
     pub roles: Vec<Role>,
     pub channel: Channel,
+    /// A read-scoped API token: refused on anything that writes.
+    pub read_only: bool,
 }
 
 impl Actor {
@@ -32,6 +34,7 @@ impl Actor {
             email: None,
             roles: vec![Role::Admin],
             channel: Channel::System,
+            read_only: false,
         }
     }
 

@@ -9,7 +9,9 @@ use uuid::Uuid;
 use super::{
     events::EVENT_NAMES,
     new_id,
-    views::{CategoryView, OutboxView, PersonView, TeamView, WebhookView},
+    views::{
+        CategoryView, OrganizationView, OutboxView, PersonView, TeamView, TokenView, WebhookView,
+    },
     Actor, Desk, DeskError, Work,
 };
 use crate::{
@@ -45,7 +47,7 @@ pub fn hash_token(raw: &str) -> String {
     hex::encode(Sha256::digest(raw.as_bytes()))
 }
 
-fn parse_roles(roles: &[String]) -> Result<Vec<Role>, DeskError> {
+pub(crate) fn parse_roles(roles: &[String]) -> Result<Vec<Role>, DeskError> {
     let mut parsed = Vec::new();
     for r in roles {
         let role = Role::parse(r).map_err(|e| DeskError::invalid("roles", e.to_string()))?;
@@ -59,7 +61,7 @@ fn parse_roles(roles: &[String]) -> Result<Vec<Role>, DeskError> {
     Ok(parsed)
 }
 
-fn normalize_email(email: &str) -> Result<String, DeskError> {
+pub(crate) fn normalize_email(email: &str) -> Result<String, DeskError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -97,6 +99,7 @@ impl Desk {
                         serde_json::to_value(PriorityMatrix::itil_default())
                             .map_err(anyhow::Error::from)?,
                     ),
+                    mfa_required: false,
                     created_at: store::now(),
                 };
                 store::orgs::insert_org(&mut work.tx, &org).await?;
@@ -181,6 +184,8 @@ impl Desk {
             name: name.into_inner(),
             description: description.trim().to_string(),
             lead_id: lead,
+            default_channel: None,
+            escalation_contact: None,
             created_at: store::now(),
         };
         store::teams::insert_team(&mut work.tx, &team).await?;
@@ -481,54 +486,242 @@ impl Desk {
                             .ok_or(DeskError::NotFound("person"))?
                             .id
                     }
-                    None => {
-                        let account_email =
-                            format!("{}-service@{}.switchboard.invalid", role.as_str(), org.slug);
-                        match store::people::find_person_by_email(
-                            &mut work.tx,
-                            org.id,
-                            &account_email,
-                        )
-                        .await?
-                        {
-                            Some(p) => p.id,
-                            None => {
-                                insert_person(
-                                    work,
-                                    &system,
-                                    &format!("{} service account", role.as_str()),
-                                    Some(&account_email),
-                                    &[role.as_str().to_string()],
-                                )
-                                .await?
-                                .id
-                            }
-                        }
-                    }
+                    None => service_account(work, &system, &org.slug, role).await?,
                 };
-                let raw = random_secret(TOKEN_PREFIX);
-                let row = TokenRow {
-                    id: new_id(),
-                    org_id: org.id,
-                    person_id: person,
-                    name: name.clone(),
-                    role: role.as_str().into(),
-                    token_hash: hash_token(&raw),
-                    created_at: store::now(),
-                    expires_at: None,
-                    revoked_at: None,
-                };
-                store::tokens::insert_token(&mut work.tx, &row).await?;
-                work.audit(
+                let (_, raw) = insert_api_token(
+                    work,
                     &system,
-                    "token.created",
+                    person,
+                    role,
+                    TokenScope::ReadWrite,
                     &name,
-                    json!({ "id": row.id, "role": row.role, "person": person }),
-                );
+                    None,
+                )
+                .await?;
                 Ok(raw)
             })
         })
         .await
+    }
+
+    /// `POST /tokens`: a token acting as the caller with one of their roles,
+    /// or — for admins naming a role they do not hold — as the
+    /// organization's service account for that role.
+    pub async fn create_api_token(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        input: NewToken,
+    ) -> Result<TokenView, DeskError> {
+        let person = actor
+            .person_id
+            .ok_or_else(|| DeskError::Forbidden("only a person can create tokens".into()))?;
+        let role = match &input.role {
+            Some(r) => Role::parse(r).map_err(|e| DeskError::invalid("role", e.to_string()))?,
+            None => *actor
+                .roles
+                .first()
+                .ok_or_else(|| DeskError::Forbidden("you hold no role".into()))?,
+        };
+        let scope = match input.scope.as_deref() {
+            None | Some("read_write") => TokenScope::ReadWrite,
+            Some("read") => TokenScope::Read,
+            Some(other) => {
+                return Err(DeskError::invalid(
+                    "scope",
+                    format!("unknown scope `{other}`; expected read or read_write"),
+                ))
+            }
+        };
+        if actor.read_only {
+            return Err(DeskError::Forbidden(
+                "a read-only token cannot create tokens".into(),
+            ));
+        }
+        if input.expires_at.is_some_and(|at| at <= store::now()) {
+            return Err(DeskError::invalid("expires_at", "must be in the future"));
+        }
+        let name = Name::parse("name", &input.name)?.into_inner();
+        let acting_as = if actor.has(role) {
+            person
+        } else if actor.has(Role::Admin) {
+            let org = store::orgs::get_org(&mut work.tx, actor.org_id).await?;
+            service_account(work, actor, &org.slug, role).await?
+        } else {
+            return Err(DeskError::Forbidden(format!(
+                "you do not hold the {role} role"
+            )));
+        };
+        let (row, raw) =
+            insert_api_token(work, actor, acting_as, role, scope, &name, input.expires_at).await?;
+        let mut view = TokenView::from(&row);
+        view.token = Some(raw);
+        Ok(view)
+    }
+
+    /// Admins see the organization's tokens; everyone else their own.
+    pub async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<TokenView>, DeskError> {
+        let mut tx = self.db.begin().await?;
+        let only = if actor.has(Role::Admin) {
+            None
+        } else {
+            Some(actor.person_id.ok_or(DeskError::NotFound("person"))?)
+        };
+        Ok(store::tokens::list_tokens(&mut tx, actor.org_id, only)
+            .await?
+            .iter()
+            .map(TokenView::from)
+            .collect())
+    }
+
+    pub async fn revoke_api_token(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<(), DeskError> {
+        let token = store::tokens::find_token(&mut work.tx, actor.org_id, id)
+            .await?
+            .ok_or(DeskError::NotFound("token"))?;
+        if token.person_id != actor.person_id.unwrap_or_default() && !actor.has(Role::Admin) {
+            return Err(DeskError::NotFound("token"));
+        }
+        if !store::tokens::revoke_token(&mut work.tx, actor.org_id, id, store::now()).await? {
+            return Err(DeskError::Conflict("this token is already revoked".into()));
+        }
+        // This process forgets it at once; other replicas within TOKEN_CACHE_TTL.
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&token.token_hash);
+        work.audit(actor, "token.revoked", &token.name, json!({ "id": id }));
+        Ok(())
+    }
+
+    /// Changes a person's name, roles or whether they may sign in (admin).
+    pub async fn update_person(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        id: Uuid,
+        changes: PersonChanges,
+    ) -> Result<PersonView, DeskError> {
+        actor.require_admin()?;
+        let mut person = super::identity::person_row(&mut work.tx, actor.org_id, id).await?;
+        if let Some(name) = &changes.name {
+            person.name = Name::parse("name", name)?.into_inner();
+        }
+        if let Some(roles) = &changes.roles {
+            let roles: Vec<String> = parse_roles(roles)?
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect();
+            if actor.person_id == Some(id) && !roles.iter().any(|r| r == "admin") {
+                return Err(DeskError::Forbidden(
+                    "you cannot remove your own admin role".into(),
+                ));
+            }
+            if roles != person.roles.0 {
+                work.audit(
+                    actor,
+                    "person.roles_changed",
+                    &id.to_string(),
+                    json!({ "from": person.roles.0, "to": roles }),
+                );
+                person.roles = sqlx::types::Json(roles);
+            }
+        }
+        if let Some(disabled) = changes.disabled {
+            if disabled && actor.person_id == Some(id) {
+                return Err(DeskError::Forbidden("you cannot disable yourself".into()));
+            }
+            if disabled != person.disabled_at.is_some() {
+                person.disabled_at = disabled.then(store::now);
+                if disabled {
+                    store::identity::revoke_person_sessions(&mut work.tx, id, store::now()).await?;
+                }
+                let action = if disabled {
+                    "person.disabled"
+                } else {
+                    "person.enabled"
+                };
+                work.audit(actor, action, &id.to_string(), json!({}));
+            }
+        }
+        store::people::update_person(&mut work.tx, &person).await?;
+        Ok(PersonView::from(&person))
+    }
+
+    pub async fn organization(&self, actor: &Actor) -> Result<OrganizationView, DeskError> {
+        let mut tx = self.db.begin().await?;
+        let org = store::orgs::get_org(&mut tx, actor.org_id).await?;
+        Ok(OrganizationView::from(&org))
+    }
+
+    pub async fn update_organization(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        mfa_required: Option<bool>,
+    ) -> Result<OrganizationView, DeskError> {
+        actor.require_admin()?;
+        if let Some(required) = mfa_required {
+            self.set_mfa_policy(work, actor, required).await?;
+        }
+        let org = store::orgs::get_org(&mut work.tx, actor.org_id).await?;
+        Ok(OrganizationView::from(&org))
+    }
+
+    /// Edits a team's profile (admin).
+    pub async fn update_team(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        team: &str,
+        changes: TeamChanges,
+    ) -> Result<TeamView, DeskError> {
+        actor.require_admin()?;
+        let mut row = team_by_ref(&mut work.tx, actor.org_id, team).await?;
+        if let Some(name) = &changes.name {
+            row.name = Name::parse("name", name)?.into_inner();
+        }
+        if let Some(description) = &changes.description {
+            row.description = description.trim().to_string();
+        }
+        for (field, value, slot) in [
+            ("lead", changes.lead, &mut row.lead_id),
+            (
+                "escalation_contact",
+                changes.escalation_contact,
+                &mut row.escalation_contact,
+            ),
+        ] {
+            if let Some(value) = value {
+                if let Some(id) = value {
+                    store::people::find_person(&mut work.tx, actor.org_id, id)
+                        .await?
+                        .ok_or_else(|| {
+                            DeskError::invalid(
+                                field,
+                                format!("no person {id} in this organization"),
+                            )
+                        })?;
+                }
+                *slot = value;
+            }
+        }
+        if let Some(channel) = changes.default_channel {
+            row.default_channel = channel
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty());
+        }
+        store::teams::update_team(&mut work.tx, &row).await?;
+        if let Some(lead) = row.lead_id {
+            store::teams::add_member(&mut work.tx, row.id, lead).await?;
+        }
+        work.audit(actor, "team.updated", &row.name, json!({ "id": row.id, "lead": row.lead_id, "escalation_contact": row.escalation_contact, "default_channel": row.default_channel }));
+        let members = store::teams::list_members(&mut work.tx, row.id).await?;
+        Ok(TeamView::from_row(&row, members))
     }
 
     /// A token found within the last [`TOKEN_CACHE_TTL`], if any.
@@ -569,6 +762,9 @@ impl Desk {
         if row.revoked_at.is_some() {
             return Err(DeskError::Unauthenticated("token revoked"));
         }
+        if row.person_disabled_at.is_some() {
+            return Err(DeskError::Unauthenticated("this account is disabled"));
+        }
         if row.expires_at.is_some_and(|at| at <= store::now()) {
             return Err(DeskError::Unauthenticated("token expired"));
         }
@@ -580,11 +776,110 @@ impl Desk {
             email: row.person_email,
             roles: vec![role],
             channel,
+            read_only: row.scope == TokenScope::Read.as_str(),
         })
     }
 }
 
-async fn insert_person(
+/// What an API token may do beyond its role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScope {
+    Read,
+    ReadWrite,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::ReadWrite => "read_write",
+        }
+    }
+}
+
+/// A token to create through the API.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub role: Option<String>,
+    pub scope: Option<String>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PersonChanges {
+    pub name: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub disabled: Option<bool>,
+}
+
+/// Team profile changes; `Some(None)` clears a field.
+#[derive(Debug, Clone, Default)]
+pub struct TeamChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub lead: Option<Option<Uuid>>,
+    pub default_channel: Option<Option<String>>,
+    pub escalation_contact: Option<Option<Uuid>>,
+}
+
+/// The organization's service account for `role`, created on first use.
+async fn service_account(
+    work: &mut Work,
+    actor: &Actor,
+    org_slug: &str,
+    role: Role,
+) -> Result<Uuid, DeskError> {
+    let email = format!("{}-service@{}.switchboard.invalid", role.as_str(), org_slug);
+    if let Some(p) = store::people::find_person_by_email(&mut work.tx, actor.org_id, &email).await?
+    {
+        return Ok(p.id);
+    }
+    let name = format!("{} service account", role.as_str());
+    Ok(insert_person(
+        work,
+        actor,
+        &name,
+        Some(&email),
+        &[role.as_str().to_string()],
+    )
+    .await?
+    .id)
+}
+
+async fn insert_api_token(
+    work: &mut Work,
+    actor: &Actor,
+    person: Uuid,
+    role: Role,
+    scope: TokenScope,
+    name: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(TokenRow, String), DeskError> {
+    let raw = random_secret(TOKEN_PREFIX);
+    let row = TokenRow {
+        id: new_id(),
+        org_id: actor.org_id,
+        person_id: person,
+        name: name.to_string(),
+        role: role.as_str().into(),
+        scope: scope.as_str().into(),
+        token_hash: hash_token(&raw),
+        created_at: store::now(),
+        expires_at,
+        revoked_at: None,
+    };
+    store::tokens::insert_token(&mut work.tx, &row).await?;
+    work.audit(
+        actor,
+        "token.created",
+        name,
+        json!({ "id": row.id, "role": row.role, "scope": row.scope, "person": person }),
+    );
+    Ok((row, raw))
+}
+
+pub(crate) async fn insert_person(
     work: &mut Work,
     actor: &Actor,
     name: &str,
@@ -604,14 +899,15 @@ async fn insert_person(
             )));
         }
     }
-    let row = PersonRow {
-        id: new_id(),
-        org_id: actor.org_id,
-        name: name.into_inner(),
+    let roles = roles.iter().map(|r| r.as_str().to_string()).collect();
+    let row = PersonRow::new(
+        new_id(),
+        actor.org_id,
+        name.into_inner(),
         email,
-        roles: sqlx::types::Json(roles.iter().map(|r| r.as_str().to_string()).collect()),
-        created_at: store::now(),
-    };
+        roles,
+        store::now(),
+    );
     store::people::insert_person(&mut work.tx, &row).await?;
     work.audit(
         actor,

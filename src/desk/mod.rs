@@ -7,9 +7,11 @@
 pub mod access;
 pub mod admin;
 mod audit;
+pub mod auth;
 pub mod error;
 mod events;
 pub mod files;
+pub mod identity;
 pub mod tickets;
 pub mod timers;
 pub mod views;
@@ -38,6 +40,7 @@ pub struct DeskSettings {
     pub data_dir: PathBuf,
     pub max_attachment_bytes: u64,
     pub auto_close_after: chrono::Duration,
+    pub auth: auth::AuthSettings,
 }
 
 /// Priority matrices by organization, with when they were read.
@@ -60,6 +63,9 @@ pub struct Desk {
     /// One queue per ticket counter (organization, kind); see
     /// [`Desk::queue_for_counter`].
     counters: Arc<std::sync::Mutex<CounterQueues>>,
+    /// The JWT signing key, read (or created) once from the database so
+    /// every replica signs with the same one.
+    jwt: Arc<tokio::sync::OnceCell<Vec<u8>>>,
 }
 
 /// In-process queues in front of the ticket counter rows.
@@ -146,6 +152,7 @@ impl Desk {
             matrices: Arc::default(),
             tokens: Arc::default(),
             counters: Arc::default(),
+            jwt: Arc::default(),
         }
     }
 
@@ -184,23 +191,50 @@ impl Desk {
         T: Serialize + Send,
         F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
     {
+        let intake = intake.map(|i| (i, to_json::<T> as Record<T>));
+        self.transact(intake, use_case).await
+    }
+
+    /// Like [`Desk::run`] without an intake key: always a fresh result.
+    pub async fn execute<T, F>(&self, use_case: F) -> Result<T, DeskError>
+    where
+        T: Send,
+        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
+    {
+        match self.transact(None, use_case).await? {
+            Outcome::Done(value) => Ok(value),
+            Outcome::Replayed { .. } => Err(DeskError::Internal(anyhow::anyhow!(
+                "replay without an intake key"
+            ))),
+        }
+    }
+
+    /// The one transaction of a use case; `intake` comes with the function
+    /// that turns the result into what a replay answers.
+    async fn transact<T, F>(
+        &self,
+        intake: Option<(&Intake, Record<T>)>,
+        use_case: F,
+    ) -> Result<Outcome<T>, DeskError>
+    where
+        T: Send,
+        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
+    {
         let mut work = Work::new(self.db.begin().await?);
-        if let Some(intake) = intake {
+        if let Some((intake, _)) = intake {
             if let Some(replay) = replay(&mut work.tx, intake).await? {
                 return Ok(replay);
             }
         }
         let result = use_case(&mut work).await?;
         work.flush().await?;
-        if let Some(intake) = intake {
+        if let Some((intake, record)) = intake {
             let row = store::inbound::InboundRow {
                 source: intake.source.clone(),
                 key: intake.key.clone(),
                 fingerprint: intake.fingerprint.clone(),
                 status: i32::from(intake.status),
-                response: sqlx::types::Json(
-                    serde_json::to_value(&result).map_err(anyhow::Error::from)?,
-                ),
+                response: sqlx::types::Json(record(&result).map_err(anyhow::Error::from)?),
                 created_at: store::now(),
             };
             if let Err(error) = store::inbound::insert_inbound(&mut work.tx, &row).await {
@@ -227,20 +261,6 @@ impl Desk {
             self.outbox_ready.notify_one();
         }
         Ok(Outcome::Done(result))
-    }
-
-    /// Like [`Desk::run`] without an intake key: always a fresh result.
-    pub async fn execute<T, F>(&self, use_case: F) -> Result<T, DeskError>
-    where
-        T: Serialize + Send,
-        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
-    {
-        match self.run(None, use_case).await? {
-            Outcome::Done(value) => Ok(value),
-            Outcome::Replayed { .. } => Err(DeskError::Internal(anyhow::anyhow!(
-                "replay without an intake key"
-            ))),
-        }
     }
 
     /// The organization's priority matrix, cached briefly: it changes rarely
@@ -279,6 +299,13 @@ async fn replay<T>(tx: &mut Tx, intake: &Intake) -> Result<Option<Outcome<T>>, D
         status: u16::try_from(previous.status).unwrap_or(200),
         body: previous.response.0,
     }))
+}
+
+/// Turns a use case's result into what a replay of its intake answers.
+type Record<T> = fn(&T) -> serde_json::Result<Value>;
+
+fn to_json<T: Serialize>(value: &T) -> serde_json::Result<Value> {
+    serde_json::to_value(value)
 }
 
 /// A new time-ordered id.

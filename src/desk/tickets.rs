@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     new_id,
-    views::{ActivityView, AttachmentView, CommentView, TicketList, TicketView},
+    views::{ActivityView, AttachmentView, CommentView, PersonRef, TicketList, TicketView},
     Actor, Desk, DeskError, Work,
 };
 use crate::{
@@ -266,7 +266,7 @@ impl Desk {
         let row = store::tickets::find_ticket_by_number(exec, actor.org_id, &number)
             .await?
             .ok_or(DeskError::NotFound("ticket"))?;
-        actor.require_view(&row)?;
+        require_view(Exec::Db(&self.db), actor, &row).await?;
         Ok(row)
     }
 
@@ -338,7 +338,7 @@ impl Desk {
             created_before: query.created_before,
             updated_after: query.updated_after,
             updated_before: query.updated_before,
-            only_requested_by: if actor.is_agent() {
+            only_visible_to: if actor.is_agent() {
                 None
             } else {
                 Some(actor.person_id.unwrap_or_else(Uuid::nil))
@@ -812,6 +812,86 @@ impl Desk {
         Ok(view)
     }
 
+    /// Adds a watcher: agents add anyone of the organization; a requester
+    /// may add colleagues to their own ticket.
+    pub async fn add_watcher(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        person: Uuid,
+    ) -> Result<Vec<PersonRef>, DeskError> {
+        let row = lock_visible(&mut work.tx, actor, number).await?;
+        if !actor.is_agent() && !actor.is_requester_of(&row) {
+            return Err(DeskError::Forbidden(
+                "only agents and the requester may add watchers".into(),
+            ));
+        }
+        let watcher = super::identity::person_row(&mut work.tx, actor.org_id, person)
+            .await
+            .map_err(|_| {
+                DeskError::invalid("person", format!("no person {person} in this organization"))
+            })?;
+        if store::tickets::add_watcher(&mut work.tx, row.id, person).await? {
+            work.record(
+                actor,
+                row.id,
+                "watcher_added",
+                Some(("watchers", None, Some(watcher.name.clone()))),
+            );
+            work.audit(
+                actor,
+                "ticket.watcher_added",
+                &row.number,
+                json!({ "person": person }),
+            );
+        }
+        watchers(Exec::Tx(&mut work.tx), row.id).await
+    }
+
+    pub async fn remove_watcher(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        person: Uuid,
+    ) -> Result<(), DeskError> {
+        let row = lock_visible(&mut work.tx, actor, number).await?;
+        let self_removal = actor.person_id == Some(person);
+        if !actor.is_agent() && !actor.is_requester_of(&row) && !self_removal {
+            return Err(DeskError::Forbidden(
+                "only agents, the requester or the watcher may remove a watcher".into(),
+            ));
+        }
+        if !store::tickets::remove_watcher(&mut work.tx, row.id, person).await? {
+            return Err(DeskError::NotFound("watcher"));
+        }
+        work.record(
+            actor,
+            row.id,
+            "watcher_removed",
+            Some(("watchers", Some(person.to_string()), None)),
+        );
+        work.audit(
+            actor,
+            "ticket.watcher_removed",
+            &row.number,
+            json!({ "person": person }),
+        );
+        Ok(())
+    }
+
+    pub async fn list_watchers(
+        &self,
+        actor: &Actor,
+        number: &str,
+    ) -> Result<Vec<PersonRef>, DeskError> {
+        let row = self
+            .visible_ticket(Exec::Db(&self.db), actor, number)
+            .await?;
+        watchers(Exec::Db(&self.db), row.id).await
+    }
+
     pub async fn list_attachments(
         &self,
         actor: &Actor,
@@ -848,8 +928,33 @@ async fn lock_visible(tx: &mut Tx, actor: &Actor, number: &str) -> Result<Ticket
     let row = store::tickets::lock_ticket_by_number(tx, actor.org_id, &number)
         .await?
         .ok_or(DeskError::NotFound("ticket"))?;
-    actor.require_view(&row)?;
+    require_view(Exec::Tx(tx), actor, &row).await?;
     Ok(row)
+}
+
+/// Agents see every ticket of their organization, requesters the ones they
+/// raised or watch; anything else is "not found".
+async fn require_view(exec: Exec<'_>, actor: &Actor, row: &TicketRow) -> Result<(), DeskError> {
+    if actor.require_view(row).is_ok() {
+        return Ok(());
+    }
+    match actor.person_id {
+        Some(person)
+            if row.org_id == actor.org_id
+                && store::tickets::is_watching(exec, row.id, person).await? =>
+        {
+            Ok(())
+        }
+        _ => Err(DeskError::NotFound("ticket")),
+    }
+}
+
+async fn watchers(exec: Exec<'_>, ticket_id: Uuid) -> Result<Vec<PersonRef>, DeskError> {
+    Ok(store::tickets::list_watchers(exec, ticket_id)
+        .await?
+        .into_iter()
+        .map(|(id, name, email)| PersonRef { id, name, email })
+        .collect())
 }
 
 /// Accepts `inc42`, `INC0000042`… and gives the stored form; anything else

@@ -10,10 +10,12 @@ use crate::{
     domain::{Kind, State},
     store::{
         activity::ActivityRow,
+        orgs::OrgRow,
         outbox::OutboxRow,
         people::PersonRow,
         teams::{CategoryRow, TeamRow},
         tickets::{AttachmentRow, CommentRow, TicketRow},
+        tokens::TokenRow,
         webhooks::WebhookRow,
     },
 };
@@ -194,6 +196,13 @@ pub struct PersonView {
     pub name: String,
     pub email: Option<String>,
     pub roles: Vec<String>,
+    /// IANA time zone.
+    pub time_zone: String,
+    pub locale: String,
+    /// Per channel (`email`, `slack`, `discord`): notify there or not.
+    #[schema(value_type = Object)]
+    pub notification_prefs: serde_json::Value,
+    pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -204,6 +213,10 @@ impl From<&PersonRow> for PersonView {
             name: p.name.clone(),
             email: p.email.clone(),
             roles: p.roles.0.clone(),
+            time_zone: p.time_zone.clone(),
+            locale: p.locale.clone(),
+            notification_prefs: p.notification_prefs.0.clone(),
+            disabled: p.disabled_at.is_some(),
             created_at: p.created_at,
         }
     }
@@ -216,6 +229,10 @@ pub struct TeamView {
     pub description: String,
     pub lead: Option<Uuid>,
     pub members: Vec<Uuid>,
+    /// Where the team's tickets are announced (e.g. a chat channel id).
+    pub default_channel: Option<String>,
+    /// Who escalations go to when no policy says otherwise.
+    pub escalation_contact: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -227,6 +244,8 @@ impl TeamView {
             description: t.description.clone(),
             lead: t.lead_id,
             members,
+            default_channel: t.default_channel.clone(),
+            escalation_contact: t.escalation_contact,
             created_at: t.created_at,
         }
     }
@@ -286,6 +305,9 @@ pub struct OutboxView {
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// What will be (or was) sent.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
 }
@@ -301,8 +323,66 @@ impl From<&OutboxRow> for OutboxView {
             attempts: o.attempts,
             next_attempt_at: o.next_attempt_at,
             last_error: o.last_error.clone(),
+            payload: o.payload.0.clone(),
             created_at: o.created_at,
             delivered_at: o.delivered_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    /// Every local account must use two-factor authentication.
+    pub mfa_required: bool,
+    /// impact → urgency → priority.
+    #[schema(value_type = Object)]
+    pub priority_matrix: serde_json::Value,
+}
+
+impl From<&OrgRow> for OrganizationView {
+    fn from(o: &OrgRow) -> Self {
+        Self {
+            id: o.id,
+            slug: o.slug.clone(),
+            name: o.name.clone(),
+            mfa_required: o.mfa_required,
+            priority_matrix: o.priority_matrix.0.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenView {
+    pub id: Uuid,
+    pub name: String,
+    pub role: String,
+    /// `read` or `read_write`.
+    pub scope: String,
+    /// The person the token acts as.
+    pub person: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The secret, shown once at creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl From<&TokenRow> for TokenView {
+    fn from(t: &TokenRow) -> Self {
+        Self {
+            id: t.id,
+            name: t.name.clone(),
+            role: t.role.clone(),
+            scope: t.scope.clone(),
+            person: t.person_id,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+            token: None,
         }
     }
 }

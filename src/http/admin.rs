@@ -22,9 +22,12 @@ use crate::desk::views::{CategoryView, OutboxView, PersonView, TeamView, Webhook
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/people", get(list_people).post(create_person))
-        .route("/people/{id}", get(get_person))
+        .route(
+            "/people/{id}",
+            get(get_person).patch(super::access::update_person),
+        )
         .route("/teams", get(list_teams).post(create_team))
-        .route("/teams/{team}", get(get_team))
+        .route("/teams/{team}", get(get_team).patch(update_team))
         .route("/teams/{team}/members", post(add_member))
         .route("/teams/{team}/members/{person}", delete(remove_member))
         .route("/categories", get(list_categories).post(create_category))
@@ -146,6 +149,54 @@ pub async fn get_team(
     Path(team): Path<String>,
 ) -> Result<Json<TeamView>, ApiError> {
     Ok(Json(state.desk.get_team(&actor, &team).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeam {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Person id; `null` removes the lead.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub lead: Option<Option<Uuid>>,
+    /// Where the team's tickets are announced (e.g. a chat channel id); `null` clears.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub default_channel: Option<Option<String>>,
+    /// Person escalations go to; `null` clears.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub escalation_contact: Option<Option<Uuid>>,
+}
+
+/// Distinguishes an absent field (keep) from `null` (clear).
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[utoipa::path(patch, path = "/api/v1/teams/{team}", tag = "teams", request_body = UpdateTeam,
+    params(("team" = String, Path, description = "Team id or name")),
+    responses((status = 200, body = TeamView), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn update_team(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(team): Path<String>,
+    body: ApiJson<UpdateTeam>,
+) -> Result<Response, ApiError> {
+    let b = body.value;
+    let changes = crate::desk::admin::TeamChanges {
+        name: b.name,
+        description: b.description,
+        lead: b.lead,
+        default_channel: b.default_channel,
+        escalation_contact: b.escalation_contact,
+    };
+    let outcome = run_use_case!(state, None::<crate::desk::Intake>, |desk, work| desk
+        .update_team(work, &actor, &team, changes));
+    Ok(respond(StatusCode::OK, outcome))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -22,6 +22,18 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: i64,
+    },
+    /// Signed in, but the organization requires MFA and it is not set up.
+    #[error(
+        "your organization requires two-factor authentication: enrol at /api/v1/me/mfa/totp first"
+    )]
+    MfaEnrollmentRequired,
+    #[error("this token is read-only")]
+    ReadOnlyToken,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,6 +76,19 @@ impl ApiError {
                 "payload_too_large",
                 "Payload too large",
             ),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "Too many requests",
+            ),
+            ApiError::MfaEnrollmentRequired => (
+                StatusCode::FORBIDDEN,
+                "mfa_enrollment_required",
+                "Two-factor authentication required",
+            ),
+            ApiError::ReadOnlyToken => {
+                (StatusCode::FORBIDDEN, "read_only_token", "Read-only token")
+            }
             ApiError::Desk(e) => match e {
                 D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
                 D::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
@@ -144,6 +169,14 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::TooManyRequests {
+            retry_after_secs, ..
+        } = &self
+        {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -13,12 +13,18 @@ use sha2::{Digest, Sha256};
 
 use super::{error::ApiError, AppState};
 use crate::{
-    desk::{Actor, Intake, Outcome},
+    desk::{Actor, DeskError, Intake, Outcome},
     domain::Channel,
 };
 
-/// The authenticated caller.
+/// The authenticated caller: an API token (`sb_…`) or a JWT access token
+/// from `/api/v1/auth/login`. Read-only tokens are refused on anything but
+/// GET; people whose organization requires MFA must enrol first.
 pub struct Auth(pub Actor);
+
+/// Like [`Auth`], but also admits people who still have to enrol in MFA
+/// (for the enrolment routes and reading one's own profile).
+pub struct AuthEnrolling(pub Actor);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
@@ -27,31 +33,67 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized(
-                "missing bearer token (Authorization: Bearer …)",
-            ))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "the Authorization header must be `Bearer <token>`",
-            ))?;
+        let (actor, enrolling) = authenticate(parts, state).await?;
+        if enrolling {
+            return Err(ApiError::MfaEnrollmentRequired);
+        }
+        Ok(Auth(actor))
+    }
+}
+
+impl FromRequestParts<AppState> for AuthEnrolling {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state)
+            .await
+            .map(|(actor, _)| AuthEnrolling(actor))
+    }
+}
+
+/// The actor behind the bearer token, and whether MFA enrolment is due.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Actor, bool), ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Unauthorized(
+            "missing bearer token (Authorization: Bearer …)",
+        ))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized(
+            "the Authorization header must be `Bearer <token>`",
+        ))?;
+    let unauthenticated = |e| match e {
+        DeskError::Unauthenticated(why) => ApiError::Unauthorized(why),
+        other => ApiError::Desk(other),
+    };
+    let (actor, enrolling) = if token.starts_with(crate::desk::admin::TOKEN_PREFIX) {
         let actor = state
             .desk
             .authenticate_token(token, Channel::Api)
             .await
-            .map_err(|e| match e {
-                crate::desk::DeskError::Unauthenticated(why) => ApiError::Unauthorized(why),
-                other => ApiError::Desk(other),
-            })?;
-        Ok(Auth(actor))
+            .map_err(unauthenticated)?;
+        (actor, false)
+    } else {
+        let found = state
+            .desk
+            .authenticate_jwt(token, Channel::Web)
+            .await
+            .map_err(unauthenticated)?;
+        (found.actor, found.mfa_enrollment_required)
+    };
+    if actor.read_only && !parts.method.is_safe() {
+        return Err(ApiError::ReadOnlyToken);
     }
+    Ok((actor, enrolling))
 }
 
 /// A JSON body and the digest of its bytes (for idempotency fingerprints).

@@ -2,9 +2,12 @@
 //! endpoints (`/healthz`, `/readyz`, `/metrics`) and the OpenAPI document.
 //! Handlers translate wire DTOs into desk calls; no business rules here.
 
+mod access;
 mod admin;
+mod auth;
 pub mod error;
 mod extract;
+mod me;
 mod ops;
 mod tickets;
 
@@ -49,6 +52,9 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(tickets::router())
         .merge(admin::router())
+        .merge(access::router())
+        .merge(auth::router())
+        .merge(me::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -109,6 +115,13 @@ impl Modify for BearerAuth {
         tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
         tickets::transition_ticket, tickets::assign_ticket, tickets::add_comment, tickets::list_comments,
         tickets::list_activity, tickets::list_attachments, tickets::upload_attachment, tickets::download_attachment,
+        tickets::list_watchers, tickets::add_watcher, tickets::remove_watcher,
+        auth::login, auth::login_mfa, auth::refresh, auth::logout, auth::register, auth::request_reset, auth::confirm_reset,
+        me::me, me::update_me, me::change_password, me::begin_mfa, me::confirm_mfa, me::disable_mfa, me::create_link_code,
+        access::invite, access::organization, access::update_organization, access::update_person,
+        access::list_identities, access::link_identity, access::unlink_identity,
+        access::list_tokens, access::create_token, access::revoke_token,
+        admin::update_team,
         admin::create_person, admin::list_people, admin::get_person,
         admin::create_team, admin::list_teams, admin::get_team, admin::add_member, admin::remove_member,
         admin::create_category, admin::list_categories,
@@ -117,6 +130,6 @@ impl Modify for BearerAuth {
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
 )]
 pub struct ApiDoc;

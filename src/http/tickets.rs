@@ -20,7 +20,7 @@ use super::{
 };
 use crate::desk::{
     tickets::{Assignment, ListTickets, OpenTicket, TicketChanges},
-    views::{ActivityView, AttachmentView, CommentView, TicketList, TicketView},
+    views::{ActivityView, AttachmentView, CommentView, PersonRef, TicketList, TicketView},
     DeskError,
 };
 
@@ -43,11 +43,76 @@ pub fn router() -> Router<AppState> {
             get(download_attachment),
         )
         .route("/tickets/{number}/activity", get(list_activity))
+        .route(
+            "/tickets/{number}/watchers",
+            get(list_watchers).post(add_watcher),
+        )
+        .route(
+            "/tickets/{number}/watchers/{person}",
+            axum::routing::delete(remove_watcher),
+        )
 }
 
 /// Distinguishes an absent field (keep) from `null` (clear).
 fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddWatcher {
+    pub person: Uuid,
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/watchers", tag = "tickets",
+    params(("number" = String, Path, description = "Ticket number")),
+    responses((status = 200, body = [PersonRef])), security(("bearer" = [])))]
+pub async fn list_watchers(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<PersonRef>>, ApiError> {
+    Ok(Json(state.desk.list_watchers(&actor, &number).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/watchers", tag = "tickets", request_body = AddWatcher,
+    params(("number" = String, Path, description = "Ticket number"), ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
+    responses((status = 200, body = [PersonRef], description = "The watchers now"), (status = 403, body = Problem)), security(("bearer" = [])))]
+pub async fn add_watcher(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    idempotency: IdempotencyKey,
+    Path(number): Path<String>,
+    body: ApiJson<AddWatcher>,
+) -> Result<Response, ApiError> {
+    let intake = idempotency.intake(
+        &actor,
+        &format!("POST /api/v1/tickets/{number}/watchers"),
+        &body.digest,
+        StatusCode::OK,
+    );
+    let person = body.value.person;
+    let outcome = run_use_case!(state, intake, |desk, work| desk
+        .add_watcher(work, &actor, &number, person));
+    Ok(respond(StatusCode::OK, outcome))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tickets/{number}/watchers/{person}", tag = "tickets",
+    params(("number" = String, Path, description = "Ticket number"), ("person" = Uuid, Path, description = "Person id")),
+    responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub async fn remove_watcher(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path((number, person)): Path<(String, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    let desk = state.desk.clone();
+    state
+        .desk
+        .execute(move |work| {
+            Box::pin(async move { desk.remove_watcher(work, &actor, &number, person).await })
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod audit;
+pub mod identity;
 pub mod inbound;
 pub mod orgs;
 pub mod outbox;

@@ -1,6 +1,8 @@
-//! People of an organization (minimal here: name, email, roles).
+//! People of an organization: name, primary email, roles, profile and
+//! account state (the secrets of local accounts are read in `identity`).
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -13,17 +15,53 @@ pub struct PersonRow {
     pub name: String,
     pub email: Option<String>,
     pub roles: Json<Vec<String>>,
+    pub time_zone: String,
+    pub locale: String,
+    pub notification_prefs: Json<Value>,
+    pub disabled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
+impl PersonRow {
+    /// A new person with default profile settings.
+    pub fn new(
+        id: Uuid,
+        org_id: Uuid,
+        name: String,
+        email: Option<String>,
+        roles: Vec<String>,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            org_id,
+            name,
+            email,
+            roles: Json(roles),
+            time_zone: "UTC".into(),
+            locale: "en".into(),
+            notification_prefs: Json(Value::Object(Default::default())),
+            disabled_at: None,
+            created_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "SELECT id, org_id, name, email, roles, time_zone, locale, notification_prefs, disabled_at, created_at FROM people";
+
 pub async fn insert_person(tx: &mut Tx, row: &PersonRow) -> Result<(), sqlx::Error> {
-    let sql = "INSERT INTO people (id, org_id, name, email, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    let sql = "INSERT INTO people (id, org_id, name, email, roles, time_zone, locale, notification_prefs, disabled_at, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
     on!(tx, c => sqlx::query(sql)
         .bind(row.id)
         .bind(row.org_id)
         .bind(&row.name)
         .bind(&row.email)
         .bind(&row.roles)
+        .bind(&row.time_zone)
+        .bind(&row.locale)
+        .bind(&row.notification_prefs)
+        .bind(row.disabled_at)
         .bind(row.created_at)
         .execute(c)
         .await
@@ -36,8 +74,8 @@ pub async fn find_person(
     org_id: Uuid,
     id: Uuid,
 ) -> Result<Option<PersonRow>, sqlx::Error> {
-    let sql = "SELECT id, org_id, name, email, roles, created_at FROM people WHERE org_id = $1 AND id = $2";
-    on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(c).await)
+    const SQL: &str = const_format::concatcp!(COLUMNS, " WHERE org_id = $1 AND id = $2");
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(id).fetch_optional(c).await)
 }
 
 pub async fn find_person_by_email(
@@ -45,23 +83,29 @@ pub async fn find_person_by_email(
     org_id: Uuid,
     email: &str,
 ) -> Result<Option<PersonRow>, sqlx::Error> {
-    let sql = "SELECT id, org_id, name, email, roles, created_at FROM people WHERE org_id = $1 AND email = $2";
-    on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(email).fetch_optional(c).await)
+    const SQL: &str = const_format::concatcp!(COLUMNS, " WHERE org_id = $1 AND email = $2");
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(email).fetch_optional(c).await)
 }
 
 pub async fn list_people(tx: &mut Tx, org_id: Uuid) -> Result<Vec<PersonRow>, sqlx::Error> {
-    let sql = "SELECT id, org_id, name, email, roles, created_at FROM people WHERE org_id = $1 ORDER BY name, id";
-    on!(tx, c => sqlx::query_as(sql).bind(org_id).fetch_all(c).await)
+    const SQL: &str = const_format::concatcp!(COLUMNS, " WHERE org_id = $1 ORDER BY name, id");
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).fetch_all(c).await)
 }
 
+/// Writes the editable columns back.
 pub async fn update_person(tx: &mut Tx, row: &PersonRow) -> Result<(), sqlx::Error> {
-    let sql = "UPDATE people SET name = $3, email = $4, roles = $5 WHERE org_id = $1 AND id = $2";
+    let sql = "UPDATE people SET name = $3, email = $4, roles = $5, time_zone = $6, locale = $7, \
+               notification_prefs = $8, disabled_at = $9 WHERE org_id = $1 AND id = $2";
     on!(tx, c => sqlx::query(sql)
         .bind(row.org_id)
         .bind(row.id)
         .bind(&row.name)
         .bind(&row.email)
         .bind(&row.roles)
+        .bind(&row.time_zone)
+        .bind(&row.locale)
+        .bind(&row.notification_prefs)
+        .bind(row.disabled_at)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

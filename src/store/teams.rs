@@ -12,17 +12,26 @@ pub struct TeamRow {
     pub name: String,
     pub description: String,
     pub lead_id: Option<Uuid>,
+    /// Where the team's tickets are announced (e.g. a Slack channel id).
+    pub default_channel: Option<String>,
+    /// Who escalations go to when no policy says otherwise.
+    pub escalation_contact: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
+const TEAM: &str = "SELECT id, org_id, name, description, lead_id, default_channel, escalation_contact, created_at FROM teams";
+
 pub async fn insert_team(tx: &mut Tx, row: &TeamRow) -> Result<(), sqlx::Error> {
-    let sql = "INSERT INTO teams (id, org_id, name, description, lead_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    let sql = "INSERT INTO teams (id, org_id, name, description, lead_id, default_channel, escalation_contact, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     on!(tx, c => sqlx::query(sql)
         .bind(row.id)
         .bind(row.org_id)
         .bind(&row.name)
         .bind(&row.description)
         .bind(row.lead_id)
+        .bind(&row.default_channel)
+        .bind(row.escalation_contact)
         .bind(row.created_at)
         .execute(c)
         .await
@@ -35,8 +44,8 @@ pub async fn find_team(
     org_id: Uuid,
     id: Uuid,
 ) -> Result<Option<TeamRow>, sqlx::Error> {
-    let sql = "SELECT id, org_id, name, description, lead_id, created_at FROM teams WHERE org_id = $1 AND id = $2";
-    on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(c).await)
+    const SQL: &str = const_format::concatcp!(TEAM, " WHERE org_id = $1 AND id = $2");
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(id).fetch_optional(c).await)
 }
 
 pub async fn find_team_by_name(
@@ -44,13 +53,30 @@ pub async fn find_team_by_name(
     org_id: Uuid,
     name: &str,
 ) -> Result<Option<TeamRow>, sqlx::Error> {
-    let sql = "SELECT id, org_id, name, description, lead_id, created_at FROM teams WHERE org_id = $1 AND name = $2";
-    on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(name).fetch_optional(c).await)
+    const SQL: &str = const_format::concatcp!(TEAM, " WHERE org_id = $1 AND name = $2");
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(name).fetch_optional(c).await)
 }
 
 pub async fn list_teams(tx: &mut Tx, org_id: Uuid) -> Result<Vec<TeamRow>, sqlx::Error> {
-    let sql = "SELECT id, org_id, name, description, lead_id, created_at FROM teams WHERE org_id = $1 ORDER BY name";
-    on!(tx, c => sqlx::query_as(sql).bind(org_id).fetch_all(c).await)
+    const SQL: &str = const_format::concatcp!(TEAM, " WHERE org_id = $1 ORDER BY name");
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).fetch_all(c).await)
+}
+
+pub async fn update_team(tx: &mut Tx, row: &TeamRow) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE teams SET name = $3, description = $4, lead_id = $5, default_channel = $6, escalation_contact = $7 \
+               WHERE org_id = $1 AND id = $2";
+    on!(tx, c => sqlx::query(sql)
+        .bind(row.org_id)
+        .bind(row.id)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(row.lead_id)
+        .bind(&row.default_channel)
+        .bind(row.escalation_contact)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 pub async fn add_member(tx: &mut Tx, team_id: Uuid, person_id: Uuid) -> Result<(), sqlx::Error> {

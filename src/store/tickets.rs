@@ -202,8 +202,8 @@ pub struct TicketFilter {
     pub created_before: Option<DateTime<Utc>>,
     pub updated_after: Option<DateTime<Utc>>,
     pub updated_before: Option<DateTime<Utc>>,
-    /// Set for requesters: only tickets they raised.
-    pub only_requested_by: Option<Uuid>,
+    /// Set for requesters: only tickets they raised or watch.
+    pub only_visible_to: Option<Uuid>,
 }
 
 #[derive(Debug, Clone)]
@@ -256,8 +256,12 @@ pub async fn list_tickets(
     if let Some(v) = filter.requester_id {
         push(" AND t.requester_id = $?", Arg::Uuid(v), &mut args);
     }
-    if let Some(v) = filter.only_requested_by {
-        push(" AND t.requester_id = $?", Arg::Uuid(v), &mut args);
+    if let Some(v) = filter.only_visible_to {
+        push(
+            " AND (t.requester_id = $? OR EXISTS (SELECT 1 FROM watchers w WHERE w.ticket_id = t.id AND w.person_id = $?))",
+            Arg::Uuid(v),
+            &mut args,
+        );
     }
     if let Some(v) = &filter.text {
         let pattern = format!("%{}%", escape_like(&v.to_lowercase()));
@@ -425,4 +429,44 @@ pub async fn find_attachment(
         " WHERE org_id = $1 AND ticket_id = $2 AND id = $3"
     );
     on_exec!(e, c => sqlx::query_as(SQL).bind(org_id).bind(ticket_id).bind(id).fetch_optional(c).await)
+}
+
+pub async fn add_watcher(
+    tx: &mut Tx,
+    ticket_id: Uuid,
+    person_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let sql = "INSERT INTO watchers (ticket_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+    let n = on!(tx, c => sqlx::query(sql).bind(ticket_id).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+pub async fn remove_watcher(
+    tx: &mut Tx,
+    ticket_id: Uuid,
+    person_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let sql = "DELETE FROM watchers WHERE ticket_id = $1 AND person_id = $2";
+    let n = on!(tx, c => sqlx::query(sql).bind(ticket_id).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// (id, name, email) of the people watching a ticket.
+pub async fn list_watchers(
+    e: Exec<'_>,
+    ticket_id: Uuid,
+) -> Result<Vec<(Uuid, String, Option<String>)>, sqlx::Error> {
+    let sql = "SELECT p.id, p.name, p.email FROM watchers w JOIN people p ON p.id = w.person_id \
+               WHERE w.ticket_id = $1 ORDER BY p.name, p.id";
+    on_exec!(e, c => sqlx::query_as(sql).bind(ticket_id).fetch_all(c).await)
+}
+
+pub async fn is_watching(
+    e: Exec<'_>,
+    ticket_id: Uuid,
+    person_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let sql = "SELECT COUNT(*) FROM watchers WHERE ticket_id = $1 AND person_id = $2";
+    let n: i64 = on_exec!(e, c => sqlx::query_scalar(sql).bind(ticket_id).bind(person_id).fetch_one(c).await)?;
+    Ok(n > 0)
 }

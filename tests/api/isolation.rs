@@ -12,8 +12,18 @@ use serde_json::{json, Value};
 
 use crate::helpers::{eventually, spawn_app_with, TestApp};
 
-/// Not tenant data: served the same to everyone.
-const NOT_TENANT_DATA: &[&str] = &["/api/v1/openapi.json"];
+/// Not tenant data: served the same to everyone, or credential exchanges
+/// that take no bearer token at all (tests/api/accounts.rs covers them).
+const NOT_TENANT_DATA: &[&str] = &[
+    "/api/v1/openapi.json",
+    "/api/v1/auth/login",
+    "/api/v1/auth/mfa",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/register",
+    "/api/v1/auth/password-reset",
+    "/api/v1/auth/password-reset/confirm",
+];
 
 /// Routes that answer another organization's object with something other
 /// than 403/404, yet exactly as they answer an id that exists nowhere (the
@@ -37,6 +47,8 @@ struct OrgB {
     category_id: String,
     category_name: String,
     webhook_id: String,
+    identity_id: String,
+    token_id: String,
     dead_outbox_ids: Vec<String>,
 }
 
@@ -65,6 +77,24 @@ impl OrgB {
         )
         .await;
         let requester_id = id_of(&requester, "requester");
+        let identity = created(
+            app.post(
+                &format!("/api/v1/people/{agent_id}/identities"),
+                token,
+                &json!({ "kind": "slack", "namespace": "TB", "external_id": "UB" }),
+            )
+            .await,
+            "B's identity",
+        )
+        .await;
+        let identity_id = id_of(&identity, "identity");
+        let api_token = created(
+            app.post("/api/v1/tokens", token, &json!({ "name": "B-only token" }))
+                .await,
+            "B's token",
+        )
+        .await;
+        let token_id = id_of(&api_token, "token");
 
         let team_name = "B Network".to_string();
         let team = created(
@@ -159,6 +189,8 @@ impl OrgB {
             category_id,
             category_name,
             webhook_id,
+            identity_id,
+            token_id,
             dead_outbox_ids,
         }
     }
@@ -176,6 +208,8 @@ impl OrgB {
             &self.team_id,
             &self.category_id,
             &self.webhook_id,
+            &self.identity_id,
+            &self.token_id,
         ];
         markers.extend(self.dead_outbox_ids.iter().map(String::as_str));
         markers
@@ -203,6 +237,8 @@ impl OrgB {
                     ("id", "categories") => &self.category_id,
                     ("id", "webhooks") => &self.webhook_id,
                     ("id", "outbox") => &self.dead_outbox_ids[0],
+                    ("id", "tokens") => &self.token_id,
+                    ("identity", _) => &self.identity_id,
                     _ => panic!(
                         "new path parameter {{{param}}} in {route}: \
                          teach tests/api/isolation.rs which object of B fills it"
@@ -373,6 +409,42 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
             vec![(Body::Upload(b"A was here".to_vec()), Expect::Hidden)]
         }
         ("POST", "/api/v1/teams/{team}/members") => hidden(json!({ "person": b.requester_id })),
+        ("PATCH", "/api/v1/teams/{team}") => hidden(json!({ "description": "A was here" })),
+        ("PATCH", "/api/v1/people/{id}") => hidden(json!({ "name": "A was here" })),
+        ("POST", "/api/v1/people/{id}/identities") => {
+            hidden(json!({ "kind": "slack", "namespace": "TA", "external_id": "UA" }))
+        }
+        ("POST", "/api/v1/tickets/{number}/watchers") => {
+            hidden(json!({ "person": b.requester_id }))
+        }
+        // A's own organization, profile and credentials.
+        ("POST", "/api/v1/invitations") => vec![(
+            Body::Json(json!({ "email": b.agent_email, "name": "Bea Agent", "roles": ["agent"] })),
+            Expect::Created,
+        )],
+        ("PATCH", "/api/v1/organization") => {
+            vec![(
+                Body::Json(json!({ "mfa_required": false })),
+                Expect::Created,
+            )]
+        }
+        ("POST", "/api/v1/tokens") => {
+            vec![(Body::Json(json!({ "name": "A token" })), Expect::Created)]
+        }
+        ("PATCH", "/api/v1/me") => vec![(Body::Json(json!({ "locale": "en" })), Expect::Created)],
+        ("POST", "/api/v1/me/link-codes") | ("POST", "/api/v1/me/mfa/totp") => {
+            vec![(Body::Empty, Expect::Created)]
+        }
+        // A service account has no password and no MFA yet: refused, of course.
+        ("POST", "/api/v1/me/password") => vec![(
+            Body::Json(
+                json!({ "current_password": "not the password", "new_password": "a long new passphrase" }),
+            ),
+            Expect::Rejected,
+        )],
+        ("POST", "/api/v1/me/mfa/totp/confirm") | ("POST", "/api/v1/me/mfa/disable") => {
+            vec![(Body::Json(json!({ "code": "000000" })), Expect::Rejected)]
+        }
         _ => return None,
     };
     Some(calls)
@@ -662,6 +734,8 @@ impl OrgB {
             category_id: id(),
             category_name: "category".into(),
             webhook_id: id(),
+            identity_id: id(),
+            token_id: id(),
             dead_outbox_ids: vec![id()],
         }
     }

@@ -2,9 +2,11 @@
 //! Postgres database per test (a throwaway cluster unless TEST_DATABASE_URL
 //! is set), driven through HTTP as clients would.
 
+mod accounts;
 mod bad_input;
 mod helpers;
 mod idempotency;
+mod identities;
 mod isolation;
 mod ops;
 mod sqlite;

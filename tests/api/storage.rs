@@ -25,6 +25,7 @@ async fn story(db: Db) {
         slug: "acme".into(),
         name: "Acme".into(),
         priority_matrix: Json(json!({})),
+        mfa_required: false,
         created_at: now,
     };
     store::orgs::insert_org(&mut tx, &org).await.expect("org");

@@ -1,0 +1,1113 @@
+//! Local accounts and sessions: invitations and registration, login with
+//! optional TOTP second step, short-lived JWT access tokens with rotating
+//! refresh tokens (reuse revokes the family), logout, password change and
+//! reset, MFA enrolment, and login throttling with temporary lockout.
+//!
+//! Failed attempts are use cases too: their throttle counters and audit
+//! events commit, then the caller is refused.
+
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{new_id, Actor, Desk, DeskError, Work};
+use crate::{
+    domain::{
+        password::{dummy_verify, hash_password, verify_password, Password},
+        totp::{self, TotpSecret},
+        Channel, Role,
+    },
+    store::{
+        self,
+        identity::{AccountRow, InvitationRow, OneTime, RefreshRow, ThrottleRow},
+        outbox::OutboxRow,
+        Tx,
+    },
+};
+
+/// Lifetimes and limits of the account flows (`[auth]` in the configuration).
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub invitation_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub mfa_challenge_ttl: Duration,
+    /// Failures per account within 15 minutes before a lockout.
+    pub max_failures: i32,
+    /// Failures per client address within 15 minutes before a lockout.
+    pub max_failures_per_address: i32,
+    pub lockout: Duration,
+    /// Base of links in emails (`server.public_url`).
+    pub public_url: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::minutes(15),
+            refresh_ttl: Duration::days(30),
+            invitation_ttl: Duration::days(7),
+            reset_ttl: Duration::minutes(30),
+            mfa_challenge_ttl: Duration::minutes(5),
+            max_failures: 5,
+            max_failures_per_address: 50,
+            lockout: Duration::minutes(15),
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// Claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    org: Uuid,
+    /// The session (refresh-token family); logout revokes it.
+    sid: Uuid,
+    iat: i64,
+    exp: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    /// JWT for `Authorization: Bearer …`, valid `expires_in` seconds.
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    /// One-time: exchange at `/api/v1/auth/refresh` for a new pair.
+    pub refresh_token: String,
+    /// True when the organization requires MFA and this person has not
+    /// enrolled yet: only `/api/v1/me/mfa/*` works until they do.
+    pub mfa_enrollment_required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LoginResult {
+    /// Signed in.
+    Authenticated(Session),
+    /// Password accepted; send a TOTP or recovery code with this token to
+    /// `/api/v1/auth/mfa`.
+    MfaRequired { mfa_token: String, expires_in: i64 },
+}
+
+/// Why a sign-in was refused (after the failure was recorded).
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    BadCredentials,
+    LockedOut { until: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaEnrolment {
+    /// Base32 secret for manual entry.
+    pub secret: String,
+    /// Render as a QR code for authenticator apps.
+    pub otpauth_uri: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Shown once; each works once instead of a TOTP code.
+    pub recovery_codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InvitationView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+    /// The link also sent by email (shown to the admin for other channels).
+    pub accept_url: String,
+}
+
+/// An authenticated access token: the actor and whether MFA enrolment is due.
+pub struct Authenticated {
+    pub actor: Actor,
+    pub mfa_enrollment_required: bool,
+}
+
+pub(crate) fn sha256_hex(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+fn random_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// The time of an active lockout on `key`, if any.
+pub(crate) async fn locked_until(
+    tx: &mut Tx,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DeskError> {
+    Ok(store::identity::find_throttle(tx, key)
+        .await?
+        .and_then(|t| t.locked_until)
+        .filter(|until| *until > now))
+}
+
+/// Counts a failure on `key`; locks it once `max` failures fall in the window.
+/// Returns the lockout end when this failure caused one.
+pub(crate) async fn count_failure(
+    tx: &mut Tx,
+    key: &str,
+    now: DateTime<Utc>,
+    max: i32,
+    lockout: Duration,
+) -> Result<Option<DateTime<Utc>>, DeskError> {
+    let window = Duration::minutes(15);
+    let mut row = store::identity::find_throttle(tx, key)
+        .await?
+        .unwrap_or(ThrottleRow {
+            key: key.to_string(),
+            failures: 0,
+            window_start: now,
+            locked_until: None,
+        });
+    if now - row.window_start > window {
+        row.failures = 0;
+        row.window_start = now;
+    }
+    row.failures += 1;
+    let mut locked = None;
+    if row.failures >= max {
+        let until = now + lockout;
+        row.locked_until = Some(until);
+        row.failures = 0;
+        row.window_start = now;
+        locked = Some(until);
+    }
+    store::identity::save_throttle(tx, &row).await?;
+    Ok(locked)
+}
+
+fn account_key(email: &str) -> String {
+    format!("account:{}", email.trim().to_lowercase())
+}
+
+fn address_key(address: &str) -> String {
+    format!("address:{address}")
+}
+
+impl Desk {
+    async fn jwt_secret(&self) -> Result<&[u8], DeskError> {
+        let secret = self
+            .jwt
+            .get_or_try_init(|| async {
+                let mut tx = self.db.begin().await?;
+                let fresh = random_token("");
+                let value = store::identity::ensure_server_secret(
+                    &mut tx,
+                    "jwt_hs256",
+                    &fresh,
+                    store::now(),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok::<_, DeskError>(value.into_bytes())
+            })
+            .await?;
+        Ok(secret.as_slice())
+    }
+
+    async fn issue_session(
+        &self,
+        work: &mut Work,
+        account: &AccountRow,
+        family: Option<Uuid>,
+    ) -> Result<Session, DeskError> {
+        let now = store::now();
+        let family = family.unwrap_or_else(new_id);
+        let refresh = random_token("sbr_");
+        store::identity::insert_refresh(
+            &mut work.tx,
+            &RefreshRow {
+                id: new_id(),
+                org_id: account.org_id,
+                person_id: account.id,
+                family_id: family,
+                token_hash: sha256_hex(&refresh),
+                expires_at: now + self.settings.auth.refresh_ttl,
+                used_at: None,
+                revoked_at: None,
+                created_at: now,
+            },
+        )
+        .await?;
+        let claims = Claims {
+            sub: account.id,
+            org: account.org_id,
+            sid: family,
+            iat: now.timestamp(),
+            exp: (now + self.settings.auth.access_ttl).timestamp(),
+        };
+        let key = EncodingKey::from_secret(self.jwt_secret().await?);
+        let access = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
+            .map_err(anyhow::Error::from)?;
+        Ok(Session {
+            access_token: access,
+            token_type: "Bearer".into(),
+            expires_in: self.settings.auth.access_ttl.num_seconds(),
+            refresh_token: refresh,
+            mfa_enrollment_required: account.mfa_required && !account.mfa_enabled,
+        })
+    }
+
+    /// Verifies an access token and loads who it stands for. Revoked
+    /// sessions and disabled people are refused at once, not at expiry.
+    pub async fn authenticate_jwt(
+        &self,
+        token: &str,
+        channel: Channel,
+    ) -> Result<Authenticated, DeskError> {
+        let key = DecodingKey::from_secret(self.jwt_secret().await?);
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    DeskError::Unauthenticated("access token expired; refresh it")
+                }
+                _ => DeskError::Unauthenticated("invalid access token"),
+            })?
+            .claims;
+        if store::identity::family_revoked(&self.db, claims.sid).await? {
+            return Err(DeskError::Unauthenticated("this session was signed out"));
+        }
+        let mut tx = self.db.begin().await?;
+        let account = store::identity::find_account(&mut tx, claims.org, claims.sub)
+            .await?
+            .ok_or(DeskError::Unauthenticated("unknown account"))?;
+        if account.disabled_at.is_some() {
+            return Err(DeskError::Unauthenticated("this account is disabled"));
+        }
+        Ok(Authenticated {
+            actor: actor_for_account(&account, channel),
+            mfa_enrollment_required: account.mfa_required && !account.mfa_enabled,
+        })
+    }
+
+    /// Password sign-in. `organization` picks among accounts that share an
+    /// email across organizations; `address` is the client, for throttling.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        organization: Option<&str>,
+        address: &str,
+    ) -> Result<Result<LoginResult, Refusal>, DeskError> {
+        let email = email.trim().to_lowercase();
+        let mut tx = self.db.begin().await?;
+        let mut accounts = store::identity::find_accounts_by_email(&mut tx, &email).await?;
+        drop(tx);
+        if let Some(slug) = organization {
+            let orgs = store::orgs::list_orgs(&self.db).await?;
+            let wanted = orgs.iter().find(|o| o.slug == slug).map(|o| o.id);
+            accounts.retain(|a| Some(a.org_id) == wanted);
+        }
+        // Password hashing is slow on purpose: do it outside any transaction.
+        let candidate = password.to_string();
+        let matched = tokio::task::spawn_blocking(move || {
+            let with_password: Vec<AccountRow> = accounts
+                .into_iter()
+                .filter(|a| a.password_hash.is_some())
+                .collect();
+            if with_password.is_empty() {
+                dummy_verify(&candidate);
+                return None;
+            }
+            with_password.into_iter().find(|a| {
+                a.password_hash
+                    .as_deref()
+                    .is_some_and(|h| verify_password(&candidate, h))
+            })
+        })
+        .await
+        .map_err(anyhow::Error::from)?;
+        let address = address.to_string();
+        let desk = self.clone();
+        self.execute(move |work| {
+            Box::pin(async move {
+                let now = store::now();
+                for key in [account_key(&email), address_key(&address)] {
+                    if let Some(until) = locked_until(&mut work.tx, &key, now).await? {
+                        if let Some(account) = &matched {
+                            work.audit(
+                                &system_for(account),
+                                "auth.login_refused_locked",
+                                &account.id.to_string(),
+                                json!({ "address": address }),
+                            );
+                        }
+                        return Ok(Err(Refusal::LockedOut { until }));
+                    }
+                }
+                let account = match matched {
+                    Some(a) if a.disabled_at.is_none() => a,
+                    disabled => {
+                        let locked = desk.record_failure(work, &email, &address, now).await?;
+                        let (account, reason) = match disabled {
+                            Some(account) => (Some(account), "disabled"),
+                            None => (desk.account_by_email(work, &email).await?, "password"),
+                        };
+                        if let Some(account) = account {
+                            work.audit(
+                                &system_for(&account),
+                                "auth.login_failed",
+                                &account.id.to_string(),
+                                json!({ "address": address, "reason": reason }),
+                            );
+                        }
+                        return Ok(Err(match locked {
+                            Some(until) => Refusal::LockedOut { until },
+                            None => Refusal::BadCredentials,
+                        }));
+                    }
+                };
+                store::identity::clear_throttle(&mut work.tx, &account_key(&email)).await?;
+                if account.mfa_enabled {
+                    let challenge = random_token("sbm_");
+                    let ttl = desk.settings.auth.mfa_challenge_ttl;
+                    store::identity::insert_one_time(
+                        &mut work.tx,
+                        OneTime::MfaChallenge,
+                        &sha256_hex(&challenge),
+                        account.org_id,
+                        account.id,
+                        now + ttl,
+                        now,
+                    )
+                    .await?;
+                    work.audit(
+                        &system_for(&account),
+                        "auth.password_accepted",
+                        &account.id.to_string(),
+                        json!({ "address": address, "mfa": true }),
+                    );
+                    return Ok(Ok(LoginResult::MfaRequired {
+                        mfa_token: challenge,
+                        expires_in: ttl.num_seconds(),
+                    }));
+                }
+                let session = desk.issue_session(work, &account, None).await?;
+                work.audit(
+                    &system_for(&account),
+                    "auth.login_succeeded",
+                    &account.id.to_string(),
+                    json!({ "address": address }),
+                );
+                Ok(Ok(LoginResult::Authenticated(session)))
+            })
+        })
+        .await
+    }
+
+    async fn account_by_email(
+        &self,
+        work: &mut Work,
+        email: &str,
+    ) -> Result<Option<AccountRow>, DeskError> {
+        Ok(store::identity::find_accounts_by_email(&mut work.tx, email)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn record_failure(
+        &self,
+        work: &mut Work,
+        email: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, DeskError> {
+        let auth = &self.settings.auth;
+        let by_account = count_failure(
+            &mut work.tx,
+            &account_key(email),
+            now,
+            auth.max_failures,
+            auth.lockout,
+        )
+        .await?;
+        let by_address = count_failure(
+            &mut work.tx,
+            &address_key(address),
+            now,
+            auth.max_failures_per_address,
+            auth.lockout,
+        )
+        .await?;
+        let locked = by_account.or(by_address);
+        if locked.is_some() {
+            if let Some(account) = self.account_by_email(work, email).await? {
+                work.audit(
+                    &system_for(&account),
+                    "auth.locked_out",
+                    &account.id.to_string(),
+                    json!({ "address": address, "until": locked }),
+                );
+            }
+        }
+        Ok(locked)
+    }
+
+    /// Second login step: a TOTP code or a recovery code.
+    pub async fn login_mfa(
+        &self,
+        mfa_token: String,
+        code: Option<String>,
+        recovery_code: Option<String>,
+        address: &str,
+    ) -> Result<Result<Session, Refusal>, DeskError> {
+        let address = address.to_string();
+        let desk = self.clone();
+        self.execute(move |work| {
+            Box::pin(async move {
+                let now = store::now();
+                let hash = sha256_hex(&mfa_token);
+                let challenge =
+                    store::identity::find_one_time(&mut work.tx, OneTime::MfaChallenge, &hash)
+                        .await?
+                        .filter(|c| c.used_at.is_none() && c.expires_at > now);
+                let Some(challenge) = challenge else {
+                    return Ok(Err(Refusal::BadCredentials));
+                };
+                let account = store::identity::find_account(
+                    &mut work.tx,
+                    challenge.org_id,
+                    challenge.person_id,
+                )
+                .await?
+                .ok_or(DeskError::Unauthenticated("unknown account"))?;
+                let email = account.email.clone().unwrap_or_default();
+                if let Some(until) = locked_until(&mut work.tx, &account_key(&email), now).await? {
+                    return Ok(Err(Refusal::LockedOut { until }));
+                }
+                let accepted = match (code, recovery_code) {
+                    (Some(code), _) => match account
+                        .mfa_secret
+                        .as_deref()
+                        .map(TotpSecret::from_base32)
+                    {
+                        Some(Ok(secret)) => match totp::verify(
+                            &secret,
+                            &code,
+                            now.timestamp(),
+                            account.mfa_last_step,
+                        ) {
+                            Some(step) => {
+                                store::identity::set_mfa_last_step(&mut work.tx, account.id, step)
+                                    .await?;
+                                true
+                            }
+                            None => false,
+                        },
+                        _ => false,
+                    },
+                    (None, Some(recovery)) => {
+                        let used = store::identity::use_recovery_code(
+                            &mut work.tx,
+                            account.id,
+                            &sha256_hex(&totp::normalize_recovery_code(&recovery)),
+                            now,
+                        )
+                        .await?;
+                        if used {
+                            work.audit(
+                                &system_for(&account),
+                                "auth.recovery_code_used",
+                                &account.id.to_string(),
+                                json!({ "address": address }),
+                            );
+                        }
+                        used
+                    }
+                    (None, None) => {
+                        return Err(DeskError::invalid(
+                            "code",
+                            "send `code` (from the authenticator app) or `recovery_code`",
+                        ))
+                    }
+                };
+                if !accepted {
+                    let locked = desk.record_failure(work, &email, &address, now).await?;
+                    work.audit(
+                        &system_for(&account),
+                        "auth.mfa_failed",
+                        &account.id.to_string(),
+                        json!({ "address": address }),
+                    );
+                    return Ok(Err(match locked {
+                        Some(until) => Refusal::LockedOut { until },
+                        None => Refusal::BadCredentials,
+                    }));
+                }
+                if !store::identity::use_one_time(&mut work.tx, OneTime::MfaChallenge, &hash, now)
+                    .await?
+                {
+                    return Ok(Err(Refusal::BadCredentials));
+                }
+                store::identity::clear_throttle(&mut work.tx, &account_key(&email)).await?;
+                let session = desk.issue_session(work, &account, None).await?;
+                work.audit(
+                    &system_for(&account),
+                    "auth.login_succeeded",
+                    &account.id.to_string(),
+                    json!({ "address": address, "mfa": true }),
+                );
+                Ok(Ok(session))
+            })
+        })
+        .await
+    }
+
+    /// Exchanges a refresh token for a new pair. A token presented twice
+    /// means it leaked: the whole session family is revoked.
+    pub async fn refresh(
+        &self,
+        refresh_token: String,
+    ) -> Result<Result<Session, Refusal>, DeskError> {
+        let desk = self.clone();
+        self.execute(move |work| {
+            Box::pin(async move {
+                let now = store::now();
+                let Some(row) =
+                    store::identity::lock_refresh(&mut work.tx, &sha256_hex(&refresh_token))
+                        .await?
+                else {
+                    return Ok(Err(Refusal::BadCredentials));
+                };
+                let account =
+                    store::identity::find_account(&mut work.tx, row.org_id, row.person_id)
+                        .await?
+                        .ok_or(DeskError::Unauthenticated("unknown account"))?;
+                if row.revoked_at.is_some()
+                    || row.expires_at <= now
+                    || account.disabled_at.is_some()
+                {
+                    return Ok(Err(Refusal::BadCredentials));
+                }
+                if row.used_at.is_some() {
+                    store::identity::revoke_family(&mut work.tx, row.family_id, now).await?;
+                    work.audit(
+                        &system_for(&account),
+                        "auth.refresh_reuse_detected",
+                        &account.id.to_string(),
+                        json!({ "session": row.family_id }),
+                    );
+                    return Ok(Err(Refusal::BadCredentials));
+                }
+                store::identity::mark_refresh_used(&mut work.tx, row.id, now).await?;
+                Ok(Ok(desk
+                    .issue_session(work, &account, Some(row.family_id))
+                    .await?))
+            })
+        })
+        .await
+    }
+
+    /// Ends the session the refresh token belongs to (its access tokens too).
+    pub async fn logout(&self, refresh_token: String) -> Result<bool, DeskError> {
+        self.execute(move |work| {
+            Box::pin(async move {
+                let Some(row) =
+                    store::identity::lock_refresh(&mut work.tx, &sha256_hex(&refresh_token))
+                        .await?
+                else {
+                    return Ok(false);
+                };
+                store::identity::revoke_family(&mut work.tx, row.family_id, store::now()).await?;
+                let actor = Actor::system(row.org_id);
+                work.audit(
+                    &actor,
+                    "auth.logout",
+                    &row.person_id.to_string(),
+                    json!({ "session": row.family_id }),
+                );
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    pub async fn change_password(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        current: String,
+        new: String,
+    ) -> Result<(), DeskError> {
+        let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
+        let account = store::identity::find_account(&mut work.tx, actor.org_id, person)
+            .await?
+            .ok_or(DeskError::NotFound("person"))?;
+        let new = Password::parse(&new)?;
+        let hash = account.password_hash.clone();
+        let (ok, new_hash) = tokio::task::spawn_blocking(move || {
+            let ok = hash
+                .as_deref()
+                .is_some_and(|h| verify_password(&current, h));
+            (ok, if ok { hash_password(&new).ok() } else { None })
+        })
+        .await
+        .map_err(anyhow::Error::from)?;
+        if !ok {
+            return Err(DeskError::Forbidden(
+                "the current password is not correct".into(),
+            ));
+        }
+        let new_hash =
+            new_hash.ok_or_else(|| anyhow::anyhow!("hashing the new password failed"))?;
+        store::identity::set_password_hash(&mut work.tx, person, &new_hash).await?;
+        store::identity::revoke_person_sessions(&mut work.tx, person, store::now()).await?;
+        work.audit(
+            actor,
+            "password.changed",
+            &person.to_string(),
+            json!({ "sessions_revoked": true }),
+        );
+        Ok(())
+    }
+
+    /// Sends a reset link to every account with this email. Answers the same
+    /// whether or not one exists, so it reveals nothing.
+    pub async fn request_password_reset(&self, email: &str) -> Result<(), DeskError> {
+        let email = email.trim().to_lowercase();
+        let desk = self.clone();
+        self.execute(move |work| {
+            Box::pin(async move {
+                let now = store::now();
+                for account in store::identity::find_accounts_by_email(&mut work.tx, &email).await? {
+                    if account.disabled_at.is_some() {
+                        continue;
+                    }
+                    let token = random_token("sbp_");
+                    let expires = now + desk.settings.auth.reset_ttl;
+                    store::identity::insert_one_time(&mut work.tx, OneTime::PasswordReset, &sha256_hex(&token), account.org_id, account.id, expires, now).await?;
+                    let link = format!("{}/reset-password?token={token}", desk.settings.auth.public_url.trim_end_matches('/'));
+                    work.send_email(
+                        account.org_id,
+                        &email,
+                        "password_reset",
+                        "Reset your Switchboard password",
+                        &format!(
+                            "Hello {},\n\nSomeone (hopefully you) asked to reset your Switchboard password.\nOpen this link within {} minutes to choose a new one:\n\n{link}\n\nIf it wasn't you, ignore this message; your password stays as it is.\n",
+                            account.name,
+                            desk.settings.auth.reset_ttl.num_minutes()
+                        ),
+                    );
+                    work.audit(&system_for(&account), "password.reset_requested", &account.id.to_string(), json!({ "expires_at": expires }));
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    pub async fn reset_password(&self, token: String, new: String) -> Result<(), DeskError> {
+        let new = Password::parse(&new)?;
+        let new_hash = tokio::task::spawn_blocking(move || hash_password(&new))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(anyhow::Error::from)?;
+        self.execute(move |work| {
+            Box::pin(async move {
+                let now = store::now();
+                let hash = sha256_hex(&token);
+                let reset =
+                    store::identity::find_one_time(&mut work.tx, OneTime::PasswordReset, &hash)
+                        .await?
+                        .ok_or(DeskError::Unauthenticated("unknown reset token"))?;
+                if reset.used_at.is_some() {
+                    return Err(DeskError::Unauthenticated(
+                        "this reset link was already used",
+                    ));
+                }
+                if reset.expires_at <= now {
+                    return Err(DeskError::Unauthenticated(
+                        "this reset link expired; ask for a new one",
+                    ));
+                }
+                if !store::identity::use_one_time(&mut work.tx, OneTime::PasswordReset, &hash, now)
+                    .await?
+                {
+                    return Err(DeskError::Unauthenticated(
+                        "this reset link was already used",
+                    ));
+                }
+                store::identity::set_password_hash(&mut work.tx, reset.person_id, &new_hash)
+                    .await?;
+                store::identity::revoke_person_sessions(&mut work.tx, reset.person_id, now).await?;
+                work.audit(
+                    &Actor::system(reset.org_id),
+                    "password.reset",
+                    &reset.person_id.to_string(),
+                    json!({ "sessions_revoked": true }),
+                );
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    pub async fn invite(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        email: &str,
+        name: &str,
+        roles: &[String],
+    ) -> Result<InvitationView, DeskError> {
+        actor.require_admin()?;
+        let email = super::admin::normalize_email(email)?;
+        let name = crate::domain::text::Name::parse("name", name)?.into_inner();
+        let roles = super::admin::parse_roles(roles)?;
+        if let Some(existing) =
+            store::people::find_person_by_email(&mut work.tx, actor.org_id, &email).await?
+        {
+            let account =
+                store::identity::find_account(&mut work.tx, actor.org_id, existing.id).await?;
+            if account.is_some_and(|a| a.password_hash.is_some()) {
+                return Err(DeskError::Conflict(format!(
+                    "{email} already has an account here"
+                )));
+            }
+        }
+        let now = store::now();
+        let token = random_token("sbi_");
+        let row = InvitationRow {
+            id: new_id(),
+            org_id: actor.org_id,
+            email: email.clone(),
+            name: name.clone(),
+            roles: sqlx::types::Json(roles.iter().map(|r| r.as_str().to_string()).collect()),
+            token_hash: sha256_hex(&token),
+            invited_by: actor.person_id,
+            expires_at: now + self.settings.auth.invitation_ttl,
+            accepted_at: None,
+            created_at: now,
+        };
+        store::identity::insert_invitation(&mut work.tx, &row).await?;
+        let accept_url = format!(
+            "{}/accept-invitation?token={token}",
+            self.settings.auth.public_url.trim_end_matches('/')
+        );
+        work.send_email(
+            actor.org_id,
+            &email,
+            "invitation",
+            "You are invited to Switchboard",
+            &format!(
+                "Hello {name},\n\n{} invited you to the service desk. Choose a password here within {} days:\n\n{accept_url}\n",
+                actor.name,
+                self.settings.auth.invitation_ttl.num_days()
+            ),
+        );
+        work.audit(
+            actor,
+            "invitation.created",
+            &email,
+            json!({ "id": row.id, "roles": row.roles.0 }),
+        );
+        Ok(InvitationView {
+            id: row.id,
+            email,
+            name,
+            roles: row.roles.0,
+            expires_at: row.expires_at,
+            accept_url,
+        })
+    }
+
+    /// Accepts an invitation: the account exists from now on, signed in.
+    pub async fn register(&self, token: String, password: String) -> Result<Session, DeskError> {
+        let password = Password::parse(&password)?;
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(anyhow::Error::from)?;
+        let desk = self.clone();
+        self.execute(move |work| {
+            Box::pin(async move {
+                let now = store::now();
+                let invitation =
+                    store::identity::find_invitation_by_hash(&mut work.tx, &sha256_hex(&token))
+                        .await?
+                        .ok_or(DeskError::Unauthenticated("unknown invitation"))?;
+                if invitation.accepted_at.is_some() {
+                    return Err(DeskError::Unauthenticated(
+                        "this invitation was already used",
+                    ));
+                }
+                if invitation.expires_at <= now {
+                    return Err(DeskError::Unauthenticated(
+                        "this invitation expired; ask for a new one",
+                    ));
+                }
+                if !store::identity::accept_invitation(&mut work.tx, invitation.id, now).await? {
+                    return Err(DeskError::Unauthenticated(
+                        "this invitation was already used",
+                    ));
+                }
+                let system = Actor::system(invitation.org_id);
+                // Someone first seen in chat or email keeps their history.
+                let person = match store::people::find_person_by_email(
+                    &mut work.tx,
+                    invitation.org_id,
+                    &invitation.email,
+                )
+                .await?
+                {
+                    Some(mut person) => {
+                        let mut roles = person.roles.0.clone();
+                        for role in &invitation.roles.0 {
+                            if !roles.contains(role) {
+                                roles.push(role.clone());
+                            }
+                        }
+                        person.roles = sqlx::types::Json(roles);
+                        store::people::update_person(&mut work.tx, &person).await?;
+                        person.id
+                    }
+                    None => {
+                        super::admin::insert_person(
+                            work,
+                            &system,
+                            &invitation.name,
+                            Some(&invitation.email),
+                            &invitation.roles.0,
+                        )
+                        .await?
+                        .id
+                    }
+                };
+                store::identity::set_password_hash(&mut work.tx, person, &hash).await?;
+                work.audit(
+                    &system,
+                    "invitation.accepted",
+                    &invitation.email,
+                    json!({ "id": invitation.id, "person": person }),
+                );
+                let account =
+                    store::identity::find_account(&mut work.tx, invitation.org_id, person)
+                        .await?
+                        .ok_or(DeskError::NotFound("person"))?;
+                desk.issue_session(work, &account, None).await
+            })
+        })
+        .await
+    }
+
+    /// Starts TOTP enrolment: a new secret, active once confirmed.
+    pub async fn begin_mfa(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+    ) -> Result<MfaEnrolment, DeskError> {
+        let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
+        let account = store::identity::find_account(&mut work.tx, actor.org_id, person)
+            .await?
+            .ok_or(DeskError::NotFound("person"))?;
+        if account.mfa_enabled {
+            return Err(DeskError::Conflict(
+                "two-factor authentication is already on; turn it off first to re-enrol".into(),
+            ));
+        }
+        let mut bytes = [0u8; totp::SECRET_BYTES];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let secret = TotpSecret::generate(bytes);
+        store::identity::set_mfa(&mut work.tx, person, Some(&secret.to_base32()), false, None)
+            .await?;
+        work.audit(
+            actor,
+            "mfa.enrolment_started",
+            &person.to_string(),
+            json!({}),
+        );
+        let label = account.email.unwrap_or(account.name);
+        Ok(MfaEnrolment {
+            otpauth_uri: totp::otpauth_uri(&secret, "Switchboard", &label),
+            secret: secret.to_base32(),
+        })
+    }
+
+    /// Confirms enrolment with a first code; returns the recovery codes.
+    pub async fn confirm_mfa(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<RecoveryCodes, DeskError> {
+        let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
+        let account = store::identity::find_account(&mut work.tx, actor.org_id, person)
+            .await?
+            .ok_or(DeskError::NotFound("person"))?;
+        if account.mfa_enabled {
+            return Err(DeskError::Conflict(
+                "two-factor authentication is already on".into(),
+            ));
+        }
+        let secret = account
+            .mfa_secret
+            .as_deref()
+            .map(TotpSecret::from_base32)
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                DeskError::Conflict("start enrolment first (POST /api/v1/me/mfa/totp)".into())
+            })?;
+        let step =
+            totp::verify(&secret, code, store::now().timestamp(), None).ok_or_else(|| {
+                DeskError::invalid(
+                    "code",
+                    "the code does not match; check the device clock and try the current code",
+                )
+            })?;
+        let mut random = [0u8; totp::RECOVERY_RANDOM_BYTES];
+        rand::thread_rng().fill_bytes(&mut random);
+        let codes = totp::recovery_codes(&random);
+        let hashes: Vec<String> = codes
+            .iter()
+            .map(|c| sha256_hex(&totp::normalize_recovery_code(c)))
+            .collect();
+        store::identity::set_mfa(
+            &mut work.tx,
+            person,
+            Some(&secret.to_base32()),
+            true,
+            Some(step),
+        )
+        .await?;
+        store::identity::replace_recovery_codes(&mut work.tx, person, &hashes).await?;
+        work.audit(
+            actor,
+            "mfa.enabled",
+            &person.to_string(),
+            json!({ "recovery_codes": codes.len() }),
+        );
+        Ok(RecoveryCodes {
+            recovery_codes: codes,
+        })
+    }
+
+    /// Turns MFA off after a valid current code (refused while the
+    /// organization requires it).
+    pub async fn disable_mfa(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<(), DeskError> {
+        let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
+        let account = store::identity::find_account(&mut work.tx, actor.org_id, person)
+            .await?
+            .ok_or(DeskError::NotFound("person"))?;
+        if account.mfa_required {
+            return Err(DeskError::Forbidden(
+                "your organization requires two-factor authentication".into(),
+            ));
+        }
+        let secret = account
+            .mfa_secret
+            .as_deref()
+            .map(TotpSecret::from_base32)
+            .and_then(Result::ok);
+        let valid = match (account.mfa_enabled, secret) {
+            (true, Some(secret)) => totp::verify(
+                &secret,
+                code,
+                store::now().timestamp(),
+                account.mfa_last_step,
+            )
+            .is_some(),
+            _ => {
+                return Err(DeskError::Conflict(
+                    "two-factor authentication is not on".into(),
+                ))
+            }
+        };
+        if !valid {
+            work.audit(actor, "mfa.disable_refused", &person.to_string(), json!({}));
+            return Err(DeskError::invalid("code", "the code does not match"));
+        }
+        store::identity::set_mfa(&mut work.tx, person, None, false, None).await?;
+        store::identity::replace_recovery_codes(&mut work.tx, person, &[]).await?;
+        work.audit(actor, "mfa.disabled", &person.to_string(), json!({}));
+        Ok(())
+    }
+
+    /// The organization's policy: require MFA for every local account.
+    pub async fn set_mfa_policy(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        required: bool,
+    ) -> Result<(), DeskError> {
+        actor.require_admin()?;
+        store::identity::set_org_mfa_required(&mut work.tx, actor.org_id, required).await?;
+        work.audit(
+            actor,
+            "organization.mfa_policy_changed",
+            &actor.org_id.to_string(),
+            json!({ "mfa_required": required }),
+        );
+        Ok(())
+    }
+}
+
+fn actor_for_account(account: &AccountRow, channel: Channel) -> Actor {
+    Actor {
+        org_id: account.org_id,
+        person_id: Some(account.id),
+        name: account.name.clone(),
+        email: account.email.clone(),
+        roles: account
+            .roles
+            .0
+            .iter()
+            .filter_map(|r| Role::parse(r).ok())
+            .collect(),
+        channel,
+        read_only: false,
+    }
+}
+
+/// The actor an authentication event is recorded under: the account itself,
+/// acting through the web channel.
+fn system_for(account: &AccountRow) -> Actor {
+    let mut actor = actor_for_account(account, Channel::Web);
+    actor.roles.clear();
+    actor
+}
+
+impl Work {
+    /// Queues an email in the outbox (delivered by the email channel).
+    pub fn send_email(&mut self, org_id: Uuid, to: &str, event: &str, subject: &str, text: &str) {
+        let now = store::now();
+        self.outbox.push(OutboxRow {
+            id: new_id(),
+            org_id,
+            channel: "email".into(),
+            target: to.to_string(),
+            event: event.to_string(),
+            payload: sqlx::types::Json(json!({ "to": to, "subject": subject, "text": text })),
+            state: store::outbox::PENDING.into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+            delivered_at: None,
+        });
+    }
+}
