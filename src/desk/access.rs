@@ -106,3 +106,130 @@ impl Actor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn actor(roles: &[Role]) -> Actor {
+        Actor {
+            org_id: Uuid::from_u128(1),
+            person_id: Some(Uuid::from_u128(10)),
+            name: "someone".into(),
+            email: None,
+            roles: roles.to_vec(),
+            channel: Channel::Api,
+            read_only: false,
+        }
+    }
+
+    fn ticket(org: u128, requester: u128) -> TicketRow {
+        TicketRow {
+            id: Uuid::from_u128(100),
+            org_id: Uuid::from_u128(org),
+            number: "INC0000001".into(),
+            kind: "incident".into(),
+            title: "t".into(),
+            description: String::new(),
+            state: "new".into(),
+            impact: "low".into(),
+            urgency: "low".into(),
+            priority: "p5".into(),
+            requester_id: Some(Uuid::from_u128(requester)),
+            requester_name: None,
+            requester_email: None,
+            assignee_id: None,
+            assignee_name: None,
+            assignee_email: None,
+            team_id: None,
+            team_name: None,
+            category_id: None,
+            category_name: None,
+            channel: "api".into(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            resolved_at: None,
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn agents_see_their_organizations_tickets_and_requesters_their_own() {
+        let own = ticket(1, 10);
+        let someone_elses = ticket(1, 11);
+        let other_org = ticket(2, 10);
+        for role in [Role::Agent, Role::Manager, Role::Admin] {
+            assert!(
+                actor(&[role]).require_view(&someone_elses).is_ok(),
+                "{role}"
+            );
+            assert!(
+                actor(&[role]).require_view(&other_org).is_err(),
+                "{role} across organizations"
+            );
+        }
+        let requester = actor(&[Role::Requester]);
+        assert!(requester.require_view(&own).is_ok());
+        assert!(matches!(
+            requester.require_view(&someone_elses),
+            Err(DeskError::NotFound(_))
+        ));
+        assert!(matches!(
+            actor(&[Role::Approver]).require_view(&someone_elses),
+            Err(DeskError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn requesters_may_cancel_new_and_close_or_reopen_resolved_tickets_only() {
+        let requester = actor(&[Role::Requester]);
+        let own = ticket(1, 10);
+        let allowed = [
+            (State::New, State::Cancelled),
+            (State::Resolved, State::Closed),
+            (State::Resolved, State::InProgress),
+        ];
+        for (from, to) in allowed {
+            assert!(
+                requester.require_transition(&own, from, to).is_ok(),
+                "{from} → {to}"
+            );
+        }
+        for (from, to) in [
+            (State::New, State::InProgress),
+            (State::InProgress, State::Resolved),
+            (State::OnHold, State::Cancelled),
+        ] {
+            assert!(
+                matches!(
+                    requester.require_transition(&own, from, to),
+                    Err(DeskError::Forbidden(_))
+                ),
+                "{from} → {to}"
+            );
+        }
+        assert!(actor(&[Role::Agent])
+            .require_transition(&own, State::New, State::InProgress)
+            .is_ok());
+    }
+
+    #[test]
+    fn only_admins_administer_and_only_ticket_workers_work_tickets() {
+        assert!(actor(&[Role::Admin]).require_admin().is_ok());
+        for role in [Role::Requester, Role::Agent, Role::Approver, Role::Manager] {
+            assert!(actor(&[role]).require_admin().is_err(), "{role}");
+        }
+        assert!(
+            actor(&[Role::Requester, Role::Agent])
+                .require_agent()
+                .is_ok(),
+            "roles combine"
+        );
+        assert!(actor(&[Role::Requester, Role::Approver])
+            .require_agent()
+            .is_err());
+        assert!(Actor::system(Uuid::nil()).require_admin().is_ok());
+    }
+}

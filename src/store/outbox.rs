@@ -61,23 +61,25 @@ pub async fn insert_outbox(tx: &mut Tx, rows: &[OutboxRow]) -> Result<(), sqlx::
     Ok(())
 }
 
-/// Claims up to `limit` due messages, leasing them until `lease_until` and
-/// counting the attempt. Postgres skips rows another daemon has locked.
+/// Claims up to `limit` due messages of one channel, leasing them until
+/// `lease_until` and counting the attempt. Postgres skips rows another
+/// daemon has locked. Channels nobody delivers yet stay pending (visible).
 pub async fn claim_due_outbox(
     db: &Db,
+    channel: &str,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, sqlx::Error> {
     const PG: &str = const_format::concatcp!(
         "UPDATE outbox SET next_attempt_at = $2, attempts = attempts + 1 WHERE id IN \
-         (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+         (SELECT id FROM outbox WHERE state = 'pending' AND channel = $4 AND next_attempt_at <= $1 \
           ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
         COLUMNS
     );
     const LITE: &str = const_format::concatcp!(
         "UPDATE outbox SET next_attempt_at = $2, attempts = attempts + 1 WHERE id IN \
-         (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+         (SELECT id FROM outbox WHERE state = 'pending' AND channel = $4 AND next_attempt_at <= $1 \
           ORDER BY next_attempt_at LIMIT $3) RETURNING ",
         COLUMNS
     );
@@ -87,6 +89,7 @@ pub async fn claim_due_outbox(
                 .bind(now)
                 .bind(lease_until)
                 .bind(limit)
+                .bind(channel)
                 .fetch_all(p)
                 .await
         }
@@ -95,6 +98,7 @@ pub async fn claim_due_outbox(
                 .bind(now)
                 .bind(lease_until)
                 .bind(limit)
+                .bind(channel)
                 .fetch_all(p)
                 .await
         }

@@ -23,6 +23,10 @@ use crate::{
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 const BATCH: i64 = 32;
 
+/// The outbox channels this version delivers. Rows of other channels (email
+/// until its connector lands) stay pending and visible through the API.
+const DELIVERED_CHANNELS: &[&str] = &["webhook"];
+
 /// What one delivery attempt came to.
 #[derive(Debug, PartialEq)]
 pub enum Delivery {
@@ -59,8 +63,13 @@ impl Dispatcher {
     /// Claims and delivers one batch of due messages; returns how many.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let now = store::now();
-        let mut batch =
-            store::outbox::claim_due_outbox(&self.desk.db, now, now + LEASE, BATCH).await?;
+        let mut batch = Vec::new();
+        for channel in DELIVERED_CHANNELS {
+            batch.extend(
+                store::outbox::claim_due_outbox(&self.desk.db, channel, now, now + LEASE, BATCH)
+                    .await?,
+            );
+        }
         // UPDATE … RETURNING gives no order: restore the order of writing.
         batch.sort_by_key(|m| (m.created_at, m.id));
         let count = batch.len();
@@ -105,7 +114,7 @@ impl Dispatcher {
         while !*shutdown.borrow() {
             match self.run_once().await {
                 // A full batch suggests more is waiting: go again at once.
-                Ok(n) if n as i64 == BATCH => continue,
+                Ok(n) if n as i64 >= BATCH => continue,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "outbox dispatch failed; retrying")
@@ -119,10 +128,7 @@ impl Dispatcher {
     async fn deliver(&self, message: &OutboxRow) -> Delivery {
         match message.channel.as_str() {
             "webhook" => self.deliver_webhook(message).await,
-            other => Delivery::Retry {
-                error: format!("no deliverer for channel `{other}` in this version"),
-                not_before: None,
-            },
+            other => Delivery::Permanent(format!("no deliverer for channel `{other}`")),
         }
     }
 

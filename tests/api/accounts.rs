@@ -35,6 +35,8 @@ async fn invite_and_register(app: &TestApp, email: &str, roles: &[&str]) -> Valu
         )
         .await;
     assert_eq!(invited.status(), StatusCode::CREATED);
+    // No email connector yet: the dispatcher leaves the message pending.
+    app.dispatcher.drain().await.expect("dispatch");
     let token = emailed_token(app, email).await;
     let registered = app
         .post(

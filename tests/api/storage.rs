@@ -149,17 +149,27 @@ async fn story(db: Db) {
     tx.commit().await.expect("commit");
 
     let later = store::now() + chrono::Duration::seconds(1);
-    let claimed =
-        store::outbox::claim_due_outbox(&db, later, later + chrono::Duration::seconds(60), 10)
-            .await
-            .expect("claim");
+    let claimed = store::outbox::claim_due_outbox(
+        &db,
+        "webhook",
+        later,
+        later + chrono::Duration::seconds(60),
+        10,
+    )
+    .await
+    .expect("claim");
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].attempts, 1);
     assert_eq!(claimed[0].payload.0, json!({ "a": 1 }));
-    let again =
-        store::outbox::claim_due_outbox(&db, later, later + chrono::Duration::seconds(60), 10)
-            .await
-            .expect("claim");
+    let again = store::outbox::claim_due_outbox(
+        &db,
+        "webhook",
+        later,
+        later + chrono::Duration::seconds(60),
+        10,
+    )
+    .await
+    .expect("claim");
     assert!(again.is_empty(), "leased");
     store::outbox::mark_delivered(&db, message.id, later)
         .await
