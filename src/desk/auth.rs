@@ -20,7 +20,7 @@ use crate::{
     domain::{
         password::{dummy_verify, hash_password, verify_password, Password},
         totp::{self, TotpSecret},
-        Channel, Role,
+        Channel,
     },
     store::{
         self,
@@ -649,10 +649,7 @@ impl Desk {
         current: String,
         new: String,
     ) -> Result<(), DeskError> {
-        let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
-        let account = store::identity::find_account(&mut work.tx, actor.org_id, person)
-            .await?
-            .ok_or(DeskError::NotFound("person"))?;
+        let (person, account) = own_account(&mut work.tx, actor).await?;
         let new = Password::parse(&new)?;
         let hash = account.password_hash.clone();
         let (ok, new_hash) = tokio::task::spawn_blocking(move || {
@@ -916,10 +913,7 @@ impl Desk {
         work: &mut Work,
         actor: &Actor,
     ) -> Result<MfaEnrolment, DeskError> {
-        let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
-        let account = store::identity::find_account(&mut work.tx, actor.org_id, person)
-            .await?
-            .ok_or(DeskError::NotFound("person"))?;
+        let (person, account) = own_account(&mut work.tx, actor).await?;
         if account.mfa_enabled {
             return Err(DeskError::Conflict(
                 "two-factor authentication is already on; turn it off first to re-enrol".into(),
@@ -950,23 +944,15 @@ impl Desk {
         actor: &Actor,
         code: &str,
     ) -> Result<RecoveryCodes, DeskError> {
-        let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
-        let account = store::identity::find_account(&mut work.tx, actor.org_id, person)
-            .await?
-            .ok_or(DeskError::NotFound("person"))?;
+        let (person, account) = own_account(&mut work.tx, actor).await?;
         if account.mfa_enabled {
             return Err(DeskError::Conflict(
                 "two-factor authentication is already on".into(),
             ));
         }
-        let secret = account
-            .mfa_secret
-            .as_deref()
-            .map(TotpSecret::from_base32)
-            .and_then(Result::ok)
-            .ok_or_else(|| {
-                DeskError::Conflict("start enrolment first (POST /api/v1/me/mfa/totp)".into())
-            })?;
+        let secret = account.totp_secret().ok_or_else(|| {
+            DeskError::Conflict("start enrolment first (POST /api/v1/me/mfa/totp)".into())
+        })?;
         let step =
             totp::verify(&secret, code, store::now().timestamp(), None).ok_or_else(|| {
                 DeskError::invalid(
@@ -1009,20 +995,13 @@ impl Desk {
         actor: &Actor,
         code: &str,
     ) -> Result<(), DeskError> {
-        let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
-        let account = store::identity::find_account(&mut work.tx, actor.org_id, person)
-            .await?
-            .ok_or(DeskError::NotFound("person"))?;
+        let (person, account) = own_account(&mut work.tx, actor).await?;
         if account.mfa_required {
             return Err(DeskError::Forbidden(
                 "your organization requires two-factor authentication".into(),
             ));
         }
-        let secret = account
-            .mfa_secret
-            .as_deref()
-            .map(TotpSecret::from_base32)
-            .and_then(Result::ok);
+        let secret = account.totp_secret();
         let valid = match (account.mfa_enabled, secret) {
             (true, Some(secret)) => totp::verify(
                 &secret,
@@ -1067,20 +1046,14 @@ impl Desk {
 }
 
 fn actor_for_account(account: &AccountRow, channel: Channel) -> Actor {
-    Actor {
-        org_id: account.org_id,
-        person_id: Some(account.id),
-        name: account.name.clone(),
-        email: account.email.clone(),
-        roles: account
-            .roles
-            .0
-            .iter()
-            .filter_map(|r| Role::parse(r).ok())
-            .collect(),
+    super::identity::actor_from(
+        account.org_id,
+        account.id,
+        &account.name,
+        &account.email,
+        &account.roles.0,
         channel,
-        read_only: false,
-    }
+    )
 }
 
 /// The actor an authentication event is recorded under: the account itself,
@@ -1089,6 +1062,25 @@ fn system_for(account: &AccountRow) -> Actor {
     let mut actor = actor_for_account(account, Channel::Web);
     actor.roles.clear();
     actor
+}
+
+/// The signed-in person's account.
+async fn own_account(tx: &mut Tx, actor: &Actor) -> Result<(Uuid, AccountRow), DeskError> {
+    let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
+    let account = store::identity::find_account(tx, actor.org_id, person)
+        .await?
+        .ok_or(DeskError::NotFound("person"))?;
+    Ok((person, account))
+}
+
+impl AccountRow {
+    /// The stored TOTP secret, if one is set and readable.
+    fn totp_secret(&self) -> Option<TotpSecret> {
+        self.mfa_secret
+            .as_deref()
+            .map(TotpSecret::from_base32)
+            .and_then(Result::ok)
+    }
 }
 
 impl Work {

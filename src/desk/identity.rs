@@ -378,17 +378,31 @@ impl Desk {
 }
 
 pub(crate) fn actor_for(person: &PersonRow, channel: Channel) -> Actor {
+    actor_from(
+        person.org_id,
+        person.id,
+        &person.name,
+        &person.email,
+        &person.roles.0,
+        channel,
+    )
+}
+
+/// The actor a person acts as through `channel`, holding their roles.
+pub(crate) fn actor_from(
+    org_id: Uuid,
+    person: Uuid,
+    name: &str,
+    email: &Option<String>,
+    roles: &[String],
+    channel: Channel,
+) -> Actor {
     Actor {
-        org_id: person.org_id,
-        person_id: Some(person.id),
-        name: person.name.clone(),
-        email: person.email.clone(),
-        roles: person
-            .roles
-            .0
-            .iter()
-            .filter_map(|r| Role::parse(r).ok())
-            .collect(),
+        org_id,
+        person_id: Some(person),
+        name: name.to_string(),
+        email: email.clone(),
+        roles: roles.iter().filter_map(|r| Role::parse(r).ok()).collect(),
         channel,
         read_only: false,
     }
