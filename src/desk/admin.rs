@@ -86,6 +86,7 @@ impl Desk {
     /// priority matrix) when missing. Second value: whether it was created.
     pub async fn ensure_org(&self, slug: &str) -> Result<(OrgRow, bool), DeskError> {
         let slug = slug.to_string();
+        let desk = self.clone();
         self.execute(move |work| {
             Box::pin(async move {
                 if let Some(org) = store::orgs::find_org_by_slug(&mut work.tx, &slug).await? {
@@ -103,6 +104,7 @@ impl Desk {
                     created_at: store::now(),
                 };
                 store::orgs::insert_org(&mut work.tx, &org).await?;
+                desk.ensure_default_classes(&mut work.tx, org.id).await?;
                 work.audit(
                     &Actor::system(org.id),
                     "organization.created",

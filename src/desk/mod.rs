@@ -8,6 +8,7 @@ pub mod access;
 pub mod admin;
 mod audit;
 pub mod auth;
+pub mod cmdb;
 pub mod error;
 mod events;
 pub mod files;

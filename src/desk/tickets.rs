@@ -923,7 +923,11 @@ impl Desk {
     }
 }
 
-async fn lock_visible(tx: &mut Tx, actor: &Actor, number: &str) -> Result<TicketRow, DeskError> {
+pub(crate) async fn lock_visible(
+    tx: &mut Tx,
+    actor: &Actor,
+    number: &str,
+) -> Result<TicketRow, DeskError> {
     let number = normalize_number(number)?;
     let row = store::tickets::lock_ticket_by_number(tx, actor.org_id, &number)
         .await?

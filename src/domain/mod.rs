@@ -57,6 +57,7 @@ macro_rules! string_enum {
 
 pub mod audit;
 pub mod channel;
+pub mod cmdb;
 pub mod number;
 pub mod password;
 pub mod priority;

@@ -5,6 +5,7 @@
 mod access;
 mod admin;
 mod auth;
+mod cmdb;
 pub mod error;
 mod extract;
 mod me;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(access::router())
         .merge(auth::router())
         .merge(me::router())
+        .merge(cmdb::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -122,6 +124,9 @@ impl Modify for BearerAuth {
         access::list_identities, access::link_identity, access::unlink_identity,
         access::list_tokens, access::create_token, access::revoke_token,
         admin::update_team,
+        cmdb::list_classes, cmdb::create_class, cmdb::list_cis, cmdb::create_ci, cmdb::get_ci, cmdb::update_ci, cmdb::delete_ci,
+        cmdb::history, cmdb::impact, cmdb::add_relationship, cmdb::remove_relationship, cmdb::bulk,
+        cmdb::ticket_cis, cmdb::link_ci, cmdb::unlink_ci,
         admin::create_person, admin::list_people, admin::get_person,
         admin::create_team, admin::list_teams, admin::get_team, admin::add_member, admin::remove_member,
         admin::create_category, admin::list_categories,
@@ -130,6 +135,6 @@ impl Modify for BearerAuth {
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod audit;
+pub mod cmdb;
 pub mod identity;
 pub mod inbound;
 pub mod orgs;

@@ -49,6 +49,9 @@ struct OrgB {
     webhook_id: String,
     identity_id: String,
     token_id: String,
+    ci_id: String,
+    other_ci_id: String,
+    relationship_id: String,
     dead_outbox_ids: Vec<String>,
 }
 
@@ -154,6 +157,47 @@ impl OrgB {
         .await;
         let attachment_id = id_of(&attachment, "attachment");
 
+        let service = created(
+            app.post("/api/v1/cmdb/cis", token, &json!({ "class": "service", "name": "B-only payroll service", "external_id": "b-ext-1" })).await,
+            "B's service",
+        )
+        .await;
+        let ci_id = id_of(&service, "CI");
+        let app_ci = created(
+            app.post(
+                "/api/v1/cmdb/cis",
+                token,
+                &json!({ "class": "application", "name": "B-only payroll app" }),
+            )
+            .await,
+            "B's application",
+        )
+        .await;
+        let other_ci_id = id_of(&app_ci, "CI");
+        let relationship = created(
+            app.post(
+                "/api/v1/cmdb/relationships",
+                token,
+                &json!({ "source": ci_id, "kind": "depends_on", "target": other_ci_id }),
+            )
+            .await,
+            "B's relationship",
+        )
+        .await;
+        let relationship_id = id_of(&relationship, "relationship");
+        let linked = app
+            .post(
+                &format!("/api/v1/tickets/{ticket_number}/cis"),
+                token,
+                &json!({ "ci": ci_id }),
+            )
+            .await;
+        assert_eq!(
+            linked.status(),
+            StatusCode::OK,
+            "B's ticket is linked to B's service"
+        );
+
         // Nothing listens on port 9: every event is dead-lettered, so the
         // retry route has something it could really requeue.
         let all_dead = eventually(Duration::from_secs(10), || async {
@@ -191,6 +235,9 @@ impl OrgB {
             webhook_id,
             identity_id,
             token_id,
+            ci_id,
+            other_ci_id,
+            relationship_id,
             dead_outbox_ids,
         }
     }
@@ -210,6 +257,10 @@ impl OrgB {
             &self.webhook_id,
             &self.identity_id,
             &self.token_id,
+            &self.ci_id,
+            &self.other_ci_id,
+            &self.relationship_id,
+            "B-only payroll",
         ];
         markers.extend(self.dead_outbox_ids.iter().map(String::as_str));
         markers
@@ -238,6 +289,9 @@ impl OrgB {
                     ("id", "webhooks") => &self.webhook_id,
                     ("id", "outbox") => &self.dead_outbox_ids[0],
                     ("id", "tokens") => &self.token_id,
+                    ("id", "cis") => &self.ci_id,
+                    ("id", "relationships") => &self.relationship_id,
+                    ("ci", _) => &self.ci_id,
                     ("identity", _) => &self.identity_id,
                     _ => panic!(
                         "new path parameter {{{param}}} in {route}: \
@@ -417,6 +471,35 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
         ("POST", "/api/v1/tickets/{number}/watchers") => {
             hidden(json!({ "person": b.requester_id }))
         }
+        ("POST", "/api/v1/tickets/{number}/cis") => hidden(json!({ "ci": b.ci_id })),
+        ("PATCH", "/api/v1/cmdb/cis/{id}") => hidden(json!({ "name": "A was here" })),
+        ("POST", "/api/v1/cmdb/classes") => vec![(
+            Body::Json(json!({ "name": "a_class", "label": "A class", "schema": {} })),
+            Expect::Created,
+        )],
+        ("POST", "/api/v1/cmdb/cis") => vec![
+            (
+                Body::Json(json!({ "class": "service", "name": "A service" })),
+                Expect::Created,
+            ),
+            (
+                Body::Json(
+                    json!({ "class": "service", "name": "A probe", "owner_team": b.team_id }),
+                ),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/cmdb/relationships") => vec![(
+            Body::Json(json!({ "source": b.ci_id, "kind": "depends_on", "target": b.other_ci_id })),
+            Expect::Rejected,
+        )],
+        // B's external id is free in A: the upsert creates A's own CI.
+        ("POST", "/api/v1/cmdb/bulk") => vec![(
+            Body::Json(
+                json!({ "items": [{ "external_id": "b-ext-1", "class": "service", "name": "A bulk" }] }),
+            ),
+            Expect::Created,
+        )],
         // A's own organization, profile and credentials.
         ("POST", "/api/v1/invitations") => vec![(
             Body::Json(json!({ "email": b.agent_email, "name": "Bea Agent", "roles": ["agent"] })),
@@ -736,6 +819,9 @@ impl OrgB {
             webhook_id: id(),
             identity_id: id(),
             token_id: id(),
+            ci_id: id(),
+            other_ci_id: id(),
+            relationship_id: id(),
             dead_outbox_ids: vec![id()],
         }
     }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod bad_input;
+mod cmdb;
 mod helpers;
 mod idempotency;
 mod identities;

@@ -1,0 +1,549 @@
+//! CMDB storage: classes, configuration items, unique attribute values,
+//! relationships, ticket links and CI history.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{on, on_exec, Exec, Tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClassRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub label: String,
+    pub schema: Json<Value>,
+    pub builtin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Adds a class unless one of that name exists; true when it was added.
+pub async fn insert_class(tx: &mut Tx, row: &ClassRow) -> Result<bool, sqlx::Error> {
+    let sql = "INSERT INTO ci_classes (id, org_id, name, label, schema, builtin, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, name) DO NOTHING";
+    let n = on!(tx, c => sqlx::query(sql)
+        .bind(row.id)
+        .bind(row.org_id)
+        .bind(&row.name)
+        .bind(&row.label)
+        .bind(&row.schema)
+        .bind(row.builtin)
+        .bind(row.created_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+const CLASS: &str = "SELECT id, org_id, name, label, schema, builtin, created_at FROM ci_classes";
+
+pub async fn list_classes(e: Exec<'_>, org_id: Uuid) -> Result<Vec<ClassRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(CLASS, " WHERE org_id = $1 ORDER BY name");
+    on_exec!(e, c => sqlx::query_as(SQL).bind(org_id).fetch_all(c).await)
+}
+
+pub async fn find_class_by_name(
+    tx: &mut Tx,
+    org_id: Uuid,
+    name: &str,
+) -> Result<Option<ClassRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(CLASS, " WHERE org_id = $1 AND name = $2");
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(name).fetch_optional(c).await)
+}
+
+/// A configuration item with its class name and owner team name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CiRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub class_id: Uuid,
+    pub class_name: String,
+    pub name: String,
+    pub owner_team_id: Option<Uuid>,
+    pub owner_team_name: Option<String>,
+    pub lifecycle: String,
+    pub criticality: String,
+    pub attributes: Json<Value>,
+    pub external_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const CI: &str = "SELECT ci.id, ci.org_id, ci.class_id, cl.name AS class_name, ci.name, ci.owner_team_id, \
+                  tm.name AS owner_team_name, ci.lifecycle, ci.criticality, ci.attributes, ci.external_id, \
+                  ci.created_at, ci.updated_at \
+                  FROM configuration_items ci JOIN ci_classes cl ON cl.id = ci.class_id \
+                  LEFT JOIN teams tm ON tm.id = ci.owner_team_id";
+
+pub async fn insert_ci(tx: &mut Tx, row: &CiRow) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO configuration_items (id, org_id, class_id, name, owner_team_id, lifecycle, criticality, \
+               attributes, external_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    on!(tx, c => sqlx::query(sql)
+        .bind(row.id)
+        .bind(row.org_id)
+        .bind(row.class_id)
+        .bind(&row.name)
+        .bind(row.owner_team_id)
+        .bind(&row.lifecycle)
+        .bind(&row.criticality)
+        .bind(&row.attributes)
+        .bind(&row.external_id)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn update_ci(tx: &mut Tx, row: &CiRow) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE configuration_items SET name = $3, owner_team_id = $4, lifecycle = $5, criticality = $6, \
+               attributes = $7, external_id = $8, updated_at = $9 WHERE org_id = $1 AND id = $2";
+    on!(tx, c => sqlx::query(sql)
+        .bind(row.org_id)
+        .bind(row.id)
+        .bind(&row.name)
+        .bind(row.owner_team_id)
+        .bind(&row.lifecycle)
+        .bind(&row.criticality)
+        .bind(&row.attributes)
+        .bind(&row.external_id)
+        .bind(row.updated_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn find_ci(e: Exec<'_>, org_id: Uuid, id: Uuid) -> Result<Option<CiRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(CI, " WHERE ci.org_id = $1 AND ci.id = $2");
+    on_exec!(e, c => sqlx::query_as(SQL).bind(org_id).bind(id).fetch_optional(c).await)
+}
+
+pub async fn find_ci_by_external_id(
+    tx: &mut Tx,
+    org_id: Uuid,
+    external_id: &str,
+) -> Result<Option<CiRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(CI, " WHERE ci.org_id = $1 AND ci.external_id = $2");
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(external_id).fetch_optional(c).await)
+}
+
+/// Lists CIs by name (keyset after `after` = (name, id)), optionally of one
+/// class and matching text in name or external id. Only fixed fragments go
+/// into the SQL; every value is bound.
+pub async fn list_cis(
+    e: Exec<'_>,
+    org_id: Uuid,
+    class_id: Option<Uuid>,
+    text: Option<&str>,
+    after: Option<(String, Uuid)>,
+    limit: i64,
+) -> Result<Vec<CiRow>, sqlx::Error> {
+    let mut sql = String::from(CI);
+    sql.push_str(" WHERE ci.org_id = $1");
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    let class_mark = class_id.map(|_| next());
+    if let Some(m) = class_mark {
+        sql.push_str(&format!(" AND ci.class_id = ${m}"));
+    }
+    let pattern = text.map(|t| format!("%{}%", t.to_lowercase().replace(['\\', '%', '_'], "")));
+    if pattern.is_some() {
+        let m = next();
+        sql.push_str(&format!(
+            " AND (lower(ci.name) LIKE ${m} OR lower(ci.external_id) LIKE ${m})"
+        ));
+    }
+    if after.is_some() {
+        let (a, b) = (next(), next());
+        sql.push_str(&format!(" AND (ci.name, ci.id) > (${a}, ${b})"));
+    }
+    let m = next();
+    sql.push_str(&format!(" ORDER BY ci.name, ci.id LIMIT ${m}"));
+    let sql = sqlx::AssertSqlSafe(sql);
+    on_exec!(e, c => {
+        let mut q = sqlx::query_as(sql).bind(org_id);
+        if let Some(id) = class_id {
+            q = q.bind(id);
+        }
+        if let Some(p) = &pattern {
+            q = q.bind(p.clone());
+        }
+        if let Some((name, id)) = &after {
+            q = q.bind(name.clone()).bind(*id);
+        }
+        q.bind(limit).fetch_all(c).await
+    })
+}
+
+/// Claims unique attribute values for a CI; a clash is a unique violation.
+pub async fn claim_unique_value(
+    tx: &mut Tx,
+    org_id: Uuid,
+    class_id: Uuid,
+    attribute: &str,
+    value: &str,
+    ci_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO ci_unique_values (org_id, class_id, attribute, value, ci_id) VALUES ($1, $2, $3, $4, $5)";
+    on!(tx, c => sqlx::query(sql).bind(org_id).bind(class_id).bind(attribute).bind(value).bind(ci_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The CI that holds a unique value, if any.
+pub async fn unique_value_owner(
+    tx: &mut Tx,
+    org_id: Uuid,
+    class_id: Uuid,
+    attribute: &str,
+    value: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let sql = "SELECT ci_id FROM ci_unique_values WHERE org_id = $1 AND class_id = $2 AND attribute = $3 AND value = $4";
+    on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(class_id).bind(attribute).bind(value).fetch_optional(c).await)
+}
+
+pub async fn release_unique_values(tx: &mut Tx, ci_id: Uuid) -> Result<(), sqlx::Error> {
+    let sql = "DELETE FROM ci_unique_values WHERE ci_id = $1";
+    on!(tx, c => sqlx::query(sql).bind(ci_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RelationshipRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub source_id: Uuid,
+    pub target_id: Uuid,
+    pub kind: String,
+    pub attributes: Json<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Adds a relationship unless the same (source, target, kind) exists;
+/// returns the id of the one that is there now and whether it is new.
+pub async fn upsert_relationship(
+    tx: &mut Tx,
+    row: &RelationshipRow,
+) -> Result<(Uuid, bool), sqlx::Error> {
+    let sql = "INSERT INTO ci_relationships (id, org_id, source_id, target_id, kind, attributes, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, source_id, target_id, kind) DO NOTHING";
+    let n = on!(tx, c => sqlx::query(sql)
+        .bind(row.id)
+        .bind(row.org_id)
+        .bind(row.source_id)
+        .bind(row.target_id)
+        .bind(&row.kind)
+        .bind(&row.attributes)
+        .bind(row.created_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if n > 0 {
+        return Ok((row.id, true));
+    }
+    let sql = "SELECT id FROM ci_relationships WHERE org_id = $1 AND source_id = $2 AND target_id = $3 AND kind = $4";
+    let id = on!(tx, c => sqlx::query_scalar(sql).bind(row.org_id).bind(row.source_id).bind(row.target_id).bind(&row.kind).fetch_one(c).await)?;
+    Ok((id, false))
+}
+
+pub async fn delete_relationship(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<RelationshipRow>, sqlx::Error> {
+    let sql = "SELECT id, org_id, source_id, target_id, kind, attributes, created_at FROM ci_relationships WHERE org_id = $1 AND id = $2";
+    let row: Option<RelationshipRow> =
+        on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(id).fetch_optional(c).await)?;
+    if row.is_some() {
+        let sql = "DELETE FROM ci_relationships WHERE org_id = $1 AND id = $2";
+        on!(tx, c => sqlx::query(sql).bind(org_id).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(row)
+}
+
+/// A relationship seen from one of its CIs, with the other end's name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RelationshipOf {
+    pub id: Uuid,
+    pub source_id: Uuid,
+    pub source_name: String,
+    pub target_id: Uuid,
+    pub target_name: String,
+    pub kind: String,
+    pub attributes: Json<Value>,
+}
+
+pub async fn list_relationships_of(
+    e: Exec<'_>,
+    org_id: Uuid,
+    ci_id: Uuid,
+) -> Result<Vec<RelationshipOf>, sqlx::Error> {
+    let sql = "SELECT r.id, r.source_id, s.name AS source_name, r.target_id, t.name AS target_name, r.kind, r.attributes \
+               FROM ci_relationships r JOIN configuration_items s ON s.id = r.source_id \
+               JOIN configuration_items t ON t.id = r.target_id \
+               WHERE r.org_id = $1 AND (r.source_id = $2 OR r.target_id = $2) ORDER BY r.kind, s.name, t.name";
+    on_exec!(e, c => sqlx::query_as(sql).bind(org_id).bind(ci_id).fetch_all(c).await)
+}
+
+pub async fn count_relationships_of(tx: &mut Tx, ci_id: Uuid) -> Result<i64, sqlx::Error> {
+    let sql = "SELECT COUNT(*) FROM ci_relationships WHERE source_id = $1 OR target_id = $1";
+    on!(tx, c => sqlx::query_scalar(sql).bind(ci_id).fetch_one(c).await)
+}
+
+/// One edge of the graph with the lifecycle of both ends (retired CIs do
+/// not pass impact on).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EdgeRow {
+    pub source_id: Uuid,
+    pub target_id: Uuid,
+    pub kind: String,
+    pub source_lifecycle: String,
+    pub target_lifecycle: String,
+}
+
+const EDGES: &str = "SELECT r.source_id, r.target_id, r.kind, s.lifecycle AS source_lifecycle, t.lifecycle AS target_lifecycle \
+                     FROM ci_relationships r JOIN configuration_items s ON s.id = r.source_id \
+                     JOIN configuration_items t ON t.id = r.target_id";
+
+/// Every relationship touching any of `ids`: one query per BFS level.
+pub async fn edges_touching(
+    e: Exec<'_>,
+    org_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<EdgeRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    match e {
+        // Postgres takes the whole frontier as one array parameter.
+        Exec::Db(super::Db::Postgres(p)) => pg_edges(p, org_id, ids).await,
+        Exec::Tx(Tx::Postgres(t)) => pg_edges(&mut **t, org_id, ids).await,
+        other => {
+            // SQLite: an IN list per chunk (its parameter limit is 32,766).
+            let mut edges = Vec::new();
+            let mut other = other;
+            for chunk in ids.chunks(500) {
+                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let list = marks.join(", ");
+                let sql = format!("{EDGES} WHERE r.org_id = $1 AND (r.source_id IN ({list}) OR r.target_id IN ({list}))");
+                let sql = sqlx::AssertSqlSafe(sql);
+                let rows: Vec<EdgeRow> = match &mut other {
+                    Exec::Db(super::Db::Sqlite(pool)) => {
+                        let pool: &sqlx::SqlitePool = pool;
+                        let mut q = sqlx::query_as(sql).bind(org_id);
+                        for id in chunk {
+                            q = q.bind(*id);
+                        }
+                        q.fetch_all(pool).await?
+                    }
+                    Exec::Tx(Tx::Sqlite(t)) => {
+                        let mut q = sqlx::query_as(sql).bind(org_id);
+                        for id in chunk {
+                            q = q.bind(*id);
+                        }
+                        q.fetch_all(&mut **t).await?
+                    }
+                    _ => Vec::new(),
+                };
+                edges.extend(rows);
+            }
+            Ok(edges)
+        }
+    }
+}
+
+async fn pg_edges<'c, E>(
+    executor: E,
+    org_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<EdgeRow>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    const SQL: &str = const_format::concatcp!(
+        EDGES,
+        " WHERE r.org_id = $1 AND (r.source_id = ANY($2) OR r.target_id = ANY($2))"
+    );
+    sqlx::query_as(SQL)
+        .bind(org_id)
+        .bind(ids)
+        .fetch_all(executor)
+        .await
+}
+
+/// Summaries of many CIs by id (for impact answers).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CiBrief {
+    pub id: Uuid,
+    pub name: String,
+    pub class_name: String,
+    pub lifecycle: String,
+    pub criticality: String,
+}
+
+pub async fn briefs(e: Exec<'_>, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<CiBrief>, sqlx::Error> {
+    let mut out = Vec::new();
+    let mut e = e;
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT ci.id, ci.name, cl.name AS class_name, ci.lifecycle, ci.criticality FROM configuration_items ci \
+             JOIN ci_classes cl ON cl.id = ci.class_id WHERE ci.org_id = $1 AND ci.id IN ({})",
+            marks.join(", ")
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        let reborrowed = match &mut e {
+            Exec::Db(db) => Exec::Db(db),
+            Exec::Tx(tx) => Exec::Tx(tx),
+        };
+        let rows: Vec<CiBrief> = on_exec!(reborrowed, c => {
+            let mut q = sqlx::query_as(sql).bind(org_id);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(c).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+pub async fn link_ticket(
+    tx: &mut Tx,
+    ticket_id: Uuid,
+    ci_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let sql = "INSERT INTO ticket_cis (ticket_id, ci_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+    let n = on!(tx, c => sqlx::query(sql).bind(ticket_id).bind(ci_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+pub async fn unlink_ticket(tx: &mut Tx, ticket_id: Uuid, ci_id: Uuid) -> Result<bool, sqlx::Error> {
+    let sql = "DELETE FROM ticket_cis WHERE ticket_id = $1 AND ci_id = $2";
+    let n = on!(tx, c => sqlx::query(sql).bind(ticket_id).bind(ci_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+pub async fn count_ticket_links(tx: &mut Tx, ci_id: Uuid) -> Result<i64, sqlx::Error> {
+    let sql = "SELECT COUNT(*) FROM ticket_cis WHERE ci_id = $1";
+    on!(tx, c => sqlx::query_scalar(sql).bind(ci_id).fetch_one(c).await)
+}
+
+/// A ticket linked to a CI.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkedTicket {
+    pub ci_id: Uuid,
+    pub number: String,
+    pub kind: String,
+    pub state: String,
+    pub title: String,
+    pub priority: String,
+}
+
+/// Tickets linked to any of `ids`.
+pub async fn tickets_on(
+    e: Exec<'_>,
+    org_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<LinkedTicket>, sqlx::Error> {
+    let mut out = Vec::new();
+    let mut e = e;
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT l.ci_id, t.number, t.kind, t.state, t.title, t.priority FROM ticket_cis l \
+             JOIN tickets t ON t.id = l.ticket_id WHERE t.org_id = $1 AND l.ci_id IN ({}) ORDER BY t.number",
+            marks.join(", ")
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        let reborrowed = match &mut e {
+            Exec::Db(db) => Exec::Db(db),
+            Exec::Tx(tx) => Exec::Tx(tx),
+        };
+        let rows: Vec<LinkedTicket> = on_exec!(reborrowed, c => {
+            let mut q = sqlx::query_as(sql).bind(org_id);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(c).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// (id, name, class) of the CIs a ticket is linked to.
+pub async fn cis_of_ticket(
+    e: Exec<'_>,
+    ticket_id: Uuid,
+) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
+    let sql = "SELECT ci.id, ci.name, cl.name FROM ticket_cis l JOIN configuration_items ci ON ci.id = l.ci_id \
+               JOIN ci_classes cl ON cl.id = ci.class_id WHERE l.ticket_id = $1 ORDER BY ci.name";
+    on_exec!(e, c => sqlx::query_as(sql).bind(ticket_id).fetch_all(c).await)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CiHistoryRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub ci_id: Uuid,
+    pub actor_id: Option<Uuid>,
+    pub actor_name: Option<String>,
+    pub channel: String,
+    pub action: String,
+    pub field: Option<String>,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert_history(tx: &mut Tx, rows: &[CiHistoryRow]) -> Result<(), sqlx::Error> {
+    for r in rows {
+        let sql = "INSERT INTO ci_history (id, org_id, ci_id, actor_id, channel, action, field, old_value, new_value, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        on!(tx, c => sqlx::query(sql)
+            .bind(r.id)
+            .bind(r.org_id)
+            .bind(r.ci_id)
+            .bind(r.actor_id)
+            .bind(&r.channel)
+            .bind(&r.action)
+            .bind(&r.field)
+            .bind(&r.old_value)
+            .bind(&r.new_value)
+            .bind(r.created_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+pub async fn list_history(
+    e: Exec<'_>,
+    org_id: Uuid,
+    ci_id: Uuid,
+) -> Result<Vec<CiHistoryRow>, sqlx::Error> {
+    let sql = "SELECT h.id, h.org_id, h.ci_id, h.actor_id, p.name AS actor_name, h.channel, h.action, h.field, \
+               h.old_value, h.new_value, h.created_at FROM ci_history h LEFT JOIN people p ON p.id = h.actor_id \
+               WHERE h.org_id = $1 AND h.ci_id = $2 ORDER BY h.created_at, h.id";
+    on_exec!(e, c => sqlx::query_as(sql).bind(org_id).bind(ci_id).fetch_all(c).await)
+}
+
+pub async fn delete_ci(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<(), sqlx::Error> {
+    for sql in [
+        "DELETE FROM ci_history WHERE org_id = $1 AND ci_id = $2",
+        "DELETE FROM ci_unique_values WHERE org_id = $1 AND ci_id = $2",
+        "DELETE FROM configuration_items WHERE org_id = $1 AND id = $2",
+    ] {
+        on!(tx, c => sqlx::query(sql).bind(org_id).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
