@@ -12,6 +12,7 @@ pub mod demo;
 pub mod desk;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;

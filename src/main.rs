@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The configuration management database.
+    Cmdb {
+        #[command(subcommand)]
+        command: CmdbCommand,
+    },
     /// Load benchmark against a running daemon (see BENCHMARKS.md).
     Bench(switchboard::bench::BenchArgs),
 }
@@ -74,6 +79,28 @@ enum TokenCommand {
         /// A name to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CmdbCommand {
+    /// Import configuration items and relationships from a file, idempotently
+    /// (matched by external_id). CSV items: external_id,class,name[,lifecycle,
+    /// criticality,owner_team,attr.<name>…]; CSV relationships:
+    /// source_external_id,kind,target_external_id; JSON as the bulk API;
+    /// JSON Lines one record a line. Errors are reported by line.
+    Import {
+        /// .csv, .json, .jsonl or .ndjson
+        file: PathBuf,
+        /// Organization slug.
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// Records per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// No progress bar (for logs and scripts).
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -156,6 +183,41 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Cmdb {
+            command:
+                CmdbCommand::Import {
+                    file,
+                    org,
+                    batch,
+                    quiet,
+                },
+        } => {
+            let db = app::open_database(&config).await?;
+            let desk = app::build_desk(&config, db);
+            desk.ensure_org(switchboard::desk::admin::DEFAULT_ORG)
+                .await?;
+            let (org, _) = desk.ensure_org(&org).await?;
+            desk.ensure_default_classes_everywhere().await?;
+            let actor = switchboard::desk::Actor::system(org.id);
+            let report = switchboard::import::import(&desk, &actor, &file, batch, !quiet).await?;
+            let r = &report.result;
+            println!(
+                "created {} CIs, updated {}, unchanged {}; relationships: {} new, {} existing",
+                r.created,
+                r.updated,
+                r.unchanged,
+                r.relationships_created,
+                r.relationships_existing
+            );
+            if report.errors.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for e in &report.errors {
+                    eprintln!("{}: {e}", file.display());
+                }
+                Ok(ExitCode::FAILURE)
+            }
         }
         Command::Bench(args) => switchboard::bench::run(args)
             .await

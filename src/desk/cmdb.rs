@@ -247,20 +247,13 @@ pub struct BulkResult {
 }
 
 /// One invalid entry of a bulk request: which one and why.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct BulkError {
     /// `items` or `relationships`.
     pub section: String,
     /// Zero-based position in that section.
     pub index: usize,
     pub errors: Vec<String>,
-}
-
-/// A bulk request either applies whole or not at all.
-#[derive(Debug)]
-pub enum BulkOutcome {
-    Applied(BulkResult),
-    Invalid(Vec<BulkError>),
 }
 
 fn field(message: impl Into<String>) -> FieldError {
@@ -933,7 +926,7 @@ impl Desk {
         work: &mut Work,
         actor: &Actor,
         input: BulkUpsert,
-    ) -> Result<BulkOutcome, DeskError> {
+    ) -> Result<BulkResult, DeskError> {
         if !actor.has(Role::Admin) {
             return Err(DeskError::Forbidden(
                 "bulk upserts need the admin role".into(),
@@ -984,7 +977,7 @@ impl Desk {
             }
         }
         if !errors.is_empty() {
-            return Ok(BulkOutcome::Invalid(errors));
+            return Err(DeskError::BulkInvalid(errors));
         }
         let mut result = BulkResult {
             created: 0,
@@ -1027,7 +1020,7 @@ impl Desk {
                     by_external.insert(external, row);
                 }
                 Err(DeskError::Invalid(fields)) => {
-                    return Ok(BulkOutcome::Invalid(vec![BulkError {
+                    return Err(DeskError::BulkInvalid(vec![BulkError {
                         section: "items".into(),
                         index,
                         errors: fields.iter().map(ToString::to_string).collect(),
@@ -1049,7 +1042,7 @@ impl Desk {
             let source = find(&r.source_external_id).await?;
             let target = find(&r.target_external_id).await?;
             let (Some(source), Some(target)) = (source, target) else {
-                return Ok(BulkOutcome::Invalid(vec![BulkError {
+                return Err(DeskError::BulkInvalid(vec![BulkError {
                     section: "relationships".into(),
                     index,
                     errors: vec![format!(
@@ -1062,7 +1055,7 @@ impl Desk {
                 Ok((_, true)) => result.relationships_created += 1,
                 Ok((_, false)) => result.relationships_existing += 1,
                 Err(DeskError::Invalid(fields)) => {
-                    return Ok(BulkOutcome::Invalid(vec![BulkError {
+                    return Err(DeskError::BulkInvalid(vec![BulkError {
                         section: "relationships".into(),
                         index,
                         errors: fields.iter().map(ToString::to_string).collect(),
@@ -1072,7 +1065,7 @@ impl Desk {
             }
         }
         work.audit(actor, "cmdb.bulk_upsert", "cmdb", json!({ "created": result.created, "updated": result.updated, "relationships": result.relationships_created }));
-        Ok(BulkOutcome::Applied(result))
+        Ok(result)
     }
 }
 

@@ -14,6 +14,9 @@ pub enum DeskError {
     Invalid(Vec<FieldError>),
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// Entries of a bulk request that cannot be applied; nothing was.
+    #[error("invalid entries: {}", .0.iter().map(|e| format!("{}[{}]: {}", e.section, e.index, e.errors.join("; "))).collect::<Vec<_>>().join("; "))]
+    BulkInvalid(Vec<super::cmdb::BulkError>),
     #[error("{0}")]
     Conflict(String),
     #[error("this idempotency key was already used with a different request")]

@@ -17,15 +17,12 @@ use super::{
     extract::{respond, ApiJson, ApiQuery, Auth, IdempotencyKey},
     run_use_case, AppState,
 };
-use crate::{
-    desk::{
-        cmdb::{
-            BulkOutcome, BulkResult, BulkUpsert, CiChanges, CiDetail, CiInput, CiRef, CiView,
-            ClassView, HistoryView, Impact, RelationshipInput, RelationshipView,
-        },
-        DeskError, Intake,
+use crate::desk::{
+    cmdb::{
+        BulkResult, BulkUpsert, CiChanges, CiDetail, CiInput, CiRef, CiView, ClassView,
+        HistoryView, Impact, RelationshipInput, RelationshipView,
     },
-    domain::FieldError,
+    Intake,
 };
 
 pub fn router() -> Router<AppState> {
@@ -273,25 +270,8 @@ pub async fn bulk(
         StatusCode::OK,
     );
     let input = body.value;
-    let outcome = run_use_case!(state, intake, |desk, work| async move {
-        match desk.bulk_upsert(work, &actor, input).await? {
-            BulkOutcome::Applied(result) => Ok(result),
-            // Refusing rolls the transaction back: nothing is written.
-            BulkOutcome::Invalid(errors) => Err(DeskError::Invalid(
-                errors
-                    .into_iter()
-                    .map(|e| FieldError {
-                        field: if e.section == "items" {
-                            "items"
-                        } else {
-                            "relationships"
-                        },
-                        message: format!("entry {}: {}", e.index, e.errors.join("; ")),
-                    })
-                    .collect(),
-            )),
-        }
-    });
+    let outcome = run_use_case!(state, intake, |desk, work| desk
+        .bulk_upsert(work, &actor, input));
     Ok(respond(StatusCode::OK, outcome))
 }
 

@@ -92,7 +92,7 @@ impl ApiError {
             ApiError::Desk(e) => match e {
                 D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
                 D::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-                D::Invalid(_) => (
+                D::Invalid(_) | D::BulkInvalid(_) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "validation_failed",
                     "Validation failed",
@@ -144,6 +144,16 @@ impl IntoResponse for ApiError {
                     .map(|f| FieldProblem {
                         field: f.field.to_string(),
                         message: f.message.clone(),
+                    })
+                    .collect(),
+                None,
+            ),
+            ApiError::Desk(DeskError::BulkInvalid(entries)) => (
+                entries
+                    .iter()
+                    .map(|e| FieldProblem {
+                        field: format!("{}[{}]", e.section, e.index),
+                        message: e.errors.join("; "),
                     })
                     .collect(),
                 None,

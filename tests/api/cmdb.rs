@@ -489,28 +489,142 @@ async fn a_bulk_upsert_is_idempotent_and_all_or_nothing() {
     let refused = app.post("/api/v1/cmdb/bulk", &app.token, &broken).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let problem: Value = refused.json().await.expect("json");
-    let messages: Vec<&str> = problem["errors"]
+    let errors: Vec<(&str, &str)> = problem["errors"]
         .as_array()
         .expect("errors")
         .iter()
-        .filter_map(|e| e["message"].as_str())
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap_or_default(),
+                e["message"].as_str().unwrap_or_default(),
+            )
+        })
         .collect();
     assert!(
-        messages
+        errors
             .iter()
-            .any(|m| m.starts_with("entry 1:") && m.contains("hostname")),
-        "{messages:?}"
+            .any(|(f, m)| *f == "items[1]" && m.contains("hostname")),
+        "{errors:?}"
     );
     assert!(
-        messages
+        errors
             .iter()
-            .any(|m| m.starts_with("entry 2:") && m.contains("external_id")),
-        "{messages:?}"
+            .any(|(f, m)| *f == "items[2]" && m.contains("external_id")),
+        "{errors:?}"
     );
-    assert!(messages.iter().any(|m| m.contains("hosts")), "{messages:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|(f, m)| *f == "relationships[0]" && m.contains("hosts")),
+        "{errors:?}"
+    );
     assert_eq!(
         count_cis(&app).await,
         2,
         "nothing of the broken batch was applied"
     );
+}
+
+fn import(url: &str, file: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["cmdb", "import", "--quiet"])
+        .arg(file)
+        .env("SWITCHBOARD__DATABASE__URL", url)
+        .output()
+        .expect("runs")
+}
+
+#[tokio::test]
+async fn the_importer_loads_csv_and_json_lines_and_names_the_bad_lines() {
+    let url = crate::helpers::fresh_database().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let items = dir.path().join("items.csv");
+    std::fs::write(
+        &items,
+        "external_id,class,name,lifecycle,attr.hostname,attr.cpu_count\n\
+         srv-1,server,Server one,in_use,srv-1.corp,8\n\
+         vm-1,virtual_machine,VM one,,vm-1.corp,\n\
+         app-1,application,Payroll,,,\n",
+    )
+    .expect("write");
+    let relations = dir.path().join("relations.jsonl");
+    std::fs::write(
+        &relations,
+        "{\"source_external_id\": \"vm-1\", \"kind\": \"runs_on\", \"target_external_id\": \"srv-1\"}\n\
+         \n\
+         {\"source_external_id\": \"app-1\", \"kind\": \"runs_on\", \"target_external_id\": \"vm-1\"}\n",
+    )
+    .expect("write");
+
+    let first = import(&url, &items);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("created 3 CIs"));
+    let linked = import(&url, &relations);
+    assert!(
+        linked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&linked.stderr)
+    );
+    assert!(String::from_utf8_lossy(&linked.stdout).contains("relationships: 2 new"));
+    let again = import(&url, &items);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("created 0 CIs, updated 0, unchanged 3"),
+        "idempotent"
+    );
+
+    let malformed = dir.path().join("bad.csv");
+    std::fs::write(
+        &malformed,
+        "external_id,class,name,attr.hostname\n\
+         srv-2,server,Server two,srv-2.corp\n\
+         srv-3,server,\"unterminated,srv-3.corp\n",
+    )
+    .expect("write");
+    let refused = import(&url, &malformed);
+    assert_eq!(refused.status.code(), Some(1));
+    let invalid = dir.path().join("invalid.csv");
+    std::fs::write(&invalid, "external_id,class,name,attr.hostname\nsrv-4,server,Four,srv-4.corp\nsrv-5,server,Five,\nsrv-6,toaster,Six,x\n").expect("write");
+    let rejected = import(&url, &invalid);
+    assert_eq!(rejected.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(
+        stderr.contains("line 3:") && stderr.contains("hostname"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 4:") && stderr.contains("toaster"),
+        "{stderr}"
+    );
+
+    let app = crate::helpers::spawn_on(&url, false, |_| {}).await;
+    let list: Value = app.get_json("/api/v1/cmdb/cis?limit=500", &app.token).await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Payroll", "Server one", "VM one"],
+        "nothing of the bad files was written"
+    );
+    let vm = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["name"] == "VM one")
+        .expect("vm");
+    let impact: Value = app
+        .get_json(
+            &format!("/api/v1/cmdb/cis/{}/impact", vm["id"].as_str().expect("id")),
+            &app.token,
+        )
+        .await;
+    assert_eq!(impact["upstream"][0]["name"], "Payroll");
+    assert_eq!(impact["downstream"][0]["name"], "Server one");
 }
