@@ -15,9 +15,16 @@ pub struct BenchArgs {
     /// Admin API token (`switchboard token create --org default --role admin`).
     #[arg(long, env = "SWITCHBOARD_TOKEN")]
     pub token: String,
-    /// `create` (POST /api/v1/tickets) or `get` (GET /api/v1/tickets/{number}).
+    /// `create` (POST /api/v1/tickets), `get` (GET /api/v1/tickets/{number})
+    /// or `impact` (GET /api/v1/cmdb/cis/{ci}/impact?depth=N).
     #[arg(long, default_value = "create")]
     pub scenario: String,
+    /// For `impact`: the CI to analyse (id).
+    #[arg(long)]
+    pub ci: Option<String>,
+    /// For `impact`: hops to follow.
+    #[arg(long, default_value_t = 5)]
+    pub depth: u32,
     /// Concurrent clients.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
@@ -47,18 +54,28 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .as_str()
         .context("seed ticket has a number")?
         .to_string();
-    let create = match args.scenario.as_str() {
-        "create" => true,
-        "get" => false,
-        other => anyhow::bail!("unknown scenario `{other}`; expected create or get"),
+    let (create, read_url) = match args.scenario.as_str() {
+        "create" => (true, String::new()),
+        "get" => (false, format!("{base}/api/v1/tickets/{number}")),
+        "impact" => {
+            let ci = args
+                .ci
+                .as_deref()
+                .context("--ci is needed for the impact scenario")?;
+            (
+                false,
+                format!("{base}/api/v1/cmdb/cis/{ci}/impact?depth={}", args.depth),
+            )
+        }
+        other => anyhow::bail!("unknown scenario `{other}`; expected create, get or impact"),
     };
 
     let warmup = Instant::now() + Duration::from_secs(2);
     let end = warmup + Duration::from_secs(args.seconds);
     let mut clients = Vec::new();
     for worker in 0..args.concurrency {
-        let (client, base, auth, number) =
-            (client.clone(), base.clone(), auth.clone(), number.clone());
+        let (client, base, auth, read_url) =
+            (client.clone(), base.clone(), auth.clone(), read_url.clone());
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
@@ -73,7 +90,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                         .post(format!("{base}/api/v1/tickets"))
                         .json(&json!({ "kind": "incident", "title": format!("bench {worker}-{i}"), "impact": "low", "urgency": "medium" }))
                 } else {
-                    client.get(format!("{base}/api/v1/tickets/{number}"))
+                    client.get(&read_url)
                 };
                 let ok = match request.header("authorization", &auth).send().await {
                     Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),

@@ -935,6 +935,7 @@ impl Desk {
         let mut errors = Vec::new();
         let mut prepared = Vec::with_capacity(input.items.len());
         let mut seen_external = HashSet::new();
+        let mut classes = HashMap::new();
         for (index, item) in input.items.iter().enumerate() {
             let Some(external) = item.external_id.as_deref().filter(|e| !e.trim().is_empty())
             else {
@@ -955,7 +956,7 @@ impl Desk {
                 });
                 continue;
             }
-            match prepare(&mut work.tx, actor, item).await {
+            match prepare_cached(&mut work.tx, actor, item, &mut classes).await {
                 Ok(p) => prepared.push(p),
                 Err(DeskError::Invalid(fields)) => errors.push(BulkError {
                     section: "items".into(),
@@ -987,35 +988,33 @@ impl Desk {
             relationships_existing: 0,
         };
         let mut by_external: HashMap<String, CiRow> = HashMap::new();
+        let externals: Vec<String> = prepared
+            .iter()
+            .filter_map(|p| p.external_id.clone())
+            .collect();
+        let existing: HashSet<String> =
+            store::cmdb::find_by_external_ids(&mut work.tx, actor.org_id, &externals)
+                .await?
+                .into_iter()
+                .map(|(external, ..)| external)
+                .collect();
+        let mut fresh = Vec::new();
         for (index, p) in prepared.into_iter().enumerate() {
             let external = p.external_id.clone().unwrap_or_default();
-            let existing =
-                store::cmdb::find_ci_by_external_id(&mut work.tx, actor.org_id, &external).await?;
-            let outcome = match existing {
-                None => insert_prepared(work, actor, p)
-                    .await
-                    .map(|row| (row, Upserted::Created)),
-                Some(current) => {
-                    update_prepared(work, actor, current, p)
-                        .await
-                        .map(|(row, changed)| {
-                            (
-                                row,
-                                if changed {
-                                    Upserted::Updated
-                                } else {
-                                    Upserted::Unchanged
-                                },
-                            )
-                        })
-                }
-            };
-            match outcome {
-                Ok((row, what)) => {
-                    match what {
-                        Upserted::Created => result.created += 1,
-                        Upserted::Updated => result.updated += 1,
-                        Upserted::Unchanged => result.unchanged += 1,
+            if !existing.contains(&external) {
+                fresh.push((index, p));
+                continue;
+            }
+            let current =
+                store::cmdb::find_ci_by_external_id(&mut work.tx, actor.org_id, &external)
+                    .await?
+                    .ok_or(DeskError::NotFound("configuration item"))?;
+            match update_prepared(work, actor, current, p).await {
+                Ok((row, changed)) => {
+                    if changed {
+                        result.updated += 1;
+                    } else {
+                        result.unchanged += 1;
                     }
                     by_external.insert(external, row);
                 }
@@ -1029,51 +1028,17 @@ impl Desk {
                 Err(e) => return Err(e),
             }
         }
-        for (index, (r, kind)) in input.relationships.iter().zip(kinds).enumerate() {
-            let mut find = async |external: &str| -> Result<Option<CiRow>, DeskError> {
-                if let Some(row) = by_external.get(external) {
-                    return Ok(Some(row.clone()));
-                }
-                Ok(
-                    store::cmdb::find_ci_by_external_id(&mut work.tx, actor.org_id, external)
-                        .await?,
-                )
-            };
-            let source = find(&r.source_external_id).await?;
-            let target = find(&r.target_external_id).await?;
-            let (Some(source), Some(target)) = (source, target) else {
-                return Err(DeskError::BulkInvalid(vec![BulkError {
-                    section: "relationships".into(),
-                    index,
-                    errors: vec![format!(
-                        "unknown external_id `{}` or `{}`",
-                        r.source_external_id, r.target_external_id
-                    )],
-                }]));
-            };
-            match relate(work, actor, &source, kind, &target, Map::new()).await {
-                Ok((_, true)) => result.relationships_created += 1,
-                Ok((_, false)) => result.relationships_existing += 1,
-                Err(DeskError::Invalid(fields)) => {
-                    return Err(DeskError::BulkInvalid(vec![BulkError {
-                        section: "relationships".into(),
-                        index,
-                        errors: fields.iter().map(ToString::to_string).collect(),
-                    }]));
-                }
-                Err(e) => return Err(e),
-            }
+        result.created = fresh.len();
+        for row in insert_many(work, actor, fresh).await? {
+            by_external.insert(row.external_id.clone().unwrap_or_default(), row);
         }
+        let (created, existing) =
+            relate_many(work, actor, &input.relationships, &kinds, &by_external).await?;
+        result.relationships_created = created;
+        result.relationships_existing = existing;
         work.audit(actor, "cmdb.bulk_upsert", "cmdb", json!({ "created": result.created, "updated": result.updated, "relationships": result.relationships_created }));
         Ok(result)
     }
-}
-
-/// What an upsert did to one CI.
-enum Upserted {
-    Created,
-    Updated,
-    Unchanged,
 }
 
 /// A validated CI ready to write.
@@ -1101,8 +1066,23 @@ async fn class_by_name(tx: &mut Tx, org_id: Uuid, name: &str) -> Result<ClassRow
 }
 
 async fn prepare(tx: &mut Tx, actor: &Actor, input: &CiInput) -> Result<Prepared, DeskError> {
+    prepare_cached(tx, actor, input, &mut HashMap::new()).await
+}
+
+/// [`prepare`] with the classes already read (bulk upserts read each once).
+async fn prepare_cached(
+    tx: &mut Tx,
+    actor: &Actor,
+    input: &CiInput,
+    classes: &mut HashMap<String, Option<ClassRow>>,
+) -> Result<Prepared, DeskError> {
     let mut errors = Vec::new();
-    let class = match store::cmdb::find_class_by_name(tx, actor.org_id, input.class.trim()).await? {
+    let class_name = input.class.trim().to_string();
+    if !classes.contains_key(&class_name) {
+        let found = store::cmdb::find_class_by_name(tx, actor.org_id, &class_name).await?;
+        classes.insert(class_name.clone(), found);
+    }
+    let class = match classes.get(&class_name).cloned().flatten() {
         Some(c) => Some(c),
         None => {
             errors.push(FieldError {
@@ -1223,10 +1203,7 @@ async fn claim_unique(
         let Some(value) = attributes.get(key) else {
             continue;
         };
-        let value = match value {
-            Value::String(s) => s.to_lowercase(),
-            other => other.to_string(),
-        };
+        let value = unique_text(value);
         if let Some(owner) =
             store::cmdb::unique_value_owner(tx, org_id, class.id, key, &value).await?
         {
@@ -1300,6 +1277,80 @@ async fn insert_prepared(work: &mut Work, actor: &Actor, p: Prepared) -> Result<
         json!({ "class": row.class_name, "name": row.name }),
     );
     Ok(row)
+}
+
+/// Inserts new CIs of a bulk upsert in a few statements: rows, unique
+/// values (a clash names its entry), history. One audit event covers the
+/// whole upsert; each CI's history records its creation.
+async fn insert_many(
+    work: &mut Work,
+    actor: &Actor,
+    fresh: Vec<(usize, Prepared)>,
+) -> Result<Vec<CiRow>, DeskError> {
+    let now = store::now();
+    let mut rows = Vec::with_capacity(fresh.len());
+    let mut claims = Vec::new();
+    let mut index_of = HashMap::new();
+    for (index, p) in fresh {
+        let id = new_id();
+        index_of.insert(id, index);
+        for key in p.schema.unique_keys() {
+            if let Some(value) = p.attributes.get(key) {
+                claims.push(store::cmdb::UniqueClaim {
+                    org_id: actor.org_id,
+                    class_id: p.class.id,
+                    attribute: key.to_string(),
+                    value: unique_text(value),
+                    ci_id: id,
+                });
+            }
+        }
+        rows.push(CiRow {
+            id,
+            org_id: actor.org_id,
+            class_id: p.class.id,
+            class_name: p.class.name.clone(),
+            name: p.name,
+            owner_team_id: p.owner_team_id,
+            owner_team_name: p.owner_team_name,
+            lifecycle: p.lifecycle.as_str().into(),
+            criticality: p.criticality.as_str().into(),
+            attributes: sqlx::types::Json(Value::Object(p.attributes)),
+            external_id: p.external_id,
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    store::cmdb::insert_cis(&mut work.tx, &rows).await?;
+    let refused = store::cmdb::claim_unique_values(&mut work.tx, &claims).await?;
+    if !refused.is_empty() {
+        return Err(DeskError::BulkInvalid(
+            refused
+                .into_iter()
+                .map(|(ci, key, value)| BulkError {
+                    section: "items".into(),
+                    index: index_of.get(&ci).copied().unwrap_or_default(),
+                    errors: vec![format!(
+                        "`{key}` {value} is already used by another configuration item"
+                    )],
+                })
+                .collect(),
+        ));
+    }
+    let history: Vec<CiHistoryRow> = rows
+        .iter()
+        .map(|r| history_row(actor, r.id, "created", None, None, Some(r.name.clone())))
+        .collect();
+    store::cmdb::insert_history(&mut work.tx, &history).await?;
+    Ok(rows)
+}
+
+/// How a unique attribute value is compared: case-insensitive text.
+fn unique_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.to_lowercase(),
+        other => other.to_string(),
+    }
 }
 
 /// Applies an upsert to an existing CI; false when nothing changed.
@@ -1382,6 +1433,121 @@ async fn update_prepared(
         .collect();
     store::cmdb::insert_history(&mut work.tx, &rows).await?;
     Ok((current, true))
+}
+
+/// Adds many relationships named by external id in a few statements: the
+/// ends are looked up at once, every entry is checked, then one multi-row
+/// insert skips those that exist. Returns (added, already there).
+async fn relate_many(
+    work: &mut Work,
+    actor: &Actor,
+    relationships: &[BulkRelationship],
+    kinds: &[RelationKind],
+    batch: &HashMap<String, CiRow>,
+) -> Result<(usize, usize), DeskError> {
+    if relationships.is_empty() {
+        return Ok((0, 0));
+    }
+    // (id, class, name) by external id: this batch's CIs, then the database.
+    let mut ends: HashMap<String, (Uuid, String, String)> = batch
+        .iter()
+        .map(|(e, row)| {
+            (
+                e.clone(),
+                (row.id, row.class_name.clone(), row.name.clone()),
+            )
+        })
+        .collect();
+    let mut wanted: Vec<String> = relationships
+        .iter()
+        .flat_map(|r| [r.source_external_id.clone(), r.target_external_id.clone()])
+        .filter(|e| !ends.contains_key(e))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    for (external, id, class, name) in
+        store::cmdb::find_by_external_ids(&mut work.tx, actor.org_id, &wanted).await?
+    {
+        ends.insert(external, (id, class, name));
+    }
+    let mut errors = Vec::new();
+    let mut rows = Vec::with_capacity(relationships.len());
+    let now = store::now();
+    for (index, (r, kind)) in relationships.iter().zip(kinds).enumerate() {
+        let mut problems = Vec::new();
+        let source = ends.get(&r.source_external_id);
+        let target = ends.get(&r.target_external_id);
+        for (which, external, end) in [
+            ("source", &r.source_external_id, source),
+            ("target", &r.target_external_id, target),
+        ] {
+            if end.is_none() {
+                problems.push(format!("unknown {which} external_id `{external}`"));
+            }
+        }
+        if let (Some(s), Some(t)) = (source, target) {
+            if s.0 == t.0 {
+                problems.push("a configuration item cannot relate to itself".into());
+            } else if let Err(m) = cmdb::relation_allowed(*kind, &s.1, &t.1) {
+                problems.push(m);
+            } else {
+                rows.push(RelationshipRow {
+                    id: new_id(),
+                    org_id: actor.org_id,
+                    source_id: s.0,
+                    target_id: t.0,
+                    kind: kind.as_str().into(),
+                    attributes: sqlx::types::Json(Value::Object(Map::new())),
+                    created_at: now,
+                });
+            }
+        }
+        if !problems.is_empty() {
+            errors.push(BulkError {
+                section: "relationships".into(),
+                index,
+                errors: problems,
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(DeskError::BulkInvalid(errors));
+    }
+    let created: HashSet<Uuid> = store::cmdb::insert_relationships(&mut work.tx, &rows)
+        .await?
+        .into_iter()
+        .collect();
+    let names: HashMap<Uuid, &str> = ends
+        .values()
+        .map(|(id, _, name)| (*id, name.as_str()))
+        .collect();
+    let mut history = Vec::with_capacity(created.len() * 2);
+    for row in rows.iter().filter(|r| created.contains(&r.id)) {
+        let text = format!(
+            "{} {} {}",
+            names.get(&row.source_id).unwrap_or(&""),
+            row.kind,
+            names.get(&row.target_id).unwrap_or(&"")
+        );
+        history.push(history_row(
+            actor,
+            row.source_id,
+            "relationship_added",
+            Some("relationships"),
+            None,
+            Some(text.clone()),
+        ));
+        history.push(history_row(
+            actor,
+            row.target_id,
+            "relationship_added",
+            Some("relationships"),
+            None,
+            Some(text),
+        ));
+    }
+    store::cmdb::insert_history(&mut work.tx, &history).await?;
+    Ok((created.len(), relationships.len() - created.len()))
 }
 
 /// Adds `source kind target` after checking the classes allow it.

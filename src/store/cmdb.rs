@@ -1,6 +1,8 @@
 //! CMDB storage: classes, configuration items, unique attribute values,
 //! relationships, ticket links and CI history.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -366,9 +368,14 @@ async fn pg_edges<'c, E>(
 where
     E: sqlx::Executor<'c, Database = sqlx::Postgres>,
 {
+    // Two index scans joined by UNION ALL: an OR of the two ANYs makes the
+    // planner fall back to scanning every relationship. An edge with both
+    // ends in the frontier comes twice; the traversal ignores repeats.
     const SQL: &str = const_format::concatcp!(
         EDGES,
-        " WHERE r.org_id = $1 AND (r.source_id = ANY($2) OR r.target_id = ANY($2))"
+        " WHERE r.org_id = $1 AND r.source_id = ANY($2) UNION ALL ",
+        EDGES,
+        " WHERE r.org_id = $1 AND r.target_id = ANY($2)"
     );
     sqlx::query_as(SQL)
         .bind(org_id)
@@ -388,21 +395,58 @@ pub struct CiBrief {
 }
 
 pub async fn briefs(e: Exec<'_>, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<CiBrief>, sqlx::Error> {
-    let mut out = Vec::new();
+    const SELECT: &str = "SELECT ci.id, ci.name, cl.name AS class_name, ci.lifecycle, ci.criticality FROM configuration_items ci \
+                          JOIN ci_classes cl ON cl.id = ci.class_id WHERE ci.org_id = $1 AND ci.id";
+    by_ids(e, org_id, ids, SELECT, "").await
+}
+
+/// Runs `select` (ending in the column compared) for all of `ids`: one
+/// array parameter on Postgres, chunked IN lists on SQLite.
+async fn by_ids<T>(
+    e: Exec<'_>,
+    org_id: Uuid,
+    ids: &[Uuid],
+    select: &'static str,
+    suffix: &'static str,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + Send
+        + Unpin,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut e = e;
+    let pg_sql = || sqlx::AssertSqlSafe(format!("{select} = ANY($2){suffix}"));
+    match &mut e {
+        Exec::Db(super::Db::Postgres(pool)) => {
+            let pool: &sqlx::PgPool = pool;
+            return sqlx::query_as(pg_sql())
+                .bind(org_id)
+                .bind(ids)
+                .fetch_all(pool)
+                .await;
+        }
+        Exec::Tx(Tx::Postgres(t)) => {
+            return sqlx::query_as(pg_sql())
+                .bind(org_id)
+                .bind(ids)
+                .fetch_all(&mut **t)
+                .await
+        }
+        _ => {}
+    }
+    let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT ci.id, ci.name, cl.name AS class_name, ci.lifecycle, ci.criticality FROM configuration_items ci \
-             JOIN ci_classes cl ON cl.id = ci.class_id WHERE ci.org_id = $1 AND ci.id IN ({})",
-            marks.join(", ")
-        );
-        let sql = sqlx::AssertSqlSafe(sql);
+        let sql = sqlx::AssertSqlSafe(format!("{select} IN ({}){suffix}", marks.join(", ")));
         let reborrowed = match &mut e {
             Exec::Db(db) => Exec::Db(db),
             Exec::Tx(tx) => Exec::Tx(tx),
         };
-        let rows: Vec<CiBrief> = on_exec!(reborrowed, c => {
+        let rows: Vec<T> = on_exec!(reborrowed, c => {
             let mut q = sqlx::query_as(sql).bind(org_id);
             for id in chunk {
                 q = q.bind(*id);
@@ -453,30 +497,12 @@ pub async fn tickets_on(
     org_id: Uuid,
     ids: &[Uuid],
 ) -> Result<Vec<LinkedTicket>, sqlx::Error> {
-    let mut out = Vec::new();
-    let mut e = e;
-    for chunk in ids.chunks(500) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT l.ci_id, t.number, t.kind, t.state, t.title, t.priority FROM ticket_cis l \
-             JOIN tickets t ON t.id = l.ticket_id WHERE t.org_id = $1 AND l.ci_id IN ({}) ORDER BY t.number",
-            marks.join(", ")
-        );
-        let sql = sqlx::AssertSqlSafe(sql);
-        let reborrowed = match &mut e {
-            Exec::Db(db) => Exec::Db(db),
-            Exec::Tx(tx) => Exec::Tx(tx),
-        };
-        let rows: Vec<LinkedTicket> = on_exec!(reborrowed, c => {
-            let mut q = sqlx::query_as(sql).bind(org_id);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.fetch_all(c).await
-        })?;
-        out.extend(rows);
-    }
-    Ok(out)
+    const SELECT: &str =
+        "SELECT l.ci_id, t.number, t.kind, t.state, t.title, t.priority FROM ticket_cis l \
+                          JOIN tickets t ON t.id = l.ticket_id WHERE t.org_id = $1 AND l.ci_id";
+    let mut rows: Vec<LinkedTicket> = by_ids(e, org_id, ids, SELECT, "").await?;
+    rows.sort_by(|a, b| a.number.cmp(&b.number));
+    Ok(rows)
 }
 
 /// (id, name, class) of the CIs a ticket is linked to.
@@ -504,26 +530,198 @@ pub struct CiHistoryRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// Inserts history rows, many per statement (bulk imports write thousands).
 pub async fn insert_history(tx: &mut Tx, rows: &[CiHistoryRow]) -> Result<(), sqlx::Error> {
-    for r in rows {
-        let sql = "INSERT INTO ci_history (id, org_id, ci_id, actor_id, channel, action, field, old_value, new_value, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        on!(tx, c => sqlx::query(sql)
-            .bind(r.id)
-            .bind(r.org_id)
-            .bind(r.ci_id)
-            .bind(r.actor_id)
-            .bind(&r.channel)
-            .bind(&r.action)
-            .bind(&r.field)
-            .bind(&r.old_value)
-            .bind(&r.new_value)
-            .bind(r.created_at)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+    const COLUMNS: usize = 10;
+    for chunk in rows.chunks(500) {
+        let sql = multi_row_insert(
+            "INSERT INTO ci_history (id, org_id, ci_id, actor_id, channel, action, field, old_value, new_value, created_at) VALUES ",
+            COLUMNS,
+            chunk.len(),
+            "",
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        on!(tx, c => {
+            let mut q = sqlx::query(sql);
+            for r in chunk {
+                q = q
+                    .bind(r.id)
+                    .bind(r.org_id)
+                    .bind(r.ci_id)
+                    .bind(r.actor_id)
+                    .bind(&r.channel)
+                    .bind(&r.action)
+                    .bind(&r.field)
+                    .bind(&r.old_value)
+                    .bind(&r.new_value)
+                    .bind(r.created_at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
     }
     Ok(())
+}
+
+/// `prefix ($1, …, $n), (…) … suffix` for `rows` rows of `columns` values.
+fn multi_row_insert(prefix: &str, columns: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::with_capacity(prefix.len() + rows * columns * 5 + suffix.len());
+    sql.push_str(prefix);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 0..columns {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * columns + col + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(suffix);
+    sql
+}
+
+/// Adds relationships in few statements, skipping ones that exist; returns
+/// the ids of those actually added.
+pub async fn insert_relationships(
+    tx: &mut Tx,
+    rows: &[RelationshipRow],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let mut created = Vec::new();
+    for chunk in rows.chunks(500) {
+        let sql = multi_row_insert(
+            "INSERT INTO ci_relationships (id, org_id, source_id, target_id, kind, attributes, created_at) VALUES ",
+            7,
+            chunk.len(),
+            " ON CONFLICT (org_id, source_id, target_id, kind) DO NOTHING RETURNING id",
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        let ids: Vec<Uuid> = on!(tx, c => {
+            let mut q = sqlx::query_scalar(sql);
+            for r in chunk {
+                q = q
+                    .bind(r.id)
+                    .bind(r.org_id)
+                    .bind(r.source_id)
+                    .bind(r.target_id)
+                    .bind(&r.kind)
+                    .bind(&r.attributes)
+                    .bind(r.created_at);
+            }
+            q.fetch_all(c).await
+        })?;
+        created.extend(ids);
+    }
+    Ok(created)
+}
+
+/// Inserts many CIs in few statements (bulk imports).
+pub async fn insert_cis(tx: &mut Tx, rows: &[CiRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(500) {
+        let sql = multi_row_insert(
+            "INSERT INTO configuration_items (id, org_id, class_id, name, owner_team_id, lifecycle, criticality, \
+             attributes, external_id, created_at, updated_at) VALUES ",
+            11,
+            chunk.len(),
+            "",
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        on!(tx, c => {
+            let mut q = sqlx::query(sql);
+            for r in chunk {
+                q = q
+                    .bind(r.id)
+                    .bind(r.org_id)
+                    .bind(r.class_id)
+                    .bind(&r.name)
+                    .bind(r.owner_team_id)
+                    .bind(&r.lifecycle)
+                    .bind(&r.criticality)
+                    .bind(&r.attributes)
+                    .bind(&r.external_id)
+                    .bind(r.created_at)
+                    .bind(r.updated_at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// A unique attribute value a CI claims.
+#[derive(Debug, Clone)]
+pub struct UniqueClaim {
+    pub org_id: Uuid,
+    pub class_id: Uuid,
+    pub attribute: String,
+    pub value: String,
+    pub ci_id: Uuid,
+}
+
+/// Claims many unique values; returns the CIs whose claim was refused
+/// because the value is taken (by another CI, or earlier in the batch).
+pub async fn claim_unique_values(
+    tx: &mut Tx,
+    claims: &[UniqueClaim],
+) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
+    let mut won = HashSet::new();
+    for chunk in claims.chunks(500) {
+        let sql = multi_row_insert(
+            "INSERT INTO ci_unique_values (org_id, class_id, attribute, value, ci_id) VALUES ",
+            5,
+            chunk.len(),
+            " ON CONFLICT (org_id, class_id, attribute, value) DO NOTHING RETURNING ci_id, attribute",
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        let rows: Vec<(Uuid, String)> = on!(tx, c => {
+            let mut q = sqlx::query_as(sql);
+            for u in chunk {
+                q = q.bind(u.org_id).bind(u.class_id).bind(&u.attribute).bind(&u.value).bind(u.ci_id);
+            }
+            q.fetch_all(c).await
+        })?;
+        won.extend(rows);
+    }
+    Ok(claims
+        .iter()
+        .filter(|u| !won.contains(&(u.ci_id, u.attribute.clone())))
+        .map(|u| (u.ci_id, u.attribute.clone(), u.value.clone()))
+        .collect())
+}
+
+/// (external id, CI id, class, name) for those of `external_ids` that exist.
+pub async fn find_by_external_ids(
+    tx: &mut Tx,
+    org_id: Uuid,
+    external_ids: &[String],
+) -> Result<Vec<(String, Uuid, String, String)>, sqlx::Error> {
+    const SELECT: &str = "SELECT ci.external_id, ci.id, cl.name, ci.name FROM configuration_items ci \
+                          JOIN ci_classes cl ON cl.id = ci.class_id WHERE ci.org_id = $1 AND ci.external_id";
+    if let Tx::Postgres(t) = tx {
+        // One array parameter: the same statement (and an index plan) for any batch size.
+        const SQL: &str = const_format::concatcp!(SELECT, " = ANY($2)");
+        return sqlx::query_as(SQL)
+            .bind(org_id)
+            .bind(external_ids)
+            .fetch_all(&mut **t)
+            .await;
+    }
+    let mut out = Vec::new();
+    for chunk in external_ids.chunks(500) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = sqlx::AssertSqlSafe(format!("{SELECT} IN ({})", marks.join(", ")));
+        let rows: Vec<(String, Uuid, String, String)> = on!(tx, c => {
+            let mut q = sqlx::query_as(sql).bind(org_id);
+            for e in chunk {
+                q = q.bind(e);
+            }
+            q.fetch_all(c).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 pub async fn list_history(

@@ -88,3 +88,57 @@ async fn a_ticket_lives_its_life_on_sqlite_and_its_events_go_out() {
         .await
         .expect("audit chain intact on SQLite");
 }
+
+#[tokio::test]
+async fn the_cmdb_and_its_impact_analysis_work_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_sqlite(&dir).await;
+    let bulk = json!({
+        "items": [
+            { "external_id": "h", "class": "server", "name": "host", "attributes": { "hostname": "host" } },
+            { "external_id": "v", "class": "virtual_machine", "name": "vm", "attributes": { "hostname": "vm" } },
+            { "external_id": "a", "class": "application", "name": "app" },
+            { "external_id": "s", "class": "service", "name": "Shop" }
+        ],
+        "relationships": [
+            { "source_external_id": "v", "kind": "runs_on", "target_external_id": "h" },
+            { "source_external_id": "a", "kind": "runs_on", "target_external_id": "v" },
+            { "source_external_id": "s", "kind": "depends_on", "target_external_id": "a" }
+        ]
+    });
+    let applied = app.post("/api/v1/cmdb/bulk", &app.token, &bulk).await;
+    assert_eq!(applied.status(), StatusCode::OK);
+    let list: Value = app.get_json("/api/v1/cmdb/cis?q=host", &app.token).await;
+    let host = list["items"][0]["id"]
+        .as_str()
+        .expect("host id")
+        .to_string();
+    let incident = app.create_ticket("incident", "host down").await;
+    let linked = app
+        .post(
+            &format!(
+                "/api/v1/tickets/{}/cis",
+                incident["number"].as_str().expect("number")
+            ),
+            &app.token,
+            &json!({ "ci": host }),
+        )
+        .await;
+    assert_eq!(linked.status(), StatusCode::OK);
+
+    let impact: Value = app
+        .get_json(
+            &format!("/api/v1/cmdb/cis/{host}/impact?depth=5"),
+            &app.token,
+        )
+        .await;
+    let names: Vec<&str> = impact["upstream"]
+        .as_array()
+        .expect("upstream")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(impact["services"][0]["name"], "Shop");
+    assert_eq!(impact["open_incidents"][0]["number"], incident["number"]);
+}
