@@ -25,28 +25,12 @@ pub async fn insert_activity(tx: &mut Tx, rows: &[ActivityRow]) -> Result<(), sq
     if rows.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from(
+    let sql = super::multi_row_insert(
         "INSERT INTO activity (id, org_id, ticket_id, actor_id, channel, action, field, old_value, new_value, created_at) VALUES ",
+        10,
+        rows.len(),
+        "",
     );
-    for i in 0..rows.len() {
-        let b = i * 10;
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7,
-            b + 8,
-            b + 9,
-            b + 10
-        ));
-    }
     let sql = sqlx::AssertSqlSafe(sql);
     on!(tx, c => {
         let mut q = sqlx::query(sql);

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{on, on_exec, Exec, Tx};
+use super::{multi_row_insert, on, on_exec, Exec, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClassRow {
@@ -313,75 +313,21 @@ const EDGES: &str = "SELECT r.source_id, r.target_id, r.kind, s.lifecycle AS sou
                      FROM ci_relationships r JOIN configuration_items s ON s.id = r.source_id \
                      JOIN configuration_items t ON t.id = r.target_id";
 
-/// Every relationship touching any of `ids`: one query per BFS level.
+/// Every relationship touching any of `ids`: one query per BFS level and
+/// end (two index scans; an OR of both ends makes the planner scan every
+/// relationship). An edge with both ends in `ids` comes twice; the
+/// traversal ignores repeats.
 pub async fn edges_touching(
     e: Exec<'_>,
     org_id: Uuid,
     ids: &[Uuid],
 ) -> Result<Vec<EdgeRow>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    match e {
-        // Postgres takes the whole frontier as one array parameter.
-        Exec::Db(super::Db::Postgres(p)) => pg_edges(p, org_id, ids).await,
-        Exec::Tx(Tx::Postgres(t)) => pg_edges(&mut **t, org_id, ids).await,
-        other => {
-            // SQLite: an IN list per chunk (its parameter limit is 32,766).
-            let mut edges = Vec::new();
-            let mut other = other;
-            for chunk in ids.chunks(500) {
-                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-                let list = marks.join(", ");
-                let sql = format!("{EDGES} WHERE r.org_id = $1 AND (r.source_id IN ({list}) OR r.target_id IN ({list}))");
-                let sql = sqlx::AssertSqlSafe(sql);
-                let rows: Vec<EdgeRow> = match &mut other {
-                    Exec::Db(super::Db::Sqlite(pool)) => {
-                        let pool: &sqlx::SqlitePool = pool;
-                        let mut q = sqlx::query_as(sql).bind(org_id);
-                        for id in chunk {
-                            q = q.bind(*id);
-                        }
-                        q.fetch_all(pool).await?
-                    }
-                    Exec::Tx(Tx::Sqlite(t)) => {
-                        let mut q = sqlx::query_as(sql).bind(org_id);
-                        for id in chunk {
-                            q = q.bind(*id);
-                        }
-                        q.fetch_all(&mut **t).await?
-                    }
-                    _ => Vec::new(),
-                };
-                edges.extend(rows);
-            }
-            Ok(edges)
-        }
-    }
-}
-
-async fn pg_edges<'c, E>(
-    executor: E,
-    org_id: Uuid,
-    ids: &[Uuid],
-) -> Result<Vec<EdgeRow>, sqlx::Error>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
-{
-    // Two index scans joined by UNION ALL: an OR of the two ANYs makes the
-    // planner fall back to scanning every relationship. An edge with both
-    // ends in the frontier comes twice; the traversal ignores repeats.
-    const SQL: &str = const_format::concatcp!(
-        EDGES,
-        " WHERE r.org_id = $1 AND r.source_id = ANY($2) UNION ALL ",
-        EDGES,
-        " WHERE r.org_id = $1 AND r.target_id = ANY($2)"
-    );
-    sqlx::query_as(SQL)
-        .bind(org_id)
-        .bind(ids)
-        .fetch_all(executor)
-        .await
+    const BY_SOURCE: &str = const_format::concatcp!(EDGES, " WHERE r.org_id = $1 AND r.source_id");
+    const BY_TARGET: &str = const_format::concatcp!(EDGES, " WHERE r.org_id = $1 AND r.target_id");
+    let mut e = e;
+    let mut edges: Vec<EdgeRow> = by_ids(e.reborrow(), org_id, ids, BY_SOURCE).await?;
+    edges.extend(by_ids::<EdgeRow>(e, org_id, ids, BY_TARGET).await?);
+    Ok(edges)
 }
 
 /// Summaries of many CIs by id (for impact answers).
@@ -397,7 +343,7 @@ pub struct CiBrief {
 pub async fn briefs(e: Exec<'_>, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<CiBrief>, sqlx::Error> {
     const SELECT: &str = "SELECT ci.id, ci.name, cl.name AS class_name, ci.lifecycle, ci.criticality FROM configuration_items ci \
                           JOIN ci_classes cl ON cl.id = ci.class_id WHERE ci.org_id = $1 AND ci.id";
-    by_ids(e, org_id, ids, SELECT, "").await
+    by_ids(e, org_id, ids, SELECT).await
 }
 
 /// Runs `select` (ending in the column compared) for all of `ids`: one
@@ -407,7 +353,6 @@ async fn by_ids<T>(
     org_id: Uuid,
     ids: &[Uuid],
     select: &'static str,
-    suffix: &'static str,
 ) -> Result<Vec<T>, sqlx::Error>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
@@ -419,7 +364,7 @@ where
         return Ok(Vec::new());
     }
     let mut e = e;
-    let pg_sql = || sqlx::AssertSqlSafe(format!("{select} = ANY($2){suffix}"));
+    let pg_sql = || sqlx::AssertSqlSafe(format!("{select} = ANY($2)"));
     match &mut e {
         Exec::Db(super::Db::Postgres(pool)) => {
             let pool: &sqlx::PgPool = pool;
@@ -441,12 +386,8 @@ where
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = sqlx::AssertSqlSafe(format!("{select} IN ({}){suffix}", marks.join(", ")));
-        let reborrowed = match &mut e {
-            Exec::Db(db) => Exec::Db(db),
-            Exec::Tx(tx) => Exec::Tx(tx),
-        };
-        let rows: Vec<T> = on_exec!(reborrowed, c => {
+        let sql = sqlx::AssertSqlSafe(format!("{select} IN ({})", marks.join(", ")));
+        let rows: Vec<T> = on_exec!(e.reborrow(), c => {
             let mut q = sqlx::query_as(sql).bind(org_id);
             for id in chunk {
                 q = q.bind(*id);
@@ -500,7 +441,7 @@ pub async fn tickets_on(
     const SELECT: &str =
         "SELECT l.ci_id, t.number, t.kind, t.state, t.title, t.priority FROM ticket_cis l \
                           JOIN tickets t ON t.id = l.ticket_id WHERE t.org_id = $1 AND l.ci_id";
-    let mut rows: Vec<LinkedTicket> = by_ids(e, org_id, ids, SELECT, "").await?;
+    let mut rows: Vec<LinkedTicket> = by_ids(e, org_id, ids, SELECT).await?;
     rows.sort_by(|a, b| a.number.cmp(&b.number));
     Ok(rows)
 }
@@ -560,27 +501,6 @@ pub async fn insert_history(tx: &mut Tx, rows: &[CiHistoryRow]) -> Result<(), sq
         })?;
     }
     Ok(())
-}
-
-/// `prefix ($1, …, $n), (…) … suffix` for `rows` rows of `columns` values.
-fn multi_row_insert(prefix: &str, columns: usize, rows: usize, suffix: &str) -> String {
-    let mut sql = String::with_capacity(prefix.len() + rows * columns * 5 + suffix.len());
-    sql.push_str(prefix);
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for col in 0..columns {
-            if col > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", row * columns + col + 1));
-        }
-        sql.push(')');
-    }
-    sql.push_str(suffix);
-    sql
 }
 
 /// Adds relationships in few statements, skipping ones that exist; returns

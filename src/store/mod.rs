@@ -80,6 +80,16 @@ pub enum Exec<'a> {
     Db(&'a Db),
 }
 
+impl Exec<'_> {
+    /// A shorter-lived copy, to run several statements through one `Exec`.
+    pub fn reborrow(&mut self) -> Exec<'_> {
+        match self {
+            Exec::Tx(tx) => Exec::Tx(tx),
+            Exec::Db(db) => Exec::Db(db),
+        }
+    }
+}
+
 impl<'a> From<&'a mut Tx> for Exec<'a> {
     fn from(tx: &'a mut Tx) -> Self {
         Exec::Tx(tx)
@@ -213,6 +223,27 @@ impl Tx {
     pub fn is_postgres(&self) -> bool {
         matches!(self, Tx::Postgres(_))
     }
+}
+
+/// `prefix ($1, …, $n), (…) … suffix` for `rows` rows of `columns` values.
+pub(crate) fn multi_row_insert(prefix: &str, columns: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::with_capacity(prefix.len() + rows * columns * 5 + suffix.len());
+    sql.push_str(prefix);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 0..columns {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * columns + col + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(suffix);
+    sql
 }
 
 /// The clock used for every stored timestamp, truncated to what Postgres
