@@ -363,6 +363,31 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
             }
         }
     }
+    let cmdb: crate::desk::cmdb::BulkUpsert = serde_json::from_value(serde_json::json!({
+        "items": [
+            { "external_id": "core-sw", "class": "network_device", "name": "core-switch-1", "lifecycle": "in_use", "criticality": "critical", "attributes": { "hostname": "core-sw-1", "kind": "switch" } },
+            { "external_id": "host-1", "class": "server", "name": "esx-host-1", "lifecycle": "in_use", "attributes": { "hostname": "esx-host-1", "cpu_count": 32 } },
+            { "external_id": "vm-db", "class": "virtual_machine", "name": "payroll-db-vm", "lifecycle": "in_use", "attributes": { "hostname": "payroll-db-vm" } },
+            { "external_id": "vm-app", "class": "virtual_machine", "name": "payroll-app-vm", "lifecycle": "in_use", "attributes": { "hostname": "payroll-app-vm" } },
+            { "external_id": "db", "class": "database", "name": "payroll-db", "lifecycle": "in_use", "attributes": { "engine": "postgres", "version": "15" } },
+            { "external_id": "app", "class": "application", "name": "payroll-app", "lifecycle": "in_use" },
+            { "external_id": "svc", "class": "service", "name": "Payroll", "lifecycle": "in_use", "criticality": "critical" }
+        ],
+        "relationships": [
+            { "source_external_id": "host-1", "kind": "connected_to", "target_external_id": "core-sw" },
+            { "source_external_id": "vm-db", "kind": "runs_on", "target_external_id": "host-1" },
+            { "source_external_id": "vm-app", "kind": "runs_on", "target_external_id": "host-1" },
+            { "source_external_id": "db", "kind": "runs_on", "target_external_id": "vm-db" },
+            { "source_external_id": "app", "kind": "runs_on", "target_external_id": "vm-app" },
+            { "source_external_id": "app", "kind": "depends_on", "target_external_id": "db" },
+            { "source_external_id": "svc", "kind": "depends_on", "target_external_id": "app" }
+        ]
+    }))
+    .context("demo CMDB")?;
+    call(desk, &admin, move |d, w, a| {
+        Box::pin(async move { d.bulk_upsert(w, &a, cmdb).await })
+    })
+    .await?;
     tracing::info!(org = %org.slug, "demo data seeded");
     Ok(token)
 }

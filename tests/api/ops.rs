@@ -353,6 +353,18 @@ async fn the_demo_seeds_a_few_dozen_tickets_in_varied_states() {
     assert!(states.len() >= 8, "varied states: {states:?}");
     let teams: Vec<Value> = app.get_json("/api/v1/teams", &token).await;
     assert_eq!(teams.len(), 3);
+    let cis: Value = app.get_json("/api/v1/cmdb/cis?q=core", &token).await;
+    let switch = cis["items"][0]["id"]
+        .as_str()
+        .expect("the demo has a core switch")
+        .to_string();
+    let impact: Value = app
+        .get_json(&format!("/api/v1/cmdb/cis/{switch}/impact?depth=5"), &token)
+        .await;
+    assert_eq!(
+        impact["services"][0]["name"], "Payroll",
+        "a switch failure reaches the payroll service"
+    );
     // Seeding again keeps the data and just issues another token.
     let again = switchboard::demo::seed(&app.desk)
         .await
