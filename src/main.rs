@@ -226,6 +226,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
+    // Handlers first: a SIGTERM during start-up still shuts down cleanly.
+    let stop = app::shutdown_signal();
     let application = Application::build(config.clone(), true).await?;
     let addr = application.local_addr();
     let connectors: Vec<String> = config
@@ -246,7 +248,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
         );
     }
     application
-        .run_until_stopped(app::shutdown_signal())
+        .run_until_stopped(stop)
         .await?;
     Ok(ExitCode::SUCCESS)
 }
