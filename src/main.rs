@@ -247,8 +247,6 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
             "Demo organization `demo` is ready. Admin token:\n\n    {token}\n\nTry:\n\n    curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/tickets?limit=5'\n\n    curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n      -d '{{\"kind\":\"incident\",\"title\":\"Printer on fire\",\"impact\":\"high\",\"urgency\":\"high\"}}' http://{addr}/api/v1/tickets\n"
         );
     }
-    application
-        .run_until_stopped(stop)
-        .await?;
+    application.run_until_stopped(stop).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -278,6 +278,8 @@ pub struct Receiver {
     script: Arc<Mutex<VecDeque<Scripted>>>,
     delay: Arc<Mutex<Duration>>,
     always: Arc<Mutex<Option<u16>>>,
+    /// Requests that have arrived, counted before any delay.
+    pub arrived: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Receiver {
@@ -319,6 +321,9 @@ impl Receiver {
 }
 
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
+    receiver
+        .arrived
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let delay = *receiver.delay.lock().expect("lock");
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

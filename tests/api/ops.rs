@@ -146,7 +146,11 @@ async fn shutdown_finishes_the_delivery_in_flight() {
         .await;
     // The running dispatcher picks the message up at once; stop while the
     // receiver is still holding the request.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let arrived = crate::helpers::eventually(Duration::from_secs(10), || async {
+        receiver.arrived.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    assert!(arrived, "the delivery started");
     let base = app.url("/healthz");
     let desk = app.desk.clone();
 
