@@ -794,9 +794,35 @@ impl Desk {
         direction: Direction,
         depth: u32,
     ) -> Result<(Vec<cmdb::Reached>, bool), DeskError> {
+        use store::cmdb::EdgeEnd;
+        // Fetch only followable edges: impact flows from a relationship's
+        // target to its source, both ways for kinds that propagate both
+        // ways. Hot CIs have thousands of edges the other way round.
+        let (along, against) = match direction {
+            Direction::Upstream => (EdgeEnd::Target, EdgeEnd::Source),
+            Direction::Downstream => (EdgeEnd::Source, EdgeEnd::Target),
+        };
+        let both_ways: Vec<&'static str> = RelationKind::ALL
+            .iter()
+            .filter(|k| k.propagates() == cmdb::Propagation::Both)
+            .map(|k| k.as_str())
+            .collect();
         let mut walker = Traverser::new(start, direction, depth, IMPACT_MAX_NODES);
         while let Some(frontier) = walker.frontier() {
-            let rows = store::cmdb::edges_touching(Exec::Db(&self.db), org_id, &frontier).await?;
+            let mut rows =
+                store::cmdb::edges_at(Exec::Db(&self.db), org_id, &frontier, along, None).await?;
+            for kind in &both_ways {
+                rows.extend(
+                    store::cmdb::edges_at(
+                        Exec::Db(&self.db),
+                        org_id,
+                        &frontier,
+                        against,
+                        Some(kind),
+                    )
+                    .await?,
+                );
+            }
             let active = |id: Uuid, lifecycle: &str| {
                 id == start || Lifecycle::parse(lifecycle).is_ok_and(Lifecycle::is_active)
             };

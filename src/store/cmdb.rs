@@ -313,21 +313,37 @@ const EDGES: &str = "SELECT r.source_id, r.target_id, r.kind, s.lifecycle AS sou
                      FROM ci_relationships r JOIN configuration_items s ON s.id = r.source_id \
                      JOIN configuration_items t ON t.id = r.target_id";
 
-/// Every relationship touching any of `ids`: one query per BFS level and
-/// end (two index scans; an OR of both ends makes the planner scan every
-/// relationship). An edge with both ends in `ids` comes twice; the
-/// traversal ignores repeats.
-pub async fn edges_touching(
+/// Which end of a relationship a lookup matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeEnd {
+    Source,
+    Target,
+}
+
+/// Relationships whose `at` end is one of `ids` (optionally of one kind):
+/// one query per BFS level and end, an index scan each.
+pub async fn edges_at(
     e: Exec<'_>,
     org_id: Uuid,
     ids: &[Uuid],
+    at: EdgeEnd,
+    kind: Option<&'static str>,
 ) -> Result<Vec<EdgeRow>, sqlx::Error> {
-    const BY_SOURCE: &str = const_format::concatcp!(EDGES, " WHERE r.org_id = $1 AND r.source_id");
-    const BY_TARGET: &str = const_format::concatcp!(EDGES, " WHERE r.org_id = $1 AND r.target_id");
-    let mut e = e;
-    let mut edges: Vec<EdgeRow> = by_ids(e.reborrow(), org_id, ids, BY_SOURCE).await?;
-    edges.extend(by_ids::<EdgeRow>(e, org_id, ids, BY_TARGET).await?);
-    Ok(edges)
+    let column = match at {
+        EdgeEnd::Source => "r.source_id",
+        EdgeEnd::Target => "r.target_id",
+    };
+    // `kind` is one of the domain's relation names, never user text.
+    let kind = kind
+        .map(|k| format!(" AND r.kind = '{k}'"))
+        .unwrap_or_default();
+    by_ids(
+        e,
+        org_id,
+        ids,
+        &format!("{EDGES} WHERE r.org_id = $1{kind} AND {column}"),
+    )
+    .await
 }
 
 /// Summaries of many CIs by id (for impact answers).
@@ -352,7 +368,7 @@ async fn by_ids<T>(
     e: Exec<'_>,
     org_id: Uuid,
     ids: &[Uuid],
-    select: &'static str,
+    select: &str,
 ) -> Result<Vec<T>, sqlx::Error>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
