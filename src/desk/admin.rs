@@ -131,7 +131,7 @@ impl Desk {
 
     pub async fn list_people(&self, actor: &Actor) -> Result<Vec<PersonView>, DeskError> {
         actor.require_agent()?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         Ok(store::people::list_people(&mut tx, actor.org_id)
             .await?
             .iter()
@@ -143,7 +143,7 @@ impl Desk {
         if actor.person_id != Some(id) {
             actor.require_agent()?;
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         let person = store::people::find_person(&mut tx, actor.org_id, id)
             .await?
             .ok_or(DeskError::NotFound("person"))?;
@@ -205,7 +205,7 @@ impl Desk {
     }
 
     pub async fn list_teams(&self, actor: &Actor) -> Result<Vec<TeamView>, DeskError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         let mut teams = Vec::new();
         for team in store::teams::list_teams(&mut tx, actor.org_id).await? {
             let members = store::teams::list_members(&mut tx, team.id).await?;
@@ -215,7 +215,7 @@ impl Desk {
     }
 
     pub async fn get_team(&self, actor: &Actor, id_or_name: &str) -> Result<TeamView, DeskError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         let team = team_by_ref(&mut tx, actor.org_id, id_or_name).await?;
         let members = store::teams::list_members(&mut tx, team.id).await?;
         Ok(TeamView::from_row(&team, members))
@@ -292,7 +292,7 @@ impl Desk {
     }
 
     pub async fn list_categories(&self, actor: &Actor) -> Result<Vec<CategoryView>, DeskError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         Ok(store::teams::list_categories(&mut tx, actor.org_id)
             .await?
             .iter()
@@ -366,7 +366,7 @@ impl Desk {
 
     pub async fn list_webhooks(&self, actor: &Actor) -> Result<Vec<WebhookView>, DeskError> {
         actor.require_admin()?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         Ok(store::webhooks::list_webhooks(&mut tx, actor.org_id)
             .await?
             .iter()
@@ -412,7 +412,7 @@ impl Desk {
         if !(1..=500).contains(&limit) {
             return Err(DeskError::invalid("limit", "must be between 1 and 500"));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         Ok(
             store::outbox::list_outbox(&mut tx, actor.org_id, state, limit)
                 .await?
@@ -563,7 +563,7 @@ impl Desk {
 
     /// Admins see the organization's tokens; everyone else their own.
     pub async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<TokenView>, DeskError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         let only = if actor.has(Role::Admin) {
             None
         } else {
@@ -655,7 +655,7 @@ impl Desk {
     }
 
     pub async fn organization(&self, actor: &Actor) -> Result<OrganizationView, DeskError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         let org = store::orgs::get_org(&mut tx, actor.org_id).await?;
         Ok(OrganizationView::from(&org))
     }

@@ -286,7 +286,7 @@ impl Desk {
         if store::identity::family_revoked(&self.db, claims.sid).await? {
             return Err(DeskError::Unauthenticated("this session was signed out"));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         let account = store::identity::find_account(&mut tx, claims.org, claims.sub)
             .await?
             .ok_or(DeskError::Unauthenticated("unknown account"))?;
@@ -309,7 +309,7 @@ impl Desk {
         address: &str,
     ) -> Result<Result<LoginResult, Refusal>, DeskError> {
         let email = email.trim().to_lowercase();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         let mut accounts = store::identity::find_accounts_by_email(&mut tx, &email).await?;
         drop(tx);
         if let Some(slug) = organization {

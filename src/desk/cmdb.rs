@@ -413,7 +413,7 @@ impl Desk {
         };
         let class_id = match class {
             Some(name) => {
-                let mut tx = self.db.begin().await?;
+                let mut tx = self.db.read().await?;
                 Some(class_by_name(&mut tx, actor.org_id, name).await?.id)
             }
             None => None,

@@ -247,7 +247,7 @@ impl Desk {
         if actor.person_id != Some(person) {
             actor.require_agent()?;
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         person_row(&mut tx, actor.org_id, person).await?;
         Ok(
             store::identity::list_identities(&mut tx, actor.org_id, person)
@@ -294,7 +294,7 @@ impl Desk {
 
     pub async fn me(&self, actor: &Actor) -> Result<PersonView, DeskError> {
         let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         Ok(PersonView::from(
             &person_row(&mut tx, actor.org_id, person).await?,
         ))

@@ -328,7 +328,7 @@ impl Desk {
             return Err(DeskError::Invalid(errors));
         }
 
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.read().await?;
         let mut filter = TicketFilter {
             kind,
             state,

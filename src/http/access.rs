@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{
     error::{ApiError, Problem},
+    exec_use_case,
     extract::{respond, ApiJson, Auth, IdempotencyKey},
     run_use_case, AppState,
 };
@@ -186,13 +187,8 @@ pub async fn unlink_identity(
     Auth(actor): Auth,
     Path((id, identity)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| {
-            Box::pin(async move { desk.unlink_identity(work, &actor, id, identity).await })
-        })
-        .await?;
+    exec_use_case!(state, |desk, work| desk
+        .unlink_identity(work, &actor, id, identity));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -252,10 +248,6 @@ pub async fn revoke_token(
     Auth(actor): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| Box::pin(async move { desk.revoke_api_token(work, &actor, id).await }))
-        .await?;
+    exec_use_case!(state, |desk, work| desk.revoke_api_token(work, &actor, id));
     Ok(StatusCode::NO_CONTENT)
 }

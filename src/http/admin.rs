@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{
     error::{ApiError, Problem},
+    exec_use_case,
     extract::{respond, ApiJson, ApiQuery, Auth, IdempotencyKey},
     run_use_case, AppState,
 };
@@ -328,11 +329,7 @@ pub async fn delete_webhook(
     Auth(actor): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| Box::pin(async move { desk.delete_webhook(work, &actor, id).await }))
-        .await?;
+    exec_use_case!(state, |desk, work| desk.delete_webhook(work, &actor, id));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -368,10 +365,6 @@ pub async fn retry_outbox(
     Auth(actor): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| Box::pin(async move { desk.retry_outbox(work, &actor, id).await }))
-        .await?;
+    exec_use_case!(state, |desk, work| desk.retry_outbox(work, &actor, id));
     Ok(StatusCode::ACCEPTED)
 }

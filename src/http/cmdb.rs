@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{
     error::{ApiError, Problem},
+    exec_use_case,
     extract::{respond, ApiJson, ApiQuery, Auth, IdempotencyKey},
     run_use_case, AppState,
 };
@@ -176,11 +177,7 @@ pub async fn delete_ci(
     Auth(actor): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| Box::pin(async move { desk.delete_ci(work, &actor, id).await }))
-        .await?;
+    exec_use_case!(state, |desk, work| desk.delete_ci(work, &actor, id));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -243,13 +240,8 @@ pub async fn remove_relationship(
     Auth(actor): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| {
-            Box::pin(async move { desk.remove_relationship(work, &actor, id).await })
-        })
-        .await?;
+    exec_use_case!(state, |desk, work| desk
+        .remove_relationship(work, &actor, id));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -321,12 +313,7 @@ pub async fn unlink_ci(
     Auth(actor): Auth,
     Path((number, ci)): Path<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| {
-            Box::pin(async move { desk.unlink_ticket_ci(work, &actor, &number, ci).await })
-        })
-        .await?;
+    exec_use_case!(state, |desk, work| desk
+        .unlink_ticket_ci(work, &actor, &number, ci));
     Ok(StatusCode::NO_CONTENT)
 }

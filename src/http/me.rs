@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::{
     error::{ApiError, Problem},
+    exec_use_case,
     extract::{respond, ApiJson, Auth, AuthEnrolling},
     run_use_case, AppState,
 };
@@ -92,16 +93,12 @@ pub async fn change_password(
         current_password,
         new_password,
     } = body.value;
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| {
-            Box::pin(async move {
-                desk.change_password(work, &actor, current_password, new_password)
-                    .await
-            })
-        })
-        .await?;
+    exec_use_case!(state, |desk, work| desk.change_password(
+        work,
+        &actor,
+        current_password,
+        new_password
+    ));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -144,11 +141,7 @@ pub async fn disable_mfa(
     body: ApiJson<MfaCode>,
 ) -> Result<StatusCode, ApiError> {
     let code = body.value.code;
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| Box::pin(async move { desk.disable_mfa(work, &actor, &code).await }))
-        .await?;
+    exec_use_case!(state, |desk, work| desk.disable_mfa(work, &actor, &code));
     Ok(StatusCode::NO_CONTENT)
 }
 

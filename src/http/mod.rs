@@ -49,6 +49,19 @@ macro_rules! run_use_case {
 }
 pub(crate) use run_use_case;
 
+/// Runs one desk use case in its transaction, without an intake key, and
+/// yields its result: `exec_use_case!(state, |desk, work| desk.delete_ci(work, &actor, id))`.
+macro_rules! exec_use_case {
+    ($state:expr, |$desk:ident, $work:ident| $call:expr) => {{
+        let $desk = $state.desk.clone();
+        $state
+            .desk
+            .execute(move |$work| Box::pin(async move { $call.await }))
+            .await?
+    }};
+}
+pub(crate) use exec_use_case;
+
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(tickets::router())

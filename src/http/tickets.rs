@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{
     error::{ApiError, Problem},
+    exec_use_case,
     extract::{digest, respond, ApiJson, ApiQuery, Auth, IdempotencyKey},
     run_use_case, AppState,
 };
@@ -105,13 +106,8 @@ pub async fn remove_watcher(
     Auth(actor): Auth,
     Path((number, person)): Path<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    let desk = state.desk.clone();
-    state
-        .desk
-        .execute(move |work| {
-            Box::pin(async move { desk.remove_watcher(work, &actor, &number, person).await })
-        })
-        .await?;
+    exec_use_case!(state, |desk, work| desk
+        .remove_watcher(work, &actor, &number, person));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -202,6 +202,16 @@ impl Db {
         })
     }
 
+    /// A transaction for reads only: on SQLite a deferred one, so readers
+    /// do not take the single write lock (`begin` takes it up front so that
+    /// a use case never has to upgrade mid-way).
+    pub async fn read(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+        })
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))
             .map(|_| ())
