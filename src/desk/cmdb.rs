@@ -258,7 +258,7 @@ pub struct BulkError {
 
 fn field(message: impl Into<String>) -> FieldError {
     FieldError {
-        field: "attributes",
+        field: "attributes".into(),
         message: message.into(),
     }
 }
@@ -1112,7 +1112,7 @@ async fn prepare_cached(
         Some(c) => Some(c),
         None => {
             errors.push(FieldError {
-                field: "class",
+                field: "class".into(),
                 message: format!("unknown class `{}`", input.class),
             });
             None
@@ -1126,7 +1126,7 @@ async fn prepare_cached(
         Some(l) => Lifecycle::parse(l)
             .map_err(|e| {
                 errors.push(FieldError {
-                    field: "lifecycle",
+                    field: "lifecycle".into(),
                     message: e.to_string(),
                 })
             })
@@ -1137,7 +1137,7 @@ async fn prepare_cached(
         Some(c) => Criticality::parse(c)
             .map_err(|e| {
                 errors.push(FieldError {
-                    field: "criticality",
+                    field: "criticality".into(),
                     message: e.to_string(),
                 })
             })
@@ -1146,7 +1146,7 @@ async fn prepare_cached(
     if let Some(e) = &input.external_id {
         if e.trim().is_empty() || e.len() > 200 {
             errors.push(FieldError {
-                field: "external_id",
+                field: "external_id".into(),
                 message: "must be 1 to 200 characters".into(),
             });
         }
@@ -1156,7 +1156,7 @@ async fn prepare_cached(
             Some(t) => Some(t),
             None => {
                 errors.push(FieldError {
-                    field: "owner_team",
+                    field: "owner_team".into(),
                     message: format!("no team `{team}` in this organization"),
                 });
                 None
@@ -1269,7 +1269,7 @@ async fn insert_prepared(work: &mut Work, actor: &Actor, p: Prepared) -> Result<
             .is_some()
         {
             return Err(DeskError::Invalid(vec![FieldError {
-                field: "external_id",
+                field: "external_id".into(),
                 message: format!("`{external}` is already used; upsert through /api/v1/cmdb/bulk"),
             }]));
         }
@@ -1388,7 +1388,7 @@ async fn update_prepared(
 ) -> Result<(CiRow, bool), DeskError> {
     if current.class_id != p.class.id {
         return Err(DeskError::Invalid(vec![FieldError {
-            field: "class",
+            field: "class".into(),
             message: format!(
                 "`{}` is a {}; a CI's class cannot change",
                 p.external_id.unwrap_or_default(),

@@ -50,7 +50,7 @@ impl From<FieldError> for DeskError {
 impl DeskError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         DeskError::Invalid(vec![FieldError {
-            field,
+            field: field.into(),
             message: message.into(),
         }])
     }

@@ -16,8 +16,11 @@ pub const EVENT_NAMES: &[&str] = &[
     "ticket.assigned",
     "ticket.commented",
     "ticket.attachment_added",
+    "approval.requested",
+    "approval.decided",
 ];
 
+#[derive(Clone)]
 pub(super) struct TicketEvent {
     pub org_id: Uuid,
     pub name: &'static str,

@@ -319,7 +319,7 @@ impl Desk {
             match tz.parse::<chrono_tz::Tz>() {
                 Ok(tz) => person.time_zone = tz.name().to_string(),
                 Err(_) => errors.push(crate::domain::FieldError {
-                    field: "time_zone",
+                    field: "time_zone".into(),
                     message: format!("`{tz}` is not an IANA time zone such as Europe/Paris"),
                 }),
             }
@@ -335,7 +335,7 @@ impl Desk {
                 person.locale = locale.clone();
             } else {
                 errors.push(crate::domain::FieldError {
-                    field: "locale",
+                    field: "locale".into(),
                     message: format!("`{locale}` is not a language tag such as en or fr-CA"),
                 });
             }
@@ -345,7 +345,7 @@ impl Desk {
                 let known = matches!(channel.as_str(), "email" | "slack" | "discord");
                 if !known || !value.is_boolean() {
                     errors.push(crate::domain::FieldError {
-                        field: "notification_prefs",
+                        field: "notification_prefs".into(),
                         message: format!(
                             "`{channel}`: expected email, slack or discord set to true or false"
                         ),

@@ -6,13 +6,18 @@
 
 pub mod access;
 pub mod admin;
+pub mod approvals;
 mod audit;
 pub mod auth;
+pub mod automation;
+pub mod catalog;
+pub mod changes;
 pub mod cmdb;
 pub mod error;
 mod events;
 pub mod files;
 pub mod identity;
+mod notify;
 pub mod tickets;
 pub mod timers;
 pub mod views;
@@ -111,6 +116,16 @@ pub struct Work {
     queued: Vec<tokio::sync::OwnedMutexGuard<()>>,
 }
 
+/// Buffer lengths at a savepoint.
+struct BufferMarks {
+    activity: usize,
+    audit: usize,
+    outbox: usize,
+    timers: usize,
+    events: usize,
+    created: usize,
+}
+
 impl Work {
     fn new(tx: Tx) -> Self {
         Self {
@@ -125,6 +140,27 @@ impl Work {
             subscriptions: None,
             queued: Vec::new(),
         }
+    }
+
+    /// How full the buffers are, to undo a failed automation rule.
+    fn buffer_marks(&self) -> BufferMarks {
+        BufferMarks {
+            activity: self.activity.len(),
+            audit: self.audit.len(),
+            outbox: self.outbox.len(),
+            timers: self.timers.len(),
+            events: self.events.len(),
+            created: self.created.len(),
+        }
+    }
+
+    fn truncate_buffers(&mut self, marks: &BufferMarks) {
+        self.activity.truncate(marks.activity);
+        self.audit.truncate(marks.audit);
+        self.outbox.truncate(marks.outbox);
+        self.timers.truncate(marks.timers);
+        self.events.truncate(marks.events);
+        self.created.truncate(marks.created);
     }
 
     pub fn schedule(&mut self, timer: TimerRow) {
@@ -228,6 +264,9 @@ impl Desk {
             }
         }
         let result = use_case(&mut work).await?;
+        if !work.events.is_empty() {
+            self.automate(&mut work).await?;
+        }
         work.flush().await?;
         if let Some((intake, record)) = intake {
             let row = store::inbound::InboundRow {

@@ -398,12 +398,29 @@ impl Desk {
         to: &str,
         comment: Option<String>,
     ) -> Result<TicketView, DeskError> {
+        let to = State::parse(to).map_err(|e| DeskError::invalid("to", e.to_string()))?;
+        self.move_ticket(work, actor, number, to, comment, false)
+            .await
+    }
+
+    /// Moves a ticket; `by_approval` when its approval completed, the only
+    /// way out of `awaiting_approval` while an approval decides.
+    pub(crate) async fn move_ticket(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        to: State,
+        comment: Option<String>,
+        by_approval: bool,
+    ) -> Result<TicketView, DeskError> {
         let mut row = lock_visible(&mut work.tx, actor, number).await?;
         let kind = Kind::parse(&row.kind).map_err(anyhow::Error::from)?;
         let from = State::parse(&row.state).map_err(anyhow::Error::from)?;
-        let to = State::parse(to).map_err(|e| DeskError::invalid("to", e.to_string()))?;
         kind.transition(from, to)?;
         actor.require_transition(&row, from, to)?;
+        self.check_process_move(work, actor, &row, from, to, by_approval)
+            .await?;
 
         let now = store::now();
         row.state = to.as_str().into();
@@ -431,9 +448,13 @@ impl Desk {
             row.closed_at = Some(now);
         }
         store::tickets::update_ticket(&mut work.tx, &row).await?;
+        if to == State::Cancelled {
+            self.cancel_approvals(work, &row).await?;
+        }
         if let Some(body) = comment.filter(|c| !c.trim().is_empty()) {
             self.insert_comment(work, actor, &row, &body, false).await?;
         }
+        self.after_process_move(work, actor, &row, from, to).await?;
         work.record(
             actor,
             row.id,
@@ -938,7 +959,11 @@ pub(crate) async fn lock_visible(
 
 /// Agents see every ticket of their organization, requesters the ones they
 /// raised or watch; anything else is "not found".
-async fn require_view(exec: Exec<'_>, actor: &Actor, row: &TicketRow) -> Result<(), DeskError> {
+pub(crate) async fn require_view(
+    exec: Exec<'_>,
+    actor: &Actor,
+    row: &TicketRow,
+) -> Result<(), DeskError> {
     if actor.require_view(row).is_ok() {
         return Ok(());
     }
@@ -963,14 +988,14 @@ async fn watchers(exec: Exec<'_>, ticket_id: Uuid) -> Result<Vec<PersonRef>, Des
 
 /// Accepts `inc42`, `INC0000042`… and gives the stored form; anything else
 /// is simply not found.
-fn normalize_number(number: &str) -> Result<String, DeskError> {
+pub(crate) fn normalize_number(number: &str) -> Result<String, DeskError> {
     TicketNumber::parse(number)
         .map(|n| n.to_string())
         .map_err(|_| DeskError::NotFound("ticket"))
 }
 
 fn field_error(field: &'static str, message: String) -> crate::domain::FieldError {
-    crate::domain::FieldError { field, message }
+    crate::domain::FieldError::new(field, message)
 }
 
 fn collect(errors: &mut Vec<crate::domain::FieldError>, error: DeskError) {

@@ -4,7 +4,11 @@
 
 use serde_json::json;
 
-use super::{tickets::AUTO_CLOSE, Actor, Desk, DeskError, Work};
+use super::{
+    approvals::{APPROVAL_EXPIRY, APPROVAL_REMINDER},
+    tickets::AUTO_CLOSE,
+    Actor, Desk, DeskError, Work,
+};
 use crate::{
     domain::State,
     store::{self, timers::TimerRow},
@@ -39,6 +43,7 @@ impl Desk {
     async fn handle_timer(&self, work: &mut Work, timer: &TimerRow) -> Result<(), DeskError> {
         match timer.kind.as_str() {
             AUTO_CLOSE => self.auto_close(work, timer).await,
+            APPROVAL_REMINDER | APPROVAL_EXPIRY => self.approval_timer(work, timer).await,
             other => {
                 // A timer from a newer version, or a typo in a migration: keep
                 // a trace, never loop on it.

@@ -133,7 +133,7 @@ impl ClassSchema {
     /// `"schema"` and number attributes from 1.
     pub fn parse(value: &Value) -> Result<ClassSchema, Vec<FieldError>> {
         let error = |message: String| FieldError {
-            field: SCHEMA_FIELD,
+            field: SCHEMA_FIELD.into(),
             message,
         };
         let Some(object) = value.as_object() else {
@@ -254,7 +254,7 @@ impl ClassSchema {
         attrs: &Map<String, Value>,
     ) -> Result<Map<String, Value>, Vec<FieldError>> {
         let error = |message: String| FieldError {
-            field: ATTRIBUTES_FIELD,
+            field: ATTRIBUTES_FIELD.into(),
             message,
         };
         let mut errors = Vec::new();

@@ -55,13 +55,17 @@ macro_rules! string_enum {
     };
 }
 
+pub mod approval;
 pub mod audit;
+pub mod change;
 pub mod channel;
 pub mod cmdb;
+pub mod form;
 pub mod number;
 pub mod password;
 pub mod priority;
 pub mod role;
+pub mod rule;
 pub mod text;
 pub mod ticket;
 pub mod totp;

@@ -82,7 +82,7 @@ impl Password {
     /// given (not trimmed): spaces are legitimate password characters.
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         let error = |message: String| FieldError {
-            field: FIELD,
+            field: FIELD.into(),
             message,
         };
         let chars = input.chars().count();

@@ -5,15 +5,25 @@
 //! what people mean by "characters" far more often than bytes are.
 
 use serde::Serialize;
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 /// A text field failed validation. `field` is the name the caller gave, so
 /// the message can point at the right input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct FieldError {
-    pub field: &'static str,
+    /// The input's name; a dotted path for nested input (`answers.laptop`).
+    pub field: Cow<'static, str>,
     pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// How a kind of text is checked.
@@ -28,7 +38,7 @@ struct Rules {
 }
 
 fn validate(field: &'static str, input: &str, rules: Rules) -> Result<String, FieldError> {
-    let error = |message: String| FieldError { field, message };
+    let error = |message: String| FieldError::new(field, message);
     let text = if rules.trim { input.trim() } else { input };
     if text.is_empty() && !rules.allow_empty {
         return Err(error("must not be empty".to_owned()));

@@ -158,24 +158,17 @@ pub struct UpdateTeam {
     pub name: Option<String>,
     pub description: Option<String>,
     /// Person id; `null` removes the lead.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::extract::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub lead: Option<Option<Uuid>>,
     /// Where the team's tickets are announced (e.g. a chat channel id); `null` clears.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub default_channel: Option<Option<String>>,
     /// Person escalations go to; `null` clears.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::extract::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub escalation_contact: Option<Option<Uuid>>,
-}
-
-/// Distinguishes an absent field (keep) from `null` (clear).
-fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[utoipa::path(patch, path = "/api/v1/teams/{team}", tag = "teams", request_body = UpdateTeam,

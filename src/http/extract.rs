@@ -220,3 +220,10 @@ pub fn respond<T: serde::Serialize>(status: StatusCode, outcome: Outcome<T>) -> 
         }
     }
 }
+
+/// For `PATCH` bodies: distinguishes an absent field (keep) from `null` (clear).
+pub(crate) fn double_option<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

@@ -4,12 +4,16 @@
 
 mod access;
 mod admin;
+mod approvals;
 mod auth;
+mod catalog;
+mod changes;
 mod cmdb;
 pub mod error;
 mod extract;
 mod me;
 mod ops;
+mod rules;
 mod tickets;
 
 use std::{sync::Arc, time::Instant};
@@ -70,6 +74,10 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(me::router())
         .merge(cmdb::router())
+        .merge(catalog::router())
+        .merge(approvals::router())
+        .merge(changes::router())
+        .merge(rules::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -140,6 +148,16 @@ impl Modify for BearerAuth {
         cmdb::list_classes, cmdb::create_class, cmdb::list_cis, cmdb::create_ci, cmdb::get_ci, cmdb::update_ci, cmdb::delete_ci,
         cmdb::history, cmdb::impact, cmdb::add_relationship, cmdb::remove_relationship, cmdb::bulk,
         cmdb::ticket_cis, cmdb::link_ci, cmdb::unlink_ci,
+        catalog::catalog, catalog::create_category, catalog::create_item, catalog::get_item, catalog::update_item,
+        catalog::order, catalog::get_request,
+        approvals::list_policies, approvals::create_policy, approvals::get_policy, approvals::update_policy,
+        approvals::my_approvals, approvals::get_approval, approvals::decide, approvals::ticket_approvals,
+        approvals::request_approval, approvals::list_delegations, approvals::create_delegation,
+        approvals::end_delegation, approvals::set_manager,
+        changes::create_change, changes::risk_questionnaire, changes::get_change, changes::plan, changes::conflicts,
+        changes::assess_risk, changes::review, changes::list_templates, changes::create_template,
+        changes::list_freezes, changes::create_freeze, changes::list_tasks, changes::add_task, changes::update_task,
+        rules::list_rules, rules::create_rule, rules::get_rule, rules::update_rule, rules::delete_rule,
         admin::create_person, admin::list_people, admin::get_person,
         admin::create_team, admin::list_teams, admin::get_team, admin::add_member, admin::remove_member,
         admin::create_category, admin::list_categories,
@@ -148,6 +166,6 @@ impl Modify for BearerAuth {
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -9,7 +9,7 @@ use axum::{
     Json, Router,
 };
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -52,11 +52,6 @@ pub fn router() -> Router<AppState> {
             "/tickets/{number}/watchers/{person}",
             axum::routing::delete(remove_watcher),
         )
-}
-
-/// Distinguishes an absent field (keep) from `null` (clear).
-fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -266,11 +261,11 @@ pub async fn transition_ticket(
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     /// Team name or id; `null` removes the team; absent keeps it.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub team: Option<Option<String>>,
     /// Agent email or id; `null` unassigns; absent keeps it.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub assignee: Option<Option<String>>,
 }
@@ -308,7 +303,7 @@ pub struct UpdateTicketRequest {
     pub impact: Option<String>,
     pub urgency: Option<String>,
     /// Category name or id; `null` removes it.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub category: Option<Option<String>>,
 }

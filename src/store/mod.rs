@@ -5,13 +5,17 @@
 //! May import `domain`; nothing here knows HTTP or chat platforms.
 
 pub mod activity;
+pub mod approvals;
 pub mod audit;
+pub mod catalog;
+pub mod changes;
 pub mod cmdb;
 pub mod identity;
 pub mod inbound;
 pub mod orgs;
 pub mod outbox;
 pub mod people;
+pub mod rules;
 pub mod teams;
 pub mod tickets;
 pub mod timers;
@@ -265,4 +269,22 @@ pub fn now() -> DateTime<Utc> {
 /// True for a unique-constraint violation (maps to 409 at the edge).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// Marks a point inside a transaction that [`rollback_to_savepoint`] can
+/// return to; automation runs each rule's actions behind one, so a failing
+/// rule undoes only its own writes. One name: savepoints are not nested.
+pub async fn savepoint(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    on!(tx, c => sqlx::query("SAVEPOINT automation_rule").execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn rollback_to_savepoint(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    on!(tx, c => sqlx::query("ROLLBACK TO SAVEPOINT automation_rule").execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn release_savepoint(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    on!(tx, c => sqlx::query("RELEASE SAVEPOINT automation_rule").execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
 }
