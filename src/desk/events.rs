@@ -16,6 +16,11 @@ pub const EVENT_NAMES: &[&str] = &[
     "ticket.assigned",
     "ticket.commented",
     "ticket.attachment_added",
+    "ticket.major_changed",
+    "ticket.parent_changed",
+    "ticket.problem_linked",
+    "ticket.problem_unlinked",
+    "ticket.known_error_linked",
 ];
 
 pub(super) struct TicketEvent {

@@ -13,6 +13,7 @@ pub mod error;
 mod events;
 pub mod files;
 pub mod identity;
+pub mod problems;
 pub mod tickets;
 pub mod timers;
 pub mod views;

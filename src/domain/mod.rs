@@ -61,6 +61,7 @@ pub mod cmdb;
 pub mod number;
 pub mod password;
 pub mod priority;
+pub mod problem;
 pub mod role;
 pub mod text;
 pub mod ticket;

@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 mod me;
 mod ops;
+mod problems;
 mod tickets;
 
 use std::{sync::Arc, time::Instant};
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(me::router())
         .merge(cmdb::router())
+        .merge(problems::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -140,6 +142,11 @@ impl Modify for BearerAuth {
         cmdb::list_classes, cmdb::create_class, cmdb::list_cis, cmdb::create_ci, cmdb::get_ci, cmdb::update_ci, cmdb::delete_ci,
         cmdb::history, cmdb::impact, cmdb::add_relationship, cmdb::remove_relationship, cmdb::bulk,
         cmdb::ticket_cis, cmdb::link_ci, cmdb::unlink_ci,
+        problems::get_problem, problems::update_problem, problems::problem_incidents, problems::link_incident,
+        problems::unlink_incident, problems::resolve_problem,
+        problems::search_known_errors, problems::create_known_error, problems::get_known_error, problems::update_known_error,
+        problems::incident_problem, problems::suggestions, problems::ticket_known_errors, problems::link_known_error,
+        problems::set_major, problems::set_escalation, problems::set_parent, problems::clear_parent, problems::children,
         admin::create_person, admin::list_people, admin::get_person,
         admin::create_team, admin::list_teams, admin::get_team, admin::add_member, admin::remove_member,
         admin::create_category, admin::list_categories,
@@ -148,6 +155,6 @@ impl Modify for BearerAuth {
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -12,6 +12,7 @@ pub mod inbound;
 pub mod orgs;
 pub mod outbox;
 pub mod people;
+pub mod problems;
 pub mod teams;
 pub mod tickets;
 pub mod timers;
