@@ -1044,7 +1044,7 @@ impl Desk {
         changes: KnownErrorChanges,
     ) -> Result<KnownErrorView, DeskError> {
         actor.require_agent()?;
-        let mut row = store::problems::find_known_error(Exec::Tx(&mut work.tx), actor.org_id, id)
+        let mut row = store::problems::lock_known_error(&mut work.tx, actor.org_id, id)
             .await?
             .ok_or(DeskError::NotFound("known error"))?;
         let mut errors = Vec::new();
@@ -1107,18 +1107,22 @@ impl Desk {
             &row.id.to_string(),
             json!({ "fields": fields }),
         );
-        match (new_problem, row.problem_id) {
-            (Some(problem), _) => {
-                self.known_error_noted(work, actor, &problem, &row, "known_error_added")
+        // The problems concerned hear of it: the one it left, the one it
+        // joined, or the one it stays with.
+        if let Some(old_id) = old_problem {
+            let action = if row.problem_id == Some(old_id) {
+                "known_error_updated"
+            } else {
+                "known_error_removed"
+            };
+            if let Some(problem) =
+                store::tickets::find_ticket(&mut work.tx, actor.org_id, old_id).await?
+            {
+                self.known_error_noted(work, actor, &problem, &row, action);
             }
-            (None, Some(problem_id)) if old_problem == Some(problem_id) => {
-                if let Some(problem) =
-                    store::tickets::find_ticket(&mut work.tx, actor.org_id, problem_id).await?
-                {
-                    self.known_error_noted(work, actor, &problem, &row, "known_error_updated");
-                }
-            }
-            _ => {}
+        }
+        if let Some(problem) = new_problem {
+            self.known_error_noted(work, actor, &problem, &row, "known_error_added");
         }
         Ok(KnownErrorView::from(&row))
     }

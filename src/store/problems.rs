@@ -238,6 +238,36 @@ pub async fn find_known_error(
     on_exec!(e, c => sqlx::query_as(SQL).bind(org_id).bind(id).fetch_optional(c).await)
 }
 
+/// Reads a known error for change; Postgres locks the row so concurrent
+/// edits serialize (SQLite has one writer already).
+pub async fn lock_known_error(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<KnownErrorRow>, sqlx::Error> {
+    const PG: &str = concatcp!(
+        SELECT_KE,
+        " WHERE ke.org_id = $1 AND ke.id = $2 FOR UPDATE OF ke"
+    );
+    const LITE: &str = concatcp!(SELECT_KE, " WHERE ke.org_id = $1 AND ke.id = $2");
+    match tx {
+        Tx::Postgres(t) => {
+            sqlx::query_as(PG)
+                .bind(org_id)
+                .bind(id)
+                .fetch_optional(&mut **t)
+                .await
+        }
+        Tx::Sqlite(t) => {
+            sqlx::query_as(LITE)
+                .bind(org_id)
+                .bind(id)
+                .fetch_optional(&mut **t)
+                .await
+        }
+    }
+}
+
 /// Known errors newest first, inactive ones only when asked.
 pub async fn list_known_errors(
     e: Exec<'_>,

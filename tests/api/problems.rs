@@ -293,6 +293,38 @@ async fn a_new_incident_is_offered_matching_known_errors_best_first_and_links_on
     .await;
     assert!(again["note"].is_null(), "nothing done twice");
     assert_eq!(comments(&app, &inc).await.len(), 1);
+
+    // A retired known error is no longer offered; the problem hears of edits.
+    let retired = ok_json(
+        app.client
+            .patch(app.url(&format!(
+                "/api/v1/known-errors/{}",
+                shares["id"].as_str().expect("id")
+            )))
+            .bearer_auth(&app.token)
+            .json(&json!({ "active": false, "problem": problem }))
+            .send()
+            .await
+            .expect("sent"),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(retired["active"], false);
+    assert_eq!(retired["problem"], problem.as_str());
+    let suggestions: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{inc}/suggestions"), &app.token)
+        .await;
+    assert_eq!(suggestions.len(), 1, "{suggestions:?}");
+    let record: Value = app
+        .get_json(&format!("/api/v1/problems/{problem}"), &app.token)
+        .await;
+    assert_eq!(record["known_errors"].as_array().map(Vec::len), Some(2));
+    let lines = activity(&app, &problem).await;
+    let added = lines
+        .iter()
+        .filter(|a| a["action"] == "known_error_added")
+        .count();
+    assert_eq!(added, 2, "{lines:?}");
 }
 
 #[tokio::test]
