@@ -552,6 +552,10 @@ impl Desk {
                 Action::StartApproval { policy } => {
                     self.request_approval(work, actor, number, policy).await?;
                 }
+                Action::LinkProblem { problem } => {
+                    self.link_problem_incident(work, actor, problem, number)
+                        .await?;
+                }
             }
         }
         Ok(())

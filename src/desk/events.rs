@@ -18,6 +18,11 @@ pub const EVENT_NAMES: &[&str] = &[
     "ticket.attachment_added",
     "approval.requested",
     "approval.decided",
+    "ticket.major_changed",
+    "ticket.parent_changed",
+    "ticket.problem_linked",
+    "ticket.problem_unlinked",
+    "ticket.known_error_linked",
 ];
 
 #[derive(Clone)]

@@ -18,6 +18,7 @@ mod events;
 pub mod files;
 pub mod identity;
 mod notify;
+pub mod problems;
 pub mod tickets;
 pub mod timers;
 pub mod views;

@@ -234,6 +234,7 @@ impl Desk {
             updated_at: now,
             resolved_at: None,
             closed_at: None,
+            extra: Default::default(),
         };
         let view = TicketView::from(&row);
         work.record(actor, row.id, "created", None);
@@ -256,7 +257,7 @@ impl Desk {
         Ok(TicketView::from(&row))
     }
 
-    async fn visible_ticket(
+    pub(crate) async fn visible_ticket(
         &self,
         exec: Exec<'_>,
         actor: &Actor,
@@ -404,7 +405,8 @@ impl Desk {
     }
 
     /// Moves a ticket; `by_approval` when its approval completed, the only
-    /// way out of `awaiting_approval` while an approval decides.
+    /// way out of `awaiting_approval` while an approval decides. A resolved
+    /// parent incident resolves its open children.
     pub(crate) async fn move_ticket(
         &self,
         work: &mut Work,
@@ -414,7 +416,39 @@ impl Desk {
         comment: Option<String>,
         by_approval: bool,
     ) -> Result<TicketView, DeskError> {
-        let mut row = lock_visible(&mut work.tx, actor, number).await?;
+        let row = lock_visible(&mut work.tx, actor, number).await?;
+        let view = self
+            .move_locked(work, actor, row, to, comment, by_approval)
+            .await?;
+        if view.state == State::Resolved.as_str() {
+            self.resolve_children(work, actor, &view).await?;
+        }
+        Ok(view)
+    }
+
+    /// Moves a locked ticket through its kind's state machine, without
+    /// touching related tickets.
+    pub(crate) async fn apply_transition(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        row: TicketRow,
+        to: &str,
+        comment: Option<String>,
+    ) -> Result<TicketView, DeskError> {
+        let to = State::parse(to).map_err(|e| DeskError::invalid("to", e.to_string()))?;
+        self.move_locked(work, actor, row, to, comment, false).await
+    }
+
+    async fn move_locked(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        mut row: TicketRow,
+        to: State,
+        comment: Option<String>,
+        by_approval: bool,
+    ) -> Result<TicketView, DeskError> {
         let kind = Kind::parse(&row.kind).map_err(anyhow::Error::from)?;
         let from = State::parse(&row.state).map_err(anyhow::Error::from)?;
         kind.transition(from, to)?;

@@ -57,6 +57,15 @@ pub struct TicketView {
     pub updated_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// A major incident: declared by an agent, announced as an event.
+    #[serde(default)]
+    pub major: bool,
+    /// For a child incident: its parent's number.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// 0 unless escalated (by agents; later by the SLA).
+    #[serde(default)]
+    pub escalation_level: i32,
     /// States this ticket may move to next.
     pub allowed_transitions: Vec<String>,
 }
@@ -105,6 +114,9 @@ impl From<&TicketRow> for TicketView {
             updated_at: t.updated_at,
             resolved_at: t.resolved_at,
             closed_at: t.closed_at,
+            major: t.extra.major,
+            parent: t.extra.parent_number.clone(),
+            escalation_level: t.extra.escalation_level,
             allowed_transitions: allowed,
         }
     }

@@ -64,6 +64,7 @@ pub mod form;
 pub mod number;
 pub mod password;
 pub mod priority;
+pub mod problem;
 pub mod role;
 pub mod rule;
 pub mod text;

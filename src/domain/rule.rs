@@ -236,6 +236,7 @@ pub fn check(
             | Action::AddWatcher { person: s }
             | Action::AddComment { body: s, .. }
             | Action::StartApproval { policy: s }
+            | Action::LinkProblem { problem: s }
                 if blank(s) =>
             {
                 Some("must not be empty".into())

@@ -13,6 +13,7 @@ pub mod error;
 mod extract;
 mod me;
 mod ops;
+mod problems;
 mod rules;
 mod tickets;
 
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(approvals::router())
         .merge(changes::router())
         .merge(rules::router())
+        .merge(problems::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -158,6 +160,11 @@ impl Modify for BearerAuth {
         changes::assess_risk, changes::review, changes::list_templates, changes::create_template,
         changes::list_freezes, changes::create_freeze, changes::list_tasks, changes::add_task, changes::update_task,
         rules::list_rules, rules::create_rule, rules::get_rule, rules::update_rule, rules::delete_rule,
+        problems::get_problem, problems::update_problem, problems::problem_incidents, problems::link_incident,
+        problems::unlink_incident, problems::resolve_problem,
+        problems::search_known_errors, problems::create_known_error, problems::get_known_error, problems::update_known_error,
+        problems::incident_problem, problems::suggestions, problems::ticket_known_errors, problems::link_known_error,
+        problems::set_major, problems::set_escalation, problems::set_parent, problems::clear_parent, problems::children,
         admin::create_person, admin::list_people, admin::get_person,
         admin::create_team, admin::list_teams, admin::get_team, admin::add_member, admin::remove_member,
         admin::create_category, admin::list_categories,
@@ -166,6 +173,6 @@ impl Modify for BearerAuth {
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -15,6 +15,7 @@ pub mod inbound;
 pub mod orgs;
 pub mod outbox;
 pub mod people;
+pub mod problems;
 pub mod rules;
 pub mod teams;
 pub mod tickets;

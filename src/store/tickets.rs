@@ -35,20 +35,35 @@ pub struct TicketRow {
     pub updated_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Major flag, parent incident and escalation level (written by
+    /// `store::problems`, not by [`update_ticket`]).
+    #[sqlx(flatten)]
+    pub extra: TicketExtra,
 }
 
-const SELECT_TICKET: &str =
+/// The incident-management columns of a ticket.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct TicketExtra {
+    pub major: bool,
+    pub parent_id: Option<Uuid>,
+    pub parent_number: Option<String>,
+    pub escalation_level: i32,
+}
+
+pub(super) const SELECT_TICKET: &str =
     "SELECT t.id, t.org_id, t.number, t.kind, t.title, t.description, t.state, \
      t.impact, t.urgency, t.priority, \
      t.requester_id, r.name AS requester_name, r.email AS requester_email, \
      t.assignee_id, a.name AS assignee_name, a.email AS assignee_email, \
      t.team_id, tm.name AS team_name, t.category_id, cat.name AS category_name, \
-     t.channel, t.created_at, t.updated_at, t.resolved_at, t.closed_at \
+     t.channel, t.created_at, t.updated_at, t.resolved_at, t.closed_at, \
+     t.major, t.parent_id, par.number AS parent_number, t.escalation_level \
      FROM tickets t \
      LEFT JOIN people r ON r.id = t.requester_id \
      LEFT JOIN people a ON a.id = t.assignee_id \
      LEFT JOIN teams tm ON tm.id = t.team_id \
-     LEFT JOIN categories cat ON cat.id = t.category_id";
+     LEFT JOIN categories cat ON cat.id = t.category_id \
+     LEFT JOIN tickets par ON par.id = t.parent_id";
 
 /// The columns a ticket is written with.
 #[derive(Debug, Clone)]

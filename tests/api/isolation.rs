@@ -52,6 +52,11 @@ struct OrgB {
     ci_id: String,
     other_ci_id: String,
     relationship_id: String,
+    problem_number: String,
+    problem_id: String,
+    child_number: String,
+    child_id: String,
+    known_error_id: String,
     dead_outbox_ids: Vec<String>,
 }
 
@@ -198,6 +203,68 @@ impl OrgB {
             "B's ticket is linked to B's service"
         );
 
+        // A problem with B's ticket as its incident, a known error from it,
+        // and a child incident under B's ticket.
+        let problem = created(
+            app.post(
+                "/api/v1/tickets",
+                token,
+                &json!({ "kind": "problem", "title": "B-only payroll root cause" }),
+            )
+            .await,
+            "B's problem",
+        )
+        .await;
+        let problem_number = problem["number"]
+            .as_str()
+            .expect("B's problem has a number")
+            .to_string();
+        let problem_id = id_of(&problem, "problem");
+        let linked = app
+            .post(
+                &format!("/api/v1/problems/{problem_number}/incidents"),
+                token,
+                &json!({ "incident": ticket_number }),
+            )
+            .await;
+        assert_eq!(
+            linked.status(),
+            StatusCode::OK,
+            "B's incident is linked to B's problem"
+        );
+        let known_error = created(
+            app.post(
+                "/api/v1/known-errors",
+                token,
+                &json!({ "title": "B-only payroll known error", "workaround": "B-only payroll workaround", "problem": problem_number }),
+            )
+            .await,
+            "B's known error",
+        )
+        .await;
+        let known_error_id = id_of(&known_error, "known error");
+        let child = app
+            .create_ticket("incident", "B-only payroll child incident")
+            .await;
+        let child_number = child["number"]
+            .as_str()
+            .expect("B's child has a number")
+            .to_string();
+        let child_id = id_of(&child, "child incident");
+        let parented = app
+            .client
+            .put(app.url(&format!("/api/v1/tickets/{child_number}/parent")))
+            .bearer_auth(token)
+            .json(&json!({ "parent": ticket_number }))
+            .send()
+            .await
+            .expect("parent sent");
+        assert_eq!(
+            parented.status(),
+            StatusCode::OK,
+            "B's child has B's ticket as parent"
+        );
+
         // Nothing listens on port 9: every event is dead-lettered, so the
         // retry route has something it could really requeue.
         let all_dead = eventually(Duration::from_secs(10), || async {
@@ -238,6 +305,11 @@ impl OrgB {
             ci_id,
             other_ci_id,
             relationship_id,
+            problem_number,
+            problem_id,
+            child_number,
+            child_id,
+            known_error_id,
             dead_outbox_ids,
         }
     }
@@ -260,6 +332,9 @@ impl OrgB {
             &self.ci_id,
             &self.other_ci_id,
             &self.relationship_id,
+            &self.problem_id,
+            &self.child_id,
+            &self.known_error_id,
             "B-only payroll",
         ];
         markers.extend(self.dead_outbox_ids.iter().map(String::as_str));
@@ -278,7 +353,10 @@ impl OrgB {
                     return segment.to_string();
                 };
                 let value = match (param, segments[i - 1]) {
+                    ("number", "problems") => &self.problem_number,
                     ("number", _) => &self.ticket_number,
+                    ("incident", _) => &self.ticket_number,
+                    ("id", "known-errors") => &self.known_error_id,
                     ("team", _) => &self.team_id,
                     ("person", _) => &self.agent_id,
                     ("id", "attachments") => &self.attachment_id,
@@ -473,6 +551,30 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
         }
         ("POST", "/api/v1/tickets/{number}/cis") => hidden(json!({ "ci": b.ci_id })),
         ("PATCH", "/api/v1/cmdb/cis/{id}") => hidden(json!({ "name": "A was here" })),
+        ("PATCH", "/api/v1/problems/{number}") => hidden(json!({ "workaround": "A was here" })),
+        ("POST", "/api/v1/problems/{number}/incidents") => {
+            hidden(json!({ "incident": b.child_number }))
+        }
+        ("POST", "/api/v1/problems/{number}/resolve") => {
+            hidden(json!({ "resolve_incidents": true, "note": "A was here" }))
+        }
+        ("PATCH", "/api/v1/known-errors/{id}") => hidden(json!({ "title": "A was here" })),
+        ("POST", "/api/v1/tickets/{number}/known-errors") => {
+            hidden(json!({ "known_error": b.known_error_id }))
+        }
+        ("POST", "/api/v1/tickets/{number}/major") => hidden(json!({ "major": true })),
+        ("POST", "/api/v1/tickets/{number}/escalation") => hidden(json!({ "level": 3 })),
+        ("PUT", "/api/v1/tickets/{number}/parent") => hidden(json!({ "parent": b.child_number })),
+        ("POST", "/api/v1/known-errors") => vec![
+            (
+                Body::Json(json!({ "title": "A known error", "workaround": "A workaround" })),
+                Expect::Created,
+            ),
+            (
+                Body::Json(json!({ "title": "A probe", "problem": b.problem_number })),
+                Expect::Rejected,
+            ),
+        ],
         ("POST", "/api/v1/cmdb/classes") => vec![(
             Body::Json(json!({ "name": "a_class", "label": "A class", "schema": {} })),
             Expect::Created,
@@ -543,6 +645,7 @@ fn queries(route: &str, b: &OrgB) -> Vec<String> {
             format!("?assignee={}", b.agent_id),
         ],
         "/api/v1/outbox" => vec!["?state=dead".into(), "?state=pending".into()],
+        "/api/v1/known-errors" => vec!["?q=payroll".into(), "?include_inactive=true".into()],
         _ => Vec::new(),
     }
 }
@@ -691,6 +794,10 @@ async fn snapshot(app: &TestApp, b: &OrgB) -> Vec<(String, Value)> {
         "/api/v1/outbox?state=dead".to_string(),
         "/api/v1/outbox?state=pending".to_string(),
         "/api/v1/outbox?state=delivered".to_string(),
+        format!("/api/v1/problems/{}", b.problem_number),
+        format!("/api/v1/tickets/{number}/children"),
+        format!("/api/v1/tickets/{number}/known-errors"),
+        "/api/v1/known-errors?include_inactive=true".to_string(),
     ] {
         let view: Value = app.get_json(&path, &app.token).await;
         views.push((path, view));
@@ -822,6 +929,11 @@ impl OrgB {
             ci_id: id(),
             other_ci_id: id(),
             relationship_id: id(),
+            problem_number: "PRB0000001".into(),
+            problem_id: id(),
+            child_number: "INC0000002".into(),
+            child_id: id(),
+            known_error_id: id(),
             dead_outbox_ids: vec![id()],
         }
     }

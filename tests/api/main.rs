@@ -10,6 +10,7 @@ mod idempotency;
 mod identities;
 mod isolation;
 mod ops;
+mod problems;
 mod sqlite;
 mod storage;
 mod support;
