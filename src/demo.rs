@@ -1,12 +1,22 @@
 //! Sample data for `switchboard demo`: an organization `demo` with teams,
-//! people, categories and a few dozen tickets in varied states, created
-//! through the same use cases as real input (so activity, audit and
-//! numbering are real too).
+//! people, categories, an approval policy and a CAB, a catalog, a standard
+//! change template, an automation rule and a few dozen tickets in varied
+//! states, created through the same use cases as real input (so activity,
+//! audit, approvals and numbering are real too).
 
 use anyhow::Context;
+use serde_json::json;
 
 use crate::{
-    desk::{tickets::OpenTicket, Actor, Desk, DeskError},
+    desk::{
+        approvals::PolicyInput,
+        automation::RuleInput,
+        catalog::{ItemInput, OrderInput},
+        changes::NewChange,
+        tickets::OpenTicket,
+        views::TicketView,
+        Actor, Desk, DeskError,
+    },
     domain::{Channel, Role},
 };
 
@@ -277,6 +287,7 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
         })
         .await?;
     }
+    let access_item = seed_processes(desk, &admin).await?;
     let agents = [&people[0], &people[1], &people[2]];
     let requesters = [&people[3], &people[4], &people[5]];
     for (round, suffix) in ["", " (again)"].iter().enumerate() {
@@ -303,10 +314,8 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
             ][i % 4];
             let mut opener = admin.clone();
             opener.channel = channel;
-            let ticket = call(desk, &opener, move |d, w, a| {
-                Box::pin(async move { d.open_ticket(w, &a, input).await })
-            })
-            .await?;
+            let (ticket, states) =
+                open_seed_ticket(desk, &opener, input, states, access_item, i).await?;
             if !states.is_empty() || i % 3 == 0 {
                 let agent = agents[i % agents.len()].email.clone();
                 let team = ticket.team.as_ref().map(|t| t.id.to_string());
@@ -340,7 +349,7 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
                     }
                 }
             }
-            for state in *states {
+            for state in states {
                 let number = ticket.number.clone();
                 call(desk, &admin, move |d, w, a| {
                     Box::pin(async move { d.transition(w, &a, &number, state, None).await })
@@ -390,6 +399,227 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
     .await?;
     tracing::info!(org = %org.slug, "demo data seeded");
     Ok(token)
+}
+
+/// Approval policies (a line manager for access requests, a CAB for
+/// normal changes), a catalog item, a standard change template and a rule.
+/// Returns the catalog item that needs approval.
+async fn seed_processes(desk: &Desk, admin: &Actor) -> anyhow::Result<uuid::Uuid> {
+    let chen = desk
+        .list_people(admin)
+        .await?
+        .into_iter()
+        .find(|p| p.email.as_deref() == Some("chen@demo.example"))
+        .context("demo manager")?
+        .id;
+    let platform = desk.get_team(admin, "Platform").await?.id;
+    for (name, default_for, stages) in [
+        (
+            "Line manager",
+            None,
+            json!([{ "name": "Manager", "approvers": [{ "type": "person", "id": chen }], "rule": { "type": "any" },
+                     "remind_after_minutes": 240, "expire_after_minutes": 2880 }]),
+        ),
+        (
+            "Change Advisory Board",
+            Some("normal_change".to_string()),
+            json!([{ "name": "CAB", "approvers": [{ "type": "cab", "team": platform }], "rule": { "type": "quorum", "n": 1 } }]),
+        ),
+    ] {
+        let input = PolicyInput {
+            name: name.into(),
+            description: String::new(),
+            stages,
+            default_for,
+        };
+        call(desk, admin, move |d, w, a| {
+            Box::pin(async move { d.create_policy(w, &a, input).await })
+        })
+        .await?;
+    }
+    call(desk, admin, |d, w, a| {
+        Box::pin(async move {
+            d.create_catalog_category(w, &a, "Access", "Accounts, shares and permissions", Some(1))
+                .await
+        })
+    })
+    .await?;
+    let item: ItemInput = serde_json::from_value(json!({
+        "name": "Shared folder access",
+        "description": "Read or write access to a team share",
+        "category": "Access",
+        "team": "Service Desk",
+        "approval_policy": "Line manager",
+        "tasks": ["Grant access", "Tell the requester"],
+        "form": { "fields": [
+            { "key": "folder", "label": "Folder", "type": "text", "required": true },
+            { "key": "access", "label": "Access", "type": "choice", "required": true,
+              "options": [{ "value": "read" }, { "value": "write" }] },
+            { "key": "reason", "label": "Why", "type": "long_text" }
+        ]}
+    }))
+    .context("demo catalog item")?;
+    let item = call(desk, admin, move |d, w, a| {
+        Box::pin(async move { d.create_catalog_item(w, &a, item).await })
+    })
+    .await?;
+    call(desk, admin, |d, w, a| {
+        Box::pin(async move {
+            d.create_template(
+                w,
+                &a,
+                "Certificate rotation",
+                "Rotate a TLS certificate before it expires",
+                vec![
+                    "Issue the certificate".into(),
+                    "Deploy it".into(),
+                    "Verify clients".into(),
+                ],
+            )
+            .await
+        })
+    })
+    .await?;
+    let rule: RuleInput = serde_json::from_value(json!({
+        "name": "VPN incidents to Network",
+        "trigger": "ticket.created",
+        "conditions": [
+            { "field": "kind", "op": "equals", "value": "incident" },
+            { "field": "text", "op": "contains", "value": "vpn" }
+        ],
+        "actions": [{ "type": "assign_team", "team": "Network" }]
+    }))
+    .context("demo rule")?;
+    call(desk, admin, move |d, w, a| {
+        Box::pin(async move { d.create_rule(w, &a, rule).await })
+    })
+    .await?;
+    Ok(item.id)
+}
+
+/// Opens a seed ticket the way a real one would be: requests that need
+/// approval are ordered from the catalog, changes that get scheduled come
+/// from the template (standard) or are assessed and planned (normal).
+/// Returns the ticket and the states still to walk.
+async fn open_seed_ticket(
+    desk: &Desk,
+    opener: &Actor,
+    input: OpenTicket,
+    states: &'static [&'static str],
+    access_item: uuid::Uuid,
+    i: usize,
+) -> anyhow::Result<(TicketView, Vec<&'static str>)> {
+    match (input.kind.as_str(), states.first()) {
+        ("service_request", Some(&"awaiting_approval")) => {
+            let order = OrderInput {
+                answers: json!({ "folder": "\\\\files\\finance", "access": "read", "reason": input.title })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                requester: input.requester.clone(),
+                title: Some(input.title.clone()),
+            };
+            let request = call(desk, opener, move |d, w, a| {
+                Box::pin(async move { d.order_item(w, &a, access_item, order).await })
+            })
+            .await?;
+            if states.contains(&"rejected") {
+                let mut chen = opener.clone();
+                let manager = desk
+                    .list_people(opener)
+                    .await?
+                    .into_iter()
+                    .find(|p| p.email.as_deref() == Some("chen@demo.example"))
+                    .context("demo manager")?;
+                chen.person_id = Some(manager.id);
+                chen.name = manager.name;
+                let number = request.ticket.number.clone();
+                let approvals = desk.ticket_approvals(opener, &number).await?;
+                let approval = approvals.first().context("demo approval")?.id;
+                call(desk, &chen, move |d, w, a| {
+                    Box::pin(async move {
+                        d.decide(
+                            w,
+                            &a,
+                            approval,
+                            "reject",
+                            Some("Contractors get access through their sponsor".into()),
+                        )
+                        .await
+                    })
+                })
+                .await?;
+            }
+            Ok((request.ticket, Vec::new()))
+        }
+        ("change", Some(_)) => {
+            let standard = states.contains(&"scheduled");
+            let start = chrono::Utc::now() + chrono::Duration::days(7 + i as i64);
+            let change = NewChange {
+                title: input.title,
+                description: input.description,
+                change_type: if standard { "standard" } else { "normal" }.into(),
+                template: standard.then(|| "Certificate rotation".to_string()),
+                impact: input.impact,
+                urgency: input.urgency,
+                category: input.category,
+                planned_start: Some(start),
+                planned_end: Some(start + chrono::Duration::hours(2)),
+                requester: input.requester,
+                ..NewChange::default()
+            };
+            let view = call(desk, opener, move |d, w, a| {
+                Box::pin(async move { d.create_change(w, &a, change).await })
+            })
+            .await?;
+            if !standard {
+                let number = view.ticket.number.clone();
+                let answers = [
+                    ("user_impact", "many"),
+                    ("complexity", "moderate"),
+                    ("tested", "partly"),
+                    ("rollback", "with_effort"),
+                    ("done_before", "once"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+                call(desk, opener, move |d, w, a| {
+                    Box::pin(async move { d.assess_change_risk(w, &a, &number, answers).await })
+                })
+                .await?;
+            }
+            // Walked here: the template's tasks are done before review.
+            let number = view.ticket.number.clone();
+            for state in states {
+                if *state == "review" {
+                    for task in desk.list_tasks(opener, &number).await? {
+                        let number = number.clone();
+                        call(desk, opener, move |d, w, a| {
+                            Box::pin(async move {
+                                d.update_task(w, &a, &number, task.id, Some("done".into()), None)
+                                    .await
+                            })
+                        })
+                        .await?;
+                    }
+                }
+                let number = number.clone();
+                call(desk, opener, move |d, w, a| {
+                    Box::pin(async move { d.transition(w, &a, &number, state, None).await })
+                })
+                .await?;
+            }
+            Ok((view.ticket, Vec::new()))
+        }
+        _ => {
+            let ticket = call(desk, opener, move |d, w, a| {
+                Box::pin(async move { d.open_ticket(w, &a, input).await })
+            })
+            .await?;
+            Ok((ticket, states.to_vec()))
+        }
+    }
 }
 
 /// Runs one use case as `actor` in its own transaction.

@@ -9,6 +9,7 @@ CREATE TABLE person_managers (
     manager_id BLOB NOT NULL REFERENCES people(id)
 );
 CREATE INDEX person_managers_manager ON person_managers(manager_id);
+CREATE INDEX person_managers_org ON person_managers(org_id);
 
 CREATE TABLE approval_policies (
     id          BLOB PRIMARY KEY,

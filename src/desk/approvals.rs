@@ -940,9 +940,12 @@ impl Desk {
         let Ok((mut row, ticket)) = self.lock_approval(&mut work.tx, timer.org_id, id).await else {
             return Ok(());
         };
-        let same_stage = payload["stage"].as_i64() == Some(i64::from(row.stage))
-            && payload["escalated"].as_bool() == Some(row.escalated);
-        if status_of(&row)? != Status::Pending || !same_stage {
+        // A reminder belongs to its stage; an expiry also to the stage's
+        // escalation round, so the first round's expiry cannot end the second.
+        let same_stage = payload["stage"].as_i64() == Some(i64::from(row.stage));
+        let same_round = payload["escalated"].as_bool() == Some(row.escalated);
+        let current = same_stage && (timer.kind == APPROVAL_REMINDER || same_round);
+        if status_of(&row)? != Status::Pending || !current {
             return Ok(());
         }
         let stages = stages_of(&row)?;

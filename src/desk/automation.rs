@@ -232,7 +232,8 @@ impl Desk {
         let checked = rule::check(&input.conditions, &input.actions)
             .map_err(|mut e| errors.append(&mut e))
             .ok();
-        if let Some((_, actions)) = &checked {
+        // What the actions name must exist, even when other parts are wrong.
+        if let Ok(actions) = serde_json::from_value::<Vec<Action>>(input.actions.clone()) {
             for (i, action) in actions.iter().enumerate() {
                 let place = format!("actions[{i}]");
                 let tx = &mut work.tx;

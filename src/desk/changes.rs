@@ -56,6 +56,8 @@ pub struct NewChange {
     pub cis: Vec<Uuid>,
     pub planned_start: Option<DateTime<Utc>>,
     pub planned_end: Option<DateTime<Utc>>,
+    /// Who asked for the change (email or id); by default the caller.
+    pub requester: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -277,7 +279,7 @@ impl Desk {
                     urgency: input.urgency,
                     category: input.category,
                     team: input.team,
-                    requester: None,
+                    requester: input.requester,
                 },
             )
             .await?;

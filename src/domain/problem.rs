@@ -421,7 +421,7 @@ mod tests {
             ..RcaInput::default()
         })
         .expect_err("bad");
-        let fields: Vec<&str> = bad.iter().map(|e| e.field).collect();
+        let fields: Vec<&str> = bad.iter().map(|e| e.field.as_ref()).collect();
         assert!(fields.contains(&"rca.timeline"), "{bad:?}");
         assert!(fields.contains(&"rca.five_whys"), "{bad:?}");
         let long = Rca::parse(RcaInput {

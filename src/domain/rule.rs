@@ -126,6 +126,10 @@ pub enum Action {
     StartApproval {
         policy: String,
     },
+    /// Links the (incident) ticket to a problem, by number.
+    LinkProblem {
+        problem: String,
+    },
 }
 
 const SETTABLE: &[&str] = &["impact", "urgency", "category", "title", "state"];

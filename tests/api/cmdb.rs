@@ -178,12 +178,64 @@ async fn impact_analysis_lists_what_a_failure_hits_with_paths_services_incidents
         assert_eq!(linked.status(), StatusCode::OK);
     }
     let change_number = change["number"].as_str().expect("number");
-    for to in ["assessment", "awaiting_approval", "scheduled"] {
+    // A normal change needs a window, a risk assessment and an approval
+    // before it is scheduled; the approval is not what this test is about.
+    let plan = app
+        .client
+        .put(app.url(&format!("/api/v1/changes/{change_number}/window")))
+        .bearer_auth(&app.token)
+        .json(&json!({ "planned_start": "2026-12-01T20:00:00Z", "planned_end": "2026-12-01T22:00:00Z" }))
+        .send()
+        .await
+        .expect("plan sent");
+    assert_eq!(plan.status(), StatusCode::OK);
+    let risk = app
+        .client
+        .put(app.url(&format!("/api/v1/changes/{change_number}/risk")))
+        .bearer_auth(&app.token)
+        .json(&json!({ "answers": { "user_impact": "none", "complexity": "simple", "tested": "yes", "rollback": "easily", "done_before": "often" } }))
+        .send()
+        .await
+        .expect("risk sent");
+    assert_eq!(risk.status(), StatusCode::OK);
+    let approver = app
+        .person_with_token("Ann Approver", "ann@example.com", &["approver"])
+        .await;
+    let policy = app
+        .post(
+            "/api/v1/approval-policies",
+            &app.token,
+            &json!({ "name": "Quick", "default_for": "normal_change", "stages": [
+                { "name": "One", "approvers": [{ "type": "person", "id": approver.0["id"] }], "rule": { "type": "any" } }
+            ]}),
+        )
+        .await;
+    assert_eq!(policy.status(), StatusCode::CREATED);
+    for to in ["assessment", "awaiting_approval"] {
         assert_eq!(
             app.transition(change_number, to).await.status(),
             StatusCode::OK
         );
     }
+    let approvals: Vec<Value> = app
+        .get_json(
+            &format!("/api/v1/tickets/{change_number}/approvals"),
+            &app.token,
+        )
+        .await;
+    let approval = approvals[0]["id"].as_str().expect("approval id");
+    let approved = app
+        .post(
+            &format!("/api/v1/approvals/{approval}/decisions"),
+            &approver.1,
+            &json!({ "decision": "approve" }),
+        )
+        .await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    let scheduled: Value = app
+        .get_json(&format!("/api/v1/tickets/{change_number}"), &app.token)
+        .await;
+    assert_eq!(scheduled["state"], "scheduled");
 
     let server_id = server["id"].as_str().expect("id");
     let impact: Value = app

@@ -179,6 +179,48 @@ impl TestApp {
         .await
     }
 
+    /// Any method with an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+        request.send().await.expect("request sent")
+    }
+
+    /// Moves every pending timer's due time into the past, as if the clock
+    /// had jumped forward past all of them.
+    pub async fn age_timers(&self) {
+        let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+        let sql = "UPDATE timers SET due_at = $1";
+        match &self.desk.db {
+            switchboard::store::Db::Postgres(pool) => {
+                sqlx::query(sql)
+                    .bind(past)
+                    .execute(pool)
+                    .await
+                    .expect("age timers");
+            }
+            switchboard::store::Db::Sqlite(pool) => {
+                sqlx::query(sql)
+                    .bind(past)
+                    .execute(pool)
+                    .await
+                    .expect("age timers");
+            }
+        }
+    }
+
     /// Creates a person with roles and returns (person json, token acting as them).
     pub async fn person_with_token(
         &self,
@@ -365,4 +407,12 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
+}
+
+/// The JSON body of a response that must have `expected` status.
+pub async fn expect_json(response: reqwest::Response, expected: StatusCode) -> Value {
+    let status = response.status();
+    let text = response.text().await.expect("response body");
+    assert_eq!(status, expected, "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
 }

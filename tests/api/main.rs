@@ -3,7 +3,9 @@
 //! is set), driven through HTTP as clients would.
 
 mod accounts;
+mod approvals;
 mod bad_input;
+mod changes;
 mod cmdb;
 mod helpers;
 mod idempotency;
@@ -11,6 +13,7 @@ mod identities;
 mod isolation;
 mod ops;
 mod problems;
+mod rules;
 mod sqlite;
 mod storage;
 mod support;
