@@ -299,11 +299,19 @@ impl Desk {
             let Ok(trigger) = Trigger::parse(event.name) else {
                 continue;
             };
-            if !rules.contains_key(&event.org_id) {
-                let loaded = store::rules::enabled_rules(&mut work.tx, event.org_id).await?;
-                rules.insert(event.org_id, loaded.iter().filter_map(to_rule).collect());
-            }
-            let org_rules = rules.get(&event.org_id).cloned().unwrap_or_default();
+            let org_rules = match rules.get(&event.org_id) {
+                Some(loaded) => loaded.clone(),
+                None => {
+                    let loaded: Vec<rule::Rule> =
+                        store::rules::enabled_rules(&mut work.tx, event.org_id)
+                            .await?
+                            .iter()
+                            .filter_map(to_rule)
+                            .collect();
+                    rules.insert(event.org_id, loaded.clone());
+                    loaded
+                }
+            };
             if !org_rules.iter().any(|r| r.trigger == trigger) {
                 continue;
             }

@@ -161,7 +161,12 @@ async fn two_stage_setup(app: &TestApp) -> (Desk, Value) {
 #[tokio::test]
 async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
     let app = spawn_app().await;
-    let (desk, item) = two_stage_setup(&app).await;
+    two_stage_story(&app).await;
+}
+
+/// The whole story, also told on SQLite (tests/api/sqlite.rs).
+pub async fn two_stage_story(app: &TestApp) {
+    let (desk, item) = two_stage_setup(app).await;
 
     let catalog: Value = app.get_json("/api/v1/catalog", &desk.requester.1).await;
     assert_eq!(catalog["items"][0]["name"], "Laptop");
@@ -169,7 +174,7 @@ async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
 
     let request = expect_json(
         order(
-            &app,
+            app,
             &item,
             &desk.requester.1,
             json!({ "model": "pro", "ram_gb": "32", "needed_by": "2026-12-24", "backup": "al@example.com" }),
@@ -192,12 +197,12 @@ async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
 
     // Stage 1: the requester's manager is asked, on every channel he has.
     assert_eq!(
-        messages(&app, "approval.requested", "max@example.com")
+        messages(app, "approval.requested", "max@example.com")
             .await
             .len(),
         1
     );
-    assert!(messages(&app, "approval.requested", "fay@example.com")
+    assert!(messages(app, "approval.requested", "fay@example.com")
         .await
         .is_empty());
     let waiting: Vec<Value> = app.get_json("/api/v1/approvals", &desk.manager.1).await;
@@ -211,7 +216,7 @@ async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
     // The requester cannot approve her own request; finance is not asked yet.
     let own = expect_json(
         decide(
-            &app,
+            app,
             &approval,
             &desk.requester.1,
             json!({ "decision": "approve" }),
@@ -226,7 +231,7 @@ async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
     );
     let early = expect_json(
         decide(
-            &app,
+            app,
             &approval,
             &desk.finance.1,
             json!({ "decision": "approve" }),
@@ -242,7 +247,7 @@ async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
 
     let after_manager = expect_json(
         decide(
-            &app,
+            app,
             &approval,
             &desk.manager.1,
             json!({ "decision": "approve" }),
@@ -254,9 +259,9 @@ async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
     assert_eq!(after_manager["status"], "pending");
     assert_eq!(after_manager["stage"], 1);
     assert_eq!(after_manager["stages"][0]["status"], "approved");
-    assert_eq!(ticket(&app, &number).await["state"], "awaiting_approval");
+    assert_eq!(ticket(app, &number).await["state"], "awaiting_approval");
     assert_eq!(
-        messages(&app, "approval.requested", "fay@example.com")
+        messages(app, "approval.requested", "fay@example.com")
             .await
             .len(),
         1
@@ -264,7 +269,7 @@ async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
 
     let done = expect_json(
         decide(
-            &app,
+            app,
             &approval,
             &desk.finance.1,
             json!({ "decision": "approve" }),
@@ -281,8 +286,8 @@ async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
     assert_eq!(done["stages"][1]["decisions"][0]["channel"], "api");
 
     // Fulfilment: the request is in progress and the requester is told.
-    assert_eq!(ticket(&app, &number).await["state"], "in_progress");
-    let told = messages(&app, "approval.decided", "rita@example.com").await;
+    assert_eq!(ticket(app, &number).await["state"], "in_progress");
+    let told = messages(app, "approval.decided", "rita@example.com").await;
     assert_eq!(told.len(), 1);
     assert!(told[0]["payload"]["subject"]
         .as_str()
@@ -292,7 +297,7 @@ async fn an_order_goes_through_two_approval_stages_to_fulfilment() {
     // A second click says who decided.
     let again = expect_json(
         decide(
-            &app,
+            app,
             &approval,
             &desk.finance.1,
             json!({ "decision": "approve" }),

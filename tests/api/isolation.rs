@@ -58,6 +58,158 @@ struct OrgB {
     child_id: String,
     known_error_id: String,
     dead_outbox_ids: Vec<String>,
+    process: Process,
+}
+
+/// B's process objects: an approval policy and a pending approval from a
+/// catalog order, the catalog item, a change with its template, a freeze,
+/// a rule, a task and a delegation.
+struct Process {
+    approver_id: String,
+    policy_id: String,
+    item_id: String,
+    request_number: String,
+    approval_id: String,
+    task_id: String,
+    change_number: String,
+    template_id: String,
+    freeze_id: String,
+    rule_id: String,
+    delegation_id: String,
+}
+
+impl Process {
+    async fn seed(app: &TestApp, ci_id: &str, agent_email: &str) -> Self {
+        let token = &app.token;
+        let (approver, approver_token) = app
+            .person_with_token("Pat Approver", "pat@b.example", &["approver"])
+            .await;
+        let approver_id = id_of(&approver, "approver");
+        let policy = created(
+            app.post(
+                "/api/v1/approval-policies",
+                token,
+                &json!({ "name": "B-only policy", "stages": [
+                    { "name": "B-only stage", "approvers": [{ "type": "person", "id": approver_id }], "rule": { "type": "any" } }
+                ]}),
+            )
+            .await,
+            "B's policy",
+        )
+        .await;
+        let policy_id = id_of(&policy, "policy");
+        let item = created(
+            app.post(
+                "/api/v1/catalog/items",
+                token,
+                &json!({ "name": "B-only payroll access", "approval_policy": policy_id,
+                         "tasks": ["B-only payroll task"],
+                         "form": { "fields": [{ "key": "reason", "label": "Reason", "type": "text" }] } }),
+            )
+            .await,
+            "B's catalog item",
+        )
+        .await;
+        let item_id = id_of(&item, "catalog item");
+        let order = created(
+            app.post(
+                &format!("/api/v1/catalog/items/{item_id}/orders"),
+                token,
+                &json!({ "answers": { "reason": "B-only payroll reason" } }),
+            )
+            .await,
+            "B's order",
+        )
+        .await;
+        let request_number = order["ticket"]["number"]
+            .as_str()
+            .expect("number")
+            .to_string();
+        let approvals: Vec<Value> = app
+            .get_json(
+                &format!("/api/v1/tickets/{request_number}/approvals"),
+                token,
+            )
+            .await;
+        let approval_id = id_of(&approvals[0], "approval");
+        let tasks: Vec<Value> = app
+            .get_json(&format!("/api/v1/tickets/{request_number}/tasks"), token)
+            .await;
+        let task_id = id_of(&tasks[0], "task");
+        let template = created(
+            app.post(
+                "/api/v1/change-templates",
+                token,
+                &json!({ "name": "B-only template", "tasks": ["B-only payroll step"] }),
+            )
+            .await,
+            "B's template",
+        )
+        .await;
+        let template_id = id_of(&template, "template");
+        let change = created(
+            app.post(
+                "/api/v1/changes",
+                token,
+                &json!({ "title": "B-only payroll change", "change_type": "normal", "cis": [ci_id],
+                         "planned_start": "2026-12-05T22:00:00Z", "planned_end": "2026-12-06T02:00:00Z" }),
+            )
+            .await,
+            "B's change",
+        )
+        .await;
+        let change_number = change["ticket"]["number"]
+            .as_str()
+            .expect("number")
+            .to_string();
+        let freeze = created(
+            app.post(
+                "/api/v1/freeze-windows",
+                token,
+                &json!({ "name": "B-only freeze", "starts_at": "2027-12-20T00:00:00Z", "ends_at": "2028-01-02T00:00:00Z" }),
+            )
+            .await,
+            "B's freeze",
+        )
+        .await;
+        let freeze_id = id_of(&freeze, "freeze");
+        let rule = created(
+            app.post(
+                "/api/v1/rules",
+                token,
+                &json!({ "name": "B-only rule", "trigger": "ticket.commented",
+                         "actions": [{ "type": "add_watcher", "person": agent_email }] }),
+            )
+            .await,
+            "B's rule",
+        )
+        .await;
+        let rule_id = id_of(&rule, "rule");
+        let delegation = created(
+            app.post(
+                "/api/v1/me/delegations",
+                &approver_token,
+                &json!({ "to": agent_email, "ends_at": "2030-01-01T00:00:00Z" }),
+            )
+            .await,
+            "B's delegation",
+        )
+        .await;
+        let delegation_id = id_of(&delegation, "delegation");
+        Self {
+            approver_id,
+            policy_id,
+            item_id,
+            request_number,
+            approval_id,
+            task_id,
+            change_number,
+            template_id,
+            freeze_id,
+            rule_id,
+            delegation_id,
+        }
+    }
 }
 
 impl OrgB {
@@ -283,6 +435,8 @@ impl OrgB {
             !dead_outbox_ids.is_empty(),
             "B's ticket events produced outbox messages"
         );
+        // After the dead letters: approval requests wait for email delivery.
+        let process = Process::seed(app, &ci_id, &agent_email).await;
 
         Self {
             ticket_number,
@@ -311,6 +465,7 @@ impl OrgB {
             child_id,
             known_error_id,
             dead_outbox_ids,
+            process,
         }
     }
 
@@ -335,6 +490,15 @@ impl OrgB {
             &self.problem_id,
             &self.child_id,
             &self.known_error_id,
+            &self.process.approver_id,
+            &self.process.policy_id,
+            &self.process.item_id,
+            &self.process.approval_id,
+            &self.process.task_id,
+            &self.process.template_id,
+            &self.process.freeze_id,
+            &self.process.rule_id,
+            &self.process.delegation_id,
             "B-only payroll",
         ];
         markers.extend(self.dead_outbox_ids.iter().map(String::as_str));
@@ -354,6 +518,13 @@ impl OrgB {
                 };
                 let value = match (param, segments[i - 1]) {
                     ("number", "problems") => &self.problem_number,
+                    ("number", "changes") => &self.process.change_number,
+                    ("id", "items") => &self.process.item_id,
+                    ("id", "approval-policies") => &self.process.policy_id,
+                    ("id", "approvals") => &self.process.approval_id,
+                    ("id", "tasks") => &self.process.task_id,
+                    ("id", "rules") => &self.process.rule_id,
+                    ("id", "delegations") => &self.process.delegation_id,
                     ("number", _) => &self.ticket_number,
                     ("incident", _) => &self.ticket_number,
                     ("id", "known-errors") => &self.known_error_id,
@@ -602,6 +773,122 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
             ),
             Expect::Created,
         )],
+        ("PUT", "/api/v1/catalog/items/{id}") => hidden(json!({ "name": "A was here" })),
+        ("POST", "/api/v1/catalog/items/{id}/orders") => {
+            hidden(json!({ "answers": { "reason": "A was here" } }))
+        }
+        ("PUT", "/api/v1/approval-policies/{id}") => hidden(json!({ "name": "A was here",
+            "stages": [{ "name": "s", "approvers": [{ "type": "requester_manager" }], "rule": { "type": "any" } }] })),
+        ("POST", "/api/v1/approvals/{id}/decisions") => hidden(json!({ "decision": "approve" })),
+        ("POST", "/api/v1/tickets/{number}/approvals") => {
+            hidden(json!({ "policy": b.process.policy_id }))
+        }
+        ("PUT", "/api/v1/people/{id}/manager") => hidden(json!({ "manager": b.requester_id })),
+        ("PUT", "/api/v1/changes/{number}/window") => hidden(
+            json!({ "planned_start": "2026-12-07T22:00:00Z", "planned_end": "2026-12-08T02:00:00Z" }),
+        ),
+        ("PUT", "/api/v1/changes/{number}/risk") => hidden(json!({ "answers": {
+            "user_impact": "none", "complexity": "simple", "tested": "yes", "rollback": "easily", "done_before": "often" } })),
+        ("PUT", "/api/v1/changes/{number}/review") => {
+            hidden(json!({ "outcome": "successful", "lessons": "A was here" }))
+        }
+        ("POST", "/api/v1/tickets/{number}/tasks") => hidden(json!({ "title": "A was here" })),
+        ("PATCH", "/api/v1/tickets/{number}/tasks/{id}") => hidden(json!({ "state": "done" })),
+        ("PUT", "/api/v1/rules/{id}") => {
+            hidden(json!({ "name": "A was here", "trigger": "ticket.created",
+            "actions": [{ "type": "add_comment", "body": "A was here" }] }))
+        }
+        ("POST", "/api/v1/catalog/categories") => {
+            vec![(Body::Json(json!({ "name": "B category" })), Expect::Created)]
+        }
+        ("POST", "/api/v1/catalog/items") => vec![
+            (Body::Json(json!({ "name": "A item" })), Expect::Created),
+            (
+                Body::Json(json!({ "name": "A probe", "approval_policy": b.process.policy_id })),
+                Expect::Rejected,
+            ),
+            (
+                Body::Json(json!({ "name": "A probe", "team": b.team_id })),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/approval-policies") => vec![
+            (
+                Body::Json(json!({ "name": "B-only policy", "stages": [
+                    { "name": "s", "approvers": [{ "type": "requester_manager" }], "rule": { "type": "any" } }] })),
+                Expect::Created,
+            ),
+            (
+                Body::Json(json!({ "name": "A probe", "stages": [
+                    { "name": "s", "approvers": [{ "type": "person", "id": b.process.approver_id }], "rule": { "type": "any" } }] })),
+                Expect::Rejected,
+            ),
+            (
+                Body::Json(json!({ "name": "A probe", "stages": [
+                    { "name": "s", "approvers": [{ "type": "cab", "team": b.team_id }], "rule": { "type": "any" } }] })),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/changes") => vec![
+            (
+                Body::Json(json!({ "title": "A change", "change_type": "normal",
+                    "planned_start": "2026-12-05T22:00:00Z", "planned_end": "2026-12-06T02:00:00Z" })),
+                Expect::Created,
+            ),
+            (
+                Body::Json(
+                    json!({ "title": "A probe", "change_type": "normal", "cis": [b.ci_id] }),
+                ),
+                Expect::Rejected,
+            ),
+            (
+                Body::Json(
+                    json!({ "title": "A probe", "change_type": "standard", "template": b.process.template_id }),
+                ),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/change-templates") => {
+            vec![(
+                Body::Json(json!({ "name": "B-only template" })),
+                Expect::Created,
+            )]
+        }
+        ("POST", "/api/v1/freeze-windows") => vec![
+            (
+                Body::Json(
+                    json!({ "name": "A freeze", "starts_at": "2027-12-20T00:00:00Z", "ends_at": "2028-01-02T00:00:00Z" }),
+                ),
+                Expect::Created,
+            ),
+            (
+                Body::Json(
+                    json!({ "name": "A probe", "team": b.team_id, "starts_at": "2027-12-20T00:00:00Z", "ends_at": "2028-01-02T00:00:00Z" }),
+                ),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/rules") => vec![
+            (
+                Body::Json(json!({ "name": "A rule", "trigger": "ticket.created",
+                    "actions": [{ "type": "add_comment", "body": "A rule" }] })),
+                Expect::Created,
+            ),
+            (
+                Body::Json(json!({ "name": "A probe", "trigger": "ticket.created",
+                    "actions": [{ "type": "assign_team", "team": b.team_id }] })),
+                Expect::Rejected,
+            ),
+            (
+                Body::Json(json!({ "name": "A probe", "trigger": "ticket.created",
+                    "actions": [{ "type": "start_approval", "policy": b.process.policy_id }] })),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/me/delegations") => vec![(
+            Body::Json(json!({ "to": b.agent_id, "ends_at": "2030-01-01T00:00:00Z" })),
+            Expect::Rejected,
+        )],
         // A's own organization, profile and credentials.
         ("POST", "/api/v1/invitations") => vec![(
             Body::Json(json!({ "email": b.agent_email, "name": "Bea Agent", "roles": ["agent"] })),
@@ -798,6 +1085,14 @@ async fn snapshot(app: &TestApp, b: &OrgB) -> Vec<(String, Value)> {
         format!("/api/v1/tickets/{number}/children"),
         format!("/api/v1/tickets/{number}/known-errors"),
         "/api/v1/known-errors?include_inactive=true".to_string(),
+        "/api/v1/catalog".to_string(),
+        "/api/v1/approval-policies".to_string(),
+        format!("/api/v1/approvals/{}", b.process.approval_id),
+        format!("/api/v1/tickets/{}/tasks", b.process.request_number),
+        format!("/api/v1/changes/{}", b.process.change_number),
+        "/api/v1/change-templates".to_string(),
+        "/api/v1/freeze-windows".to_string(),
+        "/api/v1/rules".to_string(),
     ] {
         let view: Value = app.get_json(&path, &app.token).await;
         views.push((path, view));
@@ -935,6 +1230,19 @@ impl OrgB {
             child_id: id(),
             known_error_id: id(),
             dead_outbox_ids: vec![id()],
+            process: Process {
+                approver_id: id(),
+                policy_id: id(),
+                item_id: id(),
+                request_number: "REQ0000001".into(),
+                approval_id: id(),
+                task_id: id(),
+                change_number: "CHG0000001".into(),
+                template_id: id(),
+                freeze_id: id(),
+                rule_id: id(),
+                delegation_id: id(),
+            },
         }
     }
 }

@@ -31,6 +31,12 @@ fn fired(activity: &[Value], action: &str) -> Vec<String> {
 #[tokio::test]
 async fn rules_route_new_tickets_and_record_each_firing() {
     let app = spawn_app().await;
+    routing_story(&app).await;
+}
+
+/// Also told on SQLite (tests/api/sqlite.rs), where rules run behind
+/// savepoints too.
+pub async fn routing_story(app: &TestApp) {
     expect_json(
         app.post("/api/v1/teams", &app.token, &json!({ "name": "Network" }))
             .await,
@@ -38,7 +44,7 @@ async fn rules_route_new_tickets_and_record_each_firing() {
     )
     .await;
     rule(
-        &app,
+        app,
         json!({ "name": "VPN to network", "trigger": "ticket.created",
                 "conditions": [
                     { "field": "kind", "op": "equals", "value": "incident" },
@@ -54,7 +60,7 @@ async fn rules_route_new_tickets_and_record_each_firing() {
     .await;
     // Never reached for VPN tickets: the rule before stops processing.
     rule(
-        &app,
+        app,
         json!({ "name": "Everything else", "trigger": "ticket.created",
                 "actions": [{ "type": "add_comment", "body": "Catch-all", "internal": true }] }),
     )
@@ -77,7 +83,7 @@ async fn rules_route_new_tickets_and_record_each_firing() {
         .await;
     let bodies: Vec<&str> = comments.iter().filter_map(|c| c["body"].as_str()).collect();
     assert_eq!(bodies, ["Routed to Network by rule."]);
-    let log = activity(&app, number).await;
+    let log = activity(app, number).await;
     assert_eq!(fired(&log, "rule_fired"), ["VPN to network"]);
     let assigned = log
         .iter()
@@ -86,7 +92,7 @@ async fn rules_route_new_tickets_and_record_each_firing() {
     assert_eq!(assigned["channel"], "system");
 
     let printer = app.create_ticket("incident", "Printer jams").await;
-    let log = activity(&app, printer["number"].as_str().expect("number")).await;
+    let log = activity(app, printer["number"].as_str().expect("number")).await;
     assert_eq!(fired(&log, "rule_fired"), ["Everything else"]);
 }
 
@@ -128,8 +134,13 @@ async fn rules_that_trigger_each_other_fire_once_each() {
 #[tokio::test]
 async fn a_failing_rule_is_undone_alone_and_recorded() {
     let app = spawn_app().await;
+    failing_rule_story(&app).await;
+}
+
+/// Also told on SQLite, whose savepoints behave differently under load.
+pub async fn failing_rule_story(app: &TestApp) {
     rule(
-        &app,
+        app,
         json!({ "name": "Impossible", "trigger": "ticket.created",
                 "actions": [
                     { "type": "add_comment", "body": "half done", "internal": true },
@@ -138,7 +149,7 @@ async fn a_failing_rule_is_undone_alone_and_recorded() {
     )
     .await;
     rule(
-        &app,
+        app,
         json!({ "name": "Fine", "trigger": "ticket.created",
                 "actions": [{ "type": "add_comment", "body": "all done", "internal": true }] }),
     )
@@ -150,7 +161,7 @@ async fn a_failing_rule_is_undone_alone_and_recorded() {
         .await;
     let bodies: Vec<&str> = comments.iter().filter_map(|c| c["body"].as_str()).collect();
     assert_eq!(bodies, ["all done"], "the failed rule's comment is undone");
-    let log = activity(&app, number).await;
+    let log = activity(app, number).await;
     let failed = fired(&log, "rule_failed");
     assert_eq!(failed.len(), 1);
     assert!(

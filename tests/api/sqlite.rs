@@ -142,3 +142,14 @@ async fn the_cmdb_and_its_impact_analysis_work_on_sqlite() {
     assert_eq!(impact["services"][0]["name"], "Shop");
     assert_eq!(impact["open_incidents"][0]["number"], incident["number"]);
 }
+
+#[tokio::test]
+async fn catalog_orders_approvals_and_rules_work_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = spawn_sqlite(&dir).await;
+    crate::approvals::two_stage_story(&app).await;
+    crate::rules::routing_story(&app).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fresh = spawn_sqlite(&dir).await;
+    crate::rules::failing_rule_story(&fresh).await;
+}
