@@ -104,7 +104,7 @@ impl Application {
         let desk = self.state.desk.clone();
         let mut workers = Vec::new();
         if self.run_workers {
-            let dispatcher = Dispatcher::new(desk.clone(), config.outbox.clone())?;
+            let dispatcher = Dispatcher::from_config(desk.clone(), &config)?;
             workers.push(tokio::spawn(dispatcher.run(stop_rx.clone())));
             let poll = Duration::from_millis(config.outbox.poll_interval_ms);
             workers.push(tokio::spawn(

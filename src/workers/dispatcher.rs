@@ -2,19 +2,19 @@
 //! the outcome — delivered, retry later (exponential backoff with jitter,
 //! `Retry-After` honoured), or dead-lettered after the last attempt.
 //! Delivery is at least once; receivers deduplicate by the delivery id.
+//! Each channel (`webhook`, and each connector's) has a [`Deliverer`];
+//! rows of a channel without one stay pending, visible through the API.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use futures::future::BoxFuture;
 use rand::Rng;
-use reqwest::{header::HeaderMap, StatusCode};
-use sha2::Sha256;
-use uuid::Uuid;
+use reqwest::header::HeaderMap;
 
-use super::{idle, Shutdown};
+use super::{idle, webhook::WebhookDeliverer, Shutdown};
 use crate::{
-    config::OutboxConfig,
+    config::{Config, OutboxConfig},
     desk::Desk,
     store::{self, outbox::OutboxRow},
 };
@@ -23,9 +23,13 @@ use crate::{
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 const BATCH: i64 = 32;
 
-/// The outbox channels this version delivers. Rows of other channels (email
-/// until its connector lands) stay pending and visible through the API.
-const DELIVERED_CHANNELS: &[&str] = &["webhook"];
+/// Sends the outbox rows of one channel. One attempt per call; the
+/// dispatcher owns claiming, ordering, retries and dead letters.
+pub trait Deliverer: Send + Sync {
+    /// The outbox channel this deliverer handles.
+    fn channel(&self) -> &'static str;
+    fn deliver<'a>(&'a self, message: &'a OutboxRow) -> BoxFuture<'a, Delivery>;
+}
 
 /// What one delivery attempt came to.
 #[derive(Debug, PartialEq)]
@@ -42,29 +46,35 @@ pub enum Delivery {
 
 pub struct Dispatcher {
     desk: Desk,
-    client: reqwest::Client,
+    deliverers: Vec<Arc<dyn Deliverer>>,
     settings: OutboxConfig,
 }
 
 impl Dispatcher {
-    pub fn new(desk: Desk, settings: OutboxConfig) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(settings.delivery_timeout_secs))
-            .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+    /// A dispatcher with a deliverer for every channel the configuration
+    /// enables: webhooks always, each connector when it has credentials.
+    pub fn from_config(desk: Desk, config: &Config) -> anyhow::Result<Self> {
+        let deliverers: Vec<Arc<dyn Deliverer>> = vec![Arc::new(WebhookDeliverer::new(
+            desk.db.clone(),
+            &config.outbox,
+        )?)];
         Ok(Self {
             desk,
-            client,
-            settings,
+            deliverers,
+            settings: config.outbox.clone(),
         })
+    }
+
+    /// The channels delivered, in claim order.
+    pub fn channels(&self) -> Vec<&'static str> {
+        self.deliverers.iter().map(|d| d.channel()).collect()
     }
 
     /// Claims and delivers one batch of due messages; returns how many.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let now = store::now();
         let mut batch = Vec::new();
-        for channel in DELIVERED_CHANNELS {
+        for channel in self.channels() {
             batch.extend(
                 store::outbox::claim_due_outbox(&self.desk.db, channel, now, now + LEASE, BATCH)
                     .await?,
@@ -126,56 +136,13 @@ impl Dispatcher {
     }
 
     async fn deliver(&self, message: &OutboxRow) -> Delivery {
-        match message.channel.as_str() {
-            "webhook" => self.deliver_webhook(message).await,
-            other => Delivery::Permanent(format!("no deliverer for channel `{other}`")),
-        }
-    }
-
-    async fn deliver_webhook(&self, message: &OutboxRow) -> Delivery {
-        let Ok(id) = Uuid::parse_str(&message.target) else {
-            return Delivery::Permanent(format!("bad webhook target `{}`", message.target));
-        };
-        let subscription = match store::webhooks::get_webhook(&self.desk.db, id).await {
-            Ok(Some(s)) if s.active => s,
-            Ok(_) => return Delivery::Permanent("the webhook subscription was deleted".into()),
-            Err(e) => {
-                return Delivery::Retry {
-                    error: format!("database: {e}"),
-                    not_before: None,
-                }
-            }
-        };
-        let body = match serde_json::to_vec(&message.payload.0) {
-            Ok(b) => b,
-            Err(e) => return Delivery::Permanent(format!("payload does not serialize: {e}")),
-        };
-        let timestamp = Utc::now().timestamp().to_string();
-        let signature = sign(&subscription.secret, &timestamp, &body);
-        let response = self
-            .client
-            .post(&subscription.url)
-            .header("content-type", "application/json")
-            .header("switchboard-event", &message.event)
-            .header("switchboard-delivery", message.id.to_string())
-            .header("switchboard-timestamp", &timestamp)
-            .header("switchboard-signature", format!("v1={signature}"))
-            .body(body)
-            .send()
-            .await;
-        match response {
-            Ok(r) if r.status().is_success() => Delivery::Delivered,
-            Ok(r) if r.status() == StatusCode::GONE => {
-                Delivery::Permanent("receiver answered 410 Gone".into())
-            }
-            Ok(r) => Delivery::Retry {
-                error: format!("receiver answered {}", r.status()),
-                not_before: retry_after(r.headers()),
-            },
-            Err(e) => Delivery::Retry {
-                error: format!("request failed: {}", error_chain(&e)),
-                not_before: None,
-            },
+        match self
+            .deliverers
+            .iter()
+            .find(|d| d.channel() == message.channel)
+        {
+            Some(deliverer) => deliverer.deliver(message).await,
+            None => Delivery::Permanent(format!("no deliverer for channel `{}`", message.channel)),
         }
     }
 
@@ -214,17 +181,6 @@ impl Dispatcher {
     }
 }
 
-/// `hex(HMAC-SHA256(secret, "{timestamp}.{body}"))`, as documented in the README.
-pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
 /// Exponential backoff with "equal jitter": half fixed, half random, so
 /// receivers recovering from an outage are not hit by synchronized retries.
 pub fn backoff(settings: &OutboxConfig, attempt: u32) -> chrono::Duration {
@@ -235,7 +191,7 @@ pub fn backoff(settings: &OutboxConfig, attempt: u32) -> chrono::Duration {
 }
 
 /// `Retry-After` as seconds or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<DateTime<Utc>> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<DateTime<Utc>> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
@@ -249,7 +205,7 @@ fn retry_after(headers: &HeaderMap) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -295,16 +251,5 @@ mod tests {
             retry_after(&headers).map(|d| d.timestamp()),
             Some(2139722880)
         );
-    }
-
-    #[test]
-    fn signature_is_hmac_of_timestamp_and_body() {
-        // Known answer computed with `openssl dgst -sha256 -hmac secret`.
-        let sig = sign("secret", "1700000000", b"{}");
-        assert_eq!(
-            sig,
-            "b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
-        );
-        assert_ne!(sig, sign("secret", "1700000001", b"{}"));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod dispatcher;
 pub mod scheduler;
+pub mod webhook;
 
 /// Tells loops to finish their current unit of work and return.
 pub type Shutdown = tokio::sync::watch::Receiver<bool>;

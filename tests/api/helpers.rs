@@ -118,7 +118,7 @@ pub async fn spawn_on(
         addr,
         client: reqwest::Client::new(),
         token,
-        dispatcher: Dispatcher::new(desk.clone(), config.outbox.clone()).expect("dispatcher"),
+        dispatcher: Dispatcher::from_config(desk.clone(), &config).expect("dispatcher"),
         scheduler: Scheduler::new(desk.clone(), Duration::from_millis(50)),
         desk,
         config,
