@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
+    channels::slack::{api::SlackApi, inbound::Slack},
     config::Config,
     desk::{admin::DEFAULT_ORG, Desk, DeskSettings},
     http::{self, AppState},
@@ -45,6 +46,7 @@ pub fn build_desk(config: &Config, db: Db) -> Desk {
             max_attachment_bytes: config.storage.max_attachment_bytes,
             auto_close_after: config.auto_close_after(),
             auth: config.auth_settings(),
+            chat_platforms: config.chat_platforms(),
         },
         Arc::new(Metrics::default()),
     )
@@ -73,11 +75,22 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr} (server.listen)"))?;
+        let slack = if config.slack.enabled() {
+            Some(Slack {
+                desk: desk.clone(),
+                api: Arc::new(SlackApi::new(&config.slack)?),
+                signing_secret: config.slack.signing_secret.expose().to_string(),
+                organization: config.slack.organization.clone(),
+            })
+        } else {
+            None
+        };
         Ok(Self {
             listener,
             state: AppState {
                 desk,
                 config: Arc::new(config),
+                slack,
             },
             run_workers,
             bootstrap_token,

@@ -215,6 +215,11 @@ pub struct SlackConfig {
     pub signing_secret: Secret,
     pub bot_token: Secret,
     pub api_base_url: String,
+    /// The organization (slug) the workspace's people and tickets belong to.
+    pub organization: String,
+    /// Web API calls per second per method, at most (Slack's tiers allow
+    /// about 1/s per channel for posting; 429s are honoured on top).
+    pub max_calls_per_second: u32,
 }
 
 impl Default for SlackConfig {
@@ -223,7 +228,16 @@ impl Default for SlackConfig {
             signing_secret: Secret::default(),
             bot_token: Secret::default(),
             api_base_url: "https://slack.com/api".into(),
+            organization: "default".into(),
+            max_calls_per_second: 20,
         }
+    }
+}
+
+impl SlackConfig {
+    /// On when both the signing secret and the bot token are set.
+    pub fn enabled(&self) -> bool {
+        !self.signing_secret.is_empty() && !self.bot_token.is_empty()
     }
 }
 
@@ -426,13 +440,19 @@ impl Config {
         Duration::from_secs(self.server.request_timeout_secs)
     }
 
+    /// Chat platforms whose deliverer runs: ticket events are mirrored there.
+    pub fn chat_platforms(&self) -> Vec<String> {
+        let mut platforms = Vec::new();
+        if self.slack.enabled() {
+            platforms.push("slack".to_string());
+        }
+        platforms
+    }
+
     /// Which optional connectors have credentials, for the one-line start report.
     pub fn connectors(&self) -> Vec<(&'static str, bool)> {
         vec![
-            (
-                "slack",
-                !self.slack.signing_secret.is_empty() && !self.slack.bot_token.is_empty(),
-            ),
+            ("slack", self.slack.enabled()),
             (
                 "discord",
                 !self.discord.public_key.is_empty() && !self.discord.bot_token.is_empty(),

@@ -84,6 +84,16 @@ pub(crate) fn normalize_email(email: &str) -> Result<String, DeskError> {
 impl Desk {
     /// Returns the organization with this slug, creating it (with the ITIL
     /// priority matrix) when missing. Second value: whether it was created.
+    /// The id of the organization with this slug (chat workspaces and
+    /// mailboxes are mapped to one by slug in the configuration).
+    pub async fn organization_id(&self, slug: &str) -> Result<Uuid, DeskError> {
+        let mut tx = self.db.read().await?;
+        store::orgs::find_org_by_slug(&mut tx, slug)
+            .await?
+            .map(|o| o.id)
+            .ok_or(DeskError::NotFound("organization"))
+    }
+
     pub async fn ensure_org(&self, slug: &str) -> Result<(OrgRow, bool), DeskError> {
         let slug = slug.to_string();
         let desk = self.clone();

@@ -418,7 +418,7 @@ pub(crate) async fn person_row(
         .ok_or(DeskError::NotFound("person"))
 }
 
-async fn resolve_in(work: &mut Work, contact: &Contact) -> Result<PersonRow, DeskError> {
+pub(crate) async fn resolve_in(work: &mut Work, contact: &Contact) -> Result<PersonRow, DeskError> {
     let org_id = contact.org_id;
     let (kind, namespace, external_id) = contact.identity.parts();
     if let Some(found) =

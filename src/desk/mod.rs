@@ -12,6 +12,7 @@ pub mod auth;
 pub mod automation;
 pub mod catalog;
 pub mod changes;
+pub mod chat;
 pub mod cmdb;
 pub mod error;
 mod events;
@@ -48,6 +49,9 @@ pub struct DeskSettings {
     pub max_attachment_bytes: u64,
     pub auto_close_after: chrono::Duration,
     pub auth: auth::AuthSettings,
+    /// Chat platforms with a deliverer (`slack`, `discord`): ticket events
+    /// are mirrored to them through the outbox.
+    pub chat_platforms: Vec<String>,
 }
 
 /// Priority matrices by organization, with when they were read.
@@ -115,6 +119,8 @@ pub struct Work {
     /// In-process queue places held until the transaction ends (commit or
     /// rollback drops the `Work`); see [`Desk::queue_for_counter`].
     queued: Vec<tokio::sync::OwnedMutexGuard<()>>,
+    /// The chat thread this change came from, if any (see `chat.rs`).
+    chat_origin: Option<Value>,
 }
 
 /// Buffer lengths at a savepoint.
@@ -140,6 +146,7 @@ impl Work {
             outbox_touched: false,
             subscriptions: None,
             queued: Vec::new(),
+            chat_origin: None,
         }
     }
 
@@ -267,6 +274,7 @@ impl Desk {
         let result = use_case(&mut work).await?;
         if !work.events.is_empty() {
             self.automate(&mut work).await?;
+            self.chat_fan_out(&mut work);
         }
         work.flush().await?;
         if let Some((intake, record)) = intake {

@@ -15,6 +15,7 @@ mod me;
 mod ops;
 mod problems;
 mod rules;
+mod slack;
 mod tickets;
 
 use std::{sync::Arc, time::Instant};
@@ -37,6 +38,8 @@ use crate::{config::Config, desk::Desk};
 pub struct AppState {
     pub desk: Desk,
     pub config: Arc<Config>,
+    /// Set when Slack is configured: its endpoints are mounted.
+    pub slack: Option<crate::channels::slack::inbound::Slack>,
 }
 
 /// Runs one desk use case in its transaction with the request's intake:
@@ -81,9 +84,14 @@ pub fn router(state: AppState) -> Router {
         .merge(rules::router())
         .merge(problems::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
+    let mut platforms = Router::new();
+    if let Some(slack_state) = state.slack.clone() {
+        platforms = platforms.merge(slack::router(slack_state));
+    }
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())
+        .merge(platforms)
         // A route layer runs after routing, so the matched route is known.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

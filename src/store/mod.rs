@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod audit;
 pub mod catalog;
 pub mod changes;
+pub mod chat;
 pub mod cmdb;
 pub mod identity;
 pub mod inbound;

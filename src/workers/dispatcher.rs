@@ -54,10 +54,16 @@ impl Dispatcher {
     /// A dispatcher with a deliverer for every channel the configuration
     /// enables: webhooks always, each connector when it has credentials.
     pub fn from_config(desk: Desk, config: &Config) -> anyhow::Result<Self> {
-        let deliverers: Vec<Arc<dyn Deliverer>> = vec![Arc::new(WebhookDeliverer::new(
+        let mut deliverers: Vec<Arc<dyn Deliverer>> = vec![Arc::new(WebhookDeliverer::new(
             desk.db.clone(),
             &config.outbox,
         )?)];
+        if config.slack.enabled() {
+            let api = crate::channels::slack::api::SlackApi::new(&config.slack)?;
+            deliverers.push(Arc::new(
+                crate::channels::slack::deliver::SlackDeliverer::new(api, desk.db.clone()),
+            ));
+        }
         Ok(Self {
             desk,
             deliverers,

@@ -1,0 +1,25 @@
+-- Chat messages the daemon posted or took in, per platform: the requester's
+-- thread and the team's triage card of a ticket, approval requests sent to
+-- approvers. Thread replies find their ticket here; updates in place find
+-- the message to edit.
+CREATE TABLE chat_messages (
+    id          UUID PRIMARY KEY,
+    org_id      UUID NOT NULL REFERENCES organizations(id),
+    platform    TEXT NOT NULL,
+    -- `requester_thread`, `triage_card`, `approval`, `resolution_check`
+    purpose     TEXT NOT NULL,
+    ticket_id   UUID REFERENCES tickets(id),
+    approval_id UUID REFERENCES approvals(id),
+    person_id   UUID REFERENCES people(id),
+    channel     TEXT NOT NULL,
+    ts          TEXT NOT NULL,
+    -- The outbox row that posted it: a retried delivery edits instead of
+    -- posting again.
+    outbox_id   UUID UNIQUE,
+    created_at  TIMESTAMPTZ NOT NULL,
+    UNIQUE (platform, channel, ts)
+);
+CREATE INDEX chat_messages_ticket ON chat_messages(ticket_id, purpose);
+CREATE INDEX chat_messages_approval ON chat_messages(approval_id);
+CREATE INDEX chat_messages_person ON chat_messages(person_id);
+CREATE INDEX chat_messages_org ON chat_messages(org_id);
