@@ -67,6 +67,9 @@ pub struct Desk {
     /// The JWT signing key, read (or created) once from the database so
     /// every replica signs with the same one.
     jwt: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// Relationship graphs for impact analysis, per organization; see
+    /// [`cmdb::GraphCache`].
+    impact_graphs: Arc<cmdb::GraphCache>,
 }
 
 /// In-process queues in front of the ticket counter rows.
@@ -109,6 +112,9 @@ pub struct Work {
     /// In-process queue places held until the transaction ends (commit or
     /// rollback drops the `Work`); see [`Desk::queue_for_counter`].
     queued: Vec<tokio::sync::OwnedMutexGuard<()>>,
+    /// The organization whose CMDB this use case changed, if any; its
+    /// generation is bumped at flush (see [`Work::cmdb_changed`]).
+    cmdb_changed: Option<Uuid>,
 }
 
 impl Work {
@@ -124,11 +130,18 @@ impl Work {
             outbox_touched: false,
             subscriptions: None,
             queued: Vec::new(),
+            cmdb_changed: None,
         }
     }
 
     pub fn schedule(&mut self, timer: TimerRow) {
         self.timers.push(timer);
+    }
+
+    /// Marks the organization's CMDB (CIs or relationships) as changed, so
+    /// cached impact graphs are rebuilt once this transaction commits.
+    pub(crate) fn cmdb_changed(&mut self, org_id: Uuid) {
+        self.cmdb_changed = Some(org_id);
     }
 
     async fn flush(&mut self) -> Result<(), DeskError> {
@@ -137,6 +150,10 @@ impl Work {
         store::outbox::insert_outbox(&mut self.tx, &self.outbox).await?;
         for timer in &self.timers {
             store::timers::insert_timer(&mut self.tx, timer).await?;
+        }
+        if let Some(org_id) = self.cmdb_changed {
+            // Late, like the audit head: the row stays locked until commit.
+            store::cmdb::bump_cmdb_generation(&mut self.tx, org_id).await?;
         }
         audit::append(self).await?;
         Ok(())
@@ -154,6 +171,7 @@ impl Desk {
             tokens: Arc::default(),
             counters: Arc::default(),
             jwt: Arc::default(),
+            impact_graphs: Arc::default(),
         }
     }
 

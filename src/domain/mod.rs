@@ -58,6 +58,7 @@ macro_rules! string_enum {
 pub mod audit;
 pub mod channel;
 pub mod cmdb;
+pub mod cmdb_graph;
 pub mod number;
 pub mod password;
 pub mod priority;
