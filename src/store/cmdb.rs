@@ -491,7 +491,11 @@ pub async fn insert_history(tx: &mut Tx, rows: &[CiHistoryRow]) -> Result<(), sq
     }
     if let Tx::Postgres(t) = tx {
         // Ten array parameters instead of ten per row: the statement is
-        // parsed once and planned cheaply whatever the batch size.
+        // parsed once and planned cheaply whatever the batch size. Rows go
+        // in CI order, so neighbours touch the same index and key pages.
+        let mut sorted: Vec<&CiHistoryRow> = rows.iter().collect();
+        sorted.sort_by_key(|r| r.ci_id);
+        let rows = sorted;
         let sql = "INSERT INTO ci_history (id, org_id, ci_id, actor_id, channel, action, field, old_value, new_value, created_at) \
                    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], \
                    $8::text[], $9::text[], $10::timestamptz[])";
@@ -557,6 +561,10 @@ pub async fn insert_relationships(
         return Ok(Vec::new());
     }
     if let Tx::Postgres(t) = tx {
+        // In source order, so neighbours touch the same index pages.
+        let mut sorted: Vec<&RelationshipRow> = rows.iter().collect();
+        sorted.sort_by_key(|r| (r.source_id, r.target_id));
+        let rows = sorted;
         let sql = "INSERT INTO ci_relationships (id, org_id, source_id, target_id, kind, attributes, created_at) \
                    SELECT id, org_id, source_id, target_id, kind, attributes::jsonb, created_at \
                    FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[]) \
