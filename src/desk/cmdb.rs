@@ -7,7 +7,10 @@
 //! relationships as history and takes it out of impact analysis. Only a CI
 //! that nothing refers to (typically created by mistake) can be deleted.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -17,9 +20,8 @@ use uuid::Uuid;
 use super::{new_id, views::PersonRef, Actor, Desk, DeskError, Work};
 use crate::{
     domain::{
-        cmdb::{
-            self, ClassSchema, Criticality, Direction, Edge, Lifecycle, RelationKind, Traverser,
-        },
+        cmdb::{self, ClassSchema, Criticality, Direction, Edge, Lifecycle, RelationKind},
+        cmdb_graph::{CmdbGraph, GraphCi},
         text::Name,
         FieldError, Role,
     },
@@ -33,6 +35,9 @@ use crate::{
 /// Most CIs one impact answer lists.
 pub const IMPACT_MAX_NODES: usize = 10_000;
 pub const IMPACT_MAX_DEPTH: u32 = 10;
+/// Above this many CIs, impact answers find their tickets from the open
+/// ones rather than by CI id.
+const TICKETS_BY_CI_MAX: usize = 1_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ClassView {
@@ -142,16 +147,22 @@ pub struct HistoryView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PathStep {
     pub source: Uuid,
-    pub kind: String,
+    /// e.g. `runs_on`.
+    #[schema(value_type = String)]
+    pub kind: RelationKind,
     pub target: Uuid,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ImpactedCi {
     pub id: Uuid,
-    pub name: String,
-    pub class: String,
-    pub criticality: String,
+    /// Shared with the cached graph: answers list thousands of CIs.
+    #[schema(value_type = String)]
+    pub name: Arc<str>,
+    #[schema(value_type = String)]
+    pub class: Arc<str>,
+    #[schema(value_type = String)]
+    pub criticality: Arc<str>,
     pub depth: u32,
     /// The relationships that connect the start to this CI, in order.
     pub path: Vec<PathStep>,
@@ -542,6 +553,7 @@ impl Desk {
         }
         row.updated_at = store::now();
         store::cmdb::update_ci(&mut work.tx, &row).await?;
+        work.cmdb_changed(actor.org_id);
         let rows: Vec<CiHistoryRow> = history
             .iter()
             .map(|(f, o, n)| history_row(actor, row.id, "updated", Some(f), o.clone(), n.clone()))
@@ -577,6 +589,7 @@ impl Desk {
             )));
         }
         store::cmdb::delete_ci(&mut work.tx, actor.org_id, id).await?;
+        work.cmdb_changed(actor.org_id);
         work.audit(
             actor,
             "cmdb.ci_deleted",
@@ -626,6 +639,7 @@ impl Desk {
         let row = store::cmdb::delete_relationship(&mut work.tx, actor.org_id, id)
             .await?
             .ok_or(DeskError::NotFound("relationship"))?;
+        work.cmdb_changed(actor.org_id);
         let source = store::cmdb::find_ci(Exec::Tx(&mut work.tx), actor.org_id, row.source_id)
             .await?
             .ok_or(DeskError::NotFound("configuration item"))?;
@@ -698,57 +712,63 @@ impl Desk {
         let start = store::cmdb::find_ci(Exec::Db(&self.db), actor.org_id, id)
             .await?
             .ok_or(DeskError::NotFound("configuration item"))?;
-        let upstream = self
-            .walk(actor.org_id, id, Direction::Upstream, depth)
-            .await?;
-        let downstream = self
-            .walk(actor.org_id, id, Direction::Downstream, depth)
-            .await?;
+        let graph = self.impact_graph(actor.org_id).await?;
+        let upstream = graph.walk(id, Direction::Upstream, depth, IMPACT_MAX_NODES);
+        let downstream = graph.walk(id, Direction::Downstream, depth, IMPACT_MAX_NODES);
         let mut all: Vec<Uuid> = vec![id];
-        all.extend(upstream.0.iter().map(|r| r.ci));
-        all.extend(downstream.0.iter().map(|r| r.ci));
-        let briefs: HashMap<Uuid, store::cmdb::CiBrief> =
-            store::cmdb::briefs(Exec::Db(&self.db), actor.org_id, &all)
-                .await?
-                .into_iter()
-                .map(|b| (b.id, b))
-                .collect();
-        let describe = |reached: &[cmdb::Reached]| -> Vec<ImpactedCi> {
-            reached
-                .iter()
-                .filter_map(|r| {
-                    let b = briefs.get(&r.ci)?;
-                    Some(ImpactedCi {
-                        id: r.ci,
-                        name: b.name.clone(),
-                        class: b.class_name.clone(),
-                        criticality: b.criticality.clone(),
-                        depth: r.depth,
-                        path: r
-                            .path
-                            .iter()
-                            .map(|(s, k, t)| PathStep {
-                                source: *s,
-                                kind: k.as_str().into(),
-                                target: *t,
-                            })
-                            .collect(),
-                    })
+        all.extend(upstream.reached.iter().map(|r| r.ci));
+        all.extend(downstream.reached.iter().map(|r| r.ci));
+        let describe = |reached: Vec<cmdb::Reached>| -> Vec<ImpactedCi> {
+            let mut described = Vec::with_capacity(reached.len());
+            described.extend(reached.into_iter().filter_map(|r| {
+                let b = graph.ci(r.ci)?;
+                Some(ImpactedCi {
+                    id: r.ci,
+                    name: b.name.clone(),
+                    class: b.class.clone(),
+                    criticality: b.criticality.clone(),
+                    depth: r.depth,
+                    path: r
+                        .path
+                        .into_iter()
+                        .map(|(source, kind, target)| PathStep {
+                            source,
+                            kind,
+                            target,
+                        })
+                        .collect(),
                 })
-                .collect()
+            }));
+            described
         };
-        let upstream_view = describe(&upstream.0);
-        let downstream_view = describe(&downstream.0);
-        let mut services: Vec<CiRef> = std::iter::once((start.id, &start.class_name, &start.name))
-            .chain(upstream_view.iter().map(|c| (c.id, &c.class, &c.name)))
-            .filter(|(_, class, _)| class.as_str() == "service")
-            .map(|(id, _, name)| CiRef {
-                id,
-                name: name.clone(),
-            })
-            .collect();
+        let truncated = upstream.truncated || downstream.truncated;
+        let upstream_view = describe(upstream.reached);
+        let downstream_view = describe(downstream.reached);
+        let mut services: Vec<CiRef> =
+            std::iter::once((start.id, start.class_name.as_str(), start.name.as_str()))
+                .chain(
+                    upstream_view
+                        .iter()
+                        .map(|c| (c.id, c.class.as_ref(), c.name.as_ref())),
+                )
+                .filter(|(_, class, _)| *class == "service")
+                .map(|(id, _, name)| CiRef {
+                    id,
+                    name: name.to_string(),
+                })
+                .collect();
         services.dedup_by_key(|s| s.id);
-        let tickets = store::cmdb::tickets_on(Exec::Db(&self.db), actor.org_id, &all).await?;
+        let tickets = if all.len() <= TICKETS_BY_CI_MAX {
+            store::cmdb::tickets_on(Exec::Db(&self.db), actor.org_id, &all).await?
+        } else {
+            // Shipping thousands of ids costs more than reading the open
+            // tickets that have CIs (a partial index) and keeping ours.
+            let ours: HashSet<Uuid> = all.iter().copied().collect();
+            let mut rows =
+                store::cmdb::open_tickets_with_cis(Exec::Db(&self.db), actor.org_id).await?;
+            rows.retain(|t| ours.contains(&t.ci_id));
+            rows
+        };
         let mut seen = HashSet::new();
         let mut open_incidents = Vec::new();
         let mut scheduled_changes = Vec::new();
@@ -782,68 +802,36 @@ impl Desk {
             services,
             open_incidents,
             scheduled_changes,
-            truncated: upstream.1 || downstream.1,
+            truncated,
         })
     }
 
-    /// Breadth-first walk with one edge query per level.
-    async fn walk(
-        &self,
-        org_id: Uuid,
-        start: Uuid,
-        direction: Direction,
-        depth: u32,
-    ) -> Result<(Vec<cmdb::Reached>, bool), DeskError> {
-        use store::cmdb::EdgeEnd;
-        // Fetch only followable edges: impact flows from a relationship's
-        // target to its source, both ways for kinds that propagate both
-        // ways. Hot CIs have thousands of edges the other way round.
-        let (along, against) = match direction {
-            Direction::Upstream => (EdgeEnd::Target, EdgeEnd::Source),
-            Direction::Downstream => (EdgeEnd::Source, EdgeEnd::Target),
-        };
-        let both_ways: Vec<&'static str> = RelationKind::ALL
-            .iter()
-            .filter(|k| k.propagates() == cmdb::Propagation::Both)
-            .map(|k| k.as_str())
-            .collect();
-        let mut walker = Traverser::new(start, direction, depth, IMPACT_MAX_NODES);
-        while let Some(frontier) = walker.frontier() {
-            let mut rows =
-                store::cmdb::edges_at(Exec::Db(&self.db), org_id, &frontier, along, None).await?;
-            for kind in &both_ways {
-                rows.extend(
-                    store::cmdb::edges_at(
-                        Exec::Db(&self.db),
-                        org_id,
-                        &frontier,
-                        against,
-                        Some(kind),
-                    )
-                    .await?,
-                );
-            }
-            let active = |id: Uuid, lifecycle: &str| {
-                id == start || Lifecycle::parse(lifecycle).is_ok_and(Lifecycle::is_active)
-            };
-            let edges = rows
-                .into_iter()
-                .filter(|r| {
-                    active(r.source_id, &r.source_lifecycle)
-                        && active(r.target_id, &r.target_lifecycle)
-                })
-                .filter_map(|r| {
-                    RelationKind::parse(&r.kind).ok().map(|kind| Edge {
-                        source: r.source_id,
-                        target: r.target_id,
-                        kind,
-                    })
-                })
-                .collect();
-            walker.advance(edges);
+    /// The organization's relationship graph as of its current CMDB
+    /// generation: the cached one when the generation still matches (one
+    /// primary-key read), else rebuilt from one consistent snapshot. One
+    /// rebuild at a time per organization; requests arriving meanwhile wait
+    /// for it rather than each loading the graph.
+    async fn impact_graph(&self, org_id: Uuid) -> Result<Arc<CmdbGraph>, DeskError> {
+        let generation = store::cmdb::cmdb_generation(Exec::Db(&self.db), org_id).await?;
+        if let Some(graph) = self.impact_graphs.current(org_id, generation) {
+            return Ok(graph);
         }
-        let traversal = walker.finish();
-        Ok((traversal.reached, traversal.truncated))
+        let gate = self.impact_graphs.gate(org_id);
+        let _turn = gate.lock().await;
+        let mut tx = self.db.snapshot().await?;
+        let generation = store::cmdb::cmdb_generation(Exec::Tx(&mut tx), org_id).await?;
+        if let Some(graph) = self.impact_graphs.current(org_id, generation) {
+            return Ok(graph);
+        }
+        let cis = store::cmdb::all_briefs(&mut tx, org_id).await?;
+        let edges = store::cmdb::all_edges(&mut tx, org_id).await?;
+        tx.commit().await?;
+        let graph = tokio::task::spawn_blocking(move || build_graph(cis, edges))
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("building the impact graph"))?;
+        let graph = Arc::new(graph);
+        self.impact_graphs.store(org_id, generation, graph.clone());
+        Ok(graph)
     }
 
     /// Links a ticket to a CI (agents).
@@ -1067,6 +1055,60 @@ impl Desk {
     }
 }
 
+/// Impact graphs by organization, each with the CMDB generation it was
+/// built from. Every CMDB write bumps the generation in its transaction
+/// ([`Work::cmdb_changed`]), so a graph whose generation matches the
+/// database's is exactly what the database holds — on every replica.
+#[derive(Default)]
+pub struct GraphCache {
+    graphs: std::sync::RwLock<HashMap<Uuid, (i64, Arc<CmdbGraph>)>>,
+    gates: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl GraphCache {
+    fn current(&self, org_id: Uuid, generation: i64) -> Option<Arc<CmdbGraph>> {
+        let graphs = self.graphs.read().unwrap_or_else(|e| e.into_inner());
+        graphs
+            .get(&org_id)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, graph)| graph.clone())
+    }
+
+    fn store(&self, org_id: Uuid, generation: i64, graph: Arc<CmdbGraph>) {
+        let mut graphs = self.graphs.write().unwrap_or_else(|e| e.into_inner());
+        graphs.insert(org_id, (generation, graph));
+    }
+
+    /// The organization's rebuild queue.
+    fn gate(&self, org_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        gates.entry(org_id).or_default().clone()
+    }
+}
+
+/// Retired and disposed CIs pass nothing on; relationships of an unknown
+/// kind are not walked.
+fn build_graph(cis: Vec<store::cmdb::CiBrief>, edges: Vec<(Uuid, Uuid, String)>) -> CmdbGraph {
+    let cis = cis
+        .into_iter()
+        .map(|c| GraphCi {
+            id: c.id,
+            active: Lifecycle::parse(&c.lifecycle).is_ok_and(Lifecycle::is_active),
+            name: c.name.into(),
+            class: c.class_name.into(),
+            criticality: c.criticality.into(),
+        })
+        .collect();
+    let edges = edges.into_iter().filter_map(|(source, target, kind)| {
+        RelationKind::parse(&kind).ok().map(|kind| Edge {
+            source,
+            target,
+            kind,
+        })
+    });
+    CmdbGraph::new(cis, edges)
+}
+
 /// A validated CI ready to write.
 struct Prepared {
     class: ClassRow,
@@ -1275,6 +1317,7 @@ async fn insert_prepared(work: &mut Work, actor: &Actor, p: Prepared) -> Result<
         }
     }
     store::cmdb::insert_ci(&mut work.tx, &row).await?;
+    work.cmdb_changed(actor.org_id);
     claim_unique(
         &mut work.tx,
         actor.org_id,
@@ -1348,6 +1391,9 @@ async fn insert_many(
         });
     }
     store::cmdb::insert_cis(&mut work.tx, &rows).await?;
+    if !rows.is_empty() {
+        work.cmdb_changed(actor.org_id);
+    }
     let refused = store::cmdb::claim_unique_values(&mut work.tx, &claims).await?;
     if !refused.is_empty() {
         return Err(DeskError::BulkInvalid(
@@ -1453,6 +1499,7 @@ async fn update_prepared(
     }
     current.updated_at = store::now();
     store::cmdb::update_ci(&mut work.tx, &current).await?;
+    work.cmdb_changed(actor.org_id);
     let rows: Vec<CiHistoryRow> = history
         .iter()
         .map(|(f, o, n)| history_row(actor, current.id, "updated", Some(f), o.clone(), n.clone()))
@@ -1547,6 +1594,9 @@ async fn relate_many(
         .values()
         .map(|(id, _, name)| (*id, name.as_str()))
         .collect();
+    if !created.is_empty() {
+        work.cmdb_changed(actor.org_id);
+    }
     let mut history = Vec::with_capacity(created.len() * 2);
     for row in rows.iter().filter(|r| created.contains(&r.id)) {
         let text = format!(
@@ -1604,6 +1654,7 @@ async fn relate(
     };
     let (id, created) = store::cmdb::upsert_relationship(&mut work.tx, &row).await?;
     if created {
+        work.cmdb_changed(actor.org_id);
         let text = format!("{} {} {}", source.name, kind.as_str(), target.name);
         let rows = [
             history_row(

@@ -77,6 +77,9 @@ pub struct Desk {
     /// The JWT signing key, read (or created) once from the database so
     /// every replica signs with the same one.
     jwt: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// Relationship graphs for impact analysis, per organization; see
+    /// [`cmdb::GraphCache`].
+    impact_graphs: Arc<cmdb::GraphCache>,
 }
 
 /// In-process queues in front of the ticket counter rows.
@@ -121,6 +124,9 @@ pub struct Work {
     queued: Vec<tokio::sync::OwnedMutexGuard<()>>,
     /// The chat thread this change came from, if any (see `chat.rs`).
     chat_origin: Option<Value>,
+    /// The organization whose CMDB this use case changed, if any; its
+    /// generation is bumped at flush (see [`Work::cmdb_changed`]).
+    cmdb_changed: Option<Uuid>,
 }
 
 /// Buffer lengths at a savepoint.
@@ -147,6 +153,7 @@ impl Work {
             subscriptions: None,
             queued: Vec::new(),
             chat_origin: None,
+            cmdb_changed: None,
         }
     }
 
@@ -175,12 +182,22 @@ impl Work {
         self.timers.push(timer);
     }
 
+    /// Marks the organization's CMDB (CIs or relationships) as changed, so
+    /// cached impact graphs are rebuilt once this transaction commits.
+    pub(crate) fn cmdb_changed(&mut self, org_id: Uuid) {
+        self.cmdb_changed = Some(org_id);
+    }
+
     async fn flush(&mut self) -> Result<(), DeskError> {
         store::activity::insert_activity(&mut self.tx, &self.activity).await?;
         events::fan_out(self).await?;
         store::outbox::insert_outbox(&mut self.tx, &self.outbox).await?;
         for timer in &self.timers {
             store::timers::insert_timer(&mut self.tx, timer).await?;
+        }
+        if let Some(org_id) = self.cmdb_changed {
+            // Late, like the audit head: the row stays locked until commit.
+            store::cmdb::bump_cmdb_generation(&mut self.tx, org_id).await?;
         }
         audit::append(self).await?;
         Ok(())
@@ -198,6 +215,7 @@ impl Desk {
             tokens: Arc::default(),
             counters: Arc::default(),
             jwt: Arc::default(),
+            impact_graphs: Arc::default(),
         }
     }
 

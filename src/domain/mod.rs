@@ -60,6 +60,7 @@ pub mod audit;
 pub mod change;
 pub mod channel;
 pub mod cmdb;
+pub mod cmdb_graph;
 pub mod form;
 pub mod number;
 pub mod password;

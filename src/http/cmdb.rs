@@ -4,7 +4,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    response::Response,
+    response::{IntoResponse, Response},
     routing::{delete, get, post},
     Json, Router,
 };
@@ -23,7 +23,7 @@ use crate::desk::{
         BulkResult, BulkUpsert, CiChanges, CiDetail, CiInput, CiRef, CiView, ClassView,
         HistoryView, Impact, RelationshipInput, RelationshipView,
     },
-    Intake,
+    DeskError, Intake,
 };
 
 pub fn router() -> Router<AppState> {
@@ -206,10 +206,23 @@ pub async fn impact(
     Auth(actor): Auth,
     Path(id): Path<Uuid>,
     ApiQuery(q): ApiQuery<ImpactQuery>,
-) -> Result<Json<Impact>, ApiError> {
-    Ok(Json(
-        state.desk.impact(&actor, id, q.depth.unwrap_or(3)).await?,
-    ))
+) -> Result<Response, ApiError> {
+    let impact = state.desk.impact(&actor, id, q.depth.unwrap_or(3)).await?;
+    // Answers run to megabytes: serialize into one buffer sized up front
+    // rather than one that grows by copying.
+    let listed = impact.upstream.len() + impact.downstream.len();
+    let mut body = Vec::with_capacity(1024 + 400 * listed);
+    serde_json::to_writer(&mut body, &impact).map_err(|e| {
+        DeskError::from(anyhow::Error::new(e).context("serializing an impact answer"))
+    })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/cmdb/relationships", tag = "cmdb", request_body = RelationshipInput,

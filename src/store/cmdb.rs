@@ -298,55 +298,41 @@ pub async fn count_relationships_of(tx: &mut Tx, ci_id: Uuid) -> Result<i64, sql
     on!(tx, c => sqlx::query_scalar(sql).bind(ci_id).fetch_one(c).await)
 }
 
-/// One edge of the graph with the lifecycle of both ends (retired CIs do
-/// not pass impact on).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EdgeRow {
-    pub source_id: Uuid,
-    pub target_id: Uuid,
-    pub kind: String,
-    pub source_lifecycle: String,
-    pub target_lifecycle: String,
+/// The organization's CMDB generation: how many CMDB writes it has
+/// committed (0 before the first).
+pub async fn cmdb_generation(e: Exec<'_>, org_id: Uuid) -> Result<i64, sqlx::Error> {
+    let sql = "SELECT generation FROM cmdb_generations WHERE org_id = $1";
+    let found: Option<i64> =
+        on_exec!(e, c => sqlx::query_scalar(sql).bind(org_id).fetch_optional(c).await)?;
+    Ok(found.unwrap_or(0))
 }
 
-const EDGES: &str = "SELECT r.source_id, r.target_id, r.kind, s.lifecycle AS source_lifecycle, t.lifecycle AS target_lifecycle \
-                     FROM ci_relationships r JOIN configuration_items s ON s.id = r.source_id \
-                     JOIN configuration_items t ON t.id = r.target_id";
-
-/// Which end of a relationship a lookup matches on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EdgeEnd {
-    Source,
-    Target,
+/// Counts one more CMDB write; the row stays locked until commit, so
+/// generations commit in order.
+pub async fn bump_cmdb_generation(tx: &mut Tx, org_id: Uuid) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO cmdb_generations (org_id, generation) VALUES ($1, 1) \
+               ON CONFLICT (org_id) DO UPDATE SET generation = cmdb_generations.generation + 1";
+    on!(tx, c => sqlx::query(sql).bind(org_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
-/// Relationships whose `at` end is one of `ids` (optionally of one kind):
-/// one query per BFS level and end, an index scan each.
-pub async fn edges_at(
-    e: Exec<'_>,
+/// Every CI of an organization, as the impact graph needs it.
+pub async fn all_briefs(tx: &mut Tx, org_id: Uuid) -> Result<Vec<CiBrief>, sqlx::Error> {
+    let sql = "SELECT ci.id, ci.name, cl.name AS class_name, ci.lifecycle, ci.criticality FROM configuration_items ci \
+               JOIN ci_classes cl ON cl.id = ci.class_id WHERE ci.org_id = $1";
+    on!(tx, c => sqlx::query_as(sql).bind(org_id).fetch_all(c).await)
+}
+
+/// Every relationship of an organization as (source, target, kind).
+pub async fn all_edges(
+    tx: &mut Tx,
     org_id: Uuid,
-    ids: &[Uuid],
-    at: EdgeEnd,
-    kind: Option<&'static str>,
-) -> Result<Vec<EdgeRow>, sqlx::Error> {
-    let column = match at {
-        EdgeEnd::Source => "r.source_id",
-        EdgeEnd::Target => "r.target_id",
-    };
-    // `kind` is one of the domain's relation names, never user text.
-    let kind = kind
-        .map(|k| format!(" AND r.kind = '{k}'"))
-        .unwrap_or_default();
-    by_ids(
-        e,
-        org_id,
-        ids,
-        &format!("{EDGES} WHERE r.org_id = $1{kind} AND {column}"),
-    )
-    .await
+) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
+    let sql = "SELECT source_id, target_id, kind FROM ci_relationships WHERE org_id = $1";
+    on!(tx, c => sqlx::query_as(sql).bind(org_id).fetch_all(c).await)
 }
 
-/// Summaries of many CIs by id (for impact answers).
+/// What impact answers show of a CI.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CiBrief {
     pub id: Uuid,
@@ -354,12 +340,6 @@ pub struct CiBrief {
     pub class_name: String,
     pub lifecycle: String,
     pub criticality: String,
-}
-
-pub async fn briefs(e: Exec<'_>, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<CiBrief>, sqlx::Error> {
-    const SELECT: &str = "SELECT ci.id, ci.name, cl.name AS class_name, ci.lifecycle, ci.criticality FROM configuration_items ci \
-                          JOIN ci_classes cl ON cl.id = ci.class_id WHERE ci.org_id = $1 AND ci.id";
-    by_ids(e, org_id, ids, SELECT).await
 }
 
 /// Runs `select` (ending in the column compared) for all of `ids`: one
@@ -462,6 +442,21 @@ pub async fn tickets_on(
     Ok(rows)
 }
 
+/// Tickets linked to any CI that are not resolved, closed, cancelled or
+/// rejected (the `tickets_open` partial index), sorted like [`tickets_on`].
+pub async fn open_tickets_with_cis(
+    e: Exec<'_>,
+    org_id: Uuid,
+) -> Result<Vec<LinkedTicket>, sqlx::Error> {
+    let sql = "SELECT l.ci_id, t.number, t.kind, t.state, t.title, t.priority FROM tickets t \
+               JOIN ticket_cis l ON l.ticket_id = t.id WHERE t.org_id = $1 \
+               AND t.state NOT IN ('resolved', 'closed', 'cancelled', 'rejected')";
+    let mut rows: Vec<LinkedTicket> =
+        on_exec!(e, c => sqlx::query_as(sql).bind(org_id).fetch_all(c).await)?;
+    rows.sort_by(|a, b| a.number.cmp(&b.number));
+    Ok(rows)
+}
+
 /// (id, name, class) of the CIs a ticket is linked to.
 pub async fn cis_of_ticket(
     e: Exec<'_>,
@@ -487,9 +482,46 @@ pub struct CiHistoryRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Inserts history rows, many per statement (bulk imports write thousands).
+/// Inserts history rows, many per statement (bulk imports write thousands):
+/// on Postgres one statement of arrays, on SQLite multi-row inserts.
 pub async fn insert_history(tx: &mut Tx, rows: &[CiHistoryRow]) -> Result<(), sqlx::Error> {
     const COLUMNS: usize = 10;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let Tx::Postgres(t) = tx {
+        // Ten array parameters instead of ten per row: the statement is
+        // parsed once and planned cheaply whatever the batch size. Rows go
+        // in CI order, so neighbours touch the same index and key pages.
+        let mut sorted: Vec<&CiHistoryRow> = rows.iter().collect();
+        sorted.sort_by_key(|r| r.ci_id);
+        let rows = sorted;
+        let sql = "INSERT INTO ci_history (id, org_id, ci_id, actor_id, channel, action, field, old_value, new_value, created_at) \
+                   SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], \
+                   $8::text[], $9::text[], $10::timestamptz[])";
+        sqlx::query(sql)
+            .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.org_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.ci_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.actor_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.field.as_deref()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.old_value.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.new_value.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+            .execute(&mut **t)
+            .await?;
+        return Ok(());
+    }
     for chunk in rows.chunks(500) {
         let sql = multi_row_insert(
             "INSERT INTO ci_history (id, org_id, ci_id, actor_id, channel, action, field, old_value, new_value, created_at) VALUES ",
@@ -525,6 +557,34 @@ pub async fn insert_relationships(
     tx: &mut Tx,
     rows: &[RelationshipRow],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Tx::Postgres(t) = tx {
+        // In source order, so neighbours touch the same index pages.
+        let mut sorted: Vec<&RelationshipRow> = rows.iter().collect();
+        sorted.sort_by_key(|r| (r.source_id, r.target_id));
+        let rows = sorted;
+        let sql = "INSERT INTO ci_relationships (id, org_id, source_id, target_id, kind, attributes, created_at) \
+                   SELECT id, org_id, source_id, target_id, kind, attributes::jsonb, created_at \
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[]) \
+                   AS u(id, org_id, source_id, target_id, kind, attributes, created_at) \
+                   ON CONFLICT (org_id, source_id, target_id, kind) DO NOTHING RETURNING id";
+        return sqlx::query_scalar(sql)
+            .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.org_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.source_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.target_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.attributes.0.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+            .fetch_all(&mut **t)
+            .await;
+    }
     let mut created = Vec::new();
     for chunk in rows.chunks(500) {
         let sql = multi_row_insert(
@@ -555,6 +615,50 @@ pub async fn insert_relationships(
 
 /// Inserts many CIs in few statements (bulk imports).
 pub async fn insert_cis(tx: &mut Tx, rows: &[CiRow]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let Tx::Postgres(t) = tx {
+        let sql = "INSERT INTO configuration_items (id, org_id, class_id, name, owner_team_id, lifecycle, criticality, \
+                   attributes, external_id, created_at, updated_at) \
+                   SELECT id, org_id, class_id, name, owner_team_id, lifecycle, criticality, attributes::jsonb, external_id, \
+                   created_at, updated_at \
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[], \
+                   $9::text[], $10::timestamptz[], $11::timestamptz[]) \
+                   AS u(id, org_id, class_id, name, owner_team_id, lifecycle, criticality, attributes, external_id, \
+                   created_at, updated_at)";
+        sqlx::query(sql)
+            .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.org_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.class_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.owner_team_id).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.lifecycle.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.criticality.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.attributes.0.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.external_id.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.updated_at).collect::<Vec<_>>())
+            .execute(&mut **t)
+            .await?;
+        return Ok(());
+    }
     for chunk in rows.chunks(500) {
         let sql = multi_row_insert(
             "INSERT INTO configuration_items (id, org_id, class_id, name, owner_team_id, lifecycle, criticality, \

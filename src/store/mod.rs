@@ -218,6 +218,19 @@ impl Db {
         })
     }
 
+    /// A read-only transaction whose reads all see one snapshot (REPEATABLE
+    /// READ on Postgres; a deferred SQLite transaction is one already), for
+    /// reads that must agree with each other.
+    pub async fn snapshot(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+        })
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))
             .map(|_| ())
