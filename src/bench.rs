@@ -15,8 +15,9 @@ pub struct BenchArgs {
     /// Admin API token (`switchboard token create --org default --role admin`).
     #[arg(long, env = "SWITCHBOARD_TOKEN")]
     pub token: String,
-    /// `create` (POST /api/v1/tickets), `get` (GET /api/v1/tickets/{number})
-    /// or `impact` (GET /api/v1/cmdb/cis/{ci}/impact?depth=N).
+    /// `create` (POST /api/v1/tickets), `get` (GET /api/v1/tickets/{number}),
+    /// `impact` (GET /api/v1/cmdb/cis/{ci}/impact?depth=N) or `slack`
+    /// (signed direct-message events to POST /slack/events, each a new ticket).
     #[arg(long, default_value = "create")]
     pub scenario: String,
     /// For `impact`: the CI to analyse (id).
@@ -31,6 +32,13 @@ pub struct BenchArgs {
     /// Seconds to run (after a 2 s warm-up).
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,
+    /// Requests per second for all clients together (open loop); 0 sends
+    /// back to back.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
+    /// For `slack`: the daemon's `slack.signing_secret`.
+    #[arg(long, env = "SWITCHBOARD__SLACK__SIGNING_SECRET")]
+    pub slack_secret: Option<String>,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -54,8 +62,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .as_str()
         .context("seed ticket has a number")?
         .to_string();
+    let slack_secret = match args.scenario.as_str() {
+        "slack" => Some(
+            args.slack_secret
+                .clone()
+                .context("--slack-secret is needed for the slack scenario")?,
+        ),
+        _ => None,
+    };
     let (create, read_url) = match args.scenario.as_str() {
-        "create" => (true, String::new()),
+        "create" | "slack" => (true, String::new()),
         "get" => (false, format!("{base}/api/v1/tickets/{number}")),
         "impact" => {
             let ci = args
@@ -67,25 +83,48 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 format!("{base}/api/v1/cmdb/cis/{ci}/impact?depth={}", args.depth),
             )
         }
-        other => anyhow::bail!("unknown scenario `{other}`; expected create, get or impact"),
+        other => anyhow::bail!("unknown scenario `{other}`; expected create, get, impact or slack"),
     };
 
     let warmup = Instant::now() + Duration::from_secs(2);
     let end = warmup + Duration::from_secs(args.seconds);
     let mut clients = Vec::new();
+    // Open loop: client `w` sends its k-th request at start + (k·N + w)/rate.
+    let interval = (args.rate > 0).then(|| Duration::from_secs(1) / args.rate);
+    let start = Instant::now();
     for worker in 0..args.concurrency {
         let (client, base, auth, read_url) =
             (client.clone(), base.clone(), auth.clone(), read_url.clone());
+        let slack_secret = slack_secret.clone();
+        let concurrency = args.concurrency as u32;
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             let mut i = 0u64;
             loop {
+                if let Some(interval) = interval {
+                    let slot = start + interval * (i as u32 * concurrency + worker as u32);
+                    tokio::time::sleep_until(slot.into()).await;
+                }
                 let started = Instant::now();
                 if started >= end {
                     break;
                 }
-                let request = if create {
+                let request = if let Some(secret) = &slack_secret {
+                    let body = json!({
+                        "type": "event_callback", "team_id": "TBENCH", "event_id": format!("EvBench{worker}-{i}-{}", start.elapsed().as_nanos()),
+                        "event": { "type": "message", "channel_type": "im", "channel": format!("DBENCH{worker}"),
+                                   "user": format!("UBENCH{worker}"), "text": format!("bench {worker}-{i}"), "ts": format!("{}.{i:06}", 1_700_000_000 + worker) },
+                    })
+                    .to_string();
+                    let ts = chrono::Utc::now().timestamp().to_string();
+                    client
+                        .post(format!("{base}/slack/events"))
+                        .header("content-type", "application/json")
+                        .header("x-slack-request-timestamp", &ts)
+                        .header("x-slack-signature", crate::channels::slack::verify::sign(secret, &ts, body.as_bytes()))
+                        .body(body)
+                } else if create {
                     client
                         .post(format!("{base}/api/v1/tickets"))
                         .json(&json!({ "kind": "incident", "title": format!("bench {worker}-{i}"), "impact": "low", "urgency": "medium" }))
