@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_sla;
 pub mod config;
 pub mod demo;
 pub mod desk;

@@ -19,6 +19,7 @@ pub mod files;
 pub mod identity;
 mod notify;
 pub mod problems;
+pub mod sla;
 pub mod tickets;
 pub mod timers;
 pub mod views;
@@ -73,6 +74,10 @@ pub struct Desk {
     /// The JWT signing key, read (or created) once from the database so
     /// every replica signs with the same one.
     jwt: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// Where SLA and timer code read "now"; tests move it forward.
+    pub clock: sla::Clock,
+    /// Parsed business calendars, briefly cached.
+    calendars: Arc<std::sync::Mutex<sla::CalendarCache>>,
 }
 
 /// In-process queues in front of the ticket counter rows.
@@ -191,6 +196,8 @@ impl Desk {
             tokens: Arc::default(),
             counters: Arc::default(),
             jwt: Arc::default(),
+            clock: sla::Clock::default(),
+            calendars: Arc::default(),
         }
     }
 

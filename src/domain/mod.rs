@@ -57,6 +57,7 @@ macro_rules! string_enum {
 
 pub mod approval;
 pub mod audit;
+pub mod calendar;
 pub mod change;
 pub mod channel;
 pub mod cmdb;
@@ -67,6 +68,7 @@ pub mod priority;
 pub mod problem;
 pub mod role;
 pub mod rule;
+pub mod sla;
 pub mod text;
 pub mod ticket;
 pub mod totp;

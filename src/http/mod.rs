@@ -15,6 +15,7 @@ mod me;
 mod ops;
 mod problems;
 mod rules;
+mod sla;
 mod tickets;
 
 use std::{sync::Arc, time::Instant};
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(changes::router())
         .merge(rules::router())
         .merge(problems::router())
+        .merge(sla::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -170,9 +172,12 @@ impl Modify for BearerAuth {
         admin::create_category, admin::list_categories,
         admin::create_webhook, admin::list_webhooks, admin::delete_webhook,
         admin::list_outbox, admin::retry_outbox,
+        sla::list_calendars, sla::create_calendar, sla::get_calendar, sla::update_calendar, sla::delete_calendar,
+        sla::list_policies, sla::create_policy, sla::get_policy, sla::update_policy, sla::delete_policy,
+        sla::compliance, sla::ticket_sla,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -14,6 +14,7 @@ mod isolation;
 mod ops;
 mod problems;
 mod rules;
+mod sla;
 mod sqlite;
 mod storage;
 mod support;

@@ -1,0 +1,69 @@
+-- SLA engine (issue 6): business calendars, SLA policies, the SLA state of
+-- each ticket and the outcomes that compliance reports count.
+
+-- A business calendar: time zone, weekly hours and holidays, kept as the
+-- specification an administrator wrote (validated by domain::calendar).
+CREATE TABLE sla_calendars (
+    id         BLOB PRIMARY KEY,
+    org_id     BLOB NOT NULL REFERENCES organizations(id),
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (org_id, name)
+);
+
+-- Ordered policies; the first whose selector matches a ticket applies.
+CREATE TABLE sla_policies (
+    id              BLOB PRIMARY KEY,
+    org_id          BLOB NOT NULL REFERENCES organizations(id),
+    name            TEXT NOT NULL,
+    position        BIGINT NOT NULL,
+    selector        TEXT NOT NULL,
+    targets         TEXT NOT NULL,
+    warn_at_percent TEXT NOT NULL,
+    pause_states    TEXT NOT NULL,
+    on_reopen       TEXT NOT NULL,
+    calendar_id     BLOB REFERENCES sla_calendars(id),
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    UNIQUE (org_id, name)
+);
+CREATE INDEX sla_policies_calendar ON sla_policies(calendar_id);
+
+-- The live SLA of a ticket (domain::sla::SlaState as JSON): its terms and
+-- one clock per target. `generation` grows with every change so a timer
+-- scheduled for an older state does nothing.
+CREATE TABLE sla_states (
+    ticket_id  BLOB PRIMARY KEY REFERENCES tickets(id),
+    org_id     BLOB NOT NULL REFERENCES organizations(id),
+    policy_id  BLOB REFERENCES sla_policies(id),
+    state      TEXT NOT NULL,
+    generation BIGINT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX sla_states_org ON sla_states(org_id);
+CREATE INDEX sla_states_policy ON sla_states(policy_id);
+
+-- One row per clock round that ended met or breached, with the dimensions
+-- reports group by copied in: compliance over a period is one query.
+CREATE TABLE sla_outcomes (
+    id          BLOB PRIMARY KEY,
+    org_id      BLOB NOT NULL REFERENCES organizations(id),
+    ticket_id   BLOB NOT NULL REFERENCES tickets(id),
+    target      TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    policy_id   BLOB REFERENCES sla_policies(id),
+    policy_name TEXT NOT NULL,
+    team_id     BLOB REFERENCES teams(id),
+    priority    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    -- `met` or `breached`; a breach is final for its round.
+    outcome     TEXT NOT NULL,
+    due_at      TEXT,
+    decided_at  TEXT NOT NULL,
+    UNIQUE (ticket_id, target, started_at)
+);
+CREATE INDEX sla_outcomes_org_decided ON sla_outcomes(org_id, decided_at);
+CREATE INDEX sla_outcomes_policy ON sla_outcomes(policy_id);
+CREATE INDEX sla_outcomes_team ON sla_outcomes(team_id);
