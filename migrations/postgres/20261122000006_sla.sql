@@ -67,3 +67,46 @@ CREATE TABLE sla_outcomes (
 CREATE INDEX sla_outcomes_org_decided ON sla_outcomes(org_id, decided_at);
 CREATE INDEX sla_outcomes_policy ON sla_outcomes(policy_id);
 CREATE INDEX sla_outcomes_team ON sla_outcomes(team_id);
+
+-- Escalation policies: ordered steps (after N minutes / on SLA warning or
+-- breach → notify, reassign, raise priority, mark major); the first whose
+-- selector matches a new ticket applies.
+CREATE TABLE escalation_policies (
+    id         UUID PRIMARY KEY,
+    org_id     UUID NOT NULL REFERENCES organizations(id),
+    name       TEXT NOT NULL,
+    position   BIGINT NOT NULL,
+    selector   JSONB NOT NULL,
+    steps      JSONB NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    UNIQUE (org_id, name)
+);
+
+-- A ticket's escalation: the steps copied from the policy when it started,
+-- stopped by acknowledgement or resolution. `generation` grows when it
+-- stops so pending step timers do nothing.
+CREATE TABLE ticket_escalations (
+    ticket_id       UUID PRIMARY KEY REFERENCES tickets(id),
+    org_id          UUID NOT NULL REFERENCES organizations(id),
+    policy_id       UUID REFERENCES escalation_policies(id),
+    policy_name     TEXT NOT NULL,
+    steps           JSONB NOT NULL,
+    started_at      TIMESTAMPTZ NOT NULL,
+    generation      BIGINT NOT NULL,
+    acknowledged_at TIMESTAMPTZ,
+    acknowledged_by UUID REFERENCES people(id),
+    stopped_at      TIMESTAMPTZ
+);
+CREATE INDEX ticket_escalations_org ON ticket_escalations(org_id);
+CREATE INDEX ticket_escalations_policy ON ticket_escalations(policy_id);
+CREATE INDEX ticket_escalations_acknowledged_by ON ticket_escalations(acknowledged_by);
+
+-- One weekly on-call rotation per team (domain::escalation::RotationSpec).
+CREATE TABLE on_call_rotations (
+    team_id    UUID PRIMARY KEY REFERENCES teams(id),
+    org_id     UUID NOT NULL REFERENCES organizations(id),
+    spec       JSONB NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX on_call_rotations_org ON on_call_rotations(org_id);

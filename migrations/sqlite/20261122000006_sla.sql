@@ -67,3 +67,46 @@ CREATE TABLE sla_outcomes (
 CREATE INDEX sla_outcomes_org_decided ON sla_outcomes(org_id, decided_at);
 CREATE INDEX sla_outcomes_policy ON sla_outcomes(policy_id);
 CREATE INDEX sla_outcomes_team ON sla_outcomes(team_id);
+
+-- Escalation policies: ordered steps (after N minutes / on SLA warning or
+-- breach → notify, reassign, raise priority, mark major); the first whose
+-- selector matches a new ticket applies.
+CREATE TABLE escalation_policies (
+    id         BLOB PRIMARY KEY,
+    org_id     BLOB NOT NULL REFERENCES organizations(id),
+    name       TEXT NOT NULL,
+    position   BIGINT NOT NULL,
+    selector   TEXT NOT NULL,
+    steps      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (org_id, name)
+);
+
+-- A ticket's escalation: the steps copied from the policy when it started,
+-- stopped by acknowledgement or resolution. `generation` grows when it
+-- stops so pending step timers do nothing.
+CREATE TABLE ticket_escalations (
+    ticket_id       BLOB PRIMARY KEY REFERENCES tickets(id),
+    org_id          BLOB NOT NULL REFERENCES organizations(id),
+    policy_id       BLOB REFERENCES escalation_policies(id),
+    policy_name     TEXT NOT NULL,
+    steps           TEXT NOT NULL,
+    started_at      TEXT NOT NULL,
+    generation      BIGINT NOT NULL,
+    acknowledged_at TEXT,
+    acknowledged_by BLOB REFERENCES people(id),
+    stopped_at      TEXT
+);
+CREATE INDEX ticket_escalations_org ON ticket_escalations(org_id);
+CREATE INDEX ticket_escalations_policy ON ticket_escalations(policy_id);
+CREATE INDEX ticket_escalations_acknowledged_by ON ticket_escalations(acknowledged_by);
+
+-- One weekly on-call rotation per team (domain::escalation::RotationSpec).
+CREATE TABLE on_call_rotations (
+    team_id    BLOB PRIMARY KEY REFERENCES teams(id),
+    org_id     BLOB NOT NULL REFERENCES organizations(id),
+    spec       TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX on_call_rotations_org ON on_call_rotations(org_id);

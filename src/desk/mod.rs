@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod changes;
 pub mod cmdb;
 pub mod error;
+pub mod escalation;
 mod events;
 pub mod files;
 pub mod identity;

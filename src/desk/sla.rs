@@ -28,6 +28,7 @@ use super::{new_id, views::TicketView, Actor, Desk, DeskError, Work};
 use crate::{
     domain::{
         calendar::{Calendar, CalendarSpec},
+        escalation::On,
         sla::{
             self, Alarm, OnReopen, Selector, SlaEvent, SlaState, Target, Targets, Terms,
             TicketFacts,
@@ -554,6 +555,9 @@ impl Desk {
         from: State,
         to: State,
     ) -> Result<(), DeskError> {
+        if to == State::Resolved || to.is_terminal() {
+            self.escalation_stop(work, row).await?;
+        }
         let Some((state, generation)) = self.sla_state(&mut work.tx, row.id).await? else {
             return Ok(());
         };
@@ -674,16 +678,17 @@ impl Desk {
                 state.terms.as_ref().and_then(|t| t.calendar_id),
             )
             .await?;
+        let mut kinds = Vec::new();
         for event in &events {
             if let SlaEvent::Attach { terms, .. } = event {
                 let fired = state.catch_up(&cal, now);
-                self.announce(work, row, &state, &cal, fired).await?;
+                kinds.extend(self.announce(work, row, &state, &cal, fired).await?);
                 cal = self
                     .calendar(&mut work.tx, row.org_id, terms.calendar_id)
                     .await?;
             }
             let (fired, met) = state.apply(&cal, event, now);
-            self.announce(work, row, &state, &cal, fired).await?;
+            kinds.extend(self.announce(work, row, &state, &cal, fired).await?);
             for target in met {
                 self.record_outcome(work, row, &state, &cal, target, "met", now)
                     .await?;
@@ -691,7 +696,9 @@ impl Desk {
             let value = serde_json::to_string(event).map_err(anyhow::Error::from)?;
             push_activity(work, row, SLA_EVENT, None, Some(value), now);
         }
-        self.save_sla(work, row, &state, &cal, generation + 1).await
+        self.save_sla(work, row, &state, &cal, generation + 1)
+            .await?;
+        self.escalate_alarms(work, row.id, kinds).await
     }
 
     async fn save_sla(
@@ -740,8 +747,13 @@ impl Desk {
         state: &SlaState,
         cal: &Calendar,
         fired: Vec<(Alarm, DateTime<Utc>)>,
-    ) -> Result<(), DeskError> {
+    ) -> Result<Vec<On>, DeskError> {
+        let mut kinds = Vec::new();
         for (alarm, at) in fired {
+            kinds.push(match alarm {
+                Alarm::Warning(..) => On::SlaWarning,
+                Alarm::Breach(_) => On::SlaBreach,
+            });
             let (name, action, target, detail) = match alarm {
                 Alarm::Warning(target, pct) => (
                     "sla.warning",
@@ -793,6 +805,22 @@ impl Desk {
                 };
                 self.notify_person(work, row.org_id, person, &message)
                     .await?;
+            }
+        }
+        Ok(kinds)
+    }
+
+    /// Escalation steps waiting on the alarms, run once the SLA state is
+    /// saved (a step may change the ticket, which re-reads that state).
+    async fn escalate_alarms(
+        &self,
+        work: &mut Work,
+        ticket_id: Uuid,
+        kinds: Vec<On>,
+    ) -> Result<(), DeskError> {
+        for on in [On::SlaWarning, On::SlaBreach] {
+            if kinds.contains(&on) {
+                self.escalation_on_alarm(work, ticket_id, on).await?;
             }
         }
         Ok(())
@@ -885,9 +913,10 @@ impl Desk {
                 .save_sla(work, &row, &state, &cal, generation + 1)
                 .await;
         }
-        self.announce(work, &row, &state, &cal, fired).await?;
+        let kinds = self.announce(work, &row, &state, &cal, fired).await?;
         self.save_sla(work, &row, &state, &cal, generation + 1)
-            .await
+            .await?;
+        self.escalate_alarms(work, row.id, kinds).await
     }
 
     // ---- reading --------------------------------------------------------

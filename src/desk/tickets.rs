@@ -239,6 +239,7 @@ impl Desk {
         let view = TicketView::from(&row);
         work.record(actor, row.id, "created", None);
         self.sla_on_open(work, &row).await?;
+        self.escalation_on_open(work, &row).await?;
         work.audit(
             actor,
             "ticket.created",

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{
     approvals::{APPROVAL_EXPIRY, APPROVAL_REMINDER},
+    escalation::ESCALATION_STEP,
     sla::SLA_ALARM,
     tickets::AUTO_CLOSE,
     Actor, Desk, DeskError, Work,
@@ -46,6 +47,7 @@ impl Desk {
             AUTO_CLOSE => self.auto_close(work, timer).await,
             APPROVAL_REMINDER | APPROVAL_EXPIRY => self.approval_timer(work, timer).await,
             SLA_ALARM => self.sla_timer(work, timer).await,
+            ESCALATION_STEP => self.escalation_timer(work, timer).await,
             other => {
                 // A timer from a newer version, or a typo in a migration: keep
                 // a trace, never loop on it.

@@ -61,6 +61,7 @@ pub mod calendar;
 pub mod change;
 pub mod channel;
 pub mod cmdb;
+pub mod escalation;
 pub mod form;
 pub mod number;
 pub mod password;

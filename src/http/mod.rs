@@ -10,6 +10,7 @@ mod catalog;
 mod changes;
 mod cmdb;
 pub mod error;
+mod escalation;
 mod extract;
 mod me;
 mod ops;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rules::router())
         .merge(problems::router())
         .merge(sla::router())
+        .merge(escalation::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -175,9 +177,12 @@ impl Modify for BearerAuth {
         sla::list_calendars, sla::create_calendar, sla::get_calendar, sla::update_calendar, sla::delete_calendar,
         sla::list_policies, sla::create_policy, sla::get_policy, sla::update_policy, sla::delete_policy,
         sla::compliance, sla::ticket_sla,
+        escalation::list_policies, escalation::create_policy, escalation::get_policy, escalation::update_policy,
+        escalation::delete_policy, escalation::get_on_call, escalation::set_on_call,
+        escalation::ticket_escalation, escalation::acknowledge,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -293,3 +293,151 @@ pub async fn list_sla_events(
                ORDER BY created_at, id";
     on_exec!(exec, c => sqlx::query_as(sql).bind(ticket_id).fetch_all(c).await)
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EscalationPolicyRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub position: i64,
+    pub selector: Json<Value>,
+    pub steps: Json<Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const ESCALATION_POLICY: &str =
+    "SELECT id, org_id, name, position, selector, steps, created_at, updated_at FROM escalation_policies";
+
+pub async fn upsert_escalation_policy(
+    tx: &mut Tx,
+    row: &EscalationPolicyRow,
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO escalation_policies (id, org_id, name, position, selector, steps, created_at, updated_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+               ON CONFLICT (id) DO UPDATE SET name = $3, position = $4, selector = $5, steps = $6, updated_at = $8";
+    on!(tx, c => sqlx::query(sql)
+        .bind(row.id)
+        .bind(row.org_id)
+        .bind(&row.name)
+        .bind(row.position)
+        .bind(&row.selector)
+        .bind(&row.steps)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn list_escalation_policies(
+    exec: Exec<'_>,
+    org_id: Uuid,
+) -> Result<Vec<EscalationPolicyRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(
+        ESCALATION_POLICY,
+        " WHERE org_id = $1 ORDER BY position, created_at"
+    );
+    on_exec!(exec, c => sqlx::query_as(SQL).bind(org_id).fetch_all(c).await)
+}
+
+pub async fn find_escalation_policy(
+    exec: Exec<'_>,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<EscalationPolicyRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(ESCALATION_POLICY, " WHERE org_id = $1 AND id = $2");
+    on_exec!(exec, c => sqlx::query_as(SQL).bind(org_id).bind(id).fetch_optional(c).await)
+}
+
+pub async fn delete_escalation_policy(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let detach = "UPDATE ticket_escalations SET policy_id = NULL WHERE policy_id = $1";
+    on!(tx, c => sqlx::query(detach).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    let sql = "DELETE FROM escalation_policies WHERE org_id = $1 AND id = $2";
+    on!(tx, c => sqlx::query(sql).bind(org_id).bind(id).execute(c).await.map(|r| r.rows_affected()))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TicketEscalationRow {
+    pub ticket_id: Uuid,
+    pub org_id: Uuid,
+    pub policy_id: Option<Uuid>,
+    pub policy_name: String,
+    pub steps: Json<Value>,
+    pub started_at: DateTime<Utc>,
+    pub generation: i64,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<Uuid>,
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+pub async fn find_ticket_escalation(
+    exec: Exec<'_>,
+    ticket_id: Uuid,
+) -> Result<Option<TicketEscalationRow>, sqlx::Error> {
+    let sql = "SELECT ticket_id, org_id, policy_id, policy_name, steps, started_at, generation, \
+               acknowledged_at, acknowledged_by, stopped_at FROM ticket_escalations WHERE ticket_id = $1";
+    on_exec!(exec, c => sqlx::query_as(sql).bind(ticket_id).fetch_optional(c).await)
+}
+
+pub async fn upsert_ticket_escalation(
+    tx: &mut Tx,
+    row: &TicketEscalationRow,
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO ticket_escalations (ticket_id, org_id, policy_id, policy_name, steps, started_at, \
+               generation, acknowledged_at, acknowledged_by, stopped_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+               ON CONFLICT (ticket_id) DO UPDATE SET generation = $7, acknowledged_at = $8, \
+               acknowledged_by = $9, stopped_at = $10";
+    on!(tx, c => sqlx::query(sql)
+        .bind(row.ticket_id)
+        .bind(row.org_id)
+        .bind(row.policy_id)
+        .bind(&row.policy_name)
+        .bind(&row.steps)
+        .bind(row.started_at)
+        .bind(row.generation)
+        .bind(row.acknowledged_at)
+        .bind(row.acknowledged_by)
+        .bind(row.stopped_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RotationRow {
+    pub team_id: Uuid,
+    pub org_id: Uuid,
+    pub spec: Json<Value>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn upsert_rotation(tx: &mut Tx, row: &RotationRow) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO on_call_rotations (team_id, org_id, spec, updated_at) VALUES ($1, $2, $3, $4) \
+               ON CONFLICT (team_id) DO UPDATE SET spec = $3, updated_at = $4";
+    on!(tx, c => sqlx::query(sql)
+        .bind(row.team_id)
+        .bind(row.org_id)
+        .bind(&row.spec)
+        .bind(row.updated_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn find_rotation(
+    exec: Exec<'_>,
+    org_id: Uuid,
+    team_id: Uuid,
+) -> Result<Option<RotationRow>, sqlx::Error> {
+    let sql = "SELECT team_id, org_id, spec, updated_at FROM on_call_rotations WHERE org_id = $1 AND team_id = $2";
+    on_exec!(exec, c => sqlx::query_as(sql).bind(org_id).bind(team_id).fetch_optional(c).await)
+}

@@ -78,6 +78,7 @@ struct Process {
     delegation_id: String,
     sla_calendar_id: String,
     sla_policy_id: String,
+    escalation_policy_id: String,
 }
 
 impl Process {
@@ -222,6 +223,18 @@ impl Process {
         )
         .await;
         let sla_policy_id = id_of(&sla_policy, "SLA policy");
+        let escalation = created(
+            app.post(
+                "/api/v1/escalation-policies",
+                token,
+                &json!({ "name": "B-only escalation",
+                         "steps": [{ "after_minutes": 30, "actions": [{ "type": "notify_lead" }] }] }),
+            )
+            .await,
+            "B's escalation policy",
+        )
+        .await;
+        let escalation_policy_id = id_of(&escalation, "escalation policy");
         Self {
             approver_id,
             policy_id,
@@ -236,6 +249,7 @@ impl Process {
             delegation_id,
             sla_calendar_id,
             sla_policy_id,
+            escalation_policy_id,
         }
     }
 }
@@ -529,6 +543,7 @@ impl OrgB {
             &self.process.delegation_id,
             &self.process.sla_calendar_id,
             &self.process.sla_policy_id,
+            &self.process.escalation_policy_id,
             "B-only payroll",
         ];
         markers.extend(self.dead_outbox_ids.iter().map(String::as_str));
@@ -557,6 +572,7 @@ impl OrgB {
                     ("id", "delegations") => &self.process.delegation_id,
                     ("id", "calendars") => &self.process.sla_calendar_id,
                     ("id", "policies") => &self.process.sla_policy_id,
+                    ("id", "escalation-policies") => &self.process.escalation_policy_id,
                     ("number", _) => &self.ticket_number,
                     ("incident", _) => &self.ticket_number,
                     ("id", "known-errors") => &self.known_error_id,
@@ -923,6 +939,15 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
         ("PUT", "/api/v1/sla/policies/{id}") => {
             hidden(json!({ "name": "A was here", "targets": { "resolution_minutes": 60 } }))
         }
+        ("PUT", "/api/v1/escalation-policies/{id}") => hidden(json!({ "name": "A was here",
+            "steps": [{ "after_minutes": 1, "actions": [{ "type": "notify_lead" }] }] })),
+        ("PUT", "/api/v1/teams/{team}/on-call") => hidden(json!({ "time_zone": "UTC",
+            "handoff_day": "mon", "handoff_time": "09:00", "members": [], "starts": "2026-11-23" })),
+        ("POST", "/api/v1/escalation-policies") => vec![(
+            Body::Json(json!({ "name": "B-only escalation",
+                "steps": [{ "on": "sla_breach", "actions": [{ "type": "notify_lead" }] }] })),
+            Expect::Created,
+        )],
         ("POST", "/api/v1/sla/calendars") => vec![(
             Body::Json(
                 json!({ "name": "B-only calendar", "time_zone": "UTC", "always_open": true }),
@@ -1303,6 +1328,7 @@ impl OrgB {
                 delegation_id: id(),
                 sla_calendar_id: id(),
                 sla_policy_id: id(),
+                escalation_policy_id: id(),
             },
         }
     }
