@@ -110,3 +110,25 @@ CREATE TABLE on_call_rotations (
     updated_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX on_call_rotations_org ON on_call_rotations(org_id);
+
+-- Scheduled work (cron expressions in a time zone): recurring tickets from
+-- a template, and digests of a team's open and at-risk tickets to a channel.
+-- The next run is a timer; `generation` grows with every change or run so a
+-- stale timer does nothing, and a missed run happens once.
+CREATE TABLE schedules (
+    id          UUID PRIMARY KEY,
+    org_id      UUID NOT NULL REFERENCES organizations(id),
+    name        TEXT NOT NULL,
+    cron        TEXT NOT NULL,
+    time_zone   TEXT NOT NULL,
+    -- `ticket` or `digest`
+    action      TEXT NOT NULL,
+    template    JSONB NOT NULL,
+    enabled     BOOLEAN NOT NULL,
+    next_run_at TIMESTAMPTZ,
+    last_run_at TIMESTAMPTZ,
+    generation  BIGINT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    UNIQUE (org_id, name)
+);

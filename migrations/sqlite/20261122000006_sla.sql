@@ -110,3 +110,25 @@ CREATE TABLE on_call_rotations (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX on_call_rotations_org ON on_call_rotations(org_id);
+
+-- Scheduled work (cron expressions in a time zone): recurring tickets from
+-- a template, and digests of a team's open and at-risk tickets to a channel.
+-- The next run is a timer; `generation` grows with every change or run so a
+-- stale timer does nothing, and a missed run happens once.
+CREATE TABLE schedules (
+    id          BLOB PRIMARY KEY,
+    org_id      BLOB NOT NULL REFERENCES organizations(id),
+    name        TEXT NOT NULL,
+    cron        TEXT NOT NULL,
+    time_zone   TEXT NOT NULL,
+    -- `ticket` or `digest`
+    action      TEXT NOT NULL,
+    template    TEXT NOT NULL,
+    enabled     INTEGER NOT NULL,
+    next_run_at TEXT,
+    last_run_at TEXT,
+    generation  BIGINT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    UNIQUE (org_id, name)
+);

@@ -20,6 +20,7 @@ pub mod files;
 pub mod identity;
 mod notify;
 pub mod problems;
+pub mod schedules;
 pub mod sla;
 pub mod tickets;
 pub mod timers;

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{
     approvals::{APPROVAL_EXPIRY, APPROVAL_REMINDER},
     escalation::ESCALATION_STEP,
+    schedules::SCHEDULE_RUN,
     sla::SLA_ALARM,
     tickets::AUTO_CLOSE,
     Actor, Desk, DeskError, Work,
@@ -48,6 +49,7 @@ impl Desk {
             APPROVAL_REMINDER | APPROVAL_EXPIRY => self.approval_timer(work, timer).await,
             SLA_ALARM => self.sla_timer(work, timer).await,
             ESCALATION_STEP => self.escalation_timer(work, timer).await,
+            SCHEDULE_RUN => self.schedule_timer(work, timer).await,
             other => {
                 // A timer from a newer version, or a typo in a migration: keep
                 // a trace, never loop on it.

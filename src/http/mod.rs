@@ -16,6 +16,7 @@ mod me;
 mod ops;
 mod problems;
 mod rules;
+mod schedules;
 mod sla;
 mod tickets;
 
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(problems::router())
         .merge(sla::router())
         .merge(escalation::router())
+        .merge(schedules::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -180,9 +182,11 @@ impl Modify for BearerAuth {
         escalation::list_policies, escalation::create_policy, escalation::get_policy, escalation::update_policy,
         escalation::delete_policy, escalation::get_on_call, escalation::set_on_call,
         escalation::ticket_escalation, escalation::acknowledge,
+        schedules::list_schedules, schedules::create_schedule, schedules::get_schedule,
+        schedules::update_schedule, schedules::delete_schedule,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "operations"))
 )]
 pub struct ApiDoc;

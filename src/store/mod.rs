@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod people;
 pub mod problems;
 pub mod rules;
+pub mod schedules;
 pub mod sla;
 pub mod teams;
 pub mod tickets;

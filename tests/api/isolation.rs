@@ -79,6 +79,7 @@ struct Process {
     sla_calendar_id: String,
     sla_policy_id: String,
     escalation_policy_id: String,
+    schedule_id: String,
 }
 
 impl Process {
@@ -235,6 +236,18 @@ impl Process {
         )
         .await;
         let escalation_policy_id = id_of(&escalation, "escalation policy");
+        let schedule = created(
+            app.post(
+                "/api/v1/schedules",
+                token,
+                &json!({ "name": "B-only review", "cron": "0 0 9 1 * *",
+                         "ticket": { "kind": "service_request", "title": "B-only payroll review" } }),
+            )
+            .await,
+            "B's schedule",
+        )
+        .await;
+        let schedule_id = id_of(&schedule, "schedule");
         Self {
             approver_id,
             policy_id,
@@ -250,6 +263,7 @@ impl Process {
             sla_calendar_id,
             sla_policy_id,
             escalation_policy_id,
+            schedule_id,
         }
     }
 }
@@ -544,6 +558,7 @@ impl OrgB {
             &self.process.sla_calendar_id,
             &self.process.sla_policy_id,
             &self.process.escalation_policy_id,
+            &self.process.schedule_id,
             "B-only payroll",
         ];
         markers.extend(self.dead_outbox_ids.iter().map(String::as_str));
@@ -573,6 +588,7 @@ impl OrgB {
                     ("id", "calendars") => &self.process.sla_calendar_id,
                     ("id", "policies") => &self.process.sla_policy_id,
                     ("id", "escalation-policies") => &self.process.escalation_policy_id,
+                    ("id", "schedules") => &self.process.schedule_id,
                     ("number", _) => &self.ticket_number,
                     ("incident", _) => &self.ticket_number,
                     ("id", "known-errors") => &self.known_error_id,
@@ -948,6 +964,22 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
                 "steps": [{ "on": "sla_breach", "actions": [{ "type": "notify_lead" }] }] })),
             Expect::Created,
         )],
+        ("PUT", "/api/v1/schedules/{id}") => {
+            hidden(json!({ "name": "A was here", "cron": "0 0 9 * * *",
+            "ticket": { "kind": "incident", "title": "A was here" } }))
+        }
+        ("POST", "/api/v1/schedules") => vec![
+            (
+                Body::Json(json!({ "name": "B-only review", "cron": "0 0 9 1 * *",
+                    "ticket": { "kind": "incident", "title": "A review" } })),
+                Expect::Created,
+            ),
+            (
+                Body::Json(json!({ "name": "A probe", "cron": "0 0 9 1 * *",
+                    "digest": { "team": b.team_id, "channel": "slack", "target": "C1" } })),
+                Expect::Rejected,
+            ),
+        ],
         ("POST", "/api/v1/sla/calendars") => vec![(
             Body::Json(
                 json!({ "name": "B-only calendar", "time_zone": "UTC", "always_open": true }),
@@ -1329,6 +1361,7 @@ impl OrgB {
                 sla_calendar_id: id(),
                 sla_policy_id: id(),
                 escalation_policy_id: id(),
+                schedule_id: id(),
             },
         }
     }

@@ -15,6 +15,7 @@ mod isolation;
 mod ops;
 mod problems;
 mod rules;
+mod schedules;
 mod sla;
 mod sqlite;
 mod storage;

@@ -158,6 +158,8 @@ async fn the_openapi_document_covers_every_route() {
         ),
         ("/api/v1/teams/{team}/on-call", &["get", "put"]),
         ("/api/v1/tickets/{number}/acknowledge", &["post"]),
+        ("/api/v1/schedules", &["get", "post"]),
+        ("/api/v1/schedules/{id}", &["get", "put", "delete"]),
         ("/api/v1/people", &["get", "post"]),
         ("/api/v1/people/{id}", &["get", "patch"]),
         ("/api/v1/teams", &["get", "post"]),
