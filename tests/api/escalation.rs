@@ -17,7 +17,11 @@ async fn actions(app: &TestApp, number: &str, action: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn escalation_steps_fire_fall_through_an_empty_rotation_and_stop_when_acknowledged() {
-    let app = spawn_app().await;
+    escalation_story(&spawn_app().await).await;
+}
+
+/// Also run on SQLite (tests/api/sqlite.rs).
+pub async fn escalation_story(app: &TestApp) {
     let (lead, _) = app
         .person_with_token("Lena Lead", "lena@example.com", &["agent"])
         .await;
@@ -102,9 +106,9 @@ async fn escalation_steps_fire_fall_through_an_empty_rotation_and_stop_when_ackn
     // 31 minutes: step 1 finds nobody on call and step 2 runs at once.
     app.desk.clock.advance(Duration::minutes(31));
     app.scheduler.run_due().await.expect("timers");
-    assert_eq!(actions(&app, number, "escalated").await.len(), 2);
+    assert_eq!(actions(app, number, "escalated").await.len(), 2);
     assert_eq!(
-        actions(&app, number, "escalation_fell_through").await.len(),
+        actions(app, number, "escalation_fell_through").await.len(),
         1
     );
     let pending = app.outbox("pending").await;
@@ -124,7 +128,7 @@ async fn escalation_steps_fire_fall_through_an_empty_rotation_and_stop_when_ackn
     assert_eq!(now["urgency"], "high");
     assert_eq!(now["major"], true);
     assert_eq!(
-        actions(&app, number, "escalated").await.len(),
+        actions(app, number, "escalated").await.len(),
         4,
         "one repeat and the breach step"
     );
@@ -144,9 +148,9 @@ async fn escalation_steps_fire_fall_through_an_empty_rotation_and_stop_when_ackn
     app.desk.clock.advance(Duration::hours(12));
     app.scheduler.run_due().await.expect("timers");
     app.scheduler.run_due().await.expect("timers");
-    assert_eq!(actions(&app, number, "escalated").await.len(), 4);
+    assert_eq!(actions(app, number, "escalated").await.len(), 4);
     assert_eq!(
-        actions(&app, number, "escalation_acknowledged").await.len(),
+        actions(app, number, "escalation_acknowledged").await.len(),
         1
     );
 }

@@ -6,11 +6,15 @@ use chrono::{Duration, Timelike};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_json, spawn_app};
+use crate::helpers::{expect_json, spawn_app, TestApp};
 
 #[tokio::test]
 async fn a_recurring_ticket_runs_once_after_downtime_and_digests_reach_the_channel() {
-    let app = spawn_app().await;
+    schedule_story(&spawn_app().await).await;
+}
+
+/// Also run on SQLite (tests/api/sqlite.rs).
+pub async fn schedule_story(app: &TestApp) {
     let bad = app
         .post(
             "/api/v1/schedules",
