@@ -17,4 +17,5 @@ pub mod import;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod workers;

@@ -492,7 +492,9 @@ impl Desk {
                 );
                 let mut fell_through = false;
                 for action in &step.actions {
-                    fell_through |= !self.run_action(work, &actor, &row, action, index).await?;
+                    fell_through |= !self
+                        .run_action(work, &actor, &row, action, index, &esc.policy_name)
+                        .await?;
                 }
                 let level = i32::try_from(index + 1).unwrap_or(i32::MAX).min(10);
                 if row.extra.escalation_level < level {
@@ -535,19 +537,32 @@ impl Desk {
         row: &TicketRow,
         action: &Action,
         index: usize,
+        policy: &str,
     ) -> Result<bool, DeskError> {
+        let context = json!({
+            "ticket": super::views::TicketView::from(row),
+            "person": {},
+            "sla": {},
+            "escalation": { "step": index + 1, "policy": policy },
+            "organization": { "public_url": self.settings.auth.public_url.as_str() },
+        });
+        let fallback = format!(
+            "{} \"{}\" ({}, {}) is escalated: step {}.",
+            row.number,
+            row.title,
+            row.priority,
+            row.state,
+            index + 1
+        );
+        let text = self.templates.render("escalation.text", &context, fallback);
+        let sms = self
+            .templates
+            .render("escalation.sms", &context, text.clone());
         let message = Message {
             event: "escalation",
             subject: format!("Escalation: {} {}", row.number, row.title),
-            text: format!(
-                "{} \"{}\" ({}, {}) is escalated: step {}.",
-                row.number,
-                row.title,
-                row.priority,
-                row.state,
-                index + 1
-            ),
-            data: json!({ "ticket": row.number, "step": index + 1, "urgent": true }),
+            text,
+            data: json!({ "ticket": row.number, "step": index + 1, "urgent": true, "sms": sms }),
         };
         match action {
             Action::NotifyPerson { person } => {

@@ -80,6 +80,8 @@ pub struct Desk {
     pub clock: sla::Clock,
     /// Parsed business calendars, briefly cached.
     calendars: Arc<std::sync::Mutex<sla::CalendarCache>>,
+    /// Message templates (validated when loaded).
+    pub templates: Arc<crate::templates::Templates>,
 }
 
 /// In-process queues in front of the ticket counter rows.
@@ -200,7 +202,14 @@ impl Desk {
             jwt: Arc::default(),
             clock: sla::Clock::default(),
             calendars: Arc::default(),
+            templates: Arc::default(),
         }
+    }
+
+    /// Uses `templates` for messages (the configured directory's).
+    pub fn with_templates(mut self, templates: crate::templates::Templates) -> Self {
+        self.templates = Arc::new(templates);
+        self
     }
 
     /// Waits for this process's turn at the ticket counter of (organization,

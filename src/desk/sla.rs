@@ -797,11 +797,30 @@ impl Desk {
                         format!("{} target breached", target.as_str().replace('_', " "))
                     }
                 };
+                let (template, percent) = match alarm {
+                    Alarm::Warning(_, pct) => ("sla_warning", u32::from(pct)),
+                    Alarm::Breach(_) => ("sla_breached", 100),
+                };
+                let context = json!({
+                    "ticket": TicketView::from(row),
+                    "person": { "id": person },
+                    "sla": { "target": target.as_str().replace('_', " "), "percent": percent, "due_at": state.clock(target).and_then(|c| c.due_at(cal)).unwrap_or(at) },
+                    "escalation": {},
+                    "organization": { "public_url": self.settings.auth.public_url.as_str() },
+                });
+                let text = self.templates.render(
+                    &format!("{template}.text"),
+                    &context,
+                    format!("{} \"{}\": {what}.", row.number, row.title),
+                );
+                let sms = self
+                    .templates
+                    .render(&format!("{template}.sms"), &context, text.clone());
                 let message = super::notify::Message {
                     event: name,
                     subject: format!("{}: {what}", row.number),
-                    text: format!("{} \"{}\": {what}.", row.number, row.title),
-                    data: json!({ "ticket": row.number, "alarm": detail }),
+                    text,
+                    data: json!({ "ticket": row.number, "alarm": detail, "sms": sms }),
                 };
                 self.notify_person(work, row.org_id, person, &message)
                     .await?;
