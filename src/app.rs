@@ -50,6 +50,10 @@ pub fn build_desk(config: &Config, db: Db) -> Desk {
         },
         Arc::new(Metrics::default()),
     )
+    // Validated with the configuration; the built-in ones otherwise.
+    .with_templates(
+        crate::templates::Templates::load(config.notifications.templates_dir()).unwrap_or_default(),
+    )
 }
 
 impl Application {

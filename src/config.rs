@@ -50,6 +50,22 @@ pub struct Config {
     pub slack: SlackConfig,
     pub discord: DiscordConfig,
     pub email: EmailConfig,
+    pub notifications: NotificationsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// A directory of `<event>.<channel>.hbs` files overriding the built-in
+    /// message templates; empty for the built-in ones.
+    pub templates_dir: String,
+}
+
+impl NotificationsConfig {
+    pub fn templates_dir(&self) -> Option<&std::path::Path> {
+        (!self.templates_dir.trim().is_empty())
+            .then(|| std::path::Path::new(self.templates_dir.trim()))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -325,6 +341,12 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        crate::templates::Templates::load(self.notifications.templates_dir()).map_err(
+            |message| ConfigError::Value {
+                key: "notifications.templates_dir",
+                message,
+            },
+        )?;
         url::Url::parse(&self.server.public_url).map_err(|e| ConfigError::Value {
             key: "server.public_url",
             message: format!("must be an absolute URL such as https://desk.example.com ({e})"),

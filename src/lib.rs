@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_sla;
 pub mod channels;
 pub mod config;
 pub mod demo;
@@ -17,4 +18,5 @@ pub mod import;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod workers;

@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         command: CmdbCommand,
     },
+    /// SLA clocks.
+    Sla {
+        #[command(subcommand)]
+        command: SlaCommand,
+    },
     /// Load benchmark against a running daemon (see BENCHMARKS.md).
     Bench(switchboard::bench::BenchArgs),
 }
@@ -102,6 +107,23 @@ enum CmdbCommand {
         #[arg(long)]
         quiet: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum SlaCommand {
+    /// Recompute SLA state from the activity history alone and compare it
+    /// with the live state; exit 1 when any ticket differs.
+    Replay {
+        /// One ticket number; all tickets with an SLA when absent.
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Organization slug.
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+    /// Benchmark due-date arithmetic and timer firing (see BENCHMARKS.md);
+    /// uses the configured database for the timers.
+    Bench(switchboard::bench_sla::SlaBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -218,6 +240,58 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 }
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Sla {
+            command: SlaCommand::Replay { ticket, org },
+        } => {
+            let db = app::open_database(&config).await?;
+            let desk = app::build_desk(&config, db);
+            let reports = desk.replay_sla(&org, ticket.as_deref()).await?;
+            let mut ok = true;
+            for report in &reports {
+                if report.consistent {
+                    println!(
+                        "{}: consistent ({} clocks)",
+                        report.number,
+                        report.live.len()
+                    );
+                } else {
+                    ok = false;
+                    println!(
+                        "{}: DIFFERS\n  live:     {}\n  replayed: {}",
+                        report.number,
+                        serde_json::to_string(&report.live)?,
+                        serde_json::to_string(&report.replayed)?
+                    );
+                }
+            }
+            println!("{} tickets replayed", reports.len());
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Sla {
+            command: SlaCommand::Bench(args),
+        } => {
+            let desk = if args.timers > 0 {
+                let db = app::open_database(&config).await?;
+                Some(app::build_desk(&config, db))
+            } else {
+                None
+            };
+            match desk {
+                Some(desk) => switchboard::bench_sla::run(&desk, &args).await?,
+                None => {
+                    let (secs, _) = switchboard::bench_sla::due_dates(args.tickets)?;
+                    println!(
+                        "due dates: {} tickets x 2 targets in {secs:.3} s",
+                        args.tickets
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => switchboard::bench::run(args)
             .await

@@ -23,6 +23,8 @@ pub const EVENT_NAMES: &[&str] = &[
     "ticket.problem_linked",
     "ticket.problem_unlinked",
     "ticket.known_error_linked",
+    "sla.warning",
+    "sla.breached",
 ];
 
 #[derive(Clone)]

@@ -15,11 +15,14 @@ pub mod changes;
 pub mod chat;
 pub mod cmdb;
 pub mod error;
+pub mod escalation;
 mod events;
 pub mod files;
 pub mod identity;
 mod notify;
 pub mod problems;
+pub mod schedules;
+pub mod sla;
 pub mod tickets;
 pub mod timers;
 pub mod views;
@@ -80,6 +83,12 @@ pub struct Desk {
     /// Relationship graphs for impact analysis, per organization; see
     /// [`cmdb::GraphCache`].
     impact_graphs: Arc<cmdb::GraphCache>,
+    /// Where SLA and timer code read "now"; tests move it forward.
+    pub clock: sla::Clock,
+    /// Parsed business calendars, briefly cached.
+    calendars: Arc<std::sync::Mutex<sla::CalendarCache>>,
+    /// Message templates (validated when loaded).
+    pub templates: Arc<crate::templates::Templates>,
 }
 
 /// In-process queues in front of the ticket counter rows.
@@ -216,7 +225,16 @@ impl Desk {
             counters: Arc::default(),
             jwt: Arc::default(),
             impact_graphs: Arc::default(),
+            clock: sla::Clock::default(),
+            calendars: Arc::default(),
+            templates: Arc::default(),
         }
+    }
+
+    /// Uses `templates` for messages (the configured directory's).
+    pub fn with_templates(mut self, templates: crate::templates::Templates) -> Self {
+        self.templates = Arc::new(templates);
+        self
     }
 
     /// Waits for this process's turn at the ticket counter of (organization,

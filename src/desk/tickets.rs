@@ -238,6 +238,8 @@ impl Desk {
         };
         let view = TicketView::from(&row);
         work.record(actor, row.id, "created", None);
+        self.sla_on_open(work, &row).await?;
+        self.escalation_on_open(work, &row).await?;
         work.audit(
             actor,
             "ticket.created",
@@ -489,6 +491,7 @@ impl Desk {
             self.insert_comment(work, actor, &row, &body, false).await?;
         }
         self.after_process_move(work, actor, &row, from, to).await?;
+        self.sla_on_move(work, &row, from, to).await?;
         work.record(
             actor,
             row.id,
@@ -581,6 +584,7 @@ impl Desk {
         row.updated_at = store::now();
         store::tickets::update_ticket(&mut work.tx, &row).await?;
         if row.team_id != old_team.0 {
+            self.sla_on_change(work, &row).await?;
             work.record(
                 actor,
                 row.id,
@@ -687,6 +691,12 @@ impl Desk {
         }
         row.updated_at = store::now();
         store::tickets::update_ticket(&mut work.tx, &row).await?;
+        if changed
+            .iter()
+            .any(|c| matches!(c.0, "priority" | "category"))
+        {
+            self.sla_on_change(work, &row).await?;
+        }
         for (field, old, new) in &changed {
             work.record(
                 actor,
@@ -758,6 +768,7 @@ impl Desk {
             "commented"
         };
         work.record(actor, ticket.id, action, None);
+        self.sla_on_comment(work, actor, ticket, internal).await?;
         work.audit(
             actor,
             "ticket.commented",

@@ -6,6 +6,9 @@ use serde_json::json;
 
 use super::{
     approvals::{APPROVAL_EXPIRY, APPROVAL_REMINDER},
+    escalation::ESCALATION_STEP,
+    schedules::SCHEDULE_RUN,
+    sla::SLA_ALARM,
     tickets::AUTO_CLOSE,
     Actor, Desk, DeskError, Work,
 };
@@ -22,13 +25,13 @@ impl Desk {
             .execute(move |work| {
                 Box::pin(async move {
                     let Some(timer) =
-                        store::timers::claim_due_timer(&mut work.tx, store::now()).await?
+                        store::timers::claim_due_timer(&mut work.tx, desk.clock.now()).await?
                     else {
                         return Ok(None);
                     };
                     store::timers::delete_timer(&mut work.tx, timer.id).await?;
                     let lag =
-                        (store::now() - timer.due_at).num_milliseconds().max(0) as f64 / 1000.0;
+                        (desk.clock.now() - timer.due_at).num_milliseconds().max(0) as f64 / 1000.0;
                     desk.handle_timer(work, &timer).await?;
                     Ok(Some(lag))
                 })
@@ -44,6 +47,9 @@ impl Desk {
         match timer.kind.as_str() {
             AUTO_CLOSE => self.auto_close(work, timer).await,
             APPROVAL_REMINDER | APPROVAL_EXPIRY => self.approval_timer(work, timer).await,
+            SLA_ALARM => self.sla_timer(work, timer).await,
+            ESCALATION_STEP => self.escalation_timer(work, timer).await,
+            SCHEDULE_RUN => self.schedule_timer(work, timer).await,
             other => {
                 // A timer from a newer version, or a typo in a migration: keep
                 // a trace, never loop on it.

@@ -57,10 +57,12 @@ macro_rules! string_enum {
 
 pub mod approval;
 pub mod audit;
+pub mod calendar;
 pub mod change;
 pub mod channel;
 pub mod cmdb;
 pub mod cmdb_graph;
+pub mod escalation;
 pub mod form;
 pub mod number;
 pub mod password;
@@ -68,6 +70,7 @@ pub mod priority;
 pub mod problem;
 pub mod role;
 pub mod rule;
+pub mod sla;
 pub mod text;
 pub mod ticket;
 pub mod totp;

@@ -10,11 +10,14 @@ mod catalog;
 mod changes;
 mod cmdb;
 pub mod error;
+mod escalation;
 mod extract;
 mod me;
 mod ops;
 mod problems;
 mod rules;
+mod schedules;
+mod sla;
 mod slack;
 mod tickets;
 
@@ -83,6 +86,9 @@ pub fn router(state: AppState) -> Router {
         .merge(changes::router())
         .merge(rules::router())
         .merge(problems::router())
+        .merge(sla::router())
+        .merge(escalation::router())
+        .merge(schedules::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     let mut platforms = Router::new();
     if let Some(slack_state) = state.slack.clone() {
@@ -178,9 +184,17 @@ impl Modify for BearerAuth {
         admin::create_category, admin::list_categories,
         admin::create_webhook, admin::list_webhooks, admin::delete_webhook,
         admin::list_outbox, admin::retry_outbox,
+        sla::list_calendars, sla::create_calendar, sla::get_calendar, sla::update_calendar, sla::delete_calendar,
+        sla::list_policies, sla::create_policy, sla::get_policy, sla::update_policy, sla::delete_policy,
+        sla::compliance, sla::ticket_sla,
+        escalation::list_policies, escalation::create_policy, escalation::get_policy, escalation::update_policy,
+        escalation::delete_policy, escalation::get_on_call, escalation::set_on_call,
+        escalation::ticket_escalation, escalation::acknowledge,
+        schedules::list_schedules, schedules::create_schedule, schedules::get_schedule,
+        schedules::update_schedule, schedules::delete_schedule,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "operations"))
 )]
 pub struct ApiDoc;

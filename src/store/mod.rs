@@ -18,6 +18,8 @@ pub mod outbox;
 pub mod people;
 pub mod problems;
 pub mod rules;
+pub mod schedules;
+pub mod sla;
 pub mod teams;
 pub mod tickets;
 pub mod timers;

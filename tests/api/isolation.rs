@@ -76,6 +76,10 @@ struct Process {
     freeze_id: String,
     rule_id: String,
     delegation_id: String,
+    sla_calendar_id: String,
+    sla_policy_id: String,
+    escalation_policy_id: String,
+    schedule_id: String,
 }
 
 impl Process {
@@ -196,6 +200,54 @@ impl Process {
         )
         .await;
         let delegation_id = id_of(&delegation, "delegation");
+        let calendar = created(
+            app.post(
+                "/api/v1/sla/calendars",
+                token,
+                &json!({ "name": "B-only calendar", "time_zone": "Europe/Berlin",
+                         "hours": { "mon": ["09:00-17:00"] } }),
+            )
+            .await,
+            "B's calendar",
+        )
+        .await;
+        let sla_calendar_id = id_of(&calendar, "calendar");
+        let sla_policy = created(
+            app.post(
+                "/api/v1/sla/policies",
+                token,
+                &json!({ "name": "B-only SLA", "calendar": sla_calendar_id,
+                         "targets": { "resolution_minutes": 480 } }),
+            )
+            .await,
+            "B's SLA policy",
+        )
+        .await;
+        let sla_policy_id = id_of(&sla_policy, "SLA policy");
+        let escalation = created(
+            app.post(
+                "/api/v1/escalation-policies",
+                token,
+                &json!({ "name": "B-only escalation",
+                         "steps": [{ "after_minutes": 30, "actions": [{ "type": "notify_lead" }] }] }),
+            )
+            .await,
+            "B's escalation policy",
+        )
+        .await;
+        let escalation_policy_id = id_of(&escalation, "escalation policy");
+        let schedule = created(
+            app.post(
+                "/api/v1/schedules",
+                token,
+                &json!({ "name": "B-only review", "cron": "0 0 9 1 * *",
+                         "ticket": { "kind": "service_request", "title": "B-only payroll review" } }),
+            )
+            .await,
+            "B's schedule",
+        )
+        .await;
+        let schedule_id = id_of(&schedule, "schedule");
         Self {
             approver_id,
             policy_id,
@@ -208,6 +260,10 @@ impl Process {
             freeze_id,
             rule_id,
             delegation_id,
+            sla_calendar_id,
+            sla_policy_id,
+            escalation_policy_id,
+            schedule_id,
         }
     }
 }
@@ -499,6 +555,10 @@ impl OrgB {
             &self.process.freeze_id,
             &self.process.rule_id,
             &self.process.delegation_id,
+            &self.process.sla_calendar_id,
+            &self.process.sla_policy_id,
+            &self.process.escalation_policy_id,
+            &self.process.schedule_id,
             "B-only payroll",
         ];
         markers.extend(self.dead_outbox_ids.iter().map(String::as_str));
@@ -525,6 +585,10 @@ impl OrgB {
                     ("id", "tasks") => &self.process.task_id,
                     ("id", "rules") => &self.process.rule_id,
                     ("id", "delegations") => &self.process.delegation_id,
+                    ("id", "calendars") => &self.process.sla_calendar_id,
+                    ("id", "policies") => &self.process.sla_policy_id,
+                    ("id", "escalation-policies") => &self.process.escalation_policy_id,
+                    ("id", "schedules") => &self.process.schedule_id,
                     ("number", _) => &self.ticket_number,
                     ("incident", _) => &self.ticket_number,
                     ("id", "known-errors") => &self.known_error_id,
@@ -885,6 +949,58 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
                 Expect::Rejected,
             ),
         ],
+        ("PUT", "/api/v1/sla/calendars/{id}") => {
+            hidden(json!({ "name": "A was here", "time_zone": "UTC", "always_open": true }))
+        }
+        ("PUT", "/api/v1/sla/policies/{id}") => {
+            hidden(json!({ "name": "A was here", "targets": { "resolution_minutes": 60 } }))
+        }
+        ("PUT", "/api/v1/escalation-policies/{id}") => hidden(json!({ "name": "A was here",
+            "steps": [{ "after_minutes": 1, "actions": [{ "type": "notify_lead" }] }] })),
+        ("PUT", "/api/v1/teams/{team}/on-call") => hidden(json!({ "time_zone": "UTC",
+            "handoff_day": "mon", "handoff_time": "09:00", "members": [], "starts": "2026-11-23" })),
+        ("POST", "/api/v1/escalation-policies") => vec![(
+            Body::Json(json!({ "name": "B-only escalation",
+                "steps": [{ "on": "sla_breach", "actions": [{ "type": "notify_lead" }] }] })),
+            Expect::Created,
+        )],
+        ("PUT", "/api/v1/schedules/{id}") => {
+            hidden(json!({ "name": "A was here", "cron": "0 0 9 * * *",
+            "ticket": { "kind": "incident", "title": "A was here" } }))
+        }
+        ("POST", "/api/v1/schedules") => vec![
+            (
+                Body::Json(json!({ "name": "B-only review", "cron": "0 0 9 1 * *",
+                    "ticket": { "kind": "incident", "title": "A review" } })),
+                Expect::Created,
+            ),
+            (
+                Body::Json(json!({ "name": "A probe", "cron": "0 0 9 1 * *",
+                    "digest": { "team": b.team_id, "channel": "slack", "target": "C1" } })),
+                Expect::Rejected,
+            ),
+        ],
+        ("POST", "/api/v1/sla/calendars") => vec![(
+            Body::Json(
+                json!({ "name": "B-only calendar", "time_zone": "UTC", "always_open": true }),
+            ),
+            Expect::Created,
+        )],
+        ("POST", "/api/v1/sla/policies") => vec![
+            (
+                Body::Json(
+                    json!({ "name": "B-only SLA", "targets": { "resolution_minutes": 60 } }),
+                ),
+                Expect::Created,
+            ),
+            (
+                Body::Json(
+                    json!({ "name": "A probe", "calendar": b.process.sla_calendar_id,
+                    "targets": { "resolution_minutes": 60 } }),
+                ),
+                Expect::Rejected,
+            ),
+        ],
         ("POST", "/api/v1/me/delegations") => vec![(
             Body::Json(json!({ "to": b.agent_id, "ends_at": "2030-01-01T00:00:00Z" })),
             Expect::Rejected,
@@ -1242,6 +1358,10 @@ impl OrgB {
                 freeze_id: id(),
                 rule_id: id(),
                 delegation_id: id(),
+                sla_calendar_id: id(),
+                sla_policy_id: id(),
+                escalation_policy_id: id(),
+                schedule_id: id(),
             },
         }
     }

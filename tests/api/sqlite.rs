@@ -153,3 +153,23 @@ async fn catalog_orders_approvals_and_rules_work_on_sqlite() {
     let fresh = spawn_sqlite(&dir).await;
     crate::rules::failing_rule_story(&fresh).await;
 }
+
+#[tokio::test]
+async fn sla_clocks_warn_breach_and_pause_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_sqlite(&dir).await;
+    crate::sla::warn_and_breach_story(&app).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_sqlite(&dir).await;
+    crate::sla::pause_story(&app).await;
+}
+
+#[tokio::test]
+async fn escalations_and_schedules_run_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_sqlite(&dir).await;
+    crate::escalation::escalation_story(&app).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_sqlite(&dir).await;
+    crate::schedules::schedule_story(&app).await;
+}
