@@ -17,6 +17,7 @@ pub mod error;
 mod events;
 pub mod files;
 pub mod identity;
+pub mod mail;
 mod notify;
 pub mod problems;
 pub mod tickets;

@@ -61,6 +61,7 @@ pub mod change;
 pub mod channel;
 pub mod cmdb;
 pub mod form;
+pub mod mail;
 pub mod number;
 pub mod password;
 pub mod priority;

@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod changes;
 mod cmdb;
+mod email;
 pub mod error;
 mod extract;
 mod me;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(changes::router())
         .merge(rules::router())
         .merge(problems::router())
+        .merge(email::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -170,9 +172,10 @@ impl Modify for BearerAuth {
         admin::create_category, admin::list_categories,
         admin::create_webhook, admin::list_webhooks, admin::delete_webhook,
         admin::list_outbox, admin::retry_outbox,
+        email::list_quarantine,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "email"), (name = "operations"))
 )]
 pub struct ApiDoc;

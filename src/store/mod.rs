@@ -12,6 +12,7 @@ pub mod changes;
 pub mod cmdb;
 pub mod identity;
 pub mod inbound;
+pub mod mail;
 pub mod orgs;
 pub mod outbox;
 pub mod people;

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use rand::Rng;
 use reqwest::header::HeaderMap;
 
-use super::{idle, webhook::WebhookDeliverer, Shutdown};
+use super::{idle, mail::smtp::SmtpDeliverer, webhook::WebhookDeliverer, Shutdown};
 use crate::{
     config::{Config, OutboxConfig},
     desk::Desk,
@@ -54,10 +54,18 @@ impl Dispatcher {
     /// A dispatcher with a deliverer for every channel the configuration
     /// enables: webhooks always, each connector when it has credentials.
     pub fn from_config(desk: Desk, config: &Config) -> anyhow::Result<Self> {
-        let deliverers: Vec<Arc<dyn Deliverer>> = vec![Arc::new(WebhookDeliverer::new(
+        let mut deliverers: Vec<Arc<dyn Deliverer>> = vec![Arc::new(WebhookDeliverer::new(
             desk.db.clone(),
             &config.outbox,
         )?)];
+        if !config.email.smtp_url.is_empty() {
+            deliverers.push(Arc::new(SmtpDeliverer::new(
+                desk.db.clone(),
+                config.email.smtp_url.expose(),
+                &config.email.from,
+                Duration::from_secs(config.outbox.delivery_timeout_secs),
+            )?));
+        }
         Ok(Self {
             desk,
             deliverers,

@@ -7,6 +7,7 @@ mod approvals;
 mod bad_input;
 mod changes;
 mod cmdb;
+mod email;
 mod helpers;
 mod idempotency;
 mod identities;

@@ -1,3 +1,5 @@
 //! Test support: helpers shared by the API integration tests.
 
+pub mod dovecot;
 pub mod postgres;
+pub mod smtp;
