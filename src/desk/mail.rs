@@ -770,6 +770,42 @@ impl Desk {
     }
 }
 
+/// A public comment on a ticket that came in by email reaches its
+/// requester by email (threaded, token in the subject), unless the
+/// requester wrote it.
+pub(crate) fn mail_public_comment(work: &mut Work, actor: &Actor, ticket: &TicketRow, body: &str) {
+    if ticket.channel != Channel::Email.as_str() || actor.person_id == ticket.requester_id {
+        return;
+    }
+    let Some(to) = &ticket.requester_email else {
+        return;
+    };
+    let now = store::now();
+    let text = format!(
+        "{} wrote on {}:\n\n{body}\n\n-- \nReply to this mail to answer; keep [{}] in the subject.",
+        actor.name, ticket.number, ticket.number
+    );
+    work.outbox.push(OutboxRow {
+        id: new_id(),
+        org_id: ticket.org_id,
+        channel: "email".into(),
+        target: to.clone(),
+        event: "email.reply".into(),
+        payload: sqlx::types::Json(json!({
+            "to": to,
+            "subject": rules::subject_with_token(&ticket.number, &rules::reply_subject(&ticket.title)),
+            "text": text,
+            "ticket": ticket.number,
+        })),
+        state: store::outbox::PENDING.into(),
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        created_at: now,
+        delivered_at: None,
+    });
+}
+
 /// The requester, the assignee or a watcher.
 async fn is_participant(
     work: &mut Work,

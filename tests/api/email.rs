@@ -295,6 +295,84 @@ async fn a_reply_to_our_mail_becomes_a_comment_without_the_quote() {
 }
 
 #[tokio::test]
+async fn an_agent_reply_reaches_the_requester_in_the_thread_and_the_answer_comes_back() {
+    let m = mail_app().await;
+    m.dovecot
+        .deliver(plain(
+            "ann@corp.example",
+            "Keyboard",
+            "k1@corp.example",
+            "Keys stick.",
+        ))
+        .await;
+    m.poll().await;
+    let number = number(&m.tickets().await[0]);
+    let (_, agent) = m
+        .app
+        .person_with_token("Al Agent", "al@corp.example", &["agent"])
+        .await;
+    expect_json(
+        m.app
+            .post(
+                &format!("/api/v1/tickets/{number}/comments"),
+                &agent,
+                &json!({ "body": "Please try another USB port.", "internal": false }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        m.app
+            .post(
+                &format!("/api/v1/tickets/{number}/comments"),
+                &agent,
+                &json!({ "body": "internal: probably coffee", "internal": true }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    m.app.dispatcher.drain().await.expect("drain");
+    let mails = m.sink.to("ann@corp.example");
+    assert_eq!(
+        mails.len(),
+        2,
+        "the acknowledgement and the public reply only"
+    );
+    let answer = &mails[1];
+    assert!(answer.text().contains("Please try another USB port."));
+    assert!(answer.subject().contains(&format!("[{number}]")));
+    assert_eq!(
+        answer.header("In-Reply-To").as_deref(),
+        Some("<k1@corp.example>")
+    );
+    assert!(
+        answer.header("Auto-Submitted").is_none(),
+        "a person wrote it"
+    );
+
+    m.dovecot
+        .deliver(reply(
+            "ann@corp.example",
+            &format!("Re: {}", answer.subject()),
+            "k2@corp.example",
+            &answer.message_id(),
+            "That worked, thanks!\r\n\r\nOn Sun, Help Desk wrote:\r\n> Please try another USB port.",
+        ))
+        .await;
+    m.poll().await;
+    let comments = m.comments(&number).await;
+    let bodies: Vec<&str> = comments.iter().filter_map(|c| c["body"].as_str()).collect();
+    assert!(bodies.contains(&"That worked, thanks!"), "{bodies:?}");
+    assert_eq!(
+        m.sink.to("ann@corp.example").len(),
+        2,
+        "the requester's own comment is not mailed back"
+    );
+}
+
+#[tokio::test]
 async fn a_subject_token_threads_a_participant_but_not_a_stranger() {
     let m = mail_app().await;
     m.dovecot
@@ -787,6 +865,26 @@ async fn every_message_of_the_corpus_is_taken_in() {
             subject.to_ascii_lowercase().contains("malformed")
                 || q["reason"].as_str().unwrap_or("").contains("sender"),
             "only malformed messages are quarantined: {q}"
+        );
+    }
+    let titles: Vec<String> = m
+        .tickets()
+        .await
+        .iter()
+        .filter_map(|t| t["title"].as_str().map(String::from))
+        .collect();
+    for expected in [
+        "パスワード",
+        "Проблема",
+        "打印机坏了",
+        "\u{201c}Urgent\u{201d} \u{2013} laptop",
+        "Überweisung fehlgeschlagen – bitte prüfen",
+        "🔥 Server on fire",
+        "Can't log in to the VPN",
+    ] {
+        assert!(
+            titles.iter().any(|t| t == expected),
+            "{expected} among {titles:?}"
         );
     }
     // Bounces (the DSN and the NDR) are recorded, not ticketed.
