@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_email;
 pub mod config;
 pub mod demo;
 pub mod desk;

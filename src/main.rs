@@ -219,6 +219,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
+        Command::Bench(args) if args.scenario == "email" => {
+            switchboard::bench_email::run(config, args.messages)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench(args) => switchboard::bench::run(args)
             .await
             .map(|()| ExitCode::SUCCESS),

@@ -649,6 +649,56 @@ async fn the_worker_reconnects_after_the_server_goes_away() {
 }
 
 #[tokio::test]
+async fn a_mailbox_that_cannot_sign_in_alerts_the_admins_once() {
+    let m = mail_app().await;
+    let wrong = m.dovecot.url().replace("imap-secret", "wrong-password");
+    m.app
+        .person_with_token("Ada Admin", "ada@corp.example", &["admin"])
+        .await;
+    let mut email = m.app.config.email.clone();
+    email.imap_url = switchboard::config::Secret::new(wrong);
+    let worker = MailboxWorker::new(m.app.desk.clone(), &email.mailboxes()[0], &email)
+        .await
+        .expect("worker");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker.run(stopped));
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            m.app.dispatcher.drain().await.expect("drain");
+            !m.sink.to("ada@corp.example").is_empty()
+        })
+        .await,
+        "the admin was told"
+    );
+    // Retries (1 s, 2 s backoff) do not repeat the alert.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    m.app.dispatcher.drain().await.expect("drain");
+    let alerts = m.sink.to("ada@corp.example");
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].text().contains("cannot sign in"),
+        "{}",
+        alerts[0].text()
+    );
+    let metrics = m
+        .app
+        .client
+        .get(m.app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("switchboard_mail_errors_total{action=\"auth\"}"),
+        "{metrics}"
+    );
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+}
+
+#[tokio::test]
 async fn smtp_failures_retry_when_temporary_and_dead_letter_when_permanent() {
     let m = mail_app().await;
     m.sink.then_reply("451 4.3.0 mailbox busy, try later");

@@ -125,6 +125,7 @@ impl MailboxWorker {
     /// or the poll interval, reconnecting with backoff.
     pub async fn run(self, mut shutdown: Shutdown) {
         let mut backoff = Duration::from_secs(1);
+        let mut alerted = false;
         let lock_name = format!("imap:{}", self.mapping.name);
         while !*shutdown.borrow() {
             let mut leader = match Leader::try_acquire(&self.desk.db, &lock_name).await {
@@ -141,17 +142,32 @@ impl MailboxWorker {
                     continue;
                 }
             };
-            match self.session_loop(&mut leader, &mut shutdown).await {
+            match self
+                .session_loop(&mut leader, &mut shutdown, &mut alerted)
+                .await
+            {
                 Ok(()) => backoff = Duration::from_secs(1),
                 Err(e) => {
-                    let kind = if format!("{e:#}").contains("authentication") {
-                        "auth"
-                    } else {
-                        "connect"
-                    };
-                    self.desk.metrics.mail_error(kind);
-                    if kind == "auth" {
+                    let auth = e.downcast_ref::<AuthFailed>().is_some();
+                    self.desk
+                        .metrics
+                        .mail_error(if auth { "auth" } else { "connect" });
+                    if auth {
                         tracing::error!(mailbox = %self.name(), error = %format!("{e:#}"), retry_in = ?backoff, "mailbox authentication failed");
+                        if !alerted {
+                            alerted = true;
+                            let notified = self
+                                .desk
+                                .mail_auth_failed(
+                                    self.mapping.org_id,
+                                    self.name(),
+                                    &format!("{e:#}"),
+                                )
+                                .await;
+                            if let Err(e) = notified {
+                                tracing::error!(mailbox = %self.name(), error = %e, "could not notify the admins");
+                            }
+                        }
                     } else {
                         tracing::warn!(mailbox = %self.name(), error = %format!("{e:#}"), retry_in = ?backoff, "mailbox connection failed; reconnecting");
                     }
@@ -171,8 +187,10 @@ impl MailboxWorker {
         &self,
         leader: &mut Leader,
         shutdown: &mut Shutdown,
+        alerted: &mut bool,
     ) -> anyhow::Result<()> {
         let mut session = self.connect().await?;
+        *alerted = false;
         let idle = self.use_idle
             && session
                 .capabilities()
@@ -267,12 +285,12 @@ impl MailboxWorker {
             client
                 .authenticate("XOAUTH2", auth)
                 .await
-                .map_err(|(e, _)| anyhow!("authentication (XOAUTH2) as {} failed: {e}", url.user))?
+                .map_err(|(e, _)| AuthFailed(format!("XOAUTH2 as {}: {e}", url.user)))?
         } else {
             client
                 .login(&url.user, &url.password)
                 .await
-                .map_err(|(e, _)| anyhow!("authentication as {} failed: {e}", url.user))?
+                .map_err(|(e, _)| AuthFailed(format!("login as {}: {e}", url.user)))?
         };
         Ok(session)
     }
@@ -493,6 +511,11 @@ async fn tls(
         .await
         .with_context(|| format!("TLS handshake with {host}"))
 }
+
+/// The server refused our credentials (as opposed to a network failure).
+#[derive(Debug, thiserror::Error)]
+#[error("authentication failed: {0}")]
+struct AuthFailed(String);
 
 /// SASL XOAUTH2: the user and an OAuth 2.0 bearer token.
 struct XOAuth2 {
