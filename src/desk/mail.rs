@@ -101,6 +101,9 @@ pub struct MailOutcome {
     pub action: String,
     pub ticket: Option<String>,
     pub detail: Option<String>,
+    /// The ticket's id, for this process only (not recorded).
+    #[serde(skip)]
+    ticket_id: Option<Uuid>,
 }
 
 impl MailOutcome {
@@ -109,7 +112,13 @@ impl MailOutcome {
             action: action.into(),
             ticket,
             detail,
+            ticket_id: None,
         }
+    }
+
+    fn on(mut self, ticket_id: Uuid) -> Self {
+        self.ticket_id = Some(ticket_id);
+        self
     }
 }
 
@@ -171,6 +180,19 @@ impl Desk {
             fingerprint: "message-id".into(),
             status: 200,
         };
+        // Files are content-addressed: written before the transaction, so
+        // no disk write happens while the ticket counter is locked (an
+        // unreferenced file after a rollback is harmless).
+        let limit = self.settings.max_attachment_bytes;
+        for bytes in mail
+            .attachments
+            .iter()
+            .map(|a| &a.bytes)
+            .chain(std::iter::once(&mail.raw))
+            .filter(|b| b.len() as u64 <= limit)
+        {
+            super::files::store(&self.settings.data_dir, bytes).await?;
+        }
         let desk = self.clone();
         let mapping = mailbox.clone();
         let outcome = self
@@ -439,14 +461,7 @@ impl Desk {
                     .await?
             }
         };
-        let ticket_id = match &outcome.ticket {
-            Some(number) => {
-                store::tickets::find_ticket_by_number(Exec::Tx(&mut work.tx), org_id, number)
-                    .await?
-                    .map(|t| t.id)
-            }
-            None => None,
-        };
+        let ticket_id = outcome.ticket_id;
         if let Some(id) = &mail.message_id {
             store::mail::insert_mail_message(
                 Exec::Tx(&mut work.tx),
@@ -521,7 +536,7 @@ impl Desk {
                 mail,
             );
         }
-        Ok(MailOutcome::new("opened", Some(view.number), None))
+        Ok(MailOutcome::new("opened", Some(view.number), None).on(view.id))
     }
 
     async fn mail_comment(
@@ -547,11 +562,7 @@ impl Desk {
             .await?;
         self.mail_attachments(work, actor, &ticket.number, mail)
             .await?;
-        Ok(MailOutcome::new(
-            "commented",
-            Some(ticket.number.clone()),
-            None,
-        ))
+        Ok(MailOutcome::new("commented", Some(ticket.number.clone()), None).on(ticket.id))
     }
 
     /// `#resolve`, `#approve`, `#reject reason` on the first line. A command
@@ -596,13 +607,12 @@ impl Desk {
                 store::release_savepoint(&mut work.tx).await?;
                 self.mail_attachments(work, actor, &ticket.number, mail)
                     .await?;
-                Ok(MailOutcome::new(
-                    "command",
-                    Some(ticket.number.clone()),
-                    Some(done),
-                ))
+                Ok(
+                    MailOutcome::new("command", Some(ticket.number.clone()), Some(done))
+                        .on(ticket.id),
+                )
             }
-            Err(DeskError::Internal(e)) => Err(DeskError::Internal(e)),
+            Err(e @ (DeskError::Internal(_) | DeskError::Store(_))) => Err(e),
             Err(refused) => {
                 store::rollback_to_savepoint(&mut work.tx).await?;
                 work.truncate_buffers(&marks);
@@ -637,7 +647,8 @@ impl Desk {
                     "commented",
                     Some(ticket.number.clone()),
                     Some(format!("command refused: {reason}")),
-                ))
+                )
+                .on(ticket.id))
             }
         }
     }
