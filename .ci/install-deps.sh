@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Install what the test suite needs beyond the Rust toolchain: the PostgreSQL
-# server binaries. The API tests start a throwaway cluster of their own with
-# them (tests/api/support/postgres.rs), so no server needs to be running.
-# Does nothing if they are already installed.
+# server binaries and Dovecot's IMAP server. The API tests start a throwaway
+# cluster of their own with them (tests/api/support/postgres.rs) and a
+# throwaway Dovecot (tests/api/support/dovecot.rs), so no server needs to be
+# running. Does nothing if they are already installed.
 set -euo pipefail
 
+packages=()
 # Debian keeps initdb off PATH, under /usr/lib/postgresql/<version>/bin.
-if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    packages+=(postgresql)
+fi
+if ! command -v dovecot >/dev/null && [[ ! -x /usr/sbin/dovecot ]]; then
+    packages+=(dovecot-imapd)
+fi
+if [[ ${#packages[@]} -eq 0 ]]; then
     exit 0
 fi
 
@@ -15,11 +23,11 @@ if [[ $(id -u) -eq 0 ]]; then
 elif command -v sudo >/dev/null; then
     as_root=(sudo)
 else
-    echo "install-deps: PostgreSQL server binaries are missing and installing them needs root;" >&2
-    echo "install-deps: run as root, install sudo, or run: apt-get install -y postgresql" >&2
+    echo "install-deps: ${packages[*]} missing and installing needs root;" >&2
+    echo "install-deps: run as root, install sudo, or run: apt-get install -y ${packages[*]}" >&2
     exit 1
 fi
 
 "${as_root[@]}" apt-get update
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends postgresql
+    apt-get install -y --no-install-recommends "${packages[@]}"

@@ -127,6 +127,10 @@ impl Application {
             workers.push(tokio::spawn(
                 Scheduler::new(desk.clone(), poll).run(stop_rx.clone()),
             ));
+            for mailbox in crate::workers::mail::imap::workers(&desk, &config.email).await? {
+                tracing::info!(mailbox = %mailbox.name(), "mail intake starting");
+                workers.push(tokio::spawn(mailbox.run(stop_rx.clone())));
+            }
         }
         let router = http::router(self.state);
         let mut http_stop = stop_rx.clone();

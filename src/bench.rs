@@ -13,11 +13,13 @@ pub struct BenchArgs {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
     /// Admin API token (`switchboard token create --org default --role admin`).
-    #[arg(long, env = "SWITCHBOARD_TOKEN")]
+    #[arg(long, env = "SWITCHBOARD_TOKEN", default_value = "")]
     pub token: String,
     /// `create` (POST /api/v1/tickets), `get` (GET /api/v1/tickets/{number}),
-    /// `impact` (GET /api/v1/cmdb/cis/{ci}/impact?depth=N) or `slack`
-    /// (signed direct-message events to POST /slack/events, each a new ticket).
+    /// `impact` (GET /api/v1/cmdb/cis/{ci}/impact?depth=N), `slack`
+    /// (signed direct-message events to POST /slack/events, each a new ticket)
+    /// or `email` (ingest from `email.imap_url` into the configured database;
+    /// see benches/email.sh).
     #[arg(long, default_value = "create")]
     pub scenario: String,
     /// For `impact`: the CI to analyse (id).
@@ -29,6 +31,9 @@ pub struct BenchArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// For `email`: messages to put in the mailbox and take in.
+    #[arg(long, default_value_t = 5000)]
+    pub messages: usize,
     /// Seconds to run (after a 2 s warm-up).
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,

@@ -280,11 +280,34 @@ impl Default for DiscordConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
+    /// The first mailbox: `imaps://user%40corp.com:pw@host:993/INBOX`,
+    /// `imap+starttls://…:143/INBOX` or `imap://…` (plain, loopback only).
     pub imap_url: Secret,
+    /// `smtps://…:465`, `smtp+starttls://…:587` or `smtp://127.0.0.1:2525`.
     pub smtp_url: Secret,
+    /// The address mail is sent from (`Help Desk <help@corp.com>`).
     pub from: String,
-    /// Seconds between mailbox polls when IDLE is unavailable.
+    /// Seconds between mailbox polls when IDLE is unavailable (and the
+    /// longest an IDLE waits before checking again).
     pub poll_interval: u64,
+    /// Organization, ticket kind, team and category of the first mailbox.
+    pub org: String,
+    pub kind: String,
+    pub team: String,
+    pub category: String,
+    /// Acknowledge a ticket opened by email to its sender.
+    pub acknowledge: bool,
+    /// Create a requester for an unknown sender; otherwise refuse politely.
+    pub create_requesters: bool,
+    /// Add Cc'd addresses of a new ticket as watchers.
+    pub cc_watchers: bool,
+    /// Messages one sender may send in an hour before the rest are held in
+    /// quarantine (stops mail loops).
+    pub sender_rate_limit: u32,
+    /// Use IMAP IDLE where the server offers it.
+    pub idle: bool,
+    /// More mailboxes, each with its own `imap_url` and mapping.
+    pub mailboxes: Vec<MailboxConfig>,
 }
 
 impl Default for EmailConfig {
@@ -294,7 +317,82 @@ impl Default for EmailConfig {
             smtp_url: Secret::default(),
             from: String::new(),
             poll_interval: 60,
+            org: "default".into(),
+            kind: "incident".into(),
+            team: String::new(),
+            category: String::new(),
+            acknowledge: true,
+            create_requesters: true,
+            cc_watchers: false,
+            sender_rate_limit: 30,
+            idle: true,
+            mailboxes: Vec::new(),
         }
+    }
+}
+
+/// One more mailbox (`[[email.mailboxes]]`); unset fields take the values
+/// of the first mailbox.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailboxConfig {
+    pub imap_url: Secret,
+    pub org: Option<String>,
+    pub kind: Option<String>,
+    pub team: Option<String>,
+    pub category: Option<String>,
+    pub acknowledge: Option<bool>,
+    pub create_requesters: Option<bool>,
+}
+
+/// A mailbox with its mapping resolved, as the intake worker uses it.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    pub imap_url: Secret,
+    pub org: String,
+    pub kind: String,
+    pub team: Option<String>,
+    pub category: Option<String>,
+    pub acknowledge: bool,
+    pub create_requesters: bool,
+}
+
+impl EmailConfig {
+    /// Every configured mailbox, the first one first.
+    pub fn mailboxes(&self) -> Vec<Mailbox> {
+        let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        let mut all = Vec::new();
+        if !self.imap_url.is_empty() {
+            all.push(Mailbox {
+                imap_url: self.imap_url.clone(),
+                org: self.org.clone(),
+                kind: self.kind.clone(),
+                team: non_empty(&self.team),
+                category: non_empty(&self.category),
+                acknowledge: self.acknowledge,
+                create_requesters: self.create_requesters,
+            });
+        }
+        for m in &self.mailboxes {
+            all.push(Mailbox {
+                imap_url: m.imap_url.clone(),
+                org: m.org.clone().unwrap_or_else(|| self.org.clone()),
+                kind: m.kind.clone().unwrap_or_else(|| self.kind.clone()),
+                team: m
+                    .team
+                    .as_deref()
+                    .and_then(non_empty)
+                    .or_else(|| non_empty(&self.team)),
+                category: m
+                    .category
+                    .as_deref()
+                    .and_then(non_empty)
+                    .or_else(|| non_empty(&self.category)),
+                acknowledge: m.acknowledge.unwrap_or(self.acknowledge),
+                create_requesters: m.create_requesters.unwrap_or(self.create_requesters),
+            });
+        }
+        all
     }
 }
 
@@ -401,6 +499,7 @@ impl Config {
                 message: "access_token_ttl_secs, max_failed_logins and max_failed_logins_per_address must be at least 1".into(),
             });
         }
+        self.validate_email()?;
         if self.outbox.max_attempts == 0 {
             return Err(ConfigError::Value {
                 key: "outbox.max_attempts",
@@ -471,6 +570,50 @@ impl Config {
         platforms
     }
 
+    fn validate_email(&self) -> Result<(), ConfigError> {
+        use crate::domain::mail::{MailUrl, Protocol};
+        let email = &self.email;
+        if !email.smtp_url.is_empty() {
+            MailUrl::parse(email.smtp_url.expose(), Protocol::Smtp).map_err(|message| {
+                ConfigError::Value {
+                    key: "email.smtp_url",
+                    message,
+                }
+            })?;
+            if email.from.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(ConfigError::Value {
+                    key: "email.from",
+                    message: "must be an address such as `Help Desk <help@corp.com>` when email.smtp_url is set".into(),
+                });
+            }
+        }
+        for (i, mailbox) in email.mailboxes().iter().enumerate() {
+            MailUrl::parse(mailbox.imap_url.expose(), Protocol::Imap).map_err(|message| {
+                ConfigError::Value {
+                    key: if i == 0 && !email.imap_url.is_empty() {
+                        "email.imap_url"
+                    } else {
+                        "email.mailboxes.imap_url"
+                    },
+                    message,
+                }
+            })?;
+            if crate::domain::Kind::parse(&mailbox.kind).is_err() {
+                return Err(ConfigError::Value {
+                    key: "email.kind",
+                    message: "must be incident, service_request, problem or change".into(),
+                });
+            }
+        }
+        if email.poll_interval == 0 {
+            return Err(ConfigError::Value {
+                key: "email.poll_interval",
+                message: "must be at least 1 second".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Which optional connectors have credentials, for the one-line start report.
     pub fn connectors(&self) -> Vec<(&'static str, bool)> {
         vec![
@@ -481,7 +624,9 @@ impl Config {
             ),
             (
                 "email",
-                !self.email.imap_url.is_empty() || !self.email.smtp_url.is_empty(),
+                !self.email.imap_url.is_empty()
+                    || !self.email.smtp_url.is_empty()
+                    || !self.email.mailboxes.is_empty(),
             ),
         ]
     }
@@ -495,7 +640,10 @@ impl Config {
             &mut copy.discord.bot_token,
             &mut copy.email.imap_url,
             &mut copy.email.smtp_url,
-        ] {
+        ]
+        .into_iter()
+        .chain(copy.email.mailboxes.iter_mut().map(|m| &mut m.imap_url))
+        {
             if !secret.is_empty() {
                 *secret = Secret::new("[redacted]");
             }

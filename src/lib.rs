@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_email;
 pub mod bench_sla;
 pub mod channels;
 pub mod config;

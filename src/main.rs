@@ -293,6 +293,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(args) if args.scenario == "email" => {
+            switchboard::bench_email::run(config, args.messages)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench(args) => switchboard::bench::run(args)
             .await
             .map(|()| ExitCode::SUCCESS),

@@ -49,6 +49,15 @@ pub struct Metrics {
     timers_fired: Counter,
     timer_lag: Histogram,
     timer_oldest_due_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    mail_received: Family<MailLabels, Counter>,
+    mail_errors: Family<MailLabels, Counter>,
+}
+
+/// `action`: what became of a received mail (`opened`, `commented`, …) or,
+/// for errors, which kind (`connect`, `auth`, `process`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MailLabels {
+    pub action: String,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -125,7 +134,21 @@ impl Default for Metrics {
             "Age of the oldest timer still due (0 when none)",
             timer_oldest_due_seconds.clone(),
         );
+        let mail_received = Family::<MailLabels, Counter>::default();
+        let mail_errors = Family::<MailLabels, Counter>::default();
+        registry.register(
+            "mail_received",
+            "Received mails by what became of them",
+            mail_received.clone(),
+        );
+        registry.register(
+            "mail_errors",
+            "Mailbox errors by kind (connect, auth, process)",
+            mail_errors.clone(),
+        );
         Self {
+            mail_received,
+            mail_errors,
             registry,
             http_requests,
             http_latency,
@@ -187,6 +210,22 @@ impl Metrics {
         self.outbox_dead
             .get_or_create(&ChannelLabels {
                 channel: channel.into(),
+            })
+            .inc();
+    }
+
+    pub fn mail_received(&self, action: &str) {
+        self.mail_received
+            .get_or_create(&MailLabels {
+                action: action.into(),
+            })
+            .inc();
+    }
+
+    pub fn mail_error(&self, kind: &str) {
+        self.mail_errors
+            .get_or_create(&MailLabels {
+                action: kind.into(),
             })
             .inc();
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    identity::{actor_for, resolve_in, Contact},
+    identity::{actor_for, resolve_contact_in, Contact},
     new_id,
     tickets::OpenTicket,
     views::TicketView,
@@ -77,7 +77,7 @@ impl Desk {
         contact: &Contact,
         channel: Channel,
     ) -> Result<Actor, DeskError> {
-        let person = resolve_in(work, contact).await?;
+        let person = resolve_contact_in(work, contact).await?;
         if person.disabled_at.is_some() {
             return Err(DeskError::Forbidden("this account is disabled".into()));
         }

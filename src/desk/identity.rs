@@ -139,7 +139,7 @@ impl Desk {
         channel: Channel,
     ) -> Result<Actor, DeskError> {
         let person = self
-            .execute(move |work| Box::pin(async move { resolve_in(work, &contact).await }))
+            .execute(move |work| Box::pin(async move { resolve_contact_in(work, &contact).await }))
             .await?;
         Ok(actor_for(&person, channel))
     }
@@ -418,7 +418,38 @@ pub(crate) async fn person_row(
         .ok_or(DeskError::NotFound("person"))
 }
 
-pub(crate) async fn resolve_in(work: &mut Work, contact: &Contact) -> Result<PersonRow, DeskError> {
+/// The person a contact already is, without creating anyone (a mailbox
+/// that does not create requesters).
+pub(crate) async fn find_contact_in(
+    work: &mut Work,
+    contact: &Contact,
+) -> Result<Option<PersonRow>, DeskError> {
+    let org_id = contact.org_id;
+    let (kind, namespace, external_id) = contact.identity.parts();
+    if let Some(found) =
+        store::identity::find_identity(&mut work.tx, org_id, kind, namespace, &external_id).await?
+    {
+        return person_row(&mut work.tx, org_id, found.person_id)
+            .await
+            .map(Some);
+    }
+    if let IdentityKey::Email(address) = &contact.identity {
+        return Ok(store::people::find_person_by_email(
+            &mut work.tx,
+            org_id,
+            &address.trim().to_lowercase(),
+        )
+        .await?);
+    }
+    Ok(None)
+}
+
+/// [`Desk::resolve_contact`] inside a use case's transaction (email
+/// resolves its sender in the same transaction as the ticket change).
+pub(crate) async fn resolve_contact_in(
+    work: &mut Work,
+    contact: &Contact,
+) -> Result<PersonRow, DeskError> {
     let org_id = contact.org_id;
     let (kind, namespace, external_id) = contact.identity.parts();
     if let Some(found) =

@@ -19,6 +19,7 @@ pub mod escalation;
 mod events;
 pub mod files;
 pub mod identity;
+pub mod mail;
 mod notify;
 pub mod problems;
 pub mod schedules;

@@ -762,6 +762,9 @@ impl Desk {
             created_at: store::now(),
         };
         store::tickets::insert_comment(&mut work.tx, &comment).await?;
+        if !internal {
+            super::mail::mail_public_comment(work, actor, ticket, &comment.body);
+        }
         let action = if internal {
             "internal_note"
         } else {

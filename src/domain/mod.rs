@@ -64,6 +64,7 @@ pub mod cmdb;
 pub mod cmdb_graph;
 pub mod escalation;
 pub mod form;
+pub mod mail;
 pub mod number;
 pub mod password;
 pub mod priority;

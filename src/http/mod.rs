@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod changes;
 mod cmdb;
+mod email;
 pub mod error;
 mod escalation;
 mod extract;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sla::router())
         .merge(escalation::router())
         .merge(schedules::router())
+        .merge(email::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     let mut platforms = Router::new();
     if let Some(slack_state) = state.slack.clone() {
@@ -192,9 +194,10 @@ impl Modify for BearerAuth {
         escalation::ticket_escalation, escalation::acknowledge,
         schedules::list_schedules, schedules::create_schedule, schedules::get_schedule,
         schedules::update_schedule, schedules::delete_schedule,
+        email::list_quarantine,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "operations"))
 )]
 pub struct ApiDoc;

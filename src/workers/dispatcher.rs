@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use rand::Rng;
 use reqwest::header::HeaderMap;
 
-use super::{idle, webhook::WebhookDeliverer, Shutdown};
+use super::{idle, mail::smtp::SmtpDeliverer, webhook::WebhookDeliverer, Shutdown};
 use crate::{
     config::{Config, OutboxConfig},
     desk::Desk,
@@ -63,6 +63,14 @@ impl Dispatcher {
             deliverers.push(Arc::new(
                 crate::channels::slack::deliver::SlackDeliverer::new(api, desk.db.clone()),
             ));
+        }
+        if !config.email.smtp_url.is_empty() {
+            deliverers.push(Arc::new(SmtpDeliverer::new(
+                desk.db.clone(),
+                config.email.smtp_url.expose(),
+                &config.email.from,
+                Duration::from_secs(config.outbox.delivery_timeout_secs),
+            )?));
         }
         Ok(Self {
             desk,

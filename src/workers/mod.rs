@@ -1,9 +1,11 @@
-//! Long-running tasks: the outbox dispatcher and the timer scheduler. Each
+//! Long-running tasks: the outbox dispatcher, the timer scheduler and the
+//! mail intake (one task per mailbox). Each
 //! exposes a "do one unit now" method that tests call to step it
 //! deterministically, and a loop that runs until shutdown is signalled.
 //! May import `desk`, `store` and `domain`.
 
 pub mod dispatcher;
+pub mod mail;
 pub mod scheduler;
 pub mod webhook;
 

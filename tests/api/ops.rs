@@ -171,6 +171,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/v1/webhooks/{id}", &["delete"]),
         ("/api/v1/outbox", &["get"]),
         ("/api/v1/outbox/{id}/retry", &["post"]),
+        ("/api/v1/email/quarantine", &["get"]),
         ("/api/v1/openapi.json", &["get"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),

@@ -1,4 +1,6 @@
 //! Test support: helpers shared by the API integration tests.
 
+pub mod dovecot;
 pub mod postgres;
 pub mod slack;
+pub mod smtp;

@@ -1,0 +1,294 @@
+//! Email: Message-IDs by ticket (threading), mailbox positions (UIDVALIDITY
+//! and last UID), the quarantine, bounces, and the advisory lock that makes
+//! one replica the leader of a mailbox.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use super::{on, on_exec, on_pool, Db, Exec, Tx};
+
+pub const IN: &str = "in";
+pub const OUT: &str = "out";
+
+/// Records a Message-ID; a repeat of (organization, id, direction) is ignored.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_mail_message(
+    exec: Exec<'_>,
+    org_id: Uuid,
+    message_id: &str,
+    direction: &str,
+    ticket_id: Option<Uuid>,
+    sender: &str,
+    outbox_id: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO mail_messages (org_id, message_id, direction, ticket_id, sender, outbox_id, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+    on_exec!(exec, c => sqlx::query(sql)
+        .bind(org_id)
+        .bind(message_id)
+        .bind(direction)
+        .bind(ticket_id)
+        .bind(sender)
+        .bind(outbox_id)
+        .bind(at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The ticket the first of `ids` that we know belongs to.
+pub async fn find_thread_ticket(
+    tx: &mut Tx,
+    org_id: Uuid,
+    ids: &[String],
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let sql = "SELECT ticket_id FROM mail_messages WHERE org_id = $1 AND message_id = $2 \
+               AND ticket_id IS NOT NULL LIMIT 1";
+    for id in ids {
+        let found: Option<Option<Uuid>> =
+            on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(id).fetch_optional(c).await)?;
+        if let Some(Some(ticket)) = found {
+            return Ok(Some(ticket));
+        }
+    }
+    Ok(None)
+}
+
+/// The outbox message that was sent with the first of `ids` we sent.
+pub async fn find_sent_outbox(
+    tx: &mut Tx,
+    org_id: Uuid,
+    ids: &[String],
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+    let sql = "SELECT outbox_id FROM mail_messages WHERE org_id = $1 AND message_id = $2 \
+               AND direction = 'out' AND outbox_id IS NOT NULL";
+    for id in ids {
+        let found: Option<Option<Uuid>> =
+            on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(id).fetch_optional(c).await)?;
+        if let Some(Some(outbox)) = found {
+            return Ok(Some((outbox, id.clone())));
+        }
+    }
+    Ok(None)
+}
+
+/// Messages received from `sender` since `since` (the rate limit).
+pub async fn count_received_since(
+    tx: &mut Tx,
+    org_id: Uuid,
+    sender: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    let sql = "SELECT COUNT(*) FROM mail_messages WHERE org_id = $1 AND sender = $2 \
+               AND direction = 'in' AND created_at >= $3";
+    on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(sender).bind(since).fetch_one(c).await)
+}
+
+/// (UIDVALIDITY, last UID processed) of a mailbox.
+pub async fn get_cursor(db: &Db, mailbox: &str) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let sql = "SELECT uid_validity, last_uid FROM mail_cursors WHERE mailbox = $1";
+    on_pool!(db, p => sqlx::query_as(sql).bind(mailbox).fetch_optional(p).await)
+}
+
+/// Moves a mailbox's position; never backwards within one UIDVALIDITY.
+pub async fn save_cursor(
+    db: &Db,
+    mailbox: &str,
+    uid_validity: i64,
+    last_uid: i64,
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO mail_cursors (mailbox, uid_validity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
+               ON CONFLICT (mailbox) DO UPDATE SET \
+               last_uid = CASE WHEN mail_cursors.uid_validity = excluded.uid_validity \
+                          AND mail_cursors.last_uid > excluded.last_uid \
+                          THEN mail_cursors.last_uid ELSE excluded.last_uid END, \
+               uid_validity = excluded.uid_validity, updated_at = excluded.updated_at";
+    on_pool!(db, p => sqlx::query(sql)
+        .bind(mailbox)
+        .bind(uid_validity)
+        .bind(last_uid)
+        .bind(super::now())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QuarantineRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub mailbox: String,
+    pub uid: i64,
+    pub message_id: Option<String>,
+    pub sender: String,
+    pub subject: String,
+    pub reason: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert_quarantine(tx: &mut Tx, r: &QuarantineRow) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO mail_quarantine (id, org_id, mailbox, uid, message_id, sender, subject, reason, \
+               sha256, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    on!(tx, c => sqlx::query(sql)
+        .bind(r.id)
+        .bind(r.org_id)
+        .bind(&r.mailbox)
+        .bind(r.uid)
+        .bind(&r.message_id)
+        .bind(&r.sender)
+        .bind(&r.subject)
+        .bind(&r.reason)
+        .bind(&r.sha256)
+        .bind(r.size_bytes)
+        .bind(r.created_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn list_quarantine(
+    db: &Db,
+    org_id: Uuid,
+    limit: i64,
+) -> Result<Vec<QuarantineRow>, sqlx::Error> {
+    let sql = "SELECT id, org_id, mailbox, uid, message_id, sender, subject, reason, sha256, size_bytes, \
+               created_at FROM mail_quarantine WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+    on_pool!(db, p => sqlx::query_as(sql).bind(org_id).bind(limit).fetch_all(p).await)
+}
+
+#[derive(Debug, Clone)]
+pub struct BounceRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub outbox_id: Option<Uuid>,
+    pub original_message_id: Option<String>,
+    pub recipient: String,
+    pub status: String,
+    pub diagnostic: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Records a bounce and notes it on the outbox message it refers to.
+pub async fn insert_bounce(tx: &mut Tx, b: &BounceRow) -> Result<(), sqlx::Error> {
+    let sql =
+        "INSERT INTO mail_bounces (id, org_id, outbox_id, original_message_id, recipient, status, \
+               diagnostic, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    on!(tx, c => sqlx::query(sql)
+        .bind(b.id)
+        .bind(b.org_id)
+        .bind(b.outbox_id)
+        .bind(&b.original_message_id)
+        .bind(&b.recipient)
+        .bind(&b.status)
+        .bind(&b.diagnostic)
+        .bind(b.created_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if let Some(outbox) = b.outbox_id {
+        let note = format!("bounced: {} {} {}", b.recipient, b.status, b.diagnostic);
+        let sql = "UPDATE outbox SET last_error = $3 WHERE org_id = $1 AND id = $2";
+        on!(tx, c => sqlx::query(sql)
+            .bind(b.org_id)
+            .bind(outbox)
+            .bind(note.trim())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// Bounces recorded against an outbox message.
+pub async fn count_bounces(db: &Db, org_id: Uuid, outbox_id: Uuid) -> Result<i64, sqlx::Error> {
+    let sql = "SELECT COUNT(*) FROM mail_bounces WHERE org_id = $1 AND outbox_id = $2";
+    on_pool!(db, p => sqlx::query_scalar(sql).bind(org_id).bind(outbox_id).fetch_one(p).await)
+}
+
+/// Leadership of a singleton task (DESIGN.md §8). On Postgres a session
+/// advisory lock held on a connection of its own, taken out of the pool so
+/// that dropping it closes the session and frees the lock; SQLite has one
+/// process, which always leads.
+pub enum Leader {
+    Postgres(PgConnection),
+    Sqlite,
+}
+
+impl Leader {
+    /// Takes the lock named `key` if no other replica holds it.
+    pub async fn try_acquire(db: &Db, key: &str) -> Result<Option<Leader>, sqlx::Error> {
+        match db {
+            Db::Sqlite(_) => Ok(Some(Leader::Sqlite)),
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?.detach();
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(lock_key(key))
+                    .fetch_one(&mut conn)
+                    .await?;
+                if got {
+                    Ok(Some(Leader::Postgres(conn)))
+                } else {
+                    let _ = conn.close().await;
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// Whether the lock's session is still alive.
+    pub async fn still_leading(&mut self) -> bool {
+        match self {
+            Leader::Sqlite => true,
+            Leader::Postgres(conn) => conn.ping().await.is_ok(),
+        }
+    }
+
+    pub async fn release(self) {
+        if let Leader::Postgres(conn) = self {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// A stable 64-bit lock id for a name (the first 8 bytes of its SHA-256).
+fn lock_key(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("switchboard:{name}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// The Message-IDs of a ticket's thread: the first and the latest few (for
+/// `References`), and the latest one received (for `In-Reply-To`).
+pub struct Thread {
+    pub ids: Vec<String>,
+    pub last_received: Option<String>,
+}
+
+pub async fn thread_ids(db: &Db, org_id: Uuid, ticket_id: Uuid) -> Result<Thread, sqlx::Error> {
+    let sql =
+        "SELECT message_id, direction FROM mail_messages WHERE org_id = $1 AND ticket_id = $2 \
+               ORDER BY created_at, message_id LIMIT 200";
+    let rows: Vec<(String, String)> =
+        on_pool!(db, p => sqlx::query_as(sql).bind(org_id).bind(ticket_id).fetch_all(p).await)?;
+    let last_received = rows
+        .iter()
+        .rev()
+        .find(|(_, d)| d == IN)
+        .map(|(id, _)| id.clone());
+    let mut ids: Vec<String> = Vec::new();
+    if let Some((first, _)) = rows.first() {
+        ids.push(first.clone());
+    }
+    let tail = rows.len().saturating_sub(9).max(1);
+    ids.extend(rows.iter().skip(tail).map(|(id, _)| id.clone()));
+    Ok(Thread { ids, last_received })
+}

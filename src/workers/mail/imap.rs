@@ -1,0 +1,541 @@
+//! The IMAP intake: one task per mailbox. Only the leader replica of a
+//! mailbox reads it (a Postgres advisory lock; SQLite's single process
+//! always leads). Each pass fetches the messages above the last UID stored
+//! for the mailbox's UIDVALIDITY (`BODY.PEEK[]`, so nothing is marked read
+//! by fetching), hands each to one desk use case keyed by its Message-ID,
+//! and only after that committed marks it `\Seen` and moves the stored
+//! position. Between passes it waits in IDLE where the server offers it,
+//! else `email.poll_interval`; a dropped connection is retried with
+//! exponential backoff. One failing mailbox never delays another.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::{anyhow, Context};
+use async_imap::{Client, Session};
+use futures::{StreamExt, TryStreamExt};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+};
+
+use super::parse;
+use crate::{
+    config::{EmailConfig, Mailbox},
+    desk::{
+        mail::{MailOutcome, MailboxMapping},
+        Desk, DeskError,
+    },
+    domain::mail::{MailUrl, Protocol, Security},
+    store::{self, mail::Leader},
+    workers::Shutdown,
+};
+
+/// Messages fetched per `UID FETCH`.
+const FETCH_BATCH: usize = 200;
+/// Messages of one batch handled at the same time.
+const CONCURRENCY: usize = 8;
+/// Attempts at one message before it goes to the quarantine.
+const MAX_MESSAGE_ATTEMPTS: u32 = 3;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// A connection, plain or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
+type ImapSession = Session<Box<dyn Io>>;
+
+pub struct MailboxWorker {
+    desk: Desk,
+    url: MailUrl,
+    mapping: MailboxMapping,
+    poll_interval: Duration,
+    use_idle: bool,
+    /// Failed attempts per UID in this process (poison messages).
+    failures: Arc<Mutex<HashMap<u32, u32>>>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub processed: usize,
+    /// The pass stopped early on a transient error; the rest waits.
+    pub stopped_early: bool,
+}
+
+impl MailboxWorker {
+    /// A worker for `mailbox`; the organization must exist.
+    pub async fn new(desk: Desk, mailbox: &Mailbox, email: &EmailConfig) -> anyhow::Result<Self> {
+        let url = MailUrl::parse(mailbox.imap_url.expose(), Protocol::Imap)
+            .map_err(|e| anyhow!("email imap_url: {e}"))?;
+        let (org, _) = desk.ensure_org(&mailbox.org).await.with_context(|| {
+            format!(
+                "organization `{}` of mailbox {}",
+                mailbox.org,
+                url.display_name()
+            )
+        })?;
+        let mut own_addresses = Vec::new();
+        if let Ok(from) = email.from.parse::<lettre::message::Mailbox>() {
+            own_addresses.push(from.email.to_string().to_lowercase());
+        }
+        if url.user.contains('@') {
+            own_addresses.push(url.user.to_lowercase());
+        }
+        let mapping = MailboxMapping {
+            name: url.display_name(),
+            org_id: org.id,
+            kind: mailbox.kind.clone(),
+            team: mailbox.team.clone(),
+            category: mailbox.category.clone(),
+            acknowledge: mailbox.acknowledge,
+            create_requesters: mailbox.create_requesters,
+            cc_watchers: email.cc_watchers,
+            sender_rate_limit: email.sender_rate_limit,
+            own_addresses,
+        };
+        Ok(Self {
+            desk,
+            url,
+            mapping,
+            poll_interval: Duration::from_secs(email.poll_interval.max(1)),
+            use_idle: email.idle,
+            failures: Arc::default(),
+        })
+    }
+
+    /// `user@host:port/folder`, for logs.
+    pub fn name(&self) -> &str {
+        &self.mapping.name
+    }
+
+    /// Connects, takes in everything new, logs out. Tests step with this.
+    pub async fn poll_once(&self) -> anyhow::Result<Pass> {
+        let mut session = self.connect().await?;
+        let pass = self.take_in(&mut session).await;
+        let _ = session.logout().await;
+        pass
+    }
+
+    /// Runs until shutdown: leader election, then passes separated by IDLE
+    /// or the poll interval, reconnecting with backoff.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let mut backoff = Duration::from_secs(1);
+        let mut alerted = false;
+        let lock_name = format!("imap:{}", self.mapping.name);
+        while !*shutdown.borrow() {
+            let mut leader = match Leader::try_acquire(&self.desk.db, &lock_name).await {
+                Ok(Some(leader)) => leader,
+                Ok(None) => {
+                    tracing::debug!(mailbox = %self.name(), "another replica reads this mailbox");
+                    super::super::idle(&mut shutdown, None, self.poll_interval).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(mailbox = %self.name(), error = %e, "leader election failed");
+                    super::super::idle(&mut shutdown, None, backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            };
+            match self
+                .session_loop(&mut leader, &mut shutdown, &mut alerted)
+                .await
+            {
+                Ok(()) => backoff = Duration::from_secs(1),
+                Err(e) => {
+                    let auth = e.downcast_ref::<AuthFailed>().is_some();
+                    self.desk
+                        .metrics
+                        .mail_error(if auth { "auth" } else { "connect" });
+                    if auth {
+                        tracing::error!(mailbox = %self.name(), error = %format!("{e:#}"), retry_in = ?backoff, "mailbox authentication failed");
+                        if !alerted {
+                            alerted = true;
+                            let notified = self
+                                .desk
+                                .mail_auth_failed(
+                                    self.mapping.org_id,
+                                    self.name(),
+                                    &format!("{e:#}"),
+                                )
+                                .await;
+                            if let Err(e) = notified {
+                                tracing::error!(mailbox = %self.name(), error = %e, "could not notify the admins");
+                            }
+                        }
+                    } else {
+                        tracing::warn!(mailbox = %self.name(), error = %format!("{e:#}"), retry_in = ?backoff, "mailbox connection failed; reconnecting");
+                    }
+                    leader.release().await;
+                    super::super::idle(&mut shutdown, None, backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+            leader.release().await;
+        }
+        tracing::info!(mailbox = %self.name(), "mail intake stopped");
+    }
+
+    /// One connection's life: passes until shutdown or an error.
+    async fn session_loop(
+        &self,
+        leader: &mut Leader,
+        shutdown: &mut Shutdown,
+        alerted: &mut bool,
+    ) -> anyhow::Result<()> {
+        let mut session = self.connect().await?;
+        *alerted = false;
+        let idle = self.use_idle
+            && session
+                .capabilities()
+                .await
+                .map(|c| c.has_str("IDLE"))
+                .unwrap_or(false);
+        tracing::info!(mailbox = %self.name(), idle, "mail intake connected");
+        loop {
+            if *shutdown.borrow() {
+                let _ = session.logout().await;
+                return Ok(());
+            }
+            if !leader.still_leading().await {
+                let _ = session.logout().await;
+                return Err(anyhow!("lost the leader lock's database session"));
+            }
+            let pass = self.take_in(&mut session).await?;
+            if pass.processed > 0 || pass.stopped_early {
+                if pass.stopped_early {
+                    super::super::idle(shutdown, None, Duration::from_secs(1)).await;
+                }
+                continue;
+            }
+            if idle {
+                session = self.wait_idle(session, shutdown).await?;
+            } else {
+                super::super::idle(shutdown, None, self.poll_interval).await;
+                // Keeps the connection alive and notices a dropped one.
+                session.noop().await.context("NOOP")?;
+            }
+        }
+    }
+
+    /// Waits in IDLE until the server reports a change, the poll interval
+    /// passes or shutdown is signalled.
+    async fn wait_idle(
+        &self,
+        session: ImapSession,
+        shutdown: &mut Shutdown,
+    ) -> anyhow::Result<ImapSession> {
+        let mut handle = session.idle();
+        handle.init().await.context("IDLE")?;
+        {
+            let (wait, stop) = handle.wait_with_timeout(self.poll_interval);
+            tokio::select! {
+                result = wait => { result.context("waiting in IDLE")?; }
+                _ = shutdown.changed() => { drop(stop); }
+            }
+        }
+        handle.done().await.context("ending IDLE")
+    }
+
+    async fn connect(&self) -> anyhow::Result<ImapSession> {
+        let url = &self.url;
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TcpStream::connect((url.host.as_str(), url.port)),
+        )
+        .await
+        .map_err(|_| anyhow!("connecting to {}:{} timed out", url.host, url.port))?
+        .with_context(|| format!("connecting to {}:{}", url.host, url.port))?;
+        let _ = tcp.set_nodelay(true);
+        let stream: Box<dyn Io> = match url.security {
+            Security::Plain => Box::new(tcp),
+            Security::Tls => Box::new(tls(&url.host, tcp).await?),
+            Security::StartTls => {
+                let mut client = Client::new(tcp);
+                client
+                    .read_response()
+                    .await
+                    .context("reading the IMAP greeting")?;
+                client
+                    .run_command_and_check_ok("STARTTLS", None)
+                    .await
+                    .context("STARTTLS")?;
+                Box::new(tls(&url.host, client.into_inner()).await?)
+            }
+        };
+        let mut client = Client::new(stream);
+        if url.security != Security::StartTls {
+            client
+                .read_response()
+                .await
+                .context("reading the IMAP greeting")?
+                .ok_or_else(|| anyhow!("the server closed the connection before its greeting"))?;
+        }
+        let session = if url.xoauth2 {
+            let auth = XOAuth2 {
+                user: url.user.clone(),
+                token: url.password.clone(),
+            };
+            client
+                .authenticate("XOAUTH2", auth)
+                .await
+                .map_err(|(e, _)| AuthFailed(format!("XOAUTH2 as {}: {e}", url.user)))?
+        } else {
+            client
+                .login(&url.user, &url.password)
+                .await
+                .map_err(|(e, _)| AuthFailed(format!("login as {}: {e}", url.user)))?
+        };
+        Ok(session)
+    }
+
+    /// Fetches and takes in every message above the stored position.
+    async fn take_in(&self, session: &mut ImapSession) -> anyhow::Result<Pass> {
+        let folder = session
+            .select(&self.url.folder)
+            .await
+            .with_context(|| format!("selecting folder {}", self.url.folder))?;
+        let validity = i64::from(folder.uid_validity.unwrap_or(0));
+        let db = &self.desk.db;
+        let mut last = match store::mail::get_cursor(db, &self.mapping.name).await? {
+            Some((v, last)) if v == validity => last,
+            Some((v, _)) => {
+                tracing::warn!(mailbox = %self.name(), old = v, new = validity, "UIDVALIDITY changed; reading the folder again (known Message-IDs are skipped)");
+                store::mail::save_cursor(db, &self.mapping.name, validity, 0).await?;
+                0
+            }
+            None => 0,
+        };
+        let mut pass = Pass::default();
+        loop {
+            let found: HashSet<u32> = session
+                .uid_search(format!("UID {}:*", last + 1))
+                .await
+                .context("UID SEARCH")?;
+            let mut uids: Vec<u32> = found.into_iter().filter(|u| i64::from(*u) > last).collect();
+            if uids.is_empty() {
+                return Ok(pass);
+            }
+            uids.sort_unstable();
+            for chunk in uids.chunks(FETCH_BATCH) {
+                let set = chunk
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let fetched: Vec<(u32, Vec<u8>)> = session
+                    .uid_fetch(&set, "(UID BODY.PEEK[])")
+                    .await
+                    .context("UID FETCH")?
+                    .try_filter_map(|f| async move {
+                        Ok(f.uid
+                            .map(|uid| (uid, f.body().unwrap_or_default().to_vec())))
+                    })
+                    .try_collect()
+                    .await
+                    .context("reading fetched messages")?;
+                let mut by_uid: HashMap<u32, Vec<u8>> = fetched.into_iter().collect();
+                // A UID that vanished (expunged meanwhile) has nothing to take in.
+                let messages: Vec<(u32, Vec<u8>)> = chunk
+                    .iter()
+                    .filter_map(|uid| by_uid.remove(uid).map(|raw| (*uid, raw)))
+                    .collect();
+                let done = self.ingest_batch(messages).await;
+                // Only a gap-free prefix counts: the position never passes a
+                // message that is not committed.
+                let committed: Vec<u32> = chunk
+                    .iter()
+                    .copied()
+                    .take_while(|uid| done.contains(uid))
+                    .collect();
+                let stopped_early = committed.len() < chunk.len();
+                if let Some(&max) = committed.last() {
+                    let seen = committed
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    session
+                        .uid_store(&seen, "+FLAGS.SILENT (\\Seen)")
+                        .await
+                        .context("UID STORE \\Seen")?
+                        .try_collect::<Vec<_>>()
+                        .await
+                        .context("UID STORE \\Seen")?;
+                    last = i64::from(max);
+                    store::mail::save_cursor(db, &self.mapping.name, validity, last).await?;
+                    pass.processed += committed.len();
+                }
+                if stopped_early {
+                    pass.stopped_early = true;
+                    return Ok(pass);
+                }
+            }
+        }
+    }
+
+    /// Takes in a batch, several senders at a time; one sender's messages
+    /// go one after the other (so the rate limit counts each), and a
+    /// message that answers another one of the batch waits for it.
+    /// Returns the UIDs that committed.
+    async fn ingest_batch(&self, messages: Vec<(u32, Vec<u8>)>) -> HashSet<u32> {
+        let own = &self.mapping.own_addresses;
+        let parsed: Vec<_> = messages
+            .into_iter()
+            .map(|(uid, raw)| parse::parse(uid, raw, own))
+            .collect();
+        let ids: HashSet<String> = parsed.iter().filter_map(|m| m.message_id.clone()).collect();
+        let (later, first): (Vec<_>, Vec<_>) = parsed.into_iter().partition(|m| {
+            m.in_reply_to
+                .iter()
+                .chain(m.references.iter())
+                .any(|r| ids.contains(r))
+        });
+        let mut by_sender: Vec<(String, Vec<crate::desk::mail::InboundMail>)> = Vec::new();
+        for mail in first {
+            let sender = mail.from_address.clone().unwrap_or_default().to_lowercase();
+            match by_sender.iter_mut().find(|(s, _)| *s == sender) {
+                Some((_, group)) => group.push(mail),
+                None => by_sender.push((sender, vec![mail])),
+            }
+        }
+        let mut done = HashSet::new();
+        let results: Vec<Vec<u32>> = futures::stream::iter(by_sender)
+            .map(|(_, group)| async move {
+                let mut ok = Vec::new();
+                for mail in group {
+                    let uid = mail.uid;
+                    if self.ingest(mail).await {
+                        ok.push(uid);
+                    }
+                }
+                ok
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        done.extend(results.into_iter().flatten());
+        for mail in later {
+            let uid = mail.uid;
+            if self.ingest(mail).await {
+                done.insert(uid);
+            }
+        }
+        done
+    }
+
+    /// One message through its use case; true once it is committed (taken
+    /// in or quarantined). A transient failure leaves it for the next pass;
+    /// one that keeps failing is quarantined.
+    async fn ingest(&self, mail: crate::desk::mail::InboundMail) -> bool {
+        let uid = mail.uid;
+        let copy = mail.clone();
+        let result = self.desk.receive_mail(&self.mapping, mail).await;
+        let reason = match result {
+            Ok(outcome) => {
+                self.record(uid, &outcome);
+                return true;
+            }
+            Err(DeskError::Store(e)) => {
+                let attempts = self.note_failure(uid);
+                tracing::warn!(mailbox = %self.name(), uid, attempts, error = %e, "mail not taken in; will retry");
+                if attempts < MAX_MESSAGE_ATTEMPTS {
+                    return false;
+                }
+                format!("failed {attempts} times: database error")
+            }
+            Err(DeskError::Internal(e)) => {
+                let attempts = self.note_failure(uid);
+                tracing::warn!(mailbox = %self.name(), uid, attempts, error = %format!("{e:#}"), "mail not taken in; will retry");
+                if attempts < MAX_MESSAGE_ATTEMPTS {
+                    return false;
+                }
+                format!("failed {attempts} times: {e:#}")
+            }
+            Err(refused) => refused.to_string(),
+        };
+        self.desk.metrics.mail_error("process");
+        match self.desk.quarantine_mail(&self.mapping, copy, reason).await {
+            Ok(outcome) => {
+                self.record(uid, &outcome);
+                true
+            }
+            Err(e) => {
+                tracing::error!(mailbox = %self.name(), uid, error = %e, "mail could not even be quarantined; will retry");
+                false
+            }
+        }
+    }
+
+    fn note_failure(&self, uid: u32) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = failures.entry(uid).or_default();
+        *n += 1;
+        *n
+    }
+
+    fn record(&self, uid: u32, outcome: &MailOutcome) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&uid);
+        self.desk.metrics.mail_received(&outcome.action);
+        tracing::debug!(mailbox = %self.name(), uid, action = %outcome.action, ticket = ?outcome.ticket, "mail taken in");
+    }
+}
+
+async fn tls(
+    host: &str,
+    tcp: TcpStream,
+) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let roots = tokio_rustls::rustls::RootCertStore::from_iter(
+        webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+    );
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS protocol versions")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
+        .with_context(|| format!("`{host}` is not a valid TLS server name"))?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .with_context(|| format!("TLS handshake with {host}"))
+}
+
+/// The server refused our credentials (as opposed to a network failure).
+#[derive(Debug, thiserror::Error)]
+#[error("authentication failed: {0}")]
+struct AuthFailed(String);
+
+/// SASL XOAUTH2: the user and an OAuth 2.0 bearer token.
+struct XOAuth2 {
+    user: String,
+    token: String,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+
+    fn process(&mut self, _challenge: &[u8]) -> Self::Response {
+        format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
+    }
+}
+
+/// The intake workers of every configured mailbox.
+pub async fn workers(desk: &Desk, email: &EmailConfig) -> anyhow::Result<Vec<MailboxWorker>> {
+    let mut all = Vec::new();
+    for mailbox in email.mailboxes() {
+        all.push(MailboxWorker::new(desk.clone(), &mailbox, email).await?);
+    }
+    Ok(all)
+}

@@ -1,0 +1,332 @@
+//! Raw RFC 5322 bytes → [`InboundMail`] with mail-parser: headers with
+//! encoded words decoded, text/plain preferred (text derived from the HTML
+//! when only HTML exists), character sets converted, attachments and
+//! inline images collected, DSNs recognised. Never panics; a message that
+//! cannot be read at all comes back with `unreadable` set.
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+use crate::{
+    desk::mail::{Bounce, InboundMail, MailAttachment},
+    domain::mail::{self as rules, NoiseHeaders},
+};
+
+/// Reads one message. `own` are our own addresses (loop protection).
+pub fn parse(uid: u32, raw: Vec<u8>, own: &[String]) -> InboundMail {
+    let parsed = MessageParser::default().parse(&raw[..]);
+    let Some(message) = parsed else {
+        return InboundMail {
+            uid,
+            raw,
+            unreadable: Some("not a mail message (no headers could be read)".into()),
+            ..InboundMail::default()
+        };
+    };
+    let from = message
+        .from()
+        .and_then(|a| a.first())
+        .or_else(|| message.sender().and_then(|a| a.first()));
+    let from_address = from
+        .and_then(|a| a.address())
+        .map(|a| a.trim().to_string())
+        .filter(|a| a.contains('@'));
+    let from_name = from.and_then(|a| a.name()).map(|n| n.trim().to_string());
+    let cc = message
+        .cc()
+        .map(|a| {
+            a.iter()
+                .filter_map(|a| a.address().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let subject = message.subject().unwrap_or("").to_string();
+    let message_id = message.message_id().and_then(rules::bare_message_id);
+    let id_list = |value: &mail_parser::HeaderValue<'_>| -> Vec<String> {
+        match value {
+            mail_parser::HeaderValue::Text(t) => rules::message_ids(&format!("<{t}>")),
+            mail_parser::HeaderValue::TextList(list) => list
+                .iter()
+                .filter_map(|t| rules::bare_message_id(t))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let in_reply_to = id_list(message.in_reply_to());
+    let references = id_list(message.references());
+
+    let text = match message.body_text(0) {
+        Some(text) if !text.trim().is_empty() => text.into_owned(),
+        // body_text derives text from an HTML-only body; this covers a text
+        // part that is present but empty next to an HTML one.
+        _ => message
+            .body_html(0)
+            .map(|html| html_to_text(&html))
+            .unwrap_or_default(),
+    };
+
+    let mut attachments = Vec::new();
+    let mut bounce_fields: Option<String> = None;
+    let mut original_ids = Vec::new();
+    for (i, part) in message.attachments().enumerate() {
+        let content_type = part
+            .content_type()
+            .map(|c| {
+                format!(
+                    "{}/{}",
+                    c.ctype().to_ascii_lowercase(),
+                    c.subtype().unwrap_or("").to_ascii_lowercase()
+                )
+            })
+            .unwrap_or_default();
+        if content_type == "message/delivery-status" {
+            bounce_fields = Some(String::from_utf8_lossy(part.contents()).into_owned());
+            continue;
+        }
+        if let PartType::Message(inner) = &part.body {
+            if let Some(id) = inner.message_id().and_then(rules::bare_message_id) {
+                original_ids.push(id);
+            }
+        }
+        if content_type == "text/rfc822-headers" {
+            let headers = String::from_utf8_lossy(part.contents()).into_owned();
+            original_ids.extend(header_ids(&headers, "message-id"));
+        }
+        let filename = part
+            .attachment_name()
+            .map(String::from)
+            .unwrap_or_else(|| default_name(i, &content_type));
+        let bytes = match &part.body {
+            PartType::Message(inner) => inner.raw_message().to_vec(),
+            _ => part.contents().to_vec(),
+        };
+        attachments.push(MailAttachment { filename, bytes });
+    }
+
+    let header = |name: &'static str| message.header_raw(name).map(str::trim);
+    let sender = from_address.clone().unwrap_or_default();
+    let noise = NoiseHeaders {
+        auto_submitted: header("Auto-Submitted"),
+        precedence: header("Precedence"),
+        list_id: header("List-Id"),
+        x_autoreply: header("X-Autoreply").is_some()
+            || header("X-Autorespond").is_some()
+            || header("X-Auto-Response-Suppress").is_some_and(|v| {
+                let v = v.to_ascii_lowercase();
+                v.contains("all") || v.contains("oof")
+            }),
+        sender: &sender,
+    };
+    let no_reply = rules::no_reply_reason(&noise, own);
+
+    let report_type = message
+        .content_type()
+        .filter(|c| c.ctype().eq_ignore_ascii_case("multipart"))
+        .and_then(|c| c.attribute("report-type"))
+        .map(str::to_ascii_lowercase);
+    let is_dsn = report_type.as_deref() == Some("delivery-status")
+        || bounce_fields.is_some()
+        || (rules::is_daemon_address(&sender) && subject_looks_like_bounce(&subject));
+    let bounce = is_dsn.then(|| {
+        let fields = bounce_fields.clone().unwrap_or_default();
+        let field = |name: &str| {
+            fields
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim()
+                        .eq_ignore_ascii_case(name)
+                        .then(|| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        let recipient = field("Final-Recipient");
+        let recipient = recipient
+            .split_once(';')
+            .map_or(recipient.as_str(), |(_, a)| a)
+            .trim()
+            .to_string();
+        if original_ids.is_empty() {
+            // A bounce without a structured report: any Message-ID quoted
+            // in its text other than its own.
+            let own_id = message_id.clone().unwrap_or_default();
+            let body = String::from_utf8_lossy(&raw);
+            original_ids.extend(
+                header_ids(&body, "message-id")
+                    .into_iter()
+                    .filter(|i| *i != own_id),
+            );
+        }
+        Bounce {
+            recipient,
+            status: field("Status"),
+            diagnostic: field("Diagnostic-Code"),
+            original_ids: original_ids.clone(),
+        }
+    });
+
+    InboundMail {
+        uid,
+        message_id,
+        from_address,
+        from_name,
+        cc,
+        subject,
+        in_reply_to,
+        references,
+        text,
+        attachments,
+        no_reply,
+        bounce,
+        unreadable: None,
+        raw,
+    }
+}
+
+fn subject_looks_like_bounce(subject: &str) -> bool {
+    let s = subject.to_ascii_lowercase();
+    [
+        "undeliverable",
+        "undelivered",
+        "delivery status notification",
+        "returned mail",
+        "delivery failure",
+        "failure notice",
+        "mail delivery failed",
+    ]
+    .iter()
+    .any(|p| s.contains(p))
+}
+
+/// Values of `name:` header lines in a block of text, as Message-IDs.
+fn header_ids(text: &str, name: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.to_string())
+        })
+        .flat_map(|v| rules::message_ids(&v))
+        .collect()
+}
+
+fn default_name(i: usize, content_type: &str) -> String {
+    let ext = match content_type {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "message/rfc822" => "eml",
+        "text/calendar" => "ics",
+        _ => "bin",
+    };
+    format!("attachment-{}.{ext}", i + 1)
+}
+
+/// A plain rendering of HTML: tags dropped, block ends as line breaks,
+/// the common entities decoded, scripts and styles left out.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&decode_entities(&rest[..open]));
+        let after = &rest[open..];
+        let Some(close) = after.find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = after[1..close].trim().to_ascii_lowercase();
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        rest = &after[close + 1..];
+        if !tag.starts_with('/') && (name == "script" || name == "style" || name == "head") {
+            let end = format!("</{name}");
+            match rest.to_ascii_lowercase().find(&end) {
+                Some(at) => {
+                    rest = &rest[at..];
+                    if let Some(gt) = rest.find('>') {
+                        rest = &rest[gt + 1..];
+                    }
+                }
+                None => rest = "",
+            }
+            continue;
+        }
+        if matches!(
+            name.as_str(),
+            "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "blockquote" | "table"
+        ) {
+            out.push('\n');
+        }
+    }
+    out.push_str(&decode_entities(rest));
+    let lines: Vec<&str> = out.lines().map(str::trim_end).collect();
+    let mut text = String::new();
+    let mut blank = 0;
+    for line in lines {
+        if line.trim().is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.trim().to_string()
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    s.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_mail_is_read() {
+        let raw = b"From: Ann <ann@corp.com>\r\nTo: help@corp.com\r\nSubject: =?UTF-8?Q?Dr=C3=BCcker?= broken\r\nMessage-ID: <a1@corp.com>\r\n\r\nIt is broken.\r\n".to_vec();
+        let mail = parse(1, raw, &[]);
+        assert_eq!(mail.subject, "Drücker broken");
+        assert_eq!(mail.message_id.as_deref(), Some("a1@corp.com"));
+        assert_eq!(mail.from_address.as_deref(), Some("ann@corp.com"));
+        assert_eq!(mail.text.trim(), "It is broken.");
+        assert!(mail.no_reply.is_none() && mail.bounce.is_none());
+    }
+
+    #[test]
+    fn html_only_mail_becomes_text() {
+        let raw = b"From: b@corp.com\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><head><style>p{}</style></head><body><p>Hello &amp; welcome</p><p>Line two</p></body></html>".to_vec();
+        let mail = parse(1, raw, &[]);
+        assert!(mail.text.contains("Hello & welcome"), "{}", mail.text);
+        assert!(mail.text.contains("Line two"));
+        assert!(!mail.text.contains('<'));
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        for raw in [&b""[..], b"\0\0\0", b"::::\r\n\r\n", &[0xff; 100]] {
+            let _ = parse(1, raw.to_vec(), &[]);
+        }
+    }
+
+    #[test]
+    fn html_to_text_drops_scripts() {
+        assert_eq!(html_to_text("a<script>x<y</script>b<br>c"), "ab\nc");
+    }
+}

@@ -1,0 +1,953 @@
+//! Email as a channel, end to end: a real Dovecot on loopback feeds the
+//! mailbox worker, the SMTP sink receives what the outbox sends, and the
+//! assertions look at what people see — tickets and comments through the
+//! API, mails in the sink.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchboard::workers::mail::imap::MailboxWorker;
+
+use crate::{
+    helpers::{eventually, expect_json, spawn_app_with, TestApp},
+    support::{dovecot::Dovecot, smtp::SmtpSink},
+};
+
+const FROM: &str = "Help Desk <help@corp.example>";
+
+struct Mail {
+    app: TestApp,
+    dovecot: Dovecot,
+    sink: SmtpSink,
+}
+
+async fn mail_app() -> Mail {
+    mail_app_with(|_| {}).await
+}
+
+async fn mail_app_with(adjust: impl FnOnce(&mut switchboard::config::Config)) -> Mail {
+    let dovecot = Dovecot::start().await;
+    let sink = SmtpSink::start().await;
+    let (imap, smtp) = (dovecot.url(), sink.url());
+    let app = spawn_app_with(|c| {
+        c.email.imap_url = switchboard::config::Secret::new(imap);
+        c.email.smtp_url = switchboard::config::Secret::new(smtp);
+        c.email.from = FROM.into();
+        c.email.poll_interval = 1;
+        adjust(c);
+    })
+    .await;
+    Mail { app, dovecot, sink }
+}
+
+impl Mail {
+    async fn worker(&self) -> MailboxWorker {
+        let email = &self.app.config.email;
+        MailboxWorker::new(self.app.desk.clone(), &email.mailboxes()[0], email)
+            .await
+            .expect("mailbox worker")
+    }
+
+    /// One pass of a fresh worker, then the outbox delivered.
+    async fn poll(&self) -> usize {
+        let pass = self.worker().await.poll_once().await.expect("poll");
+        self.app.dispatcher.drain().await.expect("drain");
+        pass.processed
+    }
+
+    async fn tickets(&self) -> Vec<Value> {
+        let list: Value = self
+            .app
+            .get_json("/api/v1/tickets?limit=200", &self.app.token)
+            .await;
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn ticket(&self, number: &str) -> Value {
+        self.app
+            .get_json(&format!("/api/v1/tickets/{number}"), &self.app.token)
+            .await
+    }
+
+    async fn comments(&self, number: &str) -> Vec<Value> {
+        self.app
+            .get_json(
+                &format!("/api/v1/tickets/{number}/comments"),
+                &self.app.token,
+            )
+            .await
+    }
+
+    async fn attachments(&self, number: &str) -> Vec<Value> {
+        self.app
+            .get_json(
+                &format!("/api/v1/tickets/{number}/attachments"),
+                &self.app.token,
+            )
+            .await
+    }
+
+    async fn quarantine(&self) -> Vec<Value> {
+        expect_json(
+            self.app
+                .get("/api/v1/email/quarantine", &self.app.token)
+                .await,
+            StatusCode::OK,
+        )
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    }
+}
+
+fn plain(from: &str, subject: &str, id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {FROM}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
+         Date: Sun, 22 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn reply(from: &str, subject: &str, id: &str, in_reply_to: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {FROM}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
+         In-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn number(ticket: &Value) -> String {
+    ticket["number"].as_str().expect("number").to_string()
+}
+
+#[tokio::test]
+async fn a_plain_mail_opens_a_ticket_and_is_acknowledged_in_its_thread() {
+    let m = mail_app().await;
+    m.dovecot
+        .deliver(plain(
+            "Ann Example <ann@corp.example>",
+            "Printer on 3rd floor jams",
+            "first@corp.example",
+            "Every page jams since this morning.",
+        ))
+        .await;
+    assert_eq!(m.poll().await, 1);
+
+    let tickets = m.tickets().await;
+    assert_eq!(tickets.len(), 1);
+    let ticket = m.ticket(&number(&tickets[0])).await;
+    assert_eq!(ticket["title"], "Printer on 3rd floor jams");
+    assert_eq!(ticket["kind"], "incident");
+    assert_eq!(ticket["channel"], "email");
+    assert_eq!(ticket["requester"]["email"], "ann@corp.example");
+    assert!(ticket["description"]
+        .as_str()
+        .expect("description")
+        .contains("Every page jams"));
+    let files = m.attachments(&number(&ticket)).await;
+    assert!(
+        files
+            .iter()
+            .any(|f| f["filename"].as_str().unwrap_or("").ends_with(".eml")),
+        "the original is kept: {files:?}"
+    );
+
+    let acks = m.sink.to("ann@corp.example");
+    assert_eq!(acks.len(), 1, "one acknowledgement");
+    let ack = &acks[0];
+    assert_eq!(ack.from, "help@corp.example", "sent from email.from");
+    assert!(
+        ack.subject().contains(&format!("[{}]", number(&ticket))),
+        "{}",
+        ack.subject()
+    );
+    assert_eq!(
+        ack.header("In-Reply-To").as_deref(),
+        Some("<first@corp.example>")
+    );
+    assert!(ack
+        .header("References")
+        .unwrap_or_default()
+        .contains("first@corp.example"));
+    assert_eq!(
+        ack.header("Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert!(ack.text().contains(&number(&ticket)));
+    assert!(ack.html().is_some(), "an HTML alternative");
+    assert_eq!(m.dovecot.seen_and_unseen().await, (1, 0), "marked \\Seen");
+}
+
+#[tokio::test]
+async fn an_html_only_mail_becomes_readable_text() {
+    let m = mail_app().await;
+    m.dovecot
+        .deliver(
+            "From: bob@corp.example\r\nSubject: VPN down\r\nMessage-ID: <html1@corp.example>\r\n\
+             MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+             <html><head><style>p {color: red}</style></head><body><p>The VPN &amp; Wi-Fi</p>\
+             <p>are <b>down</b>.</p></body></html>\r\n",
+        )
+        .await;
+    m.poll().await;
+    let tickets = m.tickets().await;
+    let ticket = m.ticket(&number(&tickets[0])).await;
+    let description = ticket["description"].as_str().expect("description");
+    assert!(description.contains("The VPN & Wi-Fi"), "{description}");
+    assert!(description.contains("down"), "{description}");
+    assert!(
+        !description.contains("<p>") && !description.contains("color"),
+        "{description}"
+    );
+}
+
+#[tokio::test]
+async fn attachments_are_stored_on_the_ticket() {
+    let m = mail_app().await;
+    let raw = "From: carl@corp.example\r\nSubject: Screenshot of the error\r\n\
+               Message-ID: <att1@corp.example>\r\nMIME-Version: 1.0\r\n\
+               Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n\
+               --XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee attached.\r\n\
+               --XX\r\nContent-Type: image/png; name=\"error.png\"\r\n\
+               Content-Disposition: attachment; filename=\"error.png\"\r\n\
+               Content-Transfer-Encoding: base64\r\n\r\n\
+               iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==\r\n\
+               --XX\r\nContent-Type: text/plain; name=\"log.txt\"\r\n\
+               Content-Disposition: attachment; filename=\"log.txt\"\r\n\r\nline 1\r\nline 2\r\n\
+               --XX--\r\n";
+    m.dovecot.deliver(raw).await;
+    m.poll().await;
+    let tickets = m.tickets().await;
+    let files = m.attachments(&number(&tickets[0])).await;
+    let names: Vec<&str> = files
+        .iter()
+        .filter_map(|f| f["filename"].as_str())
+        .collect();
+    assert!(names.contains(&"error.png"), "{names:?}");
+    assert!(names.contains(&"log.txt"), "{names:?}");
+    let png = files
+        .iter()
+        .find(|f| f["filename"] == "error.png")
+        .expect("png");
+    assert_eq!(png["content_type"], "image/png");
+}
+
+#[tokio::test]
+async fn a_mail_in_a_legacy_charset_is_decoded() {
+    let m = mail_app().await;
+    let mut raw = b"From: =?ISO-8859-1?Q?J=F6rg_M=FCller?= <joerg@corp.example>\r\n\
+Subject: =?windows-1252?Q?Drucker_im_B=FCro_=96_kaputt?=\r\n\
+Message-ID: <latin1@corp.example>\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        .to_vec();
+    raw.extend_from_slice(b"Gr\xfc\xdfe, der Drucker druckt nur noch \xbd Seiten.\r\n");
+    m.dovecot.deliver(raw).await;
+    m.poll().await;
+    let tickets = m.tickets().await;
+    let ticket = m.ticket(&number(&tickets[0])).await;
+    assert_eq!(ticket["title"], "Drucker im Büro – kaputt");
+    assert!(ticket["description"]
+        .as_str()
+        .expect("description")
+        .contains("Grüße, der Drucker druckt nur noch ½ Seiten."));
+    assert_eq!(ticket["requester"]["name"], "Jörg Müller");
+}
+
+#[tokio::test]
+async fn a_reply_to_our_mail_becomes_a_comment_without_the_quote() {
+    let m = mail_app().await;
+    m.dovecot
+        .deliver(plain(
+            "ann@corp.example",
+            "Laptop slow",
+            "orig@corp.example",
+            "It is slow.",
+        ))
+        .await;
+    m.poll().await;
+    let ack = m.sink.to("ann@corp.example").remove(0);
+    let ack_id = ack.message_id();
+    let number = number(&m.tickets().await[0]);
+
+    m.dovecot
+        .deliver(reply(
+            "ann@corp.example",
+            "Re: whatever the client made of it",
+            "reply1@corp.example",
+            &ack_id,
+            "It got worse after the update.\r\n\r\nOn Sun, 22 Nov 2026, Help Desk <help@corp.example> wrote:\r\n> we have received your request",
+        ))
+        .await;
+    m.poll().await;
+    assert_eq!(m.tickets().await.len(), 1, "no new ticket");
+    let comments = m.comments(&number).await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0]["body"], "It got worse after the update.");
+    assert_eq!(
+        m.sink.to("ann@corp.example").len(),
+        1,
+        "comments are not acknowledged"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_reply_reaches_the_requester_in_the_thread_and_the_answer_comes_back() {
+    let m = mail_app().await;
+    m.dovecot
+        .deliver(plain(
+            "ann@corp.example",
+            "Keyboard",
+            "k1@corp.example",
+            "Keys stick.",
+        ))
+        .await;
+    m.poll().await;
+    let number = number(&m.tickets().await[0]);
+    let (_, agent) = m
+        .app
+        .person_with_token("Al Agent", "al@corp.example", &["agent"])
+        .await;
+    expect_json(
+        m.app
+            .post(
+                &format!("/api/v1/tickets/{number}/comments"),
+                &agent,
+                &json!({ "body": "Please try another USB port.", "internal": false }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        m.app
+            .post(
+                &format!("/api/v1/tickets/{number}/comments"),
+                &agent,
+                &json!({ "body": "internal: probably coffee", "internal": true }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    m.app.dispatcher.drain().await.expect("drain");
+    let mails = m.sink.to("ann@corp.example");
+    assert_eq!(
+        mails.len(),
+        2,
+        "the acknowledgement and the public reply only"
+    );
+    let answer = &mails[1];
+    assert!(answer.text().contains("Please try another USB port."));
+    assert!(answer.subject().contains(&format!("[{number}]")));
+    assert_eq!(
+        answer.header("In-Reply-To").as_deref(),
+        Some("<k1@corp.example>")
+    );
+    assert!(
+        answer.header("Auto-Submitted").is_none(),
+        "a person wrote it"
+    );
+
+    m.dovecot
+        .deliver(reply(
+            "ann@corp.example",
+            &format!("Re: {}", answer.subject()),
+            "k2@corp.example",
+            &answer.message_id(),
+            "That worked, thanks!\r\n\r\nOn Sun, Help Desk wrote:\r\n> Please try another USB port.",
+        ))
+        .await;
+    m.poll().await;
+    let comments = m.comments(&number).await;
+    let bodies: Vec<&str> = comments.iter().filter_map(|c| c["body"].as_str()).collect();
+    assert!(bodies.contains(&"That worked, thanks!"), "{bodies:?}");
+    assert_eq!(
+        m.sink.to("ann@corp.example").len(),
+        2,
+        "the requester's own comment is not mailed back"
+    );
+}
+
+#[tokio::test]
+async fn a_subject_token_threads_a_participant_but_not_a_stranger() {
+    let m = mail_app().await;
+    m.dovecot
+        .deliver(plain(
+            "ann@corp.example",
+            "Monitor flickers",
+            "m1@corp.example",
+            "Flicker.",
+        ))
+        .await;
+    m.poll().await;
+    let number = number(&m.tickets().await[0]);
+    // A new mail (no reply headers) from the requester with the token.
+    m.dovecot
+        .deliver(plain(
+            "ann@corp.example",
+            &format!("Update [{number}]"),
+            "m2@corp.example",
+            "It also makes a noise.",
+        ))
+        .await;
+    // The same token from someone with nothing to do with the ticket.
+    m.dovecot
+        .deliver(plain(
+            "mallory@elsewhere.example",
+            &format!("[{number}] close this"),
+            "m3@elsewhere.example",
+            "Please close it.",
+        ))
+        .await;
+    m.poll().await;
+    let comments = m.comments(&number).await;
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0]["body"], "It also makes a noise.");
+    assert_eq!(
+        m.tickets().await.len(),
+        2,
+        "the stranger's mail opened its own ticket"
+    );
+}
+
+#[tokio::test]
+async fn a_message_fetched_twice_changes_nothing_the_second_time() {
+    let m = mail_app().await;
+    let raw = plain(
+        "dup@corp.example",
+        "Same mail twice",
+        "dup1@corp.example",
+        "Once.",
+    );
+    m.dovecot.deliver_all(&[raw.clone(), raw]).await;
+    assert_eq!(m.poll().await, 2);
+    assert_eq!(m.tickets().await.len(), 1);
+    assert_eq!(
+        m.sink.to("dup@corp.example").len(),
+        1,
+        "one acknowledgement"
+    );
+    assert_eq!(
+        m.dovecot.seen_and_unseen().await,
+        (2, 0),
+        "both are marked read"
+    );
+}
+
+#[tokio::test]
+async fn automatic_mail_is_taken_in_but_never_answered() {
+    let m = mail_app().await;
+    let auto = |id: &str, header: &str, from: &str| {
+        format!(
+            "From: {from}\r\nSubject: Out of office\r\nMessage-ID: <{id}>\r\n{header}\r\n\
+             Content-Type: text/plain\r\n\r\nI am away.\r\n"
+        )
+        .into_bytes()
+    };
+    m.dovecot
+        .deliver_all(&[
+            auto(
+                "a1@x.example",
+                "Auto-Submitted: auto-replied",
+                "away@x.example",
+            ),
+            auto("a2@x.example", "Precedence: bulk", "news@x.example"),
+            auto(
+                "a3@x.example",
+                "List-Id: <all.lists.x.example>",
+                "list@x.example",
+            ),
+            auto("a4@x.example", "X-Autoreply: yes", "robot@x.example"),
+            auto("a5@x.example", "Auto-Submitted: no", "human@x.example"),
+        ])
+        .await;
+    m.poll().await;
+    assert_eq!(
+        m.tickets().await.len(),
+        5,
+        "every message is kept as a ticket"
+    );
+    let answered: Vec<Vec<String>> = m.sink.received().into_iter().map(|s| s.to).collect();
+    assert_eq!(answered, vec![vec!["human@x.example".to_string()]]);
+}
+
+#[tokio::test]
+async fn a_bounce_is_recorded_against_the_mail_that_bounced_and_not_answered() {
+    let m = mail_app().await;
+    m.dovecot
+        .deliver(plain(
+            "gone@corp.example",
+            "Old account",
+            "b0@corp.example",
+            "Help.",
+        ))
+        .await;
+    m.poll().await;
+    let ack = m.sink.to("gone@corp.example").remove(0);
+    let ack_id = ack.message_id();
+    let dsn = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.corp.example>\r\n\
+         To: help@corp.example\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <dsn1@mx.corp.example>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\n\
+         Reporting-MTA: dns; mx.corp.example\r\n\r\n\
+         Final-Recipient: rfc822; gone@corp.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+         From: {FROM}\r\nTo: gone@corp.example\r\nMessage-ID: <{ack_id}>\r\nSubject: x\r\n\r\n\
+         --B--\r\n"
+    );
+    m.dovecot.deliver(dsn).await;
+    m.poll().await;
+    assert_eq!(m.tickets().await.len(), 1, "a bounce opens no ticket");
+    assert_eq!(m.sink.received().len(), 1, "and gets no answer");
+    let delivered = m.app.outbox("delivered").await;
+    let bounced = delivered
+        .iter()
+        .find(|o| o["channel"] == "email")
+        .expect("the acknowledgement");
+    assert!(
+        bounced["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("5.1.1"),
+        "the bounce is noted on the outbox message: {bounced}"
+    );
+}
+
+#[tokio::test]
+async fn a_mail_loop_is_stopped_by_the_sender_rate_limit() {
+    let m = mail_app_with(|c| c.email.sender_rate_limit = 5).await;
+    // A badly behaved autoresponder: answers every mail with a fresh one
+    // and no automatic-mail headers.
+    for round in 0..4 {
+        let batch: Vec<Vec<u8>> = (0..3)
+            .map(|i| {
+                plain(
+                    "robot@loop.example",
+                    &format!("Thanks for your mail {round}-{i}"),
+                    &format!("loop-{round}-{i}@loop.example"),
+                    "Your mail has been received.",
+                )
+            })
+            .collect();
+        m.dovecot.deliver_all(&batch).await;
+        m.poll().await;
+    }
+    assert_eq!(m.tickets().await.len(), 5, "the limit held");
+    assert_eq!(m.sink.to("robot@loop.example").len(), 5, "answers stop too");
+    let quarantine = m.quarantine().await;
+    assert_eq!(quarantine.len(), 7, "the rest is kept, not lost");
+    assert!(quarantine[0]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("rate limit"));
+    assert_eq!(m.dovecot.seen_and_unseen().await, (12, 0));
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_a_batch_loses_and_repeats_nothing() {
+    let m = mail_app().await;
+    let batch: Vec<Vec<u8>> = (0..10)
+        .map(|i| {
+            plain(
+                &format!("user{i}@corp.example"),
+                &format!("Request {i}"),
+                &format!("r{i}@corp.example"),
+                "Please help.",
+            )
+        })
+        .collect();
+    m.dovecot.deliver_all(&batch).await;
+    assert_eq!(m.poll().await, 10);
+    // The crash came after the tickets committed but before the server was
+    // told and the position saved for all but the first three.
+    let sql = "UPDATE mail_cursors SET last_uid = 3";
+    if let switchboard::store::Db::Postgres(pool) = &m.app.desk.db {
+        sqlx::query(sql).execute(pool).await.expect("rewind");
+    }
+    m.dovecot.mark_all_unseen().await;
+    let more: Vec<Vec<u8>> = (10..15)
+        .map(|i| {
+            plain(
+                &format!("user{i}@corp.example"),
+                &format!("Request {i}"),
+                &format!("r{i}@corp.example"),
+                "Please help.",
+            )
+        })
+        .collect();
+    m.dovecot.deliver_all(&more).await;
+    // A new process (a new worker) picks up from the database.
+    assert_eq!(m.poll().await, 12);
+    let tickets = m.tickets().await;
+    assert_eq!(tickets.len(), 15);
+    let mut titles: Vec<String> = tickets
+        .iter()
+        .map(|t| t["title"].as_str().unwrap_or("").to_string())
+        .collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), 15, "no duplicates");
+    assert_eq!(m.sink.received().len(), 15, "each acknowledged once");
+    let (seen, unseen) = m.dovecot.seen_and_unseen().await;
+    assert_eq!(
+        (seen, unseen),
+        (12, 3),
+        "the first three had been flagged before the crash"
+    );
+}
+
+#[tokio::test]
+async fn the_worker_reconnects_after_the_server_goes_away() {
+    let mut m = mail_app().await;
+    let worker = m.worker().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker.run(stopped));
+    m.dovecot
+        .deliver(plain(
+            "a@corp.example",
+            "Before the outage",
+            "o1@corp.example",
+            "x",
+        ))
+        .await;
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            m.tickets().await.len() == 1
+        })
+        .await,
+        "the running worker takes the first mail in"
+    );
+    m.dovecot.restart().await;
+    m.dovecot
+        .deliver(plain(
+            "b@corp.example",
+            "After the outage",
+            "o2@corp.example",
+            "y",
+        ))
+        .await;
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            m.tickets().await.len() == 2
+        })
+        .await,
+        "the worker reconnected and took the second mail in"
+    );
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the worker stops on shutdown")
+        .expect("worker task");
+}
+
+#[tokio::test]
+async fn a_mailbox_that_cannot_sign_in_alerts_the_admins_once() {
+    let m = mail_app().await;
+    let wrong = m.dovecot.url().replace("imap-secret", "wrong-password");
+    m.app
+        .person_with_token("Ada Admin", "ada@corp.example", &["admin"])
+        .await;
+    let mut email = m.app.config.email.clone();
+    email.imap_url = switchboard::config::Secret::new(wrong);
+    let worker = MailboxWorker::new(m.app.desk.clone(), &email.mailboxes()[0], &email)
+        .await
+        .expect("worker");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker.run(stopped));
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            m.app.dispatcher.drain().await.expect("drain");
+            !m.sink.to("ada@corp.example").is_empty()
+        })
+        .await,
+        "the admin was told"
+    );
+    // Retries (1 s, 2 s backoff) do not repeat the alert.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    m.app.dispatcher.drain().await.expect("drain");
+    let alerts = m.sink.to("ada@corp.example");
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].text().contains("cannot sign in"),
+        "{}",
+        alerts[0].text()
+    );
+    let metrics = m
+        .app
+        .client
+        .get(m.app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("switchboard_mail_errors_total{action=\"auth\"}"),
+        "{metrics}"
+    );
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+}
+
+#[tokio::test]
+async fn smtp_failures_retry_when_temporary_and_dead_letter_when_permanent() {
+    let m = mail_app().await;
+    m.sink.then_reply("451 4.3.0 mailbox busy, try later");
+    m.dovecot
+        .deliver(plain("t@corp.example", "Temp", "t1@corp.example", "x"))
+        .await;
+    m.poll().await;
+    assert!(m.sink.received().is_empty(), "the first attempt failed");
+    let pending = m.app.outbox("pending").await;
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0]["last_error"]
+        .as_str()
+        .unwrap_or("")
+        .contains("451"));
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            m.app.dispatcher.drain().await.expect("drain");
+            m.sink.received().len() == 1
+        })
+        .await,
+        "the retry delivered it"
+    );
+
+    m.sink.then_reply("550 5.1.1 no such user");
+    m.dovecot
+        .deliver(plain("p@corp.example", "Perm", "p1@corp.example", "x"))
+        .await;
+    m.poll().await;
+    let dead = m.app.outbox("dead").await;
+    assert_eq!(dead.len(), 1, "dead-lettered at once: {dead:?}");
+    assert!(dead[0]["last_error"].as_str().unwrap_or("").contains("550"));
+}
+
+#[tokio::test]
+async fn the_requester_resolves_a_ticket_by_replying_with_a_command() {
+    let m = mail_app().await;
+    m.dovecot
+        .deliver(plain(
+            "ann@corp.example",
+            "Mouse broken",
+            "c1@corp.example",
+            "Dead mouse.",
+        ))
+        .await;
+    m.poll().await;
+    let ack_id = m.sink.to("ann@corp.example").remove(0).message_id();
+    let number = number(&m.tickets().await[0]);
+    // Only agents resolve incidents: the requester's command is refused
+    // with an explanation, and the mail is kept as a comment.
+    m.dovecot
+        .deliver(reply(
+            "ann@corp.example",
+            "Re: Mouse broken",
+            "c2@corp.example",
+            &ack_id,
+            "#resolve\r\nfound a new one",
+        ))
+        .await;
+    m.poll().await;
+    let explanation = m.sink.to("ann@corp.example");
+    assert_eq!(explanation.len(), 2, "an explanation");
+    assert!(explanation[1].text().contains("could not be carried out"));
+    assert_eq!(m.comments(&number).await.len(), 1);
+
+    // An agent's command works.
+    m.app
+        .person_with_token("Al Agent", "al@corp.example", &["agent"])
+        .await;
+    m.dovecot
+        .deliver(reply(
+            "al@corp.example",
+            &format!("Re: [{number}]"),
+            "c3@corp.example",
+            &ack_id,
+            "#resolve\r\nReplaced the mouse.",
+        ))
+        .await;
+    m.poll().await;
+    let ticket = m.ticket(&number).await;
+    assert_eq!(ticket["state"], "resolved", "{ticket}");
+}
+
+#[tokio::test]
+async fn an_approver_approves_by_replying_to_the_request() {
+    let m = mail_app().await;
+    let (fay, _) = m
+        .app
+        .person_with_token("Fay Finance", "fay@corp.example", &["approver"])
+        .await;
+    expect_json(
+        m.app
+            .post(
+                "/api/v1/approval-policies",
+                &m.app.token,
+                &json!({ "name": "Finance", "stages": [
+                    { "name": "Finance", "approvers": [{ "type": "person", "id": fay["id"] }], "rule": { "type": "any" } }
+                ]}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let ticket = m.app.create_ticket("service_request", "New monitor").await;
+    let number = number(&ticket);
+    expect_json(
+        m.app
+            .post(
+                &format!("/api/v1/tickets/{number}/approvals"),
+                &m.app.token,
+                &json!({ "policy": "Finance" }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    m.app.dispatcher.drain().await.expect("drain");
+    let request = m.sink.to("fay@corp.example");
+    assert_eq!(request.len(), 1, "the approval request went out by mail");
+    assert!(request[0].subject().contains(&number));
+    m.dovecot
+        .deliver(reply(
+            "fay@corp.example",
+            &format!("Re: {}", request[0].subject()),
+            "approve1@corp.example",
+            &request[0].message_id(),
+            "#approve\r\n\r\nOn Sun, Help Desk wrote:\r\n> Your approval is needed",
+        ))
+        .await;
+    m.poll().await;
+    let approvals: Vec<Value> = m
+        .app
+        .get_json(&format!("/api/v1/tickets/{number}/approvals"), &m.app.token)
+        .await;
+    assert_eq!(approvals[0]["status"], "approved", "{approvals:?}");
+}
+
+#[tokio::test]
+async fn unreadable_and_unanswerable_mail_goes_to_the_quarantine_and_the_poller_goes_on() {
+    let m = mail_app_with(|c| c.storage.max_attachment_bytes = 64 * 1024).await;
+    let huge_line = format!(
+        "From: big@corp.example\r\nSubject: One long line\r\nMessage-ID: <big@corp.example>\r\n\r\n{}\r\n",
+        "x".repeat(10 * 1024 * 1024)
+    );
+    m.dovecot
+        .deliver_all(&[
+            b"this is not a mail at all".to_vec(),
+            b"Subject: no sender\r\nMessage-ID: <nosender@x>\r\n\r\nbody\r\n".to_vec(),
+            huge_line.into_bytes(),
+            plain(
+                "fine@corp.example",
+                "A normal one",
+                "fine@corp.example",
+                "ok",
+            ),
+        ])
+        .await;
+    assert_eq!(m.poll().await, 4);
+    let quarantine = m.quarantine().await;
+    let reasons: Vec<&str> = quarantine
+        .iter()
+        .filter_map(|q| q["reason"].as_str())
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("sender")), "{reasons:?}");
+    let tickets = m.tickets().await;
+    let titles: Vec<&str> = tickets.iter().filter_map(|t| t["title"].as_str()).collect();
+    assert!(titles.contains(&"A normal one"), "{titles:?}");
+    assert!(
+        titles.contains(&"One long line"),
+        "the 10 MB line is stored, cut: {titles:?}"
+    );
+    assert_eq!(
+        tickets.len() + quarantine.len(),
+        4,
+        "every message is accounted for"
+    );
+    // Only admins see the quarantine.
+    let (_, agent) = m
+        .app
+        .person_with_token("Al", "al@corp.example", &["agent"])
+        .await;
+    assert_eq!(
+        m.app.get("/api/v1/email/quarantine", &agent).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn every_message_of_the_corpus_is_taken_in() {
+    let m = mail_app().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/email-corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/email-corpus")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 30,
+        "at least 30 corpus messages, found {}",
+        files.len()
+    );
+    let raws: Vec<Vec<u8>> = files
+        .iter()
+        .map(|p| std::fs::read(p).expect("read corpus file"))
+        .collect();
+    m.dovecot.deliver_all(&raws).await;
+    assert_eq!(m.poll().await, files.len(), "every message committed");
+    assert_eq!(m.dovecot.seen_and_unseen().await, (files.len(), 0));
+    let quarantine = m.quarantine().await;
+    for q in &quarantine {
+        let subject = q["subject"].as_str().unwrap_or("");
+        assert!(
+            subject.to_ascii_lowercase().contains("malformed")
+                || q["reason"].as_str().unwrap_or("").contains("sender"),
+            "only malformed messages are quarantined: {q}"
+        );
+    }
+    let titles: Vec<String> = m
+        .tickets()
+        .await
+        .iter()
+        .filter_map(|t| t["title"].as_str().map(String::from))
+        .collect();
+    for expected in [
+        "パスワード",
+        "Проблема",
+        "打印机坏了",
+        "\u{201c}Urgent\u{201d} \u{2013} laptop",
+        "Überweisung fehlgeschlagen – bitte prüfen",
+        "🔥 Server on fire",
+        "Can't log in to the VPN",
+    ] {
+        assert!(
+            titles.iter().any(|t| t == expected),
+            "{expected} among {titles:?}"
+        );
+    }
+    // Bounces (the DSN and the NDR) are recorded, not ticketed.
+    let bounces = files
+        .iter()
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.contains("-dsn") || name.contains("-ndr")
+        })
+        .count();
+    assert_eq!(
+        m.tickets().await.len() + quarantine.len() + bounces,
+        files.len(),
+        "every message became a ticket, a bounce record or a quarantine entry"
+    );
+}

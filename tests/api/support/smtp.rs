@@ -1,0 +1,190 @@
+//! An SMTP sink on loopback: speaks enough SMTP for lettre (EHLO, MAIL,
+//! RCPT, DATA, RSET, NOOP, QUIT), records every message, and can be told to
+//! answer the next messages with a temporary (4xx) or permanent (5xx) error.
+
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use mail_parser::MessageParser;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::TcpListener,
+};
+
+/// One message the sink accepted.
+#[derive(Debug, Clone)]
+pub struct SinkMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+impl SinkMail {
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        MessageParser::default()
+            .parse(&self.raw[..])
+            .expect("the sink got a parseable mail")
+    }
+
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or_default().to_string()
+    }
+
+    pub fn header(&self, name: &'static str) -> Option<String> {
+        self.parsed().header_raw(name).map(|v| v.trim().to_string())
+    }
+
+    pub fn message_id(&self) -> String {
+        self.parsed()
+            .message_id()
+            .expect("the mail has a Message-ID")
+            .to_string()
+    }
+
+    pub fn text(&self) -> String {
+        self.parsed()
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn html(&self) -> Option<String> {
+        self.parsed().body_html(0).map(|t| t.into_owned())
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    pub addr: Option<SocketAddr>,
+    received: Arc<Mutex<Vec<SinkMail>>>,
+    /// Answers to the next DATA commands (e.g. "451 try later").
+    script: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sink");
+        let mut sink = SmtpSink {
+            addr: Some(listener.local_addr().expect("sink addr")),
+            ..SmtpSink::default()
+        };
+        let state = sink.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let _ = state.serve(socket).await;
+                });
+            }
+        });
+        sink.addr = Some(sink.addr.expect("addr"));
+        sink
+    }
+
+    /// `smtp://127.0.0.1:PORT` for `email.smtp_url`.
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr.expect("started"))
+    }
+
+    pub fn received(&self) -> Vec<SinkMail> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// Mails sent to `address`.
+    pub fn to(&self, address: &str) -> Vec<SinkMail> {
+        self.received()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(address)))
+            .collect()
+    }
+
+    /// Answers the next message's DATA with `reply` (`"451 4.3.0 busy"`).
+    pub fn then_reply(&self, reply: &str) {
+        self.script
+            .lock()
+            .expect("lock")
+            .push_back(reply.to_string());
+    }
+
+    async fn serve(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {
+        let (read, mut write) = socket.into_split();
+        let mut reader = BufReader::new(read);
+        write.write_all(b"220 sink ESMTP\r\n").await?;
+        let mut from = String::new();
+        let mut to = Vec::new();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).await? == 0 {
+                return Ok(());
+            }
+            let command = String::from_utf8_lossy(&line).trim().to_string();
+            let upper = command.to_ascii_uppercase();
+            if upper.starts_with("EHLO") {
+                write
+                    .write_all(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                    .await?;
+            } else if upper.starts_with("HELO") {
+                write.write_all(b"250 sink\r\n").await?;
+            } else if upper.starts_with("MAIL FROM:") {
+                from = address(&command[10..]);
+                to.clear();
+                write.write_all(b"250 OK\r\n").await?;
+            } else if upper.starts_with("RCPT TO:") {
+                to.push(address(&command[8..]));
+                write.write_all(b"250 OK\r\n").await?;
+            } else if upper == "DATA" {
+                write.write_all(b"354 go ahead\r\n").await?;
+                let mut raw = Vec::new();
+                loop {
+                    line.clear();
+                    if reader.read_until(b'\n', &mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == b".\r\n" || line == b".\n" {
+                        break;
+                    }
+                    let content = if line.starts_with(b"..") {
+                        &line[1..]
+                    } else {
+                        &line[..]
+                    };
+                    raw.extend_from_slice(content);
+                }
+                let scripted = self.script.lock().expect("lock").pop_front();
+                match scripted {
+                    Some(reply) => {
+                        write.write_all(format!("{reply}\r\n").as_bytes()).await?;
+                    }
+                    None => {
+                        self.received.lock().expect("lock").push(SinkMail {
+                            from: from.clone(),
+                            to: to.clone(),
+                            raw,
+                        });
+                        write.write_all(b"250 OK queued\r\n").await?;
+                    }
+                }
+            } else if upper == "RSET" || upper == "NOOP" {
+                write.write_all(b"250 OK\r\n").await?;
+            } else if upper == "QUIT" {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            } else {
+                write.write_all(b"502 not implemented\r\n").await?;
+            }
+        }
+    }
+}
+
+fn address(arg: &str) -> String {
+    let arg = arg.trim();
+    let inner = arg
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or(arg, |(a, _)| a);
+    inner.trim().to_string()
+}
