@@ -761,7 +761,7 @@ impl Desk {
         let rejections = decided_count(&decisions, row.stage, "reject")
             + usize::from(decision == Decision::Reject);
         match approval::tally(stage.rule, eligible.len(), approvals, rejections) {
-            Status::Approved => self.stage_approved(work, &mut row, &ticket, actor).await?,
+            Status::Approved => self.stage_approved(work, &mut row, &ticket).await?,
             Status::Rejected => {
                 let why = match (&reason, decision) {
                     (Some(r), Decision::Reject) => format!("rejected by {}: {r}", actor.name),
@@ -784,13 +784,13 @@ impl Desk {
         work: &mut Work,
         row: &mut ApprovalRow,
         ticket: &TicketRow,
-        _actor: &Actor,
     ) -> Result<(), DeskError> {
         cancel_stage_timers(&mut work.tx, row).await?;
         let next = stage_index(row) + 1;
-        let view = self.approval_view(&mut work.tx, row).await?;
-        self.tell_approvers(work, row, &view).await?;
         if next < stages_of(row)?.len() {
+            // The last stage's approvers hear the outcome from `complete`.
+            let view = self.approval_view(&mut work.tx, row).await?;
+            self.tell_approvers(work, row, &view).await?;
             self.begin_stage(work, row, ticket, next).await
         } else {
             self.complete(work, row, ticket, Status::Approved, None)
@@ -970,7 +970,7 @@ impl Desk {
             Some(("approval", None, Some(stage.on_expiry.as_str().into()))),
         );
         match stage.on_expiry {
-            OnExpiry::Approve => self.stage_approved(work, &mut row, &ticket, &system).await,
+            OnExpiry::Approve => self.stage_approved(work, &mut row, &ticket).await,
             OnExpiry::Escalate if !row.escalated => {
                 let mut managers = Vec::new();
                 for person in &undecided {
@@ -1184,7 +1184,9 @@ impl Desk {
         number: &str,
     ) -> Result<Vec<ApprovalView>, DeskError> {
         let mut tx = self.db.read().await?;
-        let ticket = lock_visible_read(&mut tx, actor, number).await?;
+        let ticket = self
+            .visible_ticket(store::Exec::Tx(&mut tx), actor, number)
+            .await?;
         let rows =
             store::approvals::list_ticket_approvals(&mut tx, actor.org_id, ticket.id).await?;
         let mut views = Vec::new();
@@ -1232,20 +1234,6 @@ impl Desk {
         let row = self.start_approval(work, actor, &ticket, &policy).await?;
         self.approval_view(&mut work.tx, &row).await
     }
-}
-
-/// Reads a ticket the actor may see, in a read transaction.
-async fn lock_visible_read(
-    tx: &mut Tx,
-    actor: &Actor,
-    number: &str,
-) -> Result<TicketRow, DeskError> {
-    let number = super::tickets::normalize_number(number)?;
-    let row = store::tickets::find_ticket_by_number(store::Exec::Tx(tx), actor.org_id, &number)
-        .await?
-        .ok_or(DeskError::NotFound("ticket"))?;
-    super::tickets::require_view(store::Exec::Tx(tx), actor, &row).await?;
-    Ok(row)
 }
 
 fn decided_count(decisions: &[DecisionRow], stage: i32, decision: &str) -> usize {

@@ -299,7 +299,9 @@ impl Desk {
             review: None,
         };
         if let Some(window) = window {
-            let ticket_row = self.ticket_row(&mut work.tx, actor, &ticket.number).await?;
+            let ticket_row = self
+                .visible_ticket(Exec::Tx(&mut work.tx), actor, &ticket.number)
+                .await?;
             let conflicts = self
                 .window_conflicts(&mut work.tx, &ticket_row, &window)
                 .await?;
@@ -329,27 +331,13 @@ impl Desk {
         self.change_view_in(&mut tx, actor, number).await
     }
 
-    async fn ticket_row(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        number: &str,
-    ) -> Result<TicketRow, DeskError> {
-        let number = super::tickets::normalize_number(number)?;
-        let row = store::tickets::find_ticket_by_number(Exec::Tx(tx), actor.org_id, &number)
-            .await?
-            .ok_or(DeskError::NotFound("ticket"))?;
-        super::tickets::require_view(Exec::Tx(tx), actor, &row).await?;
-        Ok(row)
-    }
-
     async fn change_view_in(
         &self,
         tx: &mut Tx,
         actor: &Actor,
         number: &str,
     ) -> Result<ChangeView, DeskError> {
-        let ticket = self.ticket_row(tx, actor, number).await?;
+        let ticket = self.visible_ticket(Exec::Tx(tx), actor, number).await?;
         if ticket.kind != Kind::Change.as_str() {
             return Err(DeskError::NotFound("change"));
         }
@@ -513,7 +501,9 @@ impl Desk {
         actor.require_agent()?;
         let window = Window::new(start, end)?;
         let mut tx = self.db.read().await?;
-        let ticket = self.ticket_row(&mut tx, actor, number).await?;
+        let ticket = self
+            .visible_ticket(Exec::Tx(&mut tx), actor, number)
+            .await?;
         if ticket.kind != Kind::Change.as_str() {
             return Err(DeskError::NotFound("change"));
         }
@@ -660,7 +650,6 @@ impl Desk {
     pub(crate) async fn check_process_move(
         &self,
         work: &mut Work,
-        _actor: &Actor,
         ticket: &TicketRow,
         from: State,
         to: State,
@@ -945,7 +934,9 @@ impl Desk {
         number: &str,
     ) -> Result<Vec<TaskView>, DeskError> {
         let mut tx = self.db.read().await?;
-        let ticket = self.ticket_row(&mut tx, actor, number).await?;
+        let ticket = self
+            .visible_ticket(Exec::Tx(&mut tx), actor, number)
+            .await?;
         Ok(store::changes::list_tasks(&mut tx, ticket.id)
             .await?
             .iter()

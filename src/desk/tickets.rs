@@ -261,15 +261,15 @@ impl Desk {
 
     pub(crate) async fn visible_ticket(
         &self,
-        exec: Exec<'_>,
+        mut exec: Exec<'_>,
         actor: &Actor,
         number: &str,
     ) -> Result<TicketRow, DeskError> {
         let number = normalize_number(number)?;
-        let row = store::tickets::find_ticket_by_number(exec, actor.org_id, &number)
+        let row = store::tickets::find_ticket_by_number(exec.reborrow(), actor.org_id, &number)
             .await?
             .ok_or(DeskError::NotFound("ticket"))?;
-        require_view(Exec::Db(&self.db), actor, &row).await?;
+        require_view(exec, actor, &row).await?;
         Ok(row)
     }
 
@@ -455,7 +455,7 @@ impl Desk {
         let from = State::parse(&row.state).map_err(anyhow::Error::from)?;
         kind.transition(from, to)?;
         actor.require_transition(&row, from, to)?;
-        self.check_process_move(work, actor, &row, from, to, by_approval)
+        self.check_process_move(work, &row, from, to, by_approval)
             .await?;
 
         let now = store::now();
