@@ -13,6 +13,7 @@ pub mod chat;
 pub mod cmdb;
 pub mod identity;
 pub mod inbound;
+pub mod inbox;
 pub mod mail;
 pub mod orgs;
 pub mod outbox;

@@ -18,6 +18,8 @@ pub struct PersonRow {
     pub time_zone: String,
     pub locale: String,
     pub notification_prefs: Json<Value>,
+    /// E.164 number for SMS notifications.
+    pub phone: Option<String>,
     pub disabled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -41,17 +43,18 @@ impl PersonRow {
             time_zone: "UTC".into(),
             locale: "en".into(),
             notification_prefs: Json(Value::Object(Default::default())),
+            phone: None,
             disabled_at: None,
             created_at,
         }
     }
 }
 
-const COLUMNS: &str = "SELECT id, org_id, name, email, roles, time_zone, locale, notification_prefs, disabled_at, created_at FROM people";
+const COLUMNS: &str = "SELECT id, org_id, name, email, roles, time_zone, locale, notification_prefs, phone, disabled_at, created_at FROM people";
 
 pub async fn insert_person(tx: &mut Tx, row: &PersonRow) -> Result<(), sqlx::Error> {
-    let sql = "INSERT INTO people (id, org_id, name, email, roles, time_zone, locale, notification_prefs, disabled_at, created_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    let sql = "INSERT INTO people (id, org_id, name, email, roles, time_zone, locale, notification_prefs, disabled_at, created_at, phone) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
     on!(tx, c => sqlx::query(sql)
         .bind(row.id)
         .bind(row.org_id)
@@ -63,6 +66,7 @@ pub async fn insert_person(tx: &mut Tx, row: &PersonRow) -> Result<(), sqlx::Err
         .bind(&row.notification_prefs)
         .bind(row.disabled_at)
         .bind(row.created_at)
+        .bind(&row.phone)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
@@ -95,7 +99,7 @@ pub async fn list_people(tx: &mut Tx, org_id: Uuid) -> Result<Vec<PersonRow>, sq
 /// Writes the editable columns back.
 pub async fn update_person(tx: &mut Tx, row: &PersonRow) -> Result<(), sqlx::Error> {
     let sql = "UPDATE people SET name = $3, email = $4, roles = $5, time_zone = $6, locale = $7, \
-               notification_prefs = $8, disabled_at = $9 WHERE org_id = $1 AND id = $2";
+               notification_prefs = $8, disabled_at = $9, phone = $10 WHERE org_id = $1 AND id = $2";
     on!(tx, c => sqlx::query(sql)
         .bind(row.org_id)
         .bind(row.id)
@@ -106,6 +110,7 @@ pub async fn update_person(tx: &mut Tx, row: &PersonRow) -> Result<(), sqlx::Err
         .bind(&row.locale)
         .bind(&row.notification_prefs)
         .bind(row.disabled_at)
+        .bind(&row.phone)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

@@ -65,6 +65,45 @@ pub async fn claim_due_timer(
     }
 }
 
+/// Claims and removes up to `limit` due timers of one organization (that of
+/// the oldest due timer nobody holds) in one statement; the rows stay
+/// locked (Postgres) and come back if the transaction rolls back. One
+/// organization per batch because a use case's events and audit chain
+/// belong to one. Oldest first.
+pub async fn claim_due_timers(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<TimerRow>, sqlx::Error> {
+    const PG: &str = "DELETE FROM timers WHERE id IN (SELECT id FROM timers WHERE due_at <= $1 \
+                      AND org_id = (SELECT org_id FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                      ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                      RETURNING id, org_id, kind, ticket_id, payload, due_at, created_at";
+    const LITE: &str = "DELETE FROM timers WHERE id IN (SELECT id FROM timers WHERE due_at <= $1 \
+                        AND org_id = (SELECT org_id FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT 1) \
+                        ORDER BY due_at LIMIT $2) \
+                        RETURNING id, org_id, kind, ticket_id, payload, due_at, created_at";
+    let mut rows: Vec<TimerRow> = match tx {
+        Tx::Postgres(t) => {
+            sqlx::query_as(PG)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut **t)
+                .await?
+        }
+        Tx::Sqlite(t) => {
+            sqlx::query_as(LITE)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut **t)
+                .await?
+        }
+    };
+    // DELETE … RETURNING gives no order.
+    rows.sort_by_key(|t| (t.due_at, t.id));
+    Ok(rows)
+}
+
 pub async fn delete_timer(tx: &mut Tx, id: Uuid) -> Result<(), sqlx::Error> {
     let sql = "DELETE FROM timers WHERE id = $1";
     on!(tx, c => sqlx::query(sql).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
