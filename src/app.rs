@@ -61,6 +61,9 @@ impl Application {
     /// scheduler to the caller (tests step them by hand).
     pub async fn build(config: Config, run_workers: bool) -> anyhow::Result<Self> {
         let addr = config.listen_addr()?;
+        // A template error is reported at start, never at send time.
+        crate::templates::Templates::load(config.notifications.templates_dir())
+            .map_err(|e| anyhow::anyhow!("notifications.templates_dir: {e}"))?;
         let db = open_database(&config).await?;
         let desk = build_desk(&config, db);
         let (_, created) = desk

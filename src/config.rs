@@ -53,15 +53,41 @@ pub struct Config {
     pub notifications: NotificationsConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotificationsConfig {
     /// A directory of `<event>.<channel>.hbs` files overriding the built-in
     /// message templates; empty for the built-in ones.
     pub templates_dir: String,
+    /// SMS gateway speaking Twilio's Messages API (form POST to
+    /// `{base}/2010-04-01/Accounts/{sid}/Messages.json`, basic auth).
+    pub sms_api_base_url: String,
+    pub sms_account_sid: String,
+    pub sms_auth_token: Secret,
+    /// The sending number (E.164) or sender id.
+    pub sms_from: String,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            templates_dir: String::new(),
+            sms_api_base_url: "https://api.twilio.com".into(),
+            sms_account_sid: String::new(),
+            sms_auth_token: Secret::default(),
+            sms_from: String::new(),
+        }
+    }
 }
 
 impl NotificationsConfig {
+    /// SMS is on when the account, its token and the sender are set.
+    pub fn sms_enabled(&self) -> bool {
+        !self.sms_account_sid.trim().is_empty()
+            && !self.sms_auth_token.is_empty()
+            && !self.sms_from.trim().is_empty()
+    }
+
     pub fn templates_dir(&self) -> Option<&std::path::Path> {
         (!self.templates_dir.trim().is_empty())
             .then(|| std::path::Path::new(self.templates_dir.trim()))
@@ -445,6 +471,14 @@ impl Config {
                 message,
             },
         )?;
+        if self.notifications.sms_enabled() {
+            url::Url::parse(&self.notifications.sms_api_base_url).map_err(|e| {
+                ConfigError::Value {
+                    key: "notifications.sms_api_base_url",
+                    message: format!("must be an absolute URL such as https://api.twilio.com ({e})"),
+                }
+            })?;
+        }
         url::Url::parse(&self.server.public_url).map_err(|e| ConfigError::Value {
             key: "server.public_url",
             message: format!("must be an absolute URL such as https://desk.example.com ({e})"),

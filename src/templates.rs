@@ -1,5 +1,6 @@
 //! Message templates (handlebars), one per event and channel kind:
-//! `templates/<event>.<channel>.hbs` where channel is `text` (email and chat)
+//! `templates/<event>.<channel>.hbs` where channel is `text` (email text and
+//! chat), `email_html` (the HTML part of emails; values are HTML-escaped)
 //! or `sms`. The built-in ones are compiled in; a `notifications.templates_dir`
 //! may override any of them by file name. Strict mode: a template naming a
 //! field the context lacks fails when loaded — at start and in
@@ -14,8 +15,96 @@ use serde_json::{json, Value};
 /// (name, built-in source).
 const BUILT_IN: &[(&str, &str)] = &[
     (
+        "ticket_created.text",
+        include_str!("../templates/ticket_created.text.hbs"),
+    ),
+    (
+        "ticket_created.email_html",
+        include_str!("../templates/ticket_created.email_html.hbs"),
+    ),
+    (
+        "ticket_created.sms",
+        include_str!("../templates/ticket_created.sms.hbs"),
+    ),
+    (
+        "ticket_assigned.text",
+        include_str!("../templates/ticket_assigned.text.hbs"),
+    ),
+    (
+        "ticket_assigned.email_html",
+        include_str!("../templates/ticket_assigned.email_html.hbs"),
+    ),
+    (
+        "ticket_assigned.sms",
+        include_str!("../templates/ticket_assigned.sms.hbs"),
+    ),
+    (
+        "ticket_commented.text",
+        include_str!("../templates/ticket_commented.text.hbs"),
+    ),
+    (
+        "ticket_commented.email_html",
+        include_str!("../templates/ticket_commented.email_html.hbs"),
+    ),
+    (
+        "ticket_commented.sms",
+        include_str!("../templates/ticket_commented.sms.hbs"),
+    ),
+    (
+        "ticket_state_changed.text",
+        include_str!("../templates/ticket_state_changed.text.hbs"),
+    ),
+    (
+        "ticket_state_changed.email_html",
+        include_str!("../templates/ticket_state_changed.email_html.hbs"),
+    ),
+    (
+        "ticket_state_changed.sms",
+        include_str!("../templates/ticket_state_changed.sms.hbs"),
+    ),
+    (
+        "approval_requested.text",
+        include_str!("../templates/approval_requested.text.hbs"),
+    ),
+    (
+        "approval_requested.email_html",
+        include_str!("../templates/approval_requested.email_html.hbs"),
+    ),
+    (
+        "approval_requested.sms",
+        include_str!("../templates/approval_requested.sms.hbs"),
+    ),
+    (
+        "approval_decided.text",
+        include_str!("../templates/approval_decided.text.hbs"),
+    ),
+    (
+        "approval_decided.email_html",
+        include_str!("../templates/approval_decided.email_html.hbs"),
+    ),
+    (
+        "approval_decided.sms",
+        include_str!("../templates/approval_decided.sms.hbs"),
+    ),
+    (
+        "approval_reminder.text",
+        include_str!("../templates/approval_reminder.text.hbs"),
+    ),
+    (
+        "approval_reminder.email_html",
+        include_str!("../templates/approval_reminder.email_html.hbs"),
+    ),
+    (
+        "approval_reminder.sms",
+        include_str!("../templates/approval_reminder.sms.hbs"),
+    ),
+    (
         "sla_warning.text",
         include_str!("../templates/sla_warning.text.hbs"),
+    ),
+    (
+        "sla_warning.email_html",
+        include_str!("../templates/sla_warning.email_html.hbs"),
     ),
     (
         "sla_warning.sms",
@@ -26,6 +115,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/sla_breached.text.hbs"),
     ),
     (
+        "sla_breached.email_html",
+        include_str!("../templates/sla_breached.email_html.hbs"),
+    ),
+    (
         "sla_breached.sms",
         include_str!("../templates/sla_breached.sms.hbs"),
     ),
@@ -34,14 +127,33 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/escalation.text.hbs"),
     ),
     (
+        "escalation.email_html",
+        include_str!("../templates/escalation.email_html.hbs"),
+    ),
+    (
         "escalation.sms",
         include_str!("../templates/escalation.sms.hbs"),
+    ),
+    (
+        "mention.text",
+        include_str!("../templates/mention.text.hbs"),
+    ),
+    (
+        "mention.email_html",
+        include_str!("../templates/mention.email_html.hbs"),
+    ),
+    (
+        "mention.sms",
+        include_str!("../templates/mention.sms.hbs"),
     ),
 ];
 
 #[derive(Debug, Clone)]
 pub struct Templates {
+    /// Text templates: no escaping (plain text, chat, SMS).
     hb: Handlebars<'static>,
+    /// `*.email_html` templates: values HTML-escaped.
+    html: Handlebars<'static>,
 }
 
 impl Default for Templates {
@@ -49,6 +161,7 @@ impl Default for Templates {
         // The built-in templates are checked by a unit test.
         Self::load(None).unwrap_or_else(|_| Self {
             hb: Handlebars::new(),
+            html: Handlebars::new(),
         })
     }
 }
@@ -91,15 +204,19 @@ impl Templates {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
+        let mut html = Handlebars::new();
+        html.set_strict_mode(true);
         for (name, (place, source)) in &sources {
-            hb.register_template_string(name, source)
+            let registry = if is_html(name) { &mut html } else { &mut hb };
+            registry
+                .register_template_string(name, source)
                 .map_err(|e| format!("{place}: {e}"))?;
         }
-        let templates = Self { hb };
+        let templates = Self { hb, html };
         let sample = sample_context();
         for (name, (place, _)) in &sources {
             templates
-                .hb
+                .registry(name)
                 .render(name, &sample)
                 .map_err(|e| format!("{place}: {e}"))?;
         }
@@ -109,10 +226,24 @@ impl Templates {
     /// Renders `name` (e.g. `sla_breached.text`); a failure (only possible
     /// with a context missing what the sample had) falls back to `fallback`.
     pub fn render(&self, name: &str, context: &Value, fallback: String) -> String {
-        self.hb.render(name, context).unwrap_or_else(|e| {
+        self.registry(name).render(name, context).unwrap_or_else(|e| {
             tracing::warn!(template = name, error = %e, "template failed; sending the plain text");
             fallback
         })
+    }
+}
+
+fn is_html(name: &str) -> bool {
+    name.ends_with(".email_html")
+}
+
+impl Templates {
+    fn registry(&self, name: &str) -> &Handlebars<'static> {
+        if is_html(name) {
+            &self.html
+        } else {
+            &self.hb
+        }
     }
 }
 
@@ -120,12 +251,19 @@ impl Templates {
 /// SLA alarm, the escalation step and the organization.
 pub fn sample_context() -> Value {
     json!({
-        "ticket": { "number": "INC0000042", "title": "Mail is down", "priority": "p2", "state": "in_progress",
-                    "kind": "incident", "team": "Service desk", "assignee": "Alan Agent", "requester": "Rita" },
+        "ticket": { "number": "INC0000042", "title": "Mail is down", "description": "Since 9:00 nobody gets mail.",
+                    "priority": "p2", "state": "in_progress", "kind": "incident", "team": "Service desk",
+                    "assignee": "Alan Agent", "requester": "Rita", "channel": "api" },
         "person": { "name": "Alan Agent", "email": "alan@example.com" },
         "sla": { "target": "resolution", "percent": 75, "due_at": "2026-11-23T12:00:00Z" },
         "escalation": { "step": 1, "policy": "network incidents" },
-        "organization": { "name": "default", "public_url": "http://127.0.0.1:8080" },
+        "approval": { "policy": "Purchases", "stage": "Manager", "status": "pending", "reason": "" },
+        "comment": { "body": "Restarted the relay; please check.", "author": "Alan Agent" },
+        "change": { "from": "new", "to": "in_progress" },
+        "actor": { "name": "Alan Agent" },
+        "organization": { "id": "0193a6f2-0000-7000-8000-000000000000", "name": "default", "public_url": "http://127.0.0.1:8080" },
+        "subject": "[INC0000042] Mail is down: now in progress",
+        "text": "INC0000042 \"Mail is down\": now in progress.",
     })
 }
 
@@ -138,6 +276,12 @@ mod tests {
         let templates = Templates::load(None).expect("built-in templates");
         let text = templates.render("sla_breached.text", &sample_context(), String::new());
         assert!(text.contains("INC0000042"), "{text}");
+        let mut context = sample_context();
+        context["ticket"]["title"] = json!("<script>x</script>");
+        let html = templates.render("ticket_created.email_html", &context, String::new());
+        assert!(html.contains("&lt;script&gt;"), "HTML-escaped: {html}");
+        let text = templates.render("ticket_created.text", &context, String::new());
+        assert!(text.contains("<script>"), "text is not escaped: {text}");
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(dir.path().join("escalation.sms.hbs"), "{{ticket.nonsense}}")
             .expect("write");

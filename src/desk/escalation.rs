@@ -540,7 +540,7 @@ impl Desk {
         policy: &str,
     ) -> Result<bool, DeskError> {
         let context = json!({
-            "ticket": super::views::TicketView::from(row),
+            "ticket": super::notify::ticket_context(row),
             "person": {},
             "sla": {},
             "escalation": { "step": index + 1, "policy": policy },
@@ -567,7 +567,7 @@ impl Desk {
         match action {
             Action::NotifyPerson { person } => {
                 match resolve_person(&mut work.tx, row.org_id, "person", person).await {
-                    Ok((id, _, _)) => self.notify_person(work, row.org_id, id, &message).await?,
+                    Ok((id, _, _)) => self.notify_person_in(work, row.org_id, id, &message, Some(&context)).await?,
                     Err(DeskError::Invalid(_)) => return Ok(false),
                     Err(e) => return Err(e),
                 }
@@ -583,7 +583,7 @@ impl Desk {
                     return Ok(false);
                 }
                 for person in members {
-                    self.notify_person(work, row.org_id, person, &message)
+                    self.notify_person_in(work, row.org_id, person, &message, Some(&context))
                         .await?;
                 }
             }
@@ -595,7 +595,7 @@ impl Desk {
                     None => None,
                 };
                 match lead {
-                    Some(lead) => self.notify_person(work, row.org_id, lead, &message).await?,
+                    Some(lead) => self.notify_person_in(work, row.org_id, lead, &message, Some(&context)).await?,
                     None => return Ok(false),
                 }
             }
@@ -623,7 +623,7 @@ impl Desk {
                     .and_then(|r| r.on_call(self.clock.now()));
                 match on_call {
                     Some(person) => {
-                        self.notify_person(work, row.org_id, person, &message)
+                        self.notify_person_in(work, row.org_id, person, &message, Some(&context))
                             .await?
                     }
                     None => return Ok(false),

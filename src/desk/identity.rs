@@ -122,8 +122,11 @@ pub struct ProfileChanges {
     pub name: Option<String>,
     pub time_zone: Option<String>,
     pub locale: Option<String>,
-    /// Per channel (`email`, `slack`, `discord`): notify there or not.
+    /// Notification preferences (`domain::notify`): `channels`, `events`,
+    /// `quiet_hours`; top-level keys replace the stored ones.
     pub notification_prefs: Option<serde_json::Map<String, serde_json::Value>>,
+    /// E.164 number for SMS; empty to remove it.
+    pub phone: Option<String>,
 }
 
 fn code_hash(code: &str) -> String {
@@ -341,26 +344,34 @@ impl Desk {
             }
         }
         if let Some(prefs) = &changes.notification_prefs {
-            for (channel, value) in prefs {
-                let known = matches!(channel.as_str(), "email" | "slack" | "discord");
-                if !known || !value.is_boolean() {
-                    errors.push(crate::domain::FieldError {
-                        field: "notification_prefs".into(),
-                        message: format!(
-                            "`{channel}`: expected email, slack or discord set to true or false"
-                        ),
-                    });
+            let mut merged = person
+                .notification_prefs
+                .0
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            merged.extend(prefs.clone());
+            let merged = serde_json::Value::Object(merged);
+            match crate::domain::notify::Prefs::parse(&merged, "notification_prefs", false) {
+                Ok(_) => person.notification_prefs = sqlx::types::Json(merged),
+                Err(problems) => {
+                    if let super::DeskError::Invalid(mut found) = super::notify::pref_errors(problems) {
+                        errors.append(&mut found);
+                    }
                 }
             }
-            if errors.is_empty() {
-                let mut merged = person
-                    .notification_prefs
-                    .0
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default();
-                merged.extend(prefs.clone());
-                person.notification_prefs = sqlx::types::Json(serde_json::Value::Object(merged));
+        }
+        if let Some(phone) = &changes.phone {
+            if phone.trim().is_empty() {
+                person.phone = None;
+            } else {
+                match crate::domain::notify::parse_phone(phone) {
+                    Ok(p) => person.phone = Some(p),
+                    Err(message) => errors.push(crate::domain::FieldError {
+                        field: "phone".into(),
+                        message,
+                    }),
+                }
             }
         }
         if !errors.is_empty() {

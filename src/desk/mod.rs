@@ -20,7 +20,7 @@ mod events;
 pub mod files;
 pub mod identity;
 pub mod mail;
-mod notify;
+pub mod notify;
 pub mod problems;
 pub mod schedules;
 pub mod sla;
@@ -122,6 +122,8 @@ pub struct Work {
     activity: Vec<ActivityRow>,
     audit: Vec<audit::PendingAudit>,
     outbox: Vec<OutboxRow>,
+    /// In-app messages (see `notify.rs`).
+    inbox: Vec<store::inbox::InboxRow>,
     timers: Vec<TimerRow>,
     events: Vec<events::TicketEvent>,
     created: Vec<(String, Channel)>,
@@ -144,6 +146,7 @@ struct BufferMarks {
     activity: usize,
     audit: usize,
     outbox: usize,
+    inbox: usize,
     timers: usize,
     events: usize,
     created: usize,
@@ -156,6 +159,7 @@ impl Work {
             activity: Vec::new(),
             audit: Vec::new(),
             outbox: Vec::new(),
+            inbox: Vec::new(),
             timers: Vec::new(),
             events: Vec::new(),
             created: Vec::new(),
@@ -173,6 +177,7 @@ impl Work {
             activity: self.activity.len(),
             audit: self.audit.len(),
             outbox: self.outbox.len(),
+            inbox: self.inbox.len(),
             timers: self.timers.len(),
             events: self.events.len(),
             created: self.created.len(),
@@ -183,6 +188,7 @@ impl Work {
         self.activity.truncate(marks.activity);
         self.audit.truncate(marks.audit);
         self.outbox.truncate(marks.outbox);
+        self.inbox.truncate(marks.inbox);
         self.timers.truncate(marks.timers);
         self.events.truncate(marks.events);
         self.created.truncate(marks.created);
@@ -202,6 +208,8 @@ impl Work {
         store::activity::insert_activity(&mut self.tx, &self.activity).await?;
         events::fan_out(self).await?;
         store::outbox::insert_outbox(&mut self.tx, &self.outbox).await?;
+        let inbox = self.take_inbox();
+        store::inbox::insert_inbox(&mut self.tx, &inbox).await?;
         for timer in &self.timers {
             store::timers::insert_timer(&mut self.tx, timer).await?;
         }

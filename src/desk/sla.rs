@@ -802,7 +802,7 @@ impl Desk {
                     Alarm::Breach(_) => ("sla_breached", 100),
                 };
                 let context = json!({
-                    "ticket": TicketView::from(row),
+                    "ticket": super::notify::ticket_context(row),
                     "person": { "id": person },
                     "sla": { "target": target.as_str().replace('_', " "), "percent": percent, "due_at": state.clock(target).and_then(|c| c.due_at(cal)).unwrap_or(at) },
                     "escalation": {},
@@ -822,7 +822,7 @@ impl Desk {
                     text,
                     data: json!({ "ticket": row.number, "alarm": detail, "sms": sms }),
                 };
-                self.notify_person(work, row.org_id, person, &message)
+                self.notify_person_in(work, row.org_id, person, &message, Some(&context))
                     .await?;
             }
         }

@@ -247,6 +247,8 @@ impl Desk {
             json!({ "kind": row.kind, "title": row.title, "priority": row.priority }),
         );
         work.emit(actor.org_id, "ticket.created", view.clone(), json!({}));
+        self.notify_ticket(work, actor, &row, "ticket.created", None, json!({}))
+            .await?;
         work.created.push((row.kind.clone(), actor.channel));
         Ok(view)
     }
@@ -515,6 +517,9 @@ impl Desk {
             view.clone(),
             json!({ "from": from, "to": to }),
         );
+        let change = json!({ "from": from, "to": to });
+        self.notify_ticket(work, actor, &row, "ticket.state_changed", None, change)
+            .await?;
         Ok(view)
     }
 
@@ -603,7 +608,9 @@ impl Desk {
         let details = json!({ "team": row.team_id, "assignee": row.assignee_id });
         work.audit(actor, "ticket.assigned", &row.number, details.clone());
         let view = TicketView::from(&row);
-        work.emit(actor.org_id, "ticket.assigned", view.clone(), details);
+        work.emit(actor.org_id, "ticket.assigned", view.clone(), details.clone());
+        self.notify_ticket(work, actor, &row, "ticket.assigned", None, details)
+            .await?;
         Ok(view)
     }
 
@@ -785,6 +792,9 @@ impl Desk {
             TicketView::from(ticket),
             json!({ "comment": view }),
         );
+        let said = Some((comment.body.as_str(), internal));
+        self.notify_ticket(work, actor, ticket, "ticket.commented", said, json!({}))
+            .await?;
         Ok(view)
     }
 

@@ -43,6 +43,49 @@ impl Desk {
         Ok(fired.is_some())
     }
 
+    /// Claims up to `limit` due timers of one organization in one
+    /// statement and handles them all in one transaction: one commit and a
+    /// few round trips for the lot instead of per timer (the 10,000-timer
+    /// benchmark). If the batch fails, it rolls back whole (the timers are
+    /// due again) and they are retried one transaction each, so one bad
+    /// timer cannot hold the others back. Returns how many were handled.
+    pub async fn fire_due_timers(&self, limit: i64) -> Result<usize, DeskError> {
+        if limit <= 1 {
+            return Ok(usize::from(self.fire_next_timer().await?));
+        }
+        let desk = self.clone();
+        let batch = self
+            .execute(move |work| {
+                Box::pin(async move {
+                    let now = desk.clock.now();
+                    let timers = store::timers::claim_due_timers(&mut work.tx, now, limit).await?;
+                    let mut lags = Vec::with_capacity(timers.len());
+                    for timer in &timers {
+                        lags.push((now - timer.due_at).num_milliseconds().max(0) as f64 / 1000.0);
+                        desk.handle_timer(work, timer).await?;
+                    }
+                    Ok(lags)
+                })
+            })
+            .await;
+        match batch {
+            Ok(lags) => {
+                for lag in &lags {
+                    self.metrics.timer_fired(*lag);
+                }
+                Ok(lags.len())
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "a batch of timers failed; firing them one at a time");
+                let mut fired = 0;
+                while fired < limit as usize && self.fire_next_timer().await? {
+                    fired += 1;
+                }
+                Ok(fired)
+            }
+        }
+    }
+
     async fn handle_timer(&self, work: &mut Work, timer: &TimerRow) -> Result<(), DeskError> {
         match timer.kind.as_str() {
             AUTO_CLOSE => self.auto_close(work, timer).await,

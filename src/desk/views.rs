@@ -211,9 +211,12 @@ pub struct PersonView {
     /// IANA time zone.
     pub time_zone: String,
     pub locale: String,
-    /// Per channel (`email`, `slack`, `discord`): notify there or not.
+    /// Notification preferences: `channels`, `events`, `quiet_hours`
+    /// (see the README's notifications section).
     #[schema(value_type = Object)]
     pub notification_prefs: serde_json::Value,
+    /// E.164 number for SMS notifications.
+    pub phone: Option<String>,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -228,6 +231,7 @@ impl From<&PersonRow> for PersonView {
             time_zone: p.time_zone.clone(),
             locale: p.locale.clone(),
             notification_prefs: p.notification_prefs.0.clone(),
+            phone: p.phone.clone(),
             disabled: p.disabled_at.is_some(),
             created_at: p.created_at,
         }

@@ -50,9 +50,13 @@ pub struct UpdateMe {
     pub time_zone: Option<String>,
     /// Language tag, e.g. `en`, `fr-CA`.
     pub locale: Option<String>,
-    /// Per channel on/off, e.g. `{"email": true, "slack": false}`.
+    /// Notification preferences, e.g. `{"channels": {"sms": false},
+    /// "events": {"ticket.commented": ["email", "in_app"]},
+    /// "quiet_hours": {"start": "22:00", "end": "07:00"}}`.
     #[schema(value_type = Option<Object>)]
     pub notification_prefs: Option<serde_json::Map<String, serde_json::Value>>,
+    /// E.164 number for SMS notifications, e.g. `+4915112345678`; empty removes it.
+    pub phone: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/me", tag = "me", request_body = UpdateMe,
@@ -68,6 +72,7 @@ pub async fn update_me(
         time_zone: b.time_zone,
         locale: b.locale,
         notification_prefs: b.notification_prefs,
+        phone: b.phone,
     };
     let outcome = run_use_case!(state, None::<Intake>, |desk, work| desk
         .update_profile(work, &actor, changes));

@@ -13,6 +13,7 @@ mod email;
 pub mod error;
 mod escalation;
 mod extract;
+mod inbox;
 mod me;
 mod ops;
 mod problems;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(escalation::router())
         .merge(schedules::router())
         .merge(email::router())
+        .merge(inbox::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     let mut platforms = Router::new();
     if let Some(slack_state) = state.slack.clone() {
@@ -195,6 +197,7 @@ impl Modify for BearerAuth {
         schedules::list_schedules, schedules::create_schedule, schedules::get_schedule,
         schedules::update_schedule, schedules::delete_schedule,
         email::list_quarantine,
+        inbox::list_inbox, inbox::mark_read, inbox::read_all, inbox::get_defaults, inbox::set_defaults,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),

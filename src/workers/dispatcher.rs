@@ -72,6 +72,14 @@ impl Dispatcher {
                 Duration::from_secs(config.outbox.delivery_timeout_secs),
             )?));
         }
+        if config.notifications.sms_enabled() {
+            deliverers.push(Arc::new(super::sms::SmsDeliverer::new(
+                &config.notifications,
+                Duration::from_secs(config.outbox.delivery_timeout_secs),
+            )?));
+        } else {
+            tracing::info!("SMS notifications off: notifications.sms_account_sid, sms_auth_token and sms_from are not all set");
+        }
         Ok(Self {
             desk,
             deliverers,

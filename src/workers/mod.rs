@@ -7,6 +7,7 @@
 pub mod dispatcher;
 pub mod mail;
 pub mod scheduler;
+pub mod sms;
 pub mod webhook;
 
 /// Tells loops to finish their current unit of work and return.

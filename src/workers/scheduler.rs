@@ -1,11 +1,15 @@
-//! The timer scheduler: claims due timers one transaction at a time and lets
-//! the desk handle them (DESIGN.md §3 step 7). Several daemons may run it
-//! side by side; Postgres row claims keep them from doing a timer twice.
+//! The timer scheduler: claims due timers in batches (one organization, up
+//! to [`BATCH`] timers, one transaction) and lets the desk handle them
+//! (DESIGN.md §3 step 7). Several daemons may run it side by side;
+//! Postgres row claims keep them from doing a timer twice.
 
 use std::time::Duration;
 
 use super::{idle, Shutdown};
 use crate::desk::Desk;
+
+/// Timers handled per transaction.
+pub const BATCH: i64 = 32;
 
 pub struct Scheduler {
     desk: Desk,
@@ -20,10 +24,13 @@ impl Scheduler {
     /// Handles every timer due now; returns how many.
     pub async fn run_due(&self) -> anyhow::Result<usize> {
         let mut handled = 0;
-        while self.desk.fire_next_timer().await? {
-            handled += 1;
+        loop {
+            let n = self.desk.fire_due_timers(BATCH).await?;
+            if n == 0 {
+                return Ok(handled);
+            }
+            handled += n;
         }
-        Ok(handled)
     }
 
     pub async fn run(self, mut shutdown: Shutdown) {
