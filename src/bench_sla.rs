@@ -25,6 +25,9 @@ pub struct SlaBenchArgs {
     /// Schedulers firing side by side (each claims with SKIP LOCKED).
     #[arg(long, default_value_t = 4)]
     pub schedulers: usize,
+    /// Timers per transaction (1: one transaction per timer).
+    #[arg(long, default_value_t = crate::workers::scheduler::BATCH)]
+    pub batch: i64,
 }
 
 /// Office hours with lunch, Monday to Friday, in Berlin, with a year of holidays.
@@ -151,7 +154,8 @@ pub async fn run(desk: &Desk, args: &SlaBenchArgs) -> anyhow::Result<()> {
     let began = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.schedulers.max(1) {
-        let scheduler = Scheduler::new(desk.clone(), std::time::Duration::from_millis(50));
+        let scheduler = Scheduler::new(desk.clone(), std::time::Duration::from_millis(50))
+            .with_batch(args.batch);
         tasks.spawn(async move { scheduler.run_due().await });
     }
     let mut fired = 0;
@@ -160,8 +164,9 @@ pub async fn run(desk: &Desk, args: &SlaBenchArgs) -> anyhow::Result<()> {
     }
     let secs = began.elapsed().as_secs_f64();
     println!(
-        "fired {fired} due SLA timers with {} schedulers in {secs:.2} s ({:.0} timers/s)",
+        "fired {fired} due SLA timers with {} schedulers, {} per transaction, in {secs:.2} s ({:.0} timers/s)",
         args.schedulers,
+        args.batch,
         fired as f64 / secs
     );
     Ok(())

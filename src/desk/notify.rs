@@ -425,7 +425,12 @@ impl Desk {
             &context,
             format!("<pre>{}</pre>", handlebars::html_escape(&text)),
         );
-        Bodies { text, sms, html }
+        // Template files end with a newline; messages do not.
+        Bodies {
+            text: text.trim_end().to_string(),
+            sms: sms.trim_end().to_string(),
+            html,
+        }
     }
 }
 

@@ -606,6 +606,8 @@ impl OrgB {
                     ("id", "relationships") => &self.relationship_id,
                     ("ci", _) => &self.ci_id,
                     ("identity", _) => &self.identity_id,
+                    // Any id of B's: it is in nobody's inbox of A.
+                    ("id", "inbox") => &self.comment_id,
                     _ => panic!(
                         "new path parameter {{{param}}} in {route}: \
                          teach tests/api/isolation.rs which object of B fills it"
@@ -1020,6 +1022,11 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
             vec![(Body::Json(json!({ "name": "A token" })), Expect::Created)]
         }
         ("PATCH", "/api/v1/me") => vec![(Body::Json(json!({ "locale": "en" })), Expect::Created)],
+        ("POST", "/api/v1/me/inbox/read-all") => vec![(Body::Empty, Expect::Created)],
+        ("PUT", "/api/v1/organization/notification-defaults") => vec![(
+            Body::Json(json!({ "channels": { "sms": false } })),
+            Expect::Created,
+        )],
         ("POST", "/api/v1/me/link-codes") | ("POST", "/api/v1/me/mfa/totp") => {
             vec![(Body::Empty, Expect::Created)]
         }

@@ -13,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod identities;
 mod isolation;
+mod notifications;
 mod ops;
 mod problems;
 mod rules;

@@ -3,4 +3,5 @@
 pub mod dovecot;
 pub mod postgres;
 pub mod slack;
+pub mod sms;
 pub mod smtp;
