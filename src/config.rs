@@ -475,7 +475,9 @@ impl Config {
             url::Url::parse(&self.notifications.sms_api_base_url).map_err(|e| {
                 ConfigError::Value {
                     key: "notifications.sms_api_base_url",
-                    message: format!("must be an absolute URL such as https://api.twilio.com ({e})"),
+                    message: format!(
+                        "must be an absolute URL such as https://api.twilio.com ({e})"
+                    ),
                 }
             })?;
         }

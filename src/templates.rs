@@ -142,10 +142,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         "mention.email_html",
         include_str!("../templates/mention.email_html.hbs"),
     ),
-    (
-        "mention.sms",
-        include_str!("../templates/mention.sms.hbs"),
-    ),
+    ("mention.sms", include_str!("../templates/mention.sms.hbs")),
 ];
 
 #[derive(Debug, Clone)]

@@ -567,7 +567,10 @@ impl Desk {
         match action {
             Action::NotifyPerson { person } => {
                 match resolve_person(&mut work.tx, row.org_id, "person", person).await {
-                    Ok((id, _, _)) => self.notify_person_in(work, row.org_id, id, &message, Some(&context)).await?,
+                    Ok((id, _, _)) => {
+                        self.notify_person_in(work, row.org_id, id, &message, Some(&context))
+                            .await?
+                    }
                     Err(DeskError::Invalid(_)) => return Ok(false),
                     Err(e) => return Err(e),
                 }
@@ -595,7 +598,10 @@ impl Desk {
                     None => None,
                 };
                 match lead {
-                    Some(lead) => self.notify_person_in(work, row.org_id, lead, &message, Some(&context)).await?,
+                    Some(lead) => {
+                        self.notify_person_in(work, row.org_id, lead, &message, Some(&context))
+                            .await?
+                    }
                     None => return Ok(false),
                 }
             }

@@ -355,7 +355,9 @@ impl Desk {
             match crate::domain::notify::Prefs::parse(&merged, "notification_prefs", false) {
                 Ok(_) => person.notification_prefs = sqlx::types::Json(merged),
                 Err(problems) => {
-                    if let super::DeskError::Invalid(mut found) = super::notify::pref_errors(problems) {
+                    if let super::DeskError::Invalid(mut found) =
+                        super::notify::pref_errors(problems)
+                    {
                         errors.append(&mut found);
                     }
                 }

@@ -21,12 +21,7 @@ use super::{new_id, Actor, Desk, DeskError, Work};
 use crate::{
     domain::notify::{self as rules, Prefs},
     store::{
-        self,
-        inbox::InboxRow,
-        outbox::OutboxRow,
-        people::PersonRow,
-        tickets::TicketRow,
-        Exec,
+        self, inbox::InboxRow, outbox::OutboxRow, people::PersonRow, tickets::TicketRow, Exec,
     },
 };
 
@@ -61,7 +56,9 @@ pub(crate) fn ticket_context(row: &TicketRow) -> Value {
 /// that strict templates (checked against the sample) always render.
 fn blank(sample: &Value) -> Value {
     match sample {
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), blank(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), blank(v))).collect())
+        }
         Value::Number(_) => json!(0),
         Value::Bool(_) => json!(false),
         _ => json!(""),
@@ -175,7 +172,11 @@ impl Desk {
     }
 
     /// The organization's defaults, read once per use case.
-    async fn notification_defaults(&self, work: &mut Work, org_id: Uuid) -> Result<Prefs, DeskError> {
+    async fn notification_defaults(
+        &self,
+        work: &mut Work,
+        org_id: Uuid,
+    ) -> Result<Prefs, DeskError> {
         let value = store::inbox::find_notification_defaults(&mut work.tx, org_id).await?;
         Ok(Prefs::read(&value, true))
     }
@@ -194,6 +195,13 @@ impl Desk {
         comment: Option<(&str, bool)>,
         details: Value,
     ) -> Result<(), DeskError> {
+        // A new ticket has no assignee or watchers yet: with no requester
+        // but the actor and no team, nobody can be routed — skip the reads
+        // (ticket creation is a hot path).
+        let others = |p: Option<Uuid>| p.is_some() && p != actor.person_id;
+        if event == "ticket.created" && !others(row.requester_id) && row.team_id.is_none() {
+            return Ok(());
+        }
         let defaults = self.notification_defaults(work, row.org_id).await?;
         let mut recipients: Vec<Uuid> = Vec::new();
         let internal = comment.is_some_and(|c| c.1);
@@ -204,7 +212,8 @@ impl Desk {
                     "assignee" => recipients.extend(row.assignee_id),
                     "team" => {
                         if let Some(team) = row.team_id {
-                            recipients.extend(store::teams::list_members(&mut work.tx, team).await?);
+                            recipients
+                                .extend(store::teams::list_members(&mut work.tx, team).await?);
                         }
                     }
                     "watchers" => recipients.extend(
@@ -319,8 +328,14 @@ impl Desk {
         }
         for identity in store::identity::list_identities(&mut work.tx, org_id, person_id).await? {
             match identity.kind.as_str() {
-                "slack" => targets.push(("slack", format!("{}:{}", identity.namespace, identity.external_id))),
-                "discord" => targets.push(("discord", format!("{}:{}", identity.namespace, identity.external_id))),
+                "slack" => targets.push((
+                    "slack",
+                    format!("{}:{}", identity.namespace, identity.external_id),
+                )),
+                "discord" => targets.push((
+                    "discord",
+                    format!("{}:{}", identity.namespace, identity.external_id),
+                )),
                 _ => {}
             }
         }
@@ -355,7 +370,11 @@ impl Desk {
                 continue;
             }
             for (_, target) in targets.iter().filter(|t| t.0 == channel) {
-                let text = if channel == "sms" { &bodies.sms } else { &bodies.text };
+                let text = if channel == "sms" {
+                    &bodies.sms
+                } else {
+                    &bodies.text
+                };
                 let mut payload = json!({
                     "to": target,
                     "person": person_id,
@@ -416,7 +435,9 @@ impl Desk {
         let text = self
             .templates
             .render(&format!("{stem}.text"), &context, notice.text.clone());
-        let sms_fallback = notice.data["sms"].as_str().map_or_else(|| text.clone(), str::to_string);
+        let sms_fallback = notice.data["sms"]
+            .as_str()
+            .map_or_else(|| text.clone(), str::to_string);
         let sms = self
             .templates
             .render(&format!("{stem}.sms"), &context, sms_fallback);
@@ -526,7 +547,9 @@ impl Desk {
         actor: &Actor,
         id: Uuid,
     ) -> Result<InboxView, DeskError> {
-        let person = actor.person_id.ok_or(DeskError::NotFound("inbox message"))?;
+        let person = actor
+            .person_id
+            .ok_or(DeskError::NotFound("inbox message"))?;
         let row = store::inbox::mark_read(&mut work.tx, actor.org_id, person, id, store::now())
             .await?
             .ok_or(DeskError::NotFound("inbox message"))?;
@@ -561,9 +584,19 @@ impl Desk {
     ) -> Result<Value, DeskError> {
         actor.require_admin()?;
         Prefs::parse(&settings, "notification_defaults", true).map_err(pref_errors)?;
-        store::inbox::upsert_notification_defaults(&mut work.tx, actor.org_id, &settings, store::now())
-            .await?;
-        work.audit(actor, "notifications.defaults_set", "notification_defaults", settings.clone());
+        store::inbox::upsert_notification_defaults(
+            &mut work.tx,
+            actor.org_id,
+            &settings,
+            store::now(),
+        )
+        .await?;
+        work.audit(
+            actor,
+            "notifications.defaults_set",
+            "notification_defaults",
+            settings.clone(),
+        );
         Ok(settings)
     }
 }

@@ -608,7 +608,12 @@ impl Desk {
         let details = json!({ "team": row.team_id, "assignee": row.assignee_id });
         work.audit(actor, "ticket.assigned", &row.number, details.clone());
         let view = TicketView::from(&row);
-        work.emit(actor.org_id, "ticket.assigned", view.clone(), details.clone());
+        work.emit(
+            actor.org_id,
+            "ticket.assigned",
+            view.clone(),
+            details.clone(),
+        );
         self.notify_ticket(work, actor, &row, "ticket.assigned", None, details)
             .await?;
         Ok(view)

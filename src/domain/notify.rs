@@ -126,7 +126,10 @@ fn list_of<'a>(
             Some(s) if allowed.contains(&s) => out.push(s.to_string()),
             _ => errors.push(PrefError {
                 place: place.into(),
-                message: format!("unknown {what} {item}; expected one of: {}", allowed.join(", ")),
+                message: format!(
+                    "unknown {what} {item}; expected one of: {}",
+                    allowed.join(", ")
+                ),
             }),
         }
     }
@@ -219,7 +222,10 @@ impl Prefs {
                 "quiet_hours" if item.is_null() => {}
                 "quiet_hours" => match item.as_object() {
                     Some(map) => {
-                        for extra in map.keys().filter(|k| !matches!(k.as_str(), "start" | "end")) {
+                        for extra in map
+                            .keys()
+                            .filter(|k| !matches!(k.as_str(), "start" | "end"))
+                        {
                             errors.push(PrefError {
                                 place: format!("{here}.{extra}"),
                                 message: "unknown field; expected start and end".into(),
@@ -544,8 +550,12 @@ mod tests {
         // The flat form of earlier versions still reads.
         let flat = Prefs::parse(&json!({ "email": false }), "p", false).expect("flat");
         assert_eq!(flat.channels.get("email"), Some(&false));
-        let org = Prefs::parse(&json!({ "routes": { "ticket.created": ["team", "boss"] } }), "d", true)
-            .expect_err("role");
+        let org = Prefs::parse(
+            &json!({ "routes": { "ticket.created": ["team", "boss"] } }),
+            "d",
+            true,
+        )
+        .expect_err("role");
         assert_eq!(org[0].place, "d.routes.ticket.created");
     }
 
@@ -566,7 +576,10 @@ mod tests {
             &json!({ "events": { "ticket.commented": ["sms", "slack"] } }),
             false,
         );
-        assert_eq!(channels_for("ticket.commented", &person, &org, &all), ["sms"]);
+        assert_eq!(
+            channels_for("ticket.commented", &person, &org, &all),
+            ["sms"]
+        );
         let person = Prefs::read(&json!({ "channels": { "slack": true } }), false);
         assert_eq!(
             channels_for("ticket.commented", &person, &org, &["email", "slack"]),
@@ -627,11 +640,18 @@ mod tests {
 
     #[test]
     fn phones_and_mentions() {
-        assert_eq!(parse_phone("+49 151 1234-5678").as_deref(), Ok("+4915112345678"));
+        assert_eq!(
+            parse_phone("+49 151 1234-5678").as_deref(),
+            Ok("+4915112345678")
+        );
         assert!(parse_phone("0151 12345678").is_err());
         assert!(parse_phone("+0123456789").is_err());
         let people = vec![
-            (1, "Alan Agent".to_string(), Some("alan@corp.example".to_string())),
+            (
+                1,
+                "Alan Agent".to_string(),
+                Some("alan@corp.example".to_string()),
+            ),
             (2, "Al".to_string(), Some("al@corp.example".to_string())),
             (3, "Rita".to_string(), None),
         ];

@@ -107,8 +107,7 @@ pub async fn set_defaults(
     body: ApiJson<serde_json::Value>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let settings = body.value;
-    let saved = exec_use_case!(state, |desk, work| desk.set_notification_defaults(
-        work, &actor, settings
-    ));
+    let saved = exec_use_case!(state, |desk, work| desk
+        .set_notification_defaults(work, &actor, settings));
     Ok(Json(saved))
 }

@@ -94,15 +94,13 @@ pub async fn mark_all_read(
     person_id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    let sql = "UPDATE inbox SET read_at = $3 WHERE org_id = $1 AND person_id = $2 AND read_at IS NULL";
+    let sql =
+        "UPDATE inbox SET read_at = $3 WHERE org_id = $1 AND person_id = $2 AND read_at IS NULL";
     on!(tx, c => sqlx::query(sql).bind(org_id).bind(person_id).bind(at).execute(c).await.map(|r| r.rows_affected()))
 }
 
 /// The organization's notification defaults (`{}` when never set).
-pub async fn find_notification_defaults(
-    tx: &mut Tx,
-    org_id: Uuid,
-) -> Result<Value, sqlx::Error> {
+pub async fn find_notification_defaults(tx: &mut Tx, org_id: Uuid) -> Result<Value, sqlx::Error> {
     let sql = "SELECT settings FROM notification_defaults WHERE org_id = $1";
     let found: Option<Json<Value>> =
         on!(tx, c => sqlx::query_scalar(sql).bind(org_id).fetch_optional(c).await)?;
@@ -115,7 +113,8 @@ pub async fn upsert_notification_defaults(
     settings: &Value,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let sql = "INSERT INTO notification_defaults (org_id, settings, updated_at) VALUES ($1, $2, $3) \
+    let sql =
+        "INSERT INTO notification_defaults (org_id, settings, updated_at) VALUES ($1, $2, $3) \
                ON CONFLICT (org_id) DO UPDATE SET settings = $2, updated_at = $3";
     on!(tx, c => sqlx::query(sql).bind(org_id).bind(Json(settings)).bind(at).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())

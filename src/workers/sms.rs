@@ -77,9 +77,17 @@ impl SmsDeliverer {
                     .json::<serde_json::Value>()
                     .await
                     .ok()
-                    .and_then(|v| v["message"].as_str().map(|m| m.chars().take(200).collect::<String>()))
+                    .and_then(|v| {
+                        v["message"]
+                            .as_str()
+                            .map(|m| m.chars().take(200).collect::<String>())
+                    })
                     .unwrap_or_default();
-                Delivery::Permanent(format!("SMS gateway answered {status} {detail}").trim().to_string())
+                Delivery::Permanent(
+                    format!("SMS gateway answered {status} {detail}")
+                        .trim()
+                        .to_string(),
+                )
             }
             Err(e) => Delivery::Retry {
                 error: format!("request failed: {}", error_chain(&e)),

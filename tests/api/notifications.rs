@@ -123,22 +123,34 @@ async fn a_public_comment_reaches_requester_and_watchers_by_their_preferences_bu
         .expect("text")
         .contains("Extinguisher applied"));
     assert!(
-        payload["html"].as_str().expect("html").contains("<blockquote>Extinguisher applied; please check.</blockquote>"),
+        payload["html"]
+            .as_str()
+            .expect("html")
+            .contains("<blockquote>Extinguisher applied; please check.</blockquote>"),
         "{payload}"
     );
-    assert_eq!(payload["subject"], format!("[{}] Printer on fire: new comment by Alan Agent", c.number));
+    assert_eq!(
+        payload["subject"],
+        format!("[{}] Printer on fire: new comment by Alan Agent", c.number)
+    );
     assert!(to(&pending, "rita@corp.example", "ticket.commented").is_empty());
     assert!(to(&pending, "alan@corp.example", "ticket.commented").is_empty());
     // Rita was told of the new ticket by mail (before she chose) and of the comment in the app.
     assert_eq!(to(&pending, "rita@corp.example", "ticket.created").len(), 1);
     let rita_inbox = inbox(&app, &c.rita, "").await;
-    let events: Vec<&str> = rita_inbox.iter().filter_map(|m| m["event"].as_str()).collect();
+    let events: Vec<&str> = rita_inbox
+        .iter()
+        .filter_map(|m| m["event"].as_str())
+        .collect();
     assert_eq!(events, ["ticket.commented", "ticket.created"]);
     assert!(rita_inbox[0]["text"]
         .as_str()
         .expect("text")
         .contains("Alan Agent wrote on"));
-    assert!(inbox(&app, &c.alan, "").await.is_empty(), "the author hears nothing");
+    assert!(
+        inbox(&app, &c.alan, "").await.is_empty(),
+        "the author hears nothing"
+    );
 
     // Internal notes reach nobody but mentioned agents.
     let (_, _bob) = app
@@ -157,7 +169,10 @@ async fn a_public_comment_reaches_requester_and_watchers_by_their_preferences_bu
     let pending = app.outbox("pending").await;
     assert_eq!(to(&pending, "bob@corp.example", "mention").len(), 1);
     assert!(to(&pending, "rita@corp.example", "mention").is_empty());
-    assert_eq!(to(&pending, "wendy@corp.example", "ticket.commented").len(), 1);
+    assert_eq!(
+        to(&pending, "wendy@corp.example", "ticket.commented").len(),
+        1
+    );
     // A mention by email address in a public comment.
     expect_json(
         app.post(
@@ -188,7 +203,10 @@ async fn quiet_hours_defer_a_comment_notice_but_not_an_urgent_escalation() {
         .person_with_token("Rita Requester", "rita@corp.example", &["requester"])
         .await;
     let now = Utc::now();
-    let (start, end) = (now - chrono::Duration::hours(1), now + chrono::Duration::hours(2));
+    let (start, end) = (
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::hours(2),
+    );
     expect_json(
         patch_me(
             &app,
@@ -302,8 +320,12 @@ async fn the_inbox_lists_unread_messages_and_marks_them_read() {
     assert_eq!(unread.len(), 3, "created + two comments: {unread:#?}");
     let first = unread[0]["id"].as_str().expect("id");
     let read = expect_json(
-        app.post(&format!("/api/v1/me/inbox/{first}/read"), &c.rita, &json!({}))
-            .await,
+        app.post(
+            &format!("/api/v1/me/inbox/{first}/read"),
+            &c.rita,
+            &json!({}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -312,7 +334,11 @@ async fn the_inbox_lists_unread_messages_and_marks_them_read() {
     assert_eq!(inbox(&app, &c.rita, "").await.len(), 3);
     // Someone else's message is not there for Wendy.
     let other = app
-        .post(&format!("/api/v1/me/inbox/{first}/read"), &c.wendy, &json!({}))
+        .post(
+            &format!("/api/v1/me/inbox/{first}/read"),
+            &c.wendy,
+            &json!({}),
+        )
         .await;
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
     let all = expect_json(
@@ -392,7 +418,10 @@ async fn sms_goes_to_the_gateway_as_a_twilio_form_and_a_refused_number_is_dead_l
     );
     assert_eq!(rita.authorization, expected);
     let delivered = app.outbox("delivered").await;
-    assert_eq!(to(&delivered, "+4915112345678", "ticket.commented").len(), 1);
+    assert_eq!(
+        to(&delivered, "+4915112345678", "ticket.commented").len(),
+        1
+    );
     let dead = app.outbox("dead").await;
     let refused = to(&dead, INVALID_NUMBER, "ticket.commented");
     assert_eq!(refused.len(), 1, "4xx is permanent: {dead:#?}");
@@ -421,7 +450,13 @@ async fn bad_preferences_and_defaults_are_refused_naming_the_place() {
         .as_array()
         .expect("errors")
         .iter()
-        .map(|e| format!("{}: {}", e["field"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e["field"].as_str().unwrap_or(""),
+                e["message"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     let all = messages.join("\n");
     for place in [
@@ -444,7 +479,10 @@ async fn bad_preferences_and_defaults_are_refused_naming_the_place() {
         .await;
     let problem = expect_json(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     let text = problem.to_string();
-    assert!(text.contains("notification_defaults.routes.ticket.created"), "{text}");
+    assert!(
+        text.contains("notification_defaults.routes.ticket.created"),
+        "{text}"
+    );
     assert!(text.contains("notification_defaults.quiet_hours"), "{text}");
     let forbidden = app
         .send(
@@ -487,14 +525,30 @@ async fn organization_defaults_route_ticket_events_and_switch_channels_off() {
     )
     .await;
     let pending = app.outbox("pending").await;
-    assert!(to(&pending, "rita@corp.example", "ticket.commented").is_empty(), "email off");
+    assert!(
+        to(&pending, "rita@corp.example", "ticket.commented").is_empty(),
+        "email off"
+    );
     assert!(to(&pending, "wendy@corp.example", "ticket.commented").is_empty());
-    assert!(inbox(&app, &c.rita, "").await.iter().any(|m| m["event"] == "ticket.commented"));
-    assert!(!inbox(&app, &c.wendy, "").await.iter().any(|m| m["event"] == "ticket.commented"),
-        "watchers are not routed any more");
+    assert!(inbox(&app, &c.rita, "")
+        .await
+        .iter()
+        .any(|m| m["event"] == "ticket.commented"));
+    assert!(
+        !inbox(&app, &c.wendy, "")
+            .await
+            .iter()
+            .any(|m| m["event"] == "ticket.commented"),
+        "watchers are not routed any more"
+    );
     // A person's own choice wins over the organization's.
     expect_json(
-        patch_me(&app, &c.rita, json!({ "notification_prefs": { "channels": { "email": true } } })).await,
+        patch_me(
+            &app,
+            &c.rita,
+            json!({ "notification_prefs": { "channels": { "email": true } } }),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -509,7 +563,10 @@ async fn organization_defaults_route_ticket_events_and_switch_channels_off() {
     )
     .await;
     let pending = app.outbox("pending").await;
-    assert_eq!(to(&pending, "rita@corp.example", "ticket.commented").len(), 1);
+    assert_eq!(
+        to(&pending, "rita@corp.example", "ticket.commented").len(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -175,7 +175,10 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/v1/me/inbox", &["get"]),
         ("/api/v1/me/inbox/{id}/read", &["post"]),
         ("/api/v1/me/inbox/read-all", &["post"]),
-        ("/api/v1/organization/notification-defaults", &["get", "put"]),
+        (
+            "/api/v1/organization/notification-defaults",
+            &["get", "put"],
+        ),
         ("/api/v1/openapi.json", &["get"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
