@@ -106,8 +106,8 @@ fn known_event(event: &str) -> bool {
     template_stem(event).is_some()
 }
 
-fn list_of<'a>(
-    value: &'a Value,
+fn list_of(
+    value: &Value,
     place: &str,
     allowed: &[&str],
     what: &str,
