@@ -66,8 +66,8 @@ impl Dispatcher {
         }
         if config.discord.enabled() {
             let api = crate::channels::discord::api::DiscordApi::new(&config.discord)?;
-            let fallback = Some(config.discord.fallback_channel.trim().to_string())
-                .filter(|c| !c.is_empty());
+            let fallback =
+                Some(config.discord.fallback_channel.trim().to_string()).filter(|c| !c.is_empty());
             deliverers.push(Arc::new(
                 crate::channels::discord::deliver::DiscordDeliverer::new(
                     api,

@@ -165,8 +165,7 @@ impl DiscordApi {
         }
         // The bucket is empty: nothing more on this route until it resets.
         if header_f64(&headers, "x-ratelimit-remaining") == Some(0.0) {
-            if let Some(after) = header_f64(&headers, "x-ratelimit-reset-after").and_then(seconds)
-            {
+            if let Some(after) = header_f64(&headers, "x-ratelimit-reset-after").and_then(seconds) {
                 self.close(route, false, after);
             }
         }

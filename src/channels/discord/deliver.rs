@@ -115,7 +115,9 @@ impl DiscordDeliverer {
                 .map_err(db_retry)?
                 .filter(|m| m.purpose == purpose)
             {
-                self.api.edit_message(&done.channel, &done.ts, &body).await?;
+                self.api
+                    .edit_message(&done.channel, &done.ts, &body)
+                    .await?;
                 return Ok(done.ts);
             }
         }
@@ -181,8 +183,13 @@ impl DiscordDeliverer {
             },
             "ticket.commented" if !internal => {
                 for thread in threads.iter().filter(|t| !from(&t.channel)) {
-                    self.post(message, &thread.channel, text_body(&comment_text(comment)), None)
-                        .await?;
+                    self.post(
+                        message,
+                        &thread.channel,
+                        text_body(&comment_text(comment)),
+                        None,
+                    )
+                    .await?;
                 }
             }
             "ticket.state_changed" => {
@@ -407,11 +414,15 @@ impl DiscordDeliverer {
                     .map_err(db_retry)?;
                 for copy in copies.iter().filter(|c| c.person_id == person) {
                     let mut body = render::approval(&view);
-                    if !copy.channel.is_empty() && self.fallback_channel.as_deref() == Some(&copy.channel) {
+                    if !copy.channel.is_empty()
+                        && self.fallback_channel.as_deref() == Some(&copy.channel)
+                    {
                         let content = body["content"].as_str().unwrap_or_default().to_string();
                         body["content"] = json!(render::cut(&format!("<@{user}> {content}"), 2000));
                     }
-                    self.api.edit_message(&copy.channel, &copy.ts, &body).await?;
+                    self.api
+                        .edit_message(&copy.channel, &copy.ts, &body)
+                        .await?;
                 }
             }
             ("escalation" | "sla.warning" | "sla.breached", _) => {
@@ -422,8 +433,13 @@ impl DiscordDeliverer {
                     approval_id: None,
                     person_id: person,
                 };
-                self.to_place(message, user, render::notice(subject, text, number), Some(record))
-                    .await?;
+                self.to_place(
+                    message,
+                    user,
+                    render::notice(subject, text, number),
+                    Some(record),
+                )
+                .await?;
             }
             _ => {
                 self.to_place(message, user, render::notice(subject, text, None), None)

@@ -136,7 +136,11 @@ fn unknown(what: &str) -> Reply {
 /// The values of a modal submission, by input custom id.
 fn modal_values(payload: &Value) -> Vec<(String, String)> {
     let mut values = Vec::new();
-    for row in payload["data"]["components"].as_array().into_iter().flatten() {
+    for row in payload["data"]["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         // Action rows hold text inputs; newer label components hold one.
         let inner = row["components"]
             .as_array()
@@ -363,7 +367,12 @@ impl Discord {
                 let open: Vec<String> = list
                     .items
                     .iter()
-                    .filter(|t| !matches!(t.state.as_str(), "resolved" | "closed" | "cancelled" | "rejected"))
+                    .filter(|t| {
+                        !matches!(
+                            t.state.as_str(),
+                            "resolved" | "closed" | "cancelled" | "rejected"
+                        )
+                    })
                     .take(20)
                     .map(|t| {
                         format!(
@@ -672,7 +681,12 @@ impl Discord {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|f| Some((f["name"].as_str()?.to_string(), f["value"].as_str()?.to_string())))
+                .filter_map(|f| {
+                    Some((
+                        f["name"].as_str()?.to_string(),
+                        f["value"].as_str()?.to_string(),
+                    ))
+                })
                 .filter(|(k, _)| form.fields.iter().any(|f| &f.key == k))
                 .map(|(k, v)| (k, if v == "—" { String::new() } else { v }))
                 .collect()
@@ -690,7 +704,8 @@ impl Discord {
                 .find(|(k, _)| k == &field.key)
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
-            if let Some(refusal) = too_long(&field.label, &answer, render::field_max(field, !last)) {
+            if let Some(refusal) = too_long(&field.label, &answer, render::field_max(field, !last))
+            {
                 return refusal;
             }
             answers.retain(|(k, _)| k != &field.key);
@@ -743,7 +758,12 @@ fn update(body: Value) -> Value {
 }
 
 /// What an action does, as the person who asked, and the answer to Discord.
-async fn act(desk: &Desk, work: &mut Work, actor: &Actor, action: Action) -> Result<Value, DeskError> {
+async fn act(
+    desk: &Desk,
+    work: &mut Work,
+    actor: &Actor,
+    action: Action,
+) -> Result<Value, DeskError> {
     Ok(match action {
         Action::Open(input) => {
             let ticket = desk.open_ticket(work, actor, input).await?;
@@ -772,11 +792,15 @@ async fn act(desk: &Desk, work: &mut Work, actor: &Actor, action: Action) -> Res
                 team: None,
                 assignee: Some(me),
             };
-            update(render::card(&desk.assign(work, actor, &number, change).await?))
+            update(render::card(
+                &desk.assign(work, actor, &number, change).await?,
+            ))
         }
-        Action::Resolve(number) => {
-            update(render::card(&desk.transition(work, actor, &number, "resolved", None).await?))
-        }
+        Action::Resolve(number) => update(render::card(
+            &desk
+                .transition(work, actor, &number, "resolved", None)
+                .await?,
+        )),
         Action::Escalate(number) => {
             let current = desk.get_ticket(actor, &number).await?;
             let level = i64::from(current.escalation_level) + 1;
@@ -790,7 +814,9 @@ async fn act(desk: &Desk, work: &mut Work, actor: &Actor, action: Action) -> Res
                 urgency: Some(level),
                 ..TicketChanges::default()
             };
-            update(render::card(&desk.update_ticket(work, actor, &number, change).await?))
+            update(render::card(
+                &desk.update_ticket(work, actor, &number, change).await?,
+            ))
         }
         Action::Approve(id) => update(render::approval(
             &desk.decide(work, actor, id, "approve", None).await?,
@@ -812,7 +838,9 @@ async fn act(desk: &Desk, work: &mut Work, actor: &Actor, action: Action) -> Res
             }))
         }
         Action::Solved(number, true) => {
-            let ticket = desk.transition(work, actor, &number, "closed", None).await?;
+            let ticket = desk
+                .transition(work, actor, &number, "closed", None)
+                .await?;
             update(json!({
                 "content": format!("**{}** is closed. Thanks!", ticket.number),
                 "components": [],

@@ -45,7 +45,10 @@ pub const EPHEMERAL: u64 = 64;
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']') {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -115,9 +118,7 @@ pub fn card(ticket: &TicketView) -> Value {
         }
         buttons.push(button("Escalate", format!("{ESCALATE}:{n}"), 4));
         components.push(row(buttons));
-        let option = |level: &str, label: &str| {
-            json!({ "label": label, "value": level, "default": ticket.urgency == level })
-        };
+        let option = |level: &str, label: &str| json!({ "label": label, "value": level, "default": ticket.urgency == level });
         components.push(row(vec![json!({
             "type": 3,
             "custom_id": format!("{PRIORITY}:{n}"),

@@ -104,7 +104,10 @@ mod tests {
         let verifier = Verifier::new(&public_key_hex(&SEED)).expect("key");
         let body = br#"{"type":1}"#;
         let good = sign(&SEED, "1000", body);
-        assert_eq!(verifier.verify(Some("1000"), Some(&good), body, 1000), Ok(()));
+        assert_eq!(
+            verifier.verify(Some("1000"), Some(&good), body, 1000),
+            Ok(())
+        );
         let other = sign(&[8; 32], "1000", body);
         assert_eq!(
             verifier.verify(Some("1000"), Some(&other), body, 1000),
