@@ -140,6 +140,15 @@ mod tests {
     }
 
     #[test]
+    fn keys_agree_with_an_independent_implementation() {
+        // Python's `cryptography` derives this public key from 32 bytes of 0x2a.
+        assert_eq!(
+            public_key_hex(&[42; 32]),
+            "197f6b23e16c8532c6abc838facd5ea789be0c76b2920334039bfa8b3d368d61"
+        );
+    }
+
+    #[test]
     fn bad_public_keys_are_named() {
         assert!(Verifier::new("abc").is_err());
         assert!(Verifier::new(&"00".repeat(31)).is_err());
