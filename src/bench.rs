@@ -103,7 +103,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 format!("{base}/api/v1/cmdb/cis/{ci}/impact?depth={}", args.depth),
             )
         }
-        other => anyhow::bail!("unknown scenario `{other}`; expected create, get, impact, slack, discord or email"),
+        other => anyhow::bail!(
+            "unknown scenario `{other}`; expected create, get, impact, slack, discord or email"
+        ),
     };
 
     let warmup = Instant::now() + Duration::from_secs(2);

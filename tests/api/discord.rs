@@ -970,27 +970,109 @@ async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
     );
     assert_eq!(fake.calls().len(), 1, "one attempt so far");
 
-    // A global limit closes every route: the next message is not even sent.
-    fake.rate_limit_next(40.0, true);
-    let (approver, _) = app
-        .person_with_token("Gil", "gil@example.com", &["agent"])
-        .await;
-    link(&app, &approver, "3000000000000000111").await;
-    let _ = app.dispatcher.run_once().await;
+    // An empty bucket (X-RateLimit-Remaining: 0) closes its route until
+    // it resets: the next call on that route is not even sent.
+    let (app, fake) = discord_app().await;
+    fake.empty_bucket_next(30.0);
     answer(
         &app,
         &ticket_modal(
             "2000000000000000111",
-            "3000000000000000112",
+            "3000000000000000111",
             "Printer jam",
             "",
         ),
     )
     .await;
-    let calls_before = fake.calls().len();
     app.dispatcher.run_once().await.expect("dispatch");
-    // The global 429 came on the first of these calls; nothing after it.
-    assert!(fake.calls().len() <= calls_before + 1, "{:?}", fake.calls());
+    assert_eq!(fake.calls_to("POST", "/users/@me/channels").len(), 1);
+    assert!(app.outbox("pending").await.is_empty(), "the first went out");
+    answer(
+        &app,
+        &ticket_modal(
+            "2000000000000000112",
+            "3000000000000000112",
+            "Toner empty",
+            "",
+        ),
+    )
+    .await;
+    app.dispatcher.run_once().await.expect("dispatch");
+    assert_eq!(
+        fake.calls_to("POST", "/users/@me/channels").len(),
+        1,
+        "held back"
+    );
+    let held = app.outbox("pending").await;
+    assert_eq!(held.len(), 1);
+    assert!(
+        held[0]["last_error"]
+            .as_str()
+            .expect("error")
+            .contains("rate limited for"),
+        "{held:?}"
+    );
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(held[0]["next_attempt_at"].clone()).expect("time");
+    assert!(
+        next >= chrono::Utc::now() + chrono::Duration::seconds(25),
+        "until the reset: {next}"
+    );
+
+    // A global 429 closes every route.
+    let (app, fake) = discord_app().await;
+    fake.rate_limit_next(40.0, true);
+    answer(
+        &app,
+        &ticket_modal("2000000000000000113", "3000000000000000113", "Mouse", ""),
+    )
+    .await;
+    app.dispatcher.run_once().await.expect("dispatch");
+    assert_eq!(fake.calls().len(), 1);
+    let (agent, _) = app
+        .person_with_token("Gil", "gil@example.com", &["agent"])
+        .await;
+    link(&app, &agent, "3000000000000000114").await;
+    expect_json(
+        app.post(
+            "/api/v1/teams",
+            &app.token,
+            &json!({ "name": "Desk", "members": [agent["id"]] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.send(
+            Method::PATCH,
+            "/api/v1/teams/Desk",
+            &app.token,
+            Some(&json!({ "default_channel": TRIAGE })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Fire", "team": "Desk" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    app.dispatcher.run_once().await.expect("dispatch");
+    assert_eq!(
+        fake.calls().len(),
+        1,
+        "no call on any route: {:?}",
+        fake.calls()
+    );
+    let held = app.outbox("pending").await;
+    assert_eq!(held.len(), 2, "{held:?}");
     assert!(app.outbox("dead").await.is_empty());
 
     // A 5xx is retried, not dead-lettered.
@@ -1060,5 +1142,117 @@ async fn register_commands_puts_the_manifest_globally_or_in_a_guild() {
         )
         .len(),
         1
+    );
+}
+
+#[tokio::test]
+async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
+    let (app, fake) = discord_app().await;
+    let lead_user = "3000000000000000120";
+    let (lead, _) = app
+        .person_with_token("Lena Lead", "lena@example.com", &["agent"])
+        .await;
+    link(&app, &lead, lead_user).await;
+    expect_json(
+        app.post(
+            "/api/v1/teams",
+            &app.token,
+            &json!({ "name": "Network", "lead": lead["id"], "members": [lead["id"]] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.post("/api/v1/escalation-policies", &app.token, &json!({ "name": "net", "selector": { "teams": ["Network"] },
+            "steps": [{ "after_minutes": 5, "actions": [{ "type": "notify_lead" }], "repeat_every_minutes": 10, "repeat_times": 3 }] }))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let ticket = expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Uplink flapping", "team": "Network" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = ticket["number"].as_str().expect("number").to_string();
+    app.desk.clock.advance(chrono::Duration::minutes(6));
+    app.scheduler.run_due().await.expect("timers");
+    app.dispatcher.drain().await.expect("deliver");
+    let alert = fake
+        .calls_to("POST", &format!("/channels/9{lead_user}/messages"))
+        .into_iter()
+        .find(|c| {
+            c.body["components"]
+                .to_string()
+                .contains(&format!("ack:{number}"))
+        })
+        .expect("an escalation with an Acknowledge button");
+    let shown = alert.body["content"].as_str().expect("content").to_string();
+    assert!(shown.contains(&number), "{shown}");
+
+    let ack = discord::click(
+        "2000000000000000120",
+        lead_user,
+        false,
+        &format!("ack:{number}"),
+        discord::message("1400000000000000001", &format!("9{lead_user}"), &shown),
+    );
+    let acknowledged = answer(&app, &ack).await;
+    assert_eq!(acknowledged["type"], 7, "{acknowledged}");
+    assert!(content(&acknowledged).contains("Acknowledged by Lena Lead"));
+    assert_eq!(acknowledged["data"]["components"], json!([]));
+    let escalation: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}/escalation"), &app.token)
+        .await;
+    assert_eq!(escalation["active"], false, "{escalation}");
+}
+
+#[tokio::test]
+async fn a_slow_answer_is_deferred_and_sent_later_through_the_interaction_webhook() {
+    let (app, fake) = discord_app().await;
+    let switchboard::store::Db::Postgres(pool) = &app.desk.db else {
+        panic!("the API tests run on Postgres");
+    };
+    // Hold the intake table so the use case cannot commit for a while.
+    let mut lock = pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE inbound IN EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("lock");
+    let started = std::time::Instant::now();
+    let deferred = answer(
+        &app,
+        &ticket_modal("2000000000000000130", "3000000000000000130", "Slow day", ""),
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "within Discord's 3 s"
+    );
+    assert_eq!(deferred, json!({ "type": 5, "data": { "flags": 64 } }));
+    lock.commit().await.expect("release");
+    let path = format!(
+        "/webhooks/{}/token-2000000000000000130/messages/@original",
+        discord::APP_ID
+    );
+    let sent = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        !fake.calls_to("PATCH", &path).is_empty()
+    })
+    .await;
+    assert!(sent, "{:?}", fake.calls());
+    let number = tickets(&app).await[0]["number"]
+        .as_str()
+        .expect("number")
+        .to_string();
+    let edit = &fake.calls_to("PATCH", &path)[0].body;
+    assert!(
+        edit["content"].as_str().expect("content").contains(&number),
+        "{edit}"
     );
 }

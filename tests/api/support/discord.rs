@@ -39,8 +39,15 @@ pub struct Call {
 /// A scripted answer for the next call.
 #[derive(Debug, Clone)]
 enum Scripted {
-    Limited { retry_after: f64, global: bool },
+    Limited {
+        retry_after: f64,
+        global: bool,
+    },
     ServerError,
+    /// Answered normally, but the route's bucket is now empty.
+    EmptyBucket {
+        reset_after: f64,
+    },
 }
 
 #[derive(Clone, Default)]
@@ -72,6 +79,14 @@ impl FakeDiscord {
                 retry_after,
                 global,
             });
+    }
+
+    /// The next call succeeds with `X-RateLimit-Remaining: 0`.
+    pub fn empty_bucket_next(&self, reset_after: f64) {
+        self.scripted
+            .lock()
+            .expect("lock")
+            .push_back(Scripted::EmptyBucket { reset_after });
     }
 
     /// The next call is answered 502.
@@ -153,15 +168,33 @@ async fn api(State(fake): State<FakeDiscord>, method: Method, uri: Uri, body: By
         path: path.clone(),
         body: body.clone(),
     });
-    if let Some(scripted) = fake.scripted.lock().expect("lock").pop_front() {
-        return match scripted {
-            Scripted::Limited {
-                retry_after,
-                global,
-            } => limited(retry_after, global),
-            Scripted::ServerError => StatusCode::BAD_GATEWAY.into_response(),
-        };
+    let scripted = fake.scripted.lock().expect("lock").pop_front();
+    let mut response = match scripted {
+        Some(Scripted::Limited {
+            retry_after,
+            global,
+        }) => return limited(retry_after, global),
+        Some(Scripted::ServerError) => return StatusCode::BAD_GATEWAY.into_response(),
+        _ => answer(&fake, &method, &path, &body),
+    };
+    let (remaining, reset_after) = match scripted {
+        Some(Scripted::EmptyBucket { reset_after }) => (0, reset_after),
+        _ => (4, 1.0),
+    };
+    for (name, value) in [
+        ("x-ratelimit-limit", "5".to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset-after", format!("{reset_after:.3}")),
+        ("x-ratelimit-bucket", "abcd1234".to_string()),
+    ] {
+        response
+            .headers_mut()
+            .insert(name, value.parse().expect("header"));
     }
+    response
+}
+
+fn answer(fake: &FakeDiscord, method: &Method, path: &str, body: &Value) -> Response {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["channels", channel, "messages"]) => {
