@@ -118,7 +118,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let (client, base, auth, read_url) =
             (client.clone(), base.clone(), auth.clone(), read_url.clone());
         let slack_secret = slack_secret.clone();
-        let discord_seed = discord_seed;
         let concurrency = args.concurrency as u32;
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();

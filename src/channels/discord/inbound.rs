@@ -345,7 +345,7 @@ impl Discord {
                     .to_string();
                 self.link(&who, code).await
             }
-            (3, "Create ticket") => self.from_message(payload, who, key, body).await,
+            (3, "Create ticket") => self.message_command(payload, who, key, body).await,
             _ => unknown(&format!("command {name}")),
         }
     }
@@ -448,7 +448,7 @@ impl Discord {
 
     /// The "Create ticket" message command: the message becomes a ticket
     /// raised by whoever used the command, with a link back to it.
-    async fn from_message(&self, payload: &Value, who: Who, key: &str, body: &[u8]) -> Reply {
+    async fn message_command(&self, payload: &Value, who: Who, key: &str, body: &[u8]) -> Reply {
         let data = &payload["data"];
         let target = data["target_id"].as_str().unwrap_or_default();
         let message = &data["resolved"]["messages"][target];
