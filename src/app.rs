@@ -140,6 +140,11 @@ impl Application {
             workers.push(tokio::spawn(
                 Scheduler::new(desk.clone(), poll).run(stop_rx.clone()),
             ));
+            if config.discord.enabled() && config.discord.gateway {
+                let gateway =
+                    crate::channels::discord::gateway::Gateway::new(desk.clone(), &config.discord)?;
+                workers.push(tokio::spawn(gateway.run(stop_rx.clone())));
+            }
             for mailbox in crate::workers::mail::imap::workers(&desk, &config.email).await? {
                 tracing::info!(mailbox = %mailbox.name(), "mail intake starting");
                 workers.push(tokio::spawn(mailbox.run(stop_rx.clone())));

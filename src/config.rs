@@ -269,6 +269,9 @@ pub struct DiscordConfig {
     /// A channel id for approvals and notices to people who do not accept
     /// direct messages (they are mentioned there); empty: such messages fail.
     pub fallback_channel: String,
+    /// Hold a gateway connection (one replica, by advisory lock) to read
+    /// messages and attachments; needs the Message Content intent.
+    pub gateway: bool,
 }
 
 impl Default for DiscordConfig {
@@ -280,6 +283,7 @@ impl Default for DiscordConfig {
             api_base_url: "https://discord.com/api/v10".into(),
             organization: "default".into(),
             fallback_channel: String::new(),
+            gateway: false,
         }
     }
 }

@@ -1256,3 +1256,214 @@ async fn a_slow_answer_is_deferred_and_sent_later_through_the_interaction_webhoo
         "{edit}"
     );
 }
+
+/// A `MESSAGE_CREATE` dispatch as the gateway sends it.
+fn message_create(id: &str, channel: &str, guild: bool, author: &str, content: &str) -> Value {
+    let mut d = json!({
+        "id": id, "channel_id": channel, "type": 0, "content": content, "tts": false,
+        "author": { "id": author, "username": format!("user{}", &author[author.len() - 4..]),
+                    "global_name": format!("User {author}"), "discriminator": "0", "avatar": null },
+        "timestamp": "2026-11-22T08:00:00.000000+00:00", "edited_timestamp": null, "flags": 0,
+        "mentions": [], "mention_roles": [], "mention_everyone": false, "attachments": [], "embeds": [],
+        "pinned": false, "components": [],
+    });
+    if guild {
+        d["guild_id"] = json!(GUILD);
+        d["member"] = json!({ "roles": [], "nick": null, "joined_at": "2024-01-01T00:00:00.000000+00:00",
+                              "deaf": false, "mute": false, "flags": 0 });
+    }
+    d
+}
+
+#[tokio::test]
+async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_attachments() {
+    let (app, fake) = discord_app().await;
+    let gateway = switchboard::channels::discord::gateway::Gateway::new(
+        app.desk.clone(),
+        &app.config.discord,
+    )
+    .expect("gateway");
+    let agent_user = "3000000000000000140";
+    let (agent, _) = app
+        .person_with_token("Al Agent", "al@example.com", &["agent"])
+        .await;
+    link(&app, &agent, agent_user).await;
+    expect_json(
+        app.post(
+            "/api/v1/teams",
+            &app.token,
+            &json!({ "name": "Network", "members": [agent["id"]] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.send(
+            Method::PATCH,
+            "/api/v1/teams/Network",
+            &app.token,
+            Some(&json!({ "default_channel": TRIAGE })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ticket = expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Core switch down", "team": "Network" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = ticket["number"].as_str().expect("number").to_string();
+    app.dispatcher.drain().await.expect("deliver");
+    let (card_id, _) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
+
+    // An agent's reply in the card's thread is an internal note, not echoed back.
+    let note = message_create(
+        "1800000000000000001",
+        &card_id,
+        true,
+        agent_user,
+        "Replacing the PSU",
+    );
+    gateway
+        .handle_event("MESSAGE_CREATE", &note)
+        .await
+        .expect("handled");
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0]["internal"], true);
+    assert_eq!(comments[0]["author"]["name"], "Al Agent");
+    assert_eq!(comments[0]["channel"], "discord");
+    // The same event again (a reconnect replays it): nothing new.
+    gateway
+        .handle_event("MESSAGE_CREATE", &note)
+        .await
+        .expect("handled");
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1);
+    app.dispatcher.drain().await.expect("deliver");
+    assert!(
+        fake.posted_in(&card_id).iter().all(|(_, b)| !b["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Replacing the PSU")),
+        "not echoed into the thread it came from"
+    );
+
+    // A requester replies to the bot's DM about their ticket: a public
+    // comment, with the attached file stored on the ticket.
+    let requester = "3000000000000000141";
+    answer(
+        &app,
+        &ticket_modal("2000000000000000140", requester, "Laptop will not boot", ""),
+    )
+    .await;
+    let mine = tickets(&app)
+        .await
+        .into_iter()
+        .find(|t| t["title"] == "Laptop will not boot")
+        .expect("ticket");
+    let mine = mine["number"].as_str().expect("number").to_string();
+    app.dispatcher.drain().await.expect("deliver");
+    let dm = format!("9{requester}");
+    let (confirmation, _) = fake
+        .posted_in(&dm)
+        .into_iter()
+        .next()
+        .expect("confirmation");
+    let mut reply = message_create(
+        "1800000000000000002",
+        &dm,
+        false,
+        requester,
+        "Here is the boot log",
+    );
+    reply["message_reference"] = json!({ "type": 0, "message_id": confirmation, "channel_id": dm });
+    let base = app.config.discord.api_base_url.clone();
+    reply["attachments"] = json!([{ "id": "1900000000000000001", "filename": "boot.log", "size": 25,
+        "url": format!("{base}/attachments/boot.log"), "proxy_url": format!("{base}/attachments/boot.log"),
+        "content_type": "text/plain" }]);
+    gateway
+        .handle_event("MESSAGE_CREATE", &reply)
+        .await
+        .expect("handled");
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{mine}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0]["body"], "Here is the boot log");
+    assert_eq!(comments[0]["internal"], false);
+    let files: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{mine}/attachments"), &app.token)
+        .await;
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0]["filename"], "boot.log");
+
+    // An agent's public comment elsewhere reaches the requester's DM.
+    expect_json(
+        app.post(
+            &format!("/api/v1/tickets/{mine}/comments"),
+            &app.token,
+            &json!({ "body": "Try holding the power button" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    app.dispatcher.drain().await.expect("deliver");
+    let in_dm: Vec<String> = fake
+        .posted_in(&dm)
+        .iter()
+        .filter_map(|(_, b)| b["content"].as_str().map(String::from))
+        .collect();
+    assert!(
+        in_dm
+            .iter()
+            .any(|t| t.contains("Try holding the power button")),
+        "{in_dm:?}"
+    );
+    assert!(
+        !in_dm.iter().any(|t| t.contains("Here is the boot log")),
+        "not echoed: {in_dm:?}"
+    );
+
+    // Any other direct message opens a ticket; the bot's own messages are ignored.
+    let fresh = message_create(
+        "1800000000000000003",
+        &dm,
+        false,
+        requester,
+        "My mouse is gone\nIt was here yesterday",
+    );
+    gateway
+        .handle_event("MESSAGE_CREATE", &fresh)
+        .await
+        .expect("handled");
+    let mut own = message_create(
+        "1800000000000000004",
+        &dm,
+        false,
+        discord::APP_ID,
+        "I opened INC…",
+    );
+    own["author"]["bot"] = json!(true);
+    gateway
+        .handle_event("MESSAGE_CREATE", &own)
+        .await
+        .expect("handled");
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all
+        .iter()
+        .any(|t| t["title"] == "My mouse is gone" && t["channel"] == "discord"));
+}

@@ -270,6 +270,17 @@ impl DiscordApi {
         Ok(())
     }
 
+    /// The gateway's WebSocket URL (`GET /gateway/bot`).
+    pub async fn gateway_url(&self) -> Result<String, ApiFailure> {
+        let answer = self
+            .call(Method::GET, "GET /gateway/bot", "/gateway/bot", None)
+            .await?;
+        answer["url"]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| ApiFailure::permanent("no gateway url in the answer".into(), None))
+    }
+
     /// Replaces the application's commands (globally or in one guild).
     pub async fn put_commands(
         &self,

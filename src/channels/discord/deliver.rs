@@ -157,7 +157,10 @@ impl DiscordDeliverer {
             return Err(Delivery::Permanent("outbox payload has no ticket".into()));
         };
         let origin = &payload["origin"];
-        let from = |channel: &str| origin["platform"] == PLATFORM && origin["channel"] == channel;
+        // The conversation a change came from (set by the gateway intake).
+        let from = |channel: &str, ts: &str| {
+            origin["platform"] == PLATFORM && origin["channel"] == channel && origin["ts"] == ts
+        };
         let threads = store::chat::for_ticket(&self.db, PLATFORM, ticket_id, REQUESTER_THREAD)
             .await
             .map_err(db_retry)?;
@@ -182,7 +185,7 @@ impl DiscordDeliverer {
                 None => self.open_requester_thread(message, &ticket).await?,
             },
             "ticket.commented" if !internal => {
-                for thread in threads.iter().filter(|t| !from(&t.channel)) {
+                for thread in threads.iter().filter(|t| !from(&t.channel, &t.ts)) {
                     self.post(
                         message,
                         &thread.channel,
@@ -223,7 +226,7 @@ impl DiscordDeliverer {
                 self.api
                     .edit_message(&card.channel, &card.ts, &render::card(&ticket))
                     .await?;
-                if message.event == "ticket.commented" && !from(&card.ts) {
+                if message.event == "ticket.commented" && !from(&card.channel, &card.ts) {
                     self.post(message, &card.ts, text_body(&comment_text(comment)), None)
                         .await?;
                 }

@@ -1,10 +1,12 @@
 //! Discord: request signing (`verify`), the REST client that keeps
 //! Discord's rate limits (`api`), message and modal rendering (`render`),
 //! the outbox deliverer (`deliver`) and the translation of interactions
-//! into desk calls (`inbound`).
+//! into desk calls (`inbound`), and the optional gateway connection
+//! that reads messages and attachments (`gateway`).
 
 pub mod api;
 pub mod deliver;
+pub mod gateway;
 pub mod inbound;
 pub mod render;
 pub mod verify;

@@ -56,6 +56,10 @@ pub struct FakeDiscord {
     scripted: Arc<Mutex<VecDeque<Scripted>>>,
     no_dms: Arc<Mutex<HashSet<String>>>,
     next_id: Arc<Mutex<u64>>,
+    /// Messages posted: (channel, id, body).
+    posted: Arc<Mutex<Vec<(String, String, Value)>>>,
+    /// What `GET /gateway/bot` answers.
+    gateway_url: Arc<Mutex<String>>,
 }
 
 impl FakeDiscord {
@@ -100,6 +104,22 @@ impl FakeDiscord {
     /// This user does not accept direct messages (Discord's 50007).
     pub fn refuse_dms(&self, user: &str) {
         self.no_dms.lock().expect("lock").insert(user.to_string());
+    }
+
+    /// Messages posted in `channel`: (id, body).
+    pub fn posted_in(&self, channel: &str) -> Vec<(String, Value)> {
+        self.posted
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(c, _, _)| c == channel)
+            .map(|(_, id, body)| (id.clone(), body.clone()))
+            .collect()
+    }
+
+    /// Where `GET /gateway/bot` sends the daemon.
+    pub fn set_gateway_url(&self, url: &str) {
+        *self.gateway_url.lock().expect("lock") = url.to_string();
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -199,6 +219,10 @@ fn answer(fake: &FakeDiscord, method: &Method, path: &str, body: &Value) -> Resp
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["channels", channel, "messages"]) => {
             let id = fake.id();
+            fake.posted
+                .lock()
+                .expect("lock")
+                .push((channel.to_string(), id.clone(), body.clone()));
             Json(json!({ "id": id, "channel_id": channel, "content": body["content"], "type": 0 }))
                 .into_response()
         }
@@ -224,6 +248,10 @@ fn answer(fake: &FakeDiscord, method: &Method, path: &str, body: &Value) -> Resp
             Json(json!({ "id": format!("9{user}"), "type": 1, "recipients": [{ "id": user }] }))
                 .into_response()
         }
+        ("GET", ["attachments", name]) => format!("contents of {name}").into_response(),
+        ("GET", ["gateway", "bot"]) => Json(json!({ "url": *fake.gateway_url.lock().expect("lock"),
+            "shards": 1, "session_start_limit": { "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1 } }))
+            .into_response(),
         ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
             Json(json!({ "id": fake.id() })).into_response()
         }
