@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
+    channels::discord::{api::DiscordApi, inbound::Discord, verify::Verifier},
     channels::slack::{api::SlackApi, inbound::Slack},
     config::Config,
     desk::{admin::DEFAULT_ORG, Desk, DeskSettings},
@@ -92,12 +93,24 @@ impl Application {
         } else {
             None
         };
+        let discord = if config.discord.enabled() {
+            Some(Discord {
+                desk: desk.clone(),
+                api: Arc::new(DiscordApi::new(&config.discord)?),
+                verifier: Verifier::new(&config.discord.public_key)
+                    .map_err(|e| anyhow::anyhow!("discord.public_key: {e}"))?,
+                organization: config.discord.organization.clone(),
+            })
+        } else {
+            None
+        };
         Ok(Self {
             listener,
             state: AppState {
                 desk,
                 config: Arc::new(config),
                 slack,
+                discord,
             },
             run_workers,
             bootstrap_token,
@@ -130,6 +143,11 @@ impl Application {
             workers.push(tokio::spawn(
                 Scheduler::new(desk.clone(), poll).run(stop_rx.clone()),
             ));
+            if config.discord.enabled() && config.discord.gateway {
+                let gateway =
+                    crate::channels::discord::gateway::Gateway::new(desk.clone(), &config.discord)?;
+                workers.push(tokio::spawn(gateway.run(stop_rx.clone())));
+            }
             for mailbox in crate::workers::mail::imap::workers(&desk, &config.email).await? {
                 tracing::info!(mailbox = %mailbox.name(), "mail intake starting");
                 workers.push(tokio::spawn(mailbox.run(stop_rx.clone())));

@@ -17,8 +17,9 @@ pub struct BenchArgs {
     pub token: String,
     /// `create` (POST /api/v1/tickets), `get` (GET /api/v1/tickets/{number}),
     /// `impact` (GET /api/v1/cmdb/cis/{ci}/impact?depth=N), `slack`
-    /// (signed direct-message events to POST /slack/events, each a new ticket)
-    /// or `email` (ingest from `email.imap_url` into the configured database;
+    /// (signed direct-message events to POST /slack/events, each a new ticket),
+    /// `discord` (signed modal submissions to POST /discord/interactions, each
+    /// a new ticket; see benches/discord.sh) or `email` (ingest from `email.imap_url` into the configured database;
     /// see benches/email.sh).
     #[arg(long, default_value = "create")]
     pub scenario: String,
@@ -44,6 +45,10 @@ pub struct BenchArgs {
     /// For `slack`: the daemon's `slack.signing_secret`.
     #[arg(long, env = "SWITCHBOARD__SLACK__SIGNING_SECRET")]
     pub slack_secret: Option<String>,
+    /// For `discord`: the hex Ed25519 secret seed whose public key is the
+    /// daemon's `discord.public_key`.
+    #[arg(long, env = "SWITCHBOARD_BENCH_DISCORD_SEED")]
+    pub discord_seed: Option<String>,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -75,8 +80,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ),
         _ => None,
     };
+    let discord_seed: Option<[u8; 32]> = match args.scenario.as_str() {
+        "discord" => Some(
+            args.discord_seed
+                .as_deref()
+                .and_then(|h| hex::decode(h.trim()).ok())
+                .and_then(|b| b.try_into().ok())
+                .context("--discord-seed (64 hex digits) is needed for the discord scenario")?,
+        ),
+        _ => None,
+    };
     let (create, read_url) = match args.scenario.as_str() {
-        "create" | "slack" => (true, String::new()),
+        "create" | "slack" | "discord" => (true, String::new()),
         "get" => (false, format!("{base}/api/v1/tickets/{number}")),
         "impact" => {
             let ci = args
@@ -88,7 +103,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 format!("{base}/api/v1/cmdb/cis/{ci}/impact?depth={}", args.depth),
             )
         }
-        other => anyhow::bail!("unknown scenario `{other}`; expected create, get, impact or slack"),
+        other => anyhow::bail!(
+            "unknown scenario `{other}`; expected create, get, impact, slack, discord or email"
+        ),
     };
 
     let warmup = Instant::now() + Duration::from_secs(2);
@@ -128,6 +145,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                         .header("content-type", "application/json")
                         .header("x-slack-request-timestamp", &ts)
                         .header("x-slack-signature", crate::channels::slack::verify::sign(secret, &ts, body.as_bytes()))
+                        .body(body)
+                } else if let Some(seed) = &discord_seed {
+                    let body = discord_interaction(worker, i, start.elapsed().as_nanos());
+                    let ts = chrono::Utc::now().timestamp().to_string();
+                    client
+                        .post(format!("{base}/discord/interactions"))
+                        .header("content-type", "application/json")
+                        .header("x-signature-timestamp", &ts)
+                        .header(
+                            "x-signature-ed25519",
+                            crate::channels::discord::verify::sign(seed, &ts, body.as_bytes()),
+                        )
                         .body(body)
                 } else if create {
                     client
@@ -180,4 +209,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
     );
     Ok(())
+}
+
+/// A `/ticket` modal submission as Discord sends it, from one user per client.
+fn discord_interaction(worker: usize, i: u64, nanos: u128) -> String {
+    let user = format!("{}", 3_100_000_000_000_000_000u64 + worker as u64);
+    json!({
+        "id": format!("{}{nanos}", 2_100_000 + worker), "application_id": "1", "type": 5,
+        "token": "bench", "version": 1, "guild_id": "1200000000000000001", "channel_id": "1300000000000000001",
+        "attachment_size_limit": 10485760, "app_permissions": "0", "entitlements": [], "locale": "en-US",
+        "member": { "user": { "id": user, "username": format!("bench{worker}"), "discriminator": "0" },
+                    "roles": [], "permissions": "0", "joined_at": "2024-01-01T00:00:00+00:00", "deaf": false, "mute": false },
+        "data": { "custom_id": "ticket_modal", "components": [
+            { "type": 1, "components": [{ "type": 4, "custom_id": "title", "value": format!("bench {worker}-{i}") }] },
+            { "type": 1, "components": [{ "type": 4, "custom_id": "description", "value": "load test" }] },
+            { "type": 1, "components": [{ "type": 4, "custom_id": "urgency", "value": "low" }] } ] },
+    })
+    .to_string()
 }

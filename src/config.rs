@@ -290,6 +290,14 @@ pub struct DiscordConfig {
     pub public_key: String,
     pub bot_token: Secret,
     pub api_base_url: String,
+    /// The organization (slug) the application's guilds belong to.
+    pub organization: String,
+    /// A channel id for approvals and notices to people who do not accept
+    /// direct messages (they are mentioned there); empty: such messages fail.
+    pub fallback_channel: String,
+    /// Hold a gateway connection (one replica, by advisory lock) to read
+    /// messages and attachments; needs the Message Content intent.
+    pub gateway: bool,
 }
 
 impl Default for DiscordConfig {
@@ -299,7 +307,17 @@ impl Default for DiscordConfig {
             public_key: String::new(),
             bot_token: Secret::default(),
             api_base_url: "https://discord.com/api/v10".into(),
+            organization: "default".into(),
+            fallback_channel: String::new(),
+            gateway: false,
         }
+    }
+}
+
+impl DiscordConfig {
+    /// On when both the public key and the bot token are set.
+    pub fn enabled(&self) -> bool {
+        !self.public_key.is_empty() && !self.bot_token.is_empty()
     }
 }
 
@@ -536,6 +554,14 @@ impl Config {
             });
         }
         self.validate_email()?;
+        if self.discord.enabled() {
+            crate::channels::discord::verify::Verifier::new(&self.discord.public_key).map_err(
+                |message| ConfigError::Value {
+                    key: "discord.public_key",
+                    message,
+                },
+            )?;
+        }
         if self.outbox.max_attempts == 0 {
             return Err(ConfigError::Value {
                 key: "outbox.max_attempts",
@@ -603,6 +629,9 @@ impl Config {
         if self.slack.enabled() {
             platforms.push("slack".to_string());
         }
+        if self.discord.enabled() {
+            platforms.push("discord".to_string());
+        }
         platforms
     }
 
@@ -654,10 +683,7 @@ impl Config {
     pub fn connectors(&self) -> Vec<(&'static str, bool)> {
         vec![
             ("slack", self.slack.enabled()),
-            (
-                "discord",
-                !self.discord.public_key.is_empty() && !self.discord.bot_token.is_empty(),
-            ),
+            ("discord", self.discord.enabled()),
             (
                 "email",
                 !self.email.imap_url.is_empty()

@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: SlaCommand,
     },
+    /// The Discord application.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
     /// Load benchmark against a running daemon (see BENCHMARKS.md).
     Bench(switchboard::bench::BenchArgs),
 }
@@ -124,6 +129,20 @@ enum SlaCommand {
     /// Benchmark due-date arithmetic and timer firing (see BENCHMARKS.md);
     /// uses the configured database for the timers.
     Bench(switchboard::bench_sla::SlaBenchArgs),
+}
+
+#[derive(Subcommand)]
+enum DiscordCommand {
+    /// Register (replace) the application's commands from
+    /// bot-manifest/discord-commands.json: globally, or in one guild (at once).
+    RegisterCommands {
+        /// A guild id: register there only (no propagation delay).
+        #[arg(long)]
+        guild: Option<String>,
+        /// Another commands file; the built-in copy of the manifest by default.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -291,6 +310,28 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Discord {
+            command: DiscordCommand::RegisterCommands { guild, file },
+        } => {
+            let commands = match &file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => switchboard::channels::discord::COMMANDS.to_string(),
+            };
+            let names = switchboard::channels::discord::register_commands(
+                &config.discord,
+                guild.as_deref(),
+                &commands,
+            )
+            .await?;
+            println!(
+                "registered {} commands {}: {}",
+                names.len(),
+                guild.map_or("globally".to_string(), |g| format!("in guild {g}")),
+                names.join(", ")
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) if args.scenario == "email" => {

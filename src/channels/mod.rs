@@ -4,4 +4,5 @@
 //! platforms' requests live in `http/`; the deliverers run in the outbox
 //! dispatcher.
 
+pub mod discord;
 pub mod slack;

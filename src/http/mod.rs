@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod changes;
 mod cmdb;
+mod discord;
 mod email;
 pub mod error;
 mod escalation;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Set when Slack is configured: its endpoints are mounted.
     pub slack: Option<crate::channels::slack::inbound::Slack>,
+    /// Set when Discord is configured: its endpoint is mounted.
+    pub discord: Option<crate::channels::discord::inbound::Discord>,
 }
 
 /// Runs one desk use case in its transaction with the request's intake:
@@ -97,6 +100,9 @@ pub fn router(state: AppState) -> Router {
     let mut platforms = Router::new();
     if let Some(slack_state) = state.slack.clone() {
         platforms = platforms.merge(slack::router(slack_state));
+    }
+    if let Some(discord_state) = state.discord.clone() {
+        platforms = platforms.merge(discord::router(discord_state));
     }
     Router::new()
         .nest("/api/v1", api)

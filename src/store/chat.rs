@@ -100,3 +100,18 @@ pub async fn record_posted(db: &Db, row: &ChatMessageRow) -> Result<(), sqlx::Er
     insert_message(&mut tx, row).await?;
     tx.commit().await
 }
+
+/// The message with id `ts` in any channel: on Discord a thread opened on
+/// a message has that message's id, so a reply in a card's thread finds
+/// the card.
+pub async fn find_by_ts_only(
+    db: &Db,
+    platform: &str,
+    ts: &str,
+) -> Result<Option<ChatMessageRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(
+        MESSAGE,
+        " WHERE platform = $1 AND ts = $2 ORDER BY created_at LIMIT 1"
+    );
+    super::on_pool!(db, p => sqlx::query_as(SQL).bind(platform).bind(ts).fetch_optional(p).await)
+}

@@ -470,3 +470,18 @@ pub async fn set_org_mfa_required(
     on!(tx, c => sqlx::query(sql).bind(org_id).bind(required).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// The oldest identity of a platform user in any namespace: Discord user
+/// ids are global, and a click in a direct message carries no guild.
+pub async fn find_identity_any_namespace(
+    tx: &mut Tx,
+    org_id: Uuid,
+    kind: &str,
+    external_id: &str,
+) -> Result<Option<IdentityRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(
+        IDENTITY,
+        " WHERE org_id = $1 AND kind = $2 AND external_id = $3 ORDER BY created_at, id LIMIT 1"
+    );
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(kind).bind(external_id).fetch_optional(c).await)
+}

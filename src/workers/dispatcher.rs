@@ -64,6 +64,18 @@ impl Dispatcher {
                 crate::channels::slack::deliver::SlackDeliverer::new(api, desk.db.clone()),
             ));
         }
+        if config.discord.enabled() {
+            let api = crate::channels::discord::api::DiscordApi::new(&config.discord)?;
+            let fallback =
+                Some(config.discord.fallback_channel.trim().to_string()).filter(|c| !c.is_empty());
+            deliverers.push(Arc::new(
+                crate::channels::discord::deliver::DiscordDeliverer::new(
+                    api,
+                    desk.db.clone(),
+                    fallback,
+                ),
+            ));
+        }
         if !config.email.smtp_url.is_empty() {
             deliverers.push(Arc::new(SmtpDeliverer::new(
                 desk.db.clone(),

@@ -1,5 +1,6 @@
 //! Test support: helpers shared by the API integration tests.
 
+pub mod discord;
 pub mod dovecot;
 pub mod postgres;
 pub mod slack;

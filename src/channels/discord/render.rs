@@ -1,0 +1,363 @@
+//! Discord messages and modals: the triage card of a ticket (buttons and a
+//! priority select while it is open), an approval request (buttons while
+//! it is open, its outcome after), the resolution check, notices with an
+//! Acknowledge button, and the modals of `/ticket`, Reject and catalog
+//! forms. Custom ids (`action:value`) are the contract with `inbound`.
+
+use serde_json::{json, Value};
+
+use crate::{
+    desk::{approvals::ApprovalView, views::TicketView},
+    domain::form::{FieldKind, FormField},
+};
+
+/// Custom-id actions of the components this module renders.
+pub const TAKE: &str = "take";
+pub const RESOLVE: &str = "resolve";
+pub const ESCALATE: &str = "escalate";
+pub const PRIORITY: &str = "priority";
+pub const APPROVE: &str = "approve";
+pub const REJECT: &str = "reject";
+pub const ACKNOWLEDGE: &str = "ack";
+pub const SOLVED_YES: &str = "solved_yes";
+pub const SOLVED_NO: &str = "solved_no";
+/// Continues a catalog form in its next modal (`catalog_next:<item>:<step>`).
+pub const CATALOG_NEXT: &str = "catalog_next";
+/// Modal custom ids.
+pub const TICKET_MODAL: &str = "ticket_modal";
+pub const REJECT_MODAL: &str = "reject_modal";
+pub const CATALOG_MODAL: &str = "catalog";
+
+/// Longest title / description / reason accepted from a modal (Discord's
+/// own limits on text inputs are 4000).
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 4000;
+pub const REASON_MAX: usize = 1000;
+/// Text inputs per modal (Discord's limit).
+pub const FIELDS_PER_MODAL: usize = 5;
+/// An embed field's value limit: answers carried between catalog steps.
+pub const CARRIED_MAX: usize = 1024;
+
+/// Message flag: only the person who used the command sees it.
+pub const EPHEMERAL: u64 = 64;
+
+/// Escapes Discord markdown so names and titles show as written.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Cuts text to `max` characters (Discord rejects longer labels and titles).
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+fn button(label: &str, custom_id: String, style: u8) -> Value {
+    json!({ "type": 2, "style": style, "label": label, "custom_id": custom_id })
+}
+
+fn row(components: Vec<Value>) -> Value {
+    json!({ "type": 1, "components": components })
+}
+
+/// No pings from text we echo.
+fn quiet(mut body: Value) -> Value {
+    body["allowed_mentions"] = json!({ "parse": [] });
+    body
+}
+
+fn is_open(state: &str) -> bool {
+    !matches!(state, "resolved" | "closed" | "cancelled" | "rejected")
+}
+
+/// The card a team sees in its triage channel, edited in place.
+pub fn card(ticket: &TicketView) -> Value {
+    let who = |p: &Option<crate::desk::views::PersonRef>| {
+        p.as_ref()
+            .map(|p| escape(&p.name))
+            .unwrap_or_else(|| "—".into())
+    };
+    let colour = match ticket.priority.as_str() {
+        "p1" => 0xd7_26_3d,
+        "p2" => 0xf4_6d_43,
+        "p3" => 0xfd_ae_61,
+        _ => 0x74_ad_d1,
+    };
+    let embed = json!({
+        "title": cut(&format!("{} · {}", ticket.number, ticket.title), 256),
+        "description": cut(&escape(&ticket.description), 1000),
+        "color": colour,
+        "fields": [
+            { "name": "State", "value": ticket.state, "inline": true },
+            { "name": "Priority", "value": ticket.priority, "inline": true },
+            { "name": "Assignee", "value": who(&ticket.assignee), "inline": true },
+            { "name": "Requester", "value": who(&ticket.requester), "inline": true },
+        ],
+    });
+    let mut components = Vec::new();
+    if is_open(&ticket.state) {
+        let n = &ticket.number;
+        let mut buttons = vec![button("Take", format!("{TAKE}:{n}"), 1)];
+        if ticket.allowed_transitions.iter().any(|s| s == "resolved") {
+            buttons.push(button("Resolve", format!("{RESOLVE}:{n}"), 3));
+        }
+        buttons.push(button("Escalate", format!("{ESCALATE}:{n}"), 4));
+        components.push(row(buttons));
+        let option = |level: &str, label: &str| json!({ "label": label, "value": level, "default": ticket.urgency == level });
+        components.push(row(vec![json!({
+            "type": 3,
+            "custom_id": format!("{PRIORITY}:{n}"),
+            "placeholder": "Priority (sets the urgency)",
+            "options": [
+                option("high", "High urgency"),
+                option("medium", "Medium urgency"),
+                option("low", "Low urgency"),
+            ],
+        })]));
+    }
+    quiet(json!({
+        "content": format!("{} [{}] {}", ticket.number, ticket.priority, ticket.state),
+        "embeds": [embed],
+        "components": components,
+    }))
+}
+
+/// An approval request as one approver sees it: buttons while the stage is
+/// open, the outcome ("Approved by …, 14:02 UTC") once decided.
+pub fn approval(view: &ApprovalView) -> Value {
+    let mut lines = vec![format!(
+        "**Approval needed** for **{}** · {}\nPolicy: {}",
+        view.ticket,
+        escape(&view.ticket_title),
+        escape(&view.policy)
+    )];
+    if let Some(requester) = &view.requester {
+        lines.push(format!("Requested by {}", escape(&requester.name)));
+    }
+    if let Some(stage) = view.stages.get(view.stage) {
+        lines.push(if stage.cab {
+            format!(
+                "CAB: {} of {} approvals, {} rejections",
+                stage.approvals, stage.needed, stage.rejections
+            )
+        } else {
+            format!("Stage: {}", escape(&stage.name))
+        });
+    }
+    let components = if view.status == "pending" {
+        vec![row(vec![
+            button("Approve", format!("{APPROVE}:{}", view.id), 3),
+            button("Reject", format!("{REJECT}:{}", view.id), 4),
+        ])]
+    } else {
+        lines.push(format!(
+            "**{}**",
+            crate::channels::slack::render::outcome(view)
+                .replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+        ));
+        Vec::new()
+    };
+    quiet(json!({ "content": cut(&lines.join("\n"), 2000), "components": components }))
+}
+
+/// "Is this solved?" with Yes / No, sent when a ticket is resolved.
+pub fn resolution_check(ticket: &TicketView) -> Value {
+    let n = &ticket.number;
+    quiet(json!({
+        "content": format!("**{n}** · {} was resolved. Is this solved?", escape(&ticket.title)),
+        "components": [row(vec![
+            button("Yes, close it", format!("{SOLVED_YES}:{n}"), 3),
+            button("No, reopen", format!("{SOLVED_NO}:{n}"), 2),
+        ])],
+    }))
+}
+
+/// A notice to a person; escalations and SLA alarms about a ticket carry an
+/// Acknowledge button.
+pub fn notice(subject: &str, text: &str, acknowledge: Option<&str>) -> Value {
+    let mut body = json!({
+        "content": cut(&format!("**{}**\n{}", escape(subject), escape(text)), 2000),
+    });
+    if let Some(number) = acknowledge {
+        body["components"] = json!([row(vec![button(
+            "Acknowledge",
+            format!("{ACKNOWLEDGE}:{number}"),
+            1
+        )])]);
+    }
+    quiet(body)
+}
+
+/// An interaction answer only the person sees.
+pub fn ephemeral(text: &str) -> Value {
+    json!({ "type": 4, "data": { "content": cut(text, 2000), "flags": EPHEMERAL, "allowed_mentions": { "parse": [] } } })
+}
+
+fn text_input(
+    custom_id: &str,
+    label: &str,
+    long: bool,
+    max: usize,
+    required: bool,
+    placeholder: Option<&str>,
+) -> Value {
+    let mut input = json!({
+        "type": 4,
+        "custom_id": custom_id,
+        "label": cut(label, 45),
+        "style": if long { 2 } else { 1 },
+        "max_length": max.clamp(1, 4000),
+        "required": required,
+    });
+    if let Some(p) = placeholder.filter(|p| !p.is_empty()) {
+        input["placeholder"] = json!(cut(p, 100));
+    }
+    row(vec![input])
+}
+
+fn modal(custom_id: &str, title: &str, inputs: Vec<Value>) -> Value {
+    json!({ "type": 9, "data": { "custom_id": custom_id, "title": cut(title, 45), "components": inputs } })
+}
+
+/// The modal `/ticket` opens.
+pub fn ticket_modal() -> Value {
+    modal(
+        TICKET_MODAL,
+        "New ticket",
+        vec![
+            text_input("title", "Title", false, TITLE_MAX, true, None),
+            text_input(
+                "description",
+                "Description",
+                true,
+                DESCRIPTION_MAX,
+                false,
+                None,
+            ),
+            text_input(
+                "urgency",
+                "Urgency",
+                false,
+                6,
+                false,
+                Some("high, medium or low"),
+            ),
+        ],
+    )
+}
+
+/// The modal a Reject click opens, asking for the reason.
+pub fn reject_modal(approval: &str) -> Value {
+    modal(
+        &format!("{REJECT_MODAL}:{approval}"),
+        "Reject",
+        vec![text_input("reason", "Why?", true, REASON_MAX, true, None)],
+    )
+}
+
+/// The longest answer a catalog field's text input accepts; `carried`
+/// when the answer must travel to a later step in an embed field.
+pub fn field_max(field: &FormField, carried: bool) -> usize {
+    let max = match &field.kind {
+        FieldKind::Text { max_length, .. } => {
+            max_length.unwrap_or(crate::domain::form::MAX_TEXT_CHARS)
+        }
+        FieldKind::LongText { max_length } => {
+            max_length.unwrap_or(crate::domain::form::MAX_LONG_TEXT_CHARS)
+        }
+        FieldKind::MultiChoice { .. } => 1000,
+        _ => 200,
+    };
+    let max = max.min(4000);
+    if carried {
+        max.min(CARRIED_MAX)
+    } else {
+        max
+    }
+}
+
+fn placeholder(field: &FormField) -> Option<String> {
+    let options = |opts: &[crate::domain::form::FormOption], sep: &str| {
+        let list: Vec<&str> = opts.iter().map(|o| o.value.as_str()).collect();
+        format!("{sep}{}", list.join(", "))
+    };
+    match &field.kind {
+        FieldKind::Choice { options: o } => Some(options(o, "one of: ")),
+        FieldKind::MultiChoice { options: o, .. } => Some(options(o, "comma-separated: ")),
+        FieldKind::Date { .. } => Some("YYYY-MM-DD".into()),
+        FieldKind::Number { .. } => Some("a number".into()),
+        FieldKind::Person => Some("email of the person".into()),
+        FieldKind::ConfigurationItem { .. } => Some("id or external id".into()),
+        _ => field.help.clone(),
+    }
+}
+
+/// One step of a catalog item's form: up to five of its fields.
+pub fn catalog_modal(item_id: &str, item_name: &str, fields: &[FormField], step: usize) -> Value {
+    let steps = fields.len().div_ceil(FIELDS_PER_MODAL).max(1);
+    let last = step + 1 >= steps;
+    let inputs = fields
+        .iter()
+        .skip(step * FIELDS_PER_MODAL)
+        .take(FIELDS_PER_MODAL)
+        .map(|f| {
+            text_input(
+                &f.key,
+                &f.label,
+                matches!(f.kind, FieldKind::LongText { .. }),
+                field_max(f, !last),
+                f.required,
+                placeholder(f).as_deref(),
+            )
+        })
+        .collect();
+    let title = if steps > 1 {
+        format!("{} ({}/{steps})", item_name, step + 1)
+    } else {
+        item_name.to_string()
+    };
+    modal(&format!("{CATALOG_MODAL}:{item_id}:{step}"), &title, inputs)
+}
+
+/// Between two steps of a catalog form: the answers so far (carried in the
+/// embed's fields to the next step) and a button to continue.
+pub fn catalog_continue(
+    item_id: &str,
+    item_name: &str,
+    answers: &[(String, String)],
+    next_step: usize,
+    steps: usize,
+) -> Value {
+    let fields: Vec<Value> = answers
+        .iter()
+        .map(|(k, v)| json!({ "name": k, "value": if v.is_empty() { "—".to_string() } else { cut(v, CARRIED_MAX) } }))
+        .collect();
+    json!({ "type": 4, "data": {
+        "content": format!("{}: step {} of {steps} done.", escape(item_name), next_step),
+        "flags": EPHEMERAL,
+        "embeds": [{ "title": "Your answers so far", "fields": fields }],
+        "components": [row(vec![button(
+            &format!("Continue ({}/{steps})", next_step + 1),
+            format!("{CATALOG_NEXT}:{item_id}:{next_step}"),
+            1,
+        )])],
+        "allowed_mentions": { "parse": [] },
+    } })
+}

@@ -1,0 +1,1469 @@
+//! Discord, driven as Discord drives it: interactions signed with a test
+//! Ed25519 key in Discord's JSON formats (PING, APPLICATION_COMMAND,
+//! MESSAGE_COMPONENT, MODAL_SUBMIT, APPLICATION_COMMAND_AUTOCOMPLETE), and a
+//! fake REST API that records what the daemon sends and can answer 429.
+//! Covers signatures, every command, deduplicated retries, modal limits,
+//! triage cards edited in place, approvals by button with refusals,
+//! resolution checks, catalog forms in steps, rate limits and command
+//! registration.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::{
+    helpers::{expect_json, spawn_app_with, TestApp},
+    support::discord::{self, FakeDiscord, GUILD},
+};
+
+const FALLBACK: &str = "1300000000000000999";
+const TRIAGE: &str = "1300000000000000777";
+
+async fn discord_app() -> (TestApp, FakeDiscord) {
+    let fake = FakeDiscord::default();
+    let base = fake.start().await;
+    let app = spawn_app_with(move |c| {
+        c.discord.application_id = discord::APP_ID.into();
+        c.discord.public_key = discord::public_key();
+        c.discord.bot_token = switchboard::config::Secret::new("bot-test-token");
+        c.discord.api_base_url = base;
+        c.discord.fallback_channel = FALLBACK.into();
+    })
+    .await;
+    (app, fake)
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn send_raw(
+    app: &TestApp,
+    body: &str,
+    headers: Vec<(&'static str, String)>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/discord/interactions"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    request.send().await.expect("request sent")
+}
+
+async fn send(app: &TestApp, interaction: &Value) -> reqwest::Response {
+    let body = interaction.to_string();
+    send_raw(app, &body, discord::signed(now(), &body)).await
+}
+
+/// Sends a signed interaction and returns Discord's view of the answer.
+async fn answer(app: &TestApp, interaction: &Value) -> Value {
+    expect_json(send(app, interaction).await, StatusCode::OK).await
+}
+
+async fn tickets(app: &TestApp) -> Vec<Value> {
+    let list: Value = app.get_json("/api/v1/tickets", &app.token).await;
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn content(answer: &Value) -> String {
+    answer["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn ticket_modal(id: &str, user: &str, title: &str, urgency: &str) -> Value {
+    discord::modal(
+        id,
+        user,
+        "ticket_modal",
+        &[
+            ("title", title),
+            ("description", "Details here"),
+            ("urgency", urgency),
+        ],
+    )
+}
+
+async fn link(app: &TestApp, person: &Value, user: &str) {
+    let id = person["id"].as_str().expect("id");
+    expect_json(
+        app.post(
+            &format!("/api/v1/people/{id}/identities"),
+            &app.token,
+            &json!({ "kind": "discord", "namespace": GUILD, "external_id": user }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bad_signatures_get_401_and_store_nothing_and_ping_gets_pong() {
+    let (app, _fake) = discord_app().await;
+    let body = ticket_modal(
+        "2000000000000000001",
+        "3000000000000000001",
+        "Printer on fire",
+        "high",
+    )
+    .to_string();
+
+    // Signed with another application's key.
+    let ts = now().to_string();
+    let wrong = switchboard::channels::discord::verify::sign(&[1; 32], &ts, body.as_bytes());
+    let response = send_raw(
+        &app,
+        &body,
+        vec![
+            ("x-signature-ed25519", wrong),
+            ("x-signature-timestamp", ts),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Signed, then altered on the way.
+    let altered = body.replace("Printer on fire", "Printer on ice!");
+    let response = send_raw(&app, &altered, discord::signed(now(), &body)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // No signature headers at all, or only one of them.
+    assert_eq!(
+        send_raw(&app, &body, vec![]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let only_ts = vec![("x-signature-timestamp", now().to_string())];
+    assert_eq!(
+        send_raw(&app, &body, only_ts).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A correctly signed request replayed ten minutes later.
+    let stale = send_raw(&app, &body, discord::signed(now() - 600, &body)).await;
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+
+    assert!(tickets(&app).await.is_empty(), "nothing stored");
+    let people: Vec<Value> = app.get_json("/api/v1/people", &app.token).await;
+    assert!(
+        people.iter().all(|p| !p["name"]
+            .as_str()
+            .unwrap_or("")
+            .contains("3000000000000000001")),
+        "no contact was created"
+    );
+
+    // Discord's endpoint check: a signed PING is answered PONG.
+    let ping = json!({ "id": "2000000000000000002", "application_id": discord::APP_ID, "type": 1,
+                       "token": "t", "version": 1 });
+    assert_eq!(answer(&app, &ping).await, json!({ "type": 1 }));
+    // Malformed JSON, correctly signed: 400.
+    let malformed = "{not json";
+    let response = send_raw(&app, malformed, discord::signed(now(), malformed)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_retried() {
+    let (app, fake) = discord_app().await;
+    let user = "3000000000000000010";
+    let modal = answer(
+        &app,
+        &discord::command("2000000000000000010", user, "ticket", &[]),
+    )
+    .await;
+    assert_eq!(modal["type"], 9);
+    assert_eq!(modal["data"]["custom_id"], "ticket_modal");
+    let inputs: Vec<&str> = modal["data"]["components"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["components"][0]["custom_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(inputs, ["title", "description", "urgency"]);
+    assert_eq!(
+        modal["data"]["components"][0]["components"][0]["max_length"],
+        200
+    );
+
+    let submit = ticket_modal("2000000000000000011", user, "VPN keeps dropping", "High");
+    let first = answer(&app, &submit).await;
+    assert_eq!(first["type"], 4);
+    assert_eq!(first["data"]["flags"], 64, "ephemeral");
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 1);
+    let number = all[0]["number"].as_str().expect("number").to_string();
+    assert!(content(&first).contains(&number), "{first}");
+    assert_eq!(all[0]["title"], "VPN keeps dropping");
+    assert_eq!(all[0]["urgency"], "high");
+    assert_eq!(all[0]["channel"], "discord");
+    assert_eq!(all[0]["requester"]["name"], format!("User {user}"));
+
+    // The same interaction delivered again: the same answer, nothing new.
+    let again = answer(&app, &submit).await;
+    assert_eq!(again, first);
+    assert_eq!(tickets(&app).await.len(), 1);
+
+    // Over the modal's limits, or invalid: the modal's own error, nothing stored.
+    let long = "x".repeat(201);
+    let refused = answer(&app, &ticket_modal("2000000000000000012", user, &long, "")).await;
+    assert!(content(&refused).contains("longer than 200"), "{refused}");
+    assert_eq!(refused["data"]["flags"], 64);
+    let refused = answer(&app, &ticket_modal("2000000000000000013", user, "  ", "")).await;
+    assert!(content(&refused).contains("title"), "{refused}");
+    let refused = answer(
+        &app,
+        &ticket_modal("2000000000000000014", user, "Mouse", "urgent"),
+    )
+    .await;
+    assert!(content(&refused).contains("urgency"), "{refused}");
+    assert_eq!(tickets(&app).await.len(), 1);
+
+    // The requester gets the confirmation as a direct message.
+    app.dispatcher.drain().await.expect("deliver");
+    let dm = fake.calls_to("POST", "/users/@me/channels");
+    assert_eq!(dm[0].body["recipient_id"], user);
+    let posted = fake.calls_to("POST", &format!("/channels/9{user}/messages"));
+    assert_eq!(posted.len(), 1);
+    assert!(posted[0].body["content"]
+        .as_str()
+        .expect("content")
+        .contains(&number));
+}
+
+#[tokio::test]
+async fn tickets_ticket_status_and_link_answer_only_the_person() {
+    let (app, _fake) = discord_app().await;
+    let user = "3000000000000000020";
+    for (i, title) in ["Laptop fan loud", "Docking station dead"]
+        .iter()
+        .enumerate()
+    {
+        answer(
+            &app,
+            &ticket_modal(&format!("20000000000000002{i}"), user, title, ""),
+        )
+        .await;
+    }
+    let other = answer(
+        &app,
+        &ticket_modal("2000000000000000029", "3000000000000000029", "Not mine", ""),
+    )
+    .await;
+    assert_eq!(other["type"], 4);
+    let all = tickets(&app).await;
+    let number = |title: &str| {
+        all.iter()
+            .find(|t| t["title"] == title)
+            .and_then(|t| t["number"].as_str())
+            .expect("ticket")
+            .to_string()
+    };
+    let (fan, dock, foreign) = (
+        number("Laptop fan loud"),
+        number("Docking station dead"),
+        number("Not mine"),
+    );
+    expect_json(app.transition(&fan, "resolved").await, StatusCode::OK).await;
+
+    let mine = answer(
+        &app,
+        &discord::command("2000000000000000025", user, "tickets", &[]),
+    )
+    .await;
+    assert_eq!(mine["data"]["flags"], 64);
+    let text = content(&mine);
+    assert!(text.contains(&dock), "{text}");
+    assert!(
+        !text.contains(&fan),
+        "resolved tickets are not open: {text}"
+    );
+    assert!(!text.contains(&foreign), "{text}");
+
+    let status = answer(
+        &app,
+        &discord::command(
+            "2000000000000000026",
+            user,
+            "ticket-status",
+            &[("number", &dock.to_lowercase())],
+        ),
+    )
+    .await;
+    assert!(
+        content(&status).contains(&dock) && content(&status).contains("State: new"),
+        "{status}"
+    );
+    let hidden = answer(
+        &app,
+        &discord::command(
+            "2000000000000000027",
+            user,
+            "ticket-status",
+            &[("number", &foreign)],
+        ),
+    )
+    .await;
+    assert!(content(&hidden).contains("can't find"), "{hidden}");
+
+    // /link: the Discord user becomes Ada, who created a code in Switchboard.
+    let (ada, ada_token) = app
+        .person_with_token("Ada Lovelace", "ada@example.com", &["agent"])
+        .await;
+    let code = expect_json(
+        app.post("/api/v1/me/link-codes", &ada_token, &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let code = code["code"].as_str().expect("code").to_string();
+    let wrong = answer(
+        &app,
+        &discord::command(
+            "2000000000000000030",
+            "3000000000000000031",
+            "link",
+            &[("code", "000000")],
+        ),
+    )
+    .await;
+    assert!(content(&wrong).contains("code"), "{wrong}");
+    let linked = answer(
+        &app,
+        &discord::command(
+            "2000000000000000031",
+            "3000000000000000031",
+            "link",
+            &[("code", &code)],
+        ),
+    )
+    .await;
+    assert!(content(&linked).contains("Ada Lovelace"), "{linked}");
+    let identities: Vec<Value> = app
+        .get_json(
+            &format!(
+                "/api/v1/people/{}/identities",
+                ada["id"].as_str().expect("id")
+            ),
+            &app.token,
+        )
+        .await;
+    assert!(identities.iter().any(|i| i["kind"] == "discord"
+        && i["namespace"] == GUILD
+        && i["external_id"] == "3000000000000000031"));
+    // From now on the Discord user acts as Ada (an agent: sees every ticket).
+    let status = answer(
+        &app,
+        &discord::command(
+            "2000000000000000032",
+            "3000000000000000031",
+            "ticket-status",
+            &[("number", &foreign)],
+        ),
+    )
+    .await;
+    assert!(content(&status).contains(&foreign), "{status}");
+}
+
+#[tokio::test]
+async fn create_ticket_on_a_message_links_back_to_it() {
+    let (app, _fake) = discord_app().await;
+    let target = "1600000000000000001";
+    let mut message = discord::message(
+        target,
+        discord::CHANNEL,
+        "The build server is down again\nsince 9:00",
+    );
+    message["author"] =
+        json!({ "id": "3000000000000000041", "username": "bob", "discriminator": "0" });
+    let data = json!({ "id": "1500000000000000005", "name": "Create ticket", "type": 3, "target_id": target,
+                       "resolved": { "messages": { target: message } } });
+    let invoked = discord::interaction("2000000000000000040", 2, "3000000000000000040", true, data);
+    let reply = answer(&app, &invoked).await;
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 1);
+    assert!(content(&reply).contains(all[0]["number"].as_str().expect("number")));
+    assert_eq!(all[0]["title"], "The build server is down again");
+    let description = all[0]["description"].as_str().expect("description");
+    assert!(
+        description.contains(&format!(
+            "https://discord.com/channels/{GUILD}/{}/{target}",
+            discord::CHANNEL
+        )),
+        "{description}"
+    );
+    assert!(description.contains("bob"));
+}
+
+#[tokio::test]
+async fn unknown_commands_and_custom_ids_get_an_ephemeral_unknown_action() {
+    let (app, _fake) = discord_app().await;
+    let reply = answer(
+        &app,
+        &discord::command(
+            "2000000000000000050",
+            "3000000000000000050",
+            "frobnicate",
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(reply["type"], 4);
+    assert_eq!(reply["data"]["flags"], 64);
+    assert!(content(&reply).contains("unknown action"));
+    let click = discord::click(
+        "2000000000000000051",
+        "3000000000000000050",
+        true,
+        "self_destruct:now",
+        discord::message("1", discord::CHANNEL, ""),
+    );
+    assert!(content(&answer(&app, &click).await).contains("unknown action"));
+    let modal = discord::modal(
+        "2000000000000000052",
+        "3000000000000000050",
+        "mystery",
+        &[("a", "b")],
+    );
+    assert!(content(&answer(&app, &modal).await).contains("unknown action"));
+    assert!(tickets(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_anywhere() {
+    let (app, fake) = discord_app().await;
+    let (agent, _) = app
+        .person_with_token("Al Agent", "al@example.com", &["agent"])
+        .await;
+    link(&app, &agent, "3000000000000000060").await;
+    let agent_id = agent["id"].as_str().expect("id");
+    expect_json(
+        app.post(
+            "/api/v1/teams",
+            &app.token,
+            &json!({ "name": "Network", "members": [agent_id] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.send(
+            Method::PATCH,
+            "/api/v1/teams/Network",
+            &app.token,
+            Some(&json!({ "default_channel": TRIAGE })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ticket = expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Core switch down", "team": "Network" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = ticket["number"].as_str().expect("number").to_string();
+    app.dispatcher.drain().await.expect("deliver");
+    let cards = fake.calls_to("POST", &format!("/channels/{TRIAGE}/messages"));
+    assert_eq!(cards.len(), 1, "one card");
+    let card = cards[0].body.to_string();
+    assert!(
+        card.contains(&format!("take:{number}")) && card.contains(&format!("priority:{number}")),
+        "{card}"
+    );
+    assert!(
+        card.contains(&format!("escalate:{number}")) && card.contains(&format!("resolve:{number}"))
+    );
+    // The fake numbers messages in order: the card is the first.
+    let card_id = "1400000000000000001";
+    let threads = fake.calls_to(
+        "POST",
+        &format!("/channels/{TRIAGE}/messages/{card_id}/threads"),
+    );
+    assert_eq!(threads.len(), 1, "a thread opened on the card");
+    assert!(threads[0].body["name"]
+        .as_str()
+        .expect("name")
+        .starts_with(&number));
+
+    // Take, clicked by the agent: assigned, and the clicked card shows it at once.
+    let take = discord::click(
+        "2000000000000000060",
+        "3000000000000000060",
+        true,
+        &format!("take:{number}"),
+        discord::message(card_id, TRIAGE, ""),
+    );
+    let taken = answer(&app, &take).await;
+    assert_eq!(taken["type"], 7, "{taken}");
+    assert!(taken["data"]["embeds"].to_string().contains("Al Agent"));
+    let fetched: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(fetched["assignee"]["name"], "Al Agent");
+    // A requester may not take it.
+    let stranger = discord::click(
+        "2000000000000000061",
+        "3000000000000000069",
+        true,
+        &format!("take:{number}"),
+        discord::message(card_id, TRIAGE, ""),
+    );
+    let refused = answer(&app, &stranger).await;
+    assert_eq!(refused["type"], 4);
+    assert_eq!(refused["data"]["flags"], 64);
+
+    // A change through the API edits the same card in place.
+    expect_json(
+        app.send(
+            Method::PATCH,
+            &format!("/api/v1/tickets/{number}"),
+            &app.token,
+            Some(&json!({ "urgency": "high" })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    app.dispatcher.drain().await.expect("deliver");
+    let edits = fake.calls_to("PATCH", &format!("/channels/{TRIAGE}/messages/{card_id}"));
+    assert!(edits.len() >= 2, "{edits:?}");
+    let last = &edits.last().expect("edit").body;
+    assert!(
+        last["content"].as_str().expect("content").contains("p2"),
+        "{last}"
+    );
+    assert!(last["embeds"].to_string().contains("Al Agent"));
+    assert_eq!(
+        fake.calls_to("POST", &format!("/channels/{TRIAGE}/messages"))
+            .len(),
+        1,
+        "still one card"
+    );
+
+    // A comment goes to the card's thread (whose id is the card's).
+    expect_json(
+        app.post(
+            &format!("/api/v1/tickets/{number}/comments"),
+            &app.token,
+            &json!({ "body": "PSU swapped", "internal": true }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    app.dispatcher.drain().await.expect("deliver");
+    let in_thread = fake.calls_to("POST", &format!("/channels/{card_id}/messages"));
+    assert!(in_thread.iter().any(|c| c.body["content"]
+        .as_str()
+        .unwrap_or("")
+        .contains("PSU swapped")));
+
+    // The priority select and Escalate, from the card.
+    let mut select = discord::click(
+        "2000000000000000062",
+        "3000000000000000060",
+        true,
+        &format!("priority:{number}"),
+        discord::message(card_id, TRIAGE, ""),
+    );
+    select["data"]["values"] = json!(["low"]);
+    assert_eq!(answer(&app, &select).await["type"], 7);
+    let escalate = discord::click(
+        "2000000000000000063",
+        "3000000000000000060",
+        true,
+        &format!("escalate:{number}"),
+        discord::message(card_id, TRIAGE, ""),
+    );
+    assert_eq!(answer(&app, &escalate).await["type"], 7);
+    let fetched: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(fetched["urgency"], "low");
+    assert_eq!(fetched["escalation_level"], 1);
+}
+
+async fn approval_setup(app: &TestApp, approver_user: &str) -> (String, String) {
+    let (approver, _) = app
+        .person_with_token("Ann Approver", "ann@example.com", &["approver"])
+        .await;
+    link(app, &approver, approver_user).await;
+    let approver_id = approver["id"].as_str().expect("id");
+    expect_json(
+        app.post("/api/v1/approval-policies", &app.token, &json!({ "name": "Ann", "stages": [
+            { "name": "Ann", "approvers": [{ "type": "person", "id": approver_id }], "rule": { "type": "any" } }] }))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let ticket = app
+        .create_ticket("service_request", "Admin rights on my laptop")
+        .await;
+    let number = ticket["number"].as_str().expect("number").to_string();
+    let approval = expect_json(
+        app.post(
+            &format!("/api/v1/tickets/{number}/approvals"),
+            &app.token,
+            &json!({ "policy": "Ann" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    (number, approval["id"].as_str().expect("id").to_string())
+}
+
+#[tokio::test]
+async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clicks() {
+    let (app, fake) = discord_app().await;
+    let ann = "3000000000000000070";
+    let (_, approval_id) = approval_setup(&app, ann).await;
+    app.dispatcher.drain().await.expect("deliver");
+    let requests = fake.calls_to("POST", &format!("/channels/9{ann}/messages"));
+    assert_eq!(requests.len(), 1, "a direct message to the approver");
+    assert!(requests[0].body["components"]
+        .to_string()
+        .contains(&format!("approve:{approval_id}")));
+    let request_id = "1400000000000000001";
+    let on_request = || discord::message(request_id, &format!("9{ann}"), "Approval needed");
+
+    // Someone else clicks: an ephemeral explanation, nothing changes.
+    let other = discord::click(
+        "2000000000000000070",
+        "3000000000000000079",
+        true,
+        &format!("approve:{approval_id}"),
+        on_request(),
+    );
+    let refused = answer(&app, &other).await;
+    assert_eq!(refused["data"]["flags"], 64);
+    assert!(content(&refused).contains("not an approver"), "{refused}");
+    let still: Value = app
+        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
+        .await;
+    assert_eq!(still["status"], "pending");
+
+    // The approver clicks Approve in the direct message (no guild there).
+    let yes = discord::click(
+        "2000000000000000071",
+        ann,
+        false,
+        &format!("approve:{approval_id}"),
+        on_request(),
+    );
+    let decided = answer(&app, &yes).await;
+    assert_eq!(decided["type"], 7, "{decided}");
+    assert!(
+        content(&decided).contains("Approved by Ann Approver"),
+        "{decided}"
+    );
+    assert_eq!(decided["data"]["components"], json!([]));
+    let approval: Value = app
+        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
+        .await;
+    assert_eq!(approval["status"], "approved");
+    assert_eq!(approval["stages"][0]["decisions"][0]["channel"], "discord");
+    // Discord retries the same interaction: the same answer, no second decision.
+    assert_eq!(answer(&app, &yes).await, decided);
+
+    // Every copy is edited after the decision.
+    app.dispatcher.drain().await.expect("deliver");
+    let edits = fake.calls_to("PATCH", &format!("/channels/9{ann}/messages/{request_id}"));
+    let last = edits.last().expect("the request was edited in place");
+    assert!(last.body["content"]
+        .as_str()
+        .expect("content")
+        .contains("Approved by Ann Approver"));
+    assert!(!last.body.to_string().contains("approve:"));
+
+    // A second click says who decided.
+    let again = discord::click(
+        "2000000000000000072",
+        ann,
+        false,
+        &format!("approve:{approval_id}"),
+        on_request(),
+    );
+    let text = content(&answer(&app, &again).await);
+    assert!(
+        text.contains("already approved") && text.contains("Ann Approver"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn reject_asks_for_a_reason_and_people_without_dms_are_asked_in_the_fallback_channel() {
+    let (app, fake) = discord_app().await;
+    let ann = "3000000000000000080";
+    fake.refuse_dms(ann);
+    let (number, approval_id) = approval_setup(&app, ann).await;
+    app.dispatcher.drain().await.expect("deliver");
+    let asked = fake.calls_to("POST", &format!("/channels/{FALLBACK}/messages"));
+    assert_eq!(asked.len(), 1, "{:?}", fake.calls());
+    assert!(asked[0].body["content"]
+        .as_str()
+        .expect("content")
+        .starts_with(&format!("<@{ann}>")));
+    assert_eq!(asked[0].body["allowed_mentions"]["users"], json!([ann]));
+    let request = discord::message("1400000000000000001", FALLBACK, "Approval needed");
+
+    let reject = discord::click(
+        "2000000000000000080",
+        ann,
+        true,
+        &format!("reject:{approval_id}"),
+        request.clone(),
+    );
+    let modal = answer(&app, &reject).await;
+    assert_eq!(modal["type"], 9);
+    assert_eq!(
+        modal["data"]["custom_id"],
+        format!("reject_modal:{approval_id}")
+    );
+
+    let too_long = "no ".repeat(400);
+    let refused = answer(
+        &app,
+        &discord::modal(
+            "2000000000000000081",
+            ann,
+            &format!("reject_modal:{approval_id}"),
+            &[("reason", &too_long)],
+        ),
+    )
+    .await;
+    assert!(content(&refused).contains("longer than 1000"), "{refused}");
+    let pending: Value = app
+        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
+        .await;
+    assert_eq!(pending["status"], "pending");
+
+    let submitted = answer(
+        &app,
+        &discord::modal(
+            "2000000000000000082",
+            ann,
+            &format!("reject_modal:{approval_id}"),
+            &[("reason", "Not without a business case")],
+        ),
+    )
+    .await;
+    assert!(content(&submitted).contains(&number), "{submitted}");
+    let rejected: Value = app
+        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
+        .await;
+    assert_eq!(rejected["status"], "rejected");
+    assert!(rejected.to_string().contains("Not without a business case"));
+    app.dispatcher.drain().await.expect("deliver");
+    let edited = fake.calls_to(
+        "PATCH",
+        &format!("/channels/{FALLBACK}/messages/1400000000000000001"),
+    );
+    assert!(edited.last().expect("edited").body["content"]
+        .as_str()
+        .expect("content")
+        .contains("Rejected"));
+}
+
+#[tokio::test]
+async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
+    let (app, fake) = discord_app().await;
+    let user = "3000000000000000090";
+    answer(
+        &app,
+        &ticket_modal("2000000000000000090", user, "Screen flickers", ""),
+    )
+    .await;
+    let number = tickets(&app).await[0]["number"]
+        .as_str()
+        .expect("number")
+        .to_string();
+    app.dispatcher.drain().await.expect("deliver");
+    expect_json(app.transition(&number, "resolved").await, StatusCode::OK).await;
+    app.dispatcher.drain().await.expect("deliver");
+    let check = fake
+        .calls_to("POST", &format!("/channels/9{user}/messages"))
+        .into_iter()
+        .find(|c| c.body["components"].to_string().contains("solved_yes"))
+        .expect("a resolution check in the requester's DM");
+    assert!(check.body["content"]
+        .as_str()
+        .expect("content")
+        .contains(&number));
+    let yes = discord::click(
+        "2000000000000000091",
+        user,
+        false,
+        &format!("solved_yes:{number}"),
+        discord::message("1400000000000000003", &format!("9{user}"), ""),
+    );
+    let closed = answer(&app, &yes).await;
+    assert_eq!(closed["type"], 7, "{closed}");
+    let ticket: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(ticket["state"], "closed");
+}
+
+#[tokio::test]
+async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_steps() {
+    let (app, _fake) = discord_app().await;
+    let fields: Vec<Value> = (1..=7)
+        .map(|i| json!({ "key": format!("f{i}"), "label": format!("Field {i}"), "type": "text", "required": i == 1 }))
+        .chain([json!({ "key": "os", "label": "Operating system", "type": "choice", "required": true,
+                        "options": [{ "value": "linux" }, { "value": "windows" }] })])
+        .collect();
+    let item = expect_json(
+        app.post(
+            "/api/v1/catalog/items",
+            &app.token,
+            &json!({ "name": "New laptop", "form": { "fields": fields } }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let item_id = item["id"].as_str().expect("id").to_string();
+    let user = "3000000000000000100";
+
+    let typing = discord::interaction(
+        "2000000000000000100",
+        4,
+        user,
+        true,
+        json!({
+        "id": "1500000000000000001", "name": "ticket", "type": 1,
+        "options": [{ "type": 3, "name": "item", "value": "lapt", "focused": true }] }),
+    );
+    let suggestions = answer(&app, &typing).await;
+    assert_eq!(suggestions["type"], 8);
+    assert_eq!(
+        suggestions["data"]["choices"],
+        json!([{ "name": "New laptop", "value": item_id }])
+    );
+
+    let first = answer(
+        &app,
+        &discord::command("2000000000000000101", user, "ticket", &[("item", &item_id)]),
+    )
+    .await;
+    assert_eq!(first["type"], 9);
+    assert_eq!(first["data"]["custom_id"], format!("catalog:{item_id}:0"));
+    assert_eq!(
+        first["data"]["components"].as_array().expect("rows").len(),
+        5
+    );
+    assert_eq!(first["data"]["title"], "New laptop (1/2)");
+
+    let step1 = discord::modal(
+        "2000000000000000102",
+        user,
+        &format!("catalog:{item_id}:0"),
+        &[
+            ("f1", "one"),
+            ("f2", ""),
+            ("f3", "three"),
+            ("f4", ""),
+            ("f5", "five"),
+        ],
+    );
+    let carry = answer(&app, &step1).await;
+    assert_eq!(carry["type"], 4);
+    assert!(
+        carry["data"]["components"]
+            .to_string()
+            .contains(&format!("catalog_next:{item_id}:1")),
+        "{carry}"
+    );
+    assert!(tickets(&app).await.is_empty(), "nothing ordered yet");
+
+    let mut message = discord::message("1700000000000000001", discord::CHANNEL, "step 1 of 2 done");
+    message["embeds"] = carry["data"]["embeds"].clone();
+    let next = discord::click(
+        "2000000000000000103",
+        user,
+        true,
+        &format!("catalog_next:{item_id}:1"),
+        message.clone(),
+    );
+    let second = answer(&app, &next).await;
+    assert_eq!(second["data"]["custom_id"], format!("catalog:{item_id}:1"));
+    assert_eq!(
+        second["data"]["components"].as_array().expect("rows").len(),
+        3
+    );
+
+    let mut bad = discord::modal(
+        "2000000000000000104",
+        user,
+        &format!("catalog:{item_id}:1"),
+        &[("f6", "six"), ("f7", ""), ("os", "beos")],
+    );
+    bad["message"] = message.clone();
+    let refused = answer(&app, &bad).await;
+    assert!(content(&refused).contains("os"), "{refused}");
+    assert!(tickets(&app).await.is_empty());
+
+    let mut good = discord::modal(
+        "2000000000000000105",
+        user,
+        &format!("catalog:{item_id}:1"),
+        &[("f6", "six"), ("f7", ""), ("os", "linux")],
+    );
+    good["message"] = message;
+    let ordered = answer(&app, &good).await;
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 1, "{ordered}");
+    let number = all[0]["number"].as_str().expect("number");
+    assert!(content(&ordered).contains(number));
+    let request: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}/request"), &app.token)
+        .await;
+    assert_eq!(request["answers"]["f1"], "one");
+    assert_eq!(request["answers"]["f5"], "five");
+    assert_eq!(request["answers"]["f6"], "six");
+    assert_eq!(request["answers"]["os"], "linux");
+    assert!(request["answers"].get("f2").is_none_or(Value::is_null));
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
+    let (app, fake) = discord_app().await;
+    fake.rate_limit_next(30.0, false);
+    answer(
+        &app,
+        &ticket_modal(
+            "2000000000000000110",
+            "3000000000000000110",
+            "Wi-Fi is slow",
+            "",
+        ),
+    )
+    .await;
+    app.dispatcher.run_once().await.expect("dispatch");
+    let pending: Vec<Value> = app
+        .outbox("pending")
+        .await
+        .into_iter()
+        .filter(|m| m["channel"] == "discord")
+        .collect();
+    assert_eq!(pending.len(), 1, "kept for later, not dead");
+    assert!(
+        pending[0]["last_error"]
+            .as_str()
+            .expect("error")
+            .contains("429"),
+        "{pending:?}"
+    );
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(pending[0]["next_attempt_at"].clone()).expect("time");
+    assert!(
+        next >= chrono::Utc::now() + chrono::Duration::seconds(25),
+        "retry_after honoured: {next}"
+    );
+    assert_eq!(fake.calls().len(), 1, "one attempt so far");
+
+    // An empty bucket (X-RateLimit-Remaining: 0) closes its route until
+    // it resets: the next call on that route is not even sent.
+    let (app, fake) = discord_app().await;
+    fake.empty_bucket_next(30.0);
+    answer(
+        &app,
+        &ticket_modal(
+            "2000000000000000111",
+            "3000000000000000111",
+            "Printer jam",
+            "",
+        ),
+    )
+    .await;
+    app.dispatcher.run_once().await.expect("dispatch");
+    assert_eq!(fake.calls_to("POST", "/users/@me/channels").len(), 1);
+    assert!(app.outbox("pending").await.is_empty(), "the first went out");
+    answer(
+        &app,
+        &ticket_modal(
+            "2000000000000000112",
+            "3000000000000000112",
+            "Toner empty",
+            "",
+        ),
+    )
+    .await;
+    app.dispatcher.run_once().await.expect("dispatch");
+    assert_eq!(
+        fake.calls_to("POST", "/users/@me/channels").len(),
+        1,
+        "held back"
+    );
+    let held = app.outbox("pending").await;
+    assert_eq!(held.len(), 1);
+    assert!(
+        held[0]["last_error"]
+            .as_str()
+            .expect("error")
+            .contains("rate limited for"),
+        "{held:?}"
+    );
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(held[0]["next_attempt_at"].clone()).expect("time");
+    assert!(
+        next >= chrono::Utc::now() + chrono::Duration::seconds(25),
+        "until the reset: {next}"
+    );
+
+    // A global 429 closes every route.
+    let (app, fake) = discord_app().await;
+    fake.rate_limit_next(40.0, true);
+    answer(
+        &app,
+        &ticket_modal("2000000000000000113", "3000000000000000113", "Mouse", ""),
+    )
+    .await;
+    app.dispatcher.run_once().await.expect("dispatch");
+    assert_eq!(fake.calls().len(), 1);
+    let (agent, _) = app
+        .person_with_token("Gil", "gil@example.com", &["agent"])
+        .await;
+    link(&app, &agent, "3000000000000000114").await;
+    expect_json(
+        app.post(
+            "/api/v1/teams",
+            &app.token,
+            &json!({ "name": "Desk", "members": [agent["id"]] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.send(
+            Method::PATCH,
+            "/api/v1/teams/Desk",
+            &app.token,
+            Some(&json!({ "default_channel": TRIAGE })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Fire", "team": "Desk" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    app.dispatcher.run_once().await.expect("dispatch");
+    assert_eq!(
+        fake.calls().len(),
+        1,
+        "no call on any route: {:?}",
+        fake.calls()
+    );
+    let held = app.outbox("pending").await;
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(app.outbox("dead").await.is_empty());
+
+    // A 5xx is retried, not dead-lettered.
+    let (app, fake) = discord_app().await;
+    fake.fail_next();
+    answer(
+        &app,
+        &ticket_modal("2000000000000000113", "3000000000000000113", "Keyboard", ""),
+    )
+    .await;
+    app.dispatcher.run_once().await.expect("dispatch");
+    let pending = app.outbox("pending").await;
+    assert!(
+        pending
+            .iter()
+            .any(|m| m["last_error"].as_str().unwrap_or("").contains("502")),
+        "{pending:?}"
+    );
+    assert!(app.outbox("dead").await.is_empty());
+}
+
+#[tokio::test]
+async fn register_commands_puts_the_manifest_globally_or_in_a_guild() {
+    let fake = FakeDiscord::default();
+    let base = fake.start().await;
+    let config = switchboard::config::DiscordConfig {
+        application_id: discord::APP_ID.into(),
+        public_key: discord::public_key(),
+        bot_token: switchboard::config::Secret::new("bot-test-token"),
+        api_base_url: base,
+        ..switchboard::config::DiscordConfig::default()
+    };
+    let names = switchboard::channels::discord::register_commands(
+        &config,
+        Some(GUILD),
+        switchboard::channels::discord::COMMANDS,
+    )
+    .await
+    .expect("registered");
+    assert_eq!(
+        names,
+        [
+            "ticket",
+            "tickets",
+            "ticket-status",
+            "link",
+            "Create ticket"
+        ]
+    );
+    let put = fake.calls_to(
+        "PUT",
+        &format!("/applications/{}/guilds/{GUILD}/commands", discord::APP_ID),
+    );
+    assert_eq!(put.len(), 1);
+    assert_eq!(put[0].body[0]["options"][0]["autocomplete"], true);
+    switchboard::channels::discord::register_commands(
+        &config,
+        None,
+        switchboard::channels::discord::COMMANDS,
+    )
+    .await
+    .expect("registered globally");
+    assert_eq!(
+        fake.calls_to(
+            "PUT",
+            &format!("/applications/{}/commands", discord::APP_ID)
+        )
+        .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
+    let (app, fake) = discord_app().await;
+    let lead_user = "3000000000000000120";
+    let (lead, _) = app
+        .person_with_token("Lena Lead", "lena@example.com", &["agent"])
+        .await;
+    link(&app, &lead, lead_user).await;
+    expect_json(
+        app.post(
+            "/api/v1/teams",
+            &app.token,
+            &json!({ "name": "Network", "lead": lead["id"], "members": [lead["id"]] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.post("/api/v1/escalation-policies", &app.token, &json!({ "name": "net", "selector": { "teams": ["Network"] },
+            "steps": [{ "after_minutes": 5, "actions": [{ "type": "notify_lead" }], "repeat_every_minutes": 10, "repeat_times": 3 }] }))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let ticket = expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Uplink flapping", "team": "Network" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = ticket["number"].as_str().expect("number").to_string();
+    app.desk.clock.advance(chrono::Duration::minutes(6));
+    app.scheduler.run_due().await.expect("timers");
+    app.dispatcher.drain().await.expect("deliver");
+    let alert = fake
+        .calls_to("POST", &format!("/channels/9{lead_user}/messages"))
+        .into_iter()
+        .find(|c| {
+            c.body["components"]
+                .to_string()
+                .contains(&format!("ack:{number}"))
+        })
+        .expect("an escalation with an Acknowledge button");
+    let shown = alert.body["content"].as_str().expect("content").to_string();
+    assert!(shown.contains(&number), "{shown}");
+
+    let ack = discord::click(
+        "2000000000000000120",
+        lead_user,
+        false,
+        &format!("ack:{number}"),
+        discord::message("1400000000000000001", &format!("9{lead_user}"), &shown),
+    );
+    let acknowledged = answer(&app, &ack).await;
+    assert_eq!(acknowledged["type"], 7, "{acknowledged}");
+    assert!(content(&acknowledged).contains("Acknowledged by Lena Lead"));
+    assert_eq!(acknowledged["data"]["components"], json!([]));
+    let escalation: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}/escalation"), &app.token)
+        .await;
+    assert_eq!(escalation["active"], false, "{escalation}");
+}
+
+#[tokio::test]
+async fn a_slow_answer_is_deferred_and_sent_later_through_the_interaction_webhook() {
+    let (app, fake) = discord_app().await;
+    let switchboard::store::Db::Postgres(pool) = &app.desk.db else {
+        panic!("the API tests run on Postgres");
+    };
+    // Hold the intake table so the use case cannot commit for a while.
+    let mut lock = pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE inbound IN EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("lock");
+    let started = std::time::Instant::now();
+    let deferred = answer(
+        &app,
+        &ticket_modal("2000000000000000130", "3000000000000000130", "Slow day", ""),
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "within Discord's 3 s"
+    );
+    assert_eq!(deferred, json!({ "type": 5, "data": { "flags": 64 } }));
+    lock.commit().await.expect("release");
+    let path = format!(
+        "/webhooks/{}/token-2000000000000000130/messages/@original",
+        discord::APP_ID
+    );
+    let sent = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        !fake.calls_to("PATCH", &path).is_empty()
+    })
+    .await;
+    assert!(sent, "{:?}", fake.calls());
+    let number = tickets(&app).await[0]["number"]
+        .as_str()
+        .expect("number")
+        .to_string();
+    let edit = &fake.calls_to("PATCH", &path)[0].body;
+    assert!(
+        edit["content"].as_str().expect("content").contains(&number),
+        "{edit}"
+    );
+}
+
+/// A `MESSAGE_CREATE` dispatch as the gateway sends it.
+fn message_create(id: &str, channel: &str, guild: bool, author: &str, content: &str) -> Value {
+    let mut d = json!({
+        "id": id, "channel_id": channel, "type": 0, "content": content, "tts": false,
+        "author": { "id": author, "username": format!("user{}", &author[author.len() - 4..]),
+                    "global_name": format!("User {author}"), "discriminator": "0", "avatar": null },
+        "timestamp": "2026-11-22T08:00:00.000000+00:00", "edited_timestamp": null, "flags": 0,
+        "mentions": [], "mention_roles": [], "mention_everyone": false, "attachments": [], "embeds": [],
+        "pinned": false, "components": [],
+    });
+    if guild {
+        d["guild_id"] = json!(GUILD);
+        d["member"] = json!({ "roles": [], "nick": null, "joined_at": "2024-01-01T00:00:00.000000+00:00",
+                              "deaf": false, "mute": false, "flags": 0 });
+    }
+    d
+}
+
+#[tokio::test]
+async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_attachments() {
+    let (app, fake) = discord_app().await;
+    let gateway = switchboard::channels::discord::gateway::Gateway::new(
+        app.desk.clone(),
+        &app.config.discord,
+    )
+    .expect("gateway");
+    let agent_user = "3000000000000000140";
+    let (agent, _) = app
+        .person_with_token("Al Agent", "al@example.com", &["agent"])
+        .await;
+    link(&app, &agent, agent_user).await;
+    expect_json(
+        app.post(
+            "/api/v1/teams",
+            &app.token,
+            &json!({ "name": "Network", "members": [agent["id"]] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.send(
+            Method::PATCH,
+            "/api/v1/teams/Network",
+            &app.token,
+            Some(&json!({ "default_channel": TRIAGE })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ticket = expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Core switch down", "team": "Network" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = ticket["number"].as_str().expect("number").to_string();
+    app.dispatcher.drain().await.expect("deliver");
+    let (card_id, _) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
+
+    // An agent's reply in the card's thread is an internal note, not echoed back.
+    let note = message_create(
+        "1800000000000000001",
+        &card_id,
+        true,
+        agent_user,
+        "Replacing the PSU",
+    );
+    gateway
+        .handle_event("MESSAGE_CREATE", &note)
+        .await
+        .expect("handled");
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0]["internal"], true);
+    assert_eq!(comments[0]["author"]["name"], "Al Agent");
+    assert_eq!(comments[0]["channel"], "discord");
+    // The same event again (a reconnect replays it): nothing new.
+    gateway
+        .handle_event("MESSAGE_CREATE", &note)
+        .await
+        .expect("handled");
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1);
+    app.dispatcher.drain().await.expect("deliver");
+    assert!(
+        fake.posted_in(&card_id).iter().all(|(_, b)| !b["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Replacing the PSU")),
+        "not echoed into the thread it came from"
+    );
+
+    // A requester replies to the bot's DM about their ticket: a public
+    // comment, with the attached file stored on the ticket.
+    let requester = "3000000000000000141";
+    answer(
+        &app,
+        &ticket_modal("2000000000000000140", requester, "Laptop will not boot", ""),
+    )
+    .await;
+    let mine = tickets(&app)
+        .await
+        .into_iter()
+        .find(|t| t["title"] == "Laptop will not boot")
+        .expect("ticket");
+    let mine = mine["number"].as_str().expect("number").to_string();
+    app.dispatcher.drain().await.expect("deliver");
+    let dm = format!("9{requester}");
+    let (confirmation, _) = fake
+        .posted_in(&dm)
+        .into_iter()
+        .next()
+        .expect("confirmation");
+    let mut reply = message_create(
+        "1800000000000000002",
+        &dm,
+        false,
+        requester,
+        "Here is the boot log",
+    );
+    reply["message_reference"] = json!({ "type": 0, "message_id": confirmation, "channel_id": dm });
+    let base = app.config.discord.api_base_url.clone();
+    reply["attachments"] = json!([{ "id": "1900000000000000001", "filename": "boot.log", "size": 25,
+        "url": format!("{base}/attachments/boot.log"), "proxy_url": format!("{base}/attachments/boot.log"),
+        "content_type": "text/plain" }]);
+    gateway
+        .handle_event("MESSAGE_CREATE", &reply)
+        .await
+        .expect("handled");
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{mine}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0]["body"], "Here is the boot log");
+    assert_eq!(comments[0]["internal"], false);
+    let files: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{mine}/attachments"), &app.token)
+        .await;
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0]["filename"], "boot.log");
+
+    // An agent's public comment elsewhere reaches the requester's DM.
+    expect_json(
+        app.post(
+            &format!("/api/v1/tickets/{mine}/comments"),
+            &app.token,
+            &json!({ "body": "Try holding the power button" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    app.dispatcher.drain().await.expect("deliver");
+    let in_dm: Vec<String> = fake
+        .posted_in(&dm)
+        .iter()
+        .filter_map(|(_, b)| b["content"].as_str().map(String::from))
+        .collect();
+    assert!(
+        in_dm
+            .iter()
+            .any(|t| t.contains("Try holding the power button")),
+        "{in_dm:?}"
+    );
+    assert!(
+        !in_dm.iter().any(|t| t.contains("Here is the boot log")),
+        "not echoed: {in_dm:?}"
+    );
+
+    // Any other direct message opens a ticket; the bot's own messages are ignored.
+    let fresh = message_create(
+        "1800000000000000003",
+        &dm,
+        false,
+        requester,
+        "My mouse is gone\nIt was here yesterday",
+    );
+    gateway
+        .handle_event("MESSAGE_CREATE", &fresh)
+        .await
+        .expect("handled");
+    let mut own = message_create(
+        "1800000000000000004",
+        &dm,
+        false,
+        discord::APP_ID,
+        "I opened INC…",
+    );
+    own["author"]["bot"] = json!(true);
+    gateway
+        .handle_event("MESSAGE_CREATE", &own)
+        .await
+        .expect("handled");
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all
+        .iter()
+        .any(|t| t["title"] == "My mouse is gone" && t["channel"] == "discord"));
+}

@@ -1,0 +1,387 @@
+//! A fake Discord: the REST routes the daemon calls (recorded, answered as
+//! Discord does, with scripted `429`s carrying `retry_after` and
+//! `X-RateLimit-*` headers, 5xx, and users who refuse direct messages), and
+//! interactions signed with a test Ed25519 key in Discord's JSON formats.
+
+use std::{
+    collections::{HashSet, VecDeque},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+    Json, Router,
+};
+use serde_json::{json, Value};
+
+/// The test application's secret seed; the daemon gets its public key.
+pub const SEED: [u8; 32] = [42; 32];
+pub const APP_ID: &str = "1100000000000000001";
+pub const GUILD: &str = "1200000000000000001";
+pub const CHANNEL: &str = "1300000000000000001";
+
+pub fn public_key() -> String {
+    switchboard::channels::discord::verify::public_key_hex(&SEED)
+}
+
+/// One recorded REST call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub body: Value,
+}
+
+/// A scripted answer for the next call.
+#[derive(Debug, Clone)]
+enum Scripted {
+    Limited {
+        retry_after: f64,
+        global: bool,
+    },
+    ServerError,
+    /// Answered normally, but the route's bucket is now empty.
+    EmptyBucket {
+        reset_after: f64,
+    },
+}
+
+#[derive(Clone, Default)]
+pub struct FakeDiscord {
+    calls: Arc<Mutex<Vec<Call>>>,
+    scripted: Arc<Mutex<VecDeque<Scripted>>>,
+    no_dms: Arc<Mutex<HashSet<String>>>,
+    next_id: Arc<Mutex<u64>>,
+    /// Messages posted: (channel, id, body).
+    posted: Arc<Mutex<Vec<(String, String, Value)>>>,
+    /// What `GET /gateway/bot` answers.
+    gateway_url: Arc<Mutex<String>>,
+}
+
+impl FakeDiscord {
+    /// Serves on a random loopback port; returns the API base URL.
+    pub async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind fake Discord");
+        let addr = listener.local_addr().expect("addr");
+        let router = Router::new().fallback(api).with_state(self.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{addr}/api/v10")
+    }
+
+    /// The next call is answered 429 with this `retry_after` (seconds).
+    pub fn rate_limit_next(&self, retry_after: f64, global: bool) {
+        self.scripted
+            .lock()
+            .expect("lock")
+            .push_back(Scripted::Limited {
+                retry_after,
+                global,
+            });
+    }
+
+    /// The next call succeeds with `X-RateLimit-Remaining: 0`.
+    pub fn empty_bucket_next(&self, reset_after: f64) {
+        self.scripted
+            .lock()
+            .expect("lock")
+            .push_back(Scripted::EmptyBucket { reset_after });
+    }
+
+    /// The next call is answered 502.
+    pub fn fail_next(&self) {
+        self.scripted
+            .lock()
+            .expect("lock")
+            .push_back(Scripted::ServerError);
+    }
+
+    /// This user does not accept direct messages (Discord's 50007).
+    pub fn refuse_dms(&self, user: &str) {
+        self.no_dms.lock().expect("lock").insert(user.to_string());
+    }
+
+    /// Messages posted in `channel`: (id, body).
+    pub fn posted_in(&self, channel: &str) -> Vec<(String, Value)> {
+        self.posted
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(c, _, _)| c == channel)
+            .map(|(_, id, body)| (id.clone(), body.clone()))
+            .collect()
+    }
+
+    /// Where `GET /gateway/bot` sends the daemon.
+    pub fn set_gateway_url(&self, url: &str) {
+        *self.gateway_url.lock().expect("lock") = url.to_string();
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("lock").clone()
+    }
+
+    /// Bodies of calls of `method` to paths matching `path` (a prefix,
+    /// ids included, or with `*` for one segment).
+    pub fn calls_to(&self, method: &str, path: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method && matches(path, &c.path))
+            .collect()
+    }
+
+    fn id(&self) -> String {
+        let mut n = self.next_id.lock().expect("lock");
+        *n += 1;
+        format!("{}", 1_400_000_000_000_000_000u64 + *n)
+    }
+}
+
+fn matches(pattern: &str, path: &str) -> bool {
+    let p: Vec<&str> = pattern.split('/').collect();
+    let s: Vec<&str> = path.split('/').collect();
+    p.len() == s.len() && p.iter().zip(&s).all(|(a, b)| *a == "*" || a == b)
+}
+
+fn limited(retry_after: f64, global: bool) -> Response {
+    let mut headers = vec![
+        ("x-ratelimit-limit", "5".to_string()),
+        ("x-ratelimit-remaining", "0".to_string()),
+        ("x-ratelimit-reset-after", format!("{retry_after:.3}")),
+        ("x-ratelimit-bucket", "abcd1234".to_string()),
+        ("retry-after", format!("{}", retry_after.ceil() as u64)),
+        (
+            "x-ratelimit-scope",
+            if global { "global" } else { "user" }.to_string(),
+        ),
+    ];
+    if global {
+        headers.push(("x-ratelimit-global", "true".to_string()));
+    }
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({ "message": "You are being rate limited.", "retry_after": retry_after, "global": global })),
+    )
+        .into_response();
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .insert(name, value.parse().expect("header"));
+    }
+    response
+}
+
+async fn api(State(fake): State<FakeDiscord>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let path = uri
+        .path()
+        .strip_prefix("/api/v10")
+        .unwrap_or(uri.path())
+        .to_string();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    fake.calls.lock().expect("lock").push(Call {
+        method: method.to_string(),
+        path: path.clone(),
+        body: body.clone(),
+    });
+    let scripted = fake.scripted.lock().expect("lock").pop_front();
+    let mut response = match scripted {
+        Some(Scripted::Limited {
+            retry_after,
+            global,
+        }) => return limited(retry_after, global),
+        Some(Scripted::ServerError) => return StatusCode::BAD_GATEWAY.into_response(),
+        _ => answer(&fake, &method, &path, &body),
+    };
+    let (remaining, reset_after) = match scripted {
+        Some(Scripted::EmptyBucket { reset_after }) => (0, reset_after),
+        _ => (4, 1.0),
+    };
+    for (name, value) in [
+        ("x-ratelimit-limit", "5".to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset-after", format!("{reset_after:.3}")),
+        ("x-ratelimit-bucket", "abcd1234".to_string()),
+    ] {
+        response
+            .headers_mut()
+            .insert(name, value.parse().expect("header"));
+    }
+    response
+}
+
+fn answer(fake: &FakeDiscord, method: &Method, path: &str, body: &Value) -> Response {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (method.as_str(), parts.as_slice()) {
+        ("POST", ["channels", channel, "messages"]) => {
+            let id = fake.id();
+            fake.posted
+                .lock()
+                .expect("lock")
+                .push((channel.to_string(), id.clone(), body.clone()));
+            Json(json!({ "id": id, "channel_id": channel, "content": body["content"], "type": 0 }))
+                .into_response()
+        }
+        ("PATCH", ["channels", channel, "messages", id]) => {
+            Json(json!({ "id": id, "channel_id": channel, "content": body["content"] }))
+                .into_response()
+        }
+        ("POST", ["channels", _, "messages", id, "threads"]) => {
+            Json(json!({ "id": id, "type": 11, "name": body["name"] })).into_response()
+        }
+        ("POST", ["users", "@me", "channels"]) => {
+            let user = body["recipient_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if fake.no_dms.lock().expect("lock").contains(&user) {
+                return (
+                    StatusCode::FORBIDDEN,
+                    Json(json!({ "message": "Cannot send messages to this user", "code": 50007 })),
+                )
+                    .into_response();
+            }
+            Json(json!({ "id": format!("9{user}"), "type": 1, "recipients": [{ "id": user }] }))
+                .into_response()
+        }
+        ("GET", ["attachments", name]) => format!("contents of {name}").into_response(),
+        ("GET", ["gateway", "bot"]) => Json(json!({ "url": *fake.gateway_url.lock().expect("lock"),
+            "shards": 1, "session_start_limit": { "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1 } }))
+            .into_response(),
+        ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
+            Json(json!({ "id": fake.id() })).into_response()
+        }
+        ("PUT", ["applications", _, "commands"])
+        | ("PUT", ["applications", _, "guilds", _, "commands"]) => {
+            let commands: Vec<Value> = body
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|mut c| {
+                    c["id"] = json!(fake.id());
+                    c
+                })
+                .collect();
+            Json(Value::Array(commands)).into_response()
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "404: Not Found", "code": 0 })),
+        )
+            .into_response(),
+    }
+}
+
+/// Headers Discord signs an interaction with, for `body` at `timestamp`.
+pub fn signed(timestamp: i64, body: &str) -> Vec<(&'static str, String)> {
+    let ts = timestamp.to_string();
+    vec![
+        (
+            "x-signature-ed25519",
+            switchboard::channels::discord::verify::sign(&SEED, &ts, body.as_bytes()),
+        ),
+        ("x-signature-timestamp", ts),
+    ]
+}
+
+/// A guild member as interactions carry it.
+pub fn member(user: &str) -> Value {
+    json!({
+        "user": { "id": user, "username": format!("user{}", &user[user.len().saturating_sub(4)..]),
+                  "global_name": format!("User {user}"), "discriminator": "0", "avatar": null, "public_flags": 0 },
+        "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false,
+        "flags": 0, "pending": false, "permissions": "2248473465835073", "nick": null, "avatar": null,
+        "premium_since": null, "communication_disabled_until": null,
+    })
+}
+
+/// The envelope every interaction shares; `kind` is Discord's type number.
+/// With `guild` false it comes from a direct message (`user`, no member).
+pub fn interaction(id: &str, kind: u8, user: &str, guild: bool, data: Value) -> Value {
+    let mut i = json!({
+        "id": id,
+        "application_id": APP_ID,
+        "type": kind,
+        "data": data,
+        "token": format!("token-{id}"),
+        "version": 1,
+        "locale": "en-US",
+        "app_permissions": "2248473465835073",
+        "entitlements": [],
+        "authorizing_integration_owners": { "0": GUILD },
+        "attachment_size_limit": 10485760,
+    });
+    if guild {
+        i["guild_id"] = json!(GUILD);
+        i["guild_locale"] = json!("en-US");
+        i["channel_id"] = json!(CHANNEL);
+        i["channel"] = json!({ "id": CHANNEL, "type": 0, "guild_id": GUILD, "name": "help" });
+        i["member"] = member(user);
+        i["context"] = json!(0);
+    } else {
+        i["channel_id"] = json!(format!("9{user}"));
+        i["channel"] = json!({ "id": format!("9{user}"), "type": 1 });
+        i["user"] = member(user)["user"].clone();
+        i["context"] = json!(1);
+    }
+    i
+}
+
+/// A slash command with string options.
+pub fn command(id: &str, user: &str, name: &str, options: &[(&str, &str)]) -> Value {
+    let options: Vec<Value> = options
+        .iter()
+        .map(|(n, v)| json!({ "name": n, "type": 3, "value": v }))
+        .collect();
+    let mut data = json!({ "id": "1500000000000000001", "name": name, "type": 1 });
+    if !options.is_empty() {
+        data["options"] = json!(options);
+    }
+    interaction(id, 2, user, true, data)
+}
+
+/// A button click (or select, with `values`) on `message`.
+pub fn click(id: &str, user: &str, guild: bool, custom_id: &str, message: Value) -> Value {
+    let component_type = if custom_id.starts_with("priority:") {
+        3
+    } else {
+        2
+    };
+    let mut data = json!({ "custom_id": custom_id, "component_type": component_type });
+    if component_type == 3 {
+        data["values"] = json!(["high"]);
+    }
+    let mut i = interaction(id, 3, user, guild, data);
+    i["message"] = message;
+    i
+}
+
+/// A modal submission with text inputs (`custom_id`, value).
+pub fn modal(id: &str, user: &str, custom_id: &str, values: &[(&str, &str)]) -> Value {
+    let rows: Vec<Value> = values
+        .iter()
+        .map(|(k, v)| json!({ "type": 1, "components": [{ "type": 4, "custom_id": k, "value": v }] }))
+        .collect();
+    interaction(
+        id,
+        5,
+        user,
+        true,
+        json!({ "custom_id": custom_id, "components": rows }),
+    )
+}
+
+/// A message as Discord includes it in component interactions.
+pub fn message(id: &str, channel: &str, content: &str) -> Value {
+    json!({
+        "id": id, "channel_id": channel, "type": 0, "content": content, "embeds": [], "components": [],
+        "author": { "id": APP_ID, "username": "switchboard", "bot": true, "discriminator": "0" },
+        "timestamp": "2026-11-22T08:00:00.000000+00:00", "flags": 0, "tts": false, "mention_everyone": false,
+        "mentions": [], "mention_roles": [], "attachments": [], "pinned": false,
+    })
+}
