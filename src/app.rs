@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     channels::discord::{api::DiscordApi, inbound::Discord, verify::Verifier},
-    channels::slack::{api::SlackApi, inbound::Slack},
+    channels::slack::inbound::Slack,
     config::Config,
     desk::{admin::DEFAULT_ORG, Desk, DeskSettings},
     http::{self, AppState},
@@ -84,12 +84,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {addr} (server.listen)"))?;
         let slack = if config.slack.enabled() {
-            Some(Slack {
-                desk: desk.clone(),
-                api: Arc::new(SlackApi::new(&config.slack)?),
-                signing_secret: config.slack.signing_secret.expose().to_string(),
-                organization: config.slack.organization.clone(),
-            })
+            Some(Slack::new(desk.clone(), &config.slack)?)
         } else {
             None
         };
@@ -152,6 +147,20 @@ impl Application {
                 tracing::info!(mailbox = %mailbox.name(), "mail intake starting");
                 workers.push(tokio::spawn(mailbox.run(stop_rx.clone())));
             }
+        }
+        // Socket Mode is intake, like the HTTP endpoints: on whether or not
+        // this process runs the workers.
+        if let Some(slack) = self
+            .state
+            .slack
+            .clone()
+            .filter(|_| config.slack.socket_mode)
+        {
+            tracing::info!("Slack Socket Mode starting");
+            workers.push(tokio::spawn(crate::channels::slack::socket::run(
+                slack,
+                stop_rx.clone(),
+            )));
         }
         let router = http::router(self.state);
         let mut http_stop = stop_rx.clone();

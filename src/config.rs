@@ -262,6 +262,22 @@ pub struct SlackConfig {
     /// Web API calls per second per method, at most (Slack's tiers allow
     /// about 1/s per channel for posting; 429s are honoured on top).
     pub max_calls_per_second: u32,
+    /// The emoji (name without colons) that turns a message into a ticket.
+    pub reaction: String,
+    /// Who raises a ticket made from a reaction: `reactor` or `author`.
+    pub reaction_requester: String,
+    /// Receive events over a WebSocket (`apps.connections.open`) instead of
+    /// public endpoints; needs `app_token`.
+    pub socket_mode: bool,
+    /// The app-level token (`xapp-…`, scope `connections:write`).
+    pub app_token: Secret,
+    /// OAuth v2 install of several workspaces: the app's client id and
+    /// secret (Basic Information → App Credentials).
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Seals installed workspaces' bot tokens at rest (AES-256-GCM with
+    /// the SHA-256 of this string); a long random string, kept secret.
+    pub token_key: Secret,
 }
 
 impl Default for SlackConfig {
@@ -272,14 +288,29 @@ impl Default for SlackConfig {
             api_base_url: "https://slack.com/api".into(),
             organization: "default".into(),
             max_calls_per_second: 20,
+            reaction: "ticket".into(),
+            reaction_requester: "reactor".into(),
+            socket_mode: false,
+            app_token: Secret::default(),
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            token_key: Secret::default(),
         }
     }
 }
 
 impl SlackConfig {
-    /// On when both the signing secret and the bot token are set.
+    /// On when the bot token is set with the signing secret (HTTP
+    /// endpoints) or, in Socket Mode, the app-level token.
     pub fn enabled(&self) -> bool {
-        !self.signing_secret.is_empty() && !self.bot_token.is_empty()
+        (!self.bot_token.is_empty() || self.oauth_enabled())
+            && (!self.signing_secret.is_empty() || (self.socket_mode && !self.app_token.is_empty()))
+    }
+
+    /// The OAuth install flow is on with client id, client secret and the
+    /// key that seals stored tokens.
+    pub fn oauth_enabled(&self) -> bool {
+        !self.client_id.is_empty() && !self.client_secret.is_empty() && !self.token_key.is_empty()
     }
 }
 
@@ -576,6 +607,12 @@ impl Config {
                 message: "must be above 0 and not above outbox.max_backoff_secs".into(),
             });
         }
+        if !matches!(self.slack.reaction_requester.as_str(), "reactor" | "author") {
+            return Err(ConfigError::Value {
+                key: "slack.reaction_requester",
+                message: "must be `reactor` or `author`".into(),
+            });
+        }
         for (key, value) in [
             ("slack.api_base_url", &self.slack.api_base_url),
             ("discord.api_base_url", &self.discord.api_base_url),
@@ -699,6 +736,9 @@ impl Config {
         for secret in [
             &mut copy.slack.signing_secret,
             &mut copy.slack.bot_token,
+            &mut copy.slack.app_token,
+            &mut copy.slack.client_secret,
+            &mut copy.slack.token_key,
             &mut copy.discord.bot_token,
             &mut copy.email.imap_url,
             &mut copy.email.smtp_url,

@@ -10,12 +10,12 @@ use uuid::Uuid;
 use super::{
     identity::{actor_for, resolve_contact_in, Contact},
     new_id,
-    tickets::OpenTicket,
+    tickets::{OpenTicket, TicketChanges},
     views::TicketView,
     Actor, Desk, DeskError, Work,
 };
 use crate::{
-    domain::{Channel, Kind},
+    domain::{Channel, Kind, Level, Priority},
     store::{self, chat::ChatMessageRow, outbox::OutboxRow},
 };
 
@@ -24,6 +24,8 @@ pub const REQUESTER_THREAD: &str = "requester_thread";
 pub const TRIAGE_CARD: &str = "triage_card";
 pub const APPROVAL: &str = "approval";
 pub const RESOLUTION_CHECK: &str = "resolution_check";
+/// A person who opened the bot's home tab (channel = their chat user id).
+pub const APP_HOME: &str = "app_home";
 
 /// Ticket events the chat platforms mirror.
 const MIRRORED: &[&str] = &[
@@ -217,6 +219,387 @@ impl Desk {
             }
         }
         work.outbox.extend(rows);
+    }
+}
+
+impl Desk {
+    /// The person a chat identity is linked to, without creating anyone
+    /// (e.g. the Slack user picked in a card's "Assign" menu).
+    pub async fn chat_linked_person(
+        &self,
+        work: &mut Work,
+        org_id: Uuid,
+        identity: &super::identity::IdentityKey,
+    ) -> Result<Option<Uuid>, DeskError> {
+        let (kind, namespace, external_id) = identity.parts();
+        Ok(
+            store::identity::find_identity(&mut work.tx, org_id, kind, namespace, &external_id)
+                .await?
+                .map(|i| i.person_id),
+        )
+    }
+
+    /// Sets a ticket's priority from a chat menu: priority follows impact ×
+    /// urgency, so this picks the cell of the organization's matrix that
+    /// gives it — keeping the impact when possible (what is affected does
+    /// not change with a click), else the first cell that does.
+    pub async fn set_priority(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        priority: &str,
+    ) -> Result<TicketView, DeskError> {
+        actor.require_agent()?;
+        let wanted =
+            Priority::parse(priority).map_err(|e| DeskError::invalid("priority", e.to_string()))?;
+        let row = super::tickets::lock_visible(&mut work.tx, actor, number).await?;
+        let matrix = self.priority_matrix(&mut work.tx, actor.org_id).await?;
+        let levels = [Level::High, Level::Medium, Level::Low];
+        let impact = Level::parse(&row.impact).unwrap_or(Level::Medium);
+        let cell = levels
+            .iter()
+            .find(|u| matrix.priority(impact, **u) == wanted)
+            .map(|u| (impact, *u))
+            .or_else(|| {
+                levels
+                    .iter()
+                    .flat_map(|i| levels.iter().map(move |u| (*i, *u)))
+                    .find(|(i, u)| matrix.priority(*i, *u) == wanted)
+            });
+        let Some((impact, urgency)) = cell else {
+            return Err(DeskError::invalid(
+                "priority",
+                format!(
+                    "no impact and urgency give {priority} in this organization's priority matrix"
+                ),
+            ));
+        };
+        self.update_ticket(
+            work,
+            actor,
+            number,
+            TicketChanges {
+                impact: Some(impact.as_str().into()),
+                urgency: Some(urgency.as_str().into()),
+                ..TicketChanges::default()
+            },
+        )
+        .await
+    }
+
+    /// "Escalate" on a triage card: the ticket's escalation level goes up
+    /// one step (the problem-management use case; at most 10).
+    pub async fn escalate_one_level(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+    ) -> Result<TicketView, DeskError> {
+        actor.require_agent()?;
+        let row = super::tickets::lock_visible(&mut work.tx, actor, number).await?;
+        let next = i64::from(row.extra.escalation_level) + 1;
+        self.set_escalation_level(work, actor, number, next).await
+    }
+}
+
+/// Outbox rows of a chat platform whose target starts with this are work
+/// taken in but not yet done (see [`Desk::defer_chat_work`]).
+pub const DEFERRED: &str = "work:";
+
+/// A ticket thread a chat message belongs to.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatThread {
+    pub ticket_id: Uuid,
+    pub number: String,
+    pub purpose: String,
+    pub channel: String,
+    pub ts: String,
+}
+
+impl Desk {
+    /// Records work that needs slow calls to the platform (fetching a
+    /// message, downloading a file) as an outbox row of the platform, in
+    /// the transaction that takes the input in: acknowledged input is never
+    /// lost, and the platform's deliverer does the work later with the
+    /// outbox's retries.
+    pub fn defer_chat_work(
+        &self,
+        work: &mut Work,
+        org_id: Uuid,
+        platform: &str,
+        key: &str,
+        event: &str,
+        payload: serde_json::Value,
+    ) {
+        let now = store::now();
+        work.outbox.push(OutboxRow {
+            id: new_id(),
+            org_id,
+            channel: platform.into(),
+            target: format!("{DEFERRED}{key}"),
+            event: event.into(),
+            payload: sqlx::types::Json(payload),
+            state: store::outbox::PENDING.into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+            delivered_at: None,
+        });
+    }
+
+    /// The ticket thread rooted at (channel, ts), if the bot follows it.
+    pub async fn chat_thread(
+        &self,
+        org_id: Uuid,
+        platform: &str,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Option<ChatThread>, DeskError> {
+        let mut tx = self.db.read().await?;
+        let Some(root) = store::chat::find_by_ts(&mut tx, platform, channel, ts)
+            .await?
+            .filter(|r| r.org_id == org_id)
+        else {
+            return Ok(None);
+        };
+        let Some(ticket_id) = root.ticket_id else {
+            return Ok(None);
+        };
+        let Some(ticket) = store::tickets::find_ticket(&mut tx, org_id, ticket_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(ChatThread {
+            ticket_id,
+            number: ticket.number,
+            purpose: root.purpose,
+            channel: root.channel,
+            ts: root.ts,
+        }))
+    }
+
+    /// An edit or deletion of a message in a ticket's thread: recorded in
+    /// the ticket's activity with the old and new text. The comment made
+    /// from the original message stays as it was (audit trail).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn chat_message_changed(
+        &self,
+        work: &mut Work,
+        contact: &Contact,
+        message: &ChatMessage,
+        previous: Option<String>,
+        deleted: bool,
+    ) -> Result<ChatOutcome, DeskError> {
+        let Some(thread) = &message.thread_ts else {
+            return Ok(ChatOutcome::Ignored {
+                reason: "not in a thread".into(),
+            });
+        };
+        let root =
+            store::chat::find_by_ts(&mut work.tx, message.platform, &message.channel, thread)
+                .await?
+                .filter(|r| r.org_id == contact.org_id);
+        let Some(ticket_id) = root.and_then(|r| r.ticket_id) else {
+            return Ok(ChatOutcome::Ignored {
+                reason: "a thread the bot does not follow".into(),
+            });
+        };
+        let actor = self.chat_actor(work, contact, message.channel_kind).await?;
+        let ticket = store::tickets::find_ticket(&mut work.tx, actor.org_id, ticket_id)
+            .await?
+            .ok_or(DeskError::NotFound("ticket"))?;
+        let (action, new) = if deleted {
+            ("chat_message_deleted", None)
+        } else {
+            ("chat_message_edited", Some(message.text.clone()))
+        };
+        work.record(&actor, ticket_id, action, Some(("comment", previous, new)));
+        work.audit(
+            &actor,
+            &format!("ticket.{action}"),
+            &ticket.number,
+            json!({ "platform": message.platform, "channel": message.channel, "ts": message.ts }),
+        );
+        Ok(ChatOutcome::Commented {
+            number: ticket.number,
+            internal: false,
+        })
+    }
+
+    /// Links a chat identity to the existing person with the email address
+    /// the platform vouches for (learnt after first contact, in the
+    /// background); true when it moved or linked.
+    pub async fn chat_link_verified_email(
+        &self,
+        work: &mut Work,
+        contact: &Contact,
+    ) -> Result<bool, DeskError> {
+        let Some(email) = contact
+            .verified_email
+            .as_deref()
+            .and_then(|e| super::admin::normalize_email(e).ok())
+        else {
+            return Ok(false);
+        };
+        let Some(person) =
+            store::people::find_person_by_email(&mut work.tx, contact.org_id, &email).await?
+        else {
+            return Ok(false);
+        };
+        let (kind, namespace, external_id) = contact.identity.parts();
+        let current = store::identity::find_identity(
+            &mut work.tx,
+            contact.org_id,
+            kind,
+            namespace,
+            &external_id,
+        )
+        .await?;
+        if current.is_some_and(|i| i.person_id == person.id && i.verified) {
+            return Ok(false);
+        }
+        self.link_identity(
+            work,
+            &Actor::system(contact.org_id),
+            person.id,
+            contact.identity.clone(),
+        )
+        .await?;
+        Ok(true)
+    }
+}
+
+/// What a person's App Home shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct HomeView {
+    pub name: String,
+    /// Open tickets they raised.
+    pub mine: Vec<TicketView>,
+    /// Approvals waiting for their decision.
+    pub approvals: Vec<super::approvals::ApprovalView>,
+    /// Open tickets of each of their teams (agents).
+    pub queues: Vec<(String, Vec<TicketView>)>,
+}
+
+/// How many entries each App Home list shows.
+const HOME_LIST: i64 = 10;
+
+fn is_open(t: &TicketView) -> bool {
+    !matches!(
+        t.state.as_str(),
+        "resolved" | "closed" | "cancelled" | "rejected"
+    )
+}
+
+impl Desk {
+    /// Someone opened the bot's home tab: remembered (so changes refresh
+    /// it), and the person resolved (created on first contact).
+    pub async fn chat_home_opened(
+        &self,
+        work: &mut Work,
+        contact: &Contact,
+        platform: &str,
+        user: &str,
+    ) -> Result<Uuid, DeskError> {
+        let actor = self.chat_actor(work, contact, Channel::Slack).await?;
+        let person = actor.person_id.ok_or(DeskError::NotFound("person"))?;
+        store::chat::insert_message(
+            &mut work.tx,
+            &ChatMessageRow {
+                id: new_id(),
+                org_id: actor.org_id,
+                platform: platform.into(),
+                purpose: APP_HOME.into(),
+                ticket_id: None,
+                approval_id: None,
+                person_id: Some(person),
+                channel: user.into(),
+                ts: APP_HOME.into(),
+                outbox_id: None,
+                created_at: store::now(),
+            },
+        )
+        .await?;
+        Ok(person)
+    }
+
+    /// The App Home of a person: their open tickets, approvals waiting for
+    /// them, their teams' open tickets. Reads only.
+    pub async fn chat_home(&self, org_id: Uuid, person_id: Uuid) -> Result<HomeView, DeskError> {
+        let mut tx = self.db.read().await?;
+        let person = super::identity::person_row(&mut tx, org_id, person_id).await?;
+        let actor = actor_for(&person, Channel::Slack);
+        let teams = if actor.is_agent() {
+            let mut mine = Vec::new();
+            for team in store::teams::list_teams(&mut tx, org_id).await? {
+                if store::teams::is_member(&mut tx, team.id, person_id).await? {
+                    mine.push(team);
+                }
+            }
+            mine
+        } else {
+            Vec::new()
+        };
+        drop(tx);
+        let list = |query: super::tickets::ListTickets| {
+            let actor = actor.clone();
+            async move {
+                let list = self.list_tickets(&actor, query).await?;
+                Ok::<_, DeskError>(
+                    list.items
+                        .into_iter()
+                        .filter(is_open)
+                        .take(HOME_LIST as usize)
+                        .collect::<Vec<_>>(),
+                )
+            }
+        };
+        let mine = list(super::tickets::ListTickets {
+            requester: Some(person_id.to_string()),
+            sort: Some("-updated_at".into()),
+            limit: Some(HOME_LIST * 3),
+            ..Default::default()
+        })
+        .await?;
+        let mut queues = Vec::new();
+        for team in teams {
+            let open = list(super::tickets::ListTickets {
+                team: Some(team.id.to_string()),
+                sort: Some("-updated_at".into()),
+                limit: Some(HOME_LIST * 3),
+                ..Default::default()
+            })
+            .await?;
+            queues.push((team.name, open));
+        }
+        let mut approvals = self.my_approvals(&actor).await?;
+        approvals.truncate(HOME_LIST as usize);
+        Ok(HomeView {
+            name: person.name,
+            mine,
+            approvals,
+            queues,
+        })
+    }
+}
+
+impl Desk {
+    /// A Slack workspace was installed (OAuth): its sealed bot token is
+    /// stored for the organization, and the install audited.
+    pub async fn slack_installed(
+        &self,
+        work: &mut Work,
+        row: store::slack_installs::SlackInstallRow,
+    ) -> Result<(), DeskError> {
+        store::slack_installs::upsert_install(&mut work.tx, &row).await?;
+        work.audit(
+            &Actor::system(row.org_id),
+            "slack.installed",
+            &row.team_id,
+            json!({ "team_name": row.team_name, "scopes": row.scopes }),
+        );
+        Ok(())
     }
 }
 

@@ -8,17 +8,33 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{get, post},
     Json, Router,
 };
+
+use super::{error::ApiError, extract::Auth, AppState};
 
 use crate::channels::slack::{
     inbound::{Reply, Slack},
     verify::verify,
 };
 
-pub fn router<S: Clone + Send + Sync + 'static>(slack: Slack) -> Router<S> {
-    Router::new()
+pub fn router(slack: Slack) -> Router<AppState> {
+    // The OAuth install flow (several workspaces), when configured.
+    let oauth = if slack.settings.oauth_enabled() {
+        Router::new().route("/slack/install", get(install)).route(
+            "/slack/oauth/callback",
+            get(oauth_callback).with_state(slack.clone()),
+        )
+    } else {
+        Router::new()
+    };
+    // Socket Mode without a signing secret: nothing could be verified, so
+    // no event endpoints are mounted.
+    if slack.signing_secret.is_empty() {
+        return oauth;
+    }
+    oauth
         .route("/slack/events", post(events).with_state(slack.clone()))
         .route("/slack/commands", post(commands).with_state(slack.clone()))
         .route("/slack/interactions", post(interactions).with_state(slack))
@@ -83,5 +99,62 @@ async fn interactions(State(slack): State<Slack>, headers: HeaderMap, body: Byte
     match fields.iter().find(|(k, _)| k == "payload") {
         Some((_, payload)) => answer(slack.interaction(payload, &body).await),
         None => (StatusCode::BAD_REQUEST, "no payload field").into_response(),
+    }
+}
+
+/// `GET /slack/install` (admins): redirects to Slack's authorize page to
+/// install the app in a workspace of the caller's organization.
+async fn install(State(state): State<AppState>, Auth(actor): Auth) -> Response {
+    if let Err(e) = actor.require_admin() {
+        return ApiError::from(e).into_response();
+    }
+    let Some(slack) = state.slack.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match slack.install_url(actor.org_id) {
+        Ok(url) => (StatusCode::FOUND, [(axum::http::header::LOCATION, url)]).into_response(),
+        Err(error) => (StatusCode::NOT_FOUND, error.to_string()).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /slack/oauth/callback`: where Slack sends the installer back.
+async fn oauth_callback(
+    State(slack): State<Slack>,
+    axum::extract::Query(query): axum::extract::Query<Callback>,
+) -> Response {
+    use crate::channels::slack::oauth::InstallError;
+    match slack
+        .finish_install(
+            query.code.as_deref(),
+            query.state.as_deref(),
+            query.error.as_deref(),
+        )
+        .await
+    {
+        Ok(team) => (
+            StatusCode::OK,
+            format!(
+                "Switchboard is installed in the Slack workspace {team}. You can close this page."
+            ),
+        )
+            .into_response(),
+        Err(error @ (InstallError::BadState | InstallError::Denied(_))) => {
+            (StatusCode::BAD_REQUEST, error.to_string()).into_response()
+        }
+        Err(error @ InstallError::NotConfigured) => {
+            (StatusCode::NOT_FOUND, error.to_string()).into_response()
+        }
+        Err(error @ InstallError::Slack(_)) => {
+            tracing::warn!(%error, "Slack install failed");
+            (StatusCode::BAD_GATEWAY, error.to_string()).into_response()
+        }
+        Err(InstallError::Desk(error)) => ApiError::from(error).into_response(),
     }
 }

@@ -115,3 +115,28 @@ pub async fn find_by_ts_only(
     );
     super::on_pool!(db, p => sqlx::query_as(SQL).bind(platform).bind(ts).fetch_optional(p).await)
 }
+
+/// The people among a ticket's requester, assignee and team members who
+/// opened the App Home (purpose `app_home`): their `channel` is the user id
+/// to publish to.
+pub async fn home_viewers(
+    db: &Db,
+    platform: &str,
+    org_id: Uuid,
+    people: &[Option<Uuid>; 2],
+    team_id: Option<Uuid>,
+) -> Result<Vec<ChatMessageRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(
+        MESSAGE,
+        " WHERE platform = $1 AND purpose = 'app_home' AND org_id = $2 AND (person_id = $3 \
+          OR person_id = $4 OR person_id IN (SELECT person_id FROM team_members WHERE team_id = $5))"
+    );
+    super::on_pool!(db, p => sqlx::query_as(SQL)
+        .bind(platform)
+        .bind(org_id)
+        .bind(people[0])
+        .bind(people[1])
+        .bind(team_id)
+        .fetch_all(p)
+        .await)
+}

@@ -22,6 +22,7 @@ pub mod problems;
 pub mod rules;
 pub mod schedules;
 pub mod sla;
+pub mod slack_installs;
 pub mod teams;
 pub mod tickets;
 pub mod timers;

@@ -59,9 +59,9 @@ impl Dispatcher {
             &config.outbox,
         )?)];
         if config.slack.enabled() {
-            let api = crate::channels::slack::api::SlackApi::new(&config.slack)?;
+            let slack = crate::channels::slack::inbound::Slack::new(desk.clone(), &config.slack)?;
             deliverers.push(Arc::new(
-                crate::channels::slack::deliver::SlackDeliverer::new(api, desk.db.clone()),
+                crate::channels::slack::deliver::SlackDeliverer::new(slack),
             ));
         }
         if config.discord.enabled() {

@@ -14,6 +14,12 @@ use crate::{
 };
 
 async fn slack_app() -> (TestApp, FakeSlack, String) {
+    slack_app_with(|_| {}).await
+}
+
+async fn slack_app_with(
+    more: impl FnOnce(&mut switchboard::config::Config) + Send + 'static,
+) -> (TestApp, FakeSlack, String) {
     let fake = FakeSlack::default();
     let base = fake.start().await;
     let api = base.clone();
@@ -22,6 +28,7 @@ async fn slack_app() -> (TestApp, FakeSlack, String) {
         c.slack.bot_token = switchboard::config::Secret::new("xoxb-test");
         c.slack.api_base_url = api;
         c.slack.max_calls_per_second = 1000;
+        more(c);
     })
     .await;
     (app, fake, base)
@@ -632,7 +639,7 @@ fn request_ts(fake: &FakeSlack) -> Value {
 #[tokio::test]
 async fn a_429_is_honoured_and_the_message_goes_out_later() {
     let (app, fake, _) = slack_app().await;
-    fake.rate_limit_next(30);
+    fake.rate_limit_next("chat.postMessage", 30);
     let body = slack::event(
         "Ev300",
         slack::direct_message("URATE", "Wi-Fi is slow", "1700000003.000100", None),
@@ -662,4 +669,866 @@ async fn a_429_is_honoured_and_the_message_goes_out_later() {
         1,
         "one attempt so far"
     );
+}
+
+/// An agent with a Slack identity; returns their person id.
+async fn slack_agent(app: &TestApp, name: &str, email: &str, user: &str) -> String {
+    let (agent, _) = app.person_with_token(name, email, &["agent"]).await;
+    let id = agent["id"].as_str().expect("id").to_string();
+    expect_json(
+        app.post(
+            &format!("/api/v1/people/{id}/identities"),
+            &app.token,
+            &json!({ "kind": "slack", "namespace": TEAM, "external_id": user }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    id
+}
+
+/// A click on a card's menu: `users_select` or `static_select`.
+fn menu_click(
+    user: &str,
+    trigger: &str,
+    action_id: &str,
+    block_id: &str,
+    selected: Value,
+) -> Value {
+    let mut payload = slack::click(user, trigger, action_id, "", "http://unused");
+    let mut action =
+        json!({ "action_id": action_id, "block_id": block_id, "action_ts": "1700000000.2" });
+    match action_id {
+        "ticket_assign" => {
+            action["type"] = json!("users_select");
+            action["selected_user"] = selected;
+        }
+        _ => {
+            action["type"] = json!("static_select");
+            action["selected_option"] = selected;
+        }
+    }
+    payload["actions"] = json!([action]);
+    payload
+}
+
+#[tokio::test]
+async fn card_menus_assign_set_priority_and_escalate_and_refuse_requesters() {
+    let (app, fake, base) = slack_app().await;
+    let al = slack_agent(&app, "Al Agent", "al@example.com", "UAL").await;
+    let bea = slack_agent(&app, "Bea Agent", "bea@example.com", "UBEA").await;
+    expect_json(
+        app.post(
+            "/api/v1/teams",
+            &app.token,
+            &json!({ "name": "Desk", "members": [al, bea] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.send(
+            Method::PATCH,
+            "/api/v1/teams/Desk",
+            &app.token,
+            Some(&json!({ "default_channel": "#desk" })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ticket = expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Mail bounces", "team": "Desk" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = ticket["number"].as_str().expect("number").to_string();
+    app.dispatcher.drain().await.expect("deliver");
+    let card = fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .find(|p| p["channel"] == "desk")
+        .expect("card posted");
+    let blocks = card["blocks"].to_string();
+    for control in [
+        "ticket_assign",
+        "users_select",
+        "ticket_priority",
+        "ticket_escalate",
+    ] {
+        assert!(blocks.contains(control), "{control} on the card: {blocks}");
+    }
+    let block_id = format!("ticket:{number}");
+
+    // Assign to the Slack user Bea: the ticket goes to her person.
+    let assign = send_interaction(
+        &app,
+        menu_click("UAL", "trig-as", "ticket_assign", &block_id, json!("UBEA")),
+    )
+    .await;
+    assert_eq!(assign.status(), StatusCode::OK);
+    let now: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(now["assignee"]["name"], "Bea Agent");
+
+    // Priority p1 from the menu.
+    let pick = menu_click(
+        "UAL",
+        "trig-pr",
+        "ticket_priority",
+        &block_id,
+        json!({ "text": { "type": "plain_text", "text": "P1 · critical" }, "value": format!("{number}:p1") }),
+    );
+    assert_eq!(send_interaction(&app, pick).await.status(), StatusCode::OK);
+    let now: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(now["priority"], "p1");
+    assert_eq!(now["impact"], "high");
+    assert_eq!(now["urgency"], "high");
+
+    // Escalate: one level up, shown on the card.
+    let escalate = send_interaction(
+        &app,
+        slack::click(
+            "UAL",
+            "trig-esc",
+            "ticket_escalate",
+            &number,
+            "http://unused",
+        ),
+    )
+    .await;
+    assert_eq!(escalate.status(), StatusCode::OK);
+    let now: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(now["escalation_level"], 1);
+    app.dispatcher.drain().await.expect("deliver");
+    let last = fake.calls_to("chat.update").pop().expect("card updated");
+    assert_eq!(last["channel"], "desk");
+    assert!(
+        last["blocks"].to_string().contains("Escalation level *1*"),
+        "{last}"
+    );
+    assert!(last["text"].as_str().expect("text").contains("p1"));
+
+    // Assigning someone who is not linked, or a requester clicking: refused
+    // ephemerally, nothing changes.
+    let url = format!("{base}/response/9");
+    let mut unknown = menu_click(
+        "UAL",
+        "trig-as2",
+        "ticket_assign",
+        &block_id,
+        json!("UNOBODY"),
+    );
+    unknown["response_url"] = json!(url);
+    assert_eq!(
+        send_interaction(&app, unknown).await.status(),
+        StatusCode::OK
+    );
+    let url2 = format!("{base}/response/10");
+    let requester = send_interaction(
+        &app,
+        slack::click("UREQUESTER", "trig-esc2", "ticket_escalate", &number, &url2),
+    )
+    .await;
+    assert_eq!(requester.status(), StatusCode::OK);
+    let told = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+        !fake.calls_to("response/9").is_empty() && !fake.calls_to("response/10").is_empty()
+    })
+    .await;
+    assert!(told, "both were told");
+    assert!(fake.calls_to("response/9")[0]["text"]
+        .as_str()
+        .expect("text")
+        .contains("not linked"));
+    assert_eq!(
+        fake.calls_to("response/10")[0]["response_type"],
+        "ephemeral"
+    );
+    let now: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(now["assignee"]["name"], "Bea Agent");
+    assert_eq!(now["escalation_level"], 1);
+}
+
+#[tokio::test]
+async fn an_escalation_arrives_with_acknowledge_which_stops_the_chain() {
+    let (app, fake, base) = slack_app().await;
+    slack_agent(&app, "Omar Oncall", "omar@example.com", "UOMAR").await;
+    expect_json(
+        app.post(
+            "/api/v1/escalation-policies",
+            &app.token,
+            &json!({ "name": "everything", "steps": [
+                { "after_minutes": 10, "actions": [{ "type": "notify_person", "person": "omar@example.com" }] },
+                { "after_minutes": 20, "actions": [{ "type": "notify_person", "person": "omar@example.com" }] },
+            ] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let ticket = app.create_ticket("incident", "Payroll export stuck").await;
+    let number = ticket["number"].as_str().expect("number").to_string();
+
+    app.desk.clock.advance(chrono::Duration::minutes(11));
+    app.scheduler.run_due().await.expect("timers");
+    app.dispatcher.drain().await.expect("deliver");
+    let alarms: Vec<Value> = fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|p| p["channel"] == "UOMAR")
+        .collect();
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    let blocks = alarms[0]["blocks"].to_string();
+    assert!(
+        blocks.contains("escalation_ack") && blocks.contains(&number),
+        "{blocks}"
+    );
+    assert!(alarms[0]["text"]
+        .as_str()
+        .expect("text")
+        .contains("Escalation"));
+
+    let url = format!("{base}/response/ack");
+    let ack = send_interaction(
+        &app,
+        slack::click("UOMAR", "trig-ack", "escalation_ack", &number, &url),
+    )
+    .await;
+    assert_eq!(ack.status(), StatusCode::OK);
+    let status: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}/escalation"), &app.token)
+        .await;
+    assert!(!status["acknowledged_at"].is_null(), "{status}");
+    let replaced = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+        !fake.calls_to("response/ack").is_empty()
+    })
+    .await;
+    assert!(replaced);
+    let note = &fake.calls_to("response/ack")[0];
+    assert_eq!(note["replace_original"], true);
+    assert!(note["text"]
+        .as_str()
+        .expect("text")
+        .contains("acknowledged by Omar Oncall"));
+
+    // The next step does not fire.
+    app.desk.clock.advance(chrono::Duration::minutes(30));
+    app.scheduler.run_due().await.expect("timers");
+    app.dispatcher.drain().await.expect("deliver");
+    assert_eq!(
+        fake.calls_to("chat.postMessage")
+            .iter()
+            .filter(|p| p["channel"] == "UOMAR")
+            .count(),
+        1,
+        "no second escalation message"
+    );
+}
+
+/// A `reaction_added` event on a channel message.
+fn reaction(user: &str, emoji: &str, channel: &str, ts: &str, author: &str) -> Value {
+    json!({ "type": "reaction_added", "user": user, "reaction": emoji, "item_user": author,
+            "item": { "type": "message", "channel": channel, "ts": ts }, "event_ts": "1700000009.000001" })
+}
+
+#[tokio::test]
+async fn a_reaction_turns_the_message_into_a_ticket_after_the_ack() {
+    let (app, fake, _) = slack_app().await;
+    fake.add_message(
+        "CGEN",
+        json!({ "type": "message", "user": "UAUTHOR", "text": "Printer on floor 3 jams on every job", "ts": "1700000010.000100" }),
+    );
+    // Another emoji: nothing.
+    let other = slack::event(
+        "EvR0",
+        reaction("UREACT", "eyes", "CGEN", "1700000010.000100", "UAUTHOR"),
+    );
+    assert_eq!(send_event(&app, &other).await.status(), StatusCode::OK);
+    let body = slack::event(
+        "EvR1",
+        reaction("UREACT", "ticket", "CGEN", "1700000010.000100", "UAUTHOR"),
+    );
+    assert_eq!(send_event(&app, &body).await.status(), StatusCode::OK);
+    // Acknowledged before any slow call: the work waits in the outbox.
+    assert!(fake.calls_to("conversations.history").is_empty());
+    assert!(tickets(&app).await.is_empty());
+    let waiting = app.outbox("pending").await;
+    assert!(
+        waiting.iter().any(|m| m["event"] == "slack.reaction"),
+        "{waiting:?}"
+    );
+    // A second person reacting the same way: still one ticket.
+    let again = slack::event(
+        "EvR2",
+        reaction("UOTHER", "ticket", "CGEN", "1700000010.000100", "UAUTHOR"),
+    );
+    assert_eq!(send_event(&app, &again).await.status(), StatusCode::OK);
+
+    app.dispatcher.drain().await.expect("deliver");
+    let history = fake.calls_to("conversations.history");
+    assert_eq!(history[0]["latest"], "1700000010.000100");
+    assert_eq!(history[0]["inclusive"], "true");
+    assert_eq!(history[0]["limit"], "1");
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    let ticket = &all[0];
+    assert_eq!(ticket["title"], "Printer on floor 3 jams on every job");
+    assert_eq!(
+        ticket["requester"]["name"], "UREACT",
+        "the reactor by default"
+    );
+    assert_eq!(ticket["channel"], "slack");
+    let number = ticket["number"].as_str().expect("number");
+    let full: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert!(
+        full["description"]
+            .as_str()
+            .expect("description")
+            .contains("https://test.slack.com/archives/CGEN/p1700000010000100"),
+        "{full}"
+    );
+    // The requester is told, with the number.
+    app.dispatcher.drain().await.expect("deliver");
+    let told = fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .find(|p| p["channel"] == "UREACT")
+        .expect("confirmation to the reactor");
+    assert!(told["text"].as_str().expect("text").contains(number));
+}
+
+#[tokio::test]
+async fn a_reaction_can_make_the_author_the_requester_and_reaches_thread_replies() {
+    let (app, fake, _) = slack_app_with(|c| {
+        c.slack.reaction = "sos".into();
+        c.slack.reaction_requester = "author".into();
+    })
+    .await;
+    // A reply in a thread is not in the channel history; the thread has it.
+    fake.add_message(
+        "CGEN",
+        json!({ "type": "message", "user": "UAUTHOR", "text": "Badge reader at door B is dead", "ts": "1700000011.000200", "thread_ts": "1700000011.000100" }),
+    );
+    let body = slack::event(
+        "EvR3",
+        reaction("UREACT", "sos", "CGEN", "1700000011.000200", "UAUTHOR"),
+    );
+    assert_eq!(send_event(&app, &body).await.status(), StatusCode::OK);
+    app.dispatcher.drain().await.expect("deliver");
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["requester"]["name"], "UAUTHOR");
+    assert_eq!(all[0]["title"], "Badge reader at door B is dead");
+}
+
+#[tokio::test]
+async fn edits_and_deletions_in_a_ticket_thread_are_recorded_and_the_comment_kept() {
+    let (app, _fake, _) = slack_app().await;
+    let open = slack::event(
+        "EvE1",
+        slack::direct_message("UED", "Scanner offline", "1700000020.000100", None),
+    );
+    assert_eq!(send_event(&app, &open).await.status(), StatusCode::OK);
+    let reply = slack::event(
+        "EvE2",
+        slack::direct_message(
+            "UED",
+            "It is the one in room 12",
+            "1700000020.000200",
+            Some("1700000020.000100"),
+        ),
+    );
+    assert_eq!(send_event(&app, &reply).await.status(), StatusCode::OK);
+    let number = tickets(&app).await[0]["number"]
+        .as_str()
+        .expect("number")
+        .to_string();
+
+    let edit = slack::event(
+        "EvE3",
+        json!({ "type": "message", "subtype": "message_changed", "channel": "DUED", "channel_type": "im",
+                "hidden": true, "ts": "1700000020.000300", "event_ts": "1700000020.000300",
+                "message": { "type": "message", "user": "UED", "text": "It is the one in room 14",
+                             "ts": "1700000020.000200", "thread_ts": "1700000020.000100",
+                             "edited": { "user": "UED", "ts": "1700000020.000300" } },
+                "previous_message": { "type": "message", "user": "UED", "text": "It is the one in room 12",
+                                      "ts": "1700000020.000200", "thread_ts": "1700000020.000100" } }),
+    );
+    assert_eq!(send_event(&app, &edit).await.status(), StatusCode::OK);
+    let delete = slack::event(
+        "EvE4",
+        json!({ "type": "message", "subtype": "message_deleted", "channel": "DUED", "channel_type": "im",
+                "hidden": true, "ts": "1700000020.000400", "deleted_ts": "1700000020.000200",
+                "event_ts": "1700000020.000400",
+                "previous_message": { "type": "message", "user": "UED", "text": "It is the one in room 14",
+                                      "ts": "1700000020.000200", "thread_ts": "1700000020.000100" } }),
+    );
+    assert_eq!(send_event(&app, &delete).await.status(), StatusCode::OK);
+    // An edit outside any ticket thread changes nothing.
+    let elsewhere = slack::event(
+        "EvE5",
+        json!({ "type": "message", "subtype": "message_changed", "channel": "CRANDOM", "ts": "1700000020.000500",
+                "message": { "user": "UED", "text": "new", "ts": "1700000020.000001", "thread_ts": "1700000019.000001" },
+                "previous_message": { "user": "UED", "text": "old", "ts": "1700000020.000001", "thread_ts": "1700000019.000001" } }),
+    );
+    assert_eq!(send_event(&app, &elsewhere).await.status(), StatusCode::OK);
+
+    let activity: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
+        .await;
+    let edited: Vec<&Value> = activity
+        .iter()
+        .filter(|a| a["action"] == "chat_message_edited")
+        .collect();
+    assert_eq!(edited.len(), 1, "{activity:?}");
+    assert_eq!(edited[0]["old_value"], "It is the one in room 12");
+    assert_eq!(edited[0]["new_value"], "It is the one in room 14");
+    assert_eq!(edited[0]["channel"], "slack");
+    let deleted: Vec<&Value> = activity
+        .iter()
+        .filter(|a| a["action"] == "chat_message_deleted")
+        .collect();
+    assert_eq!(deleted.len(), 1, "{activity:?}");
+    assert_eq!(deleted[0]["old_value"], "It is the one in room 14");
+    assert!(deleted[0]["new_value"].is_null());
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1);
+    assert_eq!(
+        comments[0]["body"], "It is the one in room 12",
+        "original kept"
+    );
+}
+
+fn file(id: &str, name: &str, size: usize, url: Option<String>) -> Value {
+    let mut f = json!({ "id": id, "name": name, "title": name, "mimetype": "text/plain",
+                        "filetype": "text", "size": size, "mode": "hosted" });
+    match url {
+        Some(url) => f["url_private_download"] = json!(url),
+        None => f["mode"] = json!("external"),
+    }
+    f
+}
+
+#[tokio::test]
+async fn files_shared_in_a_ticket_thread_become_attachments_within_the_limit() {
+    let (app, fake, base) = slack_app_with(|c| c.storage.max_attachment_bytes = 1000).await;
+    fake.add_file("log.txt", b"kernel: eth0 link down\n");
+    fake.add_file("big.bin", &[7u8; 2000]);
+    let open = slack::event(
+        "EvF1",
+        slack::direct_message("UFILE", "Network drops", "1700000030.000100", None),
+    );
+    assert_eq!(send_event(&app, &open).await.status(), StatusCode::OK);
+    let number = tickets(&app).await[0]["number"]
+        .as_str()
+        .expect("number")
+        .to_string();
+    app.dispatcher.drain().await.expect("deliver");
+
+    let mut share = slack::direct_message(
+        "UFILE",
+        "Here are the logs",
+        "1700000030.000200",
+        Some("1700000030.000100"),
+    );
+    share["subtype"] = json!("file_share");
+    share["files"] = json!([
+        file("F1", "log.txt", 23, Some(format!("{base}/files/log.txt"))),
+        file("F2", "big.bin", 2000, Some(format!("{base}/files/big.bin"))),
+        file("F3", "design.gdoc", 10, None),
+    ]);
+    let response = send_event(&app, &slack::event("EvF2", share)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // The text is a comment at once; the files wait for the deliverer.
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1);
+    assert!(fake.calls().iter().all(|c| !c.method.starts_with("files/")));
+
+    app.dispatcher.drain().await.expect("deliver");
+    let downloads: Vec<Value> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "files/log.txt")
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(downloads.len(), 1);
+    assert_eq!(downloads[0]["authorization"], "Bearer xoxb-test");
+    assert!(
+        fake.calls().iter().all(|c| c.method != "files/big.bin"),
+        "not downloaded: Slack said it is too large"
+    );
+    let attachments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/attachments"), &app.token)
+        .await;
+    assert_eq!(attachments.len(), 1, "{attachments:?}");
+    assert_eq!(attachments[0]["filename"], "log.txt");
+    assert_eq!(attachments[0]["size_bytes"], 23);
+    let refusal = fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .find(|p| {
+            p["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("could not attach")
+        })
+        .expect("refusal in the thread");
+    assert_eq!(refusal["thread_ts"], "1700000030.000100");
+    let text = refusal["text"].as_str().expect("text");
+    assert!(
+        text.contains("big.bin") && text.contains("1000 bytes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("design.gdoc") && text.contains("not supported"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_slack_user_is_linked_to_the_person_with_their_email() {
+    let (app, fake, _) = slack_app().await;
+    let (dana, _) = app
+        .person_with_token("Dana Known", "dana@example.com", &["requester"])
+        .await;
+    let dana_id = dana["id"].as_str().expect("id").to_string();
+    fake.add_user("UDANA", "Dana K.", "Dana@Example.com");
+    let first = slack::event(
+        "EvI1",
+        slack::direct_message("UDANA", "Cannot print", "1700000040.000100", None),
+    );
+    assert_eq!(send_event(&app, &first).await.status(), StatusCode::OK);
+    // users.info runs after the answer; the identity is linked then.
+    let linked = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+        let ids: Vec<Value> = app
+            .get_json(&format!("/api/v1/people/{dana_id}/identities"), &app.token)
+            .await;
+        ids.iter()
+            .any(|i| i["kind"] == "slack" && i["external_id"] == "UDANA")
+    })
+    .await;
+    assert!(linked, "linked by email");
+    assert_eq!(fake.calls_to("users.info").len(), 1);
+    let second = slack::event(
+        "EvI2",
+        slack::direct_message("UDANA", "Cannot scan either", "1700000041.000100", None),
+    );
+    assert_eq!(send_event(&app, &second).await.status(), StatusCode::OK);
+    let all = tickets(&app).await;
+    let scan = all
+        .iter()
+        .find(|t| t["title"] == "Cannot scan either")
+        .expect("second ticket");
+    assert_eq!(scan["requester"]["name"], "Dana Known");
+    assert_eq!(fake.calls_to("users.info").len(), 1, "asked once");
+}
+
+#[tokio::test]
+async fn app_home_shows_my_lists_and_is_refreshed_when_they_change() {
+    let (app, fake, _) = slack_app().await;
+    let al = slack_agent(&app, "Al Agent", "al@example.com", "UAL").await;
+    expect_json(
+        app.post(
+            "/api/v1/teams",
+            &app.token,
+            &json!({ "name": "Desk", "members": [al] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Old queue item", "team": "Desk" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    app.dispatcher.drain().await.expect("deliver");
+    let opened = slack::event(
+        "EvH1",
+        json!({ "type": "app_home_opened", "user": "UAL", "channel": "DUAL", "tab": "home", "event_ts": "1700000050.1" }),
+    );
+    assert_eq!(send_event(&app, &opened).await.status(), StatusCode::OK);
+    let published = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+        !fake.calls_to("views.publish").is_empty()
+    })
+    .await;
+    assert!(published);
+    let home = &fake.calls_to("views.publish")[0];
+    assert_eq!(home["user_id"], "UAL");
+    assert_eq!(home["view"]["type"], "home");
+    let blocks = home["view"]["blocks"].to_string();
+    assert!(blocks.contains("My open tickets") && blocks.contains("Waiting for my approval"));
+    assert!(
+        blocks.contains("Queue: Desk") && blocks.contains("Old queue item"),
+        "{blocks}"
+    );
+
+    // A new ticket for the team: Al's home is published again with it.
+    let ticket = expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &app.token,
+            &json!({ "kind": "incident", "title": "Fresh queue item", "team": "Desk" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    app.dispatcher.drain().await.expect("deliver");
+    let homes = fake.calls_to("views.publish");
+    assert_eq!(homes.len(), 2, "refreshed once");
+    let blocks = homes[1]["view"]["blocks"].to_string();
+    assert!(
+        blocks.contains(ticket["number"].as_str().expect("number")),
+        "{blocks}"
+    );
+}
+
+#[tokio::test]
+async fn socket_mode_takes_events_commands_and_clicks_acks_them_and_reconnects() {
+    let fake = FakeSlack::default();
+    let base = fake.start().await;
+    fake.start_socket().await;
+    let api = base.clone();
+    let app = spawn_app_with(move |c| {
+        // No signing secret: only Socket Mode, no public endpoints.
+        c.slack.bot_token = switchboard::config::Secret::new("xoxb-test");
+        c.slack.app_token = switchboard::config::Secret::new("xapp-test");
+        c.slack.socket_mode = true;
+        c.slack.api_base_url = api;
+        c.slack.max_calls_per_second = 1000;
+    })
+    .await;
+    let wait = |n: usize| {
+        let fake = fake.clone();
+        async move {
+            crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+                fake.socket_received().len() >= n
+            })
+            .await
+        }
+    };
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+            fake.socket_connections() == 1
+        })
+        .await,
+        "connected"
+    );
+    // The HTTP endpoints are not mounted without a signing secret.
+    let http = send_event(
+        &app,
+        &slack::event("EvS0", slack::direct_message("U1", "x", "1.1", None)),
+    )
+    .await;
+    assert_eq!(http.status(), StatusCode::NOT_FOUND);
+
+    let event: Value = serde_json::from_str(&slack::event(
+        "EvS1",
+        slack::direct_message("USOCK", "Socket mode works?", "1700000060.000100", None),
+    ))
+    .expect("json");
+    let envelope = json!({ "envelope_id": "env-1", "type": "events_api", "payload": event,
+                           "accepts_response_payload": false, "retry_attempt": 0, "retry_reason": "" });
+    fake.socket_send(envelope.clone());
+    assert!(wait(1).await, "acknowledged");
+    assert_eq!(fake.socket_received()[0], json!({ "envelope_id": "env-1" }));
+    // Slack re-sends an envelope it did not see acknowledged: still one ticket.
+    let mut again = envelope;
+    again["envelope_id"] = json!("env-1b");
+    again["retry_attempt"] = json!(1);
+    fake.socket_send(again);
+    assert!(wait(2).await);
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["title"], "Socket mode works?");
+
+    // A slash command: the ack carries the answer.
+    fake.socket_send(json!({ "envelope_id": "env-2", "type": "slash_commands", "accepts_response_payload": true,
+        "payload": { "token": "t", "team_id": TEAM, "user_id": "USOCK", "user_name": "sock", "command": "/ticket",
+                     "text": "Keyboard missing keys", "trigger_id": "trig-sock-1", "channel_id": "C1",
+                     "response_url": "http://unused" } }));
+    assert!(wait(3).await);
+    let ack = fake
+        .socket_received()
+        .into_iter()
+        .find(|a| a["envelope_id"] == "env-2")
+        .expect("ack");
+    assert_eq!(ack["payload"]["response_type"], "ephemeral");
+    assert!(ack["payload"]["text"]
+        .as_str()
+        .expect("text")
+        .contains("Opened"));
+
+    // Slack refreshes the connection: we open a new one and keep working.
+    fake.socket_send(json!({ "type": "disconnect", "reason": "refresh_requested" }));
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+            fake.socket_connections() == 2
+        })
+        .await,
+        "reconnected"
+    );
+    // An interaction over the new connection (a modal submission with an error).
+    fake.socket_send(json!({ "envelope_id": "env-3", "type": "interactive", "accepts_response_payload": true,
+        "payload": { "type": "view_submission", "team": { "id": TEAM }, "user": { "id": "USOCK", "name": "sock" },
+                     "trigger_id": "trig-sock-2",
+                     "view": { "callback_id": "ticket_create", "state": { "values": {
+                         "title": { "value": { "type": "plain_text_input", "value": " " } } } } } } }));
+    assert!(wait(4).await);
+    let ack = fake
+        .socket_received()
+        .into_iter()
+        .find(|a| a["envelope_id"] == "env-3")
+        .expect("ack");
+    assert_eq!(ack["payload"]["response_action"], "errors");
+    assert!(ack["payload"]["errors"]["title"].is_string());
+    assert_eq!(tickets(&app).await.len(), 2);
+    assert!(fake.calls_to("apps.connections.open").len() >= 2);
+}
+
+#[tokio::test]
+async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_it() {
+    let (app, fake, _) = slack_app_with(|c| {
+        c.slack.client_id = "C123".into();
+        c.slack.client_secret = switchboard::config::Secret::new("oauth-secret");
+        c.slack.token_key = switchboard::config::Secret::new("a long random key for tests");
+        c.server.public_url = "https://desk.example.com".into();
+    })
+    .await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let (_, requester_token) = app
+        .person_with_token("Rita Requester", "rita@example.com", &["requester"])
+        .await;
+    let refused = no_redirects
+        .get(app.url("/slack/install"))
+        .bearer_auth(&requester_token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let go = no_redirects
+        .get(app.url("/slack/install"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(go.status(), StatusCode::FOUND);
+    let location =
+        url::Url::parse(go.headers()["location"].to_str().expect("location")).expect("url");
+    assert_eq!(location.host_str(), Some("slack.com"));
+    assert_eq!(location.path(), "/oauth/v2/authorize");
+    let query: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], "C123");
+    assert_eq!(
+        query["redirect_uri"],
+        "https://desk.example.com/slack/oauth/callback"
+    );
+    assert!(query["scope"].contains("reactions:read"));
+    let state = query["state"].clone();
+
+    // A forged state, a refused install and a bad code are answered plainly.
+    let forged = app
+        .client
+        .get(app.url("/slack/oauth/callback?code=code-ok&state=forged"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let denied = app
+        .client
+        .get(app.url(&format!(
+            "/slack/oauth/callback?error=access_denied&state={state}"
+        )))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(denied.status(), StatusCode::BAD_REQUEST);
+    assert!(denied.text().await.expect("text").contains("access_denied"));
+    let bad_code = app
+        .client
+        .get(app.url(&format!("/slack/oauth/callback?code=nope&state={state}")))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bad_code.status(), StatusCode::BAD_GATEWAY);
+
+    let done = app
+        .client
+        .get(app.url(&format!("/slack/oauth/callback?code=code-ok&state={state}")))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.expect("text").contains("Other Co"));
+    let exchange = fake.calls_to("oauth.v2.access");
+    assert_eq!(
+        exchange.last().expect("exchanged")["redirect_uri"],
+        "https://desk.example.com/slack/oauth/callback"
+    );
+
+    // Stored sealed: the token is not in the row.
+    let switchboard::store::Db::Postgres(pool) = &app.desk.db else {
+        panic!("tests run on Postgres");
+    };
+    let (sealed, nonce): (Vec<u8>, Vec<u8>) = sqlx::query_as(
+        "SELECT token_sealed, token_nonce FROM slack_installs WHERE team_id = 'T0OTHER'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("install row");
+    assert_eq!(nonce.len(), 12);
+    assert!(!String::from_utf8_lossy(&sealed).contains("xoxb-other-workspace"));
+
+    // The installed workspace's messages are answered with its token.
+    let dm = slack::event(
+        "EvO1",
+        slack::direct_message("UOTHERCO", "Need a monitor", "1700000070.000100", None),
+    )
+    .replace(TEAM, "T0OTHER");
+    assert_eq!(send_event(&app, &dm).await.status(), StatusCode::OK);
+    app.dispatcher.drain().await.expect("deliver");
+    let confirmation = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "chat.postMessage" && c.body["channel"] == "DUOTHERCO")
+        .expect("confirmation");
+    assert_eq!(confirmation.token.as_deref(), Some("xoxb-other-workspace"));
+    let lookups: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "users.info")
+        .collect();
+    assert!(lookups
+        .iter()
+        .all(|c| c.token.as_deref() == Some("xoxb-other-workspace")));
 }

@@ -4,12 +4,16 @@
 
 use std::{
     collections::HashMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use uuid::Uuid;
+
+use super::installs::Installs;
 use crate::config::SlackConfig;
 
 /// Why a call failed, in the outbox's terms.
@@ -25,13 +29,30 @@ pub enum ApiFailure {
     Permanent(String),
 }
 
+#[derive(Clone)]
 pub struct SlackApi {
     client: reqwest::Client,
     base: String,
+    /// The bot token calls use: the configured one, or an installed
+    /// workspace's (see [`SlackApi::for_team`]).
     token: String,
+    /// Workspaces installed through OAuth, when `slack.token_key` is set.
+    pub installs: Option<Arc<Installs>>,
+    /// The app-level token (`xapp-…`) for Socket Mode; may be empty.
+    app_token: String,
     spacing: Duration,
-    /// When each method may be called next.
-    next_slot: Mutex<HashMap<String, Instant>>,
+    /// When each method may be called next (shared by all workspaces'
+    /// clients of this process).
+    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s.min(3600)))
 }
 
 /// `ok: false` errors worth retrying.
@@ -44,7 +65,7 @@ const TRANSIENT: &[&str] = &[
 ];
 
 impl SlackApi {
-    pub fn new(config: &SlackConfig) -> anyhow::Result<Self> {
+    pub fn new(config: &SlackConfig, installs: Option<Arc<Installs>>) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
@@ -54,9 +75,75 @@ impl SlackApi {
             client,
             base: config.api_base_url.trim_end_matches('/').to_string(),
             token: config.bot_token.expose().to_string(),
+            app_token: config.app_token.expose().to_string(),
             spacing: Duration::from_secs(1) / per_second,
-            next_slot: Mutex::new(HashMap::new()),
+            next_slot: Arc::default(),
+            installs,
         })
+    }
+
+    /// The API base URL (`slack.api_base_url`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn with_token(&self, token: String) -> Self {
+        Self {
+            token,
+            ..self.clone()
+        }
+    }
+
+    /// This client with the bot token of workspace `team` when it was
+    /// installed through OAuth, else the configured token.
+    pub async fn for_team(&self, team: &str) -> Result<Self, ApiFailure> {
+        let Some(installs) = &self.installs else {
+            return Ok(self.clone());
+        };
+        match installs.for_team(team).await {
+            Ok(Some((_, token))) => Ok(self.with_token(token)),
+            Ok(None) => Ok(self.clone()),
+            Err(e) => Err(ApiFailure::Retry {
+                error: format!("reading the Slack install of {team}: {e}"),
+                after: None,
+            }),
+        }
+    }
+
+    /// This client with the bot token of the organization's installed
+    /// workspace, else the configured token.
+    pub async fn for_org(&self, org_id: Uuid) -> Result<Self, ApiFailure> {
+        let Some(installs) = &self.installs else {
+            return Ok(self.clone());
+        };
+        match installs.for_org(org_id).await {
+            Ok(Some(token)) => Ok(self.with_token(token)),
+            Ok(None) => Ok(self.clone()),
+            Err(e) => Err(ApiFailure::Retry {
+                error: format!("reading the Slack install of {org_id}: {e}"),
+                after: None,
+            }),
+        }
+    }
+
+    /// `oauth.v2.access`: exchanges an install's code (client credentials
+    /// in the form, as Slack documents).
+    pub async fn oauth_access(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<Value, ApiFailure> {
+        let method = "oauth.v2.access";
+        self.pace(method).await;
+        let request = self.client.post(format!("{}/{method}", self.base)).form(&[
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+        ]);
+        self.answer(method, request).await
     }
 
     /// Waits for the method's next slot, so a burst is spread out instead
@@ -77,28 +164,59 @@ impl SlackApi {
     /// Calls a Web API method with a JSON body; the answer when `ok`.
     pub async fn call(&self, method: &str, body: &Value) -> Result<Value, ApiFailure> {
         self.pace(method).await;
-        let response = self
+        let request = self
             .client
             .post(format!("{}/{method}", self.base))
             .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| ApiFailure::Retry {
-                error: format!("{method}: {e}"),
-                after: None,
-            })?;
+            .json(body);
+        self.answer(method, request).await
+    }
+
+    /// Calls a method that needs the app-level token (`apps.connections.open`).
+    pub async fn call_with_app_token(&self, method: &str) -> Result<Value, ApiFailure> {
+        if self.app_token.is_empty() {
+            return Err(ApiFailure::Permanent(
+                "slack.app_token is not set (Socket Mode needs it)".into(),
+            ));
+        }
+        self.pace(method).await;
+        let request = self
+            .client
+            .post(format!("{}/{method}", self.base))
+            .bearer_auth(&self.app_token);
+        self.answer(method, request).await
+    }
+
+    /// Calls a Web API method that takes form fields (Slack's read methods,
+    /// e.g. `conversations.history`, do not accept JSON bodies).
+    pub async fn call_form(
+        &self,
+        method: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<Value, ApiFailure> {
+        self.pace(method).await;
+        let request = self
+            .client
+            .post(format!("{}/{method}", self.base))
+            .bearer_auth(&self.token)
+            .form(fields);
+        self.answer(method, request).await
+    }
+
+    async fn answer(
+        &self,
+        method: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, ApiFailure> {
+        let response = request.send().await.map_err(|e| ApiFailure::Retry {
+            error: format!("{method}: {e}"),
+            after: None,
+        })?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(|s| Duration::from_secs(s.min(3600)));
             return Err(ApiFailure::Retry {
                 error: format!("{method}: rate limited (429)"),
-                after,
+                after: retry_after(&response),
             });
         }
         if status.is_server_error() {
@@ -126,6 +244,69 @@ impl SlackApi {
         } else {
             Err(ApiFailure::Permanent(format!("{method}: {error}")))
         }
+    }
+
+    /// Downloads a file Slack hosts (`url_private_download`) with the bot
+    /// token, reading at most `limit` bytes: `Ok(None)` when it is larger.
+    /// The token goes only to Slack's file host (or the configured API host
+    /// in tests), never to a URL from elsewhere.
+    pub async fn download(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, ApiFailure> {
+        let base_host = url::Url::parse(&self.base)
+            .ok()
+            .and_then(|u| u.host_str().map(String::from));
+        let parsed = url::Url::parse(url)
+            .map_err(|e| ApiFailure::Permanent(format!("bad file URL {url}: {e}")))?;
+        let host = parsed.host_str().unwrap_or_default();
+        let slack_host = parsed.scheme() == "https"
+            && (host == "files.slack.com" || host.ends_with(".slack.com"));
+        if !slack_host && Some(host) != base_host.as_deref() {
+            return Err(ApiFailure::Permanent(format!(
+                "refusing to send the bot token to {host}"
+            )));
+        }
+        self.pace("files.download").await;
+        let mut response = self
+            .client
+            .get(parsed)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| ApiFailure::Retry {
+                error: format!("file download: {e}"),
+                after: None,
+            })?;
+        let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(ApiFailure::Retry {
+                error: "file download: rate limited (429)".into(),
+                after: retry_after(&response),
+            });
+        }
+        if status.is_server_error() {
+            return Err(ApiFailure::Retry {
+                error: format!("file download: Slack answered {status}"),
+                after: None,
+            });
+        }
+        if !status.is_success() {
+            return Err(ApiFailure::Permanent(format!(
+                "file download: Slack answered {status}"
+            )));
+        }
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| ApiFailure::Retry {
+            error: format!("file download: {e}"),
+            after: None,
+        })? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Ok(None);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some(bytes))
     }
 
     /// Posts to a `response_url` (ephemeral answers to clicks and commands).

@@ -8,8 +8,13 @@
 //! - `<team>:<user>` is a person: approval requests (recorded so their
 //!   copies can be updated after a decision) and notices, as direct messages.
 //!
+//! Rows with a `work:<key>` target are inbound work deferred past the
+//! acknowledgement (see `deferred`).
+//!
 //! A message an outbox row already posted is edited, not posted again, when
 //! the row is retried.
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -17,12 +22,15 @@ use uuid::Uuid;
 
 use super::{
     api::{ApiFailure, SlackApi},
+    inbound::Slack,
     render, PLATFORM,
 };
 use crate::{
     desk::{
         approvals::ApprovalView,
-        chat::{ticket_target, APPROVAL, REQUESTER_THREAD, RESOLUTION_CHECK, TRIAGE_CARD},
+        chat::{
+            ticket_target, APPROVAL, DEFERRED, REQUESTER_THREAD, RESOLUTION_CHECK, TRIAGE_CARD,
+        },
         new_id,
         views::TicketView,
     },
@@ -31,8 +39,10 @@ use crate::{
 };
 
 pub struct SlackDeliverer {
-    api: SlackApi,
+    api: Arc<SlackApi>,
     db: Db,
+    /// Deferred inbound work (`work:` targets) runs through the handler.
+    slack: Slack,
 }
 
 impl From<ApiFailure> for Delivery {
@@ -66,11 +76,31 @@ fn db_retry(e: sqlx::Error) -> Delivery {
 }
 
 impl SlackDeliverer {
-    pub fn new(api: SlackApi, db: Db) -> Self {
-        Self { api, db }
+    pub fn new(slack: Slack) -> Self {
+        Self {
+            api: slack.api.clone(),
+            db: slack.desk.db.clone(),
+            slack,
+        }
     }
 
     async fn send(&self, message: &OutboxRow) -> Delivery {
+        if message.target.starts_with(DEFERRED) {
+            return self.slack.deferred(message).await;
+        }
+        // The organization's installed workspace speaks with its own token.
+        let scoped = match self.api.for_org(message.org_id).await {
+            Ok(api) => Self {
+                api: Arc::new(api),
+                db: self.db.clone(),
+                slack: self.slack.clone(),
+            },
+            Err(failure) => return failure.into(),
+        };
+        scoped.send_scoped(message).await
+    }
+
+    async fn send_scoped(&self, message: &OutboxRow) -> Delivery {
         let result = match ticket_target(&message.target) {
             Some(ticket) => self.mirror(message, ticket).await,
             None => self.to_person(message).await,
@@ -147,7 +177,49 @@ impl SlackDeliverer {
         Ok(())
     }
 
+    /// Refreshes the home tab of whoever a ticket change concerns (its
+    /// requester, assignee and team) among those who opened it: one query,
+    /// and nothing at all for people who never looked.
+    async fn refresh_homes(
+        &self,
+        org_id: Uuid,
+        people: [Option<Uuid>; 2],
+        team: Option<Uuid>,
+    ) -> Result<(), Delivery> {
+        let viewers = store::chat::home_viewers(&self.db, PLATFORM, org_id, &people, team)
+            .await
+            .map_err(db_retry)?;
+        for viewer in viewers {
+            if let Some(person) = viewer.person_id {
+                self.slack
+                    .publish_home(org_id, person, &viewer.channel)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
     async fn mirror(&self, message: &OutboxRow, ticket_id: Uuid) -> Result<(), Delivery> {
+        self.mirror_ticket(message, ticket_id).await?;
+        if matches!(
+            message.event.as_str(),
+            "ticket.created" | "ticket.state_changed" | "ticket.assigned" | "ticket.updated"
+        ) {
+            if let Ok(ticket) =
+                serde_json::from_value::<TicketView>(message.payload.0["ticket"].clone())
+            {
+                let people = [
+                    ticket.requester.as_ref().map(|p| p.id),
+                    ticket.assignee.as_ref().map(|p| p.id),
+                ];
+                self.refresh_homes(message.org_id, people, ticket.team.as_ref().map(|t| t.id))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn mirror_ticket(&self, message: &OutboxRow, ticket_id: Uuid) -> Result<(), Delivery> {
         let payload = &message.payload.0;
         let Ok(ticket) = serde_json::from_value::<TicketView>(payload["ticket"].clone()) else {
             return Err(Delivery::Permanent("outbox payload has no ticket".into()));
@@ -360,6 +432,8 @@ impl SlackDeliverer {
                     }),
                 )
                 .await?;
+                self.refresh_homes(message.org_id, [person, None], None)
+                    .await?;
             }
             ("approval.updated", Some(view)) => {
                 let copies = store::chat::for_approval(&self.db, PLATFORM, view.id)
@@ -369,6 +443,18 @@ impl SlackDeliverer {
                     self.update(&copy.channel, &copy.ts, render::approval(&view))
                         .await?;
                 }
+                self.refresh_homes(message.org_id, [person, None], None)
+                    .await?;
+            }
+            ("escalation" | "sla.warning" | "sla.breached", _)
+                if payload["data"]["ticket"].is_string() =>
+            {
+                let body = render::alarm(
+                    payload["subject"].as_str().unwrap_or_default(),
+                    payload["text"].as_str().unwrap_or_default(),
+                    payload["data"]["ticket"].as_str().unwrap_or_default(),
+                );
+                self.post(message, user, None, body, None).await?;
             }
             _ => {
                 let text = payload["text"].as_str().unwrap_or_default();

@@ -6,7 +6,7 @@
 //! nothing; anything slow (opening a modal, an ephemeral answer) happens
 //! after the answer, never before.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -14,8 +14,9 @@ use uuid::Uuid;
 
 use super::{api::SlackApi, render, PLATFORM};
 use crate::{
+    config::SlackConfig,
     desk::{
-        chat::{ticket_from_text, ChatMessage},
+        chat::{ticket_from_text, ChatMessage, ChatOutcome},
         identity::{Contact, IdentityKey},
         tickets::{Assignment, OpenTicket},
         Actor, Desk, DeskError, Intake, Outcome, Work,
@@ -41,6 +42,61 @@ pub struct Slack {
     pub signing_secret: String,
     /// The organization (slug) this workspace belongs to.
     pub organization: String,
+    /// The `[slack]` settings (reaction emoji, requester, …).
+    pub settings: Arc<SlackConfig>,
+    /// What `users.info` said about people seen, learnt in the background.
+    pub profiles: Arc<Profiles>,
+    /// The configured organization's id, once looked up.
+    org: Arc<tokio::sync::OnceCell<Uuid>>,
+}
+
+/// Slack users' profiles (name, email) by (team, user), learnt once per
+/// process with `users.info` after first contact — never on the ack path.
+#[derive(Default)]
+pub struct Profiles {
+    known: std::sync::Mutex<HashMap<(String, String), Option<Profile>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Profiles {
+    fn get(&self, team: &str, user: &str) -> Option<Option<Profile>> {
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(team.to_string(), user.to_string()))
+            .cloned()
+    }
+
+    /// Claims the lookup of a user: true for the first caller only.
+    fn claim(&self, team: &str, user: &str) -> bool {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (team.to_string(), user.to_string());
+        if known.contains_key(&key) {
+            return false;
+        }
+        known.insert(key, None);
+        true
+    }
+
+    fn learn(&self, team: &str, user: &str, profile: Profile) {
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((team.to_string(), user.to_string()), Some(profile));
+    }
+
+    /// Forgets a failed lookup, so a later contact tries again.
+    fn forget(&self, team: &str, user: &str) {
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(team.to_string(), user.to_string()));
+    }
 }
 
 fn fingerprint(body: &[u8]) -> String {
@@ -63,23 +119,150 @@ fn refused(error: &DeskError) -> bool {
 }
 
 impl Slack {
-    async fn org_id(&self) -> Result<Uuid, DeskError> {
-        self.desk.organization_id(&self.organization).await
+    pub fn new(desk: Desk, config: &SlackConfig) -> anyhow::Result<Self> {
+        let installs = super::installs::Installs::new(desk.db.clone(), config.token_key.expose())
+            .map(Arc::new);
+        Ok(Self {
+            org: Arc::default(),
+            desk,
+            api: Arc::new(SlackApi::new(config, installs)?),
+            signing_secret: config.signing_secret.expose().to_string(),
+            organization: config.organization.clone(),
+            settings: Arc::new(config.clone()),
+            profiles: Arc::default(),
+        })
     }
 
-    fn contact(&self, org_id: Uuid, team: &str, user: &str, name: Option<&str>) -> Contact {
+    /// The organization of workspace `team`: its OAuth install's, else
+    /// the configured one (looked up once).
+    pub(super) async fn org_id(&self, team: &str) -> Result<Uuid, DeskError> {
+        if let Some(installs) = &self.api.installs {
+            if let Some((org, _)) = installs.for_team(team).await.map_err(DeskError::Internal)? {
+                return Ok(org);
+            }
+        }
+        self.org
+            .get_or_try_init(|| self.desk.organization_id(&self.organization))
+            .await
+            .copied()
+    }
+
+    /// A Slack user as a desk contact, with what `users.info` said about
+    /// them when already known; otherwise that is learnt in the background
+    /// (and the identity linked by email then).
+    pub(super) fn contact(
+        &self,
+        org_id: Uuid,
+        team: &str,
+        user: &str,
+        name: Option<&str>,
+    ) -> Contact {
+        let profile = self.profiles.get(team, user).flatten();
+        if profile.is_none() && !user.is_empty() {
+            self.learn_profile(org_id, team, user);
+        }
+        let display = profile
+            .as_ref()
+            .and_then(|p| p.name.clone())
+            .or_else(|| name.map(String::from))
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| user.to_string());
         Contact {
             org_id,
             identity: IdentityKey::Slack {
                 team_id: team.to_string(),
                 user_id: user.to_string(),
             },
-            display_name: name
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or(user)
-                .to_string(),
-            verified_email: None,
+            display_name: display,
+            verified_email: profile.and_then(|p| p.email),
         }
+    }
+
+    /// `users.info` for a user seen for the first time in this process,
+    /// after the answer: their email links the Slack identity to the
+    /// existing person with that address.
+    fn learn_profile(&self, org_id: Uuid, team: &str, user: &str) {
+        if !self.profiles.claim(team, user) {
+            return;
+        }
+        let this = self.clone();
+        let (team, user) = (team.to_string(), user.to_string());
+        tokio::spawn(async move {
+            let api = match this.api.for_team(&team).await {
+                Ok(api) => api,
+                Err(error) => {
+                    tracing::debug!(?error, "no Slack token for users.info");
+                    this.profiles.forget(&team, &user);
+                    return;
+                }
+            };
+            let answer = match api.call_form("users.info", &[("user", &user)]).await {
+                Ok(answer) => answer,
+                Err(error @ super::api::ApiFailure::Retry { .. }) => {
+                    // Asked again on a contact a minute from now, not on
+                    // every event while Slack is unreachable.
+                    tracing::debug!(?error, user, "users.info failed; will try again later");
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                    this.profiles.forget(&team, &user);
+                    return;
+                }
+                Err(error) => {
+                    // Lasting (e.g. a missing scope): not asked again until restart.
+                    tracing::info!(?error, user, "users.info refused");
+                    return;
+                }
+            };
+            let profile = &answer["user"]["profile"];
+            let learnt = Profile {
+                name: profile["real_name"]
+                    .as_str()
+                    .or_else(|| answer["user"]["real_name"].as_str())
+                    .filter(|n| !n.trim().is_empty())
+                    .map(String::from),
+                email: profile["email"]
+                    .as_str()
+                    .filter(|e| !e.is_empty())
+                    .map(String::from),
+            };
+            this.profiles.learn(&team, &user, learnt.clone());
+            if learnt.email.is_none() {
+                return;
+            }
+            let contact = Contact {
+                org_id,
+                identity: IdentityKey::Slack {
+                    team_id: team.clone(),
+                    user_id: user.clone(),
+                },
+                display_name: learnt.name.unwrap_or_else(|| user.clone()),
+                verified_email: learnt.email,
+            };
+            // The user's first message may be creating their identity at
+            // this very moment (a unique-key clash): try again shortly.
+            for attempt in 1..=3 {
+                let desk = this.desk.clone();
+                let contact = contact.clone();
+                let linked = this
+                    .desk
+                    .execute(move |work| {
+                        Box::pin(async move { desk.chat_link_verified_email(work, &contact).await })
+                    })
+                    .await;
+                match linked {
+                    Ok(true) => tracing::info!(user, "linked a Slack user to a person by email"),
+                    Ok(false) => {}
+                    Err(error) if attempt < 3 => {
+                        tracing::debug!(%error, user, "linking by email failed; trying again");
+                        tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, user, "could not link a Slack user by email")
+                    }
+                }
+                break;
+            }
+        });
     }
 
     /// `POST /slack/events`.
@@ -107,13 +290,26 @@ impl Slack {
             return Reply::Ack;
         };
         let kind = event["type"].as_str().unwrap_or_default();
-        // Our own posts, edits and deletions come back as events too.
-        let from_a_bot = event.get("bot_id").is_some() || event["subtype"].is_string();
+        let subtype = event["subtype"].as_str();
+        match (kind, subtype) {
+            ("reaction_added", _) => return self.reaction(payload, event_id, team, body).await,
+            ("app_home_opened", _) if event["tab"] != "messages" => {
+                return self.home_opened(event, team).await
+            }
+            ("message", Some("message_changed" | "message_deleted")) => {
+                return self.message_changed(event, event_id, team, body).await
+            }
+            _ => {}
+        }
+        // Our own posts come back as events too; of the other subtypes only
+        // a shared file is taken in.
+        let from_a_bot =
+            event.get("bot_id").is_some() || subtype.is_some_and(|s| s != "file_share");
         let direct = match kind {
             "message" if !from_a_bot => event["channel_type"] == "im",
             "app_mention" if !from_a_bot => true,
             _ => {
-                tracing::debug!(kind, subtype = ?event["subtype"].as_str(), "ignoring a Slack event");
+                tracing::debug!(kind, subtype, "ignoring a Slack event");
                 return Reply::Ack;
             }
         };
@@ -124,7 +320,198 @@ impl Slack {
         ) else {
             return Reply::Ack;
         };
-        let org_id = match self.org_id().await {
+        let org_id = match self.org_id(team).await {
+            Ok(id) => id,
+            Err(e) => return self.failed("resolving the Slack organization", &e),
+        };
+        let contact = self.contact(org_id, team, user, None);
+        let thread_ts = event["thread_ts"]
+            .as_str()
+            .filter(|t| *t != ts)
+            .map(String::from);
+        let message = ChatMessage {
+            platform: PLATFORM,
+            channel_kind: Channel::Slack,
+            channel: channel.to_string(),
+            ts: ts.to_string(),
+            thread_ts: thread_ts.clone(),
+            text: strip_mentions(event["text"].as_str().unwrap_or_default()),
+            direct,
+        };
+        // Files are downloaded later (slow): recorded now, with the thread
+        // they belong to (the message itself when it opens a ticket).
+        let files = event["files"]
+            .as_array()
+            .filter(|f| !f.is_empty())
+            .map(|_| {
+                json!({
+                    "team": team,
+                    "event_id": event_id,
+                    "event": event,
+                    "root": thread_ts.clone().unwrap_or_else(|| ts.to_string()),
+                })
+            });
+        let desk = self.desk.clone();
+        let key = format!("event:{event_id}");
+        let outcome = self
+            .desk
+            .run(Some(&intake(&key, body)), move |work| {
+                Box::pin(async move {
+                    let outcome = desk.chat_message(work, &contact, message).await?;
+                    if let Some(files) = files {
+                        desk.defer_chat_work(
+                            work,
+                            org_id,
+                            PLATFORM,
+                            &key,
+                            super::deferred::FILES,
+                            files,
+                        );
+                    }
+                    Ok(outcome)
+                })
+            })
+            .await;
+        match outcome {
+            Ok(_) => Reply::Ack,
+            Err(e) => self.failed("a Slack message", &e),
+        }
+    }
+
+    /// A reaction: with the configured emoji on a message, recorded for
+    /// the deliverer to fetch the message and its permalink (slow calls)
+    /// and open the ticket; the answer does not wait for that.
+    async fn reaction(&self, payload: &Value, event_id: &str, team: &str, body: &[u8]) -> Reply {
+        let event = &payload["event"];
+        let wanted = self.settings.reaction.trim_matches(':');
+        if event["reaction"].as_str() != Some(wanted) || event["item"]["type"] != "message" {
+            tracing::debug!(reaction = ?event["reaction"].as_str(), "ignoring a Slack reaction");
+            return Reply::Ack;
+        }
+        let org_id = match self.org_id(team).await {
+            Ok(id) => id,
+            Err(e) => return self.failed("resolving the Slack organization", &e),
+        };
+        let work = json!({ "team": team, "event_id": event_id, "event": event });
+        let desk = self.desk.clone();
+        // Reactions to one message share a target: the outbox serves them
+        // in order, so the first reactor's ticket is the one.
+        let target = format!(
+            "reaction:{team}:{}:{}",
+            event["item"]["channel"].as_str().unwrap_or_default(),
+            event["item"]["ts"].as_str().unwrap_or_default()
+        );
+        let outcome = self
+            .desk
+            .run(
+                Some(&intake(&format!("event:{event_id}"), body)),
+                move |w| {
+                    Box::pin(async move {
+                        desk.defer_chat_work(
+                            w,
+                            org_id,
+                            PLATFORM,
+                            &target,
+                            super::deferred::REACTION,
+                            work,
+                        );
+                        Ok(())
+                    })
+                },
+            )
+            .await;
+        match outcome {
+            Ok(_) => Reply::Ack,
+            Err(e) => self.failed("a Slack reaction", &e),
+        }
+    }
+
+    /// The home tab was opened: the person is remembered (changes refresh
+    /// it) and their home published after the answer.
+    async fn home_opened(&self, event: &Value, team: &str) -> Reply {
+        let Some(user) = event["user"].as_str() else {
+            return Reply::Ack;
+        };
+        let org_id = match self.org_id(team).await {
+            Ok(id) => id,
+            Err(e) => return self.failed("resolving the Slack organization", &e),
+        };
+        let contact = self.contact(org_id, team, user, None);
+        let desk = self.desk.clone();
+        let owned = user.to_string();
+        let person = self
+            .desk
+            .execute(move |work| {
+                Box::pin(async move {
+                    desk.chat_home_opened(work, &contact, PLATFORM, &owned)
+                        .await
+                })
+            })
+            .await;
+        match person {
+            Ok(person) => {
+                let this = self.clone();
+                let user = user.to_string();
+                tokio::spawn(async move { this.publish_home(org_id, person, &user).await });
+                Reply::Ack
+            }
+            Err(e) => self.failed("an App Home visit", &e),
+        }
+    }
+
+    /// Publishes a person's home tab; failures are logged (the next change
+    /// or visit publishes again).
+    pub async fn publish_home(&self, org_id: Uuid, person: Uuid, user: &str) {
+        let view = match self.desk.chat_home(org_id, person).await {
+            Ok(view) => view,
+            Err(error) => {
+                tracing::warn!(%error, "could not build a Slack App Home");
+                return;
+            }
+        };
+        let body = json!({ "user_id": user, "view": render::home(&view) });
+        let api = match self.api.for_org(org_id).await {
+            Ok(api) => api,
+            Err(error) => {
+                tracing::warn!(?error, "no Slack token for the App Home");
+                return;
+            }
+        };
+        if let Err(error) = api.call("views.publish", &body).await {
+            tracing::warn!(?error, "could not publish a Slack App Home");
+        }
+    }
+
+    /// An edit or deletion of a message in a ticket's thread: recorded on
+    /// the ticket (the original comment stays).
+    async fn message_changed(
+        &self,
+        event: &Value,
+        event_id: &str,
+        team: &str,
+        body: &[u8],
+    ) -> Reply {
+        let deleted = event["subtype"] == "message_deleted";
+        let current = &event["message"];
+        let previous = &event["previous_message"];
+        // Our own messages being edited (cards, approvals) are not news.
+        if current.get("bot_id").is_some() || previous.get("bot_id").is_some() {
+            return Reply::Ack;
+        }
+        let source = if deleted { previous } else { current };
+        let (Some(user), Some(channel), Some(ts)) = (
+            source["user"].as_str(),
+            event["channel"].as_str(),
+            source["ts"]
+                .as_str()
+                .or_else(|| event["deleted_ts"].as_str()),
+        ) else {
+            return Reply::Ack;
+        };
+        let Some(thread) = source["thread_ts"].as_str().filter(|t| *t != ts) else {
+            return Reply::Ack;
+        };
+        let org_id = match self.org_id(team).await {
             Ok(id) => id,
             Err(e) => return self.failed("resolving the Slack organization", &e),
         };
@@ -134,26 +521,35 @@ impl Slack {
             channel_kind: Channel::Slack,
             channel: channel.to_string(),
             ts: ts.to_string(),
-            thread_ts: event["thread_ts"]
-                .as_str()
-                .filter(|t| *t != ts)
-                .map(String::from),
-            text: strip_mentions(event["text"].as_str().unwrap_or_default()),
-            direct,
+            thread_ts: Some(thread.to_string()),
+            text: if deleted {
+                String::new()
+            } else {
+                strip_mentions(current["text"].as_str().unwrap_or_default())
+            },
+            direct: false,
         };
+        let previous_text = previous["text"].as_str().map(strip_mentions);
         let desk = self.desk.clone();
         let outcome = self
             .desk
             .run(
                 Some(&intake(&format!("event:{event_id}"), body)),
                 move |work| {
-                    Box::pin(async move { desk.chat_message(work, &contact, message).await })
+                    Box::pin(async move {
+                        desk.chat_message_changed(work, &contact, &message, previous_text, deleted)
+                            .await
+                    })
                 },
             )
             .await;
         match outcome {
+            Ok(Outcome::Done(ChatOutcome::Ignored { reason })) => {
+                tracing::debug!(reason, "ignoring a Slack edit");
+                Reply::Ack
+            }
             Ok(_) => Reply::Ack,
-            Err(e) => self.failed("a Slack message", &e),
+            Err(e) => self.failed("a Slack edit", &e),
         }
     }
 
@@ -187,10 +583,10 @@ impl Slack {
             return ephemeral(&format!("I don't know {command}. Try /ticket."));
         }
         if text.is_empty() {
-            self.open_view(trigger, render::create_modal());
+            self.open_view(team, trigger, render::create_modal());
             return Reply::Ack;
         }
-        let org_id = match self.org_id().await {
+        let org_id = match self.org_id(team).await {
             Ok(id) => id,
             Err(e) => return self.failed("a slash command", &e),
         };
@@ -246,7 +642,7 @@ impl Slack {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let org_id = match self.org_id().await {
+        let org_id = match self.org_id(&team).await {
             Ok(id) => id,
             Err(e) => return self.failed("an interaction", &e),
         };
@@ -257,7 +653,7 @@ impl Slack {
             Some("view_submission") => self.view_submission(&payload, contact, &key, body).await,
             Some("message_action") => self.message_action(&payload, contact, &key, body).await,
             Some("shortcut") => {
-                self.open_view(&trigger, render::create_modal());
+                self.open_view(&team, &trigger, render::create_modal());
                 Reply::Ack
             }
             other => {
@@ -276,35 +672,76 @@ impl Slack {
     ) -> Reply {
         let action = &payload["actions"][0];
         let action_id = action["action_id"].as_str().unwrap_or_default().to_string();
-        let value = action["value"].as_str().unwrap_or_default().to_string();
         let response_url = payload["response_url"].as_str().map(String::from);
+        // Buttons carry a value; a menu its selection, with the ticket in
+        // the block id (`ticket:<number>`) or the option value.
+        let block_ticket = action["block_id"]
+            .as_str()
+            .and_then(|b| b.strip_prefix(render::CARD_BLOCK))
+            .map(String::from);
+        let value = action["value"]
+            .as_str()
+            .or_else(|| action["selected_option"]["value"].as_str())
+            .or_else(|| action["selected_user"].as_str())
+            .unwrap_or_default()
+            .to_string();
         if action_id == render::REJECT {
             let trigger = payload["trigger_id"].as_str().unwrap_or_default();
-            self.open_view(trigger, render::reject_modal(&value));
+            let team = payload["team"]["id"]
+                .as_str()
+                .or_else(|| payload["user"]["team_id"].as_str())
+                .unwrap_or_default();
+            self.open_view(team, trigger, render::reject_modal(&value));
             return Reply::Ack;
         }
-        let known = [
-            render::APPROVE,
-            render::TAKE,
-            render::RESOLVE,
-            render::SOLVED_YES,
-            render::SOLVED_NO,
-        ];
-        if !known.contains(&action_id.as_str()) {
-            tracing::debug!(action_id, "ignoring an unknown Slack action");
-            return Reply::Ack;
-        }
+        let click = match action_id.as_str() {
+            render::APPROVE
+            | render::TAKE
+            | render::RESOLVE
+            | render::SOLVED_YES
+            | render::SOLVED_NO
+            | render::ESCALATE
+            | render::ACKNOWLEDGE => Click::Button(action_id.clone(), value),
+            render::ASSIGN => match block_ticket {
+                Some(number) => Click::Assign {
+                    number,
+                    user: value,
+                    team: match &contact.identity {
+                        IdentityKey::Slack { team_id, .. } => team_id.clone(),
+                        _ => String::new(),
+                    },
+                },
+                None => return Reply::Ack,
+            },
+            render::PRIORITY => match value.rsplit_once(':') {
+                Some((number, priority)) => Click::Priority {
+                    number: number.to_string(),
+                    priority: priority.to_string(),
+                },
+                None => return Reply::Ack,
+            },
+            _ => {
+                tracing::debug!(action_id, "ignoring an unknown Slack action");
+                return Reply::Ack;
+            }
+        };
         let desk = self.desk.clone();
         let outcome = self
             .desk
             .run(Some(&intake(key, body)), move |work| {
                 Box::pin(async move {
                     let actor = desk.chat_actor(work, &contact, Channel::Slack).await?;
-                    act(&desk, work, &actor, &action_id, &value).await
+                    act(&desk, work, &actor, click).await
                 })
             })
             .await;
         match outcome {
+            Ok(Outcome::Done(Some(note))) => {
+                if let Some(url) = response_url {
+                    self.replace(url, note);
+                }
+                Reply::Ack
+            }
             Ok(_) => Reply::Ack,
             Err(e) if refused(&e) => {
                 // Only the person who clicked sees why nothing happened.
@@ -443,12 +880,31 @@ impl Slack {
 
     /// Opens a modal after the answer: Slack wants `views.open` within
     /// three seconds of the trigger, and the answer must not wait for it.
-    fn open_view(&self, trigger: &str, view: Value) {
+    fn open_view(&self, team: &str, trigger: &str, view: Value) {
         let api = self.api.clone();
+        let team = team.to_string();
         let body = json!({ "trigger_id": trigger, "view": view });
         tokio::spawn(async move {
+            let api = match api.for_team(&team).await {
+                Ok(api) => api,
+                Err(error) => {
+                    tracing::warn!(?error, "no Slack token to open a modal");
+                    return;
+                }
+            };
             if let Err(error) = api.call("views.open", &body).await {
                 tracing::warn!(?error, "could not open a Slack modal");
+            }
+        });
+    }
+
+    /// Replaces the clicked message (e.g. an alarm, once acknowledged).
+    fn replace(&self, response_url: String, text: String) {
+        let api = self.api.clone();
+        tokio::spawn(async move {
+            let body = json!({ "replace_original": true, "text": text });
+            if let Err(error) = api.respond(&response_url, &body).await {
+                tracing::warn!(?error, "could not update a Slack message");
             }
         });
     }
@@ -466,17 +922,59 @@ impl Slack {
     }
 }
 
-/// What a button does, as the person who clicked it.
+/// A click on a button or a menu, as understood.
+enum Click {
+    /// A button: its action id and value (a ticket number or approval id).
+    Button(String, String),
+    /// "Assign" on a card: the Slack user picked.
+    Assign {
+        number: String,
+        user: String,
+        team: String,
+    },
+    /// "Priority" on a card.
+    Priority { number: String, priority: String },
+}
+
+/// What a click does, as the person who clicked it; some clicks answer
+/// with a note that replaces the clicked message (an acknowledged alarm).
 async fn act(
     desk: &Desk,
     work: &mut Work,
     actor: &Actor,
-    action: &str,
-    value: &str,
-) -> Result<(), DeskError> {
-    match action {
+    click: Click,
+) -> Result<Option<String>, DeskError> {
+    let (action, value) = match click {
+        Click::Assign { number, user, team } => {
+            let identity = IdentityKey::Slack {
+                team_id: team,
+                user_id: user.clone(),
+            };
+            let Some(person) = desk
+                .chat_linked_person(work, actor.org_id, &identity)
+                .await?
+            else {
+                return Err(DeskError::invalid(
+                    "assignee",
+                    format!("<@{user}> is not linked to a person in Switchboard yet"),
+                ));
+            };
+            let change = Assignment {
+                team: None,
+                assignee: Some(Some(person.to_string())),
+            };
+            desk.assign(work, actor, &number, change).await?;
+            return Ok(None);
+        }
+        Click::Priority { number, priority } => {
+            desk.set_priority(work, actor, &number, &priority).await?;
+            return Ok(None);
+        }
+        Click::Button(action, value) => (action, value),
+    };
+    match action.as_str() {
         render::APPROVE => {
-            let id = Uuid::parse_str(value).map_err(|_| DeskError::NotFound("approval"))?;
+            let id = Uuid::parse_str(&value).map_err(|_| DeskError::NotFound("approval"))?;
             desk.decide(work, actor, id, "approve", None).await?;
         }
         render::TAKE => {
@@ -484,7 +982,7 @@ async fn act(
             desk.assign(
                 work,
                 actor,
-                value,
+                &value,
                 Assignment {
                     team: None,
                     assignee: Some(me),
@@ -493,17 +991,31 @@ async fn act(
             .await?;
         }
         render::RESOLVE => {
-            desk.transition(work, actor, value, "resolved", None)
+            desk.transition(work, actor, &value, "resolved", None)
                 .await?;
         }
+        render::ESCALATE => {
+            desk.escalate_one_level(work, actor, &value).await?;
+        }
+        render::ACKNOWLEDGE => {
+            let status = desk.acknowledge(work, actor, &value).await?;
+            let at = status
+                .acknowledged_at
+                .map(|at| format!(", {} UTC", at.format("%H:%M")))
+                .unwrap_or_default();
+            return Ok(Some(format!(
+                ":white_check_mark: *{value}*: escalation acknowledged by {}{at}.",
+                render::escape(&actor.name)
+            )));
+        }
         render::SOLVED_YES => {
-            desk.transition(work, actor, value, "closed", None).await?;
+            desk.transition(work, actor, &value, "closed", None).await?;
         }
         render::SOLVED_NO => {
             desk.transition(
                 work,
                 actor,
-                value,
+                &value,
                 "in_progress",
                 Some("Not solved yet (answered in Slack).".into()),
             )
@@ -511,7 +1023,7 @@ async fn act(
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
 }
 
 fn ephemeral(text: &str) -> Reply {

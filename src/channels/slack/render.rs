@@ -4,11 +4,15 @@
 
 use serde_json::{json, Value};
 
-use crate::desk::{approvals::ApprovalView, views::TicketView};
+use crate::desk::{approvals::ApprovalView, chat::HomeView, views::TicketView};
 
 /// Action ids of the buttons this module renders.
 pub const TAKE: &str = "ticket_take";
 pub const RESOLVE: &str = "ticket_resolve";
+pub const ASSIGN: &str = "ticket_assign";
+pub const PRIORITY: &str = "ticket_priority";
+pub const ESCALATE: &str = "ticket_escalate";
+pub const ACKNOWLEDGE: &str = "escalation_ack";
 pub const APPROVE: &str = "approval_approve";
 pub const REJECT: &str = "approval_reject";
 pub const SOLVED_YES: &str = "resolution_yes";
@@ -59,21 +63,97 @@ pub fn card(ticket: &TicketView) -> Value {
             ],
         }),
     ];
+    if ticket.major || ticket.escalation_level > 0 {
+        let mut flags = Vec::new();
+        if ticket.major {
+            flags.push(":rotating_light: *Major incident*".to_string());
+        }
+        if ticket.escalation_level > 0 {
+            flags.push(format!("Escalation level *{}*", ticket.escalation_level));
+        }
+        blocks.push(json!({
+            "type": "context",
+            "elements": [{ "type": "mrkdwn", "text": flags.join(" · ") }],
+        }));
+    }
     let open = !matches!(
         ticket.state.as_str(),
         "resolved" | "closed" | "cancelled" | "rejected"
     );
     if open {
         let mut actions = vec![button("Take", TAKE, &ticket.number, None)];
+        actions.push(json!({
+            "type": "users_select",
+            "action_id": ASSIGN,
+            "placeholder": { "type": "plain_text", "text": "Assign to…" },
+        }));
+        actions.push(priority_select(ticket));
         if ticket.allowed_transitions.iter().any(|s| s == "resolved") {
             actions.push(button("Resolve", RESOLVE, &ticket.number, Some("primary")));
         }
-        blocks
-            .push(json!({ "type": "actions", "block_id": "ticket_actions", "elements": actions }));
+        actions.push(button("Escalate", ESCALATE, &ticket.number, Some("danger")));
+        // The block id carries the ticket: a select's answer has no `value`.
+        blocks.push(json!({
+            "type": "actions",
+            "block_id": format!("{CARD_BLOCK}{}", ticket.number),
+            "elements": actions,
+        }));
     }
     json!({
         "text": format!("{} {} [{}] {}", ticket.number, ticket.title, ticket.priority, ticket.state),
         "blocks": blocks,
+    })
+}
+
+/// The prefix of the card's actions block id; the ticket number follows.
+pub const CARD_BLOCK: &str = "ticket:";
+
+/// The priority menu of a card; option values are `<number>:<priority>`.
+fn priority_select(ticket: &TicketView) -> Value {
+    let option = |p: &str, label: &str| {
+        json!({
+            "text": { "type": "plain_text", "text": format!("{} · {label}", p.to_uppercase()) },
+            "value": format!("{}:{p}", ticket.number),
+        })
+    };
+    let options: Vec<Value> = [
+        ("p1", "critical"),
+        ("p2", "high"),
+        ("p3", "moderate"),
+        ("p4", "low"),
+        ("p5", "planning"),
+    ]
+    .iter()
+    .map(|(p, label)| option(p, label))
+    .collect();
+    let current = options
+        .iter()
+        .find(|o| o["value"].as_str() == Some(&format!("{}:{}", ticket.number, ticket.priority)))
+        .cloned();
+    let mut select = json!({
+        "type": "static_select",
+        "action_id": PRIORITY,
+        "placeholder": { "type": "plain_text", "text": "Priority" },
+        "options": options,
+    });
+    if let Some(current) = current {
+        select["initial_option"] = current;
+    }
+    select
+}
+
+/// An escalation or SLA alarm sent to a person, with an Acknowledge button
+/// that stops the ticket's escalation chain.
+pub fn alarm(subject: &str, text: &str, ticket: &str) -> Value {
+    json!({
+        "text": format!("{subject}\n{text}"),
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn",
+              "text": format!(":rotating_light: *{}*\n{}", escape(subject), escape(text)) } },
+            { "type": "actions", "block_id": "escalation", "elements": [
+                button("Acknowledge", ACKNOWLEDGE, ticket, Some("primary")),
+            ] },
+        ],
     })
 }
 
@@ -206,4 +286,49 @@ pub fn reject_modal(approval: &str) -> Value {
               "element": { "type": "plain_text_input", "action_id": "value", "multiline": true } },
         ],
     })
+}
+
+/// The bot's home tab: my open tickets, approvals waiting for me, my
+/// teams' queues. Approvals keep their buttons, so they can be decided here.
+pub fn home(view: &HomeView) -> Value {
+    let line = |t: &TicketView| {
+        format!(
+            "*{}* · {} — {}, {}",
+            t.number,
+            escape(&t.title),
+            t.priority,
+            t.state.replace('_', " ")
+        )
+    };
+    let section =
+        |text: String| json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } });
+    let list = |tickets: &[TicketView], empty: &str| {
+        if tickets.is_empty() {
+            format!("_{empty}_")
+        } else {
+            tickets.iter().map(line).collect::<Vec<_>>().join("\n")
+        }
+    };
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": "My open tickets" } }),
+        section(list(
+            &view.mine,
+            "Nothing open. Message me to raise a ticket.",
+        )),
+        json!({ "type": "header", "text": { "type": "plain_text", "text": "Waiting for my approval" } }),
+    ];
+    if view.approvals.is_empty() {
+        blocks.push(section("_No approvals waiting for you._".into()));
+    }
+    for approval in &view.approvals {
+        let mut request = self::approval(approval);
+        if let Some(more) = request["blocks"].as_array_mut() {
+            blocks.append(more);
+        }
+    }
+    for (team, tickets) in &view.queues {
+        blocks.push(json!({ "type": "header", "text": { "type": "plain_text", "text": format!("Queue: {team}") } }));
+        blocks.push(section(list(tickets, "Queue empty.")));
+    }
+    json!({ "type": "home", "blocks": blocks })
 }

@@ -25,14 +25,37 @@ pub const TEAM: &str = "T0TEST";
 pub struct Call {
     pub method: String,
     pub body: Value,
+    /// The bearer token it came with.
+    pub token: Option<String>,
 }
 
 #[derive(Clone, Default)]
 pub struct FakeSlack {
     calls: Arc<Mutex<Vec<Call>>>,
     /// Scripted 429s: Retry-After seconds, consumed one per call.
-    limited: Arc<Mutex<VecDeque<u64>>>,
+    limited: Arc<Mutex<VecDeque<(String, u64)>>>,
     next_ts: Arc<Mutex<u64>>,
+    /// Channel messages by (channel, ts), for `conversations.history`.
+    messages: Arc<Mutex<Vec<(String, Value)>>>,
+    /// `users.info` answers by user id.
+    users: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Files served at `/files/{name}`; the token they need.
+    files: Arc<Mutex<Vec<NamedFile>>>,
+    socket: Arc<Mutex<FakeSocket>>,
+}
+
+/// A file's name and bytes.
+type NamedFile = (String, Vec<u8>);
+
+/// The fake Socket Mode server's state.
+#[derive(Default)]
+struct FakeSocket {
+    url: Option<String>,
+    /// Frames for the current connection.
+    send: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    connections: usize,
+    /// What the daemon sent back (acks).
+    received: Vec<Value>,
 }
 
 impl FakeSlack {
@@ -45,14 +68,118 @@ impl FakeSlack {
         let router = Router::new()
             .route("/api/{method}", post(api))
             .route("/api/response/{id}", post(respond))
+            .route("/api/files/{name}", axum::routing::get(file))
             .with_state(self.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         format!("http://{addr}/api")
     }
 
-    /// The next call is answered `429 Retry-After: secs`.
-    pub fn rate_limit_next(&self, secs: u64) {
-        self.limited.lock().expect("lock").push_back(secs);
+    /// The next call of `method` is answered `429 Retry-After: secs`.
+    pub fn rate_limit_next(&self, method: &str, secs: u64) {
+        self.limited
+            .lock()
+            .expect("lock")
+            .push_back((method.to_string(), secs));
+    }
+
+    /// Starts a fake Socket Mode server; `apps.connections.open` points to it.
+    /// Each connection gets `hello`; frames sent by the daemon are recorded.
+    pub async fn start_socket(&self) {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind fake Socket Mode");
+        let addr = listener.local_addr().expect("addr");
+        self.socket.lock().expect("lock").url = Some(format!("ws://{addr}/link/"));
+        let state = self.socket.clone();
+        tokio::spawn(async move {
+            use futures::{SinkExt, StreamExt};
+            use tokio_tungstenite::tungstenite::Message;
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    continue;
+                };
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                {
+                    let mut s = state.lock().expect("lock");
+                    s.connections += 1;
+                    s.send = Some(tx);
+                }
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let (mut sink, mut stream) = ws.split();
+                    let hello = json!({ "type": "hello", "num_connections": 1 }).to_string();
+                    if sink.send(Message::Text(hello.into())).await.is_err() {
+                        return;
+                    }
+                    loop {
+                        tokio::select! {
+                            out = rx.recv() => match out {
+                                Some(text) => {
+                                    if sink.send(Message::Text(text.into())).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                None => return,
+                            },
+                            frame = stream.next() => match frame {
+                                Some(Ok(Message::Text(text))) => {
+                                    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                                        state.lock().expect("lock").received.push(v);
+                                    }
+                                }
+                                Some(Ok(_)) => {}
+                                _ => return,
+                            },
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// Sends a frame on the current Socket Mode connection.
+    pub fn socket_send(&self, frame: Value) {
+        let socket = self.socket.lock().expect("lock");
+        socket
+            .send
+            .as_ref()
+            .expect("a Socket Mode connection")
+            .send(frame.to_string())
+            .expect("connection open");
+    }
+
+    pub fn socket_connections(&self) -> usize {
+        self.socket.lock().expect("lock").connections
+    }
+
+    /// Frames the daemon sent over Socket Mode.
+    pub fn socket_received(&self) -> Vec<Value> {
+        self.socket.lock().expect("lock").received.clone()
+    }
+
+    /// A message in a channel, as `conversations.history` will return it.
+    pub fn add_message(&self, channel: &str, message: Value) {
+        self.messages
+            .lock()
+            .expect("lock")
+            .push((channel.to_string(), message));
+    }
+
+    /// A workspace member `users.info` knows.
+    pub fn add_user(&self, id: &str, real_name: &str, email: &str) {
+        self.users.lock().expect("lock").push((
+            id.to_string(),
+            json!({ "id": id, "name": real_name.to_lowercase(), "real_name": real_name,
+                    "profile": { "real_name": real_name, "email": email } }),
+        ));
+    }
+
+    /// A file downloadable (with the bot token) at `{base}/files/{name}`.
+    pub fn add_file(&self, name: &str, bytes: &[u8]) {
+        self.files
+            .lock()
+            .expect("lock")
+            .push((name.to_string(), bytes.to_vec()));
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -68,16 +195,64 @@ impl FakeSlack {
     }
 }
 
+async fn file(
+    State(fake): State<FakeSlack>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    fake.calls.lock().expect("lock").push(Call {
+        method: format!("files/{name}"),
+        body: json!({ "authorization": headers.get("authorization").and_then(|v| v.to_str().ok()) }),
+        token: None,
+    });
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer xoxb-test") {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let files = fake.files.lock().expect("lock").clone();
+    match files.into_iter().find(|(n, _)| *n == name) {
+        Some((_, bytes)) => bytes.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Slack's Web API takes JSON or form bodies; both are recorded as JSON.
+fn parse_body(headers: &axum::http::HeaderMap, body: &[u8]) -> Value {
+    let form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        Value::Object(fields.into_iter().map(|(k, v)| (k, json!(v))).collect())
+    } else {
+        serde_json::from_slice(body).unwrap_or(Value::Null)
+    }
+}
+
 async fn api(
     State(fake): State<FakeSlack>,
     Path(method): Path<String>,
-    Json(body): Json<Value>,
+    headers: axum::http::HeaderMap,
+    raw: axum::body::Bytes,
 ) -> Response {
+    let body = parse_body(&headers, &raw);
     fake.calls.lock().expect("lock").push(Call {
         method: method.clone(),
         body: body.clone(),
+        token: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(String::from),
     });
-    if let Some(secs) = fake.limited.lock().expect("lock").pop_front() {
+    let limited = {
+        let mut queue = fake.limited.lock().expect("lock");
+        match queue.front() {
+            Some((m, _)) if *m == method => queue.pop_front().map(|(_, secs)| secs),
+            _ => None,
+        }
+    };
+    if let Some(secs) = limited {
         return (
             StatusCode::TOO_MANY_REQUESTS,
             [("retry-after", secs.to_string())],
@@ -101,6 +276,61 @@ async fn api(
         "views.open" | "views.publish" => {
             Json(json!({ "ok": true, "view": { "id": "V1" } })).into_response()
         }
+        "conversations.history" | "conversations.replies" => {
+            let wanted = body["latest"].as_str().unwrap_or_default();
+            let messages: Vec<Value> = fake
+                .messages
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|(c, m)| *c == channel && m["ts"] == wanted)
+                .map(|(_, m)| m.clone())
+                .collect();
+            Json(json!({ "ok": true, "messages": messages, "has_more": false })).into_response()
+        }
+        "chat.getPermalink" => {
+            let message_ts = body["message_ts"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('.', "");
+            Json(json!({ "ok": true, "channel": channel,
+                         "permalink": format!("https://test.slack.com/archives/{channel}/p{message_ts}") }))
+            .into_response()
+        }
+        "oauth.v2.access" => {
+            let good = body["client_id"] == "C123"
+                && body["client_secret"] == "oauth-secret"
+                && body["code"] == "code-ok";
+            if good {
+                Json(
+                    json!({ "ok": true, "access_token": "xoxb-other-workspace", "token_type": "bot",
+                             "scope": "chat:write,commands", "bot_user_id": "UBOT2",
+                             "app_id": "A0TEST", "team": { "id": "T0OTHER", "name": "Other Co" },
+                             "enterprise": null, "is_enterprise_install": false }),
+                )
+                .into_response()
+            } else {
+                Json(json!({ "ok": false, "error": "invalid_code" })).into_response()
+            }
+        }
+        "apps.connections.open" => {
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+            let url = fake.socket.lock().expect("lock").url.clone();
+            match (auth, url) {
+                (Some("Bearer xapp-test"), Some(url)) => {
+                    Json(json!({ "ok": true, "url": url })).into_response()
+                }
+                _ => Json(json!({ "ok": false, "error": "invalid_auth" })).into_response(),
+            }
+        }
+        "users.info" => {
+            let user = body["user"].as_str().unwrap_or_default();
+            let users = fake.users.lock().expect("lock").clone();
+            match users.into_iter().find(|(id, _)| id == user) {
+                Some((_, u)) => Json(json!({ "ok": true, "user": u })).into_response(),
+                None => Json(json!({ "ok": false, "error": "user_not_found" })).into_response(),
+            }
+        }
         _ => Json(json!({ "ok": false, "error": "unknown_method" })).into_response(),
     }
 }
@@ -113,6 +343,7 @@ async fn respond(
     fake.calls.lock().expect("lock").push(Call {
         method: format!("response/{id}"),
         body,
+        token: None,
     });
     StatusCode::OK
 }
