@@ -1475,3 +1475,93 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .iter()
         .any(|t| t["title"] == "My mouse is gone" && t["channel"] == "discord"));
 }
+
+#[tokio::test]
+async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica_connects() {
+    let (app, fake) = discord_app().await;
+    fake.start_gateway().await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    // Two replicas: the advisory lock lets only one of them connect.
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let gateway = switchboard::channels::discord::gateway::Gateway::new(
+            app.desk.clone(),
+            &app.config.discord,
+        )
+        .expect("gateway");
+        replicas.push(tokio::spawn(gateway.run(shutdown.clone())));
+    }
+    let within = std::time::Duration::from_secs(10);
+    let identified = |n: usize| {
+        let fake = fake.clone();
+        move || {
+            let fake = fake.clone();
+            async move {
+                fake.gateway_received()
+                    .iter()
+                    .filter(|f| f["op"] == 2)
+                    .count()
+                    >= n
+            }
+        }
+    };
+    assert!(
+        crate::helpers::eventually(within, identified(1)).await,
+        "IDENTIFY sent"
+    );
+    let identify = fake
+        .gateway_received()
+        .into_iter()
+        .find(|f| f["op"] == 2)
+        .expect("identify");
+    assert_eq!(identify["d"]["token"], "bot-test-token");
+    assert_eq!(
+        identify["d"]["intents"],
+        switchboard::channels::discord::gateway::INTENTS
+    );
+
+    // A direct message from someone new opens a ticket.
+    let mut dm = json!({ "op": 0, "s": 7, "t": "MESSAGE_CREATE",
+        "d": message_create("1800000000000000090", "1300000000000000090", false,
+                            "3000000000000000190", "The projector in room 4 flickers") });
+    fake.gateway_send(dm.take());
+    assert!(
+        crate::helpers::eventually(within, || async {
+            tickets(&app)
+                .await
+                .iter()
+                .any(|t| t["title"] == "The projector in room 4 flickers")
+        })
+        .await,
+        "a ticket from the gateway message"
+    );
+    // Heartbeats carry the last sequence number; they are acknowledged, so
+    // the session stays up.
+    assert!(
+        crate::helpers::eventually(within, || async {
+            fake.gateway_received()
+                .iter()
+                .any(|f| f["op"] == 1 && f["d"] == 7)
+        })
+        .await,
+        "heartbeat with the sequence"
+    );
+    assert_eq!(fake.gateway_connections(), 1, "one replica connected");
+
+    // Discord asks for a reconnect (op 7): a new session identifies again.
+    fake.gateway_send(json!({ "op": 7, "d": null }));
+    assert!(
+        crate::helpers::eventually(within, identified(2)).await,
+        "identified again after the reconnect"
+    );
+    assert_eq!(fake.gateway_connections(), 2);
+
+    stop.send(true).expect("stop");
+    for replica in replicas {
+        tokio::time::timeout(within, replica)
+            .await
+            .expect("replica stops on shutdown")
+            .expect("joined");
+    }
+    assert_eq!(tickets(&app).await.len(), 1, "nothing read twice");
+}
