@@ -6,3 +6,15 @@
 
 pub mod discord;
 pub mod slack;
+
+/// `text` cut to at most `max` characters, with `…` where it was cut
+/// (platforms refuse over-long labels and titles).
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}

@@ -1532,3 +1532,162 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         .iter()
         .all(|c| c.token.as_deref() == Some("xoxb-other-workspace")));
 }
+
+#[tokio::test]
+async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form() {
+    let (app, fake, _) = slack_app().await;
+    let fields = json!([
+        { "key": "os", "label": "Operating system", "type": "choice", "required": true,
+          "options": [{ "value": "linux", "label": "Linux" }, { "value": "windows" }] },
+        { "key": "count", "label": "How many", "type": "number", "integer": true, "max": 5.0 },
+        { "key": "needed_by", "label": "Needed by", "type": "date" },
+        { "key": "extras", "label": "Extras", "type": "multi_choice",
+          "options": [{ "value": "dock" }, { "value": "bag" }, { "value": "mouse" }] },
+        { "key": "notes", "label": "Notes", "type": "long_text", "help": "Anything else?" }
+    ]);
+    let item = expect_json(
+        app.post(
+            "/api/v1/catalog/items",
+            &app.token,
+            &json!({ "name": "New laptop for a new starter", "description": "A laptop & its kit",
+                     "form": { "fields": fields } }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let item_id = item["id"].as_str().expect("id").to_string();
+
+    // `/ticket` alone: the modal offers the catalog above the ticket fields.
+    let command = "token=t&team_id=T0TEST&team_domain=test&channel_id=C1&user_id=UCAT&user_name=cat&command=%2Fticket&text=&response_url=http%3A%2F%2Funused&trigger_id=trig-cat-1";
+    let response = post_signed(
+        &app,
+        "/slack/commands",
+        "application/x-www-form-urlencoded",
+        command,
+        now(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+            !fake.calls_to("views.open").is_empty()
+        })
+        .await,
+        "views.open called"
+    );
+    let opened = &fake.calls_to("views.open")[0];
+    let select = &opened["view"]["blocks"][1]["elements"][0];
+    assert_eq!(select["action_id"], "catalog_pick");
+    assert_eq!(select["options"][0]["value"], item_id.as_str());
+    assert_eq!(
+        select["options"][0]["text"]["text"],
+        "New laptop for a new starter"
+    );
+
+    // Picking the item turns the modal into the item's form.
+    let pick = json!({
+        "type": "block_actions", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
+        "trigger_id": "trig-cat-2",
+        "view": { "id": "V0CAT", "hash": "1700000000.abc", "callback_id": "ticket_create" },
+        "actions": [{ "type": "static_select", "action_id": "catalog_pick", "block_id": "catalog",
+                      "selected_option": { "value": item_id, "text": { "type": "plain_text", "text": "New laptop" } } }]
+    });
+    assert_eq!(send_interaction(&app, pick).await.status(), StatusCode::OK);
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+            !fake.calls_to("views.update").is_empty()
+        })
+        .await,
+        "views.update called"
+    );
+    let update = &fake.calls_to("views.update")[0];
+    assert_eq!(update["view_id"], "V0CAT");
+    assert_eq!(update["hash"], "1700000000.abc");
+    let form = &update["view"];
+    assert_eq!(form["callback_id"], "catalog_order");
+    assert_eq!(form["private_metadata"], item_id.as_str());
+    assert!(
+        form["title"]["text"]
+            .as_str()
+            .expect("title")
+            .chars()
+            .count()
+            <= 24,
+        "Slack's title limit"
+    );
+    let blocks: Vec<&Value> = form["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter(|b| b["type"] == "input")
+        .collect();
+    let kinds: Vec<(&str, &str)> = blocks
+        .iter()
+        .map(|b| {
+            (
+                b["block_id"].as_str().expect("block"),
+                b["element"]["type"].as_str().expect("type"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("os", "static_select"),
+            ("count", "number_input"),
+            ("needed_by", "datepicker"),
+            ("extras", "multi_static_select"),
+            ("notes", "plain_text_input"),
+        ]
+    );
+    assert_eq!(blocks[0]["optional"], false);
+    assert_eq!(blocks[1]["element"]["is_decimal_allowed"], false);
+    assert_eq!(blocks[4]["hint"]["text"], "Anything else?");
+
+    // Submitted wrong: each error next to its field, nothing ordered.
+    let submit = |trigger: &str, count: &str, os: Option<&str>| {
+        let mut values = json!({
+            "count": { "value": { "type": "number_input", "value": count } },
+            "needed_by": { "value": { "type": "datepicker", "selected_date": "2026-12-24" } },
+            "extras": { "value": { "type": "multi_static_select", "selected_options": [
+                { "value": "dock" }, { "value": "bag" } ] } },
+            "notes": { "value": { "type": "plain_text_input", "value": "Starts Monday" } }
+        });
+        if let Some(os) = os {
+            values["os"] =
+                json!({ "value": { "type": "static_select", "selected_option": { "value": os } } });
+        }
+        json!({
+            "type": "view_submission", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
+            "trigger_id": trigger,
+            "view": { "id": "V0CAT", "callback_id": "catalog_order", "private_metadata": item_id,
+                      "state": { "values": values } }
+        })
+    };
+    let refused = expect_json(
+        send_interaction(&app, submit("trig-cat-3", "9", None)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(refused["response_action"], "errors", "{refused}");
+    assert!(refused["errors"]["os"].is_string(), "{refused}");
+    assert!(refused["errors"]["count"].is_string(), "{refused}");
+    assert!(tickets(&app).await.is_empty());
+
+    // Submitted right: a service request with the typed answers.
+    let accepted = send_interaction(&app, submit("trig-cat-4", "2", Some("linux"))).await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["kind"], "service_request");
+    let number = all[0]["number"].as_str().expect("number");
+    let request: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}/request"), &app.token)
+        .await;
+    assert_eq!(request["answers"]["os"], "linux");
+    assert_eq!(request["answers"]["count"], 2.0);
+    assert_eq!(request["answers"]["needed_by"], "2026-12-24");
+    assert_eq!(request["answers"]["extras"], json!(["dock", "bag"]));
+    assert_eq!(request["answers"]["notes"], "Starts Monday");
+}

@@ -57,15 +57,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Cuts text to `max` characters (Discord rejects longer labels and titles).
-pub fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
-        s.push('…');
-        s
-    }
-}
+pub use crate::channels::cut;
 
 fn button(label: &str, custom_id: String, style: u8) -> Value {
     json!({ "type": 2, "style": style, "label": label, "custom_id": custom_id })

@@ -16,12 +16,13 @@ use super::{api::SlackApi, render, PLATFORM};
 use crate::{
     config::SlackConfig,
     desk::{
+        catalog::OrderInput,
         chat::{ticket_from_text, ChatMessage, ChatOutcome},
         identity::{Contact, IdentityKey},
         tickets::{Assignment, OpenTicket},
         Actor, Desk, DeskError, Intake, Outcome, Work,
     },
-    domain::{Channel, Kind},
+    domain::{form::FormDefinition, Channel, Kind},
 };
 
 /// What the HTTP endpoint answers Slack.
@@ -582,15 +583,15 @@ impl Slack {
             tracing::debug!(command, "ignoring an unknown Slack command");
             return ephemeral(&format!("I don't know {command}. Try /ticket."));
         }
-        if text.is_empty() {
-            self.open_view(team, trigger, render::create_modal());
-            return Reply::Ack;
-        }
         let org_id = match self.org_id(team).await {
             Ok(id) => id,
             Err(e) => return self.failed("a slash command", &e),
         };
         let contact = self.contact(org_id, team, user, Some(field("user_name")));
+        if text.is_empty() {
+            self.open_create_view(contact, team, trigger);
+            return Reply::Ack;
+        }
         let input = ticket_from_text(Kind::Incident, text);
         let desk = self.desk.clone();
         let outcome = self
@@ -653,7 +654,7 @@ impl Slack {
             Some("view_submission") => self.view_submission(&payload, contact, &key, body).await,
             Some("message_action") => self.message_action(&payload, contact, &key, body).await,
             Some("shortcut") => {
-                self.open_view(&team, &trigger, render::create_modal());
+                self.open_create_view(contact, &team, &trigger);
                 Reply::Ack
             }
             other => {
@@ -685,6 +686,10 @@ impl Slack {
             .or_else(|| action["selected_user"].as_str())
             .unwrap_or_default()
             .to_string();
+        if action_id == render::CATALOG_PICK {
+            self.show_catalog_form(payload, contact, &value);
+            return Reply::Ack;
+        }
         if action_id == render::REJECT {
             let trigger = payload["trigger_id"].as_str().unwrap_or_default();
             let team = payload["team"]["id"]
@@ -791,6 +796,29 @@ impl Slack {
                     .await;
                 self.modal_outcome(outcome.map(|_| ()), "title")
             }
+            Some(render::CATALOG_MODAL) => {
+                let Some(item) = view["private_metadata"]
+                    .as_str()
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                else {
+                    return Reply::Ack;
+                };
+                let input = OrderInput {
+                    answers: render::modal_answers(values),
+                    requester: None,
+                    title: None,
+                };
+                let outcome = self
+                    .desk
+                    .run(Some(&intake(key, body)), move |work| {
+                        Box::pin(async move {
+                            let actor = desk.chat_actor(work, &contact, Channel::Slack).await?;
+                            desk.order_item(work, &actor, item, input).await
+                        })
+                    })
+                    .await;
+                self.modal_outcome(outcome.map(|_| ()), "catalog_form")
+            }
             Some(render::REJECT_MODAL) => {
                 let Some(approval) = view["private_metadata"]
                     .as_str()
@@ -825,8 +853,14 @@ impl Slack {
             Err(DeskError::Invalid(errors)) => {
                 let mut shown = serde_json::Map::new();
                 for e in errors {
-                    let block = match e.field.as_ref() {
-                        "title" | "description" | "urgency" | "reason" => e.field.to_string(),
+                    // A catalog form's blocks are its fields' keys.
+                    let answer = e
+                        .field
+                        .strip_prefix("answers.")
+                        .map(|rest| rest.split('.').next().unwrap_or(rest));
+                    let block = match (e.field.as_ref(), answer) {
+                        (_, Some(key)) => key.to_string(),
+                        ("title" | "description" | "urgency" | "reason", _) => e.field.to_string(),
                         _ => fallback.to_string(),
                     };
                     shown.entry(block).or_insert_with(|| json!(e.message));
@@ -878,24 +912,110 @@ impl Slack {
         }
     }
 
+    /// Opens the new-ticket modal after the answer, with the catalog's
+    /// items to pick from when the organization has any.
+    fn open_create_view(&self, contact: Contact, team: &str, trigger: &str) {
+        let this = self.clone();
+        let (team, trigger) = (team.to_string(), trigger.to_string());
+        tokio::spawn(async move {
+            let items = match this.actor_of(contact).await {
+                Ok(actor) => match this.desk.catalog(&actor).await {
+                    Ok(catalog) => catalog
+                        .items
+                        .into_iter()
+                        .filter(|i| i.active)
+                        .map(|i| (i.id.to_string(), i.name))
+                        .collect(),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not list the catalog for a Slack modal");
+                        Vec::new()
+                    }
+                },
+                Err(error) => {
+                    tracing::warn!(%error, "could not resolve who opened a Slack modal");
+                    Vec::new()
+                }
+            };
+            let body = json!({ "trigger_id": trigger, "view": render::create_modal(&items) });
+            this.call_views(&team, "views.open", &body).await;
+        });
+    }
+
+    /// A catalog item picked on the new-ticket modal: the modal becomes the
+    /// item's form (`views.update`, after the answer).
+    fn show_catalog_form(&self, payload: &Value, contact: Contact, item: &str) {
+        let (Some(view_id), Ok(item)) = (payload["view"]["id"].as_str(), Uuid::parse_str(item))
+        else {
+            tracing::debug!("a catalog pick without a view or item");
+            return;
+        };
+        let team = payload["team"]["id"]
+            .as_str()
+            .or_else(|| payload["user"]["team_id"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let view_id = view_id.to_string();
+        let hash = payload["view"]["hash"].clone();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let found = match this.actor_of(contact).await {
+                Ok(actor) => this.desk.get_catalog_item(&actor, item).await,
+                Err(error) => Err(error),
+            };
+            let item = match found {
+                Ok(item) if item.active => item,
+                Ok(_) => return tracing::debug!("a retired catalog item was picked"),
+                Err(error) => return tracing::warn!(%error, "could not load a catalog item"),
+            };
+            let form: FormDefinition = match serde_json::from_value(item.form.clone()) {
+                Ok(form) => form,
+                Err(error) => {
+                    return tracing::warn!(%error, item = %item.id, "unreadable catalog form")
+                }
+            };
+            let view = render::catalog_modal(
+                &item.id.to_string(),
+                &item.name,
+                &item.description,
+                &form.fields,
+            );
+            let mut body = json!({ "view_id": view_id, "view": view });
+            if hash.is_string() {
+                body["hash"] = hash;
+            }
+            this.call_views(&team, "views.update", &body).await;
+        });
+    }
+
+    /// The person behind a contact (a requester is created on first contact).
+    async fn actor_of(&self, contact: Contact) -> Result<Actor, DeskError> {
+        let desk = self.desk.clone();
+        self.desk
+            .execute(move |work| {
+                Box::pin(async move { desk.chat_actor(work, &contact, Channel::Slack).await })
+            })
+            .await
+    }
+
+    /// `views.open` / `views.update` with the team's token; failures are
+    /// logged (the person can simply try again).
+    async fn call_views(&self, team: &str, method: &str, body: &Value) {
+        let api = match self.api.for_team(team).await {
+            Ok(api) => api,
+            Err(error) => return tracing::warn!(?error, "no Slack token to show a modal"),
+        };
+        if let Err(error) = api.call(method, body).await {
+            tracing::warn!(?error, method, "could not show a Slack modal");
+        }
+    }
+
     /// Opens a modal after the answer: Slack wants `views.open` within
     /// three seconds of the trigger, and the answer must not wait for it.
     fn open_view(&self, team: &str, trigger: &str, view: Value) {
-        let api = self.api.clone();
+        let this = self.clone();
         let team = team.to_string();
         let body = json!({ "trigger_id": trigger, "view": view });
-        tokio::spawn(async move {
-            let api = match api.for_team(&team).await {
-                Ok(api) => api,
-                Err(error) => {
-                    tracing::warn!(?error, "no Slack token to open a modal");
-                    return;
-                }
-            };
-            if let Err(error) = api.call("views.open", &body).await {
-                tracing::warn!(?error, "could not open a Slack modal");
-            }
-        });
+        tokio::spawn(async move { this.call_views(&team, "views.open", &body).await });
     }
 
     /// Replaces the clicked message (e.g. an alarm, once acknowledged).

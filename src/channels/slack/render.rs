@@ -4,7 +4,11 @@
 
 use serde_json::{json, Value};
 
-use crate::desk::{approvals::ApprovalView, chat::HomeView, views::TicketView};
+use crate::{
+    channels::cut,
+    desk::{approvals::ApprovalView, chat::HomeView, views::TicketView},
+    domain::form::{FieldKind, FormField, FormOption},
+};
 
 /// Action ids of the buttons this module renders.
 pub const TAKE: &str = "ticket_take";
@@ -17,9 +21,18 @@ pub const APPROVE: &str = "approval_approve";
 pub const REJECT: &str = "approval_reject";
 pub const SOLVED_YES: &str = "resolution_yes";
 pub const SOLVED_NO: &str = "resolution_no";
+/// The catalog select on the new-ticket modal.
+pub const CATALOG_PICK: &str = "catalog_pick";
 /// Callback ids of modals.
 pub const CREATE_MODAL: &str = "ticket_create";
 pub const REJECT_MODAL: &str = "approval_reject";
+pub const CATALOG_MODAL: &str = "catalog_order";
+/// Slack's limits: options per select, characters of a modal title, of an
+/// option's text and of a label.
+const MAX_OPTIONS: usize = 100;
+const TITLE_MAX: usize = 24;
+const OPTION_MAX: usize = 75;
+const LABEL_MAX: usize = 2000;
 
 /// Escapes text for Slack's mrkdwn (`&`, `<`, `>`).
 pub fn escape(text: &str) -> String {
@@ -253,24 +266,167 @@ pub fn resolution_check(ticket: &TicketView) -> Value {
 }
 
 /// The modal `/ticket` opens.
-pub fn create_modal() -> Value {
+pub fn create_modal(catalog: &[(String, String)]) -> Value {
+    let mut blocks = Vec::new();
+    if !catalog.is_empty() {
+        // Picking an item replaces this modal with the item's form
+        // (`views.update`), so it sits in an actions block, not an input.
+        let options: Vec<Value> = catalog
+            .iter()
+            .take(MAX_OPTIONS)
+            .map(|(id, name)| option(name, id))
+            .collect();
+        blocks.push(json!({ "type": "section", "block_id": "catalog_hint",
+            "text": { "type": "mrkdwn", "text": "Request something from the catalog, or describe a problem below." } }));
+        blocks.push(json!({ "type": "actions", "block_id": "catalog", "elements": [
+            { "type": "static_select", "action_id": CATALOG_PICK,
+              "placeholder": { "type": "plain_text", "text": "Catalog item…" }, "options": options } ] }));
+    }
+    blocks.extend([
+        json!({ "type": "input", "block_id": "title", "label": { "type": "plain_text", "text": "Title" },
+          "element": { "type": "plain_text_input", "action_id": "value", "max_length": 200 } }),
+        json!({ "type": "input", "block_id": "description", "optional": true, "label": { "type": "plain_text", "text": "Description" },
+          "element": { "type": "plain_text_input", "action_id": "value", "multiline": true } }),
+        json!({ "type": "input", "block_id": "urgency", "optional": true, "label": { "type": "plain_text", "text": "Urgency" },
+          "element": { "type": "static_select", "action_id": "value", "options": [
+              option("High", "high"), option("Medium", "medium"), option("Low", "low") ] } }),
+    ]);
     json!({
         "type": "modal",
         "callback_id": CREATE_MODAL,
         "title": { "type": "plain_text", "text": "New ticket" },
         "submit": { "type": "plain_text", "text": "Create" },
-        "blocks": [
-            { "type": "input", "block_id": "title", "label": { "type": "plain_text", "text": "Title" },
-              "element": { "type": "plain_text_input", "action_id": "value", "max_length": 200 } },
-            { "type": "input", "block_id": "description", "optional": true, "label": { "type": "plain_text", "text": "Description" },
-              "element": { "type": "plain_text_input", "action_id": "value", "multiline": true } },
-            { "type": "input", "block_id": "urgency", "optional": true, "label": { "type": "plain_text", "text": "Urgency" },
-              "element": { "type": "static_select", "action_id": "value", "options": [
-                  { "text": { "type": "plain_text", "text": "High" }, "value": "high" },
-                  { "text": { "type": "plain_text", "text": "Medium" }, "value": "medium" },
-                  { "text": { "type": "plain_text", "text": "Low" }, "value": "low" } ] } },
-        ],
+        "blocks": blocks,
     })
+}
+
+fn option(text: &str, value: &str) -> Value {
+    json!({ "text": { "type": "plain_text", "text": cut(text, OPTION_MAX) }, "value": value })
+}
+
+fn form_options(options: &[FormOption]) -> Vec<Value> {
+    options
+        .iter()
+        .take(MAX_OPTIONS)
+        .map(|o| option(o.label.as_deref().unwrap_or(&o.value), &o.value))
+        .collect()
+}
+
+/// A catalog item's form as a modal: one input block per field, its block
+/// id the field's key (so the desk's `answers.<key>` errors land next to
+/// the field), the item in `private_metadata`.
+pub fn catalog_modal(item_id: &str, name: &str, description: &str, fields: &[FormField]) -> Value {
+    let mut blocks = Vec::new();
+    if !description.trim().is_empty() {
+        blocks.push(json!({ "type": "section",
+            "text": { "type": "mrkdwn", "text": cut(&escape(description), 3000) } }));
+    }
+    if fields.is_empty() {
+        blocks.push(json!({ "type": "section",
+            "text": { "type": "mrkdwn", "text": "Nothing to fill in: submit to order it." } }));
+    }
+    for field in fields {
+        let mut hint = field.help.clone();
+        let element = match &field.kind {
+            FieldKind::Text { max_length, .. } => {
+                let mut e = json!({ "type": "plain_text_input", "action_id": "value" });
+                if let Some(max) = max_length {
+                    e["max_length"] = json!((*max).min(3000));
+                }
+                e
+            }
+            FieldKind::LongText { max_length } => {
+                let mut e =
+                    json!({ "type": "plain_text_input", "action_id": "value", "multiline": true });
+                if let Some(max) = max_length {
+                    e["max_length"] = json!((*max).min(3000));
+                }
+                e
+            }
+            FieldKind::Number { min, max, integer } => {
+                let mut e = json!({ "type": "number_input", "action_id": "value",
+                                    "is_decimal_allowed": !integer });
+                if let Some(min) = min {
+                    e["min_value"] = json!(min.to_string());
+                }
+                if let Some(max) = max {
+                    e["max_value"] = json!(max.to_string());
+                }
+                e
+            }
+            FieldKind::Date { .. } => json!({ "type": "datepicker", "action_id": "value" }),
+            FieldKind::Choice { options } => json!({ "type": "static_select", "action_id": "value",
+                                                     "options": form_options(options) }),
+            FieldKind::MultiChoice {
+                options,
+                max_selected,
+                ..
+            } => {
+                let mut e = json!({ "type": "multi_static_select", "action_id": "value",
+                                    "options": form_options(options) });
+                if let Some(max) = max_selected {
+                    e["max_selected_items"] = json!(max);
+                }
+                e
+            }
+            FieldKind::Person => {
+                hint.get_or_insert_with(|| "The person's email address.".into());
+                json!({ "type": "plain_text_input", "action_id": "value" })
+            }
+            FieldKind::ConfigurationItem { .. } => {
+                hint.get_or_insert_with(|| "The configuration item's external id.".into());
+                json!({ "type": "plain_text_input", "action_id": "value" })
+            }
+        };
+        let mut block = json!({
+            "type": "input",
+            "block_id": field.key,
+            "optional": !field.required,
+            "label": { "type": "plain_text", "text": cut(&field.label, LABEL_MAX) },
+            "element": element,
+        });
+        if let Some(hint) = hint {
+            block["hint"] = json!({ "type": "plain_text", "text": cut(&hint, LABEL_MAX) });
+        }
+        blocks.push(block);
+    }
+    json!({
+        "type": "modal",
+        "callback_id": CATALOG_MODAL,
+        "private_metadata": item_id,
+        "title": { "type": "plain_text", "text": cut(name, TITLE_MAX) },
+        "submit": { "type": "plain_text", "text": "Order" },
+        "blocks": blocks,
+    })
+}
+
+/// A submitted modal's answers by block id, typed as its elements give
+/// them: text as strings, numbers as numbers, multi-selects as lists.
+pub fn modal_answers(values: &Value) -> serde_json::Map<String, Value> {
+    let mut answers = serde_json::Map::new();
+    let Some(blocks) = values.as_object() else {
+        return answers;
+    };
+    for (block, actions) in blocks {
+        let v = &actions["value"];
+        let answer = match v["type"].as_str() {
+            Some("multi_static_select") | Some("checkboxes") => Value::Array(
+                v["selected_options"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o["value"].as_str().map(|s| json!(s)))
+                    .collect(),
+            ),
+            Some("static_select") | Some("radio_buttons") => v["selected_option"]["value"].clone(),
+            Some("datepicker") => v["selected_date"].clone(),
+            _ => v["value"].clone(),
+        };
+        if !answer.is_null() {
+            answers.insert(block.clone(), answer);
+        }
+    }
+    answers
 }
 
 /// The modal a Reject click opens, asking for the reason.
