@@ -490,6 +490,13 @@ impl Desk {
                         )),
                     )),
                 );
+                work.emit(
+                    esc.org_id,
+                    "ticket.escalated",
+                    super::views::TicketView::from(&row),
+                    json!({ "policy": esc.policy_name, "step": index + 1,
+                            "steps": steps.len(), "round": round }),
+                );
                 let mut fell_through = false;
                 for action in &step.actions {
                     fell_through |= !self

@@ -25,6 +25,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "ticket.known_error_linked",
     "sla.warning",
     "sla.breached",
+    "ticket.escalated",
 ];
 
 #[derive(Clone)]

@@ -38,6 +38,8 @@ pub async fn escalation_story(app: &TestApp) {
         StatusCode::CREATED,
     )
     .await;
+    // A subscriber that is never reached: its rows wait in the outbox.
+    app.subscribe("http://127.0.0.1:9/hook").await;
     // Nobody on call this week.
     let rotation = expect_json(
         app.send(
@@ -106,6 +108,20 @@ pub async fn escalation_story(app: &TestApp) {
     // 31 minutes: step 1 finds nobody on call and step 2 runs at once.
     app.desk.clock.advance(Duration::minutes(31));
     app.scheduler.run_due().await.expect("timers");
+    let announced: Vec<Value> = app
+        .outbox("pending")
+        .await
+        .into_iter()
+        .filter(|m| m["channel"] == "webhook" && m["event"] == "ticket.escalated")
+        .collect();
+    assert_eq!(announced.len(), 2, "each step run announced to webhooks");
+    assert_eq!(
+        announced
+            .iter()
+            .filter(|m| m["payload"]["details"]["step"] == 2)
+            .count(),
+        1
+    );
     assert_eq!(actions(app, number, "escalated").await.len(), 2);
     assert_eq!(
         actions(app, number, "escalation_fell_through").await.len(),
