@@ -152,6 +152,7 @@ mod tests {
             updated_at: Utc::now(),
             resolved_at: None,
             closed_at: None,
+            satisfaction: None,
             extra: Default::default(),
         }
     }

@@ -26,6 +26,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "sla.warning",
     "sla.breached",
     "ticket.escalated",
+    "ticket.rated",
 ];
 
 #[derive(Clone)]

@@ -234,6 +234,7 @@ impl Desk {
             updated_at: now,
             resolved_at: None,
             closed_at: None,
+            satisfaction: None,
             extra: Default::default(),
         };
         let view = TicketView::from(&row);
@@ -406,6 +407,59 @@ impl Desk {
         let to = State::parse(to).map_err(|e| DeskError::invalid("to", e.to_string()))?;
         self.move_ticket(work, actor, number, to, comment, false)
             .await
+    }
+
+    /// The requester rates how a resolved (or closed) ticket went, 1–5;
+    /// a later rating replaces an earlier one.
+    #[tracing::instrument(skip_all, fields(ticket = %number), err(level = "debug"))]
+    pub async fn rate_ticket(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        score: i64,
+    ) -> Result<TicketView, DeskError> {
+        let score = i32::try_from(score)
+            .ok()
+            .filter(|s| (1..=5).contains(s))
+            .ok_or_else(|| DeskError::invalid("score", "must be a whole number from 1 to 5"))?;
+        let mut row = lock_visible(&mut work.tx, actor, number).await?;
+        if actor.person_id.is_none() || actor.person_id != row.requester_id {
+            return Err(DeskError::Forbidden(format!(
+                "only the requester of {} rates it",
+                row.number
+            )));
+        }
+        if !matches!(row.state.as_str(), "resolved" | "closed") {
+            return Err(DeskError::Conflict(format!(
+                "{} is {}: it can be rated once it is resolved",
+                row.number,
+                row.state.replace('_', " ")
+            )));
+        }
+        let old = row.satisfaction;
+        if old == Some(score) {
+            return Ok(TicketView::from(&row));
+        }
+        let now = store::now();
+        store::tickets::set_satisfaction(&mut work.tx, row.org_id, row.id, score, now).await?;
+        row.satisfaction = Some(score);
+        row.updated_at = now;
+        work.record(
+            actor,
+            row.id,
+            "rated",
+            Some((
+                "satisfaction",
+                old.map(|s| s.to_string()),
+                Some(score.to_string()),
+            )),
+        );
+        let details = json!({ "fields": ["satisfaction"], "from": old, "to": score });
+        work.audit(actor, "ticket.rated", &row.number, details.clone());
+        let view = TicketView::from(&row);
+        work.emit(actor.org_id, "ticket.rated", view.clone(), details);
+        Ok(view)
     }
 
     /// Moves a ticket; `by_approval` when its approval completed, the only

@@ -66,6 +66,9 @@ pub struct TicketView {
     /// 0 unless escalated (by agents; later by the SLA).
     #[serde(default)]
     pub escalation_level: i32,
+    /// The requester's rating (1–5) after the resolution, once given.
+    #[serde(default)]
+    pub satisfaction: Option<i32>,
     /// States this ticket may move to next.
     pub allowed_transitions: Vec<String>,
 }
@@ -117,6 +120,7 @@ impl From<&TicketRow> for TicketView {
             major: t.extra.major,
             parent: t.extra.parent_number.clone(),
             escalation_level: t.extra.escalation_level,
+            satisfaction: t.satisfaction,
             allowed_transitions: allowed,
         }
     }

@@ -162,7 +162,7 @@ impl Modify for BearerAuth {
     info(title = "Switchboard API", description = "IT service management: tickets, teams, people, webhooks. Errors are RFC 9457 problem+json."),
     paths(
         tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
-        tickets::transition_ticket, tickets::assign_ticket, tickets::add_comment, tickets::list_comments,
+        tickets::transition_ticket, tickets::rate_ticket, tickets::assign_ticket, tickets::add_comment, tickets::list_comments,
         tickets::list_activity, tickets::list_attachments, tickets::upload_attachment, tickets::download_attachment,
         tickets::list_watchers, tickets::add_watcher, tickets::remove_watcher,
         auth::login, auth::login_mfa, auth::refresh, auth::logout, auth::register, auth::request_reset, auth::confirm_reset,

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets", post(create_ticket).get(list_tickets))
         .route("/tickets/{number}", get(get_ticket).patch(update_ticket))
         .route("/tickets/{number}/transitions", post(transition_ticket))
+        .route("/tickets/{number}/satisfaction", post(rate_ticket))
         .route("/tickets/{number}/assignment", post(assign_ticket))
         .route(
             "/tickets/{number}/comments",
@@ -254,6 +255,39 @@ pub async fn transition_ticket(
     let TransitionRequest { to, comment } = body.value;
     let outcome = run_use_case!(state, intake, |desk, work| desk
         .transition(work, &actor, &number, &to, comment));
+    Ok(respond(StatusCode::OK, outcome))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    /// 1 (poor) to 5 (excellent).
+    #[schema(example = 5)]
+    pub score: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/satisfaction", tag = "tickets", request_body = RatingRequest,
+    params(("number" = String, Path, description = "Ticket number"), ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
+    responses((status = 200, body = TicketView), (status = 403, body = Problem, description = "Not the requester"),
+              (status = 409, body = Problem, description = "Not resolved yet"), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+/// The requester rates a resolved or closed ticket (1–5).
+pub async fn rate_ticket(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    idempotency: IdempotencyKey,
+    Path(number): Path<String>,
+    body: ApiJson<RatingRequest>,
+) -> Result<Response, ApiError> {
+    let intake = idempotency.intake(
+        &actor,
+        &format!("POST /api/v1/tickets/{number}/satisfaction"),
+        &body.digest,
+        StatusCode::OK,
+    );
+    let score = body.value.score;
+    let outcome = run_use_case!(state, intake, |desk, work| desk
+        .rate_ticket(work, &actor, &number, score));
     Ok(respond(StatusCode::OK, outcome))
 }
 

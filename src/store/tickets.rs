@@ -35,6 +35,8 @@ pub struct TicketRow {
     pub updated_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The requester's rating, 1–5, once given.
+    pub satisfaction: Option<i32>,
     /// Major flag, parent incident and escalation level (written by
     /// `store::problems`, not by [`update_ticket`]).
     #[sqlx(flatten)]
@@ -56,7 +58,7 @@ pub(super) const SELECT_TICKET: &str =
      t.requester_id, r.name AS requester_name, r.email AS requester_email, \
      t.assignee_id, a.name AS assignee_name, a.email AS assignee_email, \
      t.team_id, tm.name AS team_name, t.category_id, cat.name AS category_name, \
-     t.channel, t.created_at, t.updated_at, t.resolved_at, t.closed_at, \
+     t.channel, t.created_at, t.updated_at, t.resolved_at, t.closed_at, t.satisfaction, \
      t.major, t.parent_id, par.number AS parent_number, t.escalation_level \
      FROM tickets t \
      LEFT JOIN people r ON r.id = t.requester_id \
@@ -93,6 +95,26 @@ pub async fn next_ticket_seq(tx: &mut Tx, org_id: Uuid, kind: &str) -> Result<i6
                ON CONFLICT (org_id, kind) DO UPDATE SET last_value = ticket_counters.last_value + 1 \
                RETURNING last_value";
     on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(kind).fetch_one(c).await)
+}
+
+/// Records the requester's rating of a ticket.
+pub async fn set_satisfaction(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    score: i32,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE tickets SET satisfaction = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
+    on!(tx, c => sqlx::query(sql)
+        .bind(org_id)
+        .bind(id)
+        .bind(score)
+        .bind(at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 pub async fn insert_ticket(tx: &mut Tx, t: &NewTicket, number: &str) -> Result<(), sqlx::Error> {

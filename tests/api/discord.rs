@@ -811,6 +811,24 @@ async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
         .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
         .await;
     assert_eq!(ticket["state"], "closed");
+    // The answer offers an optional rating; 5 stars is recorded.
+    assert!(closed["data"]["components"]
+        .to_string()
+        .contains(&format!("rate:{number}:5")));
+    let rate = discord::click(
+        "2000000000000000092",
+        user,
+        false,
+        &format!("rate:{number}:5"),
+        discord::message("1400000000000000003", &format!("9{user}"), ""),
+    );
+    let thanked = answer(&app, &rate).await;
+    assert_eq!(thanked["type"], 7, "{thanked}");
+    assert!(content(&thanked).contains("★★★★★"), "{thanked}");
+    let ticket: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(ticket["satisfaction"], 5);
 }
 
 #[tokio::test]

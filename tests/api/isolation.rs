@@ -770,6 +770,7 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
         // Valid for B's objects, so only the organization stands in the way.
         ("PATCH", "/api/v1/tickets/{number}") => hidden(json!({ "title": "A was here" })),
         ("POST", "/api/v1/tickets/{number}/transitions") => hidden(json!({ "to": "in_progress" })),
+        ("POST", "/api/v1/tickets/{number}/satisfaction") => hidden(json!({ "score": 5 })),
         ("POST", "/api/v1/tickets/{number}/assignment") => {
             hidden(json!({ "team": b.team_id, "assignee": b.agent_id }))
         }

@@ -145,7 +145,7 @@ async fn forged_stale_or_unsigned_requests_get_401_and_change_nothing() {
 
 #[tokio::test]
 async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
-    let (app, fake, _) = slack_app().await;
+    let (app, fake, base) = slack_app().await;
     let body = slack::event(
         "Ev100",
         slack::direct_message(
@@ -275,7 +275,7 @@ async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
             "trig-yes",
             "resolution_yes",
             &number,
-            "http://unused",
+            &format!("{base}/response/yes"),
         ),
     )
     .await;
@@ -284,6 +284,55 @@ async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
         .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
         .await;
     assert_eq!(closed["state"], "closed");
+
+    // The check becomes an optional rating; a click on 4 stars rates it.
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+            !fake.calls_to("response/yes").is_empty()
+        })
+        .await
+    );
+    let rating = &fake.calls_to("response/yes")[0];
+    assert_eq!(rating["replace_original"], true);
+    assert!(rating["blocks"]
+        .to_string()
+        .contains(&format!("{number}:4")));
+    let rate = |user: &str, trigger: &str, score: u8| {
+        slack::click(
+            user,
+            trigger,
+            "resolution_rate",
+            &format!("{number}:{score}"),
+            &format!("{base}/response/{trigger}"),
+        )
+    };
+    // Only the requester rates.
+    send_interaction(&app, rate("USTRANGER", "trig-rate-0", 1)).await;
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+            !fake.calls_to("response/trig-rate-0").is_empty()
+        })
+        .await
+    );
+    let unrated: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert!(unrated["satisfaction"].is_null());
+    send_interaction(&app, rate("UREQ", "trig-rate-1", 4)).await;
+    let rated: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(rated["satisfaction"], 4);
+    assert!(
+        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+            !fake.calls_to("response/trig-rate-1").is_empty()
+        })
+        .await
+    );
+    assert!(fake.calls_to("response/trig-rate-1")[0]["text"]
+        .as_str()
+        .expect("text")
+        .contains("★★★★☆"));
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{expect_json, spawn_app};
 
 async fn walk(kind: &str, path: &[&str]) {
     let app = spawn_app().await;
@@ -408,4 +408,65 @@ async fn the_list_filters_searches_and_pages_with_a_cursor() {
     assert_eq!(newest["items"][0]["title"], "VPN down");
     let bad = app.get("/api/v1/tickets?state=flying", &app.token).await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn the_requester_rates_a_resolved_ticket_and_nobody_else_can() {
+    let app = spawn_app().await;
+    let (requester, token) = app
+        .person_with_token("Rita Requester", "rita@example.com", &["requester"])
+        .await;
+    let ticket = expect_json(
+        app.post(
+            "/api/v1/tickets",
+            &token,
+            &json!({ "kind": "incident", "title": "VPN drops" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = ticket["number"].as_str().expect("number");
+    assert!(ticket["satisfaction"].is_null());
+    let path = format!("/api/v1/tickets/{number}/satisfaction");
+
+    // Not resolved yet: refused, saying why.
+    let early = expect_json(
+        app.post(&path, &token, &json!({ "score": 5 })).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(early["detail"]
+        .as_str()
+        .expect("detail")
+        .contains("resolved"));
+    expect_json(app.transition(number, "resolved").await, StatusCode::OK).await;
+
+    // Out of range, or someone else (even an admin): refused, nothing kept.
+    let bad = expect_json(
+        app.post(&path, &token, &json!({ "score": 6 })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(bad["errors"][0]["field"], "score");
+    expect_json(
+        app.post(&path, &app.token, &json!({ "score": 1 })).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+
+    let rated = expect_json(
+        app.post(&path, &token, &json!({ "score": 4 })).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(rated["satisfaction"], 4);
+    assert_eq!(rated["requester"]["id"], requester["id"]);
+    let activity: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
+        .await;
+    assert!(
+        activity.to_string().contains("\"rated\""),
+        "recorded in the activity: {activity}"
+    );
 }

@@ -98,6 +98,7 @@ enum Action {
     Reject(Uuid, String),
     Acknowledge(String, String),
     Solved(String, bool),
+    Rate(String, i64),
 }
 
 fn intake(key: &str, body: &[u8]) -> Intake {
@@ -576,6 +577,10 @@ impl Discord {
             ),
             render::SOLVED_YES => Action::Solved(value, true),
             render::SOLVED_NO => Action::Solved(value, false),
+            render::RATE => match value.rsplit_once(':').map(|(n, s)| (n, s.parse::<i64>())) {
+                Some((number, Ok(score))) => Action::Rate(number.to_string(), score),
+                _ => return unknown(custom_id),
+            },
             render::CATALOG_NEXT => {
                 let Some((item, step)) = value.split_once(':') else {
                     return unknown(custom_id);
@@ -841,10 +846,11 @@ async fn act(
             let ticket = desk
                 .transition(work, actor, &number, "closed", None)
                 .await?;
-            update(json!({
-                "content": format!("**{}** is closed. Thanks!", ticket.number),
-                "components": [],
-            }))
+            update(render::rating_request(&ticket.number))
+        }
+        Action::Rate(number, score) => {
+            let ticket = desk.rate_ticket(work, actor, &number, score).await?;
+            update(render::rated(&ticket.number, score))
         }
         Action::Solved(number, false) => {
             let ticket = desk

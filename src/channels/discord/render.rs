@@ -21,6 +21,7 @@ pub const REJECT: &str = "reject";
 pub const ACKNOWLEDGE: &str = "ack";
 pub const SOLVED_YES: &str = "solved_yes";
 pub const SOLVED_NO: &str = "solved_no";
+pub const RATE: &str = "rate";
 /// Continues a catalog form in its next modal (`catalog_next:<item>:<step>`).
 pub const CATALOG_NEXT: &str = "catalog_next";
 /// Modal custom ids.
@@ -179,6 +180,28 @@ pub fn resolution_check(ticket: &TicketView) -> Value {
             button("No, reopen", format!("{SOLVED_NO}:{n}"), 2),
         ])],
     }))
+}
+
+/// After "Yes, close it": closed, and an optional rating, 1–5.
+pub fn rating_request(number: &str) -> Value {
+    let buttons = (1..=5)
+        .map(|n| button(&format!("{n} ★"), format!("{RATE}:{number}:{n}"), 2))
+        .collect();
+    json!({
+        "content": format!("**{number}** is closed. How did we do? (optional)"),
+        "components": [row(buttons)],
+        "allowed_mentions": { "parse": [] },
+    })
+}
+
+/// The rating message after a rating.
+pub fn rated(number: &str, score: i64) -> Value {
+    let n = score.clamp(0, 5) as usize;
+    json!({
+        "content": format!("**{number}** is closed. You rated it {}{} — thank you!", "★".repeat(n), "☆".repeat(5 - n)),
+        "components": [],
+        "allowed_mentions": { "parse": [] },
+    })
 }
 
 /// A notice to a person; escalations and SLA alarms about a ticket carry an

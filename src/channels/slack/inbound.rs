@@ -706,6 +706,7 @@ impl Slack {
             | render::SOLVED_YES
             | render::SOLVED_NO
             | render::ESCALATE
+            | render::RATE
             | render::ACKNOWLEDGE => Click::Button(action_id.clone(), value),
             render::ASSIGN => match block_ticket {
                 Some(number) => Click::Assign {
@@ -1019,10 +1020,11 @@ impl Slack {
     }
 
     /// Replaces the clicked message (e.g. an alarm, once acknowledged).
-    fn replace(&self, response_url: String, text: String) {
+    fn replace(&self, response_url: String, message: Value) {
         let api = self.api.clone();
         tokio::spawn(async move {
-            let body = json!({ "replace_original": true, "text": text });
+            let mut body = message;
+            body["replace_original"] = json!(true);
             if let Err(error) = api.respond(&response_url, &body).await {
                 tracing::warn!(?error, "could not update a Slack message");
             }
@@ -1057,13 +1059,14 @@ enum Click {
 }
 
 /// What a click does, as the person who clicked it; some clicks answer
-/// with a note that replaces the clicked message (an acknowledged alarm).
+/// with a message that replaces the clicked one (an acknowledged alarm,
+/// the rating buttons after "Yes, close it").
 async fn act(
     desk: &Desk,
     work: &mut Work,
     actor: &Actor,
     click: Click,
-) -> Result<Option<String>, DeskError> {
+) -> Result<Option<Value>, DeskError> {
     let (action, value) = match click {
         Click::Assign { number, user, team } => {
             let identity = IdentityKey::Slack {
@@ -1123,13 +1126,24 @@ async fn act(
                 .acknowledged_at
                 .map(|at| format!(", {} UTC", at.format("%H:%M")))
                 .unwrap_or_default();
-            return Ok(Some(format!(
+            return Ok(Some(json!({ "text": format!(
                 ":white_check_mark: *{value}*: escalation acknowledged by {}{at}.",
                 render::escape(&actor.name)
-            )));
+            ) })));
         }
         render::SOLVED_YES => {
-            desk.transition(work, actor, &value, "closed", None).await?;
+            let ticket = desk.transition(work, actor, &value, "closed", None).await?;
+            return Ok(Some(render::rating_request(&ticket.number)));
+        }
+        render::RATE => {
+            let Some((number, score)) = value.rsplit_once(':') else {
+                return Ok(None);
+            };
+            let score = score
+                .parse::<i64>()
+                .map_err(|_| DeskError::invalid("score", "must be a whole number from 1 to 5"))?;
+            let ticket = desk.rate_ticket(work, actor, number, score).await?;
+            return Ok(Some(render::rated(&ticket.number, score)));
         }
         render::SOLVED_NO => {
             desk.transition(

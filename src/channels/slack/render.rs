@@ -21,6 +21,7 @@ pub const APPROVE: &str = "approval_approve";
 pub const REJECT: &str = "approval_reject";
 pub const SOLVED_YES: &str = "resolution_yes";
 pub const SOLVED_NO: &str = "resolution_no";
+pub const RATE: &str = "resolution_rate";
 /// The catalog select on the new-ticket modal.
 pub const CATALOG_PICK: &str = "catalog_pick";
 /// Callback ids of modals.
@@ -427,6 +428,31 @@ pub fn modal_answers(values: &Value) -> serde_json::Map<String, Value> {
         }
     }
     answers
+}
+
+/// After "Yes, close it": closed, and how did we do? (1–5, optional).
+pub fn rating_request(number: &str) -> Value {
+    let buttons: Vec<Value> = (1..=5)
+        .map(|n| button(&stars(n), RATE, &format!("{number}:{n}"), None))
+        .collect();
+    json!({
+        "text": format!("{number} is closed. How did we do?"),
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn",
+              "text": format!(":white_check_mark: *{number}* is closed. How did we do? (optional)") } },
+            { "type": "actions", "block_id": format!("rate:{number}"), "elements": buttons },
+        ],
+    })
+}
+
+/// The rating message after a rating.
+pub fn rated(number: &str, score: i64) -> Value {
+    json!({ "text": format!(":white_check_mark: *{number}* is closed. You rated it {} — thank you!", stars(score)) })
+}
+
+fn stars(n: i64) -> String {
+    let n = n.clamp(0, 5) as usize;
+    format!("{}{}", "★".repeat(n), "☆".repeat(5 - n))
 }
 
 /// The modal a Reject click opens, asking for the reason.
