@@ -60,15 +60,7 @@ pub struct FakeDiscord {
     posted: Arc<Mutex<Vec<(String, String, Value)>>>,
     /// What `GET /gateway/bot` answers.
     gateway_url: Arc<Mutex<String>>,
-    gateway: Arc<Mutex<FakeGateway>>,
-}
-
-/// The fake gateway's state: connections, frames to push, frames received.
-#[derive(Default)]
-struct FakeGateway {
-    send: Option<tokio::sync::mpsc::UnboundedSender<String>>,
-    connections: usize,
-    received: Vec<Value>,
+    gateway: super::ws::FakeWs,
 }
 
 impl FakeDiscord {
@@ -135,79 +127,29 @@ impl FakeDiscord {
     /// it. Each connection gets HELLO (heartbeat every second); heartbeats
     /// are acknowledged; every frame the daemon sends is recorded.
     pub async fn start_gateway(&self) {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind fake gateway");
-        let addr = listener.local_addr().expect("addr");
+        let ack: super::ws::AutoReply = |frame| (frame["op"] == 1).then(|| json!({ "op": 11 }));
+        let addr = self
+            .gateway
+            .start(
+                json!({ "op": 10, "d": { "heartbeat_interval": 1000 } }),
+                Some(ack),
+            )
+            .await;
         self.set_gateway_url(&format!("ws://{addr}"));
-        let state = self.gateway.clone();
-        tokio::spawn(async move {
-            use futures::{SinkExt, StreamExt};
-            use tokio_tungstenite::tungstenite::Message;
-            while let Ok((tcp, _)) = listener.accept().await {
-                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
-                    continue;
-                };
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-                {
-                    let mut s = state.lock().expect("lock");
-                    s.connections += 1;
-                    s.send = Some(tx.clone());
-                }
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let (mut sink, mut stream) = ws.split();
-                    let hello =
-                        json!({ "op": 10, "d": { "heartbeat_interval": 1000 } }).to_string();
-                    if sink.send(Message::Text(hello.into())).await.is_err() {
-                        return;
-                    }
-                    loop {
-                        tokio::select! {
-                            out = rx.recv() => match out {
-                                Some(text) => {
-                                    if sink.send(Message::Text(text.into())).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                None => return,
-                            },
-                            frame = stream.next() => match frame {
-                                Some(Ok(Message::Text(text))) => {
-                                    let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
-                                    if v["op"] == 1 {
-                                        let _ = tx.send(json!({ "op": 11 }).to_string());
-                                    }
-                                    state.lock().expect("lock").received.push(v);
-                                }
-                                Some(Ok(_)) => {}
-                                _ => return,
-                            },
-                        }
-                    }
-                });
-            }
-        });
     }
 
     /// Pushes a frame on the newest gateway connection.
     pub fn gateway_send(&self, frame: Value) {
-        let gateway = self.gateway.lock().expect("lock");
-        gateway
-            .send
-            .as_ref()
-            .expect("a gateway connection")
-            .send(frame.to_string())
-            .expect("connection open");
+        self.gateway.send(frame);
     }
 
     pub fn gateway_connections(&self) -> usize {
-        self.gateway.lock().expect("lock").connections
+        self.gateway.connections()
     }
 
     /// Frames the daemon sent on the gateway, oldest first.
     pub fn gateway_received(&self) -> Vec<Value> {
-        self.gateway.lock().expect("lock").received.clone()
+        self.gateway.received()
     }
 
     pub fn calls(&self) -> Vec<Call> {

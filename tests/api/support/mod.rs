@@ -6,3 +6,4 @@ pub mod postgres;
 pub mod slack;
 pub mod sms;
 pub mod smtp;
+pub mod ws;

@@ -41,22 +41,13 @@ pub struct FakeSlack {
     users: Arc<Mutex<Vec<(String, Value)>>>,
     /// Files served at `/files/{name}`; the token they need.
     files: Arc<Mutex<Vec<NamedFile>>>,
-    socket: Arc<Mutex<FakeSocket>>,
+    socket: super::ws::FakeWs,
+    /// Where `apps.connections.open` sends the daemon, once started.
+    socket_url: Arc<Mutex<Option<String>>>,
 }
 
 /// A file's name and bytes.
 type NamedFile = (String, Vec<u8>);
-
-/// The fake Socket Mode server's state.
-#[derive(Default)]
-struct FakeSocket {
-    url: Option<String>,
-    /// Frames for the current connection.
-    send: Option<tokio::sync::mpsc::UnboundedSender<String>>,
-    connections: usize,
-    /// What the daemon sent back (acks).
-    received: Vec<Value>,
-}
 
 impl FakeSlack {
     /// Serves on a random loopback port; returns the API base URL.
@@ -85,76 +76,25 @@ impl FakeSlack {
     /// Starts a fake Socket Mode server; `apps.connections.open` points to it.
     /// Each connection gets `hello`; frames sent by the daemon are recorded.
     pub async fn start_socket(&self) {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind fake Socket Mode");
-        let addr = listener.local_addr().expect("addr");
-        self.socket.lock().expect("lock").url = Some(format!("ws://{addr}/link/"));
-        let state = self.socket.clone();
-        tokio::spawn(async move {
-            use futures::{SinkExt, StreamExt};
-            use tokio_tungstenite::tungstenite::Message;
-            while let Ok((tcp, _)) = listener.accept().await {
-                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
-                    continue;
-                };
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-                {
-                    let mut s = state.lock().expect("lock");
-                    s.connections += 1;
-                    s.send = Some(tx);
-                }
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let (mut sink, mut stream) = ws.split();
-                    let hello = json!({ "type": "hello", "num_connections": 1 }).to_string();
-                    if sink.send(Message::Text(hello.into())).await.is_err() {
-                        return;
-                    }
-                    loop {
-                        tokio::select! {
-                            out = rx.recv() => match out {
-                                Some(text) => {
-                                    if sink.send(Message::Text(text.into())).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                None => return,
-                            },
-                            frame = stream.next() => match frame {
-                                Some(Ok(Message::Text(text))) => {
-                                    if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                                        state.lock().expect("lock").received.push(v);
-                                    }
-                                }
-                                Some(Ok(_)) => {}
-                                _ => return,
-                            },
-                        }
-                    }
-                });
-            }
-        });
+        let addr = self
+            .socket
+            .start(json!({ "type": "hello", "num_connections": 1 }), None)
+            .await;
+        *self.socket_url.lock().expect("lock") = Some(format!("ws://{addr}/link/"));
     }
 
     /// Sends a frame on the current Socket Mode connection.
     pub fn socket_send(&self, frame: Value) {
-        let socket = self.socket.lock().expect("lock");
-        socket
-            .send
-            .as_ref()
-            .expect("a Socket Mode connection")
-            .send(frame.to_string())
-            .expect("connection open");
+        self.socket.send(frame);
     }
 
     pub fn socket_connections(&self) -> usize {
-        self.socket.lock().expect("lock").connections
+        self.socket.connections()
     }
 
     /// Frames the daemon sent over Socket Mode.
     pub fn socket_received(&self) -> Vec<Value> {
-        self.socket.lock().expect("lock").received.clone()
+        self.socket.received()
     }
 
     /// A message in a channel, as `conversations.history` will return it.
@@ -315,7 +255,7 @@ async fn api(
         }
         "apps.connections.open" => {
             let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-            let url = fake.socket.lock().expect("lock").url.clone();
+            let url = fake.socket_url.lock().expect("lock").clone();
             match (auth, url) {
                 (Some("Bearer xapp-test"), Some(url)) => {
                     Json(json!({ "ok": true, "url": url })).into_response()
