@@ -273,6 +273,7 @@ pub struct SlackConfig {
     pub app_token: Secret,
     /// OAuth v2 install of several workspaces: the app's client id and
     /// secret (Basic Information → App Credentials).
+    #[serde(deserialize_with = "id_text")]
     pub client_id: String,
     pub client_secret: Secret,
     /// Seals installed workspaces' bot tokens at rest (AES-256-GCM with
@@ -317,7 +318,9 @@ impl SlackConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
+    #[serde(deserialize_with = "id_text")]
     pub application_id: String,
+    #[serde(deserialize_with = "id_text")]
     pub public_key: String,
     pub bot_token: Secret,
     pub api_base_url: String,
@@ -325,6 +328,7 @@ pub struct DiscordConfig {
     pub organization: String,
     /// A channel id for approvals and notices to people who do not accept
     /// direct messages (they are mentioned there); empty: such messages fail.
+    #[serde(deserialize_with = "id_text")]
     pub fallback_channel: String,
     /// Hold a gateway connection (one replica, by advisory lock) to read
     /// messages and attachments; needs the Message Content intent.
@@ -505,6 +509,15 @@ impl Config {
             }
         }
         figment = figment.merge(Env::prefixed("SWITCHBOARD__").split("__"));
+        // The environment layer reads values that look like numbers as
+        // numbers (`123.456` as a float, losing digits): ids are taken
+        // again as the exact text of their variable.
+        for key in ID_KEYS {
+            let name = format!("SWITCHBOARD__{}", key.replace('.', "__").to_uppercase());
+            if let Some(value) = Env::var(&name) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(describe_figment_error(e)))?;
@@ -845,4 +858,27 @@ mod tests {
             .expect("example is a valid config");
         config.validate().expect("example validates");
     }
+}
+
+/// Configuration keys whose values are ids: text, even when all digits.
+const ID_KEYS: &[&str] = &[
+    "discord.application_id",
+    "discord.public_key",
+    "discord.fallback_channel",
+    "slack.client_id",
+];
+
+/// An id kept as text when a file writes it as a number
+/// (`application_id = 1100000000000000001` in TOML).
+fn id_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IdText {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match IdText::deserialize(deserializer)? {
+        IdText::Text(s) => s,
+        IdText::Number(n) => n.to_string(),
+    })
 }

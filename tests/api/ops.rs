@@ -337,6 +337,27 @@ fn config_check_redacts_secrets_and_names_bad_keys() {
     );
     assert!(shown.contains("[redacted]"));
 
+    // Ids that look like numbers stay exactly as written.
+    let ids = Command::new(BIN)
+        .args(["config", "check"])
+        .env(
+            "SWITCHBOARD__DISCORD__APPLICATION_ID",
+            "1100000000000000001",
+        )
+        .env("SWITCHBOARD__SLACK__CLIENT_ID", "1234567890.1234567890123")
+        .output()
+        .expect("runs");
+    assert!(
+        ids.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ids.stderr)
+    );
+    let shown = String::from_utf8_lossy(&ids.stdout);
+    assert!(
+        shown.contains("1100000000000000001") && shown.contains("1234567890.1234567890123"),
+        "{shown}"
+    );
+
     let bad = Command::new(BIN)
         .args(["config", "check"])
         .env("SWITCHBOARD__SERVER__LISTEN", "everywhere")
