@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod approval_links;
 pub mod approvals;
 mod audit;
 pub mod auth;

@@ -951,3 +951,248 @@ async fn every_message_of_the_corpus_is_taken_in() {
         "every message became a ticket, a bounce record or a quarantine entry"
     );
 }
+
+/// An approver, a one-stage policy and a service request waiting on it;
+/// returns the ticket number once the request mail is in the sink.
+async fn request_approval_by_mail(m: &Mail) -> String {
+    let (fay, _) = m
+        .app
+        .person_with_token("Fay Finance", "fay@corp.example", &["approver"])
+        .await;
+    expect_json(
+        m.app
+            .post(
+                "/api/v1/approval-policies",
+                &m.app.token,
+                &json!({ "name": "Finance", "stages": [
+                    { "name": "Finance", "approvers": [{ "type": "person", "id": fay["id"] }], "rule": { "type": "any" } }
+                ]}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    // Ordered from the catalog, so the request waits in awaiting_approval.
+    expect_json(
+        m.app
+            .post(
+                "/api/v1/catalog/categories",
+                &m.app.token,
+                &json!({ "name": "Hardware" }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let item = expect_json(
+        m.app
+            .post(
+                "/api/v1/catalog/items",
+                &m.app.token,
+                &json!({ "name": "New monitor", "description": "A second screen", "category": "Hardware",
+                         "approval_policy": "Finance", "form": { "fields": [] } }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let (_, requester) = m
+        .app
+        .person_with_token("Rita Requester", "rita@corp.example", &["requester"])
+        .await;
+    let order = expect_json(
+        m.app
+            .post(
+                &format!(
+                    "/api/v1/catalog/items/{}/orders",
+                    item["id"].as_str().expect("id")
+                ),
+                &requester,
+                &json!({ "answers": {} }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    m.app.dispatcher.drain().await.expect("drain");
+    order["ticket"]["number"]
+        .as_str()
+        .expect("number")
+        .to_string()
+}
+
+/// The path (`/approvals/email/…`) of the link after `label` in a text.
+fn link_after(text: &str, label: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no `{label}` line in {text}"));
+    let at = line
+        .find("/approvals/email/")
+        .unwrap_or_else(|| panic!("no link in {line}"));
+    line[at..].trim().to_string()
+}
+
+impl Mail {
+    async fn open_link(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .app
+            .client
+            .get(self.app.url(path))
+            .send()
+            .await
+            .expect("GET link");
+        let status = response.status();
+        (status, response.text().await.expect("page"))
+    }
+
+    async fn confirm_link(&self, path: &str, reason: &str) -> (StatusCode, String) {
+        let response = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .form(&[("reason", reason)])
+            .send()
+            .await
+            .expect("POST link");
+        let status = response.status();
+        (status, response.text().await.expect("page"))
+    }
+
+    async fn approvals(&self, number: &str) -> Vec<Value> {
+        self.app
+            .get_json(
+                &format!("/api/v1/tickets/{number}/approvals"),
+                &self.app.token,
+            )
+            .await
+    }
+}
+
+#[tokio::test]
+async fn an_approval_request_mail_carries_links_that_approve_only_after_confirmation() {
+    let m = mail_app().await;
+    let number = request_approval_by_mail(&m).await;
+    let request = m.sink.to("fay@corp.example");
+    assert_eq!(request.len(), 1, "the approval request went out by mail");
+    let text = request[0].text();
+    let approve = link_after(&text, "Approve:");
+    let reject = link_after(&text, "Reject:");
+    assert_ne!(approve, reject);
+    let html = request[0].html().expect("an HTML part");
+    assert!(
+        html.contains(&approve),
+        "the HTML has the Approve button: {html}"
+    );
+    assert!(html.contains(&reject), "the HTML has the Reject button");
+
+    // Opening the link (as a mail scanner would) decides nothing.
+    let (status, page) = m.open_link(&approve).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&number), "{page}");
+    assert!(page.contains("New monitor"), "{page}");
+    assert!(page.contains("Fay Finance"), "{page}");
+    assert!(page.contains("approve"), "{page}");
+    assert!(page.contains("<form method=\"post\""), "{page}");
+    let (status, _) = m.open_link(&approve).await;
+    assert_eq!(status, StatusCode::OK, "a second look is still harmless");
+    assert_eq!(m.approvals(&number).await[0]["status"], "pending");
+    assert_eq!(m.ticket(&number).await["state"], "awaiting_approval");
+
+    // The page's button decides, as Fay, through the email channel.
+    let (status, page) = m.confirm_link(&approve, "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("approved"), "{page}");
+    let approvals = m.approvals(&number).await;
+    assert_eq!(approvals[0]["status"], "approved", "{approvals:?}");
+    let decision = &approvals[0]["stages"][0]["decisions"][0];
+    assert_eq!(decision["approver"]["name"], "Fay Finance");
+    assert_eq!(decision["channel"], "email");
+    assert_eq!(
+        m.ticket(&number).await["state"],
+        "in_progress",
+        "the ticket moved on"
+    );
+
+    // The same link again, and the other link: refused, nothing changes.
+    let (status, page) = m.confirm_link(&approve, "").await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+    assert!(page.contains("already used"), "{page}");
+    let (status, _) = m.open_link(&approve).await;
+    assert_eq!(status, StatusCode::GONE);
+    let (status, page) = m.confirm_link(&reject, "changed my mind").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("already approved"), "{page}");
+    let approvals = m.approvals(&number).await;
+    assert_eq!(approvals[0]["status"], "approved");
+    assert_eq!(
+        approvals[0]["stages"][0]["decisions"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_reject_link_needs_a_reason_and_forged_or_malformed_links_change_nothing() {
+    let m = mail_app().await;
+    let number = request_approval_by_mail(&m).await;
+    let text = m.sink.to("fay@corp.example")[0].text();
+    let reject = link_after(&text, "Reject:");
+
+    let (status, page) = m.open_link(&reject).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("name=\"reason\""),
+        "asks for a reason: {page}"
+    );
+
+    // A changed signature, a changed claim, garbage.
+    let (body, signature) = reject.rsplit_once('.').expect("signed token");
+    let mut forged_sig = signature.to_string();
+    let last = forged_sig.pop().expect("non-empty");
+    forged_sig.push(if last == 'A' { 'B' } else { 'A' });
+    let (status, page) = m.confirm_link(&format!("{body}.{forged_sig}"), "no").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    let approve = link_after(&text, "Approve:");
+    let (approve_body, _) = approve.rsplit_once('.').expect("signed token");
+    let (status, _) = m
+        .confirm_link(&format!("{approve_body}.{signature}"), "")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a claim moved under another signature"
+    );
+    let (status, _) = m.open_link("/approvals/email/not-a-token").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(m.approvals(&number).await[0]["status"], "pending");
+
+    // Rejecting needs a reason; without one nothing is used up.
+    let (status, page) = m.confirm_link(&reject, "  ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert_eq!(m.approvals(&number).await[0]["status"], "pending");
+    let (status, page) = m.confirm_link(&reject, "Over budget").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let approvals = m.approvals(&number).await;
+    assert_eq!(approvals[0]["status"], "rejected");
+    assert!(approvals[0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Over budget"));
+    assert_eq!(m.ticket(&number).await["state"], "rejected");
+}
+
+#[tokio::test]
+async fn an_expired_approval_link_is_refused() {
+    let m = mail_app_with(|c| c.email.approval_link_ttl_hours = 1.0 / 3600.0).await;
+    let number = request_approval_by_mail(&m).await;
+    let approve = link_after(&m.sink.to("fay@corp.example")[0].text(), "Approve:");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, page) = m.open_link(&approve).await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+    assert!(page.contains("expired"), "{page}");
+    let (status, _) = m.confirm_link(&approve, "").await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(m.approvals(&number).await[0]["status"], "pending");
+}

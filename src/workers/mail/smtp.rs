@@ -167,7 +167,12 @@ impl SmtpDeliverer {
                 .header(AutoSubmitted("auto-generated".into()))
                 .header(AutoResponseSuppress);
         }
-        let html = render_html(&text);
+        // A notification's own HTML (rendered from its template at enqueue
+        // time, e.g. with approval links), else the text in a plain layout.
+        let html = match payload["html"].as_str().filter(|h| !h.trim().is_empty()) {
+            Some(html) => html.to_string(),
+            None => render_html(&text),
+        };
         let mail = match builder.multipart(MultiPart::alternative_plain_html(text, html)) {
             Ok(mail) => mail,
             Err(e) => return Delivery::Permanent(format!("cannot build the mail: {e}")),
