@@ -21,6 +21,7 @@ mod events;
 pub mod files;
 pub mod identity;
 pub mod mail;
+mod mail_alerts;
 pub mod notify;
 pub mod problems;
 pub mod schedules;

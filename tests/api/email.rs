@@ -1196,3 +1196,85 @@ async fn an_expired_approval_link_is_refused() {
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(m.approvals(&number).await[0]["status"], "pending");
 }
+
+#[tokio::test]
+async fn an_smtp_sign_in_failure_alerts_the_admins_once_and_keeps_the_mail_queued() {
+    let m = mail_app_with(|c| {
+        let url = c
+            .email
+            .smtp_url
+            .expose()
+            .replace("smtp://", "smtp://desk%40corp.example:smtp-pw@");
+        c.email.smtp_url = switchboard::config::Secret::new(url);
+    })
+    .await;
+    let (_, ada) = m
+        .app
+        .person_with_token("Ada Admin", "ada@corp.example", &["admin"])
+        .await;
+    m.sink.accept_auth(|_, _| false);
+    m.dovecot
+        .deliver(plain(
+            "ann@corp.example",
+            "Printer",
+            "sa1@corp.example",
+            "x",
+        ))
+        .await;
+    assert_eq!(m.poll().await, 1);
+    // Several tries, all refused: one alert, and the mail is never dead.
+    for _ in 0..6 {
+        m.app.dispatcher.drain().await.expect("drain");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(m.sink.received().is_empty());
+    let tries = m.sink.auths();
+    assert!(tries.len() >= 3, "it kept trying: {tries:?}");
+    assert_eq!(tries[0].0, "PLAIN");
+    assert!(tries[0].1.contains("smtp-pw"), "{tries:?}");
+    assert!(m.app.outbox("dead").await.is_empty(), "not dead-lettered");
+    let pending = m.app.outbox("pending").await;
+    assert!(
+        pending.iter().any(|r| r["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("sign-in failed")),
+        "{pending:?}"
+    );
+    let inbox: Vec<Value> = m.app.get_json("/api/v1/me/inbox", &ada).await;
+    let alerts: Vec<&Value> = inbox
+        .iter()
+        .filter(|i| {
+            i["subject"]
+                .as_str()
+                .unwrap_or("")
+                .contains("cannot sign in")
+        })
+        .collect();
+    assert_eq!(alerts.len(), 1, "one alert per failure streak: {inbox:?}");
+    let metrics = m
+        .app
+        .client
+        .get(m.app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("switchboard_mail_errors_total{action=\"smtp_auth\"}"),
+        "{metrics}"
+    );
+
+    // Fixed: the queued mail goes out, and so does the admin's alert mail.
+    m.sink.accept_auth(|_, _| true);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            m.app.dispatcher.drain().await.expect("drain");
+            !m.sink.to("ann@corp.example").is_empty() && !m.sink.to("ada@corp.example").is_empty()
+        })
+        .await,
+        "the held mail was delivered once the sign-in worked"
+    );
+}
