@@ -1278,3 +1278,34 @@ async fn an_smtp_sign_in_failure_alerts_the_admins_once_and_keeps_the_mail_queue
         "the held mail was delivered once the sign-in worked"
     );
 }
+
+#[tokio::test]
+async fn processed_mail_is_moved_to_the_processed_folder_and_not_read_again_after_a_restart() {
+    let mut m = mail_app_with(|c| c.email.processed_folder = "Processed".into()).await;
+    m.dovecot
+        .deliver_all(&[
+            plain("a@corp.example", "One", "pf1@corp.example", "x"),
+            plain("b@corp.example", "Two", "pf2@corp.example", "y"),
+            plain("c@corp.example", "Three", "pf3@corp.example", "z"),
+        ])
+        .await;
+    assert_eq!(m.poll().await, 3);
+    assert_eq!(m.dovecot.count("INBOX").await, 0, "moved out of the INBOX");
+    assert_eq!(
+        m.dovecot.count("Processed").await,
+        3,
+        "into the processed folder"
+    );
+    assert_eq!(m.tickets().await.len(), 3);
+
+    // A restart of the server and a fresh worker: only the new mail is read.
+    m.dovecot.restart().await;
+    m.dovecot
+        .deliver(plain("d@corp.example", "Four", "pf4@corp.example", "w"))
+        .await;
+    assert_eq!(m.poll().await, 1, "the position survived the moves");
+    assert_eq!(m.poll().await, 0, "nothing read twice");
+    assert_eq!(m.tickets().await.len(), 4);
+    assert_eq!(m.dovecot.count("INBOX").await, 0);
+    assert_eq!(m.dovecot.count("Processed").await, 4);
+}

@@ -260,6 +260,17 @@ service stats {{
         (seen, unseen)
     }
 
+    /// How many messages `folder` holds (0 when it does not exist).
+    pub async fn count(&self, folder: &str) -> usize {
+        let mut session = self.session().await;
+        let n = match session.select(folder).await {
+            Ok(mailbox) => mailbox.exists as usize,
+            Err(_) => 0,
+        };
+        let _ = session.logout().await;
+        n
+    }
+
     /// Clears \Seen on every message (as if a crash came before flagging).
     pub async fn mark_all_unseen(&self) {
         let mut session = self.session().await;
