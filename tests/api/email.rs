@@ -1309,3 +1309,196 @@ async fn processed_mail_is_moved_to_the_processed_folder_and_not_read_again_afte
     assert_eq!(m.dovecot.count("INBOX").await, 0);
     assert_eq!(m.dovecot.count("Processed").await, 4);
 }
+
+/// Dovecot checking XOAUTH2 tokens at a fake provider, the daemon's
+/// IMAP (and optionally SMTP) sign-in configured with that provider.
+async fn oauth_mail_app(smtp_too: bool) -> (Mail, crate::support::oauth::FakeOAuth) {
+    let fake = crate::support::oauth::FakeOAuth::start(crate::support::dovecot::USER).await;
+    let dovecot = Dovecot::start_with_oauth(&fake.introspection_url()).await;
+    let sink = SmtpSink::start().await;
+    // No password in the URL: the token is the only credential.
+    let imap = dovecot.url().replace(":imap-secret@", "@");
+    let smtp = if smtp_too {
+        sink.url().replace("smtp://", "smtp://desk%40corp.example@")
+    } else {
+        sink.url()
+    };
+    let oauth = fake.config();
+    let app = spawn_app_with(|c| {
+        c.email.imap_url = switchboard::config::Secret::new(imap);
+        c.email.smtp_url = switchboard::config::Secret::new(smtp);
+        c.email.from = FROM.into();
+        c.email.poll_interval = 1;
+        c.email.imap_oauth = oauth.clone();
+        if smtp_too {
+            c.email.smtp_oauth = oauth;
+        }
+    })
+    .await;
+    (Mail { app, dovecot, sink }, fake)
+}
+
+#[tokio::test]
+async fn an_oauth_mailbox_signs_in_with_a_refreshed_token_and_refreshes_again_when_refused() {
+    let (m, fake) = oauth_mail_app(false).await;
+    fake.rotate_refresh_tokens();
+    let worker = m.worker().await;
+    m.dovecot
+        .deliver(plain(
+            "a@corp.example",
+            "Token one",
+            "oa1@corp.example",
+            "x",
+        ))
+        .await;
+    assert_eq!(worker.poll_once().await.expect("poll").processed, 1);
+    assert_eq!(fake.presented(), vec!["rt-0"], "one refresh");
+    assert!(fake.is_active("at-1"));
+
+    // The cached token is reused while it is valid.
+    m.dovecot
+        .deliver(plain(
+            "b@corp.example",
+            "Token two",
+            "oa2@corp.example",
+            "y",
+        ))
+        .await;
+    assert_eq!(worker.poll_once().await.expect("poll").processed, 1);
+    assert_eq!(fake.presented().len(), 1, "no second refresh");
+
+    // Revoked early: refused once, refreshed with the rotated refresh token.
+    fake.revoke_access_tokens();
+    m.dovecot
+        .deliver(plain(
+            "c@corp.example",
+            "Token three",
+            "oa3@corp.example",
+            "z",
+        ))
+        .await;
+    assert_eq!(worker.poll_once().await.expect("poll").processed, 1);
+    assert_eq!(
+        fake.presented(),
+        vec!["rt-0", "rt-1"],
+        "the rotated one was used"
+    );
+    assert_eq!(m.tickets().await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_failed_token_refresh_alerts_the_admins_once_like_a_refused_sign_in() {
+    let (m, fake) = oauth_mail_app(false).await;
+    m.app
+        .person_with_token("Ada Admin", "ada@corp.example", &["admin"])
+        .await;
+    fake.set_failing(true);
+    let worker = m.worker().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker.run(stopped));
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            m.app.dispatcher.drain().await.expect("drain");
+            !m.sink.to("ada@corp.example").is_empty()
+        })
+        .await,
+        "the admin was told"
+    );
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    m.app.dispatcher.drain().await.expect("drain");
+    let alerts = m.sink.to("ada@corp.example");
+    assert_eq!(alerts.len(), 1, "once per failure streak");
+    assert!(
+        alerts[0].text().contains("cannot sign in"),
+        "{}",
+        alerts[0].text()
+    );
+    assert!(
+        alerts[0].text().contains("invalid_grant"),
+        "{}",
+        alerts[0].text()
+    );
+    assert!(fake.presented().len() >= 2, "it kept trying");
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+}
+
+#[tokio::test]
+async fn smtp_signs_in_with_xoauth2_refreshes_an_expired_token_and_holds_mail_when_refresh_fails() {
+    let (m, fake) = oauth_mail_app(true).await;
+    let checker = fake.clone();
+    m.sink.accept_auth(move |mechanism, credentials| {
+        mechanism == "XOAUTH2"
+            && credentials
+                .split('\u{1}')
+                .find_map(|p| p.strip_prefix("auth=Bearer "))
+                .is_some_and(|t| checker.is_active(t))
+    });
+    fake.set_expires_in(1);
+    m.dovecot
+        .deliver(plain("a@corp.example", "First", "so1@corp.example", "x"))
+        .await;
+    m.poll().await;
+    assert_eq!(m.sink.to("a@corp.example").len(), 1, "sent with a token");
+    let auths = m.sink.auths();
+    assert!(
+        auths.iter().any(|(mech, cred, ok)| mech == "XOAUTH2"
+            && *ok
+            && cred.contains("user=desk@corp.example")),
+        "{auths:?}"
+    );
+
+    // The token expires: the next mail gets a fresh one.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    m.dovecot
+        .deliver(plain("b@corp.example", "Second", "so2@corp.example", "y"))
+        .await;
+    m.poll().await;
+    assert_eq!(m.sink.to("b@corp.example").len(), 1);
+    let refreshes = fake.presented().len();
+    assert!(refreshes >= 3, "IMAP once, SMTP twice: {refreshes}");
+    assert!(m
+        .sink
+        .auths()
+        .iter()
+        .any(|(_, cred, ok)| *ok && !cred.contains("at-1") && cred.contains("auth=Bearer at-")));
+
+    // The provider refuses: the mail waits, admins are told.
+    let (_, ada) = m
+        .app
+        .person_with_token("Ada Admin", "ada@corp.example", &["admin"])
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    fake.set_failing(true);
+    // A comment on the emailed ticket goes to its requester by mail.
+    let number = number(
+        &m.tickets()
+            .await
+            .into_iter()
+            .find(|t| t["title"] == "Second")
+            .expect("ticket"),
+    );
+    expect_json(
+        m.app
+            .post(
+                &format!("/api/v1/tickets/{number}/comments"),
+                &m.app.token,
+                &json!({ "body": "On it", "internal": false }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    m.app.dispatcher.drain().await.expect("drain");
+    assert_eq!(m.sink.to("b@corp.example").len(), 1, "held, not sent");
+    assert!(m.app.outbox("dead").await.is_empty());
+    let inbox: Vec<Value> = m.app.get_json("/api/v1/me/inbox", &ada).await;
+    assert!(
+        inbox.iter().any(|i| i["subject"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot sign in")
+            && i["text"].as_str().unwrap_or("").contains("invalid_grant")),
+        "{inbox:?}"
+    );
+}
