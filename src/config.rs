@@ -385,8 +385,62 @@ pub struct EmailConfig {
     pub sender_rate_limit: u32,
     /// Use IMAP IDLE where the server offers it.
     pub idle: bool,
+    /// Folder the first mailbox's messages are moved to once taken in
+    /// (UID MOVE, else COPY + \Deleted + EXPUNGE); empty: they stay and are
+    /// flagged `\Seen`.
+    pub processed_folder: String,
+    /// Hours an Approve/Reject link in an approval request mail works.
+    pub approval_link_ttl_hours: f64,
+    /// OAuth 2.0 (XOAUTH2 with refreshed access tokens) for the first
+    /// mailbox's IMAP sign-in; off while `token_url` is empty.
+    pub imap_oauth: OAuthConfig,
+    /// OAuth 2.0 for the SMTP sign-in; off while `token_url` is empty.
+    pub smtp_oauth: OAuthConfig,
     /// More mailboxes, each with its own `imap_url` and mapping.
     pub mailboxes: Vec<MailboxConfig>,
+}
+
+/// An OAuth 2.0 client that trades a refresh token for access tokens at
+/// `token_url` (`grant_type=refresh_token`); the access token is sent as
+/// SASL XOAUTH2 in place of the mail URL's password.
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// The provider's token endpoint (`https://login.example.com/oauth2/token`).
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub refresh_token: Secret,
+    /// Space-separated scopes to ask for; empty: the grant's own.
+    pub scope: String,
+}
+
+impl OAuthConfig {
+    pub fn enabled(&self) -> bool {
+        !self.token_url.trim().is_empty()
+    }
+
+    fn validate(&self, key: &'static str) -> Result<(), ConfigError> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        match url::Url::parse(self.token_url.trim()) {
+            Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
+            _ => {
+                return Err(ConfigError::Value {
+                    key,
+                    message: "token_url must be an http(s) URL".into(),
+                })
+            }
+        }
+        if self.client_id.trim().is_empty() || self.refresh_token.is_empty() {
+            return Err(ConfigError::Value {
+                key,
+                message: "client_id and refresh_token are required with token_url".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for EmailConfig {
@@ -405,6 +459,10 @@ impl Default for EmailConfig {
             cc_watchers: false,
             sender_rate_limit: 30,
             idle: true,
+            processed_folder: String::new(),
+            approval_link_ttl_hours: 72.0,
+            imap_oauth: OAuthConfig::default(),
+            smtp_oauth: OAuthConfig::default(),
             mailboxes: Vec::new(),
         }
     }
@@ -422,6 +480,10 @@ pub struct MailboxConfig {
     pub category: Option<String>,
     pub acknowledge: Option<bool>,
     pub create_requesters: Option<bool>,
+    /// This mailbox's processed folder (not inherited from the first).
+    pub processed_folder: Option<String>,
+    /// This mailbox's OAuth 2.0 client (not inherited from the first).
+    pub oauth: Option<OAuthConfig>,
 }
 
 /// A mailbox with its mapping resolved, as the intake worker uses it.
@@ -434,6 +496,8 @@ pub struct Mailbox {
     pub category: Option<String>,
     pub acknowledge: bool,
     pub create_requesters: bool,
+    pub processed_folder: Option<String>,
+    pub oauth: Option<OAuthConfig>,
 }
 
 impl EmailConfig {
@@ -450,6 +514,8 @@ impl EmailConfig {
                 category: non_empty(&self.category),
                 acknowledge: self.acknowledge,
                 create_requesters: self.create_requesters,
+                processed_folder: non_empty(&self.processed_folder),
+                oauth: Some(self.imap_oauth.clone()).filter(OAuthConfig::enabled),
             });
         }
         for m in &self.mailboxes {
@@ -469,6 +535,8 @@ impl EmailConfig {
                     .or_else(|| non_empty(&self.category)),
                 acknowledge: m.acknowledge.unwrap_or(self.acknowledge),
                 create_requesters: m.create_requesters.unwrap_or(self.create_requesters),
+                processed_folder: m.processed_folder.as_deref().and_then(non_empty),
+                oauth: m.oauth.clone().filter(OAuthConfig::enabled),
             });
         }
         all
@@ -666,6 +734,9 @@ impl Config {
                 .unwrap_or(i32::MAX),
             lockout: minutes(a.lockout_minutes),
             public_url: self.server.public_url.clone(),
+            approval_link_ttl: chrono::Duration::seconds(
+                (self.email.approval_link_ttl_hours * 3600.0) as i64,
+            ),
         }
     }
 
@@ -720,6 +791,19 @@ impl Config {
                 });
             }
         }
+        email.imap_oauth.validate("email.imap_oauth")?;
+        email.smtp_oauth.validate("email.smtp_oauth")?;
+        for m in &email.mailboxes {
+            if let Some(oauth) = &m.oauth {
+                oauth.validate("email.mailboxes.oauth")?;
+            }
+        }
+        if !(email.approval_link_ttl_hours > 0.0 && email.approval_link_ttl_hours <= 24.0 * 90.0) {
+            return Err(ConfigError::Value {
+                key: "email.approval_link_ttl_hours",
+                message: "must be more than 0 and at most 2160 (90 days)".into(),
+            });
+        }
         if email.poll_interval == 0 {
             return Err(ConfigError::Value {
                 key: "email.poll_interval",
@@ -755,10 +839,20 @@ impl Config {
             &mut copy.discord.bot_token,
             &mut copy.email.imap_url,
             &mut copy.email.smtp_url,
+            &mut copy.email.imap_oauth.client_secret,
+            &mut copy.email.imap_oauth.refresh_token,
+            &mut copy.email.smtp_oauth.client_secret,
+            &mut copy.email.smtp_oauth.refresh_token,
         ]
         .into_iter()
-        .chain(copy.email.mailboxes.iter_mut().map(|m| &mut m.imap_url))
-        {
+        .chain(copy.email.mailboxes.iter_mut().flat_map(|m| {
+            let mut secrets = vec![&mut m.imap_url];
+            if let Some(oauth) = m.oauth.as_mut() {
+                secrets.push(&mut oauth.client_secret);
+                secrets.push(&mut oauth.refresh_token);
+            }
+            secrets
+        })) {
             if !secret.is_empty() {
                 *secret = Secret::new("[redacted]");
             }

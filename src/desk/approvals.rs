@@ -594,14 +594,18 @@ impl Desk {
         } else {
             "Your approval is needed"
         };
+        // One-click links for this approver (the page asks before deciding).
+        let (approve, reject) = self
+            .approval_link_urls(row.org_id, row.id, row.stage, person)
+            .await?;
         let message = Message {
             event,
             subject: format!("[{}] {verb}: {}", view.ticket, view.ticket_title),
             text: format!(
-                "{verb} for {} \"{}\" (policy {}, stage {stage}). Approve or reject it in chat, by email or through the API.",
+                "{verb} for {} \"{}\" (policy {}, stage {stage}). Approve or reject it in chat, by email or through the API.\n\nApprove: {approve}\nReject: {reject}",
                 view.ticket, view.ticket_title, row.policy_name
             ),
-            data: json!({ "approval": view, "approver": person }),
+            data: json!({ "approval": view, "approver": person, "links": { "approve": approve, "reject": reject } }),
         };
         self.notify_person(work, row.org_id, person, &message).await
     }
@@ -1250,7 +1254,7 @@ async fn cancel_stage_timers(tx: &mut Tx, row: &ApprovalRow) -> Result<(), DeskE
 }
 
 /// "Approved by Ada Lovelace, 14:02" and the like, for a decided request.
-fn closed_message(view: &ApprovalView) -> String {
+pub(crate) fn closed_message(view: &ApprovalView) -> String {
     let last = view
         .stages
         .iter()

@@ -45,6 +45,8 @@ pub struct AuthSettings {
     pub lockout: Duration,
     /// Base of links in emails (`server.public_url`).
     pub public_url: String,
+    /// How long a one-click approval link works (`email.approval_link_ttl_hours`).
+    pub approval_link_ttl: Duration,
 }
 
 impl Default for AuthSettings {
@@ -59,6 +61,7 @@ impl Default for AuthSettings {
             max_failures_per_address: 50,
             lockout: Duration::minutes(15),
             public_url: "http://127.0.0.1:8080".into(),
+            approval_link_ttl: Duration::hours(72),
         }
     }
 }
@@ -201,7 +204,7 @@ fn address_key(address: &str) -> String {
 }
 
 impl Desk {
-    async fn jwt_secret(&self) -> Result<&[u8], DeskError> {
+    pub(crate) async fn jwt_secret(&self) -> Result<&[u8], DeskError> {
         let secret = self
             .jwt
             .get_or_try_init(|| async {

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod approval_links;
 pub mod approvals;
 mod audit;
 pub mod auth;
@@ -20,6 +21,7 @@ mod events;
 pub mod files;
 pub mod identity;
 pub mod mail;
+mod mail_alerts;
 pub mod notify;
 pub mod problems;
 pub mod schedules;

@@ -152,6 +152,8 @@ impl Desk {
                         "stage": stage,
                         "status": approval["status"],
                         "reason": approval["reason"],
+                        "approve_url": message.data["links"]["approve"],
+                        "reject_url": message.data["links"]["reject"],
                     });
                 }
                 c

@@ -56,6 +56,7 @@ macro_rules! string_enum {
 }
 
 pub mod approval;
+pub mod approval_link;
 pub mod audit;
 pub mod calendar;
 pub mod change;

@@ -4,6 +4,7 @@
 
 mod access;
 mod admin;
+mod approval_links;
 mod approvals;
 mod auth;
 mod catalog;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())
+        .merge(approval_links::router())
         .merge(platforms)
         // A route layer runs after routing, so the matched route is known.
         .route_layer(middleware::from_fn_with_state(

@@ -382,3 +382,40 @@ pub async fn find_manager(
     let sql = "SELECT manager_id FROM person_managers WHERE org_id = $1 AND person_id = $2";
     on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(person).fetch_optional(c).await)
 }
+
+/// A one-click approval link that was used.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkUseRow {
+    pub token_hash: String,
+    pub org_id: Uuid,
+    pub approval_id: Uuid,
+    pub person_id: Uuid,
+    pub decision: String,
+    pub used_at: DateTime<Utc>,
+}
+
+/// Records that a link was used; false when it already was.
+pub async fn insert_link_use(tx: &mut Tx, row: &LinkUseRow) -> Result<bool, sqlx::Error> {
+    let sql = "INSERT INTO approval_link_uses (token_hash, org_id, approval_id, person_id, decision, used_at) \
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (token_hash) DO NOTHING RETURNING token_hash";
+    let inserted: Option<String> = on!(tx, c => sqlx::query_scalar(sql)
+        .bind(&row.token_hash)
+        .bind(row.org_id)
+        .bind(row.approval_id)
+        .bind(row.person_id)
+        .bind(&row.decision)
+        .bind(row.used_at)
+        .fetch_optional(c)
+        .await)?;
+    Ok(inserted.is_some())
+}
+
+pub async fn find_link_use(
+    tx: &mut Tx,
+    org_id: Uuid,
+    token_hash: &str,
+) -> Result<Option<LinkUseRow>, sqlx::Error> {
+    let sql = "SELECT token_hash, org_id, approval_id, person_id, decision, used_at \
+               FROM approval_link_uses WHERE org_id = $1 AND token_hash = $2";
+    on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(token_hash).fetch_optional(c).await)
+}

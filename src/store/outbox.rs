@@ -123,6 +123,19 @@ pub async fn mark_retry(
     Ok(())
 }
 
+/// Like [`mark_retry`], giving back the attempt the claim counted.
+pub async fn mark_held(
+    db: &Db,
+    id: Uuid,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE outbox SET next_attempt_at = $2, last_error = $3, \
+               attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $1";
+    on_pool!(db, p => sqlx::query(sql).bind(id).bind(next_attempt_at).bind(error).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 pub async fn mark_dead(db: &Db, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
     let sql = "UPDATE outbox SET state = 'dead', last_error = $2 WHERE id = $1";
     on_pool!(db, p => sqlx::query(sql).bind(id).bind(error).execute(p).await.map(|r| r.rows_affected()))?;

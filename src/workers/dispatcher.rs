@@ -42,7 +42,17 @@ pub enum Delivery {
     },
     /// No point in trying again.
     Permanent(String),
+    /// Not the message's fault (the account cannot sign in): try again
+    /// later without counting the attempt, so it is never dead-lettered
+    /// for it.
+    Held {
+        error: String,
+        not_before: Option<DateTime<Utc>>,
+    },
 }
+
+/// Seconds a held message (its account cannot sign in) waits at least.
+const HELD_RETRY_SECS: f64 = 60.0;
 
 pub struct Dispatcher {
     desk: Desk,
@@ -78,9 +88,10 @@ impl Dispatcher {
         }
         if !config.email.smtp_url.is_empty() {
             deliverers.push(Arc::new(SmtpDeliverer::new(
-                desk.db.clone(),
+                desk.clone(),
                 config.email.smtp_url.expose(),
                 &config.email.from,
+                &config.email.smtp_oauth,
                 Duration::from_secs(config.outbox.delivery_timeout_secs),
             )?));
         }
@@ -192,6 +203,21 @@ impl Dispatcher {
                 tracing::warn!(message = %message.id, %error, "outbox message dead-lettered");
                 store::outbox::mark_dead(db, message.id, &error).await?;
                 metrics.outbox_dead(&message.channel);
+            }
+            Delivery::Held { error, not_before } => {
+                metrics.outbox_failed(&message.channel);
+                // The attempt is given back, so the backoff would not grow:
+                // wait at least a minute (or the configured maximum).
+                let floor = chrono::Duration::milliseconds(
+                    (HELD_RETRY_SECS.min(self.settings.max_backoff_secs) * 1000.0) as i64,
+                );
+                let mut next =
+                    store::now() + backoff(&self.settings, message.attempts as u32).max(floor);
+                if let Some(at) = not_before {
+                    next = next.max(at);
+                }
+                tracing::info!(message = %message.id, %error, retry_at = %next, "outbox delivery held; will retry");
+                store::outbox::mark_held(db, message.id, next, &error).await?;
             }
             Delivery::Retry { error, not_before } => {
                 metrics.outbox_failed(&message.channel);

@@ -951,3 +951,554 @@ async fn every_message_of_the_corpus_is_taken_in() {
         "every message became a ticket, a bounce record or a quarantine entry"
     );
 }
+
+/// An approver, a one-stage policy and a service request waiting on it;
+/// returns the ticket number once the request mail is in the sink.
+async fn request_approval_by_mail(m: &Mail) -> String {
+    let (fay, _) = m
+        .app
+        .person_with_token("Fay Finance", "fay@corp.example", &["approver"])
+        .await;
+    expect_json(
+        m.app
+            .post(
+                "/api/v1/approval-policies",
+                &m.app.token,
+                &json!({ "name": "Finance", "stages": [
+                    { "name": "Finance", "approvers": [{ "type": "person", "id": fay["id"] }], "rule": { "type": "any" } }
+                ]}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    // Ordered from the catalog, so the request waits in awaiting_approval.
+    expect_json(
+        m.app
+            .post(
+                "/api/v1/catalog/categories",
+                &m.app.token,
+                &json!({ "name": "Hardware" }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let item = expect_json(
+        m.app
+            .post(
+                "/api/v1/catalog/items",
+                &m.app.token,
+                &json!({ "name": "New monitor", "description": "A second screen", "category": "Hardware",
+                         "approval_policy": "Finance", "form": { "fields": [] } }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let (_, requester) = m
+        .app
+        .person_with_token("Rita Requester", "rita@corp.example", &["requester"])
+        .await;
+    let order = expect_json(
+        m.app
+            .post(
+                &format!(
+                    "/api/v1/catalog/items/{}/orders",
+                    item["id"].as_str().expect("id")
+                ),
+                &requester,
+                &json!({ "answers": {} }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    m.app.dispatcher.drain().await.expect("drain");
+    order["ticket"]["number"]
+        .as_str()
+        .expect("number")
+        .to_string()
+}
+
+/// The path (`/approvals/email/…`) of the link after `label` in a text.
+fn link_after(text: &str, label: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no `{label}` line in {text}"));
+    let at = line
+        .find("/approvals/email/")
+        .unwrap_or_else(|| panic!("no link in {line}"));
+    line[at..].trim().to_string()
+}
+
+impl Mail {
+    async fn open_link(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .app
+            .client
+            .get(self.app.url(path))
+            .send()
+            .await
+            .expect("GET link");
+        let status = response.status();
+        (status, response.text().await.expect("page"))
+    }
+
+    async fn confirm_link(&self, path: &str, reason: &str) -> (StatusCode, String) {
+        let response = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .form(&[("reason", reason)])
+            .send()
+            .await
+            .expect("POST link");
+        let status = response.status();
+        (status, response.text().await.expect("page"))
+    }
+
+    async fn approvals(&self, number: &str) -> Vec<Value> {
+        self.app
+            .get_json(
+                &format!("/api/v1/tickets/{number}/approvals"),
+                &self.app.token,
+            )
+            .await
+    }
+}
+
+#[tokio::test]
+async fn an_approval_request_mail_carries_links_that_approve_only_after_confirmation() {
+    let m = mail_app().await;
+    let number = request_approval_by_mail(&m).await;
+    let request = m.sink.to("fay@corp.example");
+    assert_eq!(request.len(), 1, "the approval request went out by mail");
+    let text = request[0].text();
+    let approve = link_after(&text, "Approve:");
+    let reject = link_after(&text, "Reject:");
+    assert_ne!(approve, reject);
+    let html = request[0].html().expect("an HTML part");
+    assert!(
+        html.contains(&approve),
+        "the HTML has the Approve button: {html}"
+    );
+    assert!(html.contains(&reject), "the HTML has the Reject button");
+
+    // Opening the link (as a mail scanner would) decides nothing.
+    let (status, page) = m.open_link(&approve).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&number), "{page}");
+    assert!(page.contains("New monitor"), "{page}");
+    assert!(page.contains("Fay Finance"), "{page}");
+    assert!(page.contains("approve"), "{page}");
+    assert!(page.contains("<form method=\"post\""), "{page}");
+    let (status, _) = m.open_link(&approve).await;
+    assert_eq!(status, StatusCode::OK, "a second look is still harmless");
+    assert_eq!(m.approvals(&number).await[0]["status"], "pending");
+    assert_eq!(m.ticket(&number).await["state"], "awaiting_approval");
+
+    // The page's button decides, as Fay, through the email channel.
+    let (status, page) = m.confirm_link(&approve, "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("approved"), "{page}");
+    let approvals = m.approvals(&number).await;
+    assert_eq!(approvals[0]["status"], "approved", "{approvals:?}");
+    let decision = &approvals[0]["stages"][0]["decisions"][0];
+    assert_eq!(decision["approver"]["name"], "Fay Finance");
+    assert_eq!(decision["channel"], "email");
+    assert_eq!(
+        m.ticket(&number).await["state"],
+        "in_progress",
+        "the ticket moved on"
+    );
+
+    // The same link again, and the other link: refused, nothing changes.
+    let (status, page) = m.confirm_link(&approve, "").await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+    assert!(page.contains("already used"), "{page}");
+    let (status, _) = m.open_link(&approve).await;
+    assert_eq!(status, StatusCode::GONE);
+    let (status, page) = m.confirm_link(&reject, "changed my mind").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("already approved"), "{page}");
+    let approvals = m.approvals(&number).await;
+    assert_eq!(approvals[0]["status"], "approved");
+    assert_eq!(
+        approvals[0]["stages"][0]["decisions"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_reject_link_needs_a_reason_and_forged_or_malformed_links_change_nothing() {
+    let m = mail_app().await;
+    let number = request_approval_by_mail(&m).await;
+    let text = m.sink.to("fay@corp.example")[0].text();
+    let reject = link_after(&text, "Reject:");
+
+    let (status, page) = m.open_link(&reject).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("name=\"reason\""),
+        "asks for a reason: {page}"
+    );
+
+    // A changed signature, a changed claim, garbage.
+    let (body, signature) = reject.rsplit_once('.').expect("signed token");
+    let mut forged_sig = signature.to_string();
+    let last = forged_sig.pop().expect("non-empty");
+    forged_sig.push(if last == 'A' { 'B' } else { 'A' });
+    let (status, page) = m.confirm_link(&format!("{body}.{forged_sig}"), "no").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    let approve = link_after(&text, "Approve:");
+    let (approve_body, _) = approve.rsplit_once('.').expect("signed token");
+    let (status, _) = m
+        .confirm_link(&format!("{approve_body}.{signature}"), "")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a claim moved under another signature"
+    );
+    let (status, _) = m.open_link("/approvals/email/not-a-token").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(m.approvals(&number).await[0]["status"], "pending");
+
+    // Rejecting needs a reason; without one nothing is used up.
+    let (status, page) = m.confirm_link(&reject, "  ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert_eq!(m.approvals(&number).await[0]["status"], "pending");
+    let (status, page) = m.confirm_link(&reject, "Over budget").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let approvals = m.approvals(&number).await;
+    assert_eq!(approvals[0]["status"], "rejected");
+    assert!(approvals[0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Over budget"));
+    assert_eq!(m.ticket(&number).await["state"], "rejected");
+}
+
+#[tokio::test]
+async fn an_expired_approval_link_is_refused() {
+    let m = mail_app_with(|c| c.email.approval_link_ttl_hours = 1.0 / 3600.0).await;
+    let number = request_approval_by_mail(&m).await;
+    let approve = link_after(&m.sink.to("fay@corp.example")[0].text(), "Approve:");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, page) = m.open_link(&approve).await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+    assert!(page.contains("expired"), "{page}");
+    let (status, _) = m.confirm_link(&approve, "").await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(m.approvals(&number).await[0]["status"], "pending");
+}
+
+#[tokio::test]
+async fn an_smtp_sign_in_failure_alerts_the_admins_once_and_keeps_the_mail_queued() {
+    let m = mail_app_with(|c| {
+        let url = c
+            .email
+            .smtp_url
+            .expose()
+            .replace("smtp://", "smtp://desk%40corp.example:smtp-pw@");
+        c.email.smtp_url = switchboard::config::Secret::new(url);
+    })
+    .await;
+    let (_, ada) = m
+        .app
+        .person_with_token("Ada Admin", "ada@corp.example", &["admin"])
+        .await;
+    m.sink.accept_auth(|_, _| false);
+    m.dovecot
+        .deliver(plain(
+            "ann@corp.example",
+            "Printer",
+            "sa1@corp.example",
+            "x",
+        ))
+        .await;
+    assert_eq!(m.poll().await, 1);
+    // Several tries, all refused: one alert, and the mail is never dead.
+    for _ in 0..6 {
+        m.app.dispatcher.drain().await.expect("drain");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(m.sink.received().is_empty());
+    let tries = m.sink.auths();
+    assert!(tries.len() >= 3, "it kept trying: {tries:?}");
+    assert_eq!(tries[0].0, "PLAIN");
+    assert!(tries[0].1.contains("smtp-pw"), "{tries:?}");
+    assert!(m.app.outbox("dead").await.is_empty(), "not dead-lettered");
+    let pending = m.app.outbox("pending").await;
+    assert!(
+        pending.iter().any(|r| r["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("sign-in failed")),
+        "{pending:?}"
+    );
+    let inbox: Vec<Value> = m.app.get_json("/api/v1/me/inbox", &ada).await;
+    let alerts: Vec<&Value> = inbox
+        .iter()
+        .filter(|i| {
+            i["subject"]
+                .as_str()
+                .unwrap_or("")
+                .contains("cannot sign in")
+        })
+        .collect();
+    assert_eq!(alerts.len(), 1, "one alert per failure streak: {inbox:?}");
+    let metrics = m
+        .app
+        .client
+        .get(m.app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("switchboard_mail_errors_total{action=\"smtp_auth\"}"),
+        "{metrics}"
+    );
+
+    // Fixed: the queued mail goes out, and so does the admin's alert mail.
+    m.sink.accept_auth(|_, _| true);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            m.app.dispatcher.drain().await.expect("drain");
+            !m.sink.to("ann@corp.example").is_empty() && !m.sink.to("ada@corp.example").is_empty()
+        })
+        .await,
+        "the held mail was delivered once the sign-in worked"
+    );
+}
+
+#[tokio::test]
+async fn processed_mail_is_moved_to_the_processed_folder_and_not_read_again_after_a_restart() {
+    let mut m = mail_app_with(|c| c.email.processed_folder = "Processed".into()).await;
+    m.dovecot
+        .deliver_all(&[
+            plain("a@corp.example", "One", "pf1@corp.example", "x"),
+            plain("b@corp.example", "Two", "pf2@corp.example", "y"),
+            plain("c@corp.example", "Three", "pf3@corp.example", "z"),
+        ])
+        .await;
+    assert_eq!(m.poll().await, 3);
+    assert_eq!(m.dovecot.count("INBOX").await, 0, "moved out of the INBOX");
+    assert_eq!(
+        m.dovecot.count("Processed").await,
+        3,
+        "into the processed folder"
+    );
+    assert_eq!(m.tickets().await.len(), 3);
+
+    // A restart of the server and a fresh worker: only the new mail is read.
+    m.dovecot.restart().await;
+    m.dovecot
+        .deliver(plain("d@corp.example", "Four", "pf4@corp.example", "w"))
+        .await;
+    assert_eq!(m.poll().await, 1, "the position survived the moves");
+    assert_eq!(m.poll().await, 0, "nothing read twice");
+    assert_eq!(m.tickets().await.len(), 4);
+    assert_eq!(m.dovecot.count("INBOX").await, 0);
+    assert_eq!(m.dovecot.count("Processed").await, 4);
+}
+
+/// Dovecot checking XOAUTH2 tokens at a fake provider, the daemon's
+/// IMAP (and optionally SMTP) sign-in configured with that provider.
+async fn oauth_mail_app(smtp_too: bool) -> (Mail, crate::support::oauth::FakeOAuth) {
+    let fake = crate::support::oauth::FakeOAuth::start(crate::support::dovecot::USER).await;
+    let dovecot = Dovecot::start_with_oauth(&fake.introspection_url()).await;
+    let sink = SmtpSink::start().await;
+    // No password in the URL: the token is the only credential.
+    let imap = dovecot.url().replace(":imap-secret@", "@");
+    let smtp = if smtp_too {
+        sink.url().replace("smtp://", "smtp://desk%40corp.example@")
+    } else {
+        sink.url()
+    };
+    let oauth = fake.config();
+    let app = spawn_app_with(|c| {
+        c.email.imap_url = switchboard::config::Secret::new(imap);
+        c.email.smtp_url = switchboard::config::Secret::new(smtp);
+        c.email.from = FROM.into();
+        c.email.poll_interval = 1;
+        c.email.imap_oauth = oauth.clone();
+        if smtp_too {
+            c.email.smtp_oauth = oauth;
+        }
+    })
+    .await;
+    (Mail { app, dovecot, sink }, fake)
+}
+
+#[tokio::test]
+async fn an_oauth_mailbox_signs_in_with_a_refreshed_token_and_refreshes_again_when_refused() {
+    let (m, fake) = oauth_mail_app(false).await;
+    fake.rotate_refresh_tokens();
+    let worker = m.worker().await;
+    m.dovecot
+        .deliver(plain(
+            "a@corp.example",
+            "Token one",
+            "oa1@corp.example",
+            "x",
+        ))
+        .await;
+    assert_eq!(worker.poll_once().await.expect("poll").processed, 1);
+    assert_eq!(fake.presented(), vec!["rt-0"], "one refresh");
+    assert!(fake.is_active("at-1"));
+
+    // The cached token is reused while it is valid.
+    m.dovecot
+        .deliver(plain(
+            "b@corp.example",
+            "Token two",
+            "oa2@corp.example",
+            "y",
+        ))
+        .await;
+    assert_eq!(worker.poll_once().await.expect("poll").processed, 1);
+    assert_eq!(fake.presented().len(), 1, "no second refresh");
+
+    // Revoked early: refused once, refreshed with the rotated refresh token.
+    fake.revoke_access_tokens();
+    m.dovecot
+        .deliver(plain(
+            "c@corp.example",
+            "Token three",
+            "oa3@corp.example",
+            "z",
+        ))
+        .await;
+    assert_eq!(worker.poll_once().await.expect("poll").processed, 1);
+    assert_eq!(
+        fake.presented(),
+        vec!["rt-0", "rt-1"],
+        "the rotated one was used"
+    );
+    assert_eq!(m.tickets().await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_failed_token_refresh_alerts_the_admins_once_like_a_refused_sign_in() {
+    let (m, fake) = oauth_mail_app(false).await;
+    m.app
+        .person_with_token("Ada Admin", "ada@corp.example", &["admin"])
+        .await;
+    fake.set_failing(true);
+    let worker = m.worker().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker.run(stopped));
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            m.app.dispatcher.drain().await.expect("drain");
+            !m.sink.to("ada@corp.example").is_empty()
+        })
+        .await,
+        "the admin was told"
+    );
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    m.app.dispatcher.drain().await.expect("drain");
+    let alerts = m.sink.to("ada@corp.example");
+    assert_eq!(alerts.len(), 1, "once per failure streak");
+    assert!(
+        alerts[0].text().contains("cannot sign in"),
+        "{}",
+        alerts[0].text()
+    );
+    assert!(
+        alerts[0].text().contains("invalid_grant"),
+        "{}",
+        alerts[0].text()
+    );
+    assert!(fake.presented().len() >= 2, "it kept trying");
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+}
+
+#[tokio::test]
+async fn smtp_signs_in_with_xoauth2_refreshes_an_expired_token_and_holds_mail_when_refresh_fails() {
+    let (m, fake) = oauth_mail_app(true).await;
+    let checker = fake.clone();
+    m.sink.accept_auth(move |mechanism, credentials| {
+        mechanism == "XOAUTH2"
+            && credentials
+                .split('\u{1}')
+                .find_map(|p| p.strip_prefix("auth=Bearer "))
+                .is_some_and(|t| checker.is_active(t))
+    });
+    fake.set_expires_in(1);
+    m.dovecot
+        .deliver(plain("a@corp.example", "First", "so1@corp.example", "x"))
+        .await;
+    m.poll().await;
+    assert_eq!(m.sink.to("a@corp.example").len(), 1, "sent with a token");
+    let auths = m.sink.auths();
+    assert!(
+        auths.iter().any(|(mech, cred, ok)| mech == "XOAUTH2"
+            && *ok
+            && cred.contains("user=desk@corp.example")),
+        "{auths:?}"
+    );
+
+    // The token expires: the next mail gets a fresh one.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    m.dovecot
+        .deliver(plain("b@corp.example", "Second", "so2@corp.example", "y"))
+        .await;
+    m.poll().await;
+    assert_eq!(m.sink.to("b@corp.example").len(), 1);
+    let refreshes = fake.presented().len();
+    assert!(refreshes >= 3, "IMAP once, SMTP twice: {refreshes}");
+    assert!(m
+        .sink
+        .auths()
+        .iter()
+        .any(|(_, cred, ok)| *ok && !cred.contains("at-1") && cred.contains("auth=Bearer at-")));
+
+    // The provider refuses: the mail waits, admins are told.
+    let (_, ada) = m
+        .app
+        .person_with_token("Ada Admin", "ada@corp.example", &["admin"])
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    fake.set_failing(true);
+    // A comment on the emailed ticket goes to its requester by mail.
+    let number = number(
+        &m.tickets()
+            .await
+            .into_iter()
+            .find(|t| t["title"] == "Second")
+            .expect("ticket"),
+    );
+    expect_json(
+        m.app
+            .post(
+                &format!("/api/v1/tickets/{number}/comments"),
+                &m.app.token,
+                &json!({ "body": "On it", "internal": false }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    m.app.dispatcher.drain().await.expect("drain");
+    assert_eq!(m.sink.to("b@corp.example").len(), 1, "held, not sent");
+    assert!(m.app.outbox("dead").await.is_empty());
+    let inbox: Vec<Value> = m.app.get_json("/api/v1/me/inbox", &ada).await;
+    assert!(
+        inbox.iter().any(|i| i["subject"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot sign in")
+            && i["text"].as_str().unwrap_or("").contains("invalid_grant")),
+        "{inbox:?}"
+    );
+}

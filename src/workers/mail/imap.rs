@@ -7,6 +7,10 @@
 //! position. Between passes it waits in IDLE where the server offers it,
 //! else `email.poll_interval`; a dropped connection is retried with
 //! exponential backoff. One failing mailbox never delays another.
+//! With `processed_folder` set, committed messages are moved there (UID
+//! MOVE, else UID COPY + `\Deleted` + expunge) after being flagged. With an
+//! OAuth client configured, it signs in with XOAUTH2 and a refreshed token
+//! (once more with a fresh token after a refusal).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -23,7 +27,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use super::parse;
+use super::{oauth::TokenSource, parse};
 use crate::{
     config::{EmailConfig, Mailbox},
     desk::{
@@ -57,6 +61,12 @@ pub struct MailboxWorker {
     use_idle: bool,
     /// Failed attempts per UID in this process (poison messages).
     failures: Arc<Mutex<HashMap<u32, u32>>>,
+    /// Where committed messages go; None: they stay, flagged `\Seen`.
+    processed_folder: Option<String>,
+    /// Set once the processed folder was created (or found).
+    folder_ready: std::sync::atomic::AtomicBool,
+    /// XOAUTH2 access tokens, when the mailbox has an OAuth client.
+    oauth: Option<TokenSource>,
 }
 
 /// What one pass did.
@@ -98,6 +108,13 @@ impl MailboxWorker {
             sender_rate_limit: email.sender_rate_limit,
             own_addresses,
         };
+        let oauth = match &mailbox.oauth {
+            Some(config) => Some(
+                TokenSource::new(config, CONNECT_TIMEOUT)
+                    .with_context(|| format!("OAuth of mailbox {}", url.display_name()))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             desk,
             url,
@@ -105,6 +122,9 @@ impl MailboxWorker {
             poll_interval: Duration::from_secs(email.poll_interval.max(1)),
             use_idle: email.idle,
             failures: Arc::default(),
+            processed_folder: mailbox.processed_folder.clone(),
+            folder_ready: std::sync::atomic::AtomicBool::new(false),
+            oauth,
         })
     }
 
@@ -277,7 +297,9 @@ impl MailboxWorker {
                 .context("reading the IMAP greeting")?
                 .ok_or_else(|| anyhow!("the server closed the connection before its greeting"))?;
         }
-        let session = if url.xoauth2 {
+        let session = if let Some(oauth) = &self.oauth {
+            self.oauth_sign_in(client, oauth).await?
+        } else if url.xoauth2 {
             let auth = XOAuth2 {
                 user: url.user.clone(),
                 token: url.password.clone(),
@@ -368,6 +390,7 @@ impl MailboxWorker {
                         .try_collect::<Vec<_>>()
                         .await
                         .context("UID STORE \\Seen")?;
+                    self.move_processed(session, &seen).await?;
                     last = i64::from(max);
                     store::mail::save_cursor(db, &self.mapping.name, validity, last).await?;
                     pass.processed += committed.len();
@@ -473,6 +496,97 @@ impl MailboxWorker {
         }
     }
 
+    /// XOAUTH2 with the token source's access token; a refusal is tried
+    /// once more with a freshly refreshed token. A failed refresh is an
+    /// authentication failure too (it raises the same alert).
+    async fn oauth_sign_in(
+        &self,
+        client: Client<Box<dyn Io>>,
+        oauth: &TokenSource,
+    ) -> anyhow::Result<ImapSession> {
+        let user = self.url.user.clone();
+        let token = oauth
+            .access_token()
+            .await
+            .map_err(|e| AuthFailed(e.to_string()))?;
+        let auth = XOAuth2 {
+            user: user.clone(),
+            token,
+        };
+        match client.authenticate("XOAUTH2", auth).await {
+            Ok(session) => Ok(session),
+            Err((first, client)) => {
+                tracing::info!(mailbox = %self.name(), error = %first, "XOAUTH2 refused; refreshing the token once");
+                oauth.invalidate().await;
+                let token = oauth
+                    .access_token()
+                    .await
+                    .map_err(|e| AuthFailed(e.to_string()))?;
+                let auth = XOAuth2 {
+                    user: user.clone(),
+                    token,
+                };
+                client
+                    .authenticate("XOAUTH2", auth)
+                    .await
+                    .map_err(|(e, _)| AuthFailed(format!("XOAUTH2 as {user}: {e}")).into())
+            }
+        }
+    }
+
+    /// Moves committed messages (`uids`, a UID set) to the processed
+    /// folder, creating it the first time. Without MOVE: COPY, flag
+    /// `\Deleted`, and expunge just those (UID EXPUNGE with UIDPLUS).
+    async fn move_processed(&self, session: &mut ImapSession, uids: &str) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering;
+        let Some(folder) = &self.processed_folder else {
+            return Ok(());
+        };
+        if !self.folder_ready.load(Ordering::Relaxed) {
+            // "Already exists" is the usual answer; a real problem shows in the move.
+            if let Err(e) = session.create(folder).await {
+                tracing::debug!(mailbox = %self.name(), folder, error = %e, "CREATE of the processed folder");
+            }
+            self.folder_ready.store(true, Ordering::Relaxed);
+        }
+        let caps = session.capabilities().await.context("CAPABILITY")?;
+        if caps.has_str("MOVE") {
+            return session
+                .uid_mv(uids, folder)
+                .await
+                .with_context(|| format!("UID MOVE to {folder}"));
+        }
+        session
+            .uid_copy(uids, folder)
+            .await
+            .with_context(|| format!("UID COPY to {folder}"))?;
+        session
+            .uid_store(uids, "+FLAGS.SILENT (\\Deleted)")
+            .await
+            .context("UID STORE \\Deleted")?
+            .try_collect::<Vec<_>>()
+            .await
+            .context("UID STORE \\Deleted")?;
+        if caps.has_str("UIDPLUS") {
+            session
+                .uid_expunge(uids)
+                .await
+                .context("UID EXPUNGE")?
+                .try_collect::<Vec<_>>()
+                .await
+                .context("UID EXPUNGE")?;
+        } else {
+            session
+                .expunge()
+                .await
+                .context("EXPUNGE")?
+                .try_collect::<Vec<_>>()
+                .await
+                .context("EXPUNGE")?;
+        }
+        Ok(())
+    }
+
     fn note_failure(&self, uid: u32) -> u32 {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let n = failures.entry(uid).or_default();
@@ -526,8 +640,14 @@ struct XOAuth2 {
 impl async_imap::Authenticator for XOAuth2 {
     type Response = String;
 
-    fn process(&mut self, _challenge: &[u8]) -> Self::Response {
-        format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
+    fn process(&mut self, challenge: &[u8]) -> Self::Response {
+        if challenge.is_empty() {
+            format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
+        } else {
+            // After a refusal the server sends its error as a challenge;
+            // an empty answer ends the exchange (RFC 7628 / XOAUTH2).
+            String::new()
+        }
     }
 }
 

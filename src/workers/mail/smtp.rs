@@ -9,7 +9,7 @@
 //! failures (4xx, connection trouble) retry; permanent ones (5xx) are
 //! dead letters.
 
-use std::time::Duration;
+use std::{collections::HashSet, sync::Mutex, time::Duration};
 
 use anyhow::Context;
 use futures::future::BoxFuture;
@@ -24,26 +24,82 @@ use lettre::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::super::dispatcher::{error_chain, Deliverer, Delivery};
+use super::{
+    super::dispatcher::{error_chain, Deliverer, Delivery},
+    oauth::TokenSource,
+};
 use crate::{
+    config::OAuthConfig,
+    desk::Desk,
     domain::mail::{self, MailUrl, Protocol, Security},
     store::{self, outbox::OutboxRow, Db, Exec},
 };
 
 pub struct SmtpDeliverer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// With a static password (or none): built once. With OAuth: rebuilt
+    /// when the access token changes.
+    transport: Mutex<Option<(String, AsyncSmtpTransport<Tokio1Executor>)>>,
+    url: MailUrl,
+    timeout: Duration,
+    oauth: Option<TokenSource>,
     from: Mailbox,
     domain: String,
     db: Db,
+    desk: Desk,
+    /// Organizations whose admins were told of the current failure streak.
+    alerted: Mutex<HashSet<Uuid>>,
 }
 
+/// The server refused our credentials, or no token could be had.
+struct SignInFailed(String);
+
 impl SmtpDeliverer {
-    pub fn new(db: Db, smtp_url: &str, from: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        desk: Desk,
+        smtp_url: &str,
+        from: &str,
+        oauth: &OAuthConfig,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let url = MailUrl::parse(smtp_url, Protocol::Smtp)
             .map_err(|e| anyhow::anyhow!("email.smtp_url: {e}"))?;
         let from: Mailbox = from
             .parse()
             .with_context(|| format!("email.from `{from}` is not a mail address"))?;
+        let oauth = if oauth.enabled() {
+            Some(TokenSource::new(oauth, timeout).context("email.smtp_oauth")?)
+        } else {
+            None
+        };
+        let domain = from.email.domain().to_string();
+        let deliverer = Self {
+            transport: Mutex::new(None),
+            url,
+            timeout,
+            oauth,
+            from,
+            domain,
+            db: desk.db.clone(),
+            desk,
+            alerted: Mutex::default(),
+        };
+        if deliverer.oauth.is_none() {
+            let transport = deliverer.build(None)?;
+            *deliverer.lock_transport() = Some((String::new(), transport));
+        }
+        Ok(deliverer)
+    }
+
+    fn lock_transport(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(String, AsyncSmtpTransport<Tokio1Executor>)>> {
+        self.transport.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A transport signing in with the URL's password, or with `token`
+    /// over XOAUTH2.
+    fn build(&self, token: Option<&str>) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+        let url = &self.url;
         let builder = match url.security {
             Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&url.host)
                 .context("email.smtp_url: TLS setup")?,
@@ -51,20 +107,89 @@ impl SmtpDeliverer {
                 .context("email.smtp_url: STARTTLS setup")?,
             Security::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&url.host),
         };
-        let mut builder = builder.port(url.port).timeout(Some(timeout));
-        if !url.user.is_empty() {
+        let mut builder = builder.port(url.port).timeout(Some(self.timeout));
+        if let Some(token) = token {
+            builder = builder
+                .credentials(Credentials::new(url.user.clone(), token.to_string()))
+                .authentication(vec![Mechanism::Xoauth2]);
+        } else if !url.user.is_empty() {
             builder = builder.credentials(Credentials::new(url.user.clone(), url.password.clone()));
             if url.xoauth2 {
                 builder = builder.authentication(vec![Mechanism::Xoauth2]);
             }
         }
-        let domain = from.email.domain().to_string();
-        Ok(Self {
-            transport: builder.build(),
-            from,
-            domain,
-            db,
-        })
+        Ok(builder.build())
+    }
+
+    /// The transport to send with (fetching or refreshing the OAuth token).
+    async fn current_transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, SignInFailed> {
+        let Some(oauth) = &self.oauth else {
+            return self
+                .lock_transport()
+                .as_ref()
+                .map(|(_, t)| t.clone())
+                .ok_or_else(|| SignInFailed("no SMTP transport".into()));
+        };
+        let token = oauth
+            .access_token()
+            .await
+            .map_err(|e| SignInFailed(e.to_string()))?;
+        let mut slot = self.lock_transport();
+        if let Some((current, transport)) = slot.as_ref() {
+            if *current == token {
+                return Ok(transport.clone());
+            }
+        }
+        let transport = self
+            .build(Some(&token))
+            .map_err(|e| SignInFailed(format!("{e:#}")))?;
+        *slot = Some((token, transport.clone()));
+        Ok(transport)
+    }
+
+    /// Sends `mail`; a refused OAuth sign-in is retried once with a fresh token.
+    async fn transmit(
+        &self,
+        mail: lettre::Message,
+    ) -> Result<(), Result<lettre::transport::smtp::Error, SignInFailed>> {
+        let transport = self.current_transport().await.map_err(Err)?;
+        match transport.send(mail.clone()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_auth_failure(&e) && self.oauth.is_some() => {
+                if let Some(oauth) = &self.oauth {
+                    oauth.invalidate().await;
+                }
+                let transport = self.current_transport().await.map_err(Err)?;
+                transport.send(mail).await.map(|_| ()).map_err(Ok)
+            }
+            Err(e) => Err(Ok(e)),
+        }
+    }
+
+    /// Tells the organization's admins once per failure streak; the mail
+    /// waits for the next try without using up its attempts.
+    async fn sign_in_failed(&self, message: &OutboxRow, error: String) -> Delivery {
+        self.desk.metrics.mail_error("smtp_auth");
+        tracing::error!(error = %error, "SMTP authentication failed; mail stays queued");
+        let first = self
+            .alerted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(message.org_id);
+        if first {
+            let account = format!("{}@{}:{}", self.url.user, self.url.host, self.url.port);
+            if let Err(e) = self
+                .desk
+                .smtp_auth_failed(message.org_id, &account, &error)
+                .await
+            {
+                tracing::error!(error = %e, "could not notify the admins");
+            }
+        }
+        Delivery::Held {
+            error: format!("SMTP sign-in failed: {error}"),
+            not_before: None,
+        }
     }
 
     /// The Message-ID of the mail for an outbox row (without brackets).
@@ -167,19 +292,44 @@ impl SmtpDeliverer {
                 .header(AutoSubmitted("auto-generated".into()))
                 .header(AutoResponseSuppress);
         }
-        let html = render_html(&text);
+        // A notification's own HTML (rendered from its template at enqueue
+        // time, e.g. with approval links), else the text in a plain layout.
+        let html = match payload["html"].as_str().filter(|h| !h.trim().is_empty()) {
+            Some(html) => html.to_string(),
+            None => render_html(&text),
+        };
         let mail = match builder.multipart(MultiPart::alternative_plain_html(text, html)) {
             Ok(mail) => mail,
             Err(e) => return Delivery::Permanent(format!("cannot build the mail: {e}")),
         };
-        match self.transport.send(mail).await {
-            Ok(_) => Delivery::Delivered,
-            Err(e) if e.is_permanent() => {
+        match self.transmit(mail).await {
+            Ok(()) => {
+                self.alerted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
+                Delivery::Delivered
+            }
+            Err(Err(SignInFailed(error))) => self.sign_in_failed(message, error).await,
+            Err(Ok(e)) if is_auth_failure(&e) => {
+                self.sign_in_failed(message, error_chain(&e)).await
+            }
+            Err(Ok(e)) if e.is_permanent() => {
                 Delivery::Permanent(format!("SMTP refused: {}", error_chain(&e)))
             }
-            Err(e) => retry(format!("SMTP: {}", error_chain(&e))),
+            Err(Ok(e)) => retry(format!("SMTP: {}", error_chain(&e))),
         }
     }
+}
+
+/// A refused sign-in (RFC 4954: 530 authentication required, 534
+/// mechanism too weak, 535 credentials invalid, 454 temporary failure), or
+/// no mechanism in common: the account's fault, not the message's.
+fn is_auth_failure(e: &lettre::transport::smtp::Error) -> bool {
+    if let Some(code) = e.status() {
+        return matches!(code.to_string().as_str(), "530" | "534" | "535" | "454");
+    }
+    error_chain(e).contains("authentication mechanism")
 }
 
 fn retry(error: String) -> Delivery {

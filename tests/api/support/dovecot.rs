@@ -21,6 +21,9 @@ pub struct Dovecot {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// With an RFC 7662 introspection URL: XOAUTH2/OAUTHBEARER sign-ins
+    /// are checked there (Dovecot's oauth2 passdb).
+    introspection_url: Option<String>,
 }
 
 fn binary() -> PathBuf {
@@ -54,6 +57,16 @@ fn current_ids() -> (String, String, String) {
 
 impl Dovecot {
     pub async fn start() -> Dovecot {
+        Self::start_with(None).await
+    }
+
+    /// A server that also takes XOAUTH2, asking `introspection_url` about
+    /// each bearer token.
+    pub async fn start_with_oauth(introspection_url: &str) -> Dovecot {
+        Self::start_with(Some(introspection_url.to_string())).await
+    }
+
+    async fn start_with(introspection_url: Option<String>) -> Dovecot {
         let dir = tempfile::Builder::new()
             .prefix("switchboard-dovecot-")
             .tempdir()
@@ -65,6 +78,7 @@ impl Dovecot {
             port,
             dir,
             child: None,
+            introspection_url,
         };
         dovecot.write_config();
         dovecot.launch().await;
@@ -102,6 +116,26 @@ impl Dovecot {
             format!("{USER}:{{PLAIN}}{PASSWORD}::::::\n"),
         )
         .expect("passwd");
+        let (mechanisms, oauth_passdb) = match &self.introspection_url {
+            Some(url) => {
+                std::fs::write(
+                    self.dir.path().join("oauth2.conf.ext"),
+                    format!(
+                        "introspection_mode = post\nintrospection_url = {url}\n\
+                         username_attribute = username\nactive_attribute = active\n\
+                         active_value = true\nforce_introspection = yes\n"
+                    ),
+                )
+                .expect("oauth2.conf.ext");
+                (
+                    "plain login xoauth2 oauthbearer",
+                    format!(
+                        "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {d}/oauth2.conf.ext\n}}\n"
+                    ),
+                )
+            }
+            None => ("plain login", String::new()),
+        };
         let config = format!(
             r#"base_dir = {d}/run
 state_dir = {d}/state
@@ -110,8 +144,8 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_internal_user = {internal}
+auth_mechanisms = {mechanisms}
+{oauth_passdb}default_internal_user = {internal}
 default_login_user = {login}
 first_valid_uid = 0
 first_valid_gid = 0
@@ -258,6 +292,17 @@ service stats {{
         let unseen = session.uid_search("UNSEEN").await.expect("search").len();
         let _ = session.logout().await;
         (seen, unseen)
+    }
+
+    /// How many messages `folder` holds (0 when it does not exist).
+    pub async fn count(&self, folder: &str) -> usize {
+        let mut session = self.session().await;
+        let n = match session.select(folder).await {
+            Ok(mailbox) => mailbox.exists as usize,
+            Err(_) => 0,
+        };
+        let _ = session.logout().await;
+        n
     }
 
     /// Clears \Seen on every message (as if a crash came before flagging).

@@ -2,6 +2,7 @@
 
 pub mod discord;
 pub mod dovecot;
+pub mod oauth;
 pub mod postgres;
 pub mod slack;
 pub mod sms;

@@ -1,6 +1,8 @@
 //! An SMTP sink on loopback: speaks enough SMTP for lettre (EHLO, MAIL,
 //! RCPT, DATA, RSET, NOOP, QUIT), records every message, and can be told to
 //! answer the next messages with a temporary (4xx) or permanent (5xx) error.
+//! It offers AUTH PLAIN, LOGIN and XOAUTH2, records each attempt, and lets
+//! a test decide which credentials it accepts (all, by default).
 
 use std::{
     collections::VecDeque,
@@ -56,10 +58,16 @@ impl SinkMail {
     }
 }
 
+/// Decides an AUTH attempt: (mechanism, decoded credentials) → accepted.
+type AuthCheck = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
 #[derive(Clone, Default)]
 pub struct SmtpSink {
     pub addr: Option<SocketAddr>,
     received: Arc<Mutex<Vec<SinkMail>>>,
+    /// Every AUTH attempt: (mechanism, decoded credentials, accepted).
+    auths: Arc<Mutex<Vec<(String, String, bool)>>>,
+    check: Arc<Mutex<Option<AuthCheck>>>,
     /// Answers to the next DATA commands (e.g. "451 try later").
     script: Arc<Mutex<VecDeque<String>>>,
 }
@@ -101,6 +109,16 @@ impl SmtpSink {
             .collect()
     }
 
+    /// Accepts only the sign-ins `check` approves from now on.
+    pub fn accept_auth(&self, check: impl Fn(&str, &str) -> bool + Send + Sync + 'static) {
+        *self.check.lock().expect("lock") = Some(Arc::new(check));
+    }
+
+    /// AUTH attempts so far: (mechanism, decoded credentials, accepted).
+    pub fn auths(&self) -> Vec<(String, String, bool)> {
+        self.auths.lock().expect("lock").clone()
+    }
+
     /// Answers the next message's DATA with `reply` (`"451 4.3.0 busy"`).
     pub fn then_reply(&self, reply: &str) {
         self.script
@@ -125,8 +143,47 @@ impl SmtpSink {
             let upper = command.to_ascii_uppercase();
             if upper.starts_with("EHLO") {
                 write
-                    .write_all(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                    .write_all(
+                        b"250-sink\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN XOAUTH2\r\n250 SMTPUTF8\r\n",
+                    )
                     .await?;
+            } else if upper.starts_with("AUTH ") {
+                let mut parts = command[5..].split_whitespace();
+                let mechanism = parts.next().unwrap_or("").to_ascii_uppercase();
+                let mut answers: Vec<String> = parts.next().map(String::from).into_iter().collect();
+                let needed = if mechanism == "LOGIN" { 2 } else { 1 };
+                while answers.len() < needed {
+                    write.write_all(b"334 \r\n").await?;
+                    line.clear();
+                    if reader.read_until(b'\n', &mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    answers.push(String::from_utf8_lossy(&line).trim().to_string());
+                }
+                use base64::Engine;
+                let decoded: Vec<String> = answers
+                    .iter()
+                    .map(|a| {
+                        let bytes = base64::engine::general_purpose::STANDARD
+                            .decode(a)
+                            .unwrap_or_default();
+                        String::from_utf8_lossy(&bytes).to_string()
+                    })
+                    .collect();
+                let credentials = decoded.join("\u{1}");
+                let check = self.check.lock().expect("lock").clone();
+                let accepted = check.is_none_or(|c| c(&mechanism, &credentials));
+                self.auths
+                    .lock()
+                    .expect("lock")
+                    .push((mechanism, credentials, accepted));
+                if accepted {
+                    write.write_all(b"235 2.7.0 accepted\r\n").await?;
+                } else {
+                    write
+                        .write_all(b"535 5.7.8 authentication credentials invalid\r\n")
+                        .await?;
+                }
             } else if upper.starts_with("HELO") {
                 write.write_all(b"250 sink\r\n").await?;
             } else if upper.starts_with("MAIL FROM:") {
