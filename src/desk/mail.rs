@@ -512,7 +512,8 @@ impl Desk {
             self.cc_watchers(work, mailbox, mail, actor, &row.number)
                 .await?;
         }
-        self.attach_stored(work, actor, &mut row, files).await?;
+        self.attach_stored(work, actor, &mut row, files, true)
+            .await?;
         let view = TicketView::from(&row);
         if mailbox.acknowledge && mail.no_reply.is_none() {
             let mut text = format!(
@@ -696,7 +697,8 @@ impl Desk {
         let (files, skipped) = self.mail_files(mail);
         if !files.is_empty() {
             let mut row = super::tickets::lock_visible(&mut work.tx, actor, number).await?;
-            self.attach_stored(work, actor, &mut row, files).await?;
+            self.attach_stored(work, actor, &mut row, files, false)
+                .await?;
         }
         Ok(skipped)
     }

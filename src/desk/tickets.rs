@@ -986,18 +986,27 @@ impl Desk {
     /// [`Desk::add_attachment`] records them. For intake that carries several
     /// files at once (a mail and its original): no lock, no file I/O and no
     /// per-file round trips while the ticket counter may be held.
+    ///
+    /// `opened_here`: this transaction opened the ticket, and the files come
+    /// with it — they carry its creation time and the ticket row is not
+    /// written again (an update of a ticket rewrites every index entry).
     pub(crate) async fn attach_stored(
         &self,
         work: &mut Work,
         actor: &Actor,
         row: &mut TicketRow,
         files: Vec<StoredFile>,
+        opened_here: bool,
     ) -> Result<Vec<AttachmentView>, DeskError> {
         if files.is_empty() {
             return Ok(Vec::new());
         }
         require_view(Exec::Tx(&mut work.tx), actor, row).await?;
-        let now = store::now();
+        let now = if opened_here {
+            row.created_at
+        } else {
+            store::now()
+        };
         let rows: Vec<AttachmentRow> = files
             .into_iter()
             .map(|f| AttachmentRow {
@@ -1013,8 +1022,8 @@ impl Desk {
                 created_at: now,
             })
             .collect();
-        store::tickets::insert_attachments_touching(&mut work.tx, &rows, row.org_id, row.id, now)
-            .await?;
+        let touch = (!opened_here).then_some(now);
+        store::tickets::insert_attachments(&mut work.tx, &rows, row.org_id, row.id, touch).await?;
         row.updated_at = now;
         let ticket = TicketView::from(&*row);
         let mut views = Vec::with_capacity(rows.len());

@@ -462,19 +462,19 @@ pub async fn insert_attachment(tx: &mut Tx, a: &AttachmentRow) -> Result<(), sql
     Ok(())
 }
 
-/// Inserts attachments of one ticket and moves the ticket's `updated_at`:
-/// one statement on Postgres (a data-modifying CTE), a multi-row insert and
-/// an update on SQLite.
-pub async fn insert_attachments_touching(
+/// Inserts attachments of one ticket and, with `touch`, moves the ticket's
+/// `updated_at`: one statement on Postgres (a data-modifying CTE), a
+/// multi-row insert and an update on SQLite.
+pub async fn insert_attachments(
     tx: &mut Tx,
     rows: &[AttachmentRow],
     org_id: Uuid,
     ticket_id: Uuid,
-    updated_at: DateTime<Utc>,
+    touch: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     // 10 parameters a row; both backends allow far more than 100 rows' worth.
     for (i, chunk) in rows.chunks(100).enumerate() {
-        let touch = i == 0;
+        let updated_at = touch.filter(|_| i == 0);
         let mut values = String::new();
         for r in 0..chunk.len() {
             let b = r * 10;
@@ -515,7 +515,7 @@ pub async fn insert_attachments_touching(
             }};
         }
         match tx {
-            Tx::Postgres(t) if touch => {
+            Tx::Postgres(t) if updated_at.is_some() => {
                 with_rows!(format!("WITH added AS ({insert}) {touch_sql}"))
                     .bind(updated_at)
                     .bind(org_id)
@@ -531,7 +531,7 @@ pub async fn insert_attachments_touching(
             }
         }
     }
-    if matches!(tx, Tx::Sqlite(_)) && !rows.is_empty() {
+    if let (Tx::Sqlite(_), Some(updated_at), false) = (&*tx, touch, rows.is_empty()) {
         let sql = "UPDATE tickets SET updated_at = $1 WHERE org_id = $2 AND id = $3";
         on!(tx, c => sqlx::query(sql)
             .bind(updated_at)
