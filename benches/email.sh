@@ -12,6 +12,7 @@
 #   BENCH_DATABASE_URL  Postgres server URL (default postgres://postgres@127.0.0.1:5432)
 #   BENCH_MESSAGES      messages (default 5000)
 #   BENCH_PROFILE       cargo profile of the binary (default release)
+#   BENCH_BIN           a binary to run instead of building one (A/B runs)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,7 +41,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ $PROFILE == release ]]; then
+if [[ -n ${BENCH_BIN:-} ]]; then
+    BIN=$BENCH_BIN
+elif [[ $PROFILE == release ]]; then
     cargo build --release --locked --quiet
     BIN="$ROOT/target/release/switchboard"
 else

@@ -302,12 +302,11 @@ impl Desk {
             let org_rules = match rules.get(&event.org_id) {
                 Some(loaded) => loaded.clone(),
                 None => {
-                    let loaded: Vec<rule::Rule> =
-                        store::rules::enabled_rules(&mut work.tx, event.org_id)
-                            .await?
-                            .iter()
-                            .filter_map(to_rule)
-                            .collect();
+                    let rows = match work.take_rules(event.org_id) {
+                        Some(rows) => rows,
+                        None => store::rules::enabled_rules(&mut work.tx, event.org_id).await?,
+                    };
+                    let loaded: Vec<rule::Rule> = rows.iter().filter_map(to_rule).collect();
                     rules.insert(event.org_id, loaded.clone());
                     loaded
                 }

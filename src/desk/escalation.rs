@@ -334,9 +334,13 @@ impl Desk {
             team: row.team_name.as_deref(),
         };
         let mut chosen = None;
-        for policy in
-            store::sla::list_escalation_policies(Exec::Tx(&mut work.tx), row.org_id).await?
-        {
+        let policies = match work.take_escalation_policies(row.org_id) {
+            Some(policies) => policies,
+            None => {
+                store::sla::list_escalation_policies(Exec::Tx(&mut work.tx), row.org_id).await?
+            }
+        };
+        for policy in policies {
             let selector: Selector =
                 serde_json::from_value(policy.selector.0.clone()).map_err(anyhow::Error::from)?;
             if selector.matches(&facts) {

@@ -20,7 +20,8 @@ use uuid::Uuid;
 use super::{
     identity::{Contact, IdentityKey},
     new_id,
-    tickets::OpenTicket,
+    tickets::{OpenTicket, StoredFile},
+    views::TicketView,
     Actor, Desk, DeskError, Intake, Outcome, Work,
 };
 use crate::{
@@ -491,8 +492,10 @@ impl Desk {
             t => t,
         };
         let description = rules::truncate_chars(&clean_text(&mail.text), MAX_BODY);
-        let view = self
-            .open_ticket(
+        // Hashed and named before the ticket counter is taken.
+        let (files, skipped) = self.mail_files(mail);
+        let mut row = self
+            .open_ticket_row(
                 work,
                 actor,
                 OpenTicket {
@@ -506,12 +509,12 @@ impl Desk {
             )
             .await?;
         if mailbox.cc_watchers {
-            self.cc_watchers(work, mailbox, mail, actor, &view.number)
+            self.cc_watchers(work, mailbox, mail, actor, &row.number)
                 .await?;
         }
-        let skipped = self
-            .mail_attachments(work, actor, &view.number, mail)
+        self.attach_stored(work, actor, &mut row, files, true)
             .await?;
+        let view = TicketView::from(&row);
         if mailbox.acknowledge && mail.no_reply.is_none() {
             let mut text = format!(
                 "Hello,\n\nwe have received your request and opened ticket {number}: \"{title}\".\n\n\
@@ -682,8 +685,8 @@ impl Desk {
         Ok(format!("{decision}d"))
     }
 
-    /// Stores the mail's attachments and the original message on the
-    /// ticket; returns the names of those over the size limit.
+    /// Puts the mail's attachments and the original message on the
+    /// ticket (locked for it); returns the names of those over the size limit.
     async fn mail_attachments(
         &self,
         work: &mut Work,
@@ -691,7 +694,21 @@ impl Desk {
         number: &str,
         mail: &InboundMail,
     ) -> Result<Vec<String>, DeskError> {
+        let (files, skipped) = self.mail_files(mail);
+        if !files.is_empty() {
+            let mut row = super::tickets::lock_visible(&mut work.tx, actor, number).await?;
+            self.attach_stored(work, actor, &mut row, files, false)
+                .await?;
+        }
+        Ok(skipped)
+    }
+
+    /// The mail's attachments and its original as files to attach (written
+    /// to the store by [`Desk::receive_mail`] before its transaction), and
+    /// the names of those over the size limit.
+    fn mail_files(&self, mail: &InboundMail) -> (Vec<StoredFile>, Vec<String>) {
         let limit = self.settings.max_attachment_bytes;
+        let mut files = Vec::new();
         let mut skipped = Vec::new();
         for attachment in &mail.attachments {
             if attachment.bytes.len() as u64 > limit {
@@ -704,8 +721,7 @@ impl Desk {
             }
             let name = super::files::clean_filename(&attachment.filename)
                 .unwrap_or_else(|_| "attachment.bin".to_string());
-            self.add_attachment(work, actor, number, &name, &attachment.bytes)
-                .await?;
+            files.push(stored_file(name, &attachment.bytes));
         }
         if mail.raw.len() as u64 <= limit {
             let name = match &mail.message_id {
@@ -715,12 +731,11 @@ impl Desk {
                 ),
                 None => "message.eml".to_string(),
             };
-            self.add_attachment(work, actor, number, &name, &mail.raw)
-                .await?;
+            files.push(stored_file(name, &mail.raw));
         } else {
             skipped.push(format!("the original message ({} bytes)", mail.raw.len()));
         }
-        Ok(skipped)
+        (files, skipped)
     }
 
     async fn cc_watchers(
@@ -915,6 +930,19 @@ fn queue_mail(
         created_at: now,
         delivered_at: None,
     });
+}
+
+/// A file of a mail as the store keeps it (content-addressed, so the same
+/// hash and type [`super::files::store`] gave it before the transaction).
+fn stored_file(filename: String, bytes: &[u8]) -> StoredFile {
+    StoredFile {
+        filename,
+        size_bytes: bytes.len() as i64,
+        stored: super::files::Stored {
+            sha256: hex::encode(Sha256::digest(bytes)),
+            content_type: super::files::sniff(bytes),
+        },
+    }
 }
 
 /// One line: control characters become spaces, runs of space collapse.

@@ -133,6 +133,12 @@ pub struct Work {
     outbox_touched: bool,
     /// Webhook subscriptions read early by [`Work::prefetch_subscriptions`].
     subscriptions: Option<(Uuid, Vec<store::webhooks::WebhookRow>)>,
+    /// SLA policies, escalation policies and enabled automation rules read
+    /// early by [`Work::prefetch_for_open`], each used (once) instead of
+    /// its read after the ticket counter is taken.
+    sla_policies: Option<(Uuid, Vec<store::sla::PolicyRow>)>,
+    escalation_policies: Option<(Uuid, Vec<store::sla::EscalationPolicyRow>)>,
+    rules: Option<(Uuid, Vec<store::rules::RuleRow>)>,
     /// In-process queue places held until the transaction ends (commit or
     /// rollback drops the `Work`); see [`Desk::queue_for_counter`].
     queued: Vec<tokio::sync::OwnedMutexGuard<()>>,
@@ -167,6 +173,9 @@ impl Work {
             created: Vec::new(),
             outbox_touched: false,
             subscriptions: None,
+            sla_policies: None,
+            escalation_policies: None,
+            rules: None,
             queued: Vec::new(),
             chat_origin: None,
             cmdb_changed: None,
@@ -323,7 +332,9 @@ impl Desk {
             self.automate(&mut work).await?;
             self.chat_fan_out(&mut work);
         }
-        work.flush().await?;
+        // The intake row before the flush: a concurrent first attempt is
+        // found before the audit head is locked, and the head stays locked
+        // for one round trip less.
         if let Some((intake, record)) = intake {
             let row = store::inbound::InboundRow {
                 source: intake.source.clone(),
@@ -347,6 +358,7 @@ impl Desk {
                 return Err(error.into());
             }
         }
+        work.flush().await?;
         let wrote_outbox = !work.outbox.is_empty() || work.outbox_touched;
         let created = std::mem::take(&mut work.created);
         work.tx.commit().await?;

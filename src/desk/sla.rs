@@ -510,14 +510,25 @@ impl Desk {
     }
 
     /// The terms of the first policy matching the ticket, if any.
-    async fn select_terms(&self, tx: &mut Tx, row: &TicketRow) -> Result<Option<Terms>, DeskError> {
+    /// The terms of the first policy matching the ticket; `policies` are
+    /// the organization's, when already read in this transaction.
+    async fn select_terms(
+        &self,
+        tx: &mut Tx,
+        row: &TicketRow,
+        policies: Option<Vec<store::sla::PolicyRow>>,
+    ) -> Result<Option<Terms>, DeskError> {
         let facts = TicketFacts {
             kind: &row.kind,
             priority: &row.priority,
             category: row.category_name.as_deref(),
             team: row.team_name.as_deref(),
         };
-        for policy in store::sla::list_policies(Exec::Tx(tx), row.org_id).await? {
+        let policies = match policies {
+            Some(policies) => policies,
+            None => store::sla::list_policies(Exec::Tx(tx), row.org_id).await?,
+        };
+        for policy in policies {
             let selector: Selector =
                 serde_json::from_value(policy.selector.0.clone()).map_err(anyhow::Error::from)?;
             if selector.matches(&facts) {
@@ -533,7 +544,8 @@ impl Desk {
         work: &mut Work,
         row: &TicketRow,
     ) -> Result<(), DeskError> {
-        let Some(terms) = self.select_terms(&mut work.tx, row).await? else {
+        let prefetched = work.take_sla_policies(row.org_id);
+        let Some(terms) = self.select_terms(&mut work.tx, row, prefetched).await? else {
             return Ok(());
         };
         let paused = terms.pause_states.contains(&row.state);
@@ -627,7 +639,7 @@ impl Desk {
         work: &mut Work,
         row: &TicketRow,
     ) -> Result<(), DeskError> {
-        let Some(terms) = self.select_terms(&mut work.tx, row).await? else {
+        let Some(terms) = self.select_terms(&mut work.tx, row, None).await? else {
             return Ok(());
         };
         let (state, generation) = self

@@ -28,6 +28,15 @@ use crate::{
     },
 };
 
+/// A file written to the store before its transaction, to attach with
+/// [`Desk::attach_stored`].
+pub(crate) struct StoredFile {
+    /// Already cleaned ([`super::files::clean_filename`]).
+    pub filename: String,
+    pub size_bytes: i64,
+    pub stored: super::files::Stored,
+}
+
 /// The timer kind that closes a resolved ticket.
 pub const AUTO_CLOSE: &str = "auto_close";
 
@@ -93,6 +102,51 @@ fn parse_level(field: &'static str, value: Option<&str>) -> Result<Level, DeskEr
 }
 
 impl Work {
+    /// The reads a ticket creation makes once it holds the counter row,
+    /// made before it takes it: webhook subscriptions (for the event), SLA
+    /// and escalation policies (clocks on open) and enabled automation
+    /// rules (run at flush). Same transaction, only earlier — see
+    /// [`Work::prefetch_subscriptions`]; every round trip under the counter
+    /// lock is one every other creation of the kind waits for.
+    pub(crate) async fn prefetch_for_open(&mut self, org_id: Uuid) -> Result<(), DeskError> {
+        self.prefetch_subscriptions(org_id).await?;
+        let sla = store::sla::list_policies(Exec::Tx(&mut self.tx), org_id).await?;
+        self.sla_policies = Some((org_id, sla));
+        let escalation =
+            store::sla::list_escalation_policies(Exec::Tx(&mut self.tx), org_id).await?;
+        self.escalation_policies = Some((org_id, escalation));
+        let rules = store::rules::enabled_rules(&mut self.tx, org_id).await?;
+        self.rules = Some((org_id, rules));
+        Ok(())
+    }
+
+    /// SLA policies read by [`Work::prefetch_for_open`], if for `org_id`.
+    pub(crate) fn take_sla_policies(&mut self, org_id: Uuid) -> Option<Vec<store::sla::PolicyRow>> {
+        match self.sla_policies.take() {
+            Some((org, policies)) if org == org_id => Some(policies),
+            _ => None,
+        }
+    }
+
+    /// Escalation policies read by [`Work::prefetch_for_open`], if for `org_id`.
+    pub(crate) fn take_escalation_policies(
+        &mut self,
+        org_id: Uuid,
+    ) -> Option<Vec<store::sla::EscalationPolicyRow>> {
+        match self.escalation_policies.take() {
+            Some((org, policies)) if org == org_id => Some(policies),
+            _ => None,
+        }
+    }
+
+    /// Automation rules read by [`Work::prefetch_for_open`], if for `org_id`.
+    pub(crate) fn take_rules(&mut self, org_id: Uuid) -> Option<Vec<store::rules::RuleRow>> {
+        match self.rules.take() {
+            Some((org, rules)) if org == org_id => Some(rules),
+            _ => None,
+        }
+    }
+
     /// Records one line of a ticket's activity.
     pub fn record(
         &mut self,
@@ -129,6 +183,18 @@ impl Desk {
         actor: &Actor,
         input: OpenTicket,
     ) -> Result<TicketView, DeskError> {
+        let row = self.open_ticket_row(work, actor, input).await?;
+        Ok(TicketView::from(&row))
+    }
+
+    /// [`Desk::open_ticket`], answering the row (held for change by this
+    /// transaction, which inserted it).
+    pub(crate) async fn open_ticket_row(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        input: OpenTicket,
+    ) -> Result<TicketRow, DeskError> {
         let mut errors = Vec::new();
         let kind = Kind::parse(&input.kind)
             .map_err(|e| errors.push(field_error("kind", e.to_string())))
@@ -198,15 +264,32 @@ impl Desk {
             created_at: now,
         };
         // The counter row stays locked until commit: take it as late as possible,
-        // after the reads the flush needs (webhook subscriptions for the event).
-        work.prefetch_subscriptions(actor.org_id).await?;
+        // after the reads made under it (subscriptions, policies, rules).
+        work.prefetch_for_open(actor.org_id).await?;
         self.queue_for_counter(work, actor.org_id, kind.as_str())
             .await;
         let tx = &mut work.tx;
-        let seq = store::tickets::next_ticket_seq(tx, actor.org_id, kind.as_str()).await?;
-        let number =
-            TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?).to_string();
-        store::tickets::insert_ticket(tx, &new, &number).await?;
+        let number = match store::tickets::insert_next_ticket(tx, &new, kind.prefix()).await? {
+            Some((seq, stored)) => {
+                let number =
+                    TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
+                        .to_string();
+                if stored != number {
+                    return Err(DeskError::Internal(anyhow::anyhow!(
+                        "the database numbered the ticket {stored}, expected {number}"
+                    )));
+                }
+                number
+            }
+            None => {
+                let seq = store::tickets::next_ticket_seq(tx, actor.org_id, kind.as_str()).await?;
+                let number =
+                    TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
+                        .to_string();
+                store::tickets::insert_ticket(tx, &new, &number).await?;
+                number
+            }
+        };
 
         let row = TicketRow {
             id: new.id,
@@ -251,7 +334,7 @@ impl Desk {
         self.notify_ticket(work, actor, &row, "ticket.created", None, json!({}))
             .await?;
         work.created.push((row.kind.clone(), actor.channel));
-        Ok(view)
+        Ok(row)
     }
 
     /// Reads one ticket; no transaction needed.
@@ -948,6 +1031,79 @@ impl Desk {
             json!({ "attachment": view }),
         );
         Ok(view)
+    }
+
+    /// Attaches files already in the store ([`super::files::store`]) to a
+    /// ticket this transaction holds for change (it opened or locked `row`):
+    /// the rows and the ticket's `updated_at` in one statement on Postgres,
+    /// with the activity, audit entry and event of each file as
+    /// [`Desk::add_attachment`] records them. For intake that carries several
+    /// files at once (a mail and its original): no lock, no file I/O and no
+    /// per-file round trips while the ticket counter may be held.
+    ///
+    /// `opened_here`: this transaction opened the ticket, and the files come
+    /// with it — they carry its creation time and the ticket row is not
+    /// written again (an update of a ticket rewrites every index entry).
+    pub(crate) async fn attach_stored(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        row: &mut TicketRow,
+        files: Vec<StoredFile>,
+        opened_here: bool,
+    ) -> Result<Vec<AttachmentView>, DeskError> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        require_view(Exec::Tx(&mut work.tx), actor, row).await?;
+        let now = if opened_here {
+            row.created_at
+        } else {
+            store::now()
+        };
+        let rows: Vec<AttachmentRow> = files
+            .into_iter()
+            .map(|f| AttachmentRow {
+                id: new_id(),
+                org_id: actor.org_id,
+                ticket_id: row.id,
+                filename: f.filename,
+                content_type: f.stored.content_type,
+                size_bytes: f.size_bytes,
+                sha256: f.stored.sha256,
+                uploaded_by: actor.person_id,
+                channel: actor.channel.as_str().into(),
+                created_at: now,
+            })
+            .collect();
+        let touch = (!opened_here).then_some(now);
+        store::tickets::insert_attachments(&mut work.tx, &rows, row.org_id, row.id, touch).await?;
+        row.updated_at = now;
+        let ticket = TicketView::from(&*row);
+        let mut views = Vec::with_capacity(rows.len());
+        for attachment in &rows {
+            work.record(
+                actor,
+                row.id,
+                "attachment_added",
+                Some(("attachment", None, Some(attachment.filename.clone()))),
+            );
+            work.audit(
+                actor,
+                "ticket.attachment_added",
+                &row.number,
+                json!({ "attachment": attachment.id, "sha256": attachment.sha256 }),
+            );
+            let view = AttachmentView::from(attachment);
+            work.emit(
+                actor.org_id,
+                "ticket.attachment_added",
+                ticket.clone(),
+                json!({ "attachment": view }),
+            );
+            views.push(view);
+        }
+        Ok(views)
     }
 
     /// Adds a watcher: agents add anyone of the organization; a requester

@@ -117,6 +117,51 @@ pub async fn set_satisfaction(
     Ok(())
 }
 
+/// Postgres only: [`next_ticket_seq`] and [`insert_ticket`] in one statement
+/// (a data-modifying CTE), the number formed as `prefix` and the value
+/// zero-padded to seven digits like [`crate::domain::TicketNumber`] shows it.
+/// The counter row stays locked until commit as before, one round trip
+/// shorter. Answers the counter value and the number stored; `None` on
+/// SQLite, where the caller takes the two steps.
+pub async fn insert_next_ticket(
+    tx: &mut Tx,
+    t: &NewTicket,
+    prefix: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let Tx::Postgres(c) = tx else {
+        return Ok(None);
+    };
+    let sql = "WITH seq AS (INSERT INTO ticket_counters (org_id, kind, last_value) VALUES ($2, $3, 1) \
+               ON CONFLICT (org_id, kind) DO UPDATE SET last_value = ticket_counters.last_value + 1 \
+               RETURNING last_value) \
+               INSERT INTO tickets (id, org_id, number, kind, title, description, state, impact, urgency, \
+               priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at) \
+               SELECT $1, $2, $16 || CASE WHEN seq.last_value < 10000000 \
+               THEN lpad(seq.last_value::text, 7, '0') ELSE seq.last_value::text END, \
+               $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15 FROM seq \
+               RETURNING (SELECT last_value FROM seq), number";
+    let row: (i64, String) = sqlx::query_as(sql)
+        .bind(t.id)
+        .bind(t.org_id)
+        .bind(&t.kind)
+        .bind(&t.title)
+        .bind(&t.description)
+        .bind(&t.state)
+        .bind(&t.impact)
+        .bind(&t.urgency)
+        .bind(&t.priority)
+        .bind(t.requester_id)
+        .bind(t.assignee_id)
+        .bind(t.team_id)
+        .bind(t.category_id)
+        .bind(&t.channel)
+        .bind(t.created_at)
+        .bind(prefix)
+        .fetch_one(&mut **c)
+        .await?;
+    Ok(Some(row))
+}
+
 pub async fn insert_ticket(tx: &mut Tx, t: &NewTicket, number: &str) -> Result<(), sqlx::Error> {
     let sql = "INSERT INTO tickets (id, org_id, number, kind, title, description, state, impact, urgency, \
                priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at) \
@@ -436,6 +481,88 @@ pub async fn insert_attachment(tx: &mut Tx, a: &AttachmentRow) -> Result<(), sql
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Inserts attachments of one ticket and, with `touch`, moves the ticket's
+/// `updated_at`: one statement on Postgres (a data-modifying CTE), a
+/// multi-row insert and an update on SQLite.
+pub async fn insert_attachments(
+    tx: &mut Tx,
+    rows: &[AttachmentRow],
+    org_id: Uuid,
+    ticket_id: Uuid,
+    touch: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    // 10 parameters a row; both backends allow far more than 100 rows' worth.
+    for (i, chunk) in rows.chunks(100).enumerate() {
+        let updated_at = touch.filter(|_| i == 0);
+        let mut values = String::new();
+        for r in 0..chunk.len() {
+            let b = r * 10;
+            if r > 0 {
+                values.push_str(", ");
+            }
+            let params: Vec<String> = (b + 1..=b + 10).map(|n| format!("${n}")).collect();
+            values.push_str(&format!("({})", params.join(", ")));
+        }
+        let insert = format!(
+            "INSERT INTO attachments (id, org_id, ticket_id, filename, content_type, size_bytes, \
+             sha256, uploaded_by, channel, created_at) VALUES {values}"
+        );
+        let n = chunk.len() * 10;
+        let touch_sql = format!(
+            "UPDATE tickets SET updated_at = ${} WHERE org_id = ${} AND id = ${}",
+            n + 1,
+            n + 2,
+            n + 3
+        );
+        macro_rules! with_rows {
+            ($sql:expr) => {{
+                let mut q = sqlx::query(sqlx::AssertSqlSafe($sql));
+                for a in chunk {
+                    q = q
+                        .bind(a.id)
+                        .bind(a.org_id)
+                        .bind(a.ticket_id)
+                        .bind(&a.filename)
+                        .bind(&a.content_type)
+                        .bind(a.size_bytes)
+                        .bind(&a.sha256)
+                        .bind(a.uploaded_by)
+                        .bind(&a.channel)
+                        .bind(a.created_at);
+                }
+                q
+            }};
+        }
+        match tx {
+            Tx::Postgres(t) if updated_at.is_some() => {
+                with_rows!(format!("WITH added AS ({insert}) {touch_sql}"))
+                    .bind(updated_at)
+                    .bind(org_id)
+                    .bind(ticket_id)
+                    .execute(&mut **t)
+                    .await?;
+            }
+            Tx::Postgres(t) => {
+                with_rows!(insert).execute(&mut **t).await?;
+            }
+            Tx::Sqlite(t) => {
+                with_rows!(insert).execute(&mut **t).await?;
+            }
+        }
+    }
+    if let (Tx::Sqlite(_), Some(updated_at), false) = (&*tx, touch, rows.is_empty()) {
+        let sql = "UPDATE tickets SET updated_at = $1 WHERE org_id = $2 AND id = $3";
+        on!(tx, c => sqlx::query(sql)
+            .bind(updated_at)
+            .bind(org_id)
+            .bind(ticket_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
     Ok(())
 }
 

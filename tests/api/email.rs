@@ -605,6 +605,140 @@ async fn a_restart_in_the_middle_of_a_batch_loses_and_repeats_nothing() {
 }
 
 #[tokio::test]
+async fn a_failure_in_a_concurrent_batch_stops_the_position_there_and_the_next_pass_repeats_nothing(
+) {
+    let m = mail_app().await;
+    let switchboard::store::Db::Postgres(pool) = &m.app.desk.db else {
+        panic!("the email tests run on Postgres");
+    };
+    // The use case of the mail titled "Boom" fails (a database error) until
+    // the trigger is dropped.
+    for sql in [
+        "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN \
+         IF NEW.title = 'Boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$ \
+         LANGUAGE plpgsql",
+        "CREATE TRIGGER boom BEFORE INSERT ON tickets FOR EACH ROW EXECUTE FUNCTION boom()",
+    ] {
+        sqlx::query(sql).execute(pool).await.expect("trigger");
+    }
+    // Three fetches of ten, four at a time: 5 answers 3 (same batch), 13
+    // fails, 16 answers it and 18 comes from its sender (both must wait),
+    // 25 answers 20.
+    let batch: Vec<Vec<u8>> = (0..30)
+        .map(|i| match i {
+            5 => reply(
+                "user3@corp.example",
+                "Re: Request 3",
+                "r5@corp.example",
+                "r3@corp.example",
+                "More.",
+            ),
+            13 => plain(
+                "user13@corp.example",
+                "Boom",
+                "boom@corp.example",
+                "Please help.",
+            ),
+            16 => reply(
+                "user16@corp.example",
+                "Re: Boom",
+                "r16@corp.example",
+                "boom@corp.example",
+                "Me too.",
+            ),
+            18 => plain(
+                "user13@corp.example",
+                "Request 18",
+                "r18@corp.example",
+                "Another one.",
+            ),
+            25 => reply(
+                "user20@corp.example",
+                "Re: Request 20",
+                "r25@corp.example",
+                "r20@corp.example",
+                "More.",
+            ),
+            _ => plain(
+                &format!("user{i}@corp.example"),
+                &format!("Request {i}"),
+                &format!("r{i}@corp.example"),
+                "Please help.",
+            ),
+        })
+        .collect();
+    m.dovecot.deliver_all(&batch).await;
+    let poll = || async {
+        let pass = m
+            .worker()
+            .await
+            .with_batches(10, 4)
+            .poll_once()
+            .await
+            .expect("poll");
+        m.app.dispatcher.drain().await.expect("drain");
+        pass
+    };
+    let first = poll().await;
+    assert!(first.stopped_early);
+    assert_eq!(
+        first.processed, 13,
+        "the position stops before the failed mail"
+    );
+    assert_eq!(m.dovecot.seen_and_unseen().await, (13, 17));
+    let titles: Vec<String> = m
+        .tickets()
+        .await
+        .iter()
+        .map(|t| t["title"].as_str().unwrap_or("").to_string())
+        .collect();
+    // Batch one without the answer, and of batch two what does not depend
+    // on the failed mail; nothing of batch three yet.
+    assert_eq!(titles.len(), 9 + 7, "{titles:?}");
+    assert!(!titles
+        .iter()
+        .any(|t| t.contains("Boom") || t == "Request 18"));
+
+    sqlx::query("DROP TRIGGER boom ON tickets")
+        .execute(pool)
+        .await
+        .expect("drop trigger");
+    let second = poll().await;
+    assert!(!second.stopped_early);
+    assert_eq!(second.processed, 17, "from the failed mail on");
+    assert_eq!(m.dovecot.seen_and_unseen().await, (30, 0));
+    let tickets = m.tickets().await;
+    assert_eq!(tickets.len(), 27, "30 mails, 3 of them answers");
+    let mut titles: Vec<String> = tickets
+        .iter()
+        .map(|t| t["title"].as_str().unwrap_or("").to_string())
+        .collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), 27, "no duplicates");
+    // Gap-free numbers although one creation failed and was retried.
+    let mut numbers: Vec<String> = tickets.iter().map(number).collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=27).map(|n| format!("INC{n:07}")).collect();
+    assert_eq!(numbers, expected);
+    // Each ticket acknowledged once, and the stranger's answer to Boom
+    // relayed to its requester.
+    assert_eq!(m.sink.received().len(), 27 + 1);
+    assert_eq!(m.sink.to("user13@corp.example").len(), 3);
+    for (title, answers) in [("Boom", 1), ("Request 3", 1), ("Request 20", 1)] {
+        let ticket = tickets
+            .iter()
+            .find(|t| t["title"] == title)
+            .expect("ticket");
+        assert_eq!(
+            m.comments(&number(ticket)).await.len(),
+            answers,
+            "the answer to {title} is a comment on it"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_worker_reconnects_after_the_server_goes_away() {
     let mut m = mail_app().await;
     let worker = m.worker().await;

@@ -31,7 +31,7 @@ use super::{oauth::TokenSource, parse};
 use crate::{
     config::{EmailConfig, Mailbox},
     desk::{
-        mail::{MailOutcome, MailboxMapping},
+        mail::{InboundMail, MailOutcome, MailboxMapping},
         Desk, DeskError,
     },
     domain::mail::{MailUrl, Protocol, Security},
@@ -67,6 +67,8 @@ pub struct MailboxWorker {
     folder_ready: std::sync::atomic::AtomicBool,
     /// XOAUTH2 access tokens, when the mailbox has an OAuth client.
     oauth: Option<TokenSource>,
+    fetch_batch: usize,
+    concurrency: usize,
 }
 
 /// What one pass did.
@@ -125,7 +127,17 @@ impl MailboxWorker {
             processed_folder: mailbox.processed_folder.clone(),
             folder_ready: std::sync::atomic::AtomicBool::new(false),
             oauth,
+            fetch_batch: FETCH_BATCH,
+            concurrency: CONCURRENCY,
         })
+    }
+
+    /// Smaller batches or less concurrency than the defaults (tests use
+    /// this to cross batch boundaries with a few messages).
+    pub fn with_batches(mut self, fetch_batch: usize, concurrency: usize) -> Self {
+        self.fetch_batch = fetch_batch.max(1);
+        self.concurrency = concurrency.max(1);
+        self
     }
 
     /// `user@host:port/folder`, for logs.
@@ -317,7 +329,10 @@ impl MailboxWorker {
         Ok(session)
     }
 
-    /// Fetches and takes in every message above the stored position.
+    /// Fetches and takes in every message above the stored position. Batch
+    /// `k + 1` is fetched while batch `k` is taken in (one connection, one
+    /// command at a time); the position then moves over batch `k`'s
+    /// committed prefix before anything of batch `k + 1` is considered.
     async fn take_in(&self, session: &mut ImapSession) -> anyhow::Result<Pass> {
         let folder = session
             .select(&self.url.folder)
@@ -345,30 +360,25 @@ impl MailboxWorker {
                 return Ok(pass);
             }
             uids.sort_unstable();
-            for chunk in uids.chunks(FETCH_BATCH) {
-                let set = chunk
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let fetched: Vec<(u32, Vec<u8>)> = session
-                    .uid_fetch(&set, "(UID BODY.PEEK[])")
-                    .await
-                    .context("UID FETCH")?
-                    .try_filter_map(|f| async move {
-                        Ok(f.uid
-                            .map(|uid| (uid, f.body().unwrap_or_default().to_vec())))
-                    })
-                    .try_collect()
-                    .await
-                    .context("reading fetched messages")?;
-                let mut by_uid: HashMap<u32, Vec<u8>> = fetched.into_iter().collect();
-                // A UID that vanished (expunged meanwhile) has nothing to take in.
-                let messages: Vec<(u32, Vec<u8>)> = chunk
-                    .iter()
-                    .filter_map(|uid| by_uid.remove(uid).map(|raw| (*uid, raw)))
-                    .collect();
-                let done = self.ingest_batch(messages).await;
+            let chunks: Vec<&[u32]> = uids.chunks(self.fetch_batch).collect();
+            let mut next = match chunks.first() {
+                Some(first) => Some(fetch(session, first).await),
+                None => None,
+            };
+            for (k, chunk) in chunks.iter().enumerate() {
+                let messages = match next.take() {
+                    Some(fetched) => fetched?,
+                    None => Vec::new(),
+                };
+                let ingest = self.ingest_batch(messages);
+                let done = match chunks.get(k + 1) {
+                    Some(following) => {
+                        let (done, fetched) = tokio::join!(ingest, fetch(session, following));
+                        next = Some(fetched);
+                        done
+                    }
+                    None => ingest.await,
+                };
                 // Only a gap-free prefix counts: the position never passes a
                 // message that is not committed.
                 let committed: Vec<u32> = chunk
@@ -396,6 +406,7 @@ impl MailboxWorker {
                     pass.processed += committed.len();
                 }
                 if stopped_early {
+                    // What was fetched ahead is fetched again next pass.
                     pass.stopped_early = true;
                     return Ok(pass);
                 }
@@ -403,51 +414,60 @@ impl MailboxWorker {
         }
     }
 
-    /// Takes in a batch, several senders at a time; one sender's messages
-    /// go one after the other (so the rate limit counts each), and a
-    /// message that answers another one of the batch waits for it.
-    /// Returns the UIDs that committed.
+    /// Takes in a batch, up to `concurrency` messages at a time, in an
+    /// order that keeps what depends on order: one sender's messages go one
+    /// after the other (so the rate limit counts each), and a message that
+    /// answers another one of the batch waits for it. A message whose
+    /// predecessor did not commit is left for the next pass (the position
+    /// stops before the predecessor anyway). Returns the UIDs that committed.
     async fn ingest_batch(&self, messages: Vec<(u32, Vec<u8>)>) -> HashSet<u32> {
         let own = &self.mapping.own_addresses;
-        let parsed: Vec<_> = messages
+        let parsed: Vec<InboundMail> = messages
             .into_iter()
             .map(|(uid, raw)| parse::parse(uid, raw, own))
             .collect();
-        let ids: HashSet<String> = parsed.iter().filter_map(|m| m.message_id.clone()).collect();
-        let (later, first): (Vec<_>, Vec<_>) = parsed.into_iter().partition(|m| {
-            m.in_reply_to
-                .iter()
-                .chain(m.references.iter())
-                .any(|r| ids.contains(r))
-        });
-        let mut by_sender: Vec<(String, Vec<crate::desk::mail::InboundMail>)> = Vec::new();
-        for mail in first {
-            let sender = mail.from_address.clone().unwrap_or_default().to_lowercase();
-            match by_sender.iter_mut().find(|(s, _)| *s == sender) {
-                Some((_, group)) => group.push(mail),
-                None => by_sender.push((sender, vec![mail])),
-            }
-        }
+        let plan = Plan::of(&parsed);
+        let mut waiting = plan.waiting_on;
+        let mut blocked = vec![false; parsed.len()];
+        let mut slots: Vec<Option<InboundMail>> = parsed.into_iter().map(Some).collect();
+        let mut ready: std::collections::VecDeque<usize> =
+            (0..slots.len()).filter(|i| waiting[*i] == 0).collect();
+        let mut running = futures::stream::FuturesUnordered::new();
         let mut done = HashSet::new();
-        let results: Vec<Vec<u32>> = futures::stream::iter(by_sender)
-            .map(|(_, group)| async move {
-                let mut ok = Vec::new();
-                for mail in group {
-                    let uid = mail.uid;
-                    if self.ingest(mail).await {
-                        ok.push(uid);
+        loop {
+            while running.len() < self.concurrency {
+                let Some(i) = ready.pop_front() else { break };
+                let Some(mail) = slots[i].take() else {
+                    continue;
+                };
+                if blocked[i] {
+                    // Not attempted: its dependents wait for a later pass too.
+                    for &d in &plan.dependents[i] {
+                        blocked[d] = true;
+                        waiting[d] -= 1;
+                        if waiting[d] == 0 {
+                            ready.push_back(d);
+                        }
                     }
+                    continue;
                 }
-                ok
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        done.extend(results.into_iter().flatten());
-        for mail in later {
-            let uid = mail.uid;
-            if self.ingest(mail).await {
+                running.push(async move {
+                    let uid = mail.uid;
+                    (i, uid, self.ingest(mail).await)
+                });
+            }
+            let Some((i, uid, committed)) = running.next().await else {
+                break;
+            };
+            if committed {
                 done.insert(uid);
+            }
+            for &d in &plan.dependents[i] {
+                blocked[d] |= !committed;
+                waiting[d] -= 1;
+                if waiting[d] == 0 {
+                    ready.push_back(d);
+                }
             }
         }
         done
@@ -456,7 +476,7 @@ impl MailboxWorker {
     /// One message through its use case; true once it is committed (taken
     /// in or quarantined). A transient failure leaves it for the next pass;
     /// one that keeps failing is quarantined.
-    async fn ingest(&self, mail: crate::desk::mail::InboundMail) -> bool {
+    async fn ingest(&self, mail: InboundMail) -> bool {
         let uid = mail.uid;
         let copy = mail.clone();
         let result = self.desk.receive_mail(&self.mapping, mail).await;
@@ -601,6 +621,110 @@ impl MailboxWorker {
             .remove(&uid);
         self.desk.metrics.mail_received(&outcome.action);
         tracing::debug!(mailbox = %self.name(), uid, action = %outcome.action, ticket = ?outcome.ticket, "mail taken in");
+    }
+}
+
+/// The messages of `uids` that are still there, in UID order.
+async fn fetch(session: &mut ImapSession, uids: &[u32]) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+    let set = uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let fetched: Vec<(u32, Vec<u8>)> = session
+        .uid_fetch(&set, "(UID BODY.PEEK[])")
+        .await
+        .context("UID FETCH")?
+        .try_filter_map(|f| async move {
+            Ok(f.uid
+                .map(|uid| (uid, f.body().unwrap_or_default().to_vec())))
+        })
+        .try_collect()
+        .await
+        .context("reading fetched messages")?;
+    let mut by_uid: HashMap<u32, Vec<u8>> = fetched.into_iter().collect();
+    // A UID that vanished (expunged meanwhile) has nothing to take in.
+    Ok(uids
+        .iter()
+        .filter_map(|uid| by_uid.remove(uid).map(|raw| (*uid, raw)))
+        .collect())
+}
+
+/// The order a batch must keep: message `i` starts once the `waiting_on[i]`
+/// messages it depends on have finished; `dependents[i]` are those waiting
+/// for it.
+#[derive(Debug)]
+struct Plan {
+    waiting_on: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+}
+
+impl Plan {
+    /// One sender's messages in UID order; a reply after the message of the
+    /// batch it answers (also one with a higher UID, unless such answers
+    /// form a cycle — then only earlier messages count).
+    fn of(mails: &[InboundMail]) -> Self {
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (i, mail) in mails.iter().enumerate() {
+            if let Some(id) = &mail.message_id {
+                ids.entry(id.as_str()).or_insert(i);
+            }
+        }
+        let mut edges: Vec<(usize, usize)> = Vec::new();
+        let mut last_of_sender: HashMap<String, usize> = HashMap::new();
+        for (i, mail) in mails.iter().enumerate() {
+            let sender = mail
+                .from_address
+                .as_deref()
+                .unwrap_or_default()
+                .to_lowercase();
+            if let Some(previous) = last_of_sender.insert(sender, i) {
+                edges.push((previous, i));
+            }
+            for answered in mail.in_reply_to.iter().chain(mail.references.iter()) {
+                if let Some(&j) = ids.get(answered.as_str()) {
+                    if j != i {
+                        edges.push((j, i));
+                    }
+                }
+            }
+        }
+        edges.sort_unstable();
+        edges.dedup();
+        let plan = Self::from_edges(mails.len(), &edges);
+        if plan.is_acyclic() {
+            return plan;
+        }
+        edges.retain(|(before, after)| before < after);
+        Self::from_edges(mails.len(), &edges)
+    }
+
+    fn from_edges(n: usize, edges: &[(usize, usize)]) -> Self {
+        let mut plan = Plan {
+            waiting_on: vec![0; n],
+            dependents: vec![Vec::new(); n],
+        };
+        for &(before, after) in edges {
+            plan.waiting_on[after] += 1;
+            plan.dependents[before].push(after);
+        }
+        plan
+    }
+
+    fn is_acyclic(&self) -> bool {
+        let mut waiting = self.waiting_on.clone();
+        let mut ready: Vec<usize> = (0..waiting.len()).filter(|i| waiting[*i] == 0).collect();
+        let mut finished = 0;
+        while let Some(i) = ready.pop() {
+            finished += 1;
+            for &d in &self.dependents[i] {
+                waiting[d] -= 1;
+                if waiting[d] == 0 {
+                    ready.push(d);
+                }
+            }
+        }
+        finished == waiting.len()
     }
 }
 
