@@ -927,6 +927,30 @@ mod tests {
     }
 
     #[test]
+    fn oauth_settings_are_checked_and_their_secrets_redacted() {
+        let mut config = Config::default();
+        config.email.smtp_oauth.token_url = "https://login.example.com/token".into();
+        let refused = config
+            .validate()
+            .expect_err("client_id and refresh_token missing");
+        assert!(
+            refused.to_string().contains("email.smtp_oauth"),
+            "{refused}"
+        );
+        config.email.smtp_oauth.client_id = "desk".into();
+        config.email.smtp_oauth.refresh_token = Secret::new("rt-very-secret");
+        config.email.smtp_oauth.client_secret = Secret::new("cs-very-secret");
+        config.validate().expect("complete");
+        let shown = config.redacted_toml();
+        assert!(!shown.contains("very-secret"), "{shown}");
+        config.email.smtp_oauth.token_url = "ftp://login.example.com/token".into();
+        assert!(config.validate().is_err(), "not http(s)");
+        config.email.smtp_oauth = OAuthConfig::default();
+        config.email.approval_link_ttl_hours = 0.0;
+        assert!(config.validate().is_err(), "a link that never works");
+    }
+
+    #[test]
     fn the_example_file_lists_every_key() {
         let example = include_str!("../switchboard.example.toml");
         let parsed: toml::Value = toml::from_str(example).expect("example parses");

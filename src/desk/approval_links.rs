@@ -106,24 +106,47 @@ impl From<DeskError> for LinkRefusal {
 /// Domain separation: the link key is not the JWT key itself.
 const KEY_LABEL: &[u8] = b"switchboard approval links v1";
 
+fn derive_key(secret: &[u8]) -> Result<Vec<u8>, DeskError> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+        .map_err(|e| DeskError::Internal(anyhow::anyhow!("link key: {e}")))?;
+    mac.update(KEY_LABEL);
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
 impl Desk {
     async fn link_key(&self) -> Result<Vec<u8>, DeskError> {
-        let secret = self.jwt_secret().await?;
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
-            .map_err(|e| DeskError::Internal(anyhow::anyhow!("link key: {e}")))?;
-        mac.update(KEY_LABEL);
-        Ok(mac.finalize().into_bytes().to_vec())
+        derive_key(self.jwt_secret().await?)
+    }
+
+    /// The key, read inside the caller's transaction when not cached yet
+    /// (a second transaction would wait on SQLite's single writer). Not
+    /// cached from here: the row may be this transaction's own insert.
+    async fn link_key_in(&self, tx: &mut Tx) -> Result<Vec<u8>, DeskError> {
+        match self.jwt.get() {
+            Some(secret) => derive_key(secret),
+            None => {
+                let secret = store::identity::ensure_server_secret(
+                    tx,
+                    super::auth::JWT_SECRET_NAME,
+                    &super::auth::random_token(""),
+                    store::now(),
+                )
+                .await?;
+                derive_key(secret.as_bytes())
+            }
+        }
     }
 
     /// The Approve and Reject URLs for `person` on the current stage.
     pub(crate) async fn approval_link_urls(
         &self,
+        tx: &mut Tx,
         org_id: Uuid,
         approval_id: Uuid,
         stage: i32,
         person: Uuid,
     ) -> Result<(String, String), DeskError> {
-        let key = self.link_key().await?;
+        let key = self.link_key_in(tx).await?;
         let expires = store::now() + self.settings.auth.approval_link_ttl;
         let base = self.settings.auth.public_url.trim_end_matches('/');
         let url = |decision: &str| {

@@ -596,7 +596,7 @@ impl Desk {
         };
         // One-click links for this approver (the page asks before deciding).
         let (approve, reject) = self
-            .approval_link_urls(row.org_id, row.id, row.stage, person)
+            .approval_link_urls(&mut work.tx, row.org_id, row.id, row.stage, person)
             .await?;
         let message = Message {
             event,

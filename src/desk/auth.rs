@@ -142,7 +142,10 @@ pub(crate) fn sha256_hex(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
-fn random_token(prefix: &str) -> String {
+/// The `server_secrets` row of the JWT key (approval links derive theirs from it).
+pub(crate) const JWT_SECRET_NAME: &str = "jwt_hs256";
+
+pub(crate) fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     format!("{prefix}{}", hex::encode(bytes))
@@ -212,7 +215,7 @@ impl Desk {
                 let fresh = random_token("");
                 let value = store::identity::ensure_server_secret(
                     &mut tx,
-                    "jwt_hs256",
+                    JWT_SECRET_NAME,
                     &fresh,
                     store::now(),
                 )

@@ -1636,3 +1636,33 @@ async fn smtp_signs_in_with_xoauth2_refreshes_an_expired_token_and_holds_mail_wh
         "{inbox:?}"
     );
 }
+
+#[tokio::test]
+async fn without_move_processed_mail_is_copied_flagged_deleted_and_expunged() {
+    let dovecot = Dovecot::start_advertising("IMAP4rev1 LITERAL+ IDLE UIDPLUS").await;
+    let sink = SmtpSink::start().await;
+    let (imap, smtp) = (dovecot.url(), sink.url());
+    let app = spawn_app_with(|c| {
+        c.email.imap_url = switchboard::config::Secret::new(imap);
+        c.email.smtp_url = switchboard::config::Secret::new(smtp);
+        c.email.from = FROM.into();
+        c.email.processed_folder = "Archive".into();
+    })
+    .await;
+    let m = Mail { app, dovecot, sink };
+    m.dovecot
+        .deliver_all(&[
+            plain("a@corp.example", "One", "cf1@corp.example", "x"),
+            plain("b@corp.example", "Two", "cf2@corp.example", "y"),
+        ])
+        .await;
+    assert_eq!(m.poll().await, 2);
+    assert_eq!(m.dovecot.count("INBOX").await, 0, "expunged from the INBOX");
+    assert_eq!(m.dovecot.count("Archive").await, 2, "copied to the folder");
+    m.dovecot
+        .deliver(plain("c@corp.example", "Three", "cf3@corp.example", "z"))
+        .await;
+    assert_eq!(m.poll().await, 1);
+    assert_eq!(m.tickets().await.len(), 3, "each read once");
+    assert_eq!(m.dovecot.count("Archive").await, 3);
+}

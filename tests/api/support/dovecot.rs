@@ -24,6 +24,9 @@ pub struct Dovecot {
     /// With an RFC 7662 introspection URL: XOAUTH2/OAUTHBEARER sign-ins
     /// are checked there (Dovecot's oauth2 passdb).
     introspection_url: Option<String>,
+    /// Advertise these capabilities after sign-in instead of Dovecot's own
+    /// (e.g. without MOVE, to exercise a client's fallback).
+    capabilities: Option<String>,
 }
 
 fn binary() -> PathBuf {
@@ -66,7 +69,19 @@ impl Dovecot {
         Self::start_with(Some(introspection_url.to_string())).await
     }
 
+    /// A server that advertises only `capabilities` once signed in.
+    pub async fn start_advertising(capabilities: &str) -> Dovecot {
+        Self::launch_new(None, Some(capabilities.to_string())).await
+    }
+
     async fn start_with(introspection_url: Option<String>) -> Dovecot {
+        Self::launch_new(introspection_url, None).await
+    }
+
+    async fn launch_new(
+        introspection_url: Option<String>,
+        capabilities: Option<String>,
+    ) -> Dovecot {
         let dir = tempfile::Builder::new()
             .prefix("switchboard-dovecot-")
             .tempdir()
@@ -79,6 +94,7 @@ impl Dovecot {
             dir,
             child: None,
             introspection_url,
+            capabilities,
         };
         dovecot.write_config();
         dovecot.launch().await;
@@ -136,6 +152,11 @@ impl Dovecot {
             }
             None => ("plain login", String::new()),
         };
+        let capability_line = self
+            .capabilities
+            .as_ref()
+            .map(|c| format!("imap_capability = {c}\n"))
+            .unwrap_or_default();
         let config = format!(
             r#"base_dir = {d}/run
 state_dir = {d}/state
@@ -145,7 +166,7 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = {mechanisms}
-{oauth_passdb}default_internal_user = {internal}
+{oauth_passdb}{capability_line}default_internal_user = {internal}
 default_login_user = {login}
 first_valid_uid = 0
 first_valid_gid = 0
