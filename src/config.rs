@@ -893,6 +893,29 @@ fn describe_figment_error(error: figment::Error) -> String {
         .join("; ")
 }
 
+/// Configuration keys whose values are ids: text, even when all digits.
+const ID_KEYS: &[&str] = &[
+    "discord.application_id",
+    "discord.public_key",
+    "discord.fallback_channel",
+    "slack.client_id",
+];
+
+/// An id kept as text when a file writes it as a number
+/// (`application_id = 1100000000000000001` in TOML).
+fn id_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IdText {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match IdText::deserialize(deserializer)? {
+        IdText::Text(s) => s,
+        IdText::Number(n) => n.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -976,27 +999,4 @@ mod tests {
             .expect("example is a valid config");
         config.validate().expect("example validates");
     }
-}
-
-/// Configuration keys whose values are ids: text, even when all digits.
-const ID_KEYS: &[&str] = &[
-    "discord.application_id",
-    "discord.public_key",
-    "discord.fallback_channel",
-    "slack.client_id",
-];
-
-/// An id kept as text when a file writes it as a number
-/// (`application_id = 1100000000000000001` in TOML).
-fn id_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum IdText {
-        Text(String),
-        Number(u64),
-    }
-    Ok(match IdText::deserialize(deserializer)? {
-        IdText::Text(s) => s,
-        IdText::Number(n) => n.to_string(),
-    })
 }

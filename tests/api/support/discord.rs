@@ -119,7 +119,6 @@ impl FakeDiscord {
     }
 
     /// Where `GET /gateway/bot` sends the daemon.
-    #[allow(dead_code)] // no test drives the gateway through this fake yet
     pub fn set_gateway_url(&self, url: &str) {
         *self.gateway_url.lock().expect("lock") = url.to_string();
     }
