@@ -65,6 +65,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/v1/tickets", &["get", "post"][..]),
         ("/api/v1/tickets/{number}", &["get", "patch"]),
         ("/api/v1/tickets/{number}/transitions", &["post"]),
+        ("/api/v1/tickets/{number}/satisfaction", &["post"]),
         ("/api/v1/tickets/{number}/assignment", &["post"]),
         ("/api/v1/tickets/{number}/comments", &["get", "post"]),
         ("/api/v1/tickets/{number}/attachments", &["get", "post"]),
