@@ -253,50 +253,6 @@ impl Desk {
         Ok(rows.iter().map(QuarantineView::from).collect())
     }
 
-    /// A mailbox cannot sign in (or its token cannot be refreshed): every
-    /// admin of the organization is told, once per failure streak (the
-    /// worker calls this on the first failure after a success).
-    pub async fn mail_auth_failed(
-        &self,
-        org_id: Uuid,
-        mailbox: &str,
-        error: &str,
-    ) -> Result<usize, DeskError> {
-        let (mailbox, error) = (mailbox.to_string(), clean_line(error, 500));
-        let desk = self.clone();
-        self.execute(move |work| {
-            Box::pin(async move {
-                let admins: Vec<Uuid> = store::people::list_people(&mut work.tx, org_id)
-                    .await?
-                    .into_iter()
-                    .filter(|p| p.disabled_at.is_none() && p.roles.0.iter().any(|r| r == "admin"))
-                    .map(|p| p.id)
-                    .collect();
-                let message = super::notify::Message {
-                    event: "email.auth_failed",
-                    subject: format!("Mailbox {mailbox} cannot sign in"),
-                    text: format!(
-                        "Switchboard cannot sign in to the mailbox {mailbox}: {error}\n\n\
-                         Mail sent to it is not taken in until this is fixed (check the \
-                         password or token in email.imap_url)."
-                    ),
-                    data: json!({ "mailbox": mailbox, "error": error }),
-                };
-                for admin in &admins {
-                    desk.notify_person(work, org_id, *admin, &message).await?;
-                }
-                work.audit(
-                    &Actor::system(org_id),
-                    "email.auth_failed",
-                    &mailbox,
-                    json!({ "error": error, "notified": admins.len() }),
-                );
-                Ok(admins.len())
-            })
-        })
-        .await
-    }
-
     async fn quarantine_in(
         &self,
         work: &mut Work,
@@ -946,7 +902,7 @@ fn stored_file(filename: String, bytes: &[u8]) -> StoredFile {
 }
 
 /// One line: control characters become spaces, runs of space collapse.
-fn clean_line(input: &str, max_chars: usize) -> String {
+pub(super) fn clean_line(input: &str, max_chars: usize) -> String {
     let spaced: String = input
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

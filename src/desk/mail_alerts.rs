@@ -1,30 +1,71 @@
-//! Alerts about the mail connection itself: the SMTP account cannot sign
-//! in (refused credentials, or no OAuth token could be had). The IMAP
-//! side's twin is `Desk::mail_auth_failed` in `mail.rs`. Callers alert once
-//! per failure streak; each alert is one use case: the admins'
-//! notifications and an audit event.
+//! Alerts about the mail connections themselves: a mailbox (IMAP) or the
+//! SMTP account cannot sign in (refused credentials, or no OAuth token
+//! could be had). Callers alert once per failure streak; each alert is one
+//! use case: a notification to every active admin and an audit event.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{notify::Message, Actor, Desk, DeskError};
+use super::{mail::clean_line, notify::Message, Actor, Desk, DeskError};
 use crate::store;
 
 impl Desk {
-    /// Tells the organization's admins that mail cannot be sent from
-    /// `account`; returns how many were told.
+    /// A mailbox cannot sign in (or its token cannot be refreshed); returns
+    /// how many admins were told.
+    pub async fn mail_auth_failed(
+        &self,
+        org_id: Uuid,
+        mailbox: &str,
+        error: &str,
+    ) -> Result<usize, DeskError> {
+        let error = clean_line(error, 500);
+        let message = Message {
+            event: "email.auth_failed",
+            subject: format!("Mailbox {mailbox} cannot sign in"),
+            text: format!(
+                "Switchboard cannot sign in to the mailbox {mailbox}: {error}\n\n\
+                 Mail sent to it is not taken in until this is fixed (check the \
+                 password or token in email.imap_url)."
+            ),
+            data: json!({ "mailbox": mailbox, "error": error }),
+        };
+        self.alert_admins(org_id, message, "email.auth_failed", mailbox, &error)
+            .await
+    }
+
+    /// Mail cannot be sent from `account`; returns how many admins were told.
     pub async fn smtp_auth_failed(
         &self,
         org_id: Uuid,
         account: &str,
         error: &str,
     ) -> Result<usize, DeskError> {
-        let account = account.to_string();
-        let error: String = error
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(500)
-            .collect();
+        let error = clean_line(error, 500);
+        let message = Message {
+            event: "email.auth_failed",
+            subject: format!("Outgoing mail ({account}) cannot sign in"),
+            text: format!(
+                "Switchboard cannot sign in to the SMTP server as {account}: {error}\n\n\
+                 Mail is kept queued and sent once this is fixed (check the password \
+                 in email.smtp_url or the email.smtp_oauth settings)."
+            ),
+            data: json!({ "account": account, "error": error, "urgent": true }),
+        };
+        self.alert_admins(org_id, message, "email.smtp_auth_failed", account, &error)
+            .await
+    }
+
+    /// Notifies every active admin of the organization and audits it.
+    async fn alert_admins(
+        &self,
+        org_id: Uuid,
+        message: Message<'static>,
+        audit_action: &'static str,
+        subject: &str,
+        error: &str,
+    ) -> Result<usize, DeskError> {
+        let subject = subject.to_string();
+        let detail: Value = json!({ "error": error });
         let desk = self.clone();
         self.execute(move |work| {
             Box::pin(async move {
@@ -34,25 +75,12 @@ impl Desk {
                     .filter(|p| p.disabled_at.is_none() && p.roles.0.iter().any(|r| r == "admin"))
                     .map(|p| p.id)
                     .collect();
-                let message = Message {
-                    event: "email.auth_failed",
-                    subject: format!("Outgoing mail ({account}) cannot sign in"),
-                    text: format!(
-                        "Switchboard cannot sign in to the SMTP server as {account}: {error}\n\n\
-                         Mail is kept queued and sent once this is fixed (check the password \
-                         in email.smtp_url or the email.smtp_oauth settings)."
-                    ),
-                    data: json!({ "account": account, "error": error, "urgent": true }),
-                };
                 for admin in &admins {
                     desk.notify_person(work, org_id, *admin, &message).await?;
                 }
-                work.audit(
-                    &Actor::system(org_id),
-                    "email.smtp_auth_failed",
-                    &account,
-                    json!({ "error": error, "notified": admins.len() }),
-                );
+                let mut detail = detail;
+                detail["notified"] = json!(admins.len());
+                work.audit(&Actor::system(org_id), audit_action, &subject, detail);
                 Ok(admins.len())
             })
         })
