@@ -1011,26 +1011,13 @@ impl Desk {
         store::tickets::insert_attachment(&mut work.tx, &attachment).await?;
         row.updated_at = attachment.created_at;
         store::tickets::update_ticket(&mut work.tx, &row).await?;
-        work.record(
+        Ok(record_attachment(
+            work,
             actor,
-            row.id,
-            "attachment_added",
-            Some(("attachment", None, Some(attachment.filename.clone()))),
-        );
-        work.audit(
-            actor,
-            "ticket.attachment_added",
-            &row.number,
-            json!({ "attachment": attachment.id, "sha256": attachment.sha256 }),
-        );
-        let view = AttachmentView::from(&attachment);
-        work.emit(
-            actor.org_id,
-            "ticket.attachment_added",
+            &row,
             TicketView::from(&row),
-            json!({ "attachment": view }),
-        );
-        Ok(view)
+            &attachment,
+        ))
     }
 
     /// Attaches files already in the store ([`super::files::store`]) to a
@@ -1082,26 +1069,13 @@ impl Desk {
         let ticket = TicketView::from(&*row);
         let mut views = Vec::with_capacity(rows.len());
         for attachment in &rows {
-            work.record(
+            views.push(record_attachment(
+                work,
                 actor,
-                row.id,
-                "attachment_added",
-                Some(("attachment", None, Some(attachment.filename.clone()))),
-            );
-            work.audit(
-                actor,
-                "ticket.attachment_added",
-                &row.number,
-                json!({ "attachment": attachment.id, "sha256": attachment.sha256 }),
-            );
-            let view = AttachmentView::from(attachment);
-            work.emit(
-                actor.org_id,
-                "ticket.attachment_added",
+                row,
                 ticket.clone(),
-                json!({ "attachment": view }),
-            );
-            views.push(view);
+                attachment,
+            ));
         }
         Ok(views)
     }
@@ -1352,4 +1326,34 @@ fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), String> {
         .with_timezone(&Utc);
     let id = Uuid::parse_str(id).map_err(|_| bad())?;
     Ok((time, id))
+}
+
+/// An attachment's activity, audit entry and event.
+fn record_attachment(
+    work: &mut Work,
+    actor: &Actor,
+    row: &TicketRow,
+    ticket: TicketView,
+    attachment: &store::tickets::AttachmentRow,
+) -> AttachmentView {
+    work.record(
+        actor,
+        row.id,
+        "attachment_added",
+        Some(("attachment", None, Some(attachment.filename.clone()))),
+    );
+    work.audit(
+        actor,
+        "ticket.attachment_added",
+        &row.number,
+        json!({ "attachment": attachment.id, "sha256": attachment.sha256 }),
+    );
+    let view = AttachmentView::from(attachment);
+    work.emit(
+        actor.org_id,
+        "ticket.attachment_added",
+        ticket,
+        json!({ "attachment": view }),
+    );
+    view
 }
