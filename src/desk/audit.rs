@@ -35,12 +35,26 @@ impl Work {
     }
 }
 
-pub(super) async fn append(work: &mut Work) -> Result<(), DeskError> {
-    let pending = std::mem::take(&mut work.audit);
+/// Chains and writes `pending`. `locked` is the head of one organization
+/// already locked by the flush (see `store::flush`); other organizations'
+/// heads are locked here.
+pub(super) async fn append(
+    work: &mut Work,
+    pending: Vec<PendingAudit>,
+    locked: Option<(Uuid, (i64, Vec<u8>))>,
+) -> Result<(), DeskError> {
     let mut by_org: Vec<Uuid> = pending.iter().map(|p| p.org_id).collect();
+    by_org.sort_unstable();
     by_org.dedup();
+    let mut locked = locked;
     for org_id in by_org {
-        let (mut seq, prev) = store::audit::lock_audit_head(&mut work.tx, org_id).await?;
+        let (mut seq, prev) = match locked.take() {
+            Some((id, head)) if id == org_id => head,
+            other => {
+                locked = other;
+                store::audit::lock_audit_head(&mut work.tx, org_id).await?
+            }
+        };
         let mut prev: [u8; 32] = prev.try_into().unwrap_or([0; 32]);
         let mut rows = Vec::new();
         for p in pending.iter().filter(|p| p.org_id == org_id) {

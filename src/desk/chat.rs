@@ -150,8 +150,7 @@ impl Desk {
             message.platform,
             &message.channel,
             &message.ts,
-        )
-        .await?;
+        );
         work.set_chat_origin(message.platform, &message.channel, &message.ts);
         Ok(ChatOutcome::Opened {
             ticket: Box::new(ticket),
@@ -159,7 +158,7 @@ impl Desk {
     }
 
     /// Makes (channel, ts) the requester's thread of `ticket`.
-    pub async fn record_thread(
+    pub fn record_thread(
         &self,
         work: &mut Work,
         actor: &Actor,
@@ -167,25 +166,22 @@ impl Desk {
         platform: &str,
         channel: &str,
         ts: &str,
-    ) -> Result<(), DeskError> {
-        store::chat::insert_message(
-            &mut work.tx,
-            &ChatMessageRow {
-                id: new_id(),
-                org_id: actor.org_id,
-                platform: platform.into(),
-                purpose: REQUESTER_THREAD.into(),
-                ticket_id: Some(ticket.id),
-                approval_id: None,
-                person_id: actor.person_id,
-                channel: channel.into(),
-                ts: ts.into(),
-                outbox_id: None,
-                created_at: store::now(),
-            },
-        )
-        .await?;
-        Ok(())
+    ) {
+        // Written with the flush: a ticket's creation holds its counter
+        // until commit, and this saves a round trip under it.
+        work.chat.push(ChatMessageRow {
+            id: new_id(),
+            org_id: actor.org_id,
+            platform: platform.into(),
+            purpose: REQUESTER_THREAD.into(),
+            ticket_id: Some(ticket.id),
+            approval_id: None,
+            person_id: actor.person_id,
+            channel: channel.into(),
+            ts: ts.into(),
+            outbox_id: None,
+            created_at: store::now(),
+        });
     }
 
     /// One outbox row per mirrored ticket event and enabled chat platform;

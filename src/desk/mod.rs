@@ -127,6 +127,8 @@ pub struct Work {
     /// In-app messages (see `notify.rs`).
     inbox: Vec<store::inbox::InboxRow>,
     timers: Vec<TimerRow>,
+    /// Chat messages recorded as threads of tickets (see `chat.rs`).
+    chat: Vec<store::chat::ChatMessageRow>,
     events: Vec<events::TicketEvent>,
     created: Vec<(String, Channel)>,
     /// Set when outbox rows became due without being inserted (requeue).
@@ -156,6 +158,7 @@ struct BufferMarks {
     outbox: usize,
     inbox: usize,
     timers: usize,
+    chat: usize,
     events: usize,
     created: usize,
 }
@@ -169,6 +172,7 @@ impl Work {
             outbox: Vec::new(),
             inbox: Vec::new(),
             timers: Vec::new(),
+            chat: Vec::new(),
             events: Vec::new(),
             created: Vec::new(),
             outbox_touched: false,
@@ -190,6 +194,7 @@ impl Work {
             outbox: self.outbox.len(),
             inbox: self.inbox.len(),
             timers: self.timers.len(),
+            chat: self.chat.len(),
             events: self.events.len(),
             created: self.created.len(),
         }
@@ -201,6 +206,7 @@ impl Work {
         self.outbox.truncate(marks.outbox);
         self.inbox.truncate(marks.inbox);
         self.timers.truncate(marks.timers);
+        self.chat.truncate(marks.chat);
         self.events.truncate(marks.events);
         self.created.truncate(marks.created);
     }
@@ -215,22 +221,44 @@ impl Work {
         self.cmdb_changed = Some(org_id);
     }
 
-    async fn flush(&mut self) -> Result<(), DeskError> {
-        store::activity::insert_activity(&mut self.tx, &self.activity).await?;
+    /// Writes the buffered rows and the audit chain; `inbound` is the
+    /// intake record, written with them. A duplicate intake key fails with
+    /// [`Flushed::Duplicate`] and leaves the transaction to be rolled back.
+    async fn flush(
+        &mut self,
+        inbound: Option<&store::inbound::InboundRow>,
+    ) -> Result<Flushed, DeskError> {
         events::fan_out(self).await?;
-        store::outbox::insert_outbox(&mut self.tx, &self.outbox).await?;
-        let inbox = self.take_inbox();
-        store::inbox::insert_inbox(&mut self.tx, &inbox).await?;
-        for timer in &self.timers {
-            store::timers::insert_timer(&mut self.tx, timer).await?;
-        }
         if let Some(org_id) = self.cmdb_changed {
             // Late, like the audit head: the row stays locked until commit.
             store::cmdb::bump_cmdb_generation(&mut self.tx, org_id).await?;
         }
-        audit::append(self).await?;
-        Ok(())
+        let inbox = self.take_inbox();
+        let pending = std::mem::take(&mut self.audit);
+        let audit_org = pending.first().map(|p| p.org_id);
+        let rows = store::flush::Buffers {
+            inbound,
+            activity: &self.activity,
+            outbox: &self.outbox,
+            inbox: &inbox,
+            timers: &self.timers,
+            chat: &self.chat,
+        };
+        let head = match store::flush::write_and_lock_head(&mut self.tx, rows, audit_org).await {
+            Ok(head) => head,
+            Err(error) if store::inbound::is_duplicate(&error) => return Ok(Flushed::Duplicate),
+            Err(error) => return Err(error.into()),
+        };
+        audit::append(self, pending, audit_org.zip(head)).await?;
+        Ok(Flushed::Written)
     }
+}
+
+/// How a flush ended.
+enum Flushed {
+    Written,
+    /// Another attempt with the same intake key committed first.
+    Duplicate,
 }
 
 impl Desk {
@@ -332,33 +360,30 @@ impl Desk {
             self.automate(&mut work).await?;
             self.chat_fan_out(&mut work);
         }
-        // The intake row before the flush: a concurrent first attempt is
-        // found before the audit head is locked, and the head stays locked
-        // for one round trip less.
-        if let Some((intake, record)) = intake {
-            let row = store::inbound::InboundRow {
+        let inbound = match intake {
+            Some((intake, record)) => Some(store::inbound::InboundRow {
                 source: intake.source.clone(),
                 key: intake.key.clone(),
                 fingerprint: intake.fingerprint.clone(),
                 status: i32::from(intake.status),
                 response: sqlx::types::Json(record(&result).map_err(anyhow::Error::from)?),
                 created_at: store::now(),
-            };
-            if let Err(error) = store::inbound::insert_inbound(&mut work.tx, &row).await {
-                if store::is_unique_violation(&error) {
-                    // A concurrent first attempt committed meanwhile: ours rolls back.
-                    drop(work);
-                    let mut tx = self.db.begin().await?;
-                    return replay(&mut tx, intake).await?.ok_or_else(|| {
-                        DeskError::Conflict(
-                            "a request with this idempotency key is still in progress".into(),
-                        )
-                    });
-                }
-                return Err(error.into());
-            }
+            }),
+            None => None,
+        };
+        if let Flushed::Duplicate = work.flush(inbound.as_ref()).await? {
+            // A concurrent first attempt committed meanwhile: ours rolls back.
+            drop(work);
+            let intake = intake.map(|(intake, _)| intake).ok_or_else(|| {
+                DeskError::Internal(anyhow::anyhow!("a duplicate intake without an intake key"))
+            })?;
+            let mut tx = self.db.begin().await?;
+            return replay(&mut tx, intake).await?.ok_or_else(|| {
+                DeskError::Conflict(
+                    "a request with this idempotency key is still in progress".into(),
+                )
+            });
         }
-        work.flush().await?;
         let wrote_outbox = !work.outbox.is_empty() || work.outbox_touched;
         let created = std::mem::take(&mut work.created);
         work.tx.commit().await?;

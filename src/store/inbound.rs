@@ -50,6 +50,19 @@ pub async fn find_inbound(
 
 /// Records an input and its result. A concurrent duplicate makes this fail
 /// with a unique violation, which rolls the duplicate's work back.
+/// Whether `error` is the unique violation of an intake key recorded twice
+/// (and not of another table written in the same statement).
+pub fn is_duplicate(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => {
+            // Postgres names the table; SQLite only says it in the message
+            // ("UNIQUE constraint failed: inbound.source, inbound.key").
+            e.table() == Some("inbound") || e.message().contains("inbound.")
+        }
+        _ => false,
+    }
+}
+
 pub async fn insert_inbound(tx: &mut Tx, row: &InboundRow) -> Result<(), sqlx::Error> {
     let sql = "INSERT INTO inbound (source, key, fingerprint, status, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
     on!(tx, c => sqlx::query(sql)

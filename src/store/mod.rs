@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod changes;
 pub mod chat;
 pub mod cmdb;
+pub mod flush;
 pub mod identity;
 pub mod inbound;
 pub mod inbox;

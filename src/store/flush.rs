@@ -1,0 +1,177 @@
+//! The end of a use case's transaction: its buffered rows (intake record,
+//! activity, outbox, inbox, timers, chat threads) written and the organization's audit
+//! head locked.
+//!
+//! Why one function: from the ticket counter to commit, creations of one
+//! kind run one at a time, and every write of an organization queues on its
+//! audit head (DESIGN.md §4). Each round trip spent in that window lowers
+//! the ceiling of writes per second, so on Postgres all of it is ONE
+//! statement — data-modifying CTEs over arrays (`UNNEST`), whose text never
+//! varies, so it is prepared once per connection. SQLite (one writer at a
+//! time, no round trips) keeps one statement per table.
+
+use uuid::Uuid;
+
+use super::{
+    activity::{self, ActivityRow},
+    audit,
+    chat::{self, ChatMessageRow},
+    inbound,
+    inbound::InboundRow,
+    inbox::{self, InboxRow},
+    outbox::{self, OutboxRow},
+    timers::{self, TimerRow},
+    Tx,
+};
+
+/// What one use case leaves to write at its end.
+pub struct Buffers<'a> {
+    pub inbound: Option<&'a InboundRow>,
+    pub activity: &'a [ActivityRow],
+    pub outbox: &'a [OutboxRow],
+    pub inbox: &'a [InboxRow],
+    pub timers: &'a [TimerRow],
+    pub chat: &'a [ChatMessageRow],
+}
+
+/// Writes `rows` and, when `audit_org` is given, locks that organization's
+/// audit head until commit and returns it as (last seq, last hash) —
+/// `(0, 32 zero bytes)` for a chain not started yet.
+///
+/// A duplicate intake key fails the whole write with the unique violation
+/// of `inbound` (see [`inbound::is_duplicate`]). On Postgres the head is
+/// locked before the intake row is inserted: a concurrent attempt with the
+/// same key then finds the first one committed rather than waiting on it
+/// while holding the head.
+pub async fn write_and_lock_head(
+    tx: &mut Tx,
+    rows: Buffers<'_>,
+    audit_org: Option<Uuid>,
+) -> Result<Option<(i64, Vec<u8>)>, sqlx::Error> {
+    let head = match tx {
+        Tx::Postgres(t) => {
+            let head: Option<(i64, Vec<u8>)> = pg_statement(&rows, audit_org)
+                .fetch_optional(&mut **t)
+                .await?;
+            return Ok(audit_org.map(|_| head.unwrap_or_else(genesis)));
+        }
+        Tx::Sqlite(_) => {
+            if let Some(row) = rows.inbound {
+                inbound::insert_inbound(tx, row).await?;
+            }
+            activity::insert_activity(tx, rows.activity).await?;
+            outbox::insert_outbox(tx, rows.outbox).await?;
+            inbox::insert_inbox(tx, rows.inbox).await?;
+            for timer in rows.timers {
+                timers::insert_timer(tx, timer).await?;
+            }
+            for message in rows.chat {
+                chat::insert_message(tx, message).await?;
+            }
+            match audit_org {
+                Some(org_id) => Some(audit::lock_audit_head(tx, org_id).await?),
+                None => None,
+            }
+        }
+    };
+    Ok(head)
+}
+
+fn genesis() -> (i64, Vec<u8>) {
+    (0, vec![0; 32])
+}
+
+/// The main query locks the head; the inserts are CTEs nobody reads, which
+/// Postgres runs to completion after it.
+const PG: &str = "WITH \
+    inbound_rows AS (INSERT INTO inbound (source, key, fingerprint, status, response, created_at) \
+        SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::jsonb[], $6::timestamptz[])), \
+    activity_rows AS (INSERT INTO activity (id, org_id, ticket_id, actor_id, channel, action, field, old_value, new_value, created_at) \
+        SELECT * FROM UNNEST($7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[])), \
+    outbox_rows AS (INSERT INTO outbox (id, org_id, channel, target, event, payload, state, attempts, next_attempt_at, last_error, created_at, delivered_at) \
+        SELECT * FROM UNNEST($17::uuid[], $18::uuid[], $19::text[], $20::text[], $21::text[], $22::jsonb[], $23::text[], $24::int4[], $25::timestamptz[], $26::text[], $27::timestamptz[], $28::timestamptz[])), \
+    inbox_rows AS (INSERT INTO inbox (id, org_id, person_id, event, ticket, subject, text, data, created_at, read_at) \
+        SELECT * FROM UNNEST($29::uuid[], $30::uuid[], $31::uuid[], $32::text[], $33::text[], $34::text[], $35::text[], $36::jsonb[], $37::timestamptz[], $38::timestamptz[])), \
+    timer_rows AS (INSERT INTO timers (id, org_id, kind, ticket_id, payload, due_at, created_at) \
+        SELECT * FROM UNNEST($39::uuid[], $40::uuid[], $41::text[], $42::uuid[], $43::jsonb[], $44::timestamptz[], $45::timestamptz[])), \
+    chat_rows AS (INSERT INTO chat_messages (id, org_id, platform, purpose, ticket_id, approval_id, person_id, channel, ts, outbox_id, created_at) \
+        SELECT * FROM UNNEST($46::uuid[], $47::uuid[], $48::text[], $49::text[], $50::uuid[], $51::uuid[], $52::uuid[], $53::text[], $54::text[], $55::uuid[], $56::timestamptz[]) \
+        ON CONFLICT DO NOTHING) \
+    SELECT seq, hash FROM audit_heads WHERE org_id = $57 FOR UPDATE";
+
+/// One column of `rows` as an array parameter.
+fn column<R, T: Clone>(rows: &[R], field: impl Fn(&R) -> &T) -> Vec<T> {
+    rows.iter().map(|r| field(r).clone()).collect()
+}
+
+fn pg_statement<'q>(
+    rows: &Buffers<'_>,
+    audit_org: Option<Uuid>,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, (i64, Vec<u8>), sqlx::postgres::PgArguments> {
+    let intake: &[InboundRow] = rows.inbound.map(std::slice::from_ref).unwrap_or_default();
+    let (a, o, i, t, c) = (
+        rows.activity,
+        rows.outbox,
+        rows.inbox,
+        rows.timers,
+        rows.chat,
+    );
+    sqlx::query_as(PG)
+        .bind(column(intake, |r| &r.source))
+        .bind(column(intake, |r| &r.key))
+        .bind(column(intake, |r| &r.fingerprint))
+        .bind(column(intake, |r| &r.status))
+        .bind(column(intake, |r| &r.response))
+        .bind(column(intake, |r| &r.created_at))
+        .bind(column(a, |r| &r.id))
+        .bind(column(a, |r| &r.org_id))
+        .bind(column(a, |r| &r.ticket_id))
+        .bind(column(a, |r| &r.actor_id))
+        .bind(column(a, |r| &r.channel))
+        .bind(column(a, |r| &r.action))
+        .bind(column(a, |r| &r.field))
+        .bind(column(a, |r| &r.old_value))
+        .bind(column(a, |r| &r.new_value))
+        .bind(column(a, |r| &r.created_at))
+        .bind(column(o, |r| &r.id))
+        .bind(column(o, |r| &r.org_id))
+        .bind(column(o, |r| &r.channel))
+        .bind(column(o, |r| &r.target))
+        .bind(column(o, |r| &r.event))
+        .bind(column(o, |r| &r.payload))
+        .bind(column(o, |r| &r.state))
+        .bind(column(o, |r| &r.attempts))
+        .bind(column(o, |r| &r.next_attempt_at))
+        .bind(column(o, |r| &r.last_error))
+        .bind(column(o, |r| &r.created_at))
+        .bind(column(o, |r| &r.delivered_at))
+        .bind(column(i, |r| &r.id))
+        .bind(column(i, |r| &r.org_id))
+        .bind(column(i, |r| &r.person_id))
+        .bind(column(i, |r| &r.event))
+        .bind(column(i, |r| &r.ticket))
+        .bind(column(i, |r| &r.subject))
+        .bind(column(i, |r| &r.text))
+        .bind(column(i, |r| &r.data))
+        .bind(column(i, |r| &r.created_at))
+        .bind(column(i, |r| &r.read_at))
+        .bind(column(t, |r| &r.id))
+        .bind(column(t, |r| &r.org_id))
+        .bind(column(t, |r| &r.kind))
+        .bind(column(t, |r| &r.ticket_id))
+        .bind(column(t, |r| &r.payload))
+        .bind(column(t, |r| &r.due_at))
+        .bind(column(t, |r| &r.created_at))
+        .bind(column(c, |r| &r.id))
+        .bind(column(c, |r| &r.org_id))
+        .bind(column(c, |r| &r.platform))
+        .bind(column(c, |r| &r.purpose))
+        .bind(column(c, |r| &r.ticket_id))
+        .bind(column(c, |r| &r.approval_id))
+        .bind(column(c, |r| &r.person_id))
+        .bind(column(c, |r| &r.channel))
+        .bind(column(c, |r| &r.ts))
+        .bind(column(c, |r| &r.outbox_id))
+        .bind(column(c, |r| &r.created_at))
+        .bind(audit_org)
+}
