@@ -421,11 +421,26 @@ impl MailboxWorker {
     /// predecessor did not commit is left for the next pass (the position
     /// stops before the predecessor anyway). Returns the UIDs that committed.
     async fn ingest_batch(&self, messages: Vec<(u32, Vec<u8>)>) -> HashSet<u32> {
-        let own = &self.mapping.own_addresses;
-        let parsed: Vec<InboundMail> = messages
-            .into_iter()
-            .map(|(uid, raw)| parse::parse(uid, raw, own))
-            .collect();
+        // Parsing is CPU work: on a blocking thread, not the runtime's.
+        let own = self.mapping.own_addresses.clone();
+        let parsing = tokio::task::spawn_blocking(move || {
+            messages
+                .into_iter()
+                .map(|(uid, raw)| parse::parse(uid, raw, &own))
+                .collect::<Vec<InboundMail>>()
+        });
+        let parsed = match parsing.await {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                tracing::error!(mailbox = %self.name(), %error, "parsing a batch failed; it is read again next pass");
+                return HashSet::new();
+            }
+        };
+        let taker = Taker {
+            desk: self.desk.clone(),
+            mapping: self.mapping.clone(),
+            failures: self.failures.clone(),
+        };
         let plan = Plan::of(&parsed);
         let mut waiting = plan.waiting_on;
         let mut blocked = vec![false; parsed.len()];
@@ -451,9 +466,11 @@ impl MailboxWorker {
                     }
                     continue;
                 }
+                let uid = mail.uid;
+                let task = tokio::spawn(taker.clone().ingest(mail));
                 running.push(async move {
-                    let uid = mail.uid;
-                    (i, uid, self.ingest(mail).await)
+                    // A task that panicked did not commit.
+                    (i, uid, task.await.unwrap_or(false))
                 });
             }
             let Some((i, uid, committed)) = running.next().await else {
@@ -471,49 +488,6 @@ impl MailboxWorker {
             }
         }
         done
-    }
-
-    /// One message through its use case; true once it is committed (taken
-    /// in or quarantined). A transient failure leaves it for the next pass;
-    /// one that keeps failing is quarantined.
-    async fn ingest(&self, mail: InboundMail) -> bool {
-        let uid = mail.uid;
-        let copy = mail.clone();
-        let result = self.desk.receive_mail(&self.mapping, mail).await;
-        let reason = match result {
-            Ok(outcome) => {
-                self.record(uid, &outcome);
-                return true;
-            }
-            Err(DeskError::Store(e)) => {
-                let attempts = self.note_failure(uid);
-                tracing::warn!(mailbox = %self.name(), uid, attempts, error = %e, "mail not taken in; will retry");
-                if attempts < MAX_MESSAGE_ATTEMPTS {
-                    return false;
-                }
-                format!("failed {attempts} times: database error")
-            }
-            Err(DeskError::Internal(e)) => {
-                let attempts = self.note_failure(uid);
-                tracing::warn!(mailbox = %self.name(), uid, attempts, error = %format!("{e:#}"), "mail not taken in; will retry");
-                if attempts < MAX_MESSAGE_ATTEMPTS {
-                    return false;
-                }
-                format!("failed {attempts} times: {e:#}")
-            }
-            Err(refused) => refused.to_string(),
-        };
-        self.desk.metrics.mail_error("process");
-        match self.desk.quarantine_mail(&self.mapping, copy, reason).await {
-            Ok(outcome) => {
-                self.record(uid, &outcome);
-                true
-            }
-            Err(e) => {
-                tracing::error!(mailbox = %self.name(), uid, error = %e, "mail could not even be quarantined; will retry");
-                false
-            }
-        }
     }
 
     /// XOAUTH2 with the token source's access token; a refusal is tried
@@ -605,6 +579,66 @@ impl MailboxWorker {
                 .context("EXPUNGE")?;
         }
         Ok(())
+    }
+}
+
+/// What taking in one message needs, cloned into each message's task: the
+/// messages of a batch then run on all of the runtime's threads, and a
+/// transaction holding the ticket counter is not kept waiting behind
+/// another message's parsing and hashing on the same thread.
+#[derive(Clone)]
+struct Taker {
+    desk: Desk,
+    mapping: MailboxMapping,
+    failures: Arc<Mutex<HashMap<u32, u32>>>,
+}
+
+impl Taker {
+    fn name(&self) -> &str {
+        &self.mapping.name
+    }
+
+    /// One message through its use case; true once it is committed (taken
+    /// in or quarantined). A transient failure leaves it for the next pass;
+    /// one that keeps failing is quarantined.
+    async fn ingest(self, mail: InboundMail) -> bool {
+        let uid = mail.uid;
+        let copy = mail.clone();
+        let result = self.desk.receive_mail(&self.mapping, mail).await;
+        let reason = match result {
+            Ok(outcome) => {
+                self.record(uid, &outcome);
+                return true;
+            }
+            Err(DeskError::Store(e)) => {
+                let attempts = self.note_failure(uid);
+                tracing::warn!(mailbox = %self.name(), uid, attempts, error = %e, "mail not taken in; will retry");
+                if attempts < MAX_MESSAGE_ATTEMPTS {
+                    return false;
+                }
+                format!("failed {attempts} times: database error")
+            }
+            Err(DeskError::Internal(e)) => {
+                let attempts = self.note_failure(uid);
+                tracing::warn!(mailbox = %self.name(), uid, attempts, error = %format!("{e:#}"), "mail not taken in; will retry");
+                if attempts < MAX_MESSAGE_ATTEMPTS {
+                    return false;
+                }
+                format!("failed {attempts} times: {e:#}")
+            }
+            Err(refused) => refused.to_string(),
+        };
+        self.desk.metrics.mail_error("process");
+        match self.desk.quarantine_mail(&self.mapping, copy, reason).await {
+            Ok(outcome) => {
+                self.record(uid, &outcome);
+                true
+            }
+            Err(e) => {
+                tracing::error!(mailbox = %self.name(), uid, error = %e, "mail could not even be quarantined; will retry");
+                false
+            }
+        }
     }
 
     fn note_failure(&self, uid: u32) -> u32 {
