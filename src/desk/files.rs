@@ -29,31 +29,52 @@ pub fn sniff(bytes: &[u8]) -> String {
     }
 }
 
+/// Stores `bytes` (once per content) and answers its hash and type.
+///
+/// Durable before it answers: the caller commits a row naming the file
+/// next, and a committed row must never point at content lost in a crash,
+/// so the file and its directory entry are synced like the database's own
+/// commit. Hashing and the file system calls run on a blocking thread, off
+/// the runtime's (a large attachment takes milliseconds to hash).
 pub async fn store(data_dir: &Path, bytes: &[u8]) -> Result<Stored, DeskError> {
+    let data_dir = data_dir.to_path_buf();
+    let bytes = bytes.to_vec();
+    tokio::task::spawn_blocking(move || store_blocking(&data_dir, &bytes))
+        .await
+        .context("the attachment store's thread failed")?
+}
+
+fn store_blocking(data_dir: &Path, bytes: &[u8]) -> Result<Stored, DeskError> {
+    use std::io::Write;
     let sha256 = hex::encode(Sha256::digest(bytes));
     let path = path_for(data_dir, &sha256);
-    if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-        return Ok(Stored {
-            sha256,
-            content_type: sniff(bytes),
-        });
+    let stored = Stored {
+        content_type: sniff(bytes),
+        sha256: sha256.clone(),
+    };
+    if path.exists() {
+        return Ok(stored);
     }
     let dir = path.parent().context("attachment path has a parent")?;
-    tokio::fs::create_dir_all(dir)
-        .await
-        .with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     // Write then rename, so a reader never sees half a file.
     let temp = dir.join(format!(".{}.{}", sha256, uuid::Uuid::new_v4().simple()));
-    tokio::fs::write(&temp, bytes)
-        .await
-        .with_context(|| format!("writing {}", temp.display()))?;
-    tokio::fs::rename(&temp, &path)
-        .await
-        .with_context(|| format!("moving attachment into {}", path.display()))?;
-    Ok(Stored {
-        sha256,
-        content_type: sniff(bytes),
-    })
+    let written = std::fs::File::create(&temp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, &path)
+    });
+    if let Err(error) = written {
+        // Best effort: a temp file left behind is only wasted space.
+        let _ = std::fs::remove_file(&temp);
+        return Err(anyhow::Error::from(error)
+            .context(format!("writing attachment {}", path.display()))
+            .into());
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))?;
+    Ok(stored)
 }
 
 pub async fn load(data_dir: &Path, sha256: &str) -> Result<Vec<u8>, DeskError> {
