@@ -129,6 +129,10 @@ pub struct Work {
     timers: Vec<TimerRow>,
     /// Chat messages recorded as threads of tickets (see `chat.rs`).
     chat: Vec<store::chat::ChatMessageRow>,
+    /// Files of tickets this transaction opened (see `attach_stored`).
+    attachments: Vec<store::tickets::AttachmentRow>,
+    /// Message-IDs of mail taken in (see `mail.rs`).
+    mail_messages: Vec<store::mail::MailMessageRow>,
     events: Vec<events::TicketEvent>,
     created: Vec<(String, Channel)>,
     /// Set when outbox rows became due without being inserted (requeue).
@@ -159,6 +163,8 @@ struct BufferMarks {
     inbox: usize,
     timers: usize,
     chat: usize,
+    attachments: usize,
+    mail_messages: usize,
     events: usize,
     created: usize,
 }
@@ -173,6 +179,8 @@ impl Work {
             inbox: Vec::new(),
             timers: Vec::new(),
             chat: Vec::new(),
+            attachments: Vec::new(),
+            mail_messages: Vec::new(),
             events: Vec::new(),
             created: Vec::new(),
             outbox_touched: false,
@@ -195,6 +203,8 @@ impl Work {
             inbox: self.inbox.len(),
             timers: self.timers.len(),
             chat: self.chat.len(),
+            attachments: self.attachments.len(),
+            mail_messages: self.mail_messages.len(),
             events: self.events.len(),
             created: self.created.len(),
         }
@@ -207,6 +217,8 @@ impl Work {
         self.inbox.truncate(marks.inbox);
         self.timers.truncate(marks.timers);
         self.chat.truncate(marks.chat);
+        self.attachments.truncate(marks.attachments);
+        self.mail_messages.truncate(marks.mail_messages);
         self.events.truncate(marks.events);
         self.created.truncate(marks.created);
     }
@@ -243,6 +255,8 @@ impl Work {
             inbox: &inbox,
             timers: &self.timers,
             chat: &self.chat,
+            attachments: &self.attachments,
+            mail_messages: &self.mail_messages,
         };
         let head = match store::flush::write_and_lock_head(&mut self.tx, rows, audit_org).await {
             Ok(head) => head,

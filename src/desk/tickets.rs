@@ -1063,8 +1063,14 @@ impl Desk {
                 created_at: now,
             })
             .collect();
-        let touch = (!opened_here).then_some(now);
-        store::tickets::insert_attachments(&mut work.tx, &rows, row.org_id, row.id, touch).await?;
+        if opened_here {
+            // Written with the flush: the ticket counter is held until
+            // commit, and this saves a round trip under it.
+            work.attachments.extend(rows.iter().cloned());
+        } else {
+            store::tickets::insert_attachments(&mut work.tx, &rows, row.org_id, row.id, Some(now))
+                .await?;
+        }
         row.updated_at = now;
         let ticket = TicketView::from(&*row);
         let mut views = Vec::with_capacity(rows.len());

@@ -1,5 +1,6 @@
 //! The end of a use case's transaction: its buffered rows (intake record,
-//! activity, outbox, inbox, timers, chat threads) written and the organization's audit
+//! activity, outbox, inbox, timers, chat threads, a new ticket's
+//! attachments, received Message-IDs) written and the organization's audit
 //! head locked.
 //!
 //! Why one function: from the ticket counter to commit, creations of one
@@ -19,7 +20,9 @@ use super::{
     inbound,
     inbound::InboundRow,
     inbox::{self, InboxRow},
+    mail::{self, MailMessageRow},
     outbox::{self, OutboxRow},
+    tickets::{self, AttachmentRow},
     timers::{self, TimerRow},
     Tx,
 };
@@ -32,6 +35,9 @@ pub struct Buffers<'a> {
     pub inbox: &'a [InboxRow],
     pub timers: &'a [TimerRow],
     pub chat: &'a [ChatMessageRow],
+    /// Files of tickets this transaction opened (no ticket row to touch).
+    pub attachments: &'a [AttachmentRow],
+    pub mail_messages: &'a [MailMessageRow],
 }
 
 /// Writes `rows` and, when `audit_org` is given, locks that organization's
@@ -68,6 +74,23 @@ pub async fn write_and_lock_head(
             for message in rows.chat {
                 chat::insert_message(tx, message).await?;
             }
+            if let Some(first) = rows.attachments.first() {
+                let (org_id, ticket_id) = (first.org_id, first.ticket_id);
+                tickets::insert_attachments(tx, rows.attachments, org_id, ticket_id, None).await?;
+            }
+            for m in rows.mail_messages {
+                mail::insert_mail_message(
+                    super::Exec::Tx(tx),
+                    m.org_id,
+                    &m.message_id,
+                    m.direction,
+                    m.ticket_id,
+                    &m.sender,
+                    m.outbox_id,
+                    m.created_at,
+                )
+                .await?;
+            }
             match audit_org {
                 Some(org_id) => Some(audit::lock_audit_head(tx, org_id).await?),
                 None => None,
@@ -96,8 +119,13 @@ const PG: &str = "WITH \
         SELECT * FROM UNNEST($39::uuid[], $40::uuid[], $41::text[], $42::uuid[], $43::jsonb[], $44::timestamptz[], $45::timestamptz[])), \
     chat_rows AS (INSERT INTO chat_messages (id, org_id, platform, purpose, ticket_id, approval_id, person_id, channel, ts, outbox_id, created_at) \
         SELECT * FROM UNNEST($46::uuid[], $47::uuid[], $48::text[], $49::text[], $50::uuid[], $51::uuid[], $52::uuid[], $53::text[], $54::text[], $55::uuid[], $56::timestamptz[]) \
+        ON CONFLICT DO NOTHING), \
+    attachment_rows AS (INSERT INTO attachments (id, org_id, ticket_id, filename, content_type, size_bytes, sha256, uploaded_by, channel, created_at) \
+        SELECT * FROM UNNEST($57::uuid[], $58::uuid[], $59::uuid[], $60::text[], $61::text[], $62::int8[], $63::text[], $64::uuid[], $65::text[], $66::timestamptz[])), \
+    mail_rows AS (INSERT INTO mail_messages (org_id, message_id, direction, ticket_id, sender, outbox_id, created_at) \
+        SELECT * FROM UNNEST($67::uuid[], $68::text[], $69::text[], $70::uuid[], $71::text[], $72::uuid[], $73::timestamptz[]) \
         ON CONFLICT DO NOTHING) \
-    SELECT seq, hash FROM audit_heads WHERE org_id = $57 FOR UPDATE";
+    SELECT seq, hash FROM audit_heads WHERE org_id = $74 FOR UPDATE";
 
 /// One column of `rows` as an array parameter.
 fn column<R, T: Clone>(rows: &[R], field: impl Fn(&R) -> &T) -> Vec<T> {
@@ -116,6 +144,7 @@ fn pg_statement<'q>(
         rows.timers,
         rows.chat,
     );
+    let (f, m) = (rows.attachments, rows.mail_messages);
     sqlx::query_as(PG)
         .bind(column(intake, |r| &r.source))
         .bind(column(intake, |r| &r.key))
@@ -173,5 +202,22 @@ fn pg_statement<'q>(
         .bind(column(c, |r| &r.ts))
         .bind(column(c, |r| &r.outbox_id))
         .bind(column(c, |r| &r.created_at))
+        .bind(column(f, |r| &r.id))
+        .bind(column(f, |r| &r.org_id))
+        .bind(column(f, |r| &r.ticket_id))
+        .bind(column(f, |r| &r.filename))
+        .bind(column(f, |r| &r.content_type))
+        .bind(column(f, |r| &r.size_bytes))
+        .bind(column(f, |r| &r.sha256))
+        .bind(column(f, |r| &r.uploaded_by))
+        .bind(column(f, |r| &r.channel))
+        .bind(column(f, |r| &r.created_at))
+        .bind(column(m, |r| &r.org_id))
+        .bind(column(m, |r| &r.message_id))
+        .bind(m.iter().map(|r| r.direction).collect::<Vec<&str>>())
+        .bind(column(m, |r| &r.ticket_id))
+        .bind(column(m, |r| &r.sender))
+        .bind(column(m, |r| &r.outbox_id))
+        .bind(column(m, |r| &r.created_at))
         .bind(audit_org)
 }

@@ -13,6 +13,18 @@ pub const OUT: &str = "out";
 
 /// Records a Message-ID; a repeat of (organization, id, direction) is ignored.
 #[allow(clippy::too_many_arguments)]
+/// A Message-ID we received or sent, and the ticket it belongs to.
+#[derive(Debug, Clone)]
+pub struct MailMessageRow {
+    pub org_id: Uuid,
+    pub message_id: String,
+    pub direction: &'static str,
+    pub ticket_id: Option<Uuid>,
+    pub sender: String,
+    pub outbox_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
 pub async fn insert_mail_message(
     exec: Exec<'_>,
     org_id: Uuid,
