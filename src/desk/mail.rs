@@ -769,17 +769,15 @@ impl Desk {
         };
         store::mail::insert_bounce(&mut work.tx, &row).await?;
         if let Some(id) = &mail.message_id {
-            store::mail::insert_mail_message(
-                Exec::Tx(&mut work.tx),
+            work.mail_messages.push(store::mail::MailMessageRow {
                 org_id,
-                id,
-                store::mail::IN,
-                None,
-                sender,
-                None,
-                row.created_at,
-            )
-            .await?;
+                message_id: id.clone(),
+                direction: store::mail::IN,
+                ticket_id: None,
+                sender: sender.to_string(),
+                outbox_id: None,
+                created_at: row.created_at,
+            });
         }
         work.audit(
             &Actor::system(org_id),

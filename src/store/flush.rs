@@ -79,17 +79,7 @@ pub async fn write_and_lock_head(
                 tickets::insert_attachments(tx, rows.attachments, org_id, ticket_id, None).await?;
             }
             for m in rows.mail_messages {
-                mail::insert_mail_message(
-                    super::Exec::Tx(tx),
-                    m.org_id,
-                    &m.message_id,
-                    m.direction,
-                    m.ticket_id,
-                    &m.sender,
-                    m.outbox_id,
-                    m.created_at,
-                )
-                .await?;
+                mail::insert_mail_message(super::Exec::Tx(tx), m).await?;
             }
             match audit_org {
                 Some(org_id) => Some(audit::lock_audit_head(tx, org_id).await?),

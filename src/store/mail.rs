@@ -11,13 +11,12 @@ use super::{on, on_exec, on_pool, Db, Exec, Tx};
 pub const IN: &str = "in";
 pub const OUT: &str = "out";
 
-/// Records a Message-ID; a repeat of (organization, id, direction) is ignored.
-#[allow(clippy::too_many_arguments)]
 /// A Message-ID we received or sent, and the ticket it belongs to.
 #[derive(Debug, Clone)]
 pub struct MailMessageRow {
     pub org_id: Uuid,
     pub message_id: String,
+    /// [`IN`] or [`OUT`].
     pub direction: &'static str,
     pub ticket_id: Option<Uuid>,
     pub sender: String,
@@ -25,26 +24,18 @@ pub struct MailMessageRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert_mail_message(
-    exec: Exec<'_>,
-    org_id: Uuid,
-    message_id: &str,
-    direction: &str,
-    ticket_id: Option<Uuid>,
-    sender: &str,
-    outbox_id: Option<Uuid>,
-    at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+/// Records a Message-ID; a repeat of (organization, id, direction) is ignored.
+pub async fn insert_mail_message(exec: Exec<'_>, row: &MailMessageRow) -> Result<(), sqlx::Error> {
     let sql = "INSERT INTO mail_messages (org_id, message_id, direction, ticket_id, sender, outbox_id, created_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
     on_exec!(exec, c => sqlx::query(sql)
-        .bind(org_id)
-        .bind(message_id)
-        .bind(direction)
-        .bind(ticket_id)
-        .bind(sender)
-        .bind(outbox_id)
-        .bind(at)
+        .bind(row.org_id)
+        .bind(&row.message_id)
+        .bind(row.direction)
+        .bind(row.ticket_id)
+        .bind(&row.sender)
+        .bind(row.outbox_id)
+        .bind(row.created_at)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

@@ -255,18 +255,16 @@ impl SmtpDeliverer {
             }
         }
         // Recorded first: a reply may arrive before this call returns.
-        if let Err(e) = store::mail::insert_mail_message(
-            Exec::Db(&self.db),
-            message.org_id,
-            &message_id,
-            store::mail::OUT,
-            ticket.as_ref().map(|t| t.id),
-            "",
-            Some(message.id),
-            store::now(),
-        )
-        .await
-        {
+        let sent = store::mail::MailMessageRow {
+            org_id: message.org_id,
+            message_id: message_id.clone(),
+            direction: store::mail::OUT,
+            ticket_id: ticket.as_ref().map(|t| t.id),
+            sender: String::new(),
+            outbox_id: Some(message.id),
+            created_at: store::now(),
+        };
+        if let Err(e) = store::mail::insert_mail_message(Exec::Db(&self.db), &sent).await {
             return retry(format!("database: {e}"));
         }
 
