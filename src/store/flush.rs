@@ -28,6 +28,7 @@ use super::{
 };
 
 /// What one use case leaves to write at its end.
+#[derive(Clone, Copy)]
 pub struct Buffers<'a> {
     pub inbound: Option<&'a InboundRow>,
     pub activity: &'a [ActivityRow],

@@ -266,3 +266,269 @@ async fn every_foreign_key_has_an_index_on_postgres() {
         "foreign keys without an index: {unindexed:?}"
     );
 }
+
+/// The end-of-use-case write (`store::flush`): one statement on Postgres,
+/// one per table on SQLite — the same rows either way, the audit head of a
+/// new chain answered as genesis, and a second intake record under the same
+/// key failing as a duplicate (and only that).
+async fn flush_story(db: Db) {
+    use store::{
+        activity::ActivityRow,
+        audit::AuditRow,
+        chat::ChatMessageRow,
+        flush::{write_and_lock_head, Buffers},
+        inbound::InboundRow,
+        mail::MailMessageRow,
+        tickets::AttachmentRow,
+    };
+    let now = store::now();
+    let mut tx = db.begin().await.expect("begin");
+    let org = OrgRow {
+        id: Uuid::now_v7(),
+        slug: "flush".into(),
+        name: "Flush".into(),
+        priority_matrix: Json(json!({})),
+        mfa_required: false,
+        created_at: now,
+    };
+    store::orgs::insert_org(&mut tx, &org).await.expect("org");
+    let ticket = NewTicket {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        kind: "incident".into(),
+        title: "Printer on fire".into(),
+        description: String::new(),
+        state: "new".into(),
+        impact: "low".into(),
+        urgency: "low".into(),
+        priority: "p5".into(),
+        requester_id: None,
+        assignee_id: None,
+        team_id: None,
+        category_id: None,
+        channel: "email".into(),
+        created_at: now,
+    };
+    store::tickets::insert_ticket(&mut tx, &ticket, "INC0000001")
+        .await
+        .expect("ticket");
+
+    let intake = InboundRow {
+        source: "email".into(),
+        key: "<m1@example.com>".into(),
+        fingerprint: "f".into(),
+        status: 201,
+        response: Json(json!({ "number": "INC0000001" })),
+        created_at: now,
+    };
+    let activity = [ActivityRow {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        ticket_id: ticket.id,
+        actor_id: None,
+        actor_name: None,
+        channel: "email".into(),
+        action: "created".into(),
+        field: None,
+        old_value: None,
+        new_value: Some("new".into()),
+        created_at: now,
+    }];
+    let outbox: Vec<OutboxRow> = (0..2)
+        .map(|i| OutboxRow {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            channel: "email".into(),
+            target: format!("person{i}@example.com"),
+            event: "email.acknowledgement".into(),
+            payload: Json(json!({ "i": i })),
+            state: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+            delivered_at: None,
+        })
+        .collect();
+    let timers = [TimerRow {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        kind: "sla.breach".into(),
+        ticket_id: Some(ticket.id),
+        payload: Json(json!({})),
+        due_at: now + chrono::Duration::hours(4),
+        created_at: now,
+    }];
+    let chat = [ChatMessageRow {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        platform: "slack".into(),
+        purpose: "requester_thread".into(),
+        ticket_id: Some(ticket.id),
+        approval_id: None,
+        person_id: None,
+        channel: "D1".into(),
+        ts: "1700000000.000100".into(),
+        outbox_id: None,
+        created_at: now,
+    }];
+    let attachments: Vec<AttachmentRow> = ["a.txt", "original.eml"]
+        .iter()
+        .map(|name| AttachmentRow {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            ticket_id: ticket.id,
+            filename: name.to_string(),
+            content_type: "text/plain".into(),
+            size_bytes: 5,
+            sha256: "0".repeat(64),
+            uploaded_by: None,
+            channel: "email".into(),
+            created_at: now,
+        })
+        .collect();
+    let mail = [MailMessageRow {
+        org_id: org.id,
+        message_id: "<m1@example.com>".into(),
+        direction: store::mail::IN,
+        ticket_id: Some(ticket.id),
+        sender: "someone@example.com".into(),
+        outbox_id: None,
+        created_at: now,
+    }];
+    let rows = Buffers {
+        inbound: Some(&intake),
+        activity: &activity,
+        outbox: &outbox,
+        inbox: &[],
+        timers: &timers,
+        chat: &chat,
+        attachments: &attachments,
+        mail_messages: &mail,
+    };
+    let head = write_and_lock_head(&mut tx, rows, Some(org.id))
+        .await
+        .expect("flush");
+    assert_eq!(
+        head,
+        Some((0, vec![0; 32])),
+        "a new chain starts at genesis"
+    );
+    // The head moves; the next flush answers where it stands.
+    let entry = AuditRow {
+        org_id: org.id,
+        seq: 1,
+        at: now,
+        actor_id: None,
+        action: "ticket.created".into(),
+        subject: "INC0000001".into(),
+        content: "{}".into(),
+        hash: vec![7; 32],
+    };
+    store::audit::append_audit(&mut tx, &[entry])
+        .await
+        .expect("audit");
+    tx.commit().await.expect("commit");
+
+    let mut tx = db.begin().await.expect("begin");
+    let recorded = store::inbound::find_inbound(&mut tx, "email", "<m1@example.com>")
+        .await
+        .expect("query")
+        .expect("intake recorded");
+    assert_eq!(recorded.response.0["number"], "INC0000001");
+    let listed = store::activity::list_activity(Exec::Tx(&mut tx), org.id, ticket.id)
+        .await
+        .expect("activity");
+    assert_eq!(listed.len(), 1);
+    let queued = store::outbox::list_outbox(&mut tx, org.id, Some("pending"), 10)
+        .await
+        .expect("outbox");
+    assert_eq!(queued.len(), 2);
+    let scheduled = store::timers::list_ticket_timers(&mut tx, ticket.id)
+        .await
+        .expect("timers");
+    assert_eq!(scheduled.len(), 1);
+    let thread = store::chat::find_by_ts(&mut tx, "slack", "D1", "1700000000.000100")
+        .await
+        .expect("chat")
+        .expect("thread recorded");
+    assert_eq!(thread.ticket_id, Some(ticket.id));
+    let files = store::tickets::list_attachments(Exec::Tx(&mut tx), org.id, ticket.id)
+        .await
+        .expect("attachments");
+    assert_eq!(files.len(), 2);
+    let threaded =
+        store::mail::find_thread_ticket(&mut tx, org.id, &["<m1@example.com>".to_string()])
+            .await
+            .expect("mail");
+    assert_eq!(threaded, Some(ticket.id));
+
+    // Nothing buffered, no head asked: nothing written, no head answered.
+    let empty = Buffers {
+        inbound: None,
+        activity: &[],
+        outbox: &[],
+        inbox: &[],
+        timers: &[],
+        chat: &[],
+        attachments: &[],
+        mail_messages: &[],
+    };
+    let none = write_and_lock_head(&mut tx, empty, None)
+        .await
+        .expect("empty flush");
+    assert_eq!(none, None);
+    let again = Buffers {
+        inbound: None,
+        ..empty
+    };
+    let head = write_and_lock_head(&mut tx, again, Some(org.id))
+        .await
+        .expect("head");
+    assert_eq!(head, Some((1, vec![7; 32])));
+    drop(tx); // rolls back
+
+    // The same intake key again is a duplicate; a duplicate of another
+    // table's key is not mistaken for one.
+    let mut tx = db.begin().await.expect("begin");
+    let repeat = Buffers {
+        inbound: Some(&intake),
+        ..empty
+    };
+    let error = write_and_lock_head(&mut tx, repeat, Some(org.id))
+        .await
+        .expect_err("duplicate intake");
+    assert!(store::inbound::is_duplicate(&error), "{error}");
+    drop(tx); // rolls back
+    let mut tx = db.begin().await.expect("begin");
+    let same_outbox = Buffers {
+        outbox: &outbox[..1],
+        ..empty
+    };
+    let error = write_and_lock_head(&mut tx, same_outbox, None)
+        .await
+        .expect_err("duplicate outbox id");
+    assert!(store::is_unique_violation(&error));
+    assert!(!store::inbound::is_duplicate(&error), "{error}");
+    drop(tx); // rolls back
+}
+
+#[tokio::test]
+async fn the_flush_writes_the_same_rows_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("flush.db").display());
+    let db = Db::connect(&url, 4, Duration::from_secs(5))
+        .await
+        .expect("sqlite");
+    db.migrate().await.expect("migrate");
+    flush_story(db).await;
+}
+
+#[tokio::test]
+async fn the_flush_writes_the_same_rows_on_postgres() {
+    let url = fresh_database().await;
+    let db = Db::connect(&url, 4, Duration::from_secs(5))
+        .await
+        .expect("postgres");
+    flush_story(db).await;
+}
