@@ -46,14 +46,10 @@ pub(super) async fn append(
     let mut by_org: Vec<Uuid> = pending.iter().map(|p| p.org_id).collect();
     by_org.sort_unstable();
     by_org.dedup();
-    let mut locked = locked;
     for org_id in by_org {
-        let (mut seq, prev) = match locked.take() {
-            Some((id, head)) if id == org_id => head,
-            other => {
-                locked = other;
-                store::audit::lock_audit_head(&mut work.tx, org_id).await?
-            }
+        let (mut seq, prev) = match &locked {
+            Some((id, head)) if *id == org_id => head.clone(),
+            _ => store::audit::lock_audit_head(&mut work.tx, org_id).await?,
         };
         let mut prev: [u8; 32] = prev.try_into().unwrap_or([0; 32]);
         let mut rows = Vec::new();

@@ -18,6 +18,11 @@ pub struct AuditRow {
     pub hash: Vec<u8>,
 }
 
+/// The head of a chain not started yet: no entry, an all-zero hash.
+pub fn genesis_head() -> (i64, Vec<u8>) {
+    (0, vec![0; 32])
+}
+
 /// Locks the organization's chain head and returns (last seq, last hash).
 pub async fn lock_audit_head(tx: &mut Tx, org_id: Uuid) -> Result<(i64, Vec<u8>), sqlx::Error> {
     const PG: &str = "SELECT seq, hash FROM audit_heads WHERE org_id = $1 FOR UPDATE";
@@ -36,7 +41,7 @@ pub async fn lock_audit_head(tx: &mut Tx, org_id: Uuid) -> Result<(i64, Vec<u8>)
                 .await?
         }
     };
-    Ok(row.unwrap_or((0, vec![0; 32])))
+    Ok(row.unwrap_or_else(genesis_head))
 }
 
 /// Appends rows (already linked by the caller) and moves the head.

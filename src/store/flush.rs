@@ -55,44 +55,35 @@ pub async fn write_and_lock_head(
     rows: Buffers<'_>,
     audit_org: Option<Uuid>,
 ) -> Result<Option<(i64, Vec<u8>)>, sqlx::Error> {
-    let head = match tx {
-        Tx::Postgres(t) => {
-            let head: Option<(i64, Vec<u8>)> = pg_statement(&rows, audit_org)
-                .fetch_optional(&mut **t)
-                .await?;
-            return Ok(audit_org.map(|_| head.unwrap_or_else(genesis)));
-        }
-        Tx::Sqlite(_) => {
-            if let Some(row) = rows.inbound {
-                inbound::insert_inbound(tx, row).await?;
-            }
-            activity::insert_activity(tx, rows.activity).await?;
-            outbox::insert_outbox(tx, rows.outbox).await?;
-            inbox::insert_inbox(tx, rows.inbox).await?;
-            for timer in rows.timers {
-                timers::insert_timer(tx, timer).await?;
-            }
-            for message in rows.chat {
-                chat::insert_message(tx, message).await?;
-            }
-            if let Some(first) = rows.attachments.first() {
-                let (org_id, ticket_id) = (first.org_id, first.ticket_id);
-                tickets::insert_attachments(tx, rows.attachments, org_id, ticket_id, None).await?;
-            }
-            for m in rows.mail_messages {
-                mail::insert_mail_message(super::Exec::Tx(tx), m).await?;
-            }
-            match audit_org {
-                Some(org_id) => Some(audit::lock_audit_head(tx, org_id).await?),
-                None => None,
-            }
-        }
-    };
-    Ok(head)
-}
-
-fn genesis() -> (i64, Vec<u8>) {
-    (0, vec![0; 32])
+    if let Tx::Postgres(t) = tx {
+        let head: Option<(i64, Vec<u8>)> = pg_statement(&rows, audit_org)
+            .fetch_optional(&mut **t)
+            .await?;
+        return Ok(audit_org.map(|_| head.unwrap_or_else(audit::genesis_head)));
+    }
+    if let Some(row) = rows.inbound {
+        inbound::insert_inbound(tx, row).await?;
+    }
+    activity::insert_activity(tx, rows.activity).await?;
+    outbox::insert_outbox(tx, rows.outbox).await?;
+    inbox::insert_inbox(tx, rows.inbox).await?;
+    for timer in rows.timers {
+        timers::insert_timer(tx, timer).await?;
+    }
+    for message in rows.chat {
+        chat::insert_message(tx, message).await?;
+    }
+    if let Some(first) = rows.attachments.first() {
+        let (org_id, ticket_id) = (first.org_id, first.ticket_id);
+        tickets::insert_attachments(tx, rows.attachments, org_id, ticket_id, None).await?;
+    }
+    for m in rows.mail_messages {
+        mail::insert_mail_message(super::Exec::Tx(tx), m).await?;
+    }
+    match audit_org {
+        Some(org_id) => Ok(Some(audit::lock_audit_head(tx, org_id).await?)),
+        None => Ok(None),
+    }
 }
 
 /// The main query locks the head; the inserts are CTEs nobody reads, which

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use serde_json::json;
 use sqlx::types::Json;
 use switchboard::store::{
@@ -17,16 +19,43 @@ use uuid::Uuid;
 
 use crate::helpers::fresh_database;
 
+fn org_row(slug: &str, name: &str) -> OrgRow {
+    OrgRow {
+        id: Uuid::now_v7(),
+        slug: slug.into(),
+        name: name.into(),
+        priority_matrix: Json(json!({})),
+        mfa_required: false,
+        created_at: store::now(),
+    }
+}
+
+fn incident(org_id: Uuid, title: &str, channel: &str, created_at: DateTime<Utc>) -> NewTicket {
+    NewTicket {
+        id: Uuid::now_v7(),
+        org_id,
+        kind: "incident".into(),
+        title: title.into(),
+        description: String::new(),
+        state: "new".into(),
+        impact: "low".into(),
+        urgency: "low".into(),
+        priority: "p5".into(),
+        requester_id: None,
+        assignee_id: None,
+        team_id: None,
+        category_id: None,
+        channel: channel.into(),
+        created_at,
+    }
+}
+
 async fn story(db: Db) {
     let now = store::now();
     let mut tx = db.begin().await.expect("begin");
     let org = OrgRow {
-        id: Uuid::now_v7(),
-        slug: "acme".into(),
-        name: "Acme".into(),
-        priority_matrix: Json(json!({})),
-        mfa_required: false,
         created_at: now,
+        ..org_row("acme", "Acme")
     };
     store::orgs::insert_org(&mut tx, &org).await.expect("org");
     let found = store::orgs::find_org_by_slug(&mut tx, "acme")
@@ -54,23 +83,12 @@ async fn story(db: Db) {
     assert_eq!(seqs, [1, 2, 1]);
 
     for (i, title) in ["Alpha_1 100%", "beta", "Gamma"].iter().enumerate() {
-        let t = NewTicket {
-            id: Uuid::now_v7(),
-            org_id: org.id,
-            kind: "incident".into(),
-            title: title.to_string(),
-            description: String::new(),
-            state: "new".into(),
-            impact: "low".into(),
-            urgency: "low".into(),
-            priority: "p5".into(),
-            requester_id: None,
-            assignee_id: None,
-            team_id: None,
-            category_id: None,
-            channel: "api".into(),
-            created_at: now + chrono::Duration::milliseconds(i as i64),
-        };
+        let t = incident(
+            org.id,
+            title,
+            "api",
+            now + chrono::Duration::milliseconds(i as i64),
+        );
         store::tickets::insert_ticket(&mut tx, &t, &format!("INC{:07}", i + 1))
             .await
             .expect("ticket");
@@ -198,23 +216,7 @@ async fn story(db: Db) {
         .is_none());
 
     // The unique constraint on numbers is reported as such.
-    let duplicate = NewTicket {
-        id: Uuid::now_v7(),
-        org_id: org.id,
-        kind: "incident".into(),
-        title: "dup".into(),
-        description: String::new(),
-        state: "new".into(),
-        impact: "low".into(),
-        urgency: "low".into(),
-        priority: "p5".into(),
-        requester_id: None,
-        assignee_id: None,
-        team_id: None,
-        category_id: None,
-        channel: "api".into(),
-        created_at: now,
-    };
+    let duplicate = incident(org.id, "dup", "api", now);
     let error = store::tickets::insert_ticket(&mut tx, &duplicate, "INC0000001")
         .await
         .expect_err("duplicate number");
@@ -283,32 +285,9 @@ async fn flush_story(db: Db) {
     };
     let now = store::now();
     let mut tx = db.begin().await.expect("begin");
-    let org = OrgRow {
-        id: Uuid::now_v7(),
-        slug: "flush".into(),
-        name: "Flush".into(),
-        priority_matrix: Json(json!({})),
-        mfa_required: false,
-        created_at: now,
-    };
+    let org = org_row("flush", "Flush");
     store::orgs::insert_org(&mut tx, &org).await.expect("org");
-    let ticket = NewTicket {
-        id: Uuid::now_v7(),
-        org_id: org.id,
-        kind: "incident".into(),
-        title: "Printer on fire".into(),
-        description: String::new(),
-        state: "new".into(),
-        impact: "low".into(),
-        urgency: "low".into(),
-        priority: "p5".into(),
-        requester_id: None,
-        assignee_id: None,
-        team_id: None,
-        category_id: None,
-        channel: "email".into(),
-        created_at: now,
-    };
+    let ticket = incident(org.id, "Printer on fire", "email", now);
     store::tickets::insert_ticket(&mut tx, &ticket, "INC0000001")
         .await
         .expect("ticket");
