@@ -223,24 +223,35 @@ async fn story(db: Db) {
     assert!(store::is_unique_violation(&error));
 }
 
-#[tokio::test]
-async fn the_storage_story_holds_on_sqlite() {
-    let dir = tempfile::tempdir().expect("dir");
+/// A migrated SQLite database in `dir`.
+async fn sqlite_db(dir: &tempfile::TempDir) -> Db {
     let url = format!("sqlite://{}", dir.path().join("story.db").display());
     let db = Db::connect(&url, 4, Duration::from_secs(5))
         .await
         .expect("sqlite");
     db.migrate().await.expect("migrate");
+    db
+}
+
+/// A fresh, migrated Postgres database.
+async fn postgres_db() -> Db {
+    let url = fresh_database().await;
+    Db::connect(&url, 4, Duration::from_secs(5))
+        .await
+        .expect("postgres")
+}
+
+#[tokio::test]
+async fn the_storage_story_holds_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sqlite_db(&dir).await;
     assert!(db.migrations_applied().await.expect("check"));
     story(db).await;
 }
 
 #[tokio::test]
 async fn the_storage_story_holds_on_postgres() {
-    let url = fresh_database().await;
-    let db = Db::connect(&url, 4, Duration::from_secs(5))
-        .await
-        .expect("postgres");
+    let db = postgres_db().await;
     assert!(db.migrations_applied().await.expect("check"));
     story(db).await;
 }
@@ -495,19 +506,10 @@ async fn flush_story(db: Db) {
 #[tokio::test]
 async fn the_flush_writes_the_same_rows_on_sqlite() {
     let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}", dir.path().join("flush.db").display());
-    let db = Db::connect(&url, 4, Duration::from_secs(5))
-        .await
-        .expect("sqlite");
-    db.migrate().await.expect("migrate");
-    flush_story(db).await;
+    flush_story(sqlite_db(&dir).await).await;
 }
 
 #[tokio::test]
 async fn the_flush_writes_the_same_rows_on_postgres() {
-    let url = fresh_database().await;
-    let db = Db::connect(&url, 4, Duration::from_secs(5))
-        .await
-        .expect("postgres");
-    flush_story(db).await;
+    flush_story(postgres_db().await).await;
 }
