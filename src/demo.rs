@@ -631,6 +631,7 @@ where
             &'w mut crate::desk::Work,
             Actor,
         ) -> futures::future::BoxFuture<'w, Result<T, DeskError>>
+        + Clone
         + Send
         + 'static,
 {

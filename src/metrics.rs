@@ -42,6 +42,7 @@ pub struct Metrics {
     http_requests: Family<RouteLabels, Counter>,
     http_latency: Family<LatencyLabels, Histogram>,
     tickets_created: Family<TicketLabels, Counter>,
+    ticket_number_retries: Counter,
     outbox_delivered: Family<ChannelLabels, Counter>,
     outbox_failures: Family<ChannelLabels, Counter>,
     outbox_dead: Family<ChannelLabels, Counter>,
@@ -81,6 +82,7 @@ impl Default for Metrics {
             Histogram::new(latency_buckets())
         });
         let tickets_created = Family::<TicketLabels, Counter>::default();
+        let ticket_number_retries = Counter::default();
         let outbox_delivered = Family::<ChannelLabels, Counter>::default();
         let outbox_failures = Family::<ChannelLabels, Counter>::default();
         let outbox_dead = Family::<ChannelLabels, Counter>::default();
@@ -102,6 +104,11 @@ impl Default for Metrics {
             "tickets_created",
             "Tickets created by kind and channel",
             tickets_created.clone(),
+        );
+        registry.register(
+            "ticket_number_retries",
+            "Use cases run again with the ticket counter locked after a predicted number was taken",
+            ticket_number_retries.clone(),
         );
         registry.register(
             "outbox_delivered",
@@ -153,6 +160,7 @@ impl Default for Metrics {
             http_requests,
             http_latency,
             tickets_created,
+            ticket_number_retries,
             outbox_delivered,
             outbox_failures,
             outbox_dead,
@@ -188,6 +196,15 @@ impl Metrics {
                 channel: channel.into(),
             })
             .inc();
+    }
+
+    pub fn ticket_number_retried(&self) {
+        self.ticket_number_retries.inc();
+    }
+
+    /// How many use cases ran again after a wrong ticket number prediction.
+    pub fn ticket_number_retries(&self) -> u64 {
+        self.ticket_number_retries.get()
     }
 
     pub fn outbox_delivered(&self, channel: &str) {

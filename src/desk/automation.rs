@@ -354,6 +354,8 @@ impl Desk {
                             Some(("rule", None, Some(rule.name.clone()))),
                         );
                     }
+                    // Not the rule's fault: the whole use case runs again.
+                    Err(error) if super::numbering::retry_locked(&error) => return Err(error),
                     Err(error) => {
                         store::rollback_to_savepoint(&mut work.tx).await?;
                         store::release_savepoint(&mut work.tx).await?;

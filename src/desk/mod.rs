@@ -23,6 +23,7 @@ pub mod identity;
 pub mod mail;
 mod mail_alerts;
 pub mod notify;
+mod numbering;
 pub mod problems;
 pub mod schedules;
 pub mod sla;
@@ -77,9 +78,8 @@ pub struct Desk {
     matrices: Arc<RwLock<MatrixCache>>,
     /// Recently seen API tokens by hash; see [`admin::TOKEN_CACHE_TTL`].
     tokens: Arc<std::sync::Mutex<TokenCache>>,
-    /// One queue per ticket counter (organization, kind); see
-    /// [`Desk::queue_for_counter`].
-    counters: Arc<std::sync::Mutex<CounterQueues>>,
+    /// This process's side of the ticket counters; see [`numbering`].
+    counters: Arc<numbering::Counters>,
     /// The JWT signing key, read (or created) once from the database so
     /// every replica signs with the same one.
     jwt: Arc<tokio::sync::OnceCell<Vec<u8>>>,
@@ -93,9 +93,6 @@ pub struct Desk {
     /// Message templates (validated when loaded).
     pub templates: Arc<crate::templates::Templates>,
 }
-
-/// In-process queues in front of the ticket counter rows.
-type CounterQueues = HashMap<(Uuid, &'static str), Arc<tokio::sync::Mutex<()>>>;
 
 /// The natural key of an input (DESIGN.md §3 step 2) and the fingerprint of
 /// its content, so a reused key with different content is refused.
@@ -145,9 +142,10 @@ pub struct Work {
     sla_policies: Option<(Uuid, Vec<store::sla::PolicyRow>)>,
     escalation_policies: Option<(Uuid, Vec<store::sla::EscalationPolicyRow>)>,
     rules: Option<(Uuid, Vec<store::rules::RuleRow>)>,
-    /// In-process queue places held until the transaction ends (commit or
-    /// rollback drops the `Work`); see [`Desk::queue_for_counter`].
-    queued: Vec<tokio::sync::OwnedMutexGuard<()>>,
+    /// How this run takes ticket numbers, and the numbers it holds until
+    /// the transaction ends; see [`Desk::number_ticket`].
+    numbering: numbering::Mode,
+    numbers: Vec<numbering::Hold>,
     /// The chat thread this change came from, if any (see `chat.rs`).
     chat_origin: Option<Value>,
     /// The organization whose CMDB this use case changed, if any; its
@@ -167,10 +165,11 @@ struct BufferMarks {
     mail_messages: usize,
     events: usize,
     created: usize,
+    numbers: usize,
 }
 
 impl Work {
-    fn new(tx: Tx) -> Self {
+    fn new(tx: Tx, numbering: numbering::Mode) -> Self {
         Self {
             tx,
             activity: Vec::new(),
@@ -188,7 +187,8 @@ impl Work {
             sla_policies: None,
             escalation_policies: None,
             rules: None,
-            queued: Vec::new(),
+            numbering,
+            numbers: Vec::new(),
             chat_origin: None,
             cmdb_changed: None,
         }
@@ -207,6 +207,7 @@ impl Work {
             mail_messages: self.mail_messages.len(),
             events: self.events.len(),
             created: self.created.len(),
+            numbers: self.numbers.len(),
         }
     }
 
@@ -221,6 +222,8 @@ impl Work {
         self.mail_messages.truncate(marks.mail_messages);
         self.events.truncate(marks.events);
         self.created.truncate(marks.created);
+        // A number taken behind the savepoint went back with it.
+        self.numbers.truncate(marks.numbers);
     }
 
     pub fn schedule(&mut self, timer: TimerRow) {
@@ -248,6 +251,18 @@ impl Work {
         let inbox = self.take_inbox();
         let pending = std::mem::take(&mut self.audit);
         let audit_org = pending.first().map(|p| p.org_id);
+        let mut predicted = self.numbers.iter_mut().find_map(|hold| match hold {
+            numbering::Hold::Predicted(r) => Some(r),
+            numbering::Hold::Locked { .. } => None,
+        });
+        let counter = predicted.as_ref().map(|r| store::flush::CounterMove {
+            org_id: r.key().0,
+            kind: r.key().1,
+            number: r.number,
+        });
+        if let Some(reservation) = predicted.as_mut() {
+            reservation.wait_turn().await;
+        }
         let rows = store::flush::Buffers {
             inbound,
             activity: &self.activity,
@@ -257,13 +272,21 @@ impl Work {
             chat: &self.chat,
             attachments: &self.attachments,
             mail_messages: &self.mail_messages,
+            counter,
         };
-        let head = match store::flush::write_and_lock_head(&mut self.tx, rows, audit_org).await {
-            Ok(head) => head,
+        let written = store::flush::write_and_lock_head(&mut self.tx, rows, audit_org).await;
+        if let Some(reservation) = predicted {
+            reservation.flushed();
+        }
+        let written = match written {
+            Ok(written) => written,
             Err(error) if store::inbound::is_duplicate(&error) => return Ok(Flushed::Duplicate),
             Err(error) => return Err(error.into()),
         };
-        audit::append(self, pending, audit_org.zip(head)).await?;
+        if counter.is_some() && !written.counter_moved {
+            return Err(numbering::renumber());
+        }
+        audit::append(self, pending, audit_org.zip(written.head)).await?;
         Ok(Flushed::Written)
     }
 }
@@ -299,28 +322,42 @@ impl Desk {
         self
     }
 
-    /// Waits for this process's turn at the ticket counter of (organization,
-    /// kind) and keeps the place in `work` until its transaction ends.
+    /// Takes the ticket counter of (organization, kind) for one new ticket
+    /// and holds it until the transaction ends. Answers the predicted
+    /// number in [`numbering::Mode::Predict`]; `None` in
+    /// [`numbering::Mode::Lock`], where the caller increments the counter
+    /// row itself as it inserts the ticket.
     ///
-    /// Why: the counter row is locked from the number's increment until
-    /// commit, so creations of one kind run one at a time whatever we do.
-    /// Left to Postgres, 30 concurrent requests queue as 30 backends on a row
-    /// lock; every commit wakes waiters that then retry their upsert, which
-    /// burned most of the database's CPU in the benchmark (BENCHMARKS.md).
-    /// Queuing here first makes the hand-over a cheap task wake-up and lets
-    /// only one backend per process wait on the row. The row lock still does
-    /// the real work: other replicas and other processes queue on it as before.
-    pub(crate) async fn queue_for_counter(
+    /// A second ticket in a predicted run fails with [`numbering::Renumber`]
+    /// and the use case runs again the plain way: one flush checks one
+    /// counter, and two predictions of one counter in one transaction need
+    /// not be consecutive. A counter whose prediction failed within the last
+    /// second is taken the plain way too.
+    pub(crate) async fn number_ticket(
         &self,
         work: &mut Work,
         org_id: Uuid,
         kind: &'static str,
-    ) {
-        let queue = {
-            let mut queues = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-            queues.entry((org_id, kind)).or_default().clone()
-        };
-        work.queued.push(queue.lock_owned().await);
+    ) -> Result<Option<i64>, DeskError> {
+        let key = (org_id, kind);
+        match work.numbering {
+            numbering::Mode::Predict if !self.counters.cooling(key) => {
+                if !work.numbers.is_empty() {
+                    return Err(numbering::renumber());
+                }
+                let reservation = self.counters.predict(key, &mut work.tx).await?;
+                let number = reservation.number;
+                work.numbers.push(numbering::Hold::Predicted(reservation));
+                Ok(Some(number))
+            }
+            _ => {
+                if !work.numbers.iter().any(|hold| hold.key() == key) {
+                    let hold = self.counters.lock(key).await;
+                    work.numbers.push(hold);
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// Runs one use case in one transaction. With an `intake`, a repeat of
@@ -332,7 +369,7 @@ impl Desk {
     ) -> Result<Outcome<T>, DeskError>
     where
         T: Serialize + Send,
-        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
+        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Clone + Send,
     {
         let intake = intake.map(|i| (i, to_json::<T> as Record<T>));
         self.transact(intake, use_case).await
@@ -342,7 +379,7 @@ impl Desk {
     pub async fn execute<T, F>(&self, use_case: F) -> Result<T, DeskError>
     where
         T: Send,
-        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
+        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Clone + Send,
     {
         match self.transact(None, use_case).await? {
             Outcome::Done(value) => Ok(value),
@@ -353,7 +390,9 @@ impl Desk {
     }
 
     /// The one transaction of a use case; `intake` comes with the function
-    /// that turns the result into what a replay answers.
+    /// that turns the result into what a replay answers. A run whose
+    /// predicted ticket number failed rolls back and runs again with the
+    /// counter locked (see [`numbering`]).
     async fn transact<T, F>(
         &self,
         intake: Option<(&Intake, Record<T>)>,
@@ -361,9 +400,39 @@ impl Desk {
     ) -> Result<Outcome<T>, DeskError>
     where
         T: Send,
+        F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Clone + Send,
+    {
+        if let Db::Sqlite(_) = self.db {
+            // One writer at a time: nothing to gain from predicting.
+            return self
+                .transact_once(intake, use_case, numbering::Mode::Lock)
+                .await;
+        }
+        let first = self
+            .transact_once(intake, use_case.clone(), numbering::Mode::Predict)
+            .await;
+        match first {
+            Err(error) if numbering::retry_locked(&error) => {
+                tracing::debug!(%error, "ticket number prediction failed; running the use case again");
+                self.metrics.ticket_number_retried();
+                self.transact_once(intake, use_case, numbering::Mode::Lock)
+                    .await
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn transact_once<T, F>(
+        &self,
+        intake: Option<(&Intake, Record<T>)>,
+        use_case: F,
+        numbering: numbering::Mode,
+    ) -> Result<Outcome<T>, DeskError>
+    where
+        T: Send,
         F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
     {
-        let mut work = Work::new(self.db.begin().await?);
+        let mut work = Work::new(self.db.begin().await?, numbering);
         if let Some((intake, _)) = intake {
             if let Some(replay) = replay(&mut work.tx, intake).await? {
                 return Ok(replay);
@@ -400,7 +469,10 @@ impl Desk {
         }
         let wrote_outbox = !work.outbox.is_empty() || work.outbox_touched;
         let created = std::mem::take(&mut work.created);
+        // Held past COMMIT: the next prediction must see this number taken.
+        let numbers = std::mem::take(&mut work.numbers);
         work.tx.commit().await?;
+        numbers.into_iter().for_each(numbering::Hold::committed);
         for (kind, channel) in created {
             self.metrics.ticket_created(&kind, channel.as_str());
         }

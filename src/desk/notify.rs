@@ -29,6 +29,7 @@ use crate::{
 /// them, and the structured data for those that render it. `data.urgent`
 /// set to true marks a message that ignores quiet hours; `data.ticket`
 /// (a number) names the ticket it is about.
+#[derive(Clone)]
 pub struct Message<'a> {
     pub event: &'a str,
     pub subject: String,

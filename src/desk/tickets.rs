@@ -263,32 +263,50 @@ impl Desk {
             channel: actor.channel.as_str().into(),
             created_at: now,
         };
-        // The counter row stays locked until commit: take it as late as possible,
-        // after the reads made under it (subscriptions, policies, rules).
+        // The counter is held until commit (its row locked, or a predicted
+        // number that the flush checks): take it as late as possible, after
+        // the reads that need not wait for it (subscriptions, policies, rules).
         work.prefetch_for_open(actor.org_id).await?;
-        self.queue_for_counter(work, actor.org_id, kind.as_str())
-            .await;
+        let predicted = self
+            .number_ticket(work, actor.org_id, kind.as_str())
+            .await?;
         let tx = &mut work.tx;
-        let number = match store::tickets::insert_next_ticket(tx, &new, kind.prefix()).await? {
-            Some((seq, stored)) => {
+        let number = match predicted {
+            Some(seq) => {
                 let number =
                     TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
                         .to_string();
-                if stored != number {
-                    return Err(DeskError::Internal(anyhow::anyhow!(
-                        "the database numbered the ticket {stored}, expected {number}"
-                    )));
+                match store::tickets::insert_predicted_ticket(tx, &new, &number).await {
+                    // Another process holds this number: it was no prediction.
+                    Err(error) if store::is_unique_violation(&error) => {
+                        return Err(super::numbering::renumber())
+                    }
+                    inserted => inserted?,
                 }
                 number
             }
-            None => {
-                let seq = store::tickets::next_ticket_seq(tx, actor.org_id, kind.as_str()).await?;
-                let number =
-                    TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
-                        .to_string();
-                store::tickets::insert_ticket(tx, &new, &number).await?;
-                number
-            }
+            None => match store::tickets::insert_next_ticket(tx, &new, kind.prefix()).await? {
+                Some((seq, stored)) => {
+                    let number =
+                        TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
+                            .to_string();
+                    if stored != number {
+                        return Err(DeskError::Internal(anyhow::anyhow!(
+                            "the database numbered the ticket {stored}, expected {number}"
+                        )));
+                    }
+                    number
+                }
+                None => {
+                    let seq =
+                        store::tickets::next_ticket_seq(tx, actor.org_id, kind.as_str()).await?;
+                    let number =
+                        TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
+                            .to_string();
+                    store::tickets::insert_ticket(tx, &new, &number).await?;
+                    number
+                }
+            },
         };
 
         let row = TicketRow {

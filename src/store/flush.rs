@@ -39,11 +39,33 @@ pub struct Buffers<'a> {
     /// Files of tickets this transaction opened (no ticket row to touch).
     pub attachments: &'a [AttachmentRow],
     pub mail_messages: &'a [MailMessageRow],
+    /// A predicted ticket number: the counter moves to it only from just
+    /// below it (see `desk::numbering`).
+    pub counter: Option<CounterMove<'a>>,
 }
 
-/// Writes `rows` and, when `audit_org` is given, locks that organization's
-/// audit head until commit and returns it as (last seq, last hash) —
-/// `(0, 32 zero bytes)` for a chain not started yet.
+/// Moves a ticket counter from `number - 1` to `number`.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterMove<'a> {
+    pub org_id: Uuid,
+    pub kind: &'a str,
+    pub number: i64,
+}
+
+/// What [`write_and_lock_head`] answers.
+#[derive(Debug)]
+pub struct Written {
+    /// The locked audit head (last seq, last hash) when one was asked for.
+    pub head: Option<(i64, Vec<u8>)>,
+    /// Whether [`Buffers::counter`] moved the counter; `false` when it stood
+    /// elsewhere (or there was none to move).
+    pub counter_moved: bool,
+}
+
+/// Writes `rows`, moves the ticket counter of [`Buffers::counter`] if it
+/// stands just below, and, when `audit_org` is given, locks that
+/// organization's audit head until commit and returns it as (last seq, last
+/// hash) — `(0, 32 zero bytes)` for a chain not started yet.
 ///
 /// A duplicate intake key fails the whole write with the unique violation
 /// of `inbound` (see [`inbound::is_duplicate`]). On Postgres the head is
@@ -54,13 +76,19 @@ pub async fn write_and_lock_head(
     tx: &mut Tx,
     rows: Buffers<'_>,
     audit_org: Option<Uuid>,
-) -> Result<Option<(i64, Vec<u8>)>, sqlx::Error> {
+) -> Result<Written, sqlx::Error> {
     if let Tx::Postgres(t) = tx {
-        let head: Option<(i64, Vec<u8>)> = pg_statement(&rows, audit_org)
-            .fetch_optional(&mut **t)
-            .await?;
-        return Ok(audit_org.map(|_| head.unwrap_or_else(audit::genesis_head)));
+        let (moved, seq, hash): PgFlushed =
+            pg_statement(&rows, audit_org).fetch_one(&mut **t).await?;
+        return Ok(Written {
+            head: audit_org.map(|_| seq.zip(hash).unwrap_or_else(audit::genesis_head)),
+            counter_moved: moved == 1,
+        });
     }
+    let counter_moved = match rows.counter {
+        Some(c) => tickets::advance_counter(tx, c.org_id, c.kind, c.number).await?,
+        None => false,
+    };
     if let Some(row) = rows.inbound {
         inbound::insert_inbound(tx, row).await?;
     }
@@ -80,14 +108,20 @@ pub async fn write_and_lock_head(
     for m in rows.mail_messages {
         mail::insert_mail_message(super::Exec::Tx(tx), m).await?;
     }
-    match audit_org {
-        Some(org_id) => Ok(Some(audit::lock_audit_head(tx, org_id).await?)),
-        None => Ok(None),
-    }
+    let head = match audit_org {
+        Some(org_id) => Some(audit::lock_audit_head(tx, org_id).await?),
+        None => None,
+    };
+    Ok(Written {
+        head,
+        counter_moved,
+    })
 }
 
-/// The main query locks the head; the inserts are CTEs nobody reads, which
-/// Postgres runs to completion after it.
+/// The main query moves the counter, then locks the audit head (the head's
+/// CTE reads the counter's, which fixes that order: a locked-mode creation
+/// takes them in the same order, so the two cannot deadlock); the inserts
+/// are CTEs nobody reads, which Postgres runs to completion after it.
 const PG: &str = "WITH \
     inbound_rows AS (INSERT INTO inbound (source, key, fingerprint, status, response, created_at) \
         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::jsonb[], $6::timestamptz[])), \
@@ -106,8 +140,18 @@ const PG: &str = "WITH \
         SELECT * FROM UNNEST($57::uuid[], $58::uuid[], $59::uuid[], $60::text[], $61::text[], $62::int8[], $63::text[], $64::uuid[], $65::text[], $66::timestamptz[])), \
     mail_rows AS (INSERT INTO mail_messages (org_id, message_id, direction, ticket_id, sender, outbox_id, created_at) \
         SELECT * FROM UNNEST($67::uuid[], $68::text[], $69::text[], $70::uuid[], $71::text[], $72::uuid[], $73::timestamptz[]) \
-        ON CONFLICT DO NOTHING) \
-    SELECT seq, hash FROM audit_heads WHERE org_id = $74 FOR UPDATE";
+        ON CONFLICT DO NOTHING), \
+    counter_row AS (INSERT INTO ticket_counters (org_id, kind, last_value) \
+        SELECT $75::uuid, $76::text, $77::int8 WHERE $77::int8 IS NOT NULL \
+        ON CONFLICT (org_id, kind) DO UPDATE SET last_value = EXCLUDED.last_value \
+        WHERE ticket_counters.last_value = EXCLUDED.last_value - 1 RETURNING 1), \
+    moved AS (SELECT count(*) AS n FROM counter_row), \
+    head AS (SELECT seq, hash FROM audit_heads, moved WHERE org_id = $74 FOR UPDATE OF audit_heads) \
+    SELECT (SELECT n FROM moved), (SELECT seq FROM head), (SELECT hash FROM head)";
+
+/// What the Postgres statement answers: counter rows moved (0 or 1), and
+/// the audit head's seq and hash if it has one.
+type PgFlushed = (i64, Option<i64>, Option<Vec<u8>>);
 
 /// One column of `rows` as an array parameter.
 fn column<R, T: Clone>(rows: &[R], field: impl Fn(&R) -> &T) -> Vec<T> {
@@ -117,7 +161,7 @@ fn column<R, T: Clone>(rows: &[R], field: impl Fn(&R) -> &T) -> Vec<T> {
 fn pg_statement<'q>(
     rows: &Buffers<'_>,
     audit_org: Option<Uuid>,
-) -> sqlx::query::QueryAs<'q, sqlx::Postgres, (i64, Vec<u8>), sqlx::postgres::PgArguments> {
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, PgFlushed, sqlx::postgres::PgArguments> {
     let intake: &[InboundRow] = rows.inbound.map(std::slice::from_ref).unwrap_or_default();
     let (a, o, i, t, c) = (
         rows.activity,
@@ -202,4 +246,7 @@ fn pg_statement<'q>(
         .bind(column(m, |r| &r.outbox_id))
         .bind(column(m, |r| &r.created_at))
         .bind(audit_org)
+        .bind(rows.counter.map(|c| c.org_id))
+        .bind(rows.counter.map(|c| c.kind.to_string()))
+        .bind(rows.counter.map(|c| c.number))
 }

@@ -292,6 +292,11 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
+/// Whether Postgres broke a deadlock by failing this statement.
+pub fn is_deadlock(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("40P01"))
+}
+
 /// Marks a point inside a transaction that [`rollback_to_savepoint`] can
 /// return to; automation runs each rule's actions behind one, so a failing
 /// rule undoes only its own writes. One name: savepoints are not nested.

@@ -97,6 +97,37 @@ pub async fn next_ticket_seq(tx: &mut Tx, org_id: Uuid, kind: &str) -> Result<i6
     on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(kind).fetch_one(c).await)
 }
 
+/// The last number taken of (organization, kind) as committed; 0 before
+/// the first. Reads without locking (see `desk::numbering`).
+pub async fn last_ticket_seq(tx: &mut Tx, org_id: Uuid, kind: &str) -> Result<i64, sqlx::Error> {
+    let sql = "SELECT last_value FROM ticket_counters WHERE org_id = $1 AND kind = $2";
+    let last: Option<i64> =
+        on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(kind).fetch_optional(c).await)?;
+    Ok(last.unwrap_or(0))
+}
+
+/// Moves the counter of (organization, kind) to `number` if it stands at
+/// `number - 1` (or is absent and `number` is 1); answers whether it moved.
+/// Postgres does the same inside the flush statement (`store::flush`).
+pub async fn advance_counter(
+    tx: &mut Tx,
+    org_id: Uuid,
+    kind: &str,
+    number: i64,
+) -> Result<bool, sqlx::Error> {
+    let sql = "INSERT INTO ticket_counters (org_id, kind, last_value) VALUES ($1, $2, $3) \
+               ON CONFLICT (org_id, kind) DO UPDATE SET last_value = excluded.last_value \
+               WHERE ticket_counters.last_value = excluded.last_value - 1";
+    let moved = on!(tx, c => sqlx::query(sql)
+        .bind(org_id)
+        .bind(kind)
+        .bind(number)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(moved == 1)
+}
+
 /// Records the requester's rating of a ticket.
 pub async fn set_satisfaction(
     tx: &mut Tx,
@@ -117,12 +148,21 @@ pub async fn set_satisfaction(
     Ok(())
 }
 
+/// The advisory lock class of ticket counters (`'tick'`); the key within
+/// it is a hash of organization and kind. A creation that predicts its
+/// number holds it shared, one that locks the counter row holds it
+/// exclusively (see `desk::numbering`): so a locked creation never waits on
+/// a predicted ticket row while that one waits on the counter row it holds.
+/// The two-key form keeps clear of the one-key leader locks.
+const COUNTER_LOCK: &str = "1952670571, hashtext($2::text || '/' || $3)";
+
 /// Postgres only: [`next_ticket_seq`] and [`insert_ticket`] in one statement
 /// (a data-modifying CTE), the number formed as `prefix` and the value
 /// zero-padded to seven digits like [`crate::domain::TicketNumber`] shows it.
 /// The counter row stays locked until commit as before, one round trip
-/// shorter. Answers the counter value and the number stored; `None` on
-/// SQLite, where the caller takes the two steps.
+/// shorter, and the counter's advisory lock is taken exclusively first.
+/// Answers the counter value and the number stored; `None` on SQLite, where
+/// the caller takes the two steps.
 pub async fn insert_next_ticket(
     tx: &mut Tx,
     t: &NewTicket,
@@ -131,16 +171,21 @@ pub async fn insert_next_ticket(
     let Tx::Postgres(c) = tx else {
         return Ok(None);
     };
-    let sql = "WITH seq AS (INSERT INTO ticket_counters (org_id, kind, last_value) VALUES ($2, $3, 1) \
-               ON CONFLICT (org_id, kind) DO UPDATE SET last_value = ticket_counters.last_value + 1 \
-               RETURNING last_value) \
-               INSERT INTO tickets (id, org_id, number, kind, title, description, state, impact, urgency, \
-               priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at) \
-               SELECT $1, $2, $16 || CASE WHEN seq.last_value < 10000000 \
-               THEN lpad(seq.last_value::text, 7, '0') ELSE seq.last_value::text END, \
-               $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15 FROM seq \
-               RETURNING (SELECT last_value FROM seq), number";
-    let row: (i64, String) = sqlx::query_as(sql)
+    const SQL: &str = concatcp!(
+        "WITH gate AS (SELECT pg_advisory_xact_lock(",
+        COUNTER_LOCK,
+        ")), \
+         seq AS (INSERT INTO ticket_counters (org_id, kind, last_value) SELECT $2, $3, 1 FROM gate \
+         ON CONFLICT (org_id, kind) DO UPDATE SET last_value = ticket_counters.last_value + 1 \
+         RETURNING last_value) \
+         INSERT INTO tickets (id, org_id, number, kind, title, description, state, impact, urgency, \
+         priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at) \
+         SELECT $1, $2, $16 || CASE WHEN seq.last_value < 10000000 \
+         THEN lpad(seq.last_value::text, 7, '0') ELSE seq.last_value::text END, \
+         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15 FROM seq \
+         RETURNING (SELECT last_value FROM seq), number"
+    );
+    let row: (i64, String) = sqlx::query_as(SQL)
         .bind(t.id)
         .bind(t.org_id)
         .bind(&t.kind)
@@ -160,6 +205,47 @@ pub async fn insert_next_ticket(
         .fetch_one(&mut **c)
         .await?;
     Ok(Some(row))
+}
+
+/// Inserts a ticket under a predicted number without touching the counter
+/// (the flush moves it); on Postgres with the counter's advisory lock held
+/// shared (see [`COUNTER_LOCK`]).
+pub async fn insert_predicted_ticket(
+    tx: &mut Tx,
+    t: &NewTicket,
+    number: &str,
+) -> Result<(), sqlx::Error> {
+    let Tx::Postgres(c) = tx else {
+        return insert_ticket(tx, t, number).await;
+    };
+    const SQL: &str = concatcp!(
+        "WITH gate AS (SELECT pg_advisory_xact_lock_shared(",
+        COUNTER_LOCK,
+        ")) \
+         INSERT INTO tickets (id, org_id, kind, number, title, description, state, impact, urgency, \
+         priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16 FROM gate"
+    );
+    sqlx::query(SQL)
+        .bind(t.id)
+        .bind(t.org_id)
+        .bind(&t.kind)
+        .bind(number)
+        .bind(&t.title)
+        .bind(&t.description)
+        .bind(&t.state)
+        .bind(&t.impact)
+        .bind(&t.urgency)
+        .bind(&t.priority)
+        .bind(t.requester_id)
+        .bind(t.assignee_id)
+        .bind(t.team_id)
+        .bind(t.category_id)
+        .bind(&t.channel)
+        .bind(t.created_at)
+        .execute(&mut **c)
+        .await?;
+    Ok(())
 }
 
 pub async fn insert_ticket(tx: &mut Tx, t: &NewTicket, number: &str) -> Result<(), sqlx::Error> {

@@ -15,6 +15,7 @@ mod idempotency;
 mod identities;
 mod isolation;
 mod notifications;
+mod numbering;
 mod ops;
 mod problems;
 mod rules;

@@ -283,13 +283,14 @@ async fn every_foreign_key_has_an_index_on_postgres() {
 /// The end-of-use-case write (`store::flush`): one statement on Postgres,
 /// one per table on SQLite — the same rows either way, the audit head of a
 /// new chain answered as genesis, and a second intake record under the same
-/// key failing as a duplicate (and only that).
+/// key failing as a duplicate (and only that), and a predicted ticket number
+/// moving the counter only from just below it.
 async fn flush_story(db: Db) {
     use store::{
         activity::ActivityRow,
         audit::AuditRow,
         chat::ChatMessageRow,
-        flush::{write_and_lock_head, Buffers},
+        flush::{write_and_lock_head, Buffers, CounterMove},
         inbound::InboundRow,
         mail::MailMessageRow,
         tickets::AttachmentRow,
@@ -395,15 +396,21 @@ async fn flush_story(db: Db) {
         chat: &chat,
         attachments: &attachments,
         mail_messages: &mail,
+        counter: Some(CounterMove {
+            org_id: org.id,
+            kind: "incident",
+            number: 1,
+        }),
     };
-    let head = write_and_lock_head(&mut tx, rows, Some(org.id))
+    let written = write_and_lock_head(&mut tx, rows, Some(org.id))
         .await
         .expect("flush");
     assert_eq!(
-        head,
+        written.head,
         Some((0, vec![0; 32])),
         "a new chain starts at genesis"
     );
+    assert!(written.counter_moved, "the first number starts the counter");
     // The head moves; the next flush answers where it stands.
     let entry = AuditRow {
         org_id: org.id,
@@ -463,19 +470,52 @@ async fn flush_story(db: Db) {
         chat: &[],
         attachments: &[],
         mail_messages: &[],
+        counter: None,
     };
     let none = write_and_lock_head(&mut tx, empty, None)
         .await
         .expect("empty flush");
-    assert_eq!(none, None);
+    assert_eq!((none.head, none.counter_moved), (None, false));
     let again = Buffers {
         inbound: None,
         ..empty
     };
-    let head = write_and_lock_head(&mut tx, again, Some(org.id))
+    let written = write_and_lock_head(&mut tx, again, Some(org.id))
         .await
         .expect("head");
-    assert_eq!(head, Some((1, vec![7; 32])));
+    assert_eq!(written.head, Some((1, vec![7; 32])));
+
+    // A prediction that skips a number, or repeats one, moves nothing.
+    let at = |number| Buffers {
+        counter: Some(CounterMove {
+            org_id: org.id,
+            kind: "incident",
+            number,
+        }),
+        ..empty
+    };
+    for wrong in [3, 1] {
+        let written = write_and_lock_head(&mut tx, at(wrong), None)
+            .await
+            .expect("counter check");
+        assert!(!written.counter_moved, "counter moved to {wrong} from 1");
+    }
+    assert_eq!(
+        store::tickets::last_ticket_seq(&mut tx, org.id, "incident")
+            .await
+            .expect("counter"),
+        1
+    );
+    let written = write_and_lock_head(&mut tx, at(2), None)
+        .await
+        .expect("counter move");
+    assert!(written.counter_moved);
+    assert_eq!(
+        store::tickets::last_ticket_seq(&mut tx, org.id, "incident")
+            .await
+            .expect("counter"),
+        2
+    );
     drop(tx); // rolls back
 
     // The same intake key again is a duplicate; a duplicate of another

@@ -43,6 +43,7 @@ pub struct Gateway {
 }
 
 /// A file attached to a message, fetched before the use case runs.
+#[derive(Clone)]
 struct Fetched {
     filename: String,
     bytes: Vec<u8>,

@@ -83,7 +83,7 @@ fn who(payload: &Value) -> Option<Who> {
 }
 
 /// A change an interaction asks for, run as one use case.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Action {
     Open(OpenTicket),
     Order {

@@ -1045,6 +1045,7 @@ impl Slack {
 }
 
 /// A click on a button or a menu, as understood.
+#[derive(Clone)]
 enum Click {
     /// A button: its action id and value (a ticket number or approval id).
     Button(String, String),

@@ -1,0 +1,286 @@
+//! Ticket numbers: gap-free per (organization, kind), taken without holding
+//! the counter row through the whole use case.
+//!
+//! The plain way ([`Mode::Lock`]) increments the counter row as the ticket is
+//! inserted and keeps the row locked to commit, so everything a use case does
+//! after numbering (SLA clocks, notifications, automation, rendering, the
+//! flush) runs one creation at a time. On Postgres the number is *predicted*
+//! instead ([`Mode::Predict`]): the process hands numbers out in order, the
+//! use cases run with them side by side, and the flush statement moves the
+//! counter only where it still stands just below the prediction
+//! (`last_value = n - 1`). Flushes go out in number order, so each one waits
+//! on its predecessor's row lock inside Postgres and only the flush and
+//! COMMIT stay serial.
+//!
+//! A prediction that turns out wrong — a predecessor rolled back, another
+//! replica took the number — fails the use case with [`Renumber`] before
+//! anything commits, and `Desk::transact` runs it again the plain way.
+//! Numbers stay gap-free either way: the counter moves by one, in the
+//! transaction that inserts that number's ticket. After a failed prediction
+//! the counter is taken the plain way for [`COOL_DOWN`], so replicas that
+//! keep meeting each other do not run every creation twice.
+//!
+//! Across processes a Postgres advisory lock per counter keeps the two ways
+//! apart (held shared by predicted creations, exclusively by locked ones;
+//! `store::tickets`), so a locked creation never waits on a predicted
+//! ticket row while that one waits on the counter row.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::{watch, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+use uuid::Uuid;
+
+use super::DeskError;
+use crate::store::{self, Tx};
+
+/// One ticket counter: (organization, kind).
+pub(crate) type Key = (Uuid, &'static str);
+
+/// How long a flush waits for its predecessor's before it goes ahead anyway.
+/// Past it the prediction is most likely wrong (the predecessor is stuck or
+/// waiting on us inside Postgres); going ahead turns a possible deadlock into
+/// a [`Renumber`] and a retry.
+const TURN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long the plain way waits for this process's predicted creations to
+/// finish before it relies on the counter's row lock alone (still correct,
+/// see [`Counters::lock`]).
+const GATE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a counter is taken the plain way after a prediction failed.
+const COOL_DOWN: Duration = Duration::from_secs(1);
+
+/// How a use case takes ticket numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Predicted in process, checked at the flush (Postgres).
+    Predict,
+    /// Counter row locked from the increment to commit (SQLite, and the
+    /// retry of a use case whose prediction failed).
+    Lock,
+}
+
+/// The use case's prediction was wrong; nothing of it may commit.
+#[derive(Debug, thiserror::Error)]
+#[error("the predicted ticket number was taken meanwhile")]
+pub(crate) struct Renumber;
+
+pub(crate) fn renumber() -> DeskError {
+    DeskError::Internal(anyhow::Error::new(Renumber))
+}
+
+/// Whether a failed run of a use case in [`Mode::Predict`] is worth running
+/// again the plain way: a wrong prediction, or the deadlock Postgres breaks
+/// when a predicted and a locked creation of two processes meet.
+pub(crate) fn retry_locked(error: &DeskError) -> bool {
+    match error {
+        DeskError::Internal(e) => e.is::<Renumber>(),
+        DeskError::Store(e) => store::is_deadlock(e),
+        _ => false,
+    }
+}
+
+/// The per-counter state of this process.
+#[derive(Default)]
+pub(crate) struct Counters(Mutex<HashMap<Key, Arc<Counter>>>);
+
+#[derive(Default)]
+struct Counter {
+    /// Predicted creations hold it shared, the plain way exclusively: a
+    /// locked creation never runs beside predicted ones of this process, and
+    /// the counter is re-read from the database only when none is in flight.
+    gate: Arc<RwLock<()>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The number to hand out next; `None` until read from the database, and
+    /// again after anything made it doubtful.
+    next: Option<i64>,
+    /// Bumped whenever `next` is forgotten, so a stale reservation's end does
+    /// not forget a fresh value.
+    epoch: u64,
+    /// Set once the last reservation handed out has flushed (or ended).
+    last_flushed: Option<watch::Receiver<bool>>,
+    /// Until when creations take the counter the plain way.
+    cooling_until: Option<Instant>,
+}
+
+impl State {
+    fn forget(&mut self) {
+        self.next = None;
+        self.last_flushed = None;
+        self.epoch += 1;
+    }
+}
+
+/// A number held by a transaction until it ends.
+pub(crate) enum Hold {
+    /// The plain way: the counter row is locked by the transaction itself.
+    Locked {
+        key: Key,
+        _gate: Option<OwnedRwLockWriteGuard<()>>,
+    },
+    Predicted(Reservation),
+}
+
+impl Hold {
+    pub(crate) fn key(&self) -> Key {
+        match self {
+            Hold::Locked { key, .. } => *key,
+            Hold::Predicted(r) => r.key,
+        }
+    }
+
+    /// Marks the number as committed (see [`Reservation`]'s drop).
+    pub(crate) fn committed(self) {
+        if let Hold::Predicted(mut r) = self {
+            r.committed = true;
+        }
+    }
+}
+
+/// A predicted number. Dropped before [`Hold::committed`], it makes the
+/// process forget its next number: successors already handed one are off by
+/// one and will fail their check.
+pub(crate) struct Reservation {
+    key: Key,
+    pub(crate) number: i64,
+    counter: Arc<Counter>,
+    epoch: u64,
+    previous: Option<watch::Receiver<bool>>,
+    flushed: watch::Sender<bool>,
+    committed: bool,
+    _gate: OwnedRwLockReadGuard<()>,
+}
+
+impl Reservation {
+    pub(crate) fn key(&self) -> Key {
+        self.key
+    }
+
+    /// Waits until the previous number's flush has moved the counter (or
+    /// that use case has ended), so this flush's check waits on its row lock
+    /// rather than failing against the old value.
+    pub(crate) async fn wait_turn(&mut self) {
+        if let Some(mut previous) = self.previous.take() {
+            let _ = tokio::time::timeout(TURN_TIMEOUT, previous.wait_for(|done| *done)).await;
+        }
+    }
+
+    /// The flush statement has run: the next number may flush.
+    pub(crate) fn flushed(&self) {
+        self.flushed.send_replace(true);
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.flushed.send_replace(true);
+        if self.committed {
+            return;
+        }
+        let mut state = lock(&self.counter.state);
+        state.cooling_until = Some(Instant::now() + COOL_DOWN);
+        if state.epoch == self.epoch {
+            state.forget();
+        }
+    }
+}
+
+impl Counters {
+    fn counter(&self, key: Key) -> Arc<Counter> {
+        lock(&self.0).entry(key).or_default().clone()
+    }
+
+    /// Whether a prediction of `key` failed within [`COOL_DOWN`].
+    pub(crate) fn cooling(&self, key: Key) -> bool {
+        let counter = self.counter(key);
+        let state = lock(&counter.state);
+        state
+            .cooling_until
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// The plain way's turn: no predicted creation of this process runs
+    /// beside it, and predictions restart from the database afterwards. The
+    /// counter row lock taken by the caller is what keeps numbers right;
+    /// the gate only spares Postgres a pile of waiters on that row, so past
+    /// [`GATE_TIMEOUT`] (a predicted creation waiting on this transaction
+    /// inside Postgres) it goes ahead without it.
+    pub(crate) async fn lock(&self, key: Key) -> Hold {
+        let counter = self.counter(key);
+        let gate = tokio::time::timeout(GATE_TIMEOUT, counter.gate.clone().write_owned())
+            .await
+            .ok();
+        if gate.is_none() {
+            tracing::warn!(org = %key.0, kind = key.1, "ticket counter gate not free in time; relying on the row lock");
+        }
+        lock(&counter.state).forget();
+        Hold::Locked { key, _gate: gate }
+    }
+
+    /// Predicts the next number of `key`, reading the committed counter in
+    /// `tx` when the process does not know it.
+    pub(crate) async fn predict(&self, key: Key, tx: &mut Tx) -> Result<Reservation, DeskError> {
+        let counter = self.counter(key);
+        loop {
+            let gate = tokio::time::timeout(GATE_TIMEOUT, counter.gate.clone().read_owned())
+                .await
+                .map_err(|_| renumber())?;
+            if lock(&counter.state).next.is_some() {
+                if let Some(r) = hand_out(&counter, key, gate) {
+                    return Ok(r);
+                }
+                continue;
+            }
+            drop(gate);
+            let gate = tokio::time::timeout(GATE_TIMEOUT, counter.gate.clone().write_owned())
+                .await
+                .map_err(|_| renumber())?;
+            if lock(&counter.state).next.is_none() {
+                // Nothing of this process is in flight: the committed value
+                // is the whole truth as far as this process knows.
+                let last = store::tickets::last_ticket_seq(tx, key.0, key.1).await?;
+                let mut state = lock(&counter.state);
+                state.forget();
+                state.next = Some(last + 1);
+            }
+            if let Some(r) = hand_out(&counter, key, gate.downgrade()) {
+                return Ok(r);
+            }
+        }
+    }
+}
+
+fn hand_out(
+    counter: &Arc<Counter>,
+    key: Key,
+    gate: OwnedRwLockReadGuard<()>,
+) -> Option<Reservation> {
+    let mut state = lock(&counter.state);
+    let number = state.next?;
+    state.next = Some(number + 1);
+    let (flushed, done) = watch::channel(false);
+    let previous = state.last_flushed.replace(done);
+    Some(Reservation {
+        key,
+        number,
+        counter: counter.clone(),
+        epoch: state.epoch,
+        previous,
+        flushed,
+        committed: false,
+        _gate: gate,
+    })
+}
+
+/// The state is plain data; a panic elsewhere cannot leave it half-written.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
