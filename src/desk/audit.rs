@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{DeskError, Work};
 use crate::{
     domain::audit::{canonical_content, chain_hash},
-    store::{self, audit::AuditRow},
+    store::{self, audit::AuditRow, flush::ChainRow},
 };
 
 pub(super) struct PendingAudit {
@@ -35,6 +35,55 @@ impl Work {
     }
 }
 
+/// What an entry's canonical content is made of; `seq` is decided by the
+/// head the entry is chained to.
+fn content(p: &PendingAudit, seq: i64) -> Value {
+    json!({
+        "org": p.org_id,
+        "seq": seq,
+        "at": p.at,
+        "actor": p.actor_id,
+        "channel": p.channel,
+        "action": p.action,
+        "subject": p.subject,
+        "details": p.details,
+    })
+}
+
+/// The entries of `org_id` for the flush statement to chain on Postgres
+/// (`store::flush`): each canonical content split around its sequence
+/// number, which only the head locked there decides. Joined with the number
+/// they are byte for byte what [`append`] would write.
+pub(super) fn chain_rows(
+    pending: &[PendingAudit],
+    org_id: Uuid,
+) -> Result<Vec<ChainRow>, DeskError> {
+    // Keys are sorted: "seq" is the one before "subject", the last key, and
+    // a JSON string value cannot hold an unescaped quote — so the last
+    // occurrence is the entry's own.
+    const SEQ: &str = ",\"seq\":0,\"subject\":";
+    pending
+        .iter()
+        .filter(|p| p.org_id == org_id)
+        .map(|p| {
+            let text = String::from_utf8(canonical_content(&content(p, 0)))
+                .map_err(anyhow::Error::from)?;
+            let at = text.rfind(SEQ).ok_or_else(|| {
+                anyhow::anyhow!("audit content without its sequence number: {text}")
+            })?;
+            let seq_at = at + ",\"seq\":".len();
+            Ok(ChainRow {
+                content_before_seq: text[..seq_at].to_string(),
+                content_after_seq: text[seq_at + 1..].to_string(),
+                at: p.at,
+                actor_id: p.actor_id,
+                action: p.action.clone(),
+                subject: p.subject.clone(),
+            })
+        })
+        .collect()
+}
+
 /// Chains and writes `pending`. `locked` is the head of one organization
 /// already locked by the flush (see `store::flush`); other organizations'
 /// heads are locked here.
@@ -55,17 +104,7 @@ pub(super) async fn append(
         let mut rows = Vec::new();
         for p in pending.iter().filter(|p| p.org_id == org_id) {
             seq += 1;
-            let content = json!({
-                "org": p.org_id,
-                "seq": seq,
-                "at": p.at,
-                "actor": p.actor_id,
-                "channel": p.channel,
-                "action": p.action,
-                "subject": p.subject,
-                "details": p.details,
-            });
-            let bytes = canonical_content(&content);
+            let bytes = canonical_content(&content(p, seq));
             let hash = chain_hash(&prev, &bytes);
             prev = hash;
             rows.push(AuditRow {

@@ -251,6 +251,10 @@ impl Work {
         let inbox = self.take_inbox();
         let pending = std::mem::take(&mut self.audit);
         let audit_org = pending.first().map(|p| p.org_id);
+        let chain = match (&self.tx, audit_org) {
+            (Tx::Postgres(_), Some(org_id)) => audit::chain_rows(&pending, org_id)?,
+            _ => Vec::new(),
+        };
         let mut predicted = self.numbers.iter_mut().find_map(|hold| match hold {
             numbering::Hold::Predicted(r) => Some(r),
             numbering::Hold::Locked { .. } => None,
@@ -273,6 +277,7 @@ impl Work {
             attachments: &self.attachments,
             mail_messages: &self.mail_messages,
             counter,
+            audit: &chain,
         };
         let written = store::flush::write_and_lock_head(&mut self.tx, rows, audit_org).await;
         if let Some(reservation) = predicted {
@@ -286,7 +291,17 @@ impl Work {
         if counter.is_some() && !written.counter_moved {
             return Err(numbering::renumber());
         }
-        audit::append(self, pending, audit_org.zip(written.head)).await?;
+        match (audit_org, written.head) {
+            (Some(org_id), store::flush::AuditHead::Chained(..)) => {
+                // Entries of other organizations (rare) lock their own heads.
+                let rest = pending.into_iter().filter(|p| p.org_id != org_id).collect();
+                audit::append(self, rest, None).await?;
+            }
+            (Some(org_id), store::flush::AuditHead::Locked(seq, hash)) => {
+                audit::append(self, pending, Some((org_id, (seq, hash)))).await?;
+            }
+            _ => audit::append(self, pending, None).await?,
+        }
         Ok(Flushed::Written)
     }
 }

@@ -11,6 +11,7 @@
 //! varies, so it is prepared once per connection. SQLite (one writer at a
 //! time, no round trips) keeps one statement per table.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
@@ -42,6 +43,34 @@ pub struct Buffers<'a> {
     /// A predicted ticket number: the counter moves to it only from just
     /// below it (see `desk::numbering`).
     pub counter: Option<CounterMove<'a>>,
+    /// Audit entries of the organization whose head is locked, chained by
+    /// the statement itself (Postgres only: SQLite has no SHA-256 in SQL,
+    /// so there the caller chains them after the head is locked).
+    pub audit: &'a [ChainRow],
+}
+
+/// An audit entry to chain: its canonical content around the sequence
+/// number, which the locked head decides (`desk::audit::chain_rows`).
+#[derive(Debug, Clone)]
+pub struct ChainRow {
+    pub content_before_seq: String,
+    pub content_after_seq: String,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub subject: String,
+}
+
+/// The audit head of the organization asked for, locked until commit.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuditHead {
+    /// No organization asked for.
+    None,
+    /// (last seq, last hash) — `(0, 32 zero bytes)` for a chain not started
+    /// yet; the caller appends the entries.
+    Locked(i64, Vec<u8>),
+    /// [`Buffers::audit`] is written; the head after its last entry.
+    Chained(i64, Vec<u8>),
 }
 
 /// Moves a ticket counter from `number - 1` to `number`.
@@ -55,8 +84,7 @@ pub struct CounterMove<'a> {
 /// What [`write_and_lock_head`] answers.
 #[derive(Debug)]
 pub struct Written {
-    /// The locked audit head (last seq, last hash) when one was asked for.
-    pub head: Option<(i64, Vec<u8>)>,
+    pub head: AuditHead,
     /// Whether [`Buffers::counter`] moved the counter; `false` when it stood
     /// elsewhere (or there was none to move).
     pub counter_moved: bool,
@@ -64,8 +92,8 @@ pub struct Written {
 
 /// Writes `rows`, moves the ticket counter of [`Buffers::counter`] if it
 /// stands just below, and, when `audit_org` is given, locks that
-/// organization's audit head until commit and returns it as (last seq, last
-/// hash) — `(0, 32 zero bytes)` for a chain not started yet.
+/// organization's audit head until commit, chaining [`Buffers::audit`] to it
+/// on Postgres.
 ///
 /// A duplicate intake key fails the whole write with the unique violation
 /// of `inbound` (see [`inbound::is_duplicate`]). On Postgres the head is
@@ -78,10 +106,16 @@ pub async fn write_and_lock_head(
     audit_org: Option<Uuid>,
 ) -> Result<Written, sqlx::Error> {
     if let Tx::Postgres(t) = tx {
-        let (moved, seq, hash): PgFlushed =
+        let (moved, chained, seq, hash): PgFlushed =
             pg_statement(&rows, audit_org).fetch_one(&mut **t).await?;
+        let (seq, hash) = seq.zip(hash).unwrap_or_else(audit::genesis_head);
+        let head = match audit_org {
+            None => AuditHead::None,
+            Some(_) if chained > 0 => AuditHead::Chained(seq, hash),
+            Some(_) => AuditHead::Locked(seq, hash),
+        };
         return Ok(Written {
-            head: audit_org.map(|_| seq.zip(hash).unwrap_or_else(audit::genesis_head)),
+            head,
             counter_moved: moved == 1,
         });
     }
@@ -109,8 +143,11 @@ pub async fn write_and_lock_head(
         mail::insert_mail_message(super::Exec::Tx(tx), m).await?;
     }
     let head = match audit_org {
-        Some(org_id) => Some(audit::lock_audit_head(tx, org_id).await?),
-        None => None,
+        Some(org_id) => {
+            let (seq, hash) = audit::lock_audit_head(tx, org_id).await?;
+            AuditHead::Locked(seq, hash)
+        }
+        None => AuditHead::None,
     };
     Ok(Written {
         head,
@@ -118,11 +155,17 @@ pub async fn write_and_lock_head(
     })
 }
 
-/// The main query moves the counter, then locks the audit head (the head's
-/// CTE reads the counter's, which fixes that order: a locked-mode creation
-/// takes them in the same order, so the two cannot deadlock); the inserts
-/// are CTEs nobody reads, which Postgres runs to completion after it.
-const PG: &str = "WITH \
+/// The main query moves the ticket counter, then locks the audit head (the
+/// head's CTE reads the counter's, which fixes that order: a locked-mode
+/// creation takes them in the same order, so the two cannot deadlock), then
+/// chains the entries to it (`chain`: the same SHA-256 over previous hash and
+/// canonical content as `domain::audit::chain_hash`) and writes them with
+/// the new head — so nothing is left to do but COMMIT once it returns. The
+/// other inserts are CTEs nobody reads, which Postgres runs to completion
+/// after it; the intake row among them, so a concurrent attempt with the same
+/// key finds the first one committed rather than waiting on it while holding
+/// the head.
+const PG: &str = "WITH RECURSIVE \
     inbound_rows AS (INSERT INTO inbound (source, key, fingerprint, status, response, created_at) \
         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::jsonb[], $6::timestamptz[])), \
     activity_rows AS (INSERT INTO activity (id, org_id, ticket_id, actor_id, channel, action, field, old_value, new_value, created_at) \
@@ -143,15 +186,34 @@ const PG: &str = "WITH \
         ON CONFLICT DO NOTHING), \
     counter_row AS (INSERT INTO ticket_counters (org_id, kind, last_value) \
         SELECT $75::uuid, $76::text, $77::int8 WHERE $77::int8 IS NOT NULL \
+        AND ($77::int8 = 1 OR EXISTS (SELECT 1 FROM ticket_counters WHERE org_id = $75::uuid AND kind = $76::text)) \
         ON CONFLICT (org_id, kind) DO UPDATE SET last_value = EXCLUDED.last_value \
         WHERE ticket_counters.last_value = EXCLUDED.last_value - 1 RETURNING 1), \
     moved AS (SELECT count(*) AS n FROM counter_row), \
-    head AS (SELECT seq, hash FROM audit_heads, moved WHERE org_id = $74 FOR UPDATE OF audit_heads) \
-    SELECT (SELECT n FROM moved), (SELECT seq FROM head), (SELECT hash FROM head)";
+    head AS (SELECT seq, hash FROM audit_heads, moved WHERE org_id = $74 FOR UPDATE OF audit_heads), \
+    entries AS (SELECT * FROM UNNEST($78::text[], $79::text[], $80::timestamptz[], $81::uuid[], $82::text[], $83::text[]) \
+        WITH ORDINALITY AS e(before_seq, after_seq, at, actor_id, action, subject, i)), \
+    chain(i, seq, hash, content) AS ( \
+        SELECT 0::int8, COALESCE((SELECT seq FROM head), 0::int8), \
+            COALESCE((SELECT hash FROM head), decode(repeat('00', 32), 'hex')), NULL::text FROM moved \
+        UNION ALL \
+        SELECT c.i + 1, c.seq + 1, \
+            sha256(c.hash || convert_to(e.before_seq || (c.seq + 1)::text || e.after_seq, 'UTF8')), \
+            e.before_seq || (c.seq + 1)::text || e.after_seq \
+        FROM chain c JOIN entries e ON e.i = c.i + 1), \
+    audit_rows AS (INSERT INTO audit_log (org_id, seq, at, actor_id, action, subject, content, hash) \
+        SELECT $74, c.seq, e.at, e.actor_id, e.action, e.subject, c.content, c.hash \
+        FROM chain c JOIN entries e ON e.i = c.i RETURNING seq, hash), \
+    head_move AS (INSERT INTO audit_heads (org_id, seq, hash) \
+        SELECT $74, seq, hash FROM audit_rows ORDER BY seq DESC LIMIT 1 \
+        ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash RETURNING seq, hash) \
+    SELECT (SELECT n FROM moved), (SELECT count(*) FROM audit_rows), \
+        COALESCE((SELECT seq FROM head_move), (SELECT seq FROM head)), \
+        COALESCE((SELECT hash FROM head_move), (SELECT hash FROM head))";
 
-/// What the Postgres statement answers: counter rows moved (0 or 1), and
-/// the audit head's seq and hash if it has one.
-type PgFlushed = (i64, Option<i64>, Option<Vec<u8>>);
+/// What the Postgres statement answers: counter rows moved (0 or 1), audit
+/// entries chained, and the audit head's seq and hash if it has one.
+type PgFlushed = (i64, i64, Option<i64>, Option<Vec<u8>>);
 
 /// One column of `rows` as an array parameter.
 fn column<R, T: Clone>(rows: &[R], field: impl Fn(&R) -> &T) -> Vec<T> {
@@ -249,4 +311,10 @@ fn pg_statement<'q>(
         .bind(rows.counter.map(|c| c.org_id))
         .bind(rows.counter.map(|c| c.kind.to_string()))
         .bind(rows.counter.map(|c| c.number))
+        .bind(column(rows.audit, |r| &r.content_before_seq))
+        .bind(column(rows.audit, |r| &r.content_after_seq))
+        .bind(column(rows.audit, |r| &r.at))
+        .bind(column(rows.audit, |r| &r.actor_id))
+        .bind(column(rows.audit, |r| &r.action))
+        .bind(column(rows.audit, |r| &r.subject))
 }

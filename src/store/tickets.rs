@@ -115,7 +115,8 @@ pub async fn advance_counter(
     kind: &str,
     number: i64,
 ) -> Result<bool, sqlx::Error> {
-    let sql = "INSERT INTO ticket_counters (org_id, kind, last_value) VALUES ($1, $2, $3) \
+    let sql = "INSERT INTO ticket_counters (org_id, kind, last_value) SELECT $1, $2, $3 \
+               WHERE $3 = 1 OR EXISTS (SELECT 1 FROM ticket_counters WHERE org_id = $1 AND kind = $2) \
                ON CONFLICT (org_id, kind) DO UPDATE SET last_value = excluded.last_value \
                WHERE ticket_counters.last_value = excluded.last_value - 1";
     let moved = on!(tx, c => sqlx::query(sql)

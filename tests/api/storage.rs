@@ -283,14 +283,15 @@ async fn every_foreign_key_has_an_index_on_postgres() {
 /// The end-of-use-case write (`store::flush`): one statement on Postgres,
 /// one per table on SQLite — the same rows either way, the audit head of a
 /// new chain answered as genesis, and a second intake record under the same
-/// key failing as a duplicate (and only that), and a predicted ticket number
-/// moving the counter only from just below it.
+/// key failing as a duplicate (and only that), a predicted ticket number
+/// moving the counter only from just below it, and on Postgres audit
+/// entries chained by the statement as the daemon would chain them.
 async fn flush_story(db: Db) {
     use store::{
         activity::ActivityRow,
         audit::AuditRow,
         chat::ChatMessageRow,
-        flush::{write_and_lock_head, Buffers, CounterMove},
+        flush::{write_and_lock_head, AuditHead, Buffers, ChainRow, CounterMove},
         inbound::InboundRow,
         mail::MailMessageRow,
         tickets::AttachmentRow,
@@ -401,13 +402,14 @@ async fn flush_story(db: Db) {
             kind: "incident",
             number: 1,
         }),
+        audit: &[],
     };
     let written = write_and_lock_head(&mut tx, rows, Some(org.id))
         .await
         .expect("flush");
     assert_eq!(
         written.head,
-        Some((0, vec![0; 32])),
+        AuditHead::Locked(0, vec![0; 32]),
         "a new chain starts at genesis"
     );
     assert!(written.counter_moved, "the first number starts the counter");
@@ -471,11 +473,12 @@ async fn flush_story(db: Db) {
         attachments: &[],
         mail_messages: &[],
         counter: None,
+        audit: &[],
     };
     let none = write_and_lock_head(&mut tx, empty, None)
         .await
         .expect("empty flush");
-    assert_eq!((none.head, none.counter_moved), (None, false));
+    assert_eq!((none.head, none.counter_moved), (AuditHead::None, false));
     let again = Buffers {
         inbound: None,
         ..empty
@@ -483,7 +486,38 @@ async fn flush_story(db: Db) {
     let written = write_and_lock_head(&mut tx, again, Some(org.id))
         .await
         .expect("head");
-    assert_eq!(written.head, Some((1, vec![7; 32])));
+    assert_eq!(written.head, AuditHead::Locked(1, vec![7; 32]));
+
+    // Entries to chain: Postgres chains them to the locked head in SQL, with
+    // the hash and content the daemon computes; SQLite leaves them to it.
+    let entries = ["ticket.updated", "ticket.commented"].map(|action| ChainRow {
+        content_before_seq: r#"{"action":"x","seq":"#.into(),
+        content_after_seq: format!(r#","subject":"{action}"}}"#),
+        at: now,
+        actor_id: None,
+        action: action.into(),
+        subject: "INC0000001".into(),
+    });
+    let chained = Buffers {
+        audit: &entries,
+        ..again
+    };
+    let written = write_and_lock_head(&mut tx, chained, Some(org.id))
+        .await
+        .expect("chain");
+    if let Db::Sqlite(_) = db {
+        assert_eq!(written.head, AuditHead::Locked(1, vec![7; 32]));
+    } else {
+        let second = br#"{"action":"x","seq":2,"subject":"ticket.updated"}"#;
+        let third = br#"{"action":"x","seq":3,"subject":"ticket.commented"}"#;
+        let hash2 = switchboard::domain::audit::chain_hash(&[7; 32], second);
+        let hash3 = switchboard::domain::audit::chain_hash(&hash2, third);
+        assert_eq!(written.head, AuditHead::Chained(3, hash3.to_vec()));
+        let head = store::audit::lock_audit_head(&mut tx, org.id)
+            .await
+            .expect("head");
+        assert_eq!(head, (3, hash3.to_vec()), "the head moved with the entries");
+    }
 
     // A prediction that skips a number, or repeats one, moves nothing.
     let at = |number| Buffers {
@@ -509,6 +543,23 @@ async fn flush_story(db: Db) {
     let written = write_and_lock_head(&mut tx, at(2), None)
         .await
         .expect("counter move");
+    assert!(written.counter_moved);
+    // A counter not started yet starts at 1, not at a later prediction.
+    let problem = |number| Buffers {
+        counter: Some(CounterMove {
+            org_id: org.id,
+            kind: "problem",
+            number,
+        }),
+        ..empty
+    };
+    let written = write_and_lock_head(&mut tx, problem(3), None)
+        .await
+        .expect("counter check");
+    assert!(!written.counter_moved, "a new counter started at 3");
+    let written = write_and_lock_head(&mut tx, problem(1), None)
+        .await
+        .expect("counter start");
     assert!(written.counter_moved);
     assert_eq!(
         store::tickets::last_ticket_seq(&mut tx, org.id, "incident")
