@@ -50,7 +50,7 @@ fn content(p: &PendingAudit, seq: i64) -> Value {
     })
 }
 
-/// The entries of `org_id` for the flush statement to chain on Postgres
+/// The entries of `org_id` for Postgres to chain at COMMIT
 /// (`store::flush`): each canonical content split around its sequence
 /// number, which only the head locked there decides. Joined with the number
 /// they are byte for byte what [`append`] would write.

@@ -230,6 +230,16 @@ impl Work {
         self.timers.push(timer);
     }
 
+    /// The predicted number's ticket row and lock are in: the next number
+    /// may go on to COMMIT and wait there (see [`numbering`]).
+    fn numbered(&mut self) {
+        for hold in &self.numbers {
+            if let numbering::Hold::Predicted(reservation) = hold {
+                reservation.numbered();
+            }
+        }
+    }
+
     /// Marks the organization's CMDB (CIs or relationships) as changed, so
     /// cached impact graphs are rebuilt once this transaction commits.
     pub(crate) fn cmdb_changed(&mut self, org_id: Uuid) {
@@ -279,20 +289,16 @@ impl Work {
             counter,
             audit: &chain,
         };
-        let written = store::flush::write_and_lock_head(&mut self.tx, rows, audit_org).await;
-        if let Some(reservation) = predicted {
-            reservation.flushed();
-        }
-        let written = match written {
+        let written = match store::flush::write_and_lock_head(&mut self.tx, rows, audit_org).await {
             Ok(written) => written,
             Err(error) if store::inbound::is_duplicate(&error) => return Ok(Flushed::Duplicate),
             Err(error) => return Err(error.into()),
         };
-        if counter.is_some() && !written.counter_moved {
+        if counter.is_some() && written.counter_moved == Some(false) {
             return Err(numbering::renumber());
         }
         match (audit_org, written.head) {
-            (Some(org_id), store::flush::AuditHead::Chained(..)) => {
+            (Some(org_id), store::flush::AuditHead::Staged) => {
                 // Entries of other organizations (rare) lock their own heads.
                 let rest = pending.into_iter().filter(|p| p.org_id != org_id).collect();
                 audit::append(self, rest, None).await?;

@@ -8,9 +8,12 @@
 //! instead ([`Mode::Predict`]): the process hands numbers out in order, the
 //! use cases run with them side by side, and the flush statement moves the
 //! counter only where it still stands just below the prediction
-//! (`last_value = n - 1`). Flushes go out in number order, so each one waits
-//! on its predecessor's row lock inside Postgres and only the flush and
-//! COMMIT stay serial.
+//! (`last_value = n - 1`) — at COMMIT, where a deferred trigger applies
+//! what the flush staged (`store::flush`). Each predicted ticket row is
+//! inserted under an advisory lock of its number, and the COMMIT of `n`
+//! waits on the lock of `n - 1` inside Postgres: numbers commit in order,
+//! and only COMMIT is serial. The process only makes sure that `n`'s flush
+//! does not reach Postgres before `n - 1`'s lock is taken.
 //!
 //! A prediction that turns out wrong — a predecessor rolled back, another
 //! replica took the number — fails the use case with [`Renumber`] before
@@ -40,10 +43,10 @@ use crate::store::{self, Tx};
 /// One ticket counter: (organization, kind).
 pub(crate) type Key = (Uuid, &'static str);
 
-/// How long a flush waits for its predecessor's before it goes ahead anyway.
-/// Past it the prediction is most likely wrong (the predecessor is stuck or
-/// waiting on us inside Postgres); going ahead turns a possible deadlock into
-/// a [`Renumber`] and a retry.
+/// How long a flush waits for its predecessor's number lock to be taken
+/// before it goes ahead anyway. Past it the prediction is most likely wrong
+/// (the predecessor is stuck); going ahead makes it a [`Renumber`] and a
+/// retry rather than a wait.
 const TURN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long the plain way waits for this process's predicted creations to
@@ -74,12 +77,14 @@ pub(crate) fn renumber() -> DeskError {
 }
 
 /// Whether a failed run of a use case in [`Mode::Predict`] is worth running
-/// again the plain way: a wrong prediction, or the deadlock Postgres breaks
-/// when a predicted and a locked creation of two processes meet.
+/// again the plain way: a wrong prediction (found by the flush, or by the
+/// COMMIT on Postgres), or a deadlock Postgres broke (a predicted creation
+/// waits at COMMIT for the number before it, which may wait on the first
+/// one's row of a repeated input).
 pub(crate) fn retry_locked(error: &DeskError) -> bool {
     match error {
         DeskError::Internal(e) => e.is::<Renumber>(),
-        DeskError::Store(e) => store::is_deadlock(e),
+        DeskError::Store(e) => store::is_deadlock(e) || store::tickets::is_number_taken(e),
         _ => false,
     }
 }
@@ -105,8 +110,9 @@ struct State {
     /// Bumped whenever `next` is forgotten, so a stale reservation's end does
     /// not forget a fresh value.
     epoch: u64,
-    /// Set once the last reservation handed out has flushed (or ended).
-    last_flushed: Option<watch::Receiver<bool>>,
+    /// Set once the last reservation handed out has its number's lock (or
+    /// has ended).
+    last_numbered: Option<watch::Receiver<bool>>,
     /// Until when creations take the counter the plain way.
     cooling_until: Option<Instant>,
 }
@@ -114,7 +120,7 @@ struct State {
 impl State {
     fn forget(&mut self) {
         self.next = None;
-        self.last_flushed = None;
+        self.last_numbered = None;
         self.epoch += 1;
     }
 }
@@ -154,7 +160,7 @@ pub(crate) struct Reservation {
     counter: Arc<Counter>,
     epoch: u64,
     previous: Option<watch::Receiver<bool>>,
-    flushed: watch::Sender<bool>,
+    numbered: watch::Sender<bool>,
     committed: bool,
     _gate: OwnedRwLockReadGuard<()>,
 }
@@ -164,24 +170,25 @@ impl Reservation {
         self.key
     }
 
-    /// Waits until the previous number's flush has moved the counter (or
-    /// that use case has ended), so this flush's check waits on its row lock
-    /// rather than failing against the old value.
+    /// Waits until the previous number's ticket row and lock are in (or
+    /// that use case has ended), so this COMMIT waits on that lock in
+    /// Postgres rather than failing against the counter's old value. Mostly
+    /// long done: a use case numbers its ticket early and commits last.
     pub(crate) async fn wait_turn(&mut self) {
         if let Some(mut previous) = self.previous.take() {
             let _ = tokio::time::timeout(TURN_TIMEOUT, previous.wait_for(|done| *done)).await;
         }
     }
 
-    /// The flush statement has run: the next number may flush.
-    pub(crate) fn flushed(&self) {
-        self.flushed.send_replace(true);
+    /// This number's ticket row and lock are in.
+    pub(crate) fn numbered(&self) {
+        self.numbered.send_replace(true);
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.flushed.send_replace(true);
+        self.numbered.send_replace(true);
         if self.committed {
             return;
         }
@@ -266,15 +273,15 @@ fn hand_out(
     let mut state = lock(&counter.state);
     let number = state.next?;
     state.next = Some(number + 1);
-    let (flushed, done) = watch::channel(false);
-    let previous = state.last_flushed.replace(done);
+    let (numbered, done) = watch::channel(false);
+    let previous = state.last_numbered.replace(done);
     Some(Reservation {
         key,
         number,
         counter: counter.clone(),
         epoch: state.epoch,
         previous,
-        flushed,
+        numbered,
         committed: false,
         _gate: gate,
     })

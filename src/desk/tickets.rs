@@ -276,13 +276,14 @@ impl Desk {
                 let number =
                     TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
                         .to_string();
-                match store::tickets::insert_predicted_ticket(tx, &new, &number).await {
+                match store::tickets::insert_predicted_ticket(tx, &new, &number, seq).await {
                     // Another process holds this number: it was no prediction.
                     Err(error) if store::is_unique_violation(&error) => {
                         return Err(super::numbering::renumber())
                     }
                     inserted => inserted?,
                 }
+                work.numbered();
                 number
             }
             None => match store::tickets::insert_next_ticket(tx, &new, kind.prefix()).await? {

@@ -1,15 +1,21 @@
 //! The end of a use case's transaction: its buffered rows (intake record,
 //! activity, outbox, inbox, timers, chat threads, a new ticket's
-//! attachments, received Message-IDs) written and the organization's audit
-//! head locked.
+//! attachments, received Message-IDs) written, and the part that must run
+//! one transaction at a time — a predicted ticket number against its
+//! counter, audit entries onto the organization's hash chain — done or
+//! staged.
 //!
-//! Why one function: from the ticket counter to commit, creations of one
-//! kind run one at a time, and every write of an organization queues on its
-//! audit head (DESIGN.md §4). Each round trip spent in that window lowers
-//! the ceiling of writes per second, so on Postgres all of it is ONE
-//! statement — data-modifying CTEs over arrays (`UNNEST`), whose text never
-//! varies, so it is prepared once per connection. SQLite (one writer at a
-//! time, no round trips) keeps one statement per table.
+//! Why: creations of one kind pass their counter one at a time, and every
+//! write of an organization passes its audit head one at a time (DESIGN.md
+//! §4). Each round trip spent holding them lowers the ceiling of writes per
+//! second. So on Postgres the rows go in as ONE statement (data-modifying
+//! CTEs over arrays, `UNNEST`, of fixed text, prepared once per connection)
+//! under no lock, and the serial part is staged as a `commit_seals` row that
+//! a deferred trigger applies inside COMMIT: the counter and the head are
+//! held only while a transaction commits, and the next one, already waiting
+//! in Postgres, follows without a round trip to the daemon. SQLite (one
+//! writer at a time, no round trips, no SHA-256 in SQL) keeps one statement
+//! per table, moves the counter here and leaves the chain to the caller.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -43,15 +49,14 @@ pub struct Buffers<'a> {
     /// A predicted ticket number: the counter moves to it only from just
     /// below it (see `desk::numbering`).
     pub counter: Option<CounterMove<'a>>,
-    /// Audit entries of the organization whose head is locked, chained by
-    /// the statement itself (Postgres only: SQLite has no SHA-256 in SQL,
-    /// so there the caller chains them after the head is locked).
+    /// Audit entries of `audit_org`, chained at COMMIT on Postgres; SQLite
+    /// ignores them (the caller chains them to the head it gets back).
     pub audit: &'a [ChainRow],
 }
 
 /// An audit entry to chain: its canonical content around the sequence
 /// number, which the locked head decides (`desk::audit::chain_rows`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ChainRow {
     pub content_before_seq: String,
     pub content_after_seq: String,
@@ -69,8 +74,8 @@ pub enum AuditHead {
     /// (last seq, last hash) — `(0, 32 zero bytes)` for a chain not started
     /// yet; the caller appends the entries.
     Locked(i64, Vec<u8>),
-    /// [`Buffers::audit`] is written; the head after its last entry.
-    Chained(i64, Vec<u8>),
+    /// Postgres: [`Buffers::audit`] is staged and chained at COMMIT.
+    Staged,
 }
 
 /// Moves a ticket counter from `number - 1` to `number`.
@@ -85,43 +90,48 @@ pub struct CounterMove<'a> {
 #[derive(Debug)]
 pub struct Written {
     pub head: AuditHead,
-    /// Whether [`Buffers::counter`] moved the counter; `false` when it stood
-    /// elsewhere (or there was none to move).
-    pub counter_moved: bool,
+    /// Whether [`Buffers::counter`] moved the counter; `None` when there was
+    /// none, or on Postgres, where COMMIT moves it (and fails with
+    /// `SBNUM`, `tickets::is_number_taken`, when it stands elsewhere).
+    pub counter_moved: Option<bool>,
 }
 
-/// Writes `rows`, moves the ticket counter of [`Buffers::counter`] if it
-/// stands just below, and, when `audit_org` is given, locks that
-/// organization's audit head until commit, chaining [`Buffers::audit`] to it
-/// on Postgres.
+/// Writes `rows`. The ticket counter of [`Buffers::counter`] moves if it
+/// stands just below it: here on SQLite, at COMMIT on Postgres. With
+/// `audit_org`, the entries of [`Buffers::audit`] are staged for COMMIT on
+/// Postgres; otherwise (SQLite, or no entries) that organization's audit
+/// head is locked until commit and returned for the caller to append to.
 ///
 /// A duplicate intake key fails the whole write with the unique violation
-/// of `inbound` (see [`inbound::is_duplicate`]). On Postgres the head is
-/// locked before the intake row is inserted: a concurrent attempt with the
-/// same key then finds the first one committed rather than waiting on it
-/// while holding the head.
+/// of `inbound` (see [`inbound::is_duplicate`]); a concurrent attempt with
+/// the same key waits on the first one's row and then fails so.
 pub async fn write_and_lock_head(
     tx: &mut Tx,
     rows: Buffers<'_>,
     audit_org: Option<Uuid>,
 ) -> Result<Written, sqlx::Error> {
     if let Tx::Postgres(t) = tx {
-        let (moved, chained, seq, hash): PgFlushed =
-            pg_statement(&rows, audit_org).fetch_one(&mut **t).await?;
-        let (seq, hash) = seq.zip(hash).unwrap_or_else(audit::genesis_head);
-        let head = match audit_org {
-            None => AuditHead::None,
-            Some(_) if chained > 0 => AuditHead::Chained(seq, hash),
-            Some(_) => AuditHead::Locked(seq, hash),
+        let staged = audit_org.filter(|_| !rows.audit.is_empty());
+        pg_statement(&rows, staged)
+            .map_err(|e| sqlx::Error::Encode(e.into()))?
+            .execute(&mut **t)
+            .await?;
+        let head = match (audit_org, staged) {
+            (None, _) => AuditHead::None,
+            (Some(_), Some(_)) => AuditHead::Staged,
+            (Some(org_id), None) => {
+                let (seq, hash) = audit::lock_audit_head(tx, org_id).await?;
+                AuditHead::Locked(seq, hash)
+            }
         };
         return Ok(Written {
             head,
-            counter_moved: moved == 1,
+            counter_moved: None,
         });
     }
     let counter_moved = match rows.counter {
-        Some(c) => tickets::advance_counter(tx, c.org_id, c.kind, c.number).await?,
-        None => false,
+        Some(c) => Some(tickets::advance_counter(tx, c.org_id, c.kind, c.number).await?),
+        None => None,
     };
     if let Some(row) = rows.inbound {
         inbound::insert_inbound(tx, row).await?;
@@ -155,17 +165,13 @@ pub async fn write_and_lock_head(
     })
 }
 
-/// The main query moves the ticket counter, then locks the audit head (the
-/// head's CTE reads the counter's, which fixes that order: a locked-mode
-/// creation takes them in the same order, so the two cannot deadlock), then
-/// chains the entries to it (`chain`: the same SHA-256 over previous hash and
-/// canonical content as `domain::audit::chain_hash`) and writes them with
-/// the new head — so nothing is left to do but COMMIT once it returns. The
-/// other inserts are CTEs nobody reads, which Postgres runs to completion
-/// after it; the intake row among them, so a concurrent attempt with the same
-/// key finds the first one committed rather than waiting on it while holding
-/// the head.
-const PG: &str = "WITH RECURSIVE \
+/// The rows go in under no lock; the serial part — a predicted ticket
+/// number checked against the counter, audit entries chained to the head —
+/// is staged as one `commit_seals` row that a deferred trigger applies at
+/// COMMIT (`switchboard_seal`, migration `…15_commit_seals`). So the counter
+/// and the audit head are held only while a transaction commits, and the
+/// next one, already waiting in Postgres, follows without a round trip.
+const PG: &str = "WITH \
     inbound_rows AS (INSERT INTO inbound (source, key, fingerprint, status, response, created_at) \
         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::jsonb[], $6::timestamptz[])), \
     activity_rows AS (INSERT INTO activity (id, org_id, ticket_id, actor_id, channel, action, field, old_value, new_value, created_at) \
@@ -183,47 +189,23 @@ const PG: &str = "WITH RECURSIVE \
         SELECT * FROM UNNEST($57::uuid[], $58::uuid[], $59::uuid[], $60::text[], $61::text[], $62::int8[], $63::text[], $64::uuid[], $65::text[], $66::timestamptz[])), \
     mail_rows AS (INSERT INTO mail_messages (org_id, message_id, direction, ticket_id, sender, outbox_id, created_at) \
         SELECT * FROM UNNEST($67::uuid[], $68::text[], $69::text[], $70::uuid[], $71::text[], $72::uuid[], $73::timestamptz[]) \
-        ON CONFLICT DO NOTHING), \
-    counter_row AS (INSERT INTO ticket_counters (org_id, kind, last_value) \
-        SELECT $75::uuid, $76::text, $77::int8 WHERE $77::int8 IS NOT NULL \
-        AND ($77::int8 = 1 OR EXISTS (SELECT 1 FROM ticket_counters WHERE org_id = $75::uuid AND kind = $76::text)) \
-        ON CONFLICT (org_id, kind) DO UPDATE SET last_value = EXCLUDED.last_value \
-        WHERE ticket_counters.last_value = EXCLUDED.last_value - 1 RETURNING 1), \
-    moved AS (SELECT count(*) AS n FROM counter_row), \
-    head AS (SELECT seq, hash FROM audit_heads, moved WHERE org_id = $74 FOR UPDATE OF audit_heads), \
-    entries AS (SELECT * FROM UNNEST($78::text[], $79::text[], $80::timestamptz[], $81::uuid[], $82::text[], $83::text[]) \
-        WITH ORDINALITY AS e(before_seq, after_seq, at, actor_id, action, subject, i)), \
-    chain(i, seq, hash, content) AS ( \
-        SELECT 0::int8, COALESCE((SELECT seq FROM head), 0::int8), \
-            COALESCE((SELECT hash FROM head), decode(repeat('00', 32), 'hex')), NULL::text FROM moved \
-        UNION ALL \
-        SELECT c.i + 1, c.seq + 1, \
-            sha256(c.hash || convert_to(e.before_seq || (c.seq + 1)::text || e.after_seq, 'UTF8')), \
-            e.before_seq || (c.seq + 1)::text || e.after_seq \
-        FROM chain c JOIN entries e ON e.i = c.i + 1), \
-    audit_rows AS (INSERT INTO audit_log (org_id, seq, at, actor_id, action, subject, content, hash) \
-        SELECT $74, c.seq, e.at, e.actor_id, e.action, e.subject, c.content, c.hash \
-        FROM chain c JOIN entries e ON e.i = c.i RETURNING seq, hash), \
-    head_move AS (INSERT INTO audit_heads (org_id, seq, hash) \
-        SELECT $74, seq, hash FROM audit_rows ORDER BY seq DESC LIMIT 1 \
-        ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash RETURNING seq, hash) \
-    SELECT (SELECT n FROM moved), (SELECT count(*) FROM audit_rows), \
-        COALESCE((SELECT seq FROM head_move), (SELECT seq FROM head)), \
-        COALESCE((SELECT hash FROM head_move), (SELECT hash FROM head))";
-
-/// What the Postgres statement answers: counter rows moved (0 or 1), audit
-/// entries chained, and the audit head's seq and hash if it has one.
-type PgFlushed = (i64, i64, Option<i64>, Option<Vec<u8>>);
+        ON CONFLICT DO NOTHING) \
+    INSERT INTO commit_seals (id, audit_org, entries, counter_org, counter_kind, counter_number) \
+    SELECT $74::uuid, $75::uuid, $76::jsonb, $77::uuid, $78::text, $79::int8 \
+    WHERE $75::uuid IS NOT NULL OR $79::int8 IS NOT NULL";
 
 /// One column of `rows` as an array parameter.
 fn column<R, T: Clone>(rows: &[R], field: impl Fn(&R) -> &T) -> Vec<T> {
     rows.iter().map(|r| field(r).clone()).collect()
 }
 
+/// The statement with `rows` bound; `audit_org` names the organization
+/// whose [`Buffers::audit`] entries are staged.
 fn pg_statement<'q>(
     rows: &Buffers<'_>,
     audit_org: Option<Uuid>,
-) -> sqlx::query::QueryAs<'q, sqlx::Postgres, PgFlushed, sqlx::postgres::PgArguments> {
+) -> Result<sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>, serde_json::Error>
+{
     let intake: &[InboundRow] = rows.inbound.map(std::slice::from_ref).unwrap_or_default();
     let (a, o, i, t, c) = (
         rows.activity,
@@ -233,7 +215,8 @@ fn pg_statement<'q>(
         rows.chat,
     );
     let (f, m) = (rows.attachments, rows.mail_messages);
-    sqlx::query_as(PG)
+    let entries = serde_json::to_value(rows.audit)?;
+    Ok(sqlx::query(PG)
         .bind(column(intake, |r| &r.source))
         .bind(column(intake, |r| &r.key))
         .bind(column(intake, |r| &r.fingerprint))
@@ -307,14 +290,10 @@ fn pg_statement<'q>(
         .bind(column(m, |r| &r.sender))
         .bind(column(m, |r| &r.outbox_id))
         .bind(column(m, |r| &r.created_at))
+        .bind(crate::desk::new_id())
         .bind(audit_org)
+        .bind(entries)
         .bind(rows.counter.map(|c| c.org_id))
         .bind(rows.counter.map(|c| c.kind.to_string()))
-        .bind(rows.counter.map(|c| c.number))
-        .bind(column(rows.audit, |r| &r.content_before_seq))
-        .bind(column(rows.audit, |r| &r.content_after_seq))
-        .bind(column(rows.audit, |r| &r.at))
-        .bind(column(rows.audit, |r| &r.actor_id))
-        .bind(column(rows.audit, |r| &r.action))
-        .bind(column(rows.audit, |r| &r.subject))
+        .bind(rows.counter.map(|c| c.number)))
 }

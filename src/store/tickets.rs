@@ -208,13 +208,17 @@ pub async fn insert_next_ticket(
     Ok(Some(row))
 }
 
-/// Inserts a ticket under a predicted number without touching the counter
-/// (the flush moves it); on Postgres with the counter's advisory lock held
-/// shared (see [`COUNTER_LOCK`]).
+/// Inserts a ticket under a predicted number (`seq`, shown as `number`)
+/// without touching the counter: its COMMIT moves it (`store::flush`). On
+/// Postgres with the counter's advisory lock held shared (see
+/// [`COUNTER_LOCK`]) and the number's own held exclusively until the
+/// transaction ends: the next number's COMMIT waits on it
+/// (`switchboard_number_lock` in the migrations).
 pub async fn insert_predicted_ticket(
     tx: &mut Tx,
     t: &NewTicket,
     number: &str,
+    seq: i64,
 ) -> Result<(), sqlx::Error> {
     let Tx::Postgres(c) = tx else {
         return insert_ticket(tx, t, number).await;
@@ -222,7 +226,7 @@ pub async fn insert_predicted_ticket(
     const SQL: &str = concatcp!(
         "WITH gate AS (SELECT pg_advisory_xact_lock_shared(",
         COUNTER_LOCK,
-        ")) \
+        "), switchboard_number_lock($2, $3, $17, false)) \
          INSERT INTO tickets (id, org_id, kind, number, title, description, state, impact, urgency, \
          priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16 FROM gate"
@@ -244,9 +248,16 @@ pub async fn insert_predicted_ticket(
         .bind(t.category_id)
         .bind(&t.channel)
         .bind(t.created_at)
+        .bind(seq)
         .execute(&mut **c)
         .await?;
     Ok(())
+}
+
+/// Whether a COMMIT failed because its predicted ticket number was taken
+/// (`SBNUM`, raised by `switchboard_seal` in the migrations).
+pub fn is_number_taken(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("SBNUM"))
 }
 
 pub async fn insert_ticket(tx: &mut Tx, t: &NewTicket, number: &str) -> Result<(), sqlx::Error> {
