@@ -109,14 +109,11 @@ impl Work {
     /// [`Work::prefetch_subscriptions`]; every round trip under the counter
     /// lock is one every other creation of the kind waits for.
     pub(crate) async fn prefetch_for_open(&mut self, org_id: Uuid) -> Result<(), DeskError> {
-        self.prefetch_subscriptions(org_id).await?;
-        let sla = store::sla::list_policies(Exec::Tx(&mut self.tx), org_id).await?;
-        self.sla_policies = Some((org_id, sla));
-        let escalation =
-            store::sla::list_escalation_policies(Exec::Tx(&mut self.tx), org_id).await?;
-        self.escalation_policies = Some((org_id, escalation));
-        let rules = store::rules::enabled_rules(&mut self.tx, org_id).await?;
-        self.rules = Some((org_id, rules));
+        let setup = store::setup::read_open_setup(&mut self.tx, org_id).await?;
+        self.subscriptions = Some((org_id, setup.webhooks));
+        self.sla_policies = Some((org_id, setup.sla_policies));
+        self.escalation_policies = Some((org_id, setup.escalation_policies));
+        self.rules = Some((org_id, setup.rules));
         Ok(())
     }
 

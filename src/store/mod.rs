@@ -22,6 +22,7 @@ pub mod people;
 pub mod problems;
 pub mod rules;
 pub mod schedules;
+pub mod setup;
 pub mod sla;
 pub mod slack_installs;
 pub mod teams;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{on, Tx};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct RuleRow {
     pub id: Uuid,
     pub org_id: Uuid,
@@ -23,7 +23,7 @@ pub struct RuleRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const RULE: &str =
+pub(super) const RULE: &str =
     "SELECT id, org_id, name, position, enabled, on_event, match_all, conditions, actions, \
                     stop_processing, created_at, updated_at FROM automation_rules";
 

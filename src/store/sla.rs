@@ -61,7 +61,7 @@ pub async fn calendar_in_use(tx: &mut Tx, id: Uuid) -> Result<bool, sqlx::Error>
     Ok(n > 0)
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct PolicyRow {
     pub id: Uuid,
     pub org_id: Uuid,
@@ -77,7 +77,7 @@ pub struct PolicyRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const POLICY: &str =
+pub(super) const POLICY: &str =
     "SELECT id, org_id, name, position, selector, targets, warn_at_percent, pause_states, \
                       on_reopen, calendar_id, created_at, updated_at FROM sla_policies";
 
@@ -294,7 +294,7 @@ pub async fn list_sla_events(
     on_exec!(exec, c => sqlx::query_as(sql).bind(ticket_id).fetch_all(c).await)
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct EscalationPolicyRow {
     pub id: Uuid,
     pub org_id: Uuid,
@@ -306,7 +306,7 @@ pub struct EscalationPolicyRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const ESCALATION_POLICY: &str =
+pub(super) const ESCALATION_POLICY: &str =
     "SELECT id, org_id, name, position, selector, steps, created_at, updated_at FROM escalation_policies";
 
 pub async fn upsert_escalation_policy(

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{on, on_pool, Db, Tx};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct WebhookRow {
     pub id: Uuid,
     pub org_id: Uuid,
@@ -18,7 +18,7 @@ pub struct WebhookRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "SELECT id, org_id, url, secret, events, active, created_at FROM webhook_subscriptions";
 
 pub async fn insert_webhook(tx: &mut Tx, w: &WebhookRow) -> Result<(), sqlx::Error> {

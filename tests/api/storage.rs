@@ -662,3 +662,132 @@ async fn the_flush_writes_the_same_rows_on_sqlite() {
 async fn the_flush_writes_the_same_rows_on_postgres() {
     flush_story(postgres_db().await).await;
 }
+
+/// What a new ticket reads about its organization (`store::setup`): one
+/// statement on Postgres, four reads on SQLite — the same lists either way,
+/// each in the order of its own read (position, then creation or name).
+async fn open_setup_story(db: Db) {
+    use store::{rules::RuleRow, sla::EscalationPolicyRow, sla::PolicyRow, webhooks::WebhookRow};
+    let now = store::now();
+    let mut tx = db.begin().await.expect("begin");
+    let org = org_row("setup", "Setup");
+    store::orgs::insert_org(&mut tx, &org).await.expect("org");
+    for (name, position) in [("late", 20), ("early", 10)] {
+        let policy = PolicyRow {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            name: name.into(),
+            position,
+            selector: Json(json!({ "kind": "incident" })),
+            targets: Json(json!({ "resolution": { "minutes": 60 } })),
+            warn_at_percent: Json(json!([80])),
+            pause_states: Json(json!(["on_hold"])),
+            on_reopen: "resume".into(),
+            calendar_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        store::sla::upsert_policy(&mut tx, &policy)
+            .await
+            .expect("policy");
+        let escalation = EscalationPolicyRow {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            name: name.into(),
+            position,
+            selector: Json(json!({})),
+            steps: Json(json!([{ "after_minutes": 5 }])),
+            created_at: now,
+            updated_at: now,
+        };
+        store::sla::upsert_escalation_policy(&mut tx, &escalation)
+            .await
+            .expect("escalation policy");
+        for enabled in [true, false] {
+            let rule = RuleRow {
+                id: Uuid::now_v7(),
+                org_id: org.id,
+                name: format!("{name} {enabled}"),
+                position: i32::try_from(position).expect("small"),
+                enabled,
+                on_event: "ticket.created".into(),
+                match_all: true,
+                conditions: Json(json!([])),
+                actions: Json(json!([])),
+                stop_processing: false,
+                created_at: now,
+                updated_at: now,
+            };
+            store::rules::insert_rule(&mut tx, &rule)
+                .await
+                .expect("rule");
+            let webhook = WebhookRow {
+                id: Uuid::now_v7(),
+                org_id: org.id,
+                url: format!("https://hooks.example/{name}"),
+                secret: "s".into(),
+                events: Json(vec!["*".into()]),
+                active: enabled,
+                created_at: now,
+            };
+            store::webhooks::insert_webhook(&mut tx, &webhook)
+                .await
+                .expect("webhook");
+        }
+    }
+    let setup = store::setup::read_open_setup(&mut tx, org.id)
+        .await
+        .expect("setup");
+    assert_eq!(
+        setup
+            .sla_policies
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        ["early", "late"]
+    );
+    assert_eq!(
+        setup.sla_policies[0].targets.0,
+        json!({ "resolution": { "minutes": 60 } })
+    );
+    assert_eq!(setup.sla_policies[0].created_at, now);
+    assert_eq!(
+        setup
+            .escalation_policies
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        ["early", "late"]
+    );
+    assert_eq!(
+        setup
+            .rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        ["early true", "late true"],
+        "enabled rules only"
+    );
+    let mut urls: Vec<String> = setup.webhooks.iter().map(|w| w.url.clone()).collect();
+    urls.sort();
+    assert_eq!(
+        urls,
+        ["https://hooks.example/early", "https://hooks.example/late"],
+        "active subscriptions only"
+    );
+    let empty = store::setup::read_open_setup(&mut tx, Uuid::now_v7())
+        .await
+        .expect("setup of nobody");
+    assert!(empty.webhooks.is_empty() && empty.sla_policies.is_empty() && empty.rules.is_empty());
+}
+
+#[tokio::test]
+async fn a_new_ticket_reads_the_same_setup_on_postgres() {
+    open_setup_story(postgres_db().await).await;
+}
+
+#[tokio::test]
+async fn a_new_ticket_reads_the_same_setup_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    open_setup_story(sqlite_db(&dir).await).await;
+}
