@@ -439,12 +439,12 @@ pub(crate) async fn find_contact_in(
 ) -> Result<Option<PersonRow>, DeskError> {
     let org_id = contact.org_id;
     let (kind, namespace, external_id) = contact.identity.parts();
-    if let Some(found) =
-        store::identity::find_identity(&mut work.tx, org_id, kind, namespace, &external_id).await?
+    // One statement: every chat message and mail starts here.
+    if let Some(person) =
+        store::people::find_person_by_identity(&mut work.tx, org_id, kind, namespace, &external_id)
+            .await?
     {
-        return person_row(&mut work.tx, org_id, found.person_id)
-            .await
-            .map(Some);
+        return Ok(Some(person));
     }
     if let IdentityKey::Email(address) = &contact.identity {
         return Ok(store::people::find_person_by_email(
@@ -463,25 +463,11 @@ pub(crate) async fn resolve_contact_in(
     work: &mut Work,
     contact: &Contact,
 ) -> Result<PersonRow, DeskError> {
+    if let Some(person) = find_contact_in(work, contact).await? {
+        return Ok(person);
+    }
     let org_id = contact.org_id;
-    let (kind, namespace, external_id) = contact.identity.parts();
-    if let Some(found) =
-        store::identity::find_identity(&mut work.tx, org_id, kind, namespace, &external_id).await?
-    {
-        return person_row(&mut work.tx, org_id, found.person_id).await;
-    }
-    // An email sender is the person whose primary address it is.
-    if let IdentityKey::Email(address) = &contact.identity {
-        if let Some(person) = store::people::find_person_by_email(
-            &mut work.tx,
-            org_id,
-            &address.trim().to_lowercase(),
-        )
-        .await?
-        {
-            return Ok(person);
-        }
-    }
+    let (kind, _, external_id) = contact.identity.parts();
     let verified_email = match (&contact.identity, &contact.verified_email) {
         (IdentityKey::Email(_), _) => None,
         (_, Some(email)) => super::admin::normalize_email(email).ok(),

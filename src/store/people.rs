@@ -73,6 +73,23 @@ pub async fn insert_person(tx: &mut Tx, row: &PersonRow) -> Result<(), sqlx::Err
     Ok(())
 }
 
+/// The person an identity (kind, namespace, external id) belongs to, in one
+/// statement.
+pub async fn find_person_by_identity(
+    tx: &mut Tx,
+    org_id: Uuid,
+    kind: &str,
+    namespace: &str,
+    external_id: &str,
+) -> Result<Option<PersonRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(
+        COLUMNS,
+        " WHERE org_id = $1 AND id = (SELECT person_id FROM identities \
+         WHERE org_id = $1 AND kind = $2 AND namespace = $3 AND external_id = $4)"
+    );
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(kind).bind(namespace).bind(external_id).fetch_optional(c).await)
+}
+
 pub async fn find_person(
     tx: &mut Tx,
     org_id: Uuid,
