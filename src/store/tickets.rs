@@ -186,8 +186,22 @@ pub async fn insert_next_ticket(
          $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15 FROM seq \
          RETURNING (SELECT last_value FROM seq), number"
     );
-    let row: (i64, String) = sqlx::query_as(SQL)
-        .bind(t.id)
+    let row: (i64, String) = bind_new_ticket(sqlx::query_as(SQL), t)
+        .bind(prefix)
+        .fetch_one(&mut **c)
+        .await?;
+    Ok(Some(row))
+}
+
+/// Binds `t` as `$1` … `$15` in the order the Postgres inserts above and
+/// below name them: id, organization, kind, title, description, state,
+/// impact, urgency, priority, requester, assignee, team, category, channel,
+/// created at.
+fn bind_new_ticket<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    t: &'q NewTicket,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    q.bind(t.id)
         .bind(t.org_id)
         .bind(&t.kind)
         .bind(&t.title)
@@ -202,10 +216,6 @@ pub async fn insert_next_ticket(
         .bind(t.category_id)
         .bind(&t.channel)
         .bind(t.created_at)
-        .bind(prefix)
-        .fetch_one(&mut **c)
-        .await?;
-    Ok(Some(row))
 }
 
 /// Inserts a ticket under a predicted number (`seq`, shown as `number`)
@@ -227,29 +237,15 @@ pub async fn insert_predicted_ticket(
         "WITH gate AS (SELECT pg_advisory_xact_lock_shared(",
         COUNTER_LOCK,
         "), switchboard_number_lock($2, $3, $17, false)) \
-         INSERT INTO tickets (id, org_id, kind, number, title, description, state, impact, urgency, \
-         priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16 FROM gate"
+         INSERT INTO tickets (id, org_id, kind, title, description, state, impact, urgency, \
+         priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at, number) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16 FROM gate \
+         RETURNING id"
     );
-    sqlx::query(SQL)
-        .bind(t.id)
-        .bind(t.org_id)
-        .bind(&t.kind)
+    let _: (Uuid,) = bind_new_ticket(sqlx::query_as(SQL), t)
         .bind(number)
-        .bind(&t.title)
-        .bind(&t.description)
-        .bind(&t.state)
-        .bind(&t.impact)
-        .bind(&t.urgency)
-        .bind(&t.priority)
-        .bind(t.requester_id)
-        .bind(t.assignee_id)
-        .bind(t.team_id)
-        .bind(t.category_id)
-        .bind(&t.channel)
-        .bind(t.created_at)
         .bind(seq)
-        .execute(&mut **c)
+        .fetch_one(&mut **c)
         .await?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchboard::{
-    desk::{tickets::OpenTicket, DeskError},
+    desk::{tickets::OpenTicket, Actor, DeskError},
     domain::Channel,
 };
 
@@ -25,6 +25,14 @@ async fn open(app: &TestApp, title: &str) -> String {
     let body: Value = response.json().await.expect("json");
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["number"].as_str().expect("number").to_string()
+}
+
+/// The admin behind the app's token, as use cases see it.
+async fn admin(app: &TestApp) -> Actor {
+    app.desk
+        .authenticate_token(&app.token, Channel::Api)
+        .await
+        .expect("actor")
 }
 
 fn incident(title: &str) -> OpenTicket {
@@ -92,11 +100,7 @@ async fn two_replicas_opening_tickets_at_once_leave_no_gap_and_no_repeat() {
 async fn one_use_case_opening_two_incidents_numbers_them_one_after_the_other() {
     let url = fresh_database().await;
     let app = spawn_on(&url, false, |_| {}).await;
-    let actor = app
-        .desk
-        .authenticate_token(&app.token, Channel::Api)
-        .await
-        .expect("actor");
+    let actor = admin(&app).await;
     let desk = app.desk.clone();
     let numbers = app
         .desk
@@ -118,11 +122,7 @@ async fn one_use_case_opening_two_incidents_numbers_them_one_after_the_other() {
 async fn a_use_case_failing_after_taking_a_number_gives_it_back() {
     let url = fresh_database().await;
     let app = spawn_on(&url, false, |_| {}).await;
-    let actor = app
-        .desk
-        .authenticate_token(&app.token, Channel::Api)
-        .await
-        .expect("actor");
+    let actor = admin(&app).await;
 
     // Opened, then refused later in the same transaction: nothing commits.
     let failing = |title: &'static str| {

@@ -280,8 +280,18 @@ async fn every_foreign_key_has_an_index_on_postgres() {
     );
 }
 
-/// A prediction that skips a number, or repeats one, moves nothing; a
-/// counter not started yet starts at 1, not at a later prediction. Entries
+/// Predicted numbers in turn, after the incident counter stood at 1: a
+/// prediction that skips a number, or repeats one, moves nothing; a counter
+/// not started yet starts at 1, not at a later prediction.
+const PREDICTIONS: [(&str, i64, bool); 5] = [
+    ("incident", 3, false),
+    ("incident", 1, false),
+    ("incident", 2, true),
+    ("problem", 3, false),
+    ("problem", 1, true),
+];
+
+/// [`PREDICTIONS`] checked in the flush, as SQLite does; entries
 /// to chain are left to the daemon. (SQLite: all of it in the flush.)
 async fn counter_and_chain_in_the_flush(db: &Db, org_id: Uuid, empty: &store::flush::Buffers<'_>) {
     use store::flush::{write_and_lock_head, AuditHead, Buffers, CounterMove};
@@ -294,33 +304,14 @@ async fn counter_and_chain_in_the_flush(db: &Db, org_id: Uuid, empty: &store::fl
         }),
         ..*empty
     };
-    for (kind, number, moves) in [
-        ("incident", 3, false),
-        ("incident", 1, false),
-        ("incident", 2, true),
-        ("problem", 3, false),
-        ("problem", 1, true),
-    ] {
+    for (kind, number, moves) in PREDICTIONS {
         let written = write_and_lock_head(&mut tx, at(kind, number), None)
             .await
             .expect("counter check");
         assert_eq!(written.counter_moved, Some(moves), "{kind} to {number}");
     }
-    assert_eq!(
-        store::tickets::last_ticket_seq(&mut tx, org_id, "incident")
-            .await
-            .expect("counter"),
-        2
-    );
-    let entries = chain_rows(store::now());
-    let chained = Buffers {
-        audit: &entries,
-        ..*empty
-    };
-    let written = write_and_lock_head(&mut tx, chained, Some(org_id))
-        .await
-        .expect("chain");
-    assert_eq!(written.head, AuditHead::Locked(1, vec![7; 32]));
+    let head = flush_entries_after(&mut tx, org_id, empty).await;
+    assert_eq!(head, AuditHead::Locked(1, vec![7; 32]));
 }
 
 /// The same on Postgres, where COMMIT checks the counter and chains the
@@ -328,13 +319,7 @@ async fn counter_and_chain_in_the_flush(db: &Db, org_id: Uuid, empty: &store::fl
 /// `SBNUM` and nothing of the transaction stays.
 async fn counter_and_chain_at_commit(db: &Db, org_id: Uuid, empty: &store::flush::Buffers<'_>) {
     use store::flush::{write_and_lock_head, AuditHead, Buffers, CounterMove};
-    for (kind, number, moves) in [
-        ("incident", 3, false),
-        ("incident", 1, false),
-        ("incident", 2, true),
-        ("problem", 3, false),
-        ("problem", 1, true),
-    ] {
+    for (kind, number, moves) in PREDICTIONS {
         let mut tx = db.begin().await.expect("begin");
         let rows = Buffers {
             counter: Some(CounterMove {
@@ -357,21 +342,8 @@ async fn counter_and_chain_at_commit(db: &Db, org_id: Uuid, empty: &store::flush
         }
     }
     let mut tx = db.begin().await.expect("begin");
-    assert_eq!(
-        store::tickets::last_ticket_seq(&mut tx, org_id, "incident")
-            .await
-            .expect("counter"),
-        2
-    );
-    let entries = chain_rows(store::now());
-    let chained = Buffers {
-        audit: &entries,
-        ..*empty
-    };
-    let written = write_and_lock_head(&mut tx, chained, Some(org_id))
-        .await
-        .expect("chain");
-    assert_eq!(written.head, AuditHead::Staged);
+    let head = flush_entries_after(&mut tx, org_id, empty).await;
+    assert_eq!(head, AuditHead::Staged);
     tx.commit().await.expect("commit chains");
     let second = br#"{"action":"x","seq":2,"subject":"ticket.updated"}"#;
     let third = br#"{"action":"x","seq":3,"subject":"ticket.commented"}"#;
@@ -393,6 +365,30 @@ async fn counter_and_chain_at_commit(db: &Db, org_id: Uuid, empty: &store::flush
             r#"{"action":"x","seq":3,"subject":"ticket.commented"}"#
         ]
     );
+}
+
+/// After [`PREDICTIONS`] the incident counter stands at 2; two audit entries
+/// then go to the flush, which answers what became of the head.
+async fn flush_entries_after(
+    tx: &mut store::Tx,
+    org_id: Uuid,
+    empty: &store::flush::Buffers<'_>,
+) -> store::flush::AuditHead {
+    assert_eq!(
+        store::tickets::last_ticket_seq(tx, org_id, "incident")
+            .await
+            .expect("counter"),
+        2
+    );
+    let entries = chain_rows(store::now());
+    let chained = store::flush::Buffers {
+        audit: &entries,
+        ..*empty
+    };
+    store::flush::write_and_lock_head(tx, chained, Some(org_id))
+        .await
+        .expect("chain")
+        .head
 }
 
 /// Two audit entries as `desk::audit::chain_rows` would prepare them.
