@@ -259,7 +259,7 @@ impl Work {
             store::cmdb::bump_cmdb_generation(&mut self.tx, org_id).await?;
         }
         let inbox = self.take_inbox();
-        let pending = std::mem::take(&mut self.audit);
+        let mut pending = std::mem::take(&mut self.audit);
         let audit_org = pending.first().map(|p| p.org_id);
         let chain = match (&self.tx, audit_org) {
             (Tx::Postgres(_), Some(org_id)) => audit::chain_rows(&pending, org_id)?,
@@ -297,17 +297,17 @@ impl Work {
         if counter.is_some() && written.counter_moved == Some(false) {
             return Err(numbering::renumber());
         }
-        match (audit_org, written.head) {
-            (Some(org_id), store::flush::AuditHead::Staged) => {
-                // Entries of other organizations (rare) lock their own heads.
-                let rest = pending.into_iter().filter(|p| p.org_id != org_id).collect();
-                audit::append(self, rest, None).await?;
+        let locked = match written.head {
+            store::flush::AuditHead::Locked(seq, hash) => audit_org.map(|org| (org, (seq, hash))),
+            // Staged for COMMIT; entries of other organizations (rare) lock
+            // their own heads.
+            store::flush::AuditHead::Staged => {
+                pending.retain(|p| Some(p.org_id) != audit_org);
+                None
             }
-            (Some(org_id), store::flush::AuditHead::Locked(seq, hash)) => {
-                audit::append(self, pending, Some((org_id, (seq, hash)))).await?;
-            }
-            _ => audit::append(self, pending, None).await?,
-        }
+            store::flush::AuditHead::None => None,
+        };
+        audit::append(self, pending, locked).await?;
         Ok(Flushed::Written)
     }
 }

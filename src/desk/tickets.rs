@@ -267,13 +267,12 @@ impl Desk {
         let predicted = self
             .number_ticket(work, actor.org_id, kind.as_str())
             .await?;
-        let tx = &mut work.tx;
         let number = match predicted {
             Some(seq) => {
-                let number =
-                    TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
-                        .to_string();
-                match store::tickets::insert_predicted_ticket(tx, &new, &number, seq).await {
+                let number = ticket_number(kind, seq)?;
+                match store::tickets::insert_predicted_ticket(&mut work.tx, &new, &number, seq)
+                    .await
+                {
                     // Another process holds this number: it was no prediction.
                     Err(error) if store::is_unique_violation(&error) => {
                         return Err(super::numbering::renumber())
@@ -283,28 +282,7 @@ impl Desk {
                 work.numbered();
                 number
             }
-            None => match store::tickets::insert_next_ticket(tx, &new, kind.prefix()).await? {
-                Some((seq, stored)) => {
-                    let number =
-                        TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
-                            .to_string();
-                    if stored != number {
-                        return Err(DeskError::Internal(anyhow::anyhow!(
-                            "the database numbered the ticket {stored}, expected {number}"
-                        )));
-                    }
-                    number
-                }
-                None => {
-                    let seq =
-                        store::tickets::next_ticket_seq(tx, actor.org_id, kind.as_str()).await?;
-                    let number =
-                        TicketNumber::new(kind, u64::try_from(seq).map_err(anyhow::Error::from)?)
-                            .to_string();
-                    store::tickets::insert_ticket(tx, &new, &number).await?;
-                    number
-                }
-            },
+            None => insert_next_ticket(&mut work.tx, &new, kind).await?,
         };
 
         let row = TicketRow {
@@ -1378,4 +1356,32 @@ fn record_attachment(
         json!({ "attachment": view }),
     );
     view
+}
+
+/// How ticket `seq` of `kind` is shown (`INC0000042`).
+fn ticket_number(kind: Kind, seq: i64) -> Result<String, DeskError> {
+    let seq = u64::try_from(seq).map_err(anyhow::Error::from)?;
+    Ok(TicketNumber::new(kind, seq).to_string())
+}
+
+/// Inserts `new` under the next number of its counter, whose row stays
+/// locked until commit (the plain way of `desk::numbering`).
+async fn insert_next_ticket(
+    tx: &mut store::Tx,
+    new: &NewTicket,
+    kind: Kind,
+) -> Result<String, DeskError> {
+    if let Some((seq, stored)) = store::tickets::insert_next_ticket(tx, new, kind.prefix()).await? {
+        let number = ticket_number(kind, seq)?;
+        if stored != number {
+            return Err(DeskError::Internal(anyhow::anyhow!(
+                "the database numbered the ticket {stored}, expected {number}"
+            )));
+        }
+        return Ok(number);
+    }
+    let seq = store::tickets::next_ticket_seq(tx, new.org_id, kind.as_str()).await?;
+    let number = ticket_number(kind, seq)?;
+    store::tickets::insert_ticket(tx, new, &number).await?;
+    Ok(number)
 }
