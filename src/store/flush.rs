@@ -112,10 +112,10 @@ pub async fn write_and_lock_head(
 ) -> Result<Written, sqlx::Error> {
     if let Tx::Postgres(t) = tx {
         let staged = audit_org.filter(|_| !rows.audit.is_empty());
-        pg_statement(&rows, staged)
-            .map_err(|e| sqlx::Error::Encode(e.into()))?
-            .execute(&mut **t)
-            .await?;
+        let statement = pg_statement(&rows, staged).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        if let Some(mut statement) = statement {
+            statement.build().execute(&mut **t).await?;
+        }
         let head = match (audit_org, staged) {
             (None, _) => AuditHead::None,
             (Some(_), Some(_)) => AuditHead::Staged,
@@ -168,132 +168,216 @@ pub async fn write_and_lock_head(
 /// The rows go in under no lock; the serial part — a predicted ticket
 /// number checked against the counter, audit entries chained to the head —
 /// is staged as one `commit_seals` row that a deferred trigger applies at
-/// COMMIT (`switchboard_seal`, migration `…15_commit_seals`). So the counter
-/// and the audit head are held only while a transaction commits, and the
-/// next one, already waiting in Postgres, follows without a round trip.
-const PG: &str = "WITH \
-    inbound_rows AS (INSERT INTO inbound (source, key, fingerprint, status, response, created_at) \
-        SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::jsonb[], $6::timestamptz[])), \
-    activity_rows AS (INSERT INTO activity (id, org_id, ticket_id, actor_id, channel, action, field, old_value, new_value, created_at) \
-        SELECT * FROM UNNEST($7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[])), \
-    outbox_rows AS (INSERT INTO outbox (id, org_id, channel, target, event, payload, state, attempts, next_attempt_at, last_error, created_at, delivered_at) \
-        SELECT * FROM UNNEST($17::uuid[], $18::uuid[], $19::text[], $20::text[], $21::text[], $22::jsonb[], $23::text[], $24::int4[], $25::timestamptz[], $26::text[], $27::timestamptz[], $28::timestamptz[])), \
-    inbox_rows AS (INSERT INTO inbox (id, org_id, person_id, event, ticket, subject, text, data, created_at, read_at) \
-        SELECT * FROM UNNEST($29::uuid[], $30::uuid[], $31::uuid[], $32::text[], $33::text[], $34::text[], $35::text[], $36::jsonb[], $37::timestamptz[], $38::timestamptz[])), \
-    timer_rows AS (INSERT INTO timers (id, org_id, kind, ticket_id, payload, due_at, created_at) \
-        SELECT * FROM UNNEST($39::uuid[], $40::uuid[], $41::text[], $42::uuid[], $43::jsonb[], $44::timestamptz[], $45::timestamptz[])), \
-    chat_rows AS (INSERT INTO chat_messages (id, org_id, platform, purpose, ticket_id, approval_id, person_id, channel, ts, outbox_id, created_at) \
-        SELECT * FROM UNNEST($46::uuid[], $47::uuid[], $48::text[], $49::text[], $50::uuid[], $51::uuid[], $52::uuid[], $53::text[], $54::text[], $55::uuid[], $56::timestamptz[]) \
-        ON CONFLICT DO NOTHING), \
-    attachment_rows AS (INSERT INTO attachments (id, org_id, ticket_id, filename, content_type, size_bytes, sha256, uploaded_by, channel, created_at) \
-        SELECT * FROM UNNEST($57::uuid[], $58::uuid[], $59::uuid[], $60::text[], $61::text[], $62::int8[], $63::text[], $64::uuid[], $65::text[], $66::timestamptz[])), \
-    mail_rows AS (INSERT INTO mail_messages (org_id, message_id, direction, ticket_id, sender, outbox_id, created_at) \
-        SELECT * FROM UNNEST($67::uuid[], $68::text[], $69::text[], $70::uuid[], $71::text[], $72::uuid[], $73::timestamptz[]) \
-        ON CONFLICT DO NOTHING) \
-    INSERT INTO commit_seals (id, audit_org, entries, counter_org, counter_kind, counter_number) \
-    SELECT $74::uuid, $75::uuid, $76::jsonb, $77::uuid, $78::text, $79::int8 \
-    WHERE $75::uuid IS NOT NULL OR $79::int8 IS NOT NULL";
+/// COMMIT (`switchboard_seal`, migrations `…15_commit_seals` and
+/// `…16_lean_writes`). So the counter and the audit head are held only
+/// while a transaction commits, and the next one, already waiting in
+/// Postgres, follows without a round trip.
+///
+/// Only buffers with rows take part: a target table costs its executor
+/// set-up (the table and its indexes opened) even for no rows. The few
+/// shapes that occur are each prepared once per connection.
+fn pg_statement(
+    rows: &Buffers<'_>,
+    audit_org: Option<Uuid>,
+) -> Result<Option<sqlx::QueryBuilder<sqlx::Postgres>>, serde_json::Error> {
+    let mut w = Inserts::default();
+    if let Some(r) = rows.inbound {
+        let r = std::slice::from_ref(r);
+        w.part(
+            "inbound (source, key, fingerprint, status, response, created_at)",
+            "",
+            |c| {
+                c.array(column(r, |r| &r.source), "text");
+                c.array(column(r, |r| &r.key), "text");
+                c.array(column(r, |r| &r.fingerprint), "text");
+                c.array(column(r, |r| &r.status), "int4");
+                c.array(column(r, |r| &r.response), "jsonb");
+                c.array(column(r, |r| &r.created_at), "timestamptz");
+            },
+        );
+    }
+    let a = rows.activity;
+    if !a.is_empty() {
+        w.part("activity (id, org_id, ticket_id, actor_id, channel, action, field, old_value, new_value, created_at)", "", |c| {
+            c.array(column(a, |r| &r.id), "uuid");
+            c.array(column(a, |r| &r.org_id), "uuid");
+            c.array(column(a, |r| &r.ticket_id), "uuid");
+            c.array(column(a, |r| &r.actor_id), "uuid");
+            c.array(column(a, |r| &r.channel), "text");
+            c.array(column(a, |r| &r.action), "text");
+            c.array(column(a, |r| &r.field), "text");
+            c.array(column(a, |r| &r.old_value), "text");
+            c.array(column(a, |r| &r.new_value), "text");
+            c.array(column(a, |r| &r.created_at), "timestamptz");
+        });
+    }
+    let o = rows.outbox;
+    if !o.is_empty() {
+        w.part("outbox (id, org_id, channel, target, event, payload, state, attempts, next_attempt_at, last_error, created_at, delivered_at)", "", |c| {
+            c.array(column(o, |r| &r.id), "uuid");
+            c.array(column(o, |r| &r.org_id), "uuid");
+            c.array(column(o, |r| &r.channel), "text");
+            c.array(column(o, |r| &r.target), "text");
+            c.array(column(o, |r| &r.event), "text");
+            c.array(column(o, |r| &r.payload), "jsonb");
+            c.array(column(o, |r| &r.state), "text");
+            c.array(column(o, |r| &r.attempts), "int4");
+            c.array(column(o, |r| &r.next_attempt_at), "timestamptz");
+            c.array(column(o, |r| &r.last_error), "text");
+            c.array(column(o, |r| &r.created_at), "timestamptz");
+            c.array(column(o, |r| &r.delivered_at), "timestamptz");
+        });
+    }
+    let i = rows.inbox;
+    if !i.is_empty() {
+        w.part("inbox (id, org_id, person_id, event, ticket, subject, text, data, created_at, read_at)", "", |c| {
+            c.array(column(i, |r| &r.id), "uuid");
+            c.array(column(i, |r| &r.org_id), "uuid");
+            c.array(column(i, |r| &r.person_id), "uuid");
+            c.array(column(i, |r| &r.event), "text");
+            c.array(column(i, |r| &r.ticket), "text");
+            c.array(column(i, |r| &r.subject), "text");
+            c.array(column(i, |r| &r.text), "text");
+            c.array(column(i, |r| &r.data), "jsonb");
+            c.array(column(i, |r| &r.created_at), "timestamptz");
+            c.array(column(i, |r| &r.read_at), "timestamptz");
+        });
+    }
+    let t = rows.timers;
+    if !t.is_empty() {
+        w.part(
+            "timers (id, org_id, kind, ticket_id, payload, due_at, created_at)",
+            "",
+            |c| {
+                c.array(column(t, |r| &r.id), "uuid");
+                c.array(column(t, |r| &r.org_id), "uuid");
+                c.array(column(t, |r| &r.kind), "text");
+                c.array(column(t, |r| &r.ticket_id), "uuid");
+                c.array(column(t, |r| &r.payload), "jsonb");
+                c.array(column(t, |r| &r.due_at), "timestamptz");
+                c.array(column(t, |r| &r.created_at), "timestamptz");
+            },
+        );
+    }
+    let m = rows.chat;
+    if !m.is_empty() {
+        w.part("chat_messages (id, org_id, platform, purpose, ticket_id, approval_id, person_id, channel, ts, outbox_id, created_at)", " ON CONFLICT DO NOTHING", |c| {
+            c.array(column(m, |r| &r.id), "uuid");
+            c.array(column(m, |r| &r.org_id), "uuid");
+            c.array(column(m, |r| &r.platform), "text");
+            c.array(column(m, |r| &r.purpose), "text");
+            c.array(column(m, |r| &r.ticket_id), "uuid");
+            c.array(column(m, |r| &r.approval_id), "uuid");
+            c.array(column(m, |r| &r.person_id), "uuid");
+            c.array(column(m, |r| &r.channel), "text");
+            c.array(column(m, |r| &r.ts), "text");
+            c.array(column(m, |r| &r.outbox_id), "uuid");
+            c.array(column(m, |r| &r.created_at), "timestamptz");
+        });
+    }
+    let f = rows.attachments;
+    if !f.is_empty() {
+        w.part("attachments (id, org_id, ticket_id, filename, content_type, size_bytes, sha256, uploaded_by, channel, created_at)", "", |c| {
+            c.array(column(f, |r| &r.id), "uuid");
+            c.array(column(f, |r| &r.org_id), "uuid");
+            c.array(column(f, |r| &r.ticket_id), "uuid");
+            c.array(column(f, |r| &r.filename), "text");
+            c.array(column(f, |r| &r.content_type), "text");
+            c.array(column(f, |r| &r.size_bytes), "int8");
+            c.array(column(f, |r| &r.sha256), "text");
+            c.array(column(f, |r| &r.uploaded_by), "uuid");
+            c.array(column(f, |r| &r.channel), "text");
+            c.array(column(f, |r| &r.created_at), "timestamptz");
+        });
+    }
+    let e = rows.mail_messages;
+    if !e.is_empty() {
+        w.part("mail_messages (org_id, message_id, direction, ticket_id, sender, outbox_id, created_at)", " ON CONFLICT DO NOTHING", |c| {
+            c.array(column(e, |r| &r.org_id), "uuid");
+            c.array(column(e, |r| &r.message_id), "text");
+            c.array(e.iter().map(|r| r.direction).collect::<Vec<&str>>(), "text");
+            c.array(column(e, |r| &r.ticket_id), "uuid");
+            c.array(column(e, |r| &r.sender), "text");
+            c.array(column(e, |r| &r.outbox_id), "uuid");
+            c.array(column(e, |r| &r.created_at), "timestamptz");
+        });
+    }
+    if audit_org.is_some() || rows.counter.is_some() {
+        let entries = serde_json::to_value(rows.audit)?;
+        let counter = rows.counter;
+        w.part(
+            "commit_seals (id, audit_org, entries, counter_org, counter_kind, counter_number)",
+            "",
+            |c| {
+                c.array(vec![crate::desk::new_id()], "uuid");
+                c.array(vec![audit_org], "uuid");
+                c.array(vec![entries], "jsonb");
+                c.array(vec![counter.map(|c| c.org_id)], "uuid");
+                c.array(vec![counter.map(|c| c.kind.to_string())], "text");
+                c.array(vec![counter.map(|c| c.number)], "int8");
+            },
+        );
+    }
+    Ok(w.finish())
+}
 
 /// One column of `rows` as an array parameter.
 fn column<R, T: Clone>(rows: &[R], field: impl Fn(&R) -> &T) -> Vec<T> {
     rows.iter().map(|r| field(r).clone()).collect()
 }
 
-/// The statement with `rows` bound; `audit_org` names the organization
-/// whose [`Buffers::audit`] entries are staged.
-fn pg_statement<'q>(
-    rows: &Buffers<'_>,
-    audit_org: Option<Uuid>,
-) -> Result<sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>, serde_json::Error>
-{
-    let intake: &[InboundRow] = rows.inbound.map(std::slice::from_ref).unwrap_or_default();
-    let (a, o, i, t, c) = (
-        rows.activity,
-        rows.outbox,
-        rows.inbox,
-        rows.timers,
-        rows.chat,
-    );
-    let (f, m) = (rows.attachments, rows.mail_messages);
-    let entries = serde_json::to_value(rows.audit)?;
-    Ok(sqlx::query(PG)
-        .bind(column(intake, |r| &r.source))
-        .bind(column(intake, |r| &r.key))
-        .bind(column(intake, |r| &r.fingerprint))
-        .bind(column(intake, |r| &r.status))
-        .bind(column(intake, |r| &r.response))
-        .bind(column(intake, |r| &r.created_at))
-        .bind(column(a, |r| &r.id))
-        .bind(column(a, |r| &r.org_id))
-        .bind(column(a, |r| &r.ticket_id))
-        .bind(column(a, |r| &r.actor_id))
-        .bind(column(a, |r| &r.channel))
-        .bind(column(a, |r| &r.action))
-        .bind(column(a, |r| &r.field))
-        .bind(column(a, |r| &r.old_value))
-        .bind(column(a, |r| &r.new_value))
-        .bind(column(a, |r| &r.created_at))
-        .bind(column(o, |r| &r.id))
-        .bind(column(o, |r| &r.org_id))
-        .bind(column(o, |r| &r.channel))
-        .bind(column(o, |r| &r.target))
-        .bind(column(o, |r| &r.event))
-        .bind(column(o, |r| &r.payload))
-        .bind(column(o, |r| &r.state))
-        .bind(column(o, |r| &r.attempts))
-        .bind(column(o, |r| &r.next_attempt_at))
-        .bind(column(o, |r| &r.last_error))
-        .bind(column(o, |r| &r.created_at))
-        .bind(column(o, |r| &r.delivered_at))
-        .bind(column(i, |r| &r.id))
-        .bind(column(i, |r| &r.org_id))
-        .bind(column(i, |r| &r.person_id))
-        .bind(column(i, |r| &r.event))
-        .bind(column(i, |r| &r.ticket))
-        .bind(column(i, |r| &r.subject))
-        .bind(column(i, |r| &r.text))
-        .bind(column(i, |r| &r.data))
-        .bind(column(i, |r| &r.created_at))
-        .bind(column(i, |r| &r.read_at))
-        .bind(column(t, |r| &r.id))
-        .bind(column(t, |r| &r.org_id))
-        .bind(column(t, |r| &r.kind))
-        .bind(column(t, |r| &r.ticket_id))
-        .bind(column(t, |r| &r.payload))
-        .bind(column(t, |r| &r.due_at))
-        .bind(column(t, |r| &r.created_at))
-        .bind(column(c, |r| &r.id))
-        .bind(column(c, |r| &r.org_id))
-        .bind(column(c, |r| &r.platform))
-        .bind(column(c, |r| &r.purpose))
-        .bind(column(c, |r| &r.ticket_id))
-        .bind(column(c, |r| &r.approval_id))
-        .bind(column(c, |r| &r.person_id))
-        .bind(column(c, |r| &r.channel))
-        .bind(column(c, |r| &r.ts))
-        .bind(column(c, |r| &r.outbox_id))
-        .bind(column(c, |r| &r.created_at))
-        .bind(column(f, |r| &r.id))
-        .bind(column(f, |r| &r.org_id))
-        .bind(column(f, |r| &r.ticket_id))
-        .bind(column(f, |r| &r.filename))
-        .bind(column(f, |r| &r.content_type))
-        .bind(column(f, |r| &r.size_bytes))
-        .bind(column(f, |r| &r.sha256))
-        .bind(column(f, |r| &r.uploaded_by))
-        .bind(column(f, |r| &r.channel))
-        .bind(column(f, |r| &r.created_at))
-        .bind(column(m, |r| &r.org_id))
-        .bind(column(m, |r| &r.message_id))
-        .bind(m.iter().map(|r| r.direction).collect::<Vec<&str>>())
-        .bind(column(m, |r| &r.ticket_id))
-        .bind(column(m, |r| &r.sender))
-        .bind(column(m, |r| &r.outbox_id))
-        .bind(column(m, |r| &r.created_at))
-        .bind(crate::desk::new_id())
-        .bind(audit_org)
-        .bind(entries)
-        .bind(rows.counter.map(|c| c.org_id))
-        .bind(rows.counter.map(|c| c.kind.to_string()))
-        .bind(rows.counter.map(|c| c.number)))
+/// The flush statement under construction: `WITH` parts, each inserting
+/// one buffer's rows from array parameters (`UNNEST`).
+#[derive(Default)]
+struct Inserts {
+    sql: Option<sqlx::QueryBuilder<sqlx::Postgres>>,
+    parts: usize,
+}
+
+impl Inserts {
+    /// Adds `INSERT INTO {target} SELECT * FROM UNNEST(…){suffix}` with
+    /// the arrays `columns` binds, in `target`'s column order.
+    fn part(&mut self, target: &str, suffix: &str, columns: impl FnOnce(&mut Arrays<'_>)) {
+        let sql = self
+            .sql
+            .get_or_insert_with(|| sqlx::QueryBuilder::new("WITH "));
+        if self.parts > 0 {
+            sql.push(", ");
+        }
+        sql.push(format_args!(
+            "p{} AS (INSERT INTO {target} SELECT * FROM UNNEST(",
+            self.parts
+        ));
+        columns(&mut Arrays { sql, first: true });
+        sql.push(format_args!("){suffix})"));
+        self.parts += 1;
+    }
+
+    /// The statement; `None` when no buffer had rows.
+    fn finish(self) -> Option<sqlx::QueryBuilder<sqlx::Postgres>> {
+        let mut sql = self.sql?;
+        // Data-modifying parts run to completion whatever the main query reads.
+        sql.push(" SELECT 1");
+        Some(sql)
+    }
+}
+
+/// The array parameters of one [`Inserts::part`].
+struct Arrays<'b> {
+    sql: &'b mut sqlx::QueryBuilder<sqlx::Postgres>,
+    first: bool,
+}
+
+impl Arrays<'_> {
+    /// Binds one column as an array of SQL type `ty`.
+    fn array<T>(&mut self, values: Vec<T>, ty: &str)
+    where
+        Vec<T>:
+            for<'e> sqlx::Encode<'e, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + 'static,
+    {
+        if !std::mem::take(&mut self.first) {
+            self.sql.push(", ");
+        }
+        self.sql.push_bind(values).push(format_args!("::{ty}[]"));
+    }
 }

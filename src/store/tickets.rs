@@ -223,7 +223,7 @@ fn bind_new_ticket<'q, O>(
 /// Postgres with the counter's advisory lock held shared (see
 /// [`COUNTER_LOCK`]) and the number's own held exclusively until the
 /// transaction ends: the next number's COMMIT waits on it
-/// (`switchboard_number_lock` in the migrations).
+/// (`switchboard_number_key` and `switchboard_seal` in the migrations).
 pub async fn insert_predicted_ticket(
     tx: &mut Tx,
     t: &NewTicket,
@@ -236,7 +236,7 @@ pub async fn insert_predicted_ticket(
     const SQL: &str = concatcp!(
         "WITH gate AS (SELECT pg_advisory_xact_lock_shared(",
         COUNTER_LOCK,
-        "), switchboard_number_lock($2, $3, $17, false)) \
+        "), pg_advisory_xact_lock(switchboard_number_key($2, $3), ($17 % 2147483648)::int4)) \
          INSERT INTO tickets (id, org_id, kind, title, description, state, impact, urgency, \
          priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at, number) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16 FROM gate \
