@@ -2,7 +2,8 @@
 -- (BENCHMARKS.md): fewer statements inside COMMIT (migration 15), the number
 -- lock's key computed by an inlinable SQL function instead of a PL/pgSQL
 -- call in every ticket insert, no WAL for seal rows (they never outlive
--- their transaction), and fewer index entries per row.
+-- their transaction), fewer index entries per row, and no foreign key to
+-- the organization on the rows a use case appends as a record of itself.
 
 -- Index entries of the rows every new ticket writes, trimmed: a NULL in a
 -- nullable reference column is no longer indexed (reads and foreign-key
@@ -19,6 +20,24 @@ DROP INDEX tickets_category;
 CREATE INDEX tickets_category ON tickets(category_id) WHERE category_id IS NOT NULL;
 DROP INDEX tickets_parent;
 CREATE INDEX tickets_parent ON tickets(parent_id) WHERE parent_id IS NOT NULL;
+
+-- Activity, audit entries, outbox messages and chat-message links are
+-- appended by the daemon under the organization of the ticket or request
+-- they record. A foreign key to `organizations` made every such row take a
+-- shared lock on the organization's one row: with every concurrent write of
+-- an organization locking it, Postgres kept a growing MultiXact on it and
+-- logged each lock, 4-5 times per new ticket. Organizations are never
+-- deleted; tickets, people, teams and the rest keep their key to it, and
+-- activity and chat links keep theirs to the ticket. SQLite (one writer at
+-- a time) keeps all of them.
+ALTER TABLE activity DROP CONSTRAINT activity_org_id_fkey;
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_org_id_fkey;
+ALTER TABLE outbox DROP CONSTRAINT outbox_org_id_fkey;
+ALTER TABLE chat_messages DROP CONSTRAINT chat_messages_org_id_fkey;
+-- They only served the keys: no read looks these rows up by organization
+-- alone.
+DROP INDEX activity_org;
+DROP INDEX chat_messages_org;
 
 -- The advisory lock key of a ticket counter's numbers (the same value as
 -- migration 15's switchboard_number_lock): (key, number mod 2^31) is one

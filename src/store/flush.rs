@@ -180,144 +180,133 @@ fn pg_statement(
     rows: &Buffers<'_>,
     audit_org: Option<Uuid>,
 ) -> Result<Option<sqlx::QueryBuilder<sqlx::Postgres>>, serde_json::Error> {
+    const INBOUND: &str = "inbound (source, key, fingerprint, status, response, created_at)";
+    const ACTIVITY: &str = "activity (id, org_id, ticket_id, actor_id, channel, action, field, \
+                            old_value, new_value, created_at)";
+    const OUTBOX: &str = "outbox (id, org_id, channel, target, event, payload, state, attempts, \
+                          next_attempt_at, last_error, created_at, delivered_at)";
+    const INBOX: &str = "inbox (id, org_id, person_id, event, ticket, subject, text, data, \
+                         created_at, read_at)";
+    const TIMERS: &str = "timers (id, org_id, kind, ticket_id, payload, due_at, created_at)";
+    const CHAT: &str = "chat_messages (id, org_id, platform, purpose, ticket_id, approval_id, \
+                        person_id, channel, ts, outbox_id, created_at)";
+    const ATTACHMENTS: &str = "attachments (id, org_id, ticket_id, filename, content_type, \
+                               size_bytes, sha256, uploaded_by, channel, created_at)";
+    const MAIL: &str = "mail_messages (org_id, message_id, direction, ticket_id, sender, \
+                        outbox_id, created_at)";
+    const SEALS: &str =
+        "commit_seals (id, audit_org, entries, counter_org, counter_kind, counter_number)";
+    const SKIP_TAKEN: &str = " ON CONFLICT DO NOTHING";
+
     let mut w = Inserts::default();
-    if let Some(r) = rows.inbound {
-        let r = std::slice::from_ref(r);
-        w.part(
-            "inbound (source, key, fingerprint, status, response, created_at)",
-            "",
-            |c| {
-                c.array(column(r, |r| &r.source), "text");
-                c.array(column(r, |r| &r.key), "text");
-                c.array(column(r, |r| &r.fingerprint), "text");
-                c.array(column(r, |r| &r.status), "int4");
-                c.array(column(r, |r| &r.response), "jsonb");
-                c.array(column(r, |r| &r.created_at), "timestamptz");
-            },
-        );
-    }
+    let r: &[InboundRow] = rows.inbound.map(std::slice::from_ref).unwrap_or_default();
+    w.part(r.len(), INBOUND, "", |c| {
+        c.array(column(r, |r| &r.source), "text");
+        c.array(column(r, |r| &r.key), "text");
+        c.array(column(r, |r| &r.fingerprint), "text");
+        c.array(column(r, |r| &r.status), "int4");
+        c.array(column(r, |r| &r.response), "jsonb");
+        c.array(column(r, |r| &r.created_at), "timestamptz");
+    });
     let a = rows.activity;
-    if !a.is_empty() {
-        w.part("activity (id, org_id, ticket_id, actor_id, channel, action, field, old_value, new_value, created_at)", "", |c| {
-            c.array(column(a, |r| &r.id), "uuid");
-            c.array(column(a, |r| &r.org_id), "uuid");
-            c.array(column(a, |r| &r.ticket_id), "uuid");
-            c.array(column(a, |r| &r.actor_id), "uuid");
-            c.array(column(a, |r| &r.channel), "text");
-            c.array(column(a, |r| &r.action), "text");
-            c.array(column(a, |r| &r.field), "text");
-            c.array(column(a, |r| &r.old_value), "text");
-            c.array(column(a, |r| &r.new_value), "text");
-            c.array(column(a, |r| &r.created_at), "timestamptz");
-        });
-    }
+    w.part(a.len(), ACTIVITY, "", |c| {
+        c.array(column(a, |r| &r.id), "uuid");
+        c.array(column(a, |r| &r.org_id), "uuid");
+        c.array(column(a, |r| &r.ticket_id), "uuid");
+        c.array(column(a, |r| &r.actor_id), "uuid");
+        c.array(column(a, |r| &r.channel), "text");
+        c.array(column(a, |r| &r.action), "text");
+        c.array(column(a, |r| &r.field), "text");
+        c.array(column(a, |r| &r.old_value), "text");
+        c.array(column(a, |r| &r.new_value), "text");
+        c.array(column(a, |r| &r.created_at), "timestamptz");
+    });
     let o = rows.outbox;
-    if !o.is_empty() {
-        w.part("outbox (id, org_id, channel, target, event, payload, state, attempts, next_attempt_at, last_error, created_at, delivered_at)", "", |c| {
-            c.array(column(o, |r| &r.id), "uuid");
-            c.array(column(o, |r| &r.org_id), "uuid");
-            c.array(column(o, |r| &r.channel), "text");
-            c.array(column(o, |r| &r.target), "text");
-            c.array(column(o, |r| &r.event), "text");
-            c.array(column(o, |r| &r.payload), "jsonb");
-            c.array(column(o, |r| &r.state), "text");
-            c.array(column(o, |r| &r.attempts), "int4");
-            c.array(column(o, |r| &r.next_attempt_at), "timestamptz");
-            c.array(column(o, |r| &r.last_error), "text");
-            c.array(column(o, |r| &r.created_at), "timestamptz");
-            c.array(column(o, |r| &r.delivered_at), "timestamptz");
-        });
-    }
+    w.part(o.len(), OUTBOX, "", |c| {
+        c.array(column(o, |r| &r.id), "uuid");
+        c.array(column(o, |r| &r.org_id), "uuid");
+        c.array(column(o, |r| &r.channel), "text");
+        c.array(column(o, |r| &r.target), "text");
+        c.array(column(o, |r| &r.event), "text");
+        c.array(column(o, |r| &r.payload), "jsonb");
+        c.array(column(o, |r| &r.state), "text");
+        c.array(column(o, |r| &r.attempts), "int4");
+        c.array(column(o, |r| &r.next_attempt_at), "timestamptz");
+        c.array(column(o, |r| &r.last_error), "text");
+        c.array(column(o, |r| &r.created_at), "timestamptz");
+        c.array(column(o, |r| &r.delivered_at), "timestamptz");
+    });
     let i = rows.inbox;
-    if !i.is_empty() {
-        w.part("inbox (id, org_id, person_id, event, ticket, subject, text, data, created_at, read_at)", "", |c| {
-            c.array(column(i, |r| &r.id), "uuid");
-            c.array(column(i, |r| &r.org_id), "uuid");
-            c.array(column(i, |r| &r.person_id), "uuid");
-            c.array(column(i, |r| &r.event), "text");
-            c.array(column(i, |r| &r.ticket), "text");
-            c.array(column(i, |r| &r.subject), "text");
-            c.array(column(i, |r| &r.text), "text");
-            c.array(column(i, |r| &r.data), "jsonb");
-            c.array(column(i, |r| &r.created_at), "timestamptz");
-            c.array(column(i, |r| &r.read_at), "timestamptz");
-        });
-    }
+    w.part(i.len(), INBOX, "", |c| {
+        c.array(column(i, |r| &r.id), "uuid");
+        c.array(column(i, |r| &r.org_id), "uuid");
+        c.array(column(i, |r| &r.person_id), "uuid");
+        c.array(column(i, |r| &r.event), "text");
+        c.array(column(i, |r| &r.ticket), "text");
+        c.array(column(i, |r| &r.subject), "text");
+        c.array(column(i, |r| &r.text), "text");
+        c.array(column(i, |r| &r.data), "jsonb");
+        c.array(column(i, |r| &r.created_at), "timestamptz");
+        c.array(column(i, |r| &r.read_at), "timestamptz");
+    });
     let t = rows.timers;
-    if !t.is_empty() {
-        w.part(
-            "timers (id, org_id, kind, ticket_id, payload, due_at, created_at)",
-            "",
-            |c| {
-                c.array(column(t, |r| &r.id), "uuid");
-                c.array(column(t, |r| &r.org_id), "uuid");
-                c.array(column(t, |r| &r.kind), "text");
-                c.array(column(t, |r| &r.ticket_id), "uuid");
-                c.array(column(t, |r| &r.payload), "jsonb");
-                c.array(column(t, |r| &r.due_at), "timestamptz");
-                c.array(column(t, |r| &r.created_at), "timestamptz");
-            },
-        );
-    }
+    w.part(t.len(), TIMERS, "", |c| {
+        c.array(column(t, |r| &r.id), "uuid");
+        c.array(column(t, |r| &r.org_id), "uuid");
+        c.array(column(t, |r| &r.kind), "text");
+        c.array(column(t, |r| &r.ticket_id), "uuid");
+        c.array(column(t, |r| &r.payload), "jsonb");
+        c.array(column(t, |r| &r.due_at), "timestamptz");
+        c.array(column(t, |r| &r.created_at), "timestamptz");
+    });
     let m = rows.chat;
-    if !m.is_empty() {
-        w.part("chat_messages (id, org_id, platform, purpose, ticket_id, approval_id, person_id, channel, ts, outbox_id, created_at)", " ON CONFLICT DO NOTHING", |c| {
-            c.array(column(m, |r| &r.id), "uuid");
-            c.array(column(m, |r| &r.org_id), "uuid");
-            c.array(column(m, |r| &r.platform), "text");
-            c.array(column(m, |r| &r.purpose), "text");
-            c.array(column(m, |r| &r.ticket_id), "uuid");
-            c.array(column(m, |r| &r.approval_id), "uuid");
-            c.array(column(m, |r| &r.person_id), "uuid");
-            c.array(column(m, |r| &r.channel), "text");
-            c.array(column(m, |r| &r.ts), "text");
-            c.array(column(m, |r| &r.outbox_id), "uuid");
-            c.array(column(m, |r| &r.created_at), "timestamptz");
-        });
-    }
+    w.part(m.len(), CHAT, SKIP_TAKEN, |c| {
+        c.array(column(m, |r| &r.id), "uuid");
+        c.array(column(m, |r| &r.org_id), "uuid");
+        c.array(column(m, |r| &r.platform), "text");
+        c.array(column(m, |r| &r.purpose), "text");
+        c.array(column(m, |r| &r.ticket_id), "uuid");
+        c.array(column(m, |r| &r.approval_id), "uuid");
+        c.array(column(m, |r| &r.person_id), "uuid");
+        c.array(column(m, |r| &r.channel), "text");
+        c.array(column(m, |r| &r.ts), "text");
+        c.array(column(m, |r| &r.outbox_id), "uuid");
+        c.array(column(m, |r| &r.created_at), "timestamptz");
+    });
     let f = rows.attachments;
-    if !f.is_empty() {
-        w.part("attachments (id, org_id, ticket_id, filename, content_type, size_bytes, sha256, uploaded_by, channel, created_at)", "", |c| {
-            c.array(column(f, |r| &r.id), "uuid");
-            c.array(column(f, |r| &r.org_id), "uuid");
-            c.array(column(f, |r| &r.ticket_id), "uuid");
-            c.array(column(f, |r| &r.filename), "text");
-            c.array(column(f, |r| &r.content_type), "text");
-            c.array(column(f, |r| &r.size_bytes), "int8");
-            c.array(column(f, |r| &r.sha256), "text");
-            c.array(column(f, |r| &r.uploaded_by), "uuid");
-            c.array(column(f, |r| &r.channel), "text");
-            c.array(column(f, |r| &r.created_at), "timestamptz");
-        });
-    }
+    w.part(f.len(), ATTACHMENTS, "", |c| {
+        c.array(column(f, |r| &r.id), "uuid");
+        c.array(column(f, |r| &r.org_id), "uuid");
+        c.array(column(f, |r| &r.ticket_id), "uuid");
+        c.array(column(f, |r| &r.filename), "text");
+        c.array(column(f, |r| &r.content_type), "text");
+        c.array(column(f, |r| &r.size_bytes), "int8");
+        c.array(column(f, |r| &r.sha256), "text");
+        c.array(column(f, |r| &r.uploaded_by), "uuid");
+        c.array(column(f, |r| &r.channel), "text");
+        c.array(column(f, |r| &r.created_at), "timestamptz");
+    });
     let e = rows.mail_messages;
-    if !e.is_empty() {
-        w.part("mail_messages (org_id, message_id, direction, ticket_id, sender, outbox_id, created_at)", " ON CONFLICT DO NOTHING", |c| {
-            c.array(column(e, |r| &r.org_id), "uuid");
-            c.array(column(e, |r| &r.message_id), "text");
-            c.array(e.iter().map(|r| r.direction).collect::<Vec<&str>>(), "text");
-            c.array(column(e, |r| &r.ticket_id), "uuid");
-            c.array(column(e, |r| &r.sender), "text");
-            c.array(column(e, |r| &r.outbox_id), "uuid");
-            c.array(column(e, |r| &r.created_at), "timestamptz");
-        });
-    }
-    if audit_org.is_some() || rows.counter.is_some() {
-        let entries = serde_json::to_value(rows.audit)?;
-        let counter = rows.counter;
-        w.part(
-            "commit_seals (id, audit_org, entries, counter_org, counter_kind, counter_number)",
-            "",
-            |c| {
-                c.array(vec![crate::desk::new_id()], "uuid");
-                c.array(vec![audit_org], "uuid");
-                c.array(vec![entries], "jsonb");
-                c.array(vec![counter.map(|c| c.org_id)], "uuid");
-                c.array(vec![counter.map(|c| c.kind.to_string())], "text");
-                c.array(vec![counter.map(|c| c.number)], "int8");
-            },
-        );
-    }
+    w.part(e.len(), MAIL, SKIP_TAKEN, |c| {
+        c.array(column(e, |r| &r.org_id), "uuid");
+        c.array(column(e, |r| &r.message_id), "text");
+        c.array(e.iter().map(|r| r.direction).collect::<Vec<&str>>(), "text");
+        c.array(column(e, |r| &r.ticket_id), "uuid");
+        c.array(column(e, |r| &r.sender), "text");
+        c.array(column(e, |r| &r.outbox_id), "uuid");
+        c.array(column(e, |r| &r.created_at), "timestamptz");
+    });
+    let counter = rows.counter;
+    let sealed = audit_org.is_some() || counter.is_some();
+    let entries = serde_json::to_value(rows.audit)?;
+    w.part(usize::from(sealed), SEALS, "", |c| {
+        c.array(vec![crate::desk::new_id()], "uuid");
+        c.array(vec![audit_org], "uuid");
+        c.array(vec![entries], "jsonb");
+        c.array(vec![counter.map(|c| c.org_id)], "uuid");
+        c.array(vec![counter.map(|c| c.kind.to_string())], "text");
+        c.array(vec![counter.map(|c| c.number)], "int8");
+    });
     Ok(w.finish())
 }
 
@@ -336,8 +325,18 @@ struct Inserts {
 
 impl Inserts {
     /// Adds `INSERT INTO {target} SELECT * FROM UNNEST(…){suffix}` with
-    /// the arrays `columns` binds, in `target`'s column order.
-    fn part(&mut self, target: &str, suffix: &str, columns: impl FnOnce(&mut Arrays<'_>)) {
+    /// the arrays `columns` binds, in `target`'s column order; nothing for
+    /// no rows.
+    fn part(
+        &mut self,
+        rows: usize,
+        target: &str,
+        suffix: &str,
+        columns: impl FnOnce(&mut Arrays<'_>),
+    ) {
+        if rows == 0 {
+            return;
+        }
         let sql = self
             .sql
             .get_or_insert_with(|| sqlx::QueryBuilder::new("WITH "));
