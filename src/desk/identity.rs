@@ -467,7 +467,14 @@ pub(crate) async fn resolve_contact_in(
         return Ok(person);
     }
     let org_id = contact.org_id;
-    let (kind, _, external_id) = contact.identity.parts();
+    let (kind, namespace, external_id) = contact.identity.parts();
+    // A first contact. Its identity may be linked to a known person at this
+    // moment (Slack's email arrives after the first message): whoever comes
+    // second sees the first's result instead of undoing it.
+    store::identity::lock_identity_key(&mut work.tx, org_id, kind, namespace, &external_id).await?;
+    if let Some(person) = find_contact_in(work, contact).await? {
+        return Ok(person);
+    }
     let verified_email = match (&contact.identity, &contact.verified_email) {
         (IdentityKey::Email(_), _) => None,
         (_, Some(email)) => super::admin::normalize_email(email).ok(),

@@ -38,6 +38,32 @@ pub async fn find_identity(
     on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(kind).bind(namespace).bind(external_id).fetch_optional(c).await)
 }
 
+/// Holds the identity (kind, namespace, external id) of `org_id` until the
+/// transaction ends, so that creating a person for a first contact and
+/// linking that identity to a known person happen one after the other,
+/// each seeing the other's result. SQLite has one writer already.
+pub async fn lock_identity_key(
+    tx: &mut Tx,
+    org_id: Uuid,
+    kind: &str,
+    namespace: &str,
+    external_id: &str,
+) -> Result<(), sqlx::Error> {
+    // Two-key form: class 'iden', then the key's hash.
+    const SQL: &str = "SELECT pg_advisory_xact_lock(1768187246, \
+                       hashtext($1::text || '/' || $2 || '/' || $3 || '/' || $4))";
+    if let Tx::Postgres(c) = tx {
+        sqlx::query(SQL)
+            .bind(org_id)
+            .bind(kind)
+            .bind(namespace)
+            .bind(external_id)
+            .execute(&mut **c)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn list_identities(
     tx: &mut Tx,
     org_id: Uuid,
