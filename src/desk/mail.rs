@@ -180,6 +180,7 @@ impl Desk {
             // Message-ID alone decides.
             fingerprint: "message-id".into(),
             status: 200,
+            first_delivery: false,
         };
         // Files are content-addressed: written before the transaction, so
         // no disk write happens while the ticket counter is locked (an
@@ -227,6 +228,7 @@ impl Desk {
             key: intake_key(&mail),
             fingerprint: "message-id".into(),
             status: 200,
+            first_delivery: false,
         };
         let desk = self.clone();
         let mapping = mailbox.clone();

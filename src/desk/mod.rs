@@ -103,6 +103,11 @@ pub struct Intake {
     pub fingerprint: String,
     /// The status to record with the result (what a replay answers).
     pub status: u16,
+    /// The sender says it has not sent this input before (Slack without a
+    /// retry number): the read for an earlier result before the use case
+    /// is skipped. A repeat all the same is still caught when its record
+    /// is written, and answered with the first result then.
+    pub first_delivery: bool,
 }
 
 /// What a use case run produced: its own result, or the recorded result of
@@ -454,12 +459,27 @@ impl Desk {
         F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Send,
     {
         let mut work = Work::new(self.db.begin().await?, numbering);
-        if let Some((intake, _)) = intake {
+        if let Some((intake, _)) = intake.filter(|(i, _)| !i.first_delivery) {
             if let Some(replay) = replay(&mut work.tx, intake).await? {
                 return Ok(replay);
             }
         }
-        let result = use_case(&mut work).await?;
+        let result = match use_case(&mut work).await {
+            Ok(result) => result,
+            Err(error) => {
+                drop(work);
+                return match intake.filter(|(i, _)| i.first_delivery) {
+                    // A repeat after all, refused by what its first run
+                    // changed (a second click on a decided request): the
+                    // first result stands.
+                    Some((intake, _)) => match replay(&mut self.db.begin().await?, intake).await? {
+                        Some(replay) => Ok(replay),
+                        None => Err(error),
+                    },
+                    None => Err(error),
+                };
+            }
+        };
         if !work.events.is_empty() {
             self.automate(&mut work).await?;
             self.chat_fan_out(&mut work);

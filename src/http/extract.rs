@@ -200,6 +200,7 @@ impl IdempotencyKey {
             key: key.clone(),
             fingerprint: digest(format!("{route}\n{body_digest}").as_bytes()),
             status: status.as_u16(),
+            first_delivery: false,
         })
     }
 }

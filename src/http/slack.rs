@@ -70,7 +70,8 @@ async fn events(State(slack): State<Slack>, headers: HeaderMap, body: Bytes) -> 
     if let Err(refusal) = check(&slack, &headers, &body) {
         return refusal.into_response();
     }
-    answer(slack.event(&body).await)
+    let first_delivery = !headers.contains_key("x-slack-retry-num");
+    answer(slack.event(&body, first_delivery).await)
 }
 
 fn form(body: &[u8]) -> Result<Vec<(String, String)>, (StatusCode, String)> {

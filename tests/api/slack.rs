@@ -335,6 +335,57 @@ async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
         .contains("★★★★☆"));
 }
 
+/// A first delivery skips the read for an earlier result (the fast way);
+/// copies Slack did not mark as retries — several at once, and one later —
+/// are still caught when their record is written.
+#[tokio::test]
+async fn unmarked_repeats_of_an_event_open_one_ticket_and_add_one_comment() {
+    let (app, _fake, _base) = slack_app().await;
+    let body = slack::event(
+        "Ev200",
+        slack::direct_message("UREQ", "Printer on 3 is jammed", "1700000002.000100", None),
+    );
+    let copies = (0..4).map(|_| send_event(&app, &body));
+    for response in futures::future::join_all(copies).await {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(send_event(&app, &body).await.status(), StatusCode::OK);
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    let number = all[0]["number"].as_str().expect("number").to_string();
+
+    let reply = slack::event(
+        "Ev201",
+        slack::direct_message(
+            "UREQ",
+            "Still jammed",
+            "1700000002.000200",
+            Some("1700000002.000100"),
+        ),
+    );
+    for _ in 0..2 {
+        assert_eq!(send_event(&app, &reply).await.status(), StatusCode::OK);
+    }
+    let comments: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
+        .await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0]["body"], "Still jammed");
+
+    // The next ticket still takes the next number: the repeats' predicted
+    // numbers went back.
+    let next = slack::event(
+        "Ev202",
+        slack::direct_message("UREQ", "Scanner too", "1700000002.000300", None),
+    );
+    assert_eq!(send_event(&app, &next).await.status(), StatusCode::OK);
+    let all = tickets(&app).await;
+    assert_eq!(all.len(), 2);
+    let mut numbers: Vec<&str> = all.iter().filter_map(|t| t["number"].as_str()).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, ["INC0000001", "INC0000002"]);
+}
+
 #[tokio::test]
 async fn the_triage_card_is_posted_once_and_updated_in_place() {
     let (app, fake, _) = slack_app().await;

@@ -248,6 +248,7 @@ impl Gateway {
             key: format!("message:{id}"),
             fingerprint: id.to_string(),
             status: 200,
+            first_delivery: false,
         };
         let desk = self.desk.clone();
         self.desk

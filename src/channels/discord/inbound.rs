@@ -107,6 +107,7 @@ fn intake(key: &str, body: &[u8]) -> Intake {
         key: key.into(),
         fingerprint: hex::encode(Sha256::digest(body)),
         status: 200,
+        first_delivery: false,
     }
 }
 

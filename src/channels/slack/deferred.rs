@@ -31,6 +31,7 @@ fn intake(key: String) -> Intake {
         key,
         fingerprint: String::new(),
         status: 200,
+        first_delivery: false,
     }
 }
 

@@ -110,6 +110,7 @@ fn intake(key: &str, body: &[u8]) -> Intake {
         key: key.into(),
         fingerprint: fingerprint(body),
         status: 200,
+        first_delivery: false,
     }
 }
 
@@ -266,8 +267,9 @@ impl Slack {
         });
     }
 
-    /// `POST /slack/events`.
-    pub async fn event(&self, body: &[u8]) -> Reply {
+    /// `POST /slack/events`; `first_delivery` unless Slack marked it a
+    /// retry (`X-Slack-Retry-Num`, or a Socket Mode `retry_attempt`).
+    pub async fn event(&self, body: &[u8], first_delivery: bool) -> Reply {
         let Ok(payload) = serde_json::from_slice::<Value>(body) else {
             return Reply::Json(json!({ "error": "malformed JSON" }));
         };
@@ -275,7 +277,7 @@ impl Slack {
             Some("url_verification") => Reply::Json(
                 json!({ "challenge": payload["challenge"].as_str().unwrap_or_default() }),
             ),
-            Some("event_callback") => self.event_callback(&payload, body).await,
+            Some("event_callback") => self.event_callback(&payload, body, first_delivery).await,
             other => {
                 tracing::debug!(kind = ?other, "ignoring a Slack event envelope");
                 Reply::Ack
@@ -283,7 +285,7 @@ impl Slack {
         }
     }
 
-    async fn event_callback(&self, payload: &Value, body: &[u8]) -> Reply {
+    async fn event_callback(&self, payload: &Value, body: &[u8], first_delivery: bool) -> Reply {
         let event = &payload["event"];
         let (Some(event_id), Some(team)) =
             (payload["event_id"].as_str(), payload["team_id"].as_str())
@@ -354,9 +356,13 @@ impl Slack {
             });
         let desk = self.desk.clone();
         let key = format!("event:{event_id}");
+        let intake = Intake {
+            first_delivery,
+            ..intake(&key, body)
+        };
         let outcome = self
             .desk
-            .run(Some(&intake(&key, body)), move |work| {
+            .run(Some(&intake), move |work| {
                 Box::pin(async move {
                     let outcome = desk.chat_message(work, &contact, message).await?;
                     if let Some(files) = files {

@@ -161,7 +161,10 @@ pub async fn handle(slack: &Slack, envelope: &Value) -> Option<Value> {
     let payload = &envelope["payload"];
     let bytes = payload.to_string().into_bytes();
     let reply = match envelope["type"].as_str() {
-        Some("events_api") => slack.event(&bytes).await,
+        Some("events_api") => {
+            let first_delivery = envelope["retry_attempt"].as_u64().unwrap_or(0) == 0;
+            slack.event(&bytes, first_delivery).await
+        }
         Some("slash_commands") => {
             let fields: Vec<(String, String)> = payload
                 .as_object()
