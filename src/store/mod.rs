@@ -171,9 +171,21 @@ impl Db {
         } else {
             let options = PgConnectOptions::from_str(url)
                 .context("parsing database.url as a PostgreSQL URL")?;
+            // A connection idle for a while is checked before use (the
+            // server may have restarted, a firewall dropped it); one in
+            // steady use is not: the check is a round trip per use case.
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(acquire_timeout)
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > Duration::from_secs(10) {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(options)
                 .await
                 .context("connecting to PostgreSQL")?;
