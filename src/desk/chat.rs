@@ -443,17 +443,9 @@ impl Desk {
         else {
             return Ok(false);
         };
+        // After a first message creating this contact's person, if any.
+        super::identity::lock_identity(work, contact).await?;
         let (kind, namespace, external_id) = contact.identity.parts();
-        // After a first message creating this contact's person, if any
-        // (see `identity::resolve_contact_in`).
-        store::identity::lock_identity_key(
-            &mut work.tx,
-            contact.org_id,
-            kind,
-            namespace,
-            &external_id,
-        )
-        .await?;
         let current = store::identity::find_identity(
             &mut work.tx,
             contact.org_id,

@@ -457,6 +457,18 @@ pub(crate) async fn find_contact_in(
     Ok(None)
 }
 
+/// Holds `contact`'s identity until the transaction ends. A first contact
+/// may be linked to a known person at this very moment (Slack's email
+/// arrives after the first message): creating its person and linking it
+/// take this in turn, and whoever comes second sees the first's result
+/// instead of undoing it.
+pub(crate) async fn lock_identity(work: &mut Work, contact: &Contact) -> Result<(), DeskError> {
+    let (kind, namespace, external_id) = contact.identity.parts();
+    store::identity::lock_identity_key(&mut work.tx, contact.org_id, kind, namespace, &external_id)
+        .await?;
+    Ok(())
+}
+
 /// [`Desk::resolve_contact`] inside a use case's transaction (email
 /// resolves its sender in the same transaction as the ticket change).
 pub(crate) async fn resolve_contact_in(
@@ -466,15 +478,12 @@ pub(crate) async fn resolve_contact_in(
     if let Some(person) = find_contact_in(work, contact).await? {
         return Ok(person);
     }
-    let org_id = contact.org_id;
-    let (kind, namespace, external_id) = contact.identity.parts();
-    // A first contact. Its identity may be linked to a known person at this
-    // moment (Slack's email arrives after the first message): whoever comes
-    // second sees the first's result instead of undoing it.
-    store::identity::lock_identity_key(&mut work.tx, org_id, kind, namespace, &external_id).await?;
+    lock_identity(work, contact).await?;
     if let Some(person) = find_contact_in(work, contact).await? {
         return Ok(person);
     }
+    let org_id = contact.org_id;
+    let (kind, _, external_id) = contact.identity.parts();
     let verified_email = match (&contact.identity, &contact.verified_email) {
         (IdentityKey::Email(_), _) => None,
         (_, Some(email)) => super::admin::normalize_email(email).ok(),

@@ -468,16 +468,14 @@ impl Desk {
             Ok(result) => result,
             Err(error) => {
                 drop(work);
-                return match intake.filter(|(i, _)| i.first_delivery) {
-                    // A repeat after all, refused by what its first run
-                    // changed (a second click on a decided request): the
-                    // first result stands.
-                    Some((intake, _)) => match replay(&mut self.db.begin().await?, intake).await? {
-                        Some(replay) => Ok(replay),
-                        None => Err(error),
-                    },
-                    None => Err(error),
+                // A first delivery was not checked before it ran: if it is a
+                // repeat after all, refused by what its first run changed,
+                // the first result stands.
+                let repeat = match intake.filter(|(i, _)| i.first_delivery) {
+                    Some((intake, _)) => replay(&mut self.db.begin().await?, intake).await?,
+                    None => None,
                 };
+                return repeat.ok_or(error);
             }
         };
         if !work.events.is_empty() {
