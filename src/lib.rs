@@ -14,6 +14,7 @@ pub mod config;
 pub mod demo;
 pub mod desk;
 pub mod domain;
+pub mod export;
 pub mod http;
 pub mod import;
 pub mod metrics;
