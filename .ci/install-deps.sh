@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install what the test suite needs beyond the Rust toolchain: the PostgreSQL
-# server binaries and Dovecot's IMAP server. The API tests start a throwaway
-# cluster of their own with them (tests/api/support/postgres.rs) and a
-# throwaway Dovecot (tests/api/support/dovecot.rs), so no server needs to be
-# running. Does nothing if they are already installed.
+# server binaries, Dovecot's IMAP server and poppler-utils. The API tests
+# start a throwaway cluster of their own with them
+# (tests/api/support/postgres.rs) and a throwaway Dovecot
+# (tests/api/support/dovecot.rs), so no server needs to be running; the
+# export tests read PDFs back with pdftotext and pdffonts. Does nothing if
+# they are already installed.
 set -euo pipefail
 
 packages=()
@@ -13,6 +15,10 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
 fi
 if ! command -v dovecot >/dev/null && [[ ! -x /usr/sbin/dovecot ]]; then
     packages+=(dovecot-imapd)
+fi
+# pdftotext and pdffonts read the PDF exports back (src/export tests).
+if ! command -v pdftotext >/dev/null || ! command -v pdffonts >/dev/null; then
+    packages+=(poppler-utils)
 fi
 if [[ ${#packages[@]} -eq 0 ]]; then
     exit 0
