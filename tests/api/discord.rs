@@ -7,104 +7,30 @@
 //! resolution checks, catalog forms in steps, rate limits and command
 //! registration.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::{
-    helpers::{expect_json, spawn_app_with, TestApp},
-    support::discord::{self, FakeDiscord, GUILD},
+    helpers::{expect_json, TestApp},
+    support::{
+        clock::now,
+        desk::number,
+        discord::{self, content, spawn_discord_app, FakeDiscord, FALLBACK, GUILD},
+    },
 };
 
-const FALLBACK: &str = "1300000000000000999";
 const TRIAGE: &str = "1300000000000000777";
 
-async fn discord_app() -> (TestApp, FakeDiscord) {
-    let fake = FakeDiscord::default();
-    let base = fake.start().await;
-    let app = spawn_app_with(move |c| {
-        c.discord.application_id = discord::APP_ID.into();
-        c.discord.public_key = discord::public_key();
-        c.discord.bot_token = switchboard::config::Secret::new("bot-test-token");
-        c.discord.api_base_url = base;
-        c.discord.fallback_channel = FALLBACK.into();
-    })
-    .await;
-    (app, fake)
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-async fn send_raw(
-    app: &TestApp,
-    body: &str,
-    headers: Vec<(&'static str, String)>,
-) -> reqwest::Response {
-    let mut request = app
-        .client
-        .post(app.url("/discord/interactions"))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    request.send().await.expect("request sent")
-}
-
-async fn send(app: &TestApp, interaction: &Value) -> reqwest::Response {
-    let body = interaction.to_string();
-    send_raw(app, &body, discord::signed(now(), &body)).await
-}
-
-/// Sends a signed interaction and returns Discord's view of the answer.
-async fn answer(app: &TestApp, interaction: &Value) -> Value {
-    expect_json(send(app, interaction).await, StatusCode::OK).await
-}
-
-async fn tickets(app: &TestApp) -> Vec<Value> {
-    let list: Value = app.get_json("/api/v1/tickets", &app.token).await;
-    list["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn content(answer: &Value) -> String {
-    answer["data"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn ticket_modal(id: &str, user: &str, title: &str, urgency: &str) -> Value {
-    discord::modal(
-        id,
-        user,
-        "ticket_modal",
-        &[
-            ("title", title),
-            ("description", "Details here"),
-            ("urgency", urgency),
-        ],
-    )
-}
-
+/// Links the Discord user `user` (in the test guild) to `person`.
 async fn link(app: &TestApp, person: &Value, user: &str) {
     let id = person["id"].as_str().expect("id");
-    expect_json(
-        app.post(
-            &format!("/api/v1/people/{id}/identities"),
-            &app.token,
-            &json!({ "kind": "discord", "namespace": GUILD, "external_id": user }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.link_identity(id, "discord", GUILD, user).await;
 }
 
 #[tokio::test]
 async fn bad_signatures_get_401_and_store_nothing_and_ping_gets_pong() {
-    let (app, _fake) = discord_app().await;
-    let body = ticket_modal(
+    let (app, _fake) = spawn_discord_app().await;
+    let body = discord::ticket_modal(
         "2000000000000000001",
         "3000000000000000001",
         "Printer on fire",
@@ -115,35 +41,39 @@ async fn bad_signatures_get_401_and_store_nothing_and_ping_gets_pong() {
     // Signed with another application's key.
     let ts = now().to_string();
     let wrong = switchboard::channels::discord::verify::sign(&[1; 32], &ts, body.as_bytes());
-    let response = send_raw(
-        &app,
-        &body,
-        vec![
-            ("x-signature-ed25519", wrong),
-            ("x-signature-timestamp", ts),
-        ],
-    )
-    .await;
+    let response = app
+        .post_discord_raw(
+            &body,
+            vec![
+                ("x-signature-ed25519", wrong),
+                ("x-signature-timestamp", ts),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // Signed, then altered on the way.
     let altered = body.replace("Printer on fire", "Printer on ice!");
-    let response = send_raw(&app, &altered, discord::signed(now(), &body)).await;
+    let response = app
+        .post_discord_raw(&altered, discord::signed(now(), &body))
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // No signature headers at all, or only one of them.
     assert_eq!(
-        send_raw(&app, &body, vec![]).await.status(),
+        app.post_discord_raw(&body, vec![]).await.status(),
         StatusCode::UNAUTHORIZED
     );
     let only_ts = vec![("x-signature-timestamp", now().to_string())];
     assert_eq!(
-        send_raw(&app, &body, only_ts).await.status(),
+        app.post_discord_raw(&body, only_ts).await.status(),
         StatusCode::UNAUTHORIZED
     );
     // A correctly signed request replayed ten minutes later.
-    let stale = send_raw(&app, &body, discord::signed(now() - 600, &body)).await;
+    let stale = app
+        .post_discord_raw(&body, discord::signed(now() - 600, &body))
+        .await;
     assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
 
-    assert!(tickets(&app).await.is_empty(), "nothing stored");
+    assert!(app.tickets().await.is_empty(), "nothing stored");
     let people: Vec<Value> = app.get_json("/api/v1/people", &app.token).await;
     assert!(
         people.iter().all(|p| !p["name"]
@@ -156,22 +86,27 @@ async fn bad_signatures_get_401_and_store_nothing_and_ping_gets_pong() {
     // Discord's endpoint check: a signed PING is answered PONG.
     let ping = json!({ "id": "2000000000000000002", "application_id": discord::APP_ID, "type": 1,
                        "token": "t", "version": 1 });
-    assert_eq!(answer(&app, &ping).await, json!({ "type": 1 }));
+    assert_eq!(app.discord_answer(&ping).await, json!({ "type": 1 }));
     // Malformed JSON, correctly signed: 400.
     let malformed = "{not json";
-    let response = send_raw(&app, malformed, discord::signed(now(), malformed)).await;
+    let response = app
+        .post_discord_raw(malformed, discord::signed(now(), malformed))
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_retried() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let user = "3000000000000000010";
-    let modal = answer(
-        &app,
-        &discord::command("2000000000000000010", user, "ticket", &[]),
-    )
-    .await;
+    let modal = app
+        .discord_answer(&discord::command(
+            "2000000000000000010",
+            user,
+            "ticket",
+            &[],
+        ))
+        .await;
     assert_eq!(modal["type"], 9);
     assert_eq!(modal["data"]["custom_id"], "ticket_modal");
     let inputs: Vec<&str> = modal["data"]["components"]
@@ -186,11 +121,11 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
         200
     );
 
-    let submit = ticket_modal("2000000000000000011", user, "VPN keeps dropping", "High");
-    let first = answer(&app, &submit).await;
+    let submit = discord::ticket_modal("2000000000000000011", user, "VPN keeps dropping", "High");
+    let first = app.discord_answer(&submit).await;
     assert_eq!(first["type"], 4);
     assert_eq!(first["data"]["flags"], 64, "ephemeral");
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1);
     let number = all[0]["number"].as_str().expect("number").to_string();
     assert!(content(&first).contains(&number), "{first}");
@@ -200,24 +135,41 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
     assert_eq!(all[0]["requester"]["name"], format!("User {user}"));
 
     // The same interaction delivered again: the same answer, nothing new.
-    let again = answer(&app, &submit).await;
+    let again = app.discord_answer(&submit).await;
     assert_eq!(again, first);
-    assert_eq!(tickets(&app).await.len(), 1);
+    assert_eq!(app.tickets().await.len(), 1);
 
     // Over the modal's limits, or invalid: the modal's own error, nothing stored.
     let long = "x".repeat(201);
-    let refused = answer(&app, &ticket_modal("2000000000000000012", user, &long, "")).await;
+    let refused = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000012",
+            user,
+            &long,
+            "",
+        ))
+        .await;
     assert!(content(&refused).contains("longer than 200"), "{refused}");
     assert_eq!(refused["data"]["flags"], 64);
-    let refused = answer(&app, &ticket_modal("2000000000000000013", user, "  ", "")).await;
+    let refused = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000013",
+            user,
+            "  ",
+            "",
+        ))
+        .await;
     assert!(content(&refused).contains("title"), "{refused}");
-    let refused = answer(
-        &app,
-        &ticket_modal("2000000000000000014", user, "Mouse", "urgent"),
-    )
-    .await;
+    let refused = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000014",
+            user,
+            "Mouse",
+            "urgent",
+        ))
+        .await;
     assert!(content(&refused).contains("urgency"), "{refused}");
-    assert_eq!(tickets(&app).await.len(), 1);
+    assert_eq!(app.tickets().await.len(), 1);
 
     // The requester gets the confirmation as a direct message.
     app.dispatcher.drain().await.expect("deliver");
@@ -233,25 +185,30 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
 
 #[tokio::test]
 async fn tickets_ticket_status_and_link_answer_only_the_person() {
-    let (app, _fake) = discord_app().await;
+    let (app, _fake) = spawn_discord_app().await;
     let user = "3000000000000000020";
     for (i, title) in ["Laptop fan loud", "Docking station dead"]
         .iter()
         .enumerate()
     {
-        answer(
-            &app,
-            &ticket_modal(&format!("20000000000000002{i}"), user, title, ""),
-        )
+        app.discord_answer(&discord::ticket_modal(
+            &format!("20000000000000002{i}"),
+            user,
+            title,
+            "",
+        ))
         .await;
     }
-    let other = answer(
-        &app,
-        &ticket_modal("2000000000000000029", "3000000000000000029", "Not mine", ""),
-    )
-    .await;
+    let other = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000029",
+            "3000000000000000029",
+            "Not mine",
+            "",
+        ))
+        .await;
     assert_eq!(other["type"], 4);
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     let number = |title: &str| {
         all.iter()
             .find(|t| t["title"] == title)
@@ -266,11 +223,14 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
     );
     expect_json(app.transition(&fan, "resolved").await, StatusCode::OK).await;
 
-    let mine = answer(
-        &app,
-        &discord::command("2000000000000000025", user, "tickets", &[]),
-    )
-    .await;
+    let mine = app
+        .discord_answer(&discord::command(
+            "2000000000000000025",
+            user,
+            "tickets",
+            &[],
+        ))
+        .await;
     assert_eq!(mine["data"]["flags"], 64);
     let text = content(&mine);
     assert!(text.contains(&dock), "{text}");
@@ -280,30 +240,26 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
     );
     assert!(!text.contains(&foreign), "{text}");
 
-    let status = answer(
-        &app,
-        &discord::command(
+    let status = app
+        .discord_answer(&discord::command(
             "2000000000000000026",
             user,
             "ticket-status",
             &[("number", &dock.to_lowercase())],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(
         content(&status).contains(&dock) && content(&status).contains("State: new"),
         "{status}"
     );
-    let hidden = answer(
-        &app,
-        &discord::command(
+    let hidden = app
+        .discord_answer(&discord::command(
             "2000000000000000027",
             user,
             "ticket-status",
             &[("number", &foreign)],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(content(&hidden).contains("can't find"), "{hidden}");
 
     // /link: the Discord user becomes Ada, who created a code in Switchboard.
@@ -317,27 +273,23 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
     )
     .await;
     let code = code["code"].as_str().expect("code").to_string();
-    let wrong = answer(
-        &app,
-        &discord::command(
+    let wrong = app
+        .discord_answer(&discord::command(
             "2000000000000000030",
             "3000000000000000031",
             "link",
             &[("code", "000000")],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(content(&wrong).contains("code"), "{wrong}");
-    let linked = answer(
-        &app,
-        &discord::command(
+    let linked = app
+        .discord_answer(&discord::command(
             "2000000000000000031",
             "3000000000000000031",
             "link",
             &[("code", &code)],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(content(&linked).contains("Ada Lovelace"), "{linked}");
     let identities: Vec<Value> = app
         .get_json(
@@ -352,22 +304,20 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
         && i["namespace"] == GUILD
         && i["external_id"] == "3000000000000000031"));
     // From now on the Discord user acts as Ada (an agent: sees every ticket).
-    let status = answer(
-        &app,
-        &discord::command(
+    let status = app
+        .discord_answer(&discord::command(
             "2000000000000000032",
             "3000000000000000031",
             "ticket-status",
             &[("number", &foreign)],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(content(&status).contains(&foreign), "{status}");
 }
 
 #[tokio::test]
 async fn create_ticket_on_a_message_links_back_to_it() {
-    let (app, _fake) = discord_app().await;
+    let (app, _fake) = spawn_discord_app().await;
     let target = "1600000000000000001";
     let mut message = discord::message(
         target,
@@ -379,8 +329,8 @@ async fn create_ticket_on_a_message_links_back_to_it() {
     let data = json!({ "id": "1500000000000000005", "name": "Create ticket", "type": 3, "target_id": target,
                        "resolved": { "messages": { target: message } } });
     let invoked = discord::interaction("2000000000000000040", 2, "3000000000000000040", true, data);
-    let reply = answer(&app, &invoked).await;
-    let all = tickets(&app).await;
+    let reply = app.discord_answer(&invoked).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1);
     assert!(content(&reply).contains(all[0]["number"].as_str().expect("number")));
     assert_eq!(all[0]["title"], "The build server is down again");
@@ -397,17 +347,15 @@ async fn create_ticket_on_a_message_links_back_to_it() {
 
 #[tokio::test]
 async fn unknown_commands_and_custom_ids_get_an_ephemeral_unknown_action() {
-    let (app, _fake) = discord_app().await;
-    let reply = answer(
-        &app,
-        &discord::command(
+    let (app, _fake) = spawn_discord_app().await;
+    let reply = app
+        .discord_answer(&discord::command(
             "2000000000000000050",
             "3000000000000000050",
             "frobnicate",
             &[],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(reply["type"], 4);
     assert_eq!(reply["data"]["flags"], 64);
     assert!(content(&reply).contains("unknown action"));
@@ -418,57 +366,29 @@ async fn unknown_commands_and_custom_ids_get_an_ephemeral_unknown_action() {
         "self_destruct:now",
         discord::message("1", discord::CHANNEL, ""),
     );
-    assert!(content(&answer(&app, &click).await).contains("unknown action"));
+    assert!(content(&app.discord_answer(&click).await).contains("unknown action"));
     let modal = discord::modal(
         "2000000000000000052",
         "3000000000000000050",
         "mystery",
         &[("a", "b")],
     );
-    assert!(content(&answer(&app, &modal).await).contains("unknown action"));
-    assert!(tickets(&app).await.is_empty());
+    assert!(content(&app.discord_answer(&modal).await).contains("unknown action"));
+    assert!(app.tickets().await.is_empty());
 }
 
 #[tokio::test]
 async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_anywhere() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let (agent, _) = app
         .person_with_token("Al Agent", "al@example.com", &["agent"])
         .await;
     link(&app, &agent, "3000000000000000060").await;
     let agent_id = agent["id"].as_str().expect("id");
-    expect_json(
-        app.post(
-            "/api/v1/teams",
-            &app.token,
-            &json!({ "name": "Network", "members": [agent_id] }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.send(
-            Method::PATCH,
-            "/api/v1/teams/Network",
-            &app.token,
-            Some(&json!({ "default_channel": TRIAGE })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let ticket = expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Core switch down", "team": "Network" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
+    app.team_with_channel("Network", &[json!(agent_id)], TRIAGE)
+        .await;
+    let ticket = app.team_incident("Core switch down", "Network").await;
+    let number = number(&ticket);
     app.dispatcher.drain().await.expect("deliver");
     let cards = fake.calls_to("POST", &format!("/channels/{TRIAGE}/messages"));
     assert_eq!(cards.len(), 1, "one card");
@@ -501,12 +421,10 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
         &format!("take:{number}"),
         discord::message(card_id, TRIAGE, ""),
     );
-    let taken = answer(&app, &take).await;
+    let taken = app.discord_answer(&take).await;
     assert_eq!(taken["type"], 7, "{taken}");
     assert!(taken["data"]["embeds"].to_string().contains("Al Agent"));
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let fetched: Value = app.ticket(&number).await;
     assert_eq!(fetched["assignee"]["name"], "Al Agent");
     // A requester may not take it.
     let stranger = discord::click(
@@ -516,22 +434,13 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
         &format!("take:{number}"),
         discord::message(card_id, TRIAGE, ""),
     );
-    let refused = answer(&app, &stranger).await;
+    let refused = app.discord_answer(&stranger).await;
     assert_eq!(refused["type"], 4);
     assert_eq!(refused["data"]["flags"], 64);
 
     // A change through the API edits the same card in place.
-    expect_json(
-        app.send(
-            Method::PATCH,
-            &format!("/api/v1/tickets/{number}"),
-            &app.token,
-            Some(&json!({ "urgency": "high" })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    app.patch_ticket(&number, json!({ "urgency": "high" }))
+        .await;
     app.dispatcher.drain().await.expect("deliver");
     let edits = fake.calls_to("PATCH", &format!("/channels/{TRIAGE}/messages/{card_id}"));
     assert!(edits.len() >= 2, "{edits:?}");
@@ -549,16 +458,7 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
     );
 
     // A comment goes to the card's thread (whose id is the card's).
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{number}/comments"),
-            &app.token,
-            &json!({ "body": "PSU swapped", "internal": true }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.note(&number, "PSU swapped").await;
     app.dispatcher.drain().await.expect("deliver");
     let in_thread = fake.calls_to("POST", &format!("/channels/{card_id}/messages"));
     assert!(in_thread.iter().any(|c| c.body["content"]
@@ -575,7 +475,7 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
         discord::message(card_id, TRIAGE, ""),
     );
     select["data"]["values"] = json!(["low"]);
-    assert_eq!(answer(&app, &select).await["type"], 7);
+    assert_eq!(app.discord_answer(&select).await["type"], 7);
     let escalate = discord::click(
         "2000000000000000063",
         "3000000000000000060",
@@ -583,10 +483,8 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
         &format!("escalate:{number}"),
         discord::message(card_id, TRIAGE, ""),
     );
-    assert_eq!(answer(&app, &escalate).await["type"], 7);
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    assert_eq!(app.discord_answer(&escalate).await["type"], 7);
+    let fetched: Value = app.ticket(&number).await;
     assert_eq!(fetched["urgency"], "low");
     assert_eq!(fetched["escalation_level"], 1);
 }
@@ -607,7 +505,7 @@ async fn approval_setup(app: &TestApp, approver_user: &str) -> (String, String) 
     let ticket = app
         .create_ticket("service_request", "Admin rights on my laptop")
         .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
+    let number = number(&ticket);
     let approval = expect_json(
         app.post(
             &format!("/api/v1/tickets/{number}/approvals"),
@@ -623,7 +521,7 @@ async fn approval_setup(app: &TestApp, approver_user: &str) -> (String, String) 
 
 #[tokio::test]
 async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clicks() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let ann = "3000000000000000070";
     let (_, approval_id) = approval_setup(&app, ann).await;
     app.dispatcher.drain().await.expect("deliver");
@@ -643,12 +541,10 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
         &format!("approve:{approval_id}"),
         on_request(),
     );
-    let refused = answer(&app, &other).await;
+    let refused = app.discord_answer(&other).await;
     assert_eq!(refused["data"]["flags"], 64);
     assert!(content(&refused).contains("not an approver"), "{refused}");
-    let still: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
-        .await;
+    let still: Value = app.approval(&approval_id).await;
     assert_eq!(still["status"], "pending");
 
     // The approver clicks Approve in the direct message (no guild there).
@@ -659,20 +555,18 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
         &format!("approve:{approval_id}"),
         on_request(),
     );
-    let decided = answer(&app, &yes).await;
+    let decided = app.discord_answer(&yes).await;
     assert_eq!(decided["type"], 7, "{decided}");
     assert!(
         content(&decided).contains("Approved by Ann Approver"),
         "{decided}"
     );
     assert_eq!(decided["data"]["components"], json!([]));
-    let approval: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
-        .await;
+    let approval: Value = app.approval(&approval_id).await;
     assert_eq!(approval["status"], "approved");
     assert_eq!(approval["stages"][0]["decisions"][0]["channel"], "discord");
     // Discord retries the same interaction: the same answer, no second decision.
-    assert_eq!(answer(&app, &yes).await, decided);
+    assert_eq!(app.discord_answer(&yes).await, decided);
 
     // Every copy is edited after the decision.
     app.dispatcher.drain().await.expect("deliver");
@@ -692,7 +586,7 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
         &format!("approve:{approval_id}"),
         on_request(),
     );
-    let text = content(&answer(&app, &again).await);
+    let text = content(&app.discord_answer(&again).await);
     assert!(
         text.contains("already approved") && text.contains("Ann Approver"),
         "{text}"
@@ -701,7 +595,7 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
 
 #[tokio::test]
 async fn reject_asks_for_a_reason_and_people_without_dms_are_asked_in_the_fallback_channel() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let ann = "3000000000000000080";
     fake.refuse_dms(ann);
     let (number, approval_id) = approval_setup(&app, ann).await;
@@ -722,7 +616,7 @@ async fn reject_asks_for_a_reason_and_people_without_dms_are_asked_in_the_fallba
         &format!("reject:{approval_id}"),
         request.clone(),
     );
-    let modal = answer(&app, &reject).await;
+    let modal = app.discord_answer(&reject).await;
     assert_eq!(modal["type"], 9);
     assert_eq!(
         modal["data"]["custom_id"],
@@ -730,36 +624,28 @@ async fn reject_asks_for_a_reason_and_people_without_dms_are_asked_in_the_fallba
     );
 
     let too_long = "no ".repeat(400);
-    let refused = answer(
-        &app,
-        &discord::modal(
+    let refused = app
+        .discord_answer(&discord::modal(
             "2000000000000000081",
             ann,
             &format!("reject_modal:{approval_id}"),
             &[("reason", &too_long)],
-        ),
-    )
-    .await;
-    assert!(content(&refused).contains("longer than 1000"), "{refused}");
-    let pending: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
+        ))
         .await;
+    assert!(content(&refused).contains("longer than 1000"), "{refused}");
+    let pending: Value = app.approval(&approval_id).await;
     assert_eq!(pending["status"], "pending");
 
-    let submitted = answer(
-        &app,
-        &discord::modal(
+    let submitted = app
+        .discord_answer(&discord::modal(
             "2000000000000000082",
             ann,
             &format!("reject_modal:{approval_id}"),
             &[("reason", "Not without a business case")],
-        ),
-    )
-    .await;
-    assert!(content(&submitted).contains(&number), "{submitted}");
-    let rejected: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
+        ))
         .await;
+    assert!(content(&submitted).contains(&number), "{submitted}");
+    let rejected: Value = app.approval(&approval_id).await;
     assert_eq!(rejected["status"], "rejected");
     assert!(rejected.to_string().contains("Not without a business case"));
     app.dispatcher.drain().await.expect("deliver");
@@ -775,17 +661,16 @@ async fn reject_asks_for_a_reason_and_people_without_dms_are_asked_in_the_fallba
 
 #[tokio::test]
 async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let user = "3000000000000000090";
-    answer(
-        &app,
-        &ticket_modal("2000000000000000090", user, "Screen flickers", ""),
-    )
+    app.discord_answer(&discord::ticket_modal(
+        "2000000000000000090",
+        user,
+        "Screen flickers",
+        "",
+    ))
     .await;
-    let number = tickets(&app).await[0]["number"]
-        .as_str()
-        .expect("number")
-        .to_string();
+    let number = number(&app.tickets().await[0]);
     app.dispatcher.drain().await.expect("deliver");
     expect_json(app.transition(&number, "resolved").await, StatusCode::OK).await;
     app.dispatcher.drain().await.expect("deliver");
@@ -805,11 +690,9 @@ async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
         &format!("solved_yes:{number}"),
         discord::message("1400000000000000003", &format!("9{user}"), ""),
     );
-    let closed = answer(&app, &yes).await;
+    let closed = app.discord_answer(&yes).await;
     assert_eq!(closed["type"], 7, "{closed}");
-    let ticket: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let ticket: Value = app.ticket(&number).await;
     assert_eq!(ticket["state"], "closed");
     // The answer offers an optional rating; 5 stars is recorded.
     assert!(closed["data"]["components"]
@@ -822,18 +705,16 @@ async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
         &format!("rate:{number}:5"),
         discord::message("1400000000000000003", &format!("9{user}"), ""),
     );
-    let thanked = answer(&app, &rate).await;
+    let thanked = app.discord_answer(&rate).await;
     assert_eq!(thanked["type"], 7, "{thanked}");
     assert!(content(&thanked).contains("★★★★★"), "{thanked}");
-    let ticket: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let ticket: Value = app.ticket(&number).await;
     assert_eq!(ticket["satisfaction"], 5);
 }
 
 #[tokio::test]
 async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_steps() {
-    let (app, _fake) = discord_app().await;
+    let (app, _fake) = spawn_discord_app().await;
     let fields: Vec<Value> = (1..=7)
         .map(|i| json!({ "key": format!("f{i}"), "label": format!("Field {i}"), "type": "text", "required": i == 1 }))
         .chain([json!({ "key": "os", "label": "Operating system", "type": "choice", "required": true,
@@ -861,18 +742,21 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
         "id": "1500000000000000001", "name": "ticket", "type": 1,
         "options": [{ "type": 3, "name": "item", "value": "lapt", "focused": true }] }),
     );
-    let suggestions = answer(&app, &typing).await;
+    let suggestions = app.discord_answer(&typing).await;
     assert_eq!(suggestions["type"], 8);
     assert_eq!(
         suggestions["data"]["choices"],
         json!([{ "name": "New laptop", "value": item_id }])
     );
 
-    let first = answer(
-        &app,
-        &discord::command("2000000000000000101", user, "ticket", &[("item", &item_id)]),
-    )
-    .await;
+    let first = app
+        .discord_answer(&discord::command(
+            "2000000000000000101",
+            user,
+            "ticket",
+            &[("item", &item_id)],
+        ))
+        .await;
     assert_eq!(first["type"], 9);
     assert_eq!(first["data"]["custom_id"], format!("catalog:{item_id}:0"));
     assert_eq!(
@@ -893,7 +777,7 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
             ("f5", "five"),
         ],
     );
-    let carry = answer(&app, &step1).await;
+    let carry = app.discord_answer(&step1).await;
     assert_eq!(carry["type"], 4);
     assert!(
         carry["data"]["components"]
@@ -901,7 +785,7 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
             .contains(&format!("catalog_next:{item_id}:1")),
         "{carry}"
     );
-    assert!(tickets(&app).await.is_empty(), "nothing ordered yet");
+    assert!(app.tickets().await.is_empty(), "nothing ordered yet");
 
     let mut message = discord::message("1700000000000000001", discord::CHANNEL, "step 1 of 2 done");
     message["embeds"] = carry["data"]["embeds"].clone();
@@ -912,7 +796,7 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
         &format!("catalog_next:{item_id}:1"),
         message.clone(),
     );
-    let second = answer(&app, &next).await;
+    let second = app.discord_answer(&next).await;
     assert_eq!(second["data"]["custom_id"], format!("catalog:{item_id}:1"));
     assert_eq!(
         second["data"]["components"].as_array().expect("rows").len(),
@@ -926,9 +810,9 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
         &[("f6", "six"), ("f7", ""), ("os", "beos")],
     );
     bad["message"] = message.clone();
-    let refused = answer(&app, &bad).await;
+    let refused = app.discord_answer(&bad).await;
     assert!(content(&refused).contains("os"), "{refused}");
-    assert!(tickets(&app).await.is_empty());
+    assert!(app.tickets().await.is_empty());
 
     let mut good = discord::modal(
         "2000000000000000105",
@@ -937,8 +821,8 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
         &[("f6", "six"), ("f7", ""), ("os", "linux")],
     );
     good["message"] = message;
-    let ordered = answer(&app, &good).await;
-    let all = tickets(&app).await;
+    let ordered = app.discord_answer(&good).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1, "{ordered}");
     let number = all[0]["number"].as_str().expect("number");
     assert!(content(&ordered).contains(number));
@@ -952,27 +836,26 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
     assert!(request["answers"].get("f2").is_none_or(Value::is_null));
 }
 
+/// Opens a ticket by the `/ticket` modal: its confirmation is the first
+/// call the daemon makes to Discord.
+async fn ticket_by_modal(app: &TestApp, id: &str, user: &str, title: &str) {
+    app.discord_answer(&discord::ticket_modal(id, user, title, ""))
+        .await;
+}
+
 #[tokio::test]
-async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
-    let (app, fake) = discord_app().await;
+async fn a_429_keeps_the_message_for_after_its_retry_after() {
+    let (app, fake) = spawn_discord_app().await;
     fake.rate_limit_next(30.0, false);
-    answer(
+    ticket_by_modal(
         &app,
-        &ticket_modal(
-            "2000000000000000110",
-            "3000000000000000110",
-            "Wi-Fi is slow",
-            "",
-        ),
+        "2000000000000000110",
+        "3000000000000000110",
+        "Wi-Fi is slow",
     )
     .await;
     app.dispatcher.run_once().await.expect("dispatch");
-    let pending: Vec<Value> = app
-        .outbox("pending")
-        .await
-        .into_iter()
-        .filter(|m| m["channel"] == "discord")
-        .collect();
+    let pending = app.pending_for("discord").await;
     assert_eq!(pending.len(), 1, "kept for later, not dead");
     assert!(
         pending[0]["last_error"]
@@ -988,32 +871,29 @@ async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
         "retry_after honoured: {next}"
     );
     assert_eq!(fake.calls().len(), 1, "one attempt so far");
+}
 
-    // An empty bucket (X-RateLimit-Remaining: 0) closes its route until
-    // it resets: the next call on that route is not even sent.
-    let (app, fake) = discord_app().await;
+/// An empty bucket (X-RateLimit-Remaining: 0) closes its route until it
+/// resets: the next call on that route is not even sent.
+#[tokio::test]
+async fn an_empty_bucket_holds_back_the_next_call_on_its_route_until_it_resets() {
+    let (app, fake) = spawn_discord_app().await;
     fake.empty_bucket_next(30.0);
-    answer(
+    ticket_by_modal(
         &app,
-        &ticket_modal(
-            "2000000000000000111",
-            "3000000000000000111",
-            "Printer jam",
-            "",
-        ),
+        "2000000000000000111",
+        "3000000000000000111",
+        "Printer jam",
     )
     .await;
     app.dispatcher.run_once().await.expect("dispatch");
     assert_eq!(fake.calls_to("POST", "/users/@me/channels").len(), 1);
     assert!(app.outbox("pending").await.is_empty(), "the first went out");
-    answer(
+    ticket_by_modal(
         &app,
-        &ticket_modal(
-            "2000000000000000112",
-            "3000000000000000112",
-            "Toner empty",
-            "",
-        ),
+        "2000000000000000112",
+        "3000000000000000112",
+        "Toner empty",
     )
     .await;
     app.dispatcher.run_once().await.expect("dispatch");
@@ -1037,52 +917,22 @@ async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
         next >= chrono::Utc::now() + chrono::Duration::seconds(25),
         "until the reset: {next}"
     );
+}
 
-    // A global 429 closes every route.
-    let (app, fake) = discord_app().await;
+#[tokio::test]
+async fn a_global_429_closes_every_route() {
+    let (app, fake) = spawn_discord_app().await;
     fake.rate_limit_next(40.0, true);
-    answer(
-        &app,
-        &ticket_modal("2000000000000000113", "3000000000000000113", "Mouse", ""),
-    )
-    .await;
+    ticket_by_modal(&app, "2000000000000000113", "3000000000000000113", "Mouse").await;
     app.dispatcher.run_once().await.expect("dispatch");
     assert_eq!(fake.calls().len(), 1);
     let (agent, _) = app
         .person_with_token("Gil", "gil@example.com", &["agent"])
         .await;
     link(&app, &agent, "3000000000000000114").await;
-    expect_json(
-        app.post(
-            "/api/v1/teams",
-            &app.token,
-            &json!({ "name": "Desk", "members": [agent["id"]] }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.send(
-            Method::PATCH,
-            "/api/v1/teams/Desk",
-            &app.token,
-            Some(&json!({ "default_channel": TRIAGE })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Fire", "team": "Desk" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.team_with_channel("Desk", &[agent["id"].clone()], TRIAGE)
+        .await;
+    app.team_incident("Fire", "Desk").await;
     app.dispatcher.run_once().await.expect("dispatch");
     assert_eq!(
         fake.calls().len(),
@@ -1092,21 +942,20 @@ async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
     );
     // Held: Mouse's DM, Fire's card and the DM telling the team's agent
     // (the email to the agent is not Discord's and goes its own way).
-    let held: Vec<Value> = app
-        .outbox("pending")
-        .await
-        .into_iter()
-        .filter(|m| m["channel"] == "discord")
-        .collect();
+    let held = app.pending_for("discord").await;
     assert_eq!(held.len(), 3, "{held:?}");
     assert!(app.outbox("dead").await.is_empty());
+}
 
-    // A 5xx is retried, not dead-lettered.
-    let (app, fake) = discord_app().await;
+#[tokio::test]
+async fn a_5xx_is_retried_not_dead_lettered() {
+    let (app, fake) = spawn_discord_app().await;
     fake.fail_next();
-    answer(
+    ticket_by_modal(
         &app,
-        &ticket_modal("2000000000000000113", "3000000000000000113", "Keyboard", ""),
+        "2000000000000000113",
+        "3000000000000000113",
+        "Keyboard",
     )
     .await;
     app.dispatcher.run_once().await.expect("dispatch");
@@ -1173,7 +1022,7 @@ async fn register_commands_puts_the_manifest_globally_or_in_a_guild() {
 
 #[tokio::test]
 async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let lead_user = "3000000000000000120";
     let (lead, _) = app
         .person_with_token("Lena Lead", "lena@example.com", &["agent"])
@@ -1196,19 +1045,9 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
         StatusCode::CREATED,
     )
     .await;
-    let ticket = expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Uplink flapping", "team": "Network" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
-    app.desk.clock.advance(chrono::Duration::minutes(6));
-    app.scheduler.run_due().await.expect("timers");
+    let ticket = app.team_incident("Uplink flapping", "Network").await;
+    let number = number(&ticket);
+    app.pass(chrono::Duration::minutes(6)).await;
     app.dispatcher.drain().await.expect("deliver");
     let alert = fake
         .calls_to("POST", &format!("/channels/9{lead_user}/messages"))
@@ -1229,7 +1068,7 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
         &format!("ack:{number}"),
         discord::message("1400000000000000001", &format!("9{lead_user}"), &shown),
     );
-    let acknowledged = answer(&app, &ack).await;
+    let acknowledged = app.discord_answer(&ack).await;
     assert_eq!(acknowledged["type"], 7, "{acknowledged}");
     assert!(content(&acknowledged).contains("Acknowledged by Lena Lead"));
     assert_eq!(acknowledged["data"]["components"], json!([]));
@@ -1241,7 +1080,7 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
 
 #[tokio::test]
 async fn a_slow_answer_is_deferred_and_sent_later_through_the_interaction_webhook() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let switchboard::store::Db::Postgres(pool) = &app.desk.db else {
         panic!("the API tests run on Postgres");
     };
@@ -1252,11 +1091,14 @@ async fn a_slow_answer_is_deferred_and_sent_later_through_the_interaction_webhoo
         .await
         .expect("lock");
     let started = std::time::Instant::now();
-    let deferred = answer(
-        &app,
-        &ticket_modal("2000000000000000130", "3000000000000000130", "Slow day", ""),
-    )
-    .await;
+    let deferred = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000130",
+            "3000000000000000130",
+            "Slow day",
+            "",
+        ))
+        .await;
     assert!(
         started.elapsed() < std::time::Duration::from_secs(3),
         "within Discord's 3 s"
@@ -1272,10 +1114,7 @@ async fn a_slow_answer_is_deferred_and_sent_later_through_the_interaction_webhoo
     })
     .await;
     assert!(sent, "{:?}", fake.calls());
-    let number = tickets(&app).await[0]["number"]
-        .as_str()
-        .expect("number")
-        .to_string();
+    let number = number(&app.tickets().await[0]);
     let edit = &fake.calls_to("PATCH", &path)[0].body;
     assert!(
         edit["content"].as_str().expect("content").contains(&number),
@@ -1303,7 +1142,7 @@ fn message_create(id: &str, channel: &str, guild: bool, author: &str, content: &
 
 #[tokio::test]
 async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_attachments() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let gateway = switchboard::channels::discord::gateway::Gateway::new(
         app.desk.clone(),
         &app.config.discord,
@@ -1314,38 +1153,10 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .person_with_token("Al Agent", "al@example.com", &["agent"])
         .await;
     link(&app, &agent, agent_user).await;
-    expect_json(
-        app.post(
-            "/api/v1/teams",
-            &app.token,
-            &json!({ "name": "Network", "members": [agent["id"]] }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.send(
-            Method::PATCH,
-            "/api/v1/teams/Network",
-            &app.token,
-            Some(&json!({ "default_channel": TRIAGE })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let ticket = expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Core switch down", "team": "Network" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
+    app.team_with_channel("Network", &[agent["id"].clone()], TRIAGE)
+        .await;
+    let ticket = app.team_incident("Core switch down", "Network").await;
+    let number = number(&ticket);
     app.dispatcher.drain().await.expect("deliver");
     let (card_id, _) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
 
@@ -1361,9 +1172,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .handle_event("MESSAGE_CREATE", &note)
         .await
         .expect("handled");
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0]["internal"], true);
     assert_eq!(comments[0]["author"]["name"], "Al Agent");
@@ -1373,9 +1182,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .handle_event("MESSAGE_CREATE", &note)
         .await
         .expect("handled");
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     app.dispatcher.drain().await.expect("deliver");
     assert!(
@@ -1389,12 +1196,15 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
     // A requester replies to the bot's DM about their ticket: a public
     // comment, with the attached file stored on the ticket.
     let requester = "3000000000000000141";
-    answer(
-        &app,
-        &ticket_modal("2000000000000000140", requester, "Laptop will not boot", ""),
-    )
+    app.discord_answer(&discord::ticket_modal(
+        "2000000000000000140",
+        requester,
+        "Laptop will not boot",
+        "",
+    ))
     .await;
-    let mine = tickets(&app)
+    let mine = app
+        .tickets()
         .await
         .into_iter()
         .find(|t| t["title"] == "Laptop will not boot")
@@ -1423,29 +1233,16 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .handle_event("MESSAGE_CREATE", &reply)
         .await
         .expect("handled");
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{mine}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(&mine).await;
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert_eq!(comments[0]["body"], "Here is the boot log");
     assert_eq!(comments[0]["internal"], false);
-    let files: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{mine}/attachments"), &app.token)
-        .await;
+    let files: Vec<Value> = app.attachments(&mine).await;
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0]["filename"], "boot.log");
 
     // An agent's public comment elsewhere reaches the requester's DM.
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{mine}/comments"),
-            &app.token,
-            &json!({ "body": "Try holding the power button" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.comment(&mine, "Try holding the power button").await;
     app.dispatcher.drain().await.expect("deliver");
     let in_dm: Vec<String> = fake
         .posted_in(&dm)
@@ -1487,7 +1284,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .handle_event("MESSAGE_CREATE", &own)
         .await
         .expect("handled");
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 3, "{all:?}");
     assert!(all
         .iter()
@@ -1496,7 +1293,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
 
 #[tokio::test]
 async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica_connects() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     fake.start_gateway().await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     // Two replicas: the advisory lock lets only one of them connect.
@@ -1545,7 +1342,7 @@ async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica
     fake.gateway_send(dm.take());
     assert!(
         crate::helpers::eventually(within, || async {
-            tickets(&app)
+            app.tickets()
                 .await
                 .iter()
                 .any(|t| t["title"] == "The projector in room 4 flickers")
@@ -1581,5 +1378,5 @@ async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica
             .expect("replica stops on shutdown")
             .expect("joined");
     }
-    assert_eq!(tickets(&app).await.len(), 1, "nothing read twice");
+    assert_eq!(app.tickets().await.len(), 1, "nothing read twice");
 }
