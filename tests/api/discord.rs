@@ -1140,14 +1140,57 @@ fn message_create(id: &str, channel: &str, guild: bool, author: &str, content: &
     d
 }
 
+/// The gateway's event handler, fed by the test instead of a connection.
+fn gateway(app: &TestApp) -> switchboard::channels::discord::gateway::Gateway {
+    switchboard::channels::discord::gateway::Gateway::new(app.desk.clone(), &app.config.discord)
+        .expect("gateway")
+}
+
+const REQUESTER: &str = "3000000000000000141";
+
+/// The requester's ticket opened by the `/ticket` modal, its confirmation
+/// delivered to their DM channel; returns (number, DM channel, id of the
+/// confirmation).
+async fn requester_ticket(app: &TestApp, fake: &FakeDiscord) -> (String, String, String) {
+    app.discord_answer(&discord::ticket_modal(
+        "2000000000000000140",
+        REQUESTER,
+        "Laptop will not boot",
+        "",
+    ))
+    .await;
+    let mine = number(&app.ticket_titled("Laptop will not boot").await);
+    app.dispatcher.drain().await.expect("deliver");
+    let dm = format!("9{REQUESTER}");
+    let (confirmation, _) = fake
+        .posted_in(&dm)
+        .into_iter()
+        .next()
+        .expect("confirmation");
+    (mine, dm, confirmation)
+}
+
+/// The requester's reply to the bot's confirmation, with a file attached.
+fn boot_log_reply(app: &TestApp, dm: &str, confirmation: &str) -> Value {
+    let mut reply = message_create(
+        "1800000000000000002",
+        dm,
+        false,
+        REQUESTER,
+        "Here is the boot log",
+    );
+    reply["message_reference"] = json!({ "type": 0, "message_id": confirmation, "channel_id": dm });
+    let base = app.config.discord.api_base_url.clone();
+    reply["attachments"] = json!([{ "id": "1900000000000000001", "filename": "boot.log", "size": 25,
+        "url": format!("{base}/attachments/boot.log"), "proxy_url": format!("{base}/attachments/boot.log"),
+        "content_type": "text/plain" }]);
+    reply
+}
+
 #[tokio::test]
-async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_attachments() {
+async fn an_agents_reply_in_the_card_thread_is_an_internal_note_taken_once_and_not_echoed() {
     let (app, fake) = spawn_discord_app().await;
-    let gateway = switchboard::channels::discord::gateway::Gateway::new(
-        app.desk.clone(),
-        &app.config.discord,
-    )
-    .expect("gateway");
+    let gateway = gateway(&app);
     let agent_user = "3000000000000000140";
     let (agent, _) = app
         .person_with_token("Al Agent", "al@example.com", &["agent"])
@@ -1160,7 +1203,6 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
     app.dispatcher.drain().await.expect("deliver");
     let (card_id, _) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
 
-    // An agent's reply in the card's thread is an internal note, not echoed back.
     let note = message_create(
         "1800000000000000001",
         &card_id,
@@ -1172,7 +1214,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .handle_event("MESSAGE_CREATE", &note)
         .await
         .expect("handled");
-    let comments: Vec<Value> = app.comments(&number).await;
+    let comments = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0]["internal"], true);
     assert_eq!(comments[0]["author"]["name"], "Al Agent");
@@ -1182,7 +1224,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .handle_event("MESSAGE_CREATE", &note)
         .await
         .expect("handled");
-    let comments: Vec<Value> = app.comments(&number).await;
+    let comments = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     app.dispatcher.drain().await.expect("deliver");
     assert!(
@@ -1192,56 +1234,37 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
             .contains("Replacing the PSU")),
         "not echoed into the thread it came from"
     );
+}
 
-    // A requester replies to the bot's DM about their ticket: a public
-    // comment, with the attached file stored on the ticket.
-    let requester = "3000000000000000141";
-    app.discord_answer(&discord::ticket_modal(
-        "2000000000000000140",
-        requester,
-        "Laptop will not boot",
-        "",
-    ))
-    .await;
-    let mine = app
-        .tickets()
-        .await
-        .into_iter()
-        .find(|t| t["title"] == "Laptop will not boot")
-        .expect("ticket");
-    let mine = mine["number"].as_str().expect("number").to_string();
-    app.dispatcher.drain().await.expect("deliver");
-    let dm = format!("9{requester}");
-    let (confirmation, _) = fake
-        .posted_in(&dm)
-        .into_iter()
-        .next()
-        .expect("confirmation");
-    let mut reply = message_create(
-        "1800000000000000002",
-        &dm,
-        false,
-        requester,
-        "Here is the boot log",
-    );
-    reply["message_reference"] = json!({ "type": 0, "message_id": confirmation, "channel_id": dm });
-    let base = app.config.discord.api_base_url.clone();
-    reply["attachments"] = json!([{ "id": "1900000000000000001", "filename": "boot.log", "size": 25,
-        "url": format!("{base}/attachments/boot.log"), "proxy_url": format!("{base}/attachments/boot.log"),
-        "content_type": "text/plain" }]);
+#[tokio::test]
+async fn a_reply_to_the_bots_direct_message_is_a_public_comment_and_its_file_an_attachment() {
+    let (app, fake) = spawn_discord_app().await;
+    let gateway = gateway(&app);
+    let (mine, dm, confirmation) = requester_ticket(&app, &fake).await;
+
     gateway
-        .handle_event("MESSAGE_CREATE", &reply)
+        .handle_event("MESSAGE_CREATE", &boot_log_reply(&app, &dm, &confirmation))
         .await
         .expect("handled");
-    let comments: Vec<Value> = app.comments(&mine).await;
+    let comments = app.comments(&mine).await;
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert_eq!(comments[0]["body"], "Here is the boot log");
     assert_eq!(comments[0]["internal"], false);
-    let files: Vec<Value> = app.attachments(&mine).await;
+    let files = app.attachments(&mine).await;
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0]["filename"], "boot.log");
+}
 
-    // An agent's public comment elsewhere reaches the requester's DM.
+#[tokio::test]
+async fn an_agents_public_comment_reaches_the_requesters_dm_where_their_reply_is_not_echoed() {
+    let (app, fake) = spawn_discord_app().await;
+    let gateway = gateway(&app);
+    let (mine, dm, confirmation) = requester_ticket(&app, &fake).await;
+    gateway
+        .handle_event("MESSAGE_CREATE", &boot_log_reply(&app, &dm, &confirmation))
+        .await
+        .expect("handled");
+
     app.comment(&mine, "Try holding the power button").await;
     app.dispatcher.drain().await.expect("deliver");
     let in_dm: Vec<String> = fake
@@ -1259,13 +1282,20 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         !in_dm.iter().any(|t| t.contains("Here is the boot log")),
         "not echoed: {in_dm:?}"
     );
+}
 
-    // Any other direct message opens a ticket; the bot's own messages are ignored.
+#[tokio::test]
+async fn any_other_direct_message_opens_a_ticket_and_the_bots_own_are_ignored() {
+    let (app, fake) = spawn_discord_app().await;
+    let gateway = gateway(&app);
+    let (_, dm, _) = requester_ticket(&app, &fake).await;
+    let before = app.tickets().await.len();
+
     let fresh = message_create(
         "1800000000000000003",
         &dm,
         false,
-        requester,
+        REQUESTER,
         "My mouse is gone\nIt was here yesterday",
     );
     gateway
@@ -1285,7 +1315,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .await
         .expect("handled");
     let all = app.tickets().await;
-    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(all.len(), before + 1, "{all:?}");
     assert!(all
         .iter()
         .any(|t| t["title"] == "My mouse is gone" && t["channel"] == "discord"));

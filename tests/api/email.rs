@@ -1574,14 +1574,7 @@ async fn smtp_signs_in_with_xoauth2_refreshes_an_expired_token_and_holds_mail_wh
     tokio::time::sleep(Duration::from_millis(1200)).await;
     fake.set_failing(true);
     // A comment on the emailed ticket goes to its requester by mail.
-    let number = number(
-        &m.app
-            .tickets()
-            .await
-            .into_iter()
-            .find(|t| t["title"] == "Second")
-            .expect("ticket"),
-    );
+    let number = number(&m.app.ticket_titled("Second").await);
     expect_json(
         m.app
             .post(

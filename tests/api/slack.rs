@@ -333,11 +333,7 @@ async fn the_triage_card_is_posted_once_and_updated_in_place() {
     let ticket = app.team_incident("Core switch down", "Network").await;
     let number = number(&ticket);
     app.dispatcher.drain().await.expect("deliver");
-    let cards: Vec<Value> = fake
-        .posted_messages()
-        .into_iter()
-        .filter(|p| p["channel"] == "net-triage")
-        .collect();
+    let cards: Vec<Value> = fake.posted_to("net-triage");
     assert_eq!(cards.len(), 1, "one card");
     assert!(cards[0]["blocks"].to_string().contains("ticket_take"));
 
@@ -485,9 +481,9 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
     let approval_id = approval["id"].as_str().expect("id").to_string();
     app.dispatcher.drain().await.expect("deliver");
     let request = fake
-        .posted_messages()
+        .posted_to("UANN")
         .into_iter()
-        .find(|p| p["channel"] == "UANN")
+        .next()
         .expect("the approver got a message");
     assert!(request["blocks"].to_string().contains("approval_approve"));
 
@@ -649,9 +645,9 @@ async fn card_menus_assign_set_priority_and_escalate_and_refuse_requesters() {
     let number = number(&ticket);
     app.dispatcher.drain().await.expect("deliver");
     let card = fake
-        .posted_messages()
+        .posted_to("desk")
         .into_iter()
-        .find(|p| p["channel"] == "desk")
+        .next()
         .expect("card posted");
     let blocks = card["blocks"].to_string();
     for control in [
@@ -780,11 +776,7 @@ async fn an_escalation_arrives_with_acknowledge_which_stops_the_chain() {
 
     app.pass(chrono::Duration::minutes(11)).await;
     app.dispatcher.drain().await.expect("deliver");
-    let alarms: Vec<Value> = fake
-        .posted_messages()
-        .into_iter()
-        .filter(|p| p["channel"] == "UOMAR")
-        .collect();
+    let alarms: Vec<Value> = fake.posted_to("UOMAR");
     assert_eq!(alarms.len(), 1, "{alarms:?}");
     let blocks = alarms[0]["blocks"].to_string();
     assert!(
@@ -824,10 +816,7 @@ async fn an_escalation_arrives_with_acknowledge_which_stops_the_chain() {
     app.pass(chrono::Duration::minutes(30)).await;
     app.dispatcher.drain().await.expect("deliver");
     assert_eq!(
-        fake.posted_messages()
-            .iter()
-            .filter(|p| p["channel"] == "UOMAR")
-            .count(),
+        fake.posted_to("UOMAR").len(),
         1,
         "no second escalation message"
     );
@@ -898,9 +887,9 @@ async fn a_reaction_turns_the_message_into_a_ticket_after_the_ack() {
     // The requester is told, with the number.
     app.dispatcher.drain().await.expect("deliver");
     let told = fake
-        .posted_messages()
+        .posted_to("UREACT")
         .into_iter()
-        .find(|p| p["channel"] == "UREACT")
+        .next()
         .expect("confirmation to the reactor");
     assert!(told["text"].as_str().expect("text").contains(number));
 }
@@ -1115,11 +1104,7 @@ async fn a_slack_user_is_linked_to_the_person_with_their_email() {
         slack::direct_message("UDANA", "Cannot scan either", "1700000041.000100", None),
     );
     assert_eq!(app.post_slack_event(&second).await.status(), StatusCode::OK);
-    let all = app.tickets().await;
-    let scan = all
-        .iter()
-        .find(|t| t["title"] == "Cannot scan either")
-        .expect("second ticket");
+    let scan = app.ticket_titled("Cannot scan either").await;
     assert_eq!(scan["requester"]["name"], "Dana Known");
     assert_eq!(fake.calls_to("users.info").len(), 1, "asked once");
 }
