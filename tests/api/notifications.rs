@@ -269,8 +269,7 @@ async fn quiet_hours_defer_a_comment_notice_but_not_an_urgent_escalation() {
         StatusCode::CREATED,
     )
     .await;
-    app.desk.clock.advance(chrono::Duration::minutes(6));
-    app.scheduler.run_due().await.expect("timers");
+    app.pass(chrono::Duration::minutes(6)).await;
 
     let pending = app.outbox("pending").await;
     let at = |m: &Value| -> DateTime<Utc> {

@@ -12,6 +12,14 @@ pub fn number(ticket: &Value) -> String {
     ticket["number"].as_str().expect("number").to_string()
 }
 
+/// The titles of `tickets`, in their order.
+pub fn titles(tickets: &[Value]) -> Vec<String> {
+    tickets
+        .iter()
+        .map(|t| t["title"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
 impl TestApp {
     /// Every ticket the admin sees, newest first. The page is larger than
     /// any test opens tickets, so none is left out by paging.
@@ -52,6 +60,12 @@ impl TestApp {
     pub async fn activity(&self, number: &str) -> Vec<Value> {
         self.get_json(&format!("/api/v1/tickets/{number}/activity"), &self.token)
             .await
+    }
+
+    /// The activity entries of `number` recording `action`, oldest first.
+    pub async fn activity_where(&self, number: &str, action: &str) -> Vec<Value> {
+        let all = self.activity(number).await;
+        all.into_iter().filter(|a| a["action"] == action).collect()
     }
 
     pub async fn approval(&self, id: &str) -> Value {
