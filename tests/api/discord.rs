@@ -14,7 +14,7 @@ use crate::{
     helpers::{expect_json, TestApp},
     support::{
         clock::now,
-        desk::number,
+        desk::{next_attempt_at, number},
         discord::{self, content, spawn_discord_app, FakeDiscord, FALLBACK, GUILD},
     },
 };
@@ -183,17 +183,19 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
         .contains(&number));
 }
 
-#[tokio::test]
-async fn tickets_ticket_status_and_link_answer_only_the_person() {
-    let (app, _fake) = spawn_discord_app().await;
-    let user = "3000000000000000020";
+/// The Discord user whose own tickets the commands answer about.
+const USER: &str = "3000000000000000020";
+
+/// Two tickets of [`USER`] (the fan one resolved) and one of someone else;
+/// returns their numbers (fan, dock, foreign).
+async fn own_and_foreign_tickets(app: &TestApp) -> (String, String, String) {
     for (i, title) in ["Laptop fan loud", "Docking station dead"]
         .iter()
         .enumerate()
     {
         app.discord_answer(&discord::ticket_modal(
             &format!("20000000000000002{i}"),
-            user,
+            USER,
             title,
             "",
         ))
@@ -222,11 +224,18 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
         number("Not mine"),
     );
     expect_json(app.transition(&fan, "resolved").await, StatusCode::OK).await;
+    (fan, dock, foreign)
+}
+
+#[tokio::test]
+async fn slash_tickets_lists_only_the_persons_open_tickets() {
+    let (app, _fake) = spawn_discord_app().await;
+    let (fan, dock, foreign) = own_and_foreign_tickets(&app).await;
 
     let mine = app
         .discord_answer(&discord::command(
             "2000000000000000025",
-            user,
+            USER,
             "tickets",
             &[],
         ))
@@ -239,11 +248,17 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
         "resolved tickets are not open: {text}"
     );
     assert!(!text.contains(&foreign), "{text}");
+}
+
+#[tokio::test]
+async fn ticket_status_answers_only_about_the_persons_own_tickets() {
+    let (app, _fake) = spawn_discord_app().await;
+    let (_, dock, foreign) = own_and_foreign_tickets(&app).await;
 
     let status = app
         .discord_answer(&discord::command(
             "2000000000000000026",
-            user,
+            USER,
             "ticket-status",
             &[("number", &dock.to_lowercase())],
         ))
@@ -255,12 +270,18 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
     let hidden = app
         .discord_answer(&discord::command(
             "2000000000000000027",
-            user,
+            USER,
             "ticket-status",
             &[("number", &foreign)],
         ))
         .await;
     assert!(content(&hidden).contains("can't find"), "{hidden}");
+}
+
+#[tokio::test]
+async fn link_makes_the_discord_user_the_person_who_created_the_code() {
+    let (app, _fake) = spawn_discord_app().await;
+    let (_, _, foreign) = own_and_foreign_tickets(&app).await;
 
     // /link: the Discord user becomes Ada, who created a code in Switchboard.
     let (ada, ada_token) = app
@@ -377,19 +398,41 @@ async fn unknown_commands_and_custom_ids_get_an_ephemeral_unknown_action() {
     assert!(app.tickets().await.is_empty());
 }
 
-#[tokio::test]
-async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_anywhere() {
-    let (app, fake) = spawn_discord_app().await;
+/// The agent who works the triage channel's tickets (a linked Discord user).
+const TRIAGE_AGENT: &str = "3000000000000000060";
+
+/// A team whose tickets are announced in the triage channel, and one of its
+/// incidents, its card delivered; returns (ticket number, card message id).
+async fn triage_card(app: &TestApp, fake: &FakeDiscord) -> (String, String) {
     let (agent, _) = app
         .person_with_token("Al Agent", "al@example.com", &["agent"])
         .await;
-    link(&app, &agent, "3000000000000000060").await;
+    link(app, &agent, TRIAGE_AGENT).await;
     let agent_id = agent["id"].as_str().expect("id");
     app.team_with_channel("Network", &[json!(agent_id)], TRIAGE)
         .await;
     let ticket = app.team_incident("Core switch down", "Network").await;
-    let number = number(&ticket);
     app.dispatcher.drain().await.expect("deliver");
+    // The agent's new-ticket DM may go out first: find the card by channel.
+    let (card_id, _) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
+    (number(&ticket), card_id)
+}
+
+/// A click on the triage card by `user` on the control `custom_id`.
+fn card_click(id: &str, user: &str, custom_id: &str, card_id: &str) -> Value {
+    discord::click(
+        id,
+        user,
+        true,
+        custom_id,
+        discord::message(card_id, TRIAGE, ""),
+    )
+}
+
+#[tokio::test]
+async fn the_triage_card_is_posted_once_with_its_controls_and_a_thread() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
     let cards = fake.calls_to("POST", &format!("/channels/{TRIAGE}/messages"));
     assert_eq!(cards.len(), 1, "one card");
     let card = cards[0].body.to_string();
@@ -400,9 +443,6 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
     assert!(
         card.contains(&format!("escalate:{number}")) && card.contains(&format!("resolve:{number}"))
     );
-    // The agent's new-ticket DM may go out first: find the card by channel.
-    let (card_id, _) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
-    let card_id = card_id.as_str();
     let threads = fake.calls_to(
         "POST",
         &format!("/channels/{TRIAGE}/messages/{card_id}/threads"),
@@ -412,14 +452,20 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
         .as_str()
         .expect("name")
         .starts_with(&number));
+}
+
+#[tokio::test]
+async fn take_on_the_triage_card_assigns_the_agent_and_is_refused_to_a_requester() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
+    let card_id = card_id.as_str();
 
     // Take, clicked by the agent: assigned, and the clicked card shows it at once.
-    let take = discord::click(
+    let take = card_click(
         "2000000000000000060",
-        "3000000000000000060",
-        true,
+        TRIAGE_AGENT,
         &format!("take:{number}"),
-        discord::message(card_id, TRIAGE, ""),
+        card_id,
     );
     let taken = app.discord_answer(&take).await;
     assert_eq!(taken["type"], 7, "{taken}");
@@ -427,16 +473,29 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
     let fetched: Value = app.ticket(&number).await;
     assert_eq!(fetched["assignee"]["name"], "Al Agent");
     // A requester may not take it.
-    let stranger = discord::click(
+    let stranger = card_click(
         "2000000000000000061",
         "3000000000000000069",
-        true,
         &format!("take:{number}"),
-        discord::message(card_id, TRIAGE, ""),
+        card_id,
     );
     let refused = app.discord_answer(&stranger).await;
     assert_eq!(refused["type"], 4);
     assert_eq!(refused["data"]["flags"], 64);
+}
+
+#[tokio::test]
+async fn a_change_through_the_api_edits_the_taken_card_in_place() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
+    let card_id = card_id.as_str();
+    let take = card_click(
+        "2000000000000000060",
+        TRIAGE_AGENT,
+        &format!("take:{number}"),
+        card_id,
+    );
+    assert_eq!(app.discord_answer(&take).await["type"], 7);
 
     // A change through the API edits the same card in place.
     app.patch_ticket(&number, json!({ "urgency": "high" }))
@@ -456,6 +515,12 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
         1,
         "still one card"
     );
+}
+
+#[tokio::test]
+async fn a_comment_on_the_ticket_goes_to_the_cards_thread() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
 
     // A comment goes to the card's thread (whose id is the card's).
     app.note(&number, "PSU swapped").await;
@@ -465,23 +530,28 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
         .as_str()
         .unwrap_or("")
         .contains("PSU swapped")));
+}
+
+#[tokio::test]
+async fn the_priority_select_and_escalate_on_the_card_change_the_ticket() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
+    let card_id = card_id.as_str();
 
     // The priority select and Escalate, from the card.
-    let mut select = discord::click(
+    let mut select = card_click(
         "2000000000000000062",
-        "3000000000000000060",
-        true,
+        TRIAGE_AGENT,
         &format!("priority:{number}"),
-        discord::message(card_id, TRIAGE, ""),
+        card_id,
     );
     select["data"]["values"] = json!(["low"]);
     assert_eq!(app.discord_answer(&select).await["type"], 7);
-    let escalate = discord::click(
+    let escalate = card_click(
         "2000000000000000063",
-        "3000000000000000060",
-        true,
+        TRIAGE_AGENT,
         &format!("escalate:{number}"),
-        discord::message(card_id, TRIAGE, ""),
+        card_id,
     );
     assert_eq!(app.discord_answer(&escalate).await["type"], 7);
     let fetched: Value = app.ticket(&number).await;
@@ -495,28 +565,7 @@ async fn approval_setup(app: &TestApp, approver_user: &str) -> (String, String) 
         .await;
     link(app, &approver, approver_user).await;
     let approver_id = approver["id"].as_str().expect("id");
-    expect_json(
-        app.post("/api/v1/approval-policies", &app.token, &json!({ "name": "Ann", "stages": [
-            { "name": "Ann", "approvers": [{ "type": "person", "id": approver_id }], "rule": { "type": "any" } }] }))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let ticket = app
-        .create_ticket("service_request", "Admin rights on my laptop")
-        .await;
-    let number = number(&ticket);
-    let approval = expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{number}/approvals"),
-            &app.token,
-            &json!({ "policy": "Ann" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    (number, approval["id"].as_str().expect("id").to_string())
+    app.request_awaiting_approval_by(approver_id).await
 }
 
 #[tokio::test]
@@ -864,8 +913,7 @@ async fn a_429_keeps_the_message_for_after_its_retry_after() {
             .contains("429"),
         "{pending:?}"
     );
-    let next: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(pending[0]["next_attempt_at"].clone()).expect("time");
+    let next = next_attempt_at(&pending[0]);
     assert!(
         next >= chrono::Utc::now() + chrono::Duration::seconds(25),
         "retry_after honoured: {next}"
@@ -911,8 +959,7 @@ async fn an_empty_bucket_holds_back_the_next_call_on_its_route_until_it_resets()
             .contains("rate limited for"),
         "{held:?}"
     );
-    let next: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(held[0]["next_attempt_at"].clone()).expect("time");
+    let next = next_attempt_at(&held[0]);
     assert!(
         next >= chrono::Utc::now() + chrono::Duration::seconds(25),
         "until the reset: {next}"

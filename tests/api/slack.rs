@@ -12,7 +12,7 @@ use crate::{
     helpers::{expect_json, spawn_app_with, TestApp},
     support::{
         clock::now,
-        desk::number,
+        desk::{next_attempt_at, number},
         slack::{self, spawn_slack_app, spawn_slack_app_with, FakeSlack, TEAM},
     },
 };
@@ -457,28 +457,7 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
         .await;
     let approver_id = approver["id"].as_str().expect("id").to_string();
     app.link_identity(&approver_id, "slack", TEAM, "UANN").await;
-    expect_json(
-        app.post("/api/v1/approval-policies", &app.token, &json!({ "name": "Ann", "stages": [
-            { "name": "Ann", "approvers": [{ "type": "person", "id": approver_id }], "rule": { "type": "any" } }] }))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let ticket = app
-        .create_ticket("service_request", "Admin rights on my laptop")
-        .await;
-    let number = number(&ticket);
-    let approval = expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{number}/approvals"),
-            &app.token,
-            &json!({ "policy": "Ann" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let approval_id = approval["id"].as_str().expect("id").to_string();
+    let (_, approval_id) = app.request_awaiting_approval_by(&approver_id).await;
     app.dispatcher.drain().await.expect("deliver");
     let request = fake
         .posted_to("UANN")
@@ -591,8 +570,7 @@ async fn a_429_is_honoured_and_the_message_goes_out_later() {
         .as_str()
         .expect("error")
         .contains("429"));
-    let next: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(pending[0]["next_attempt_at"].clone()).expect("time");
+    let next = next_attempt_at(&pending[0]);
     assert!(
         next >= chrono::Utc::now() + chrono::Duration::seconds(25),
         "Retry-After honoured: {next}"
@@ -1379,9 +1357,8 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         .all(|c| c.token.as_deref() == Some("xoxb-other-workspace")));
 }
 
-#[tokio::test]
-async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form() {
-    let (app, fake, _) = spawn_slack_app().await;
+/// A catalog item whose form has one field of each kind; returns its id.
+async fn laptop_item(app: &TestApp) -> String {
     let fields = json!([
         { "key": "os", "label": "Operating system", "type": "choice", "required": true,
           "options": [{ "value": "linux", "label": "Linux" }, { "value": "windows" }] },
@@ -1402,9 +1379,35 @@ async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form
         StatusCode::CREATED,
     )
     .await;
-    let item_id = item["id"].as_str().expect("id").to_string();
+    item["id"].as_str().expect("id").to_string()
+}
 
-    // `/ticket` alone: the modal offers the catalog above the ticket fields.
+/// The item's form submitted as Slack sends a `view_submission`.
+fn catalog_order(item_id: &str, trigger: &str, count: &str, os: Option<&str>) -> Value {
+    let mut values = json!({
+        "count": { "value": { "type": "number_input", "value": count } },
+        "needed_by": { "value": { "type": "datepicker", "selected_date": "2026-12-24" } },
+        "extras": { "value": { "type": "multi_static_select", "selected_options": [
+            { "value": "dock" }, { "value": "bag" } ] } },
+        "notes": { "value": { "type": "plain_text_input", "value": "Starts Monday" } }
+    });
+    if let Some(os) = os {
+        values["os"] =
+            json!({ "value": { "type": "static_select", "selected_option": { "value": os } } });
+    }
+    json!({
+        "type": "view_submission", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
+        "trigger_id": trigger,
+        "view": { "id": "V0CAT", "callback_id": "catalog_order", "private_metadata": item_id,
+                  "state": { "values": values } }
+    })
+}
+
+#[tokio::test]
+async fn slash_ticket_alone_offers_the_catalog_above_the_ticket_fields() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let item_id = laptop_item(&app).await;
+
     let command = "token=t&team_id=T0TEST&team_domain=test&channel_id=C1&user_id=UCAT&user_name=cat&command=%2Fticket&text=&response_url=http%3A%2F%2Funused&trigger_id=trig-cat-1";
     let response = app.post_slack_command(command).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -1417,8 +1420,13 @@ async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form
         select["options"][0]["text"]["text"],
         "New laptop for a new starter"
     );
+}
 
-    // Picking the item turns the modal into the item's form.
+#[tokio::test]
+async fn picking_a_catalog_item_turns_the_modal_into_its_form() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let item_id = laptop_item(&app).await;
+
     let pick = json!({
         "type": "block_actions", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
         "trigger_id": "trig-cat-2",
@@ -1474,29 +1482,15 @@ async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form
     assert_eq!(blocks[0]["optional"], false);
     assert_eq!(blocks[1]["element"]["is_decimal_allowed"], false);
     assert_eq!(blocks[4]["hint"]["text"], "Anything else?");
+}
 
-    // Submitted wrong: each error next to its field, nothing ordered.
-    let submit = |trigger: &str, count: &str, os: Option<&str>| {
-        let mut values = json!({
-            "count": { "value": { "type": "number_input", "value": count } },
-            "needed_by": { "value": { "type": "datepicker", "selected_date": "2026-12-24" } },
-            "extras": { "value": { "type": "multi_static_select", "selected_options": [
-                { "value": "dock" }, { "value": "bag" } ] } },
-            "notes": { "value": { "type": "plain_text_input", "value": "Starts Monday" } }
-        });
-        if let Some(os) = os {
-            values["os"] =
-                json!({ "value": { "type": "static_select", "selected_option": { "value": os } } });
-        }
-        json!({
-            "type": "view_submission", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
-            "trigger_id": trigger,
-            "view": { "id": "V0CAT", "callback_id": "catalog_order", "private_metadata": item_id,
-                      "state": { "values": values } }
-        })
-    };
+#[tokio::test]
+async fn a_wrong_catalog_order_shows_each_error_next_to_its_field_and_orders_nothing() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let item_id = laptop_item(&app).await;
+
     let refused = expect_json(
-        app.post_slack_interaction(submit("trig-cat-3", "9", None))
+        app.post_slack_interaction(catalog_order(&item_id, "trig-cat-3", "9", None))
             .await,
         StatusCode::OK,
     )
@@ -1505,10 +1499,15 @@ async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form
     assert!(refused["errors"]["os"].is_string(), "{refused}");
     assert!(refused["errors"]["count"].is_string(), "{refused}");
     assert!(app.tickets().await.is_empty());
+}
 
-    // Submitted right: a service request with the typed answers.
+#[tokio::test]
+async fn a_right_catalog_order_opens_a_service_request_with_the_typed_answers() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let item_id = laptop_item(&app).await;
+
     let accepted = app
-        .post_slack_interaction(submit("trig-cat-4", "2", Some("linux")))
+        .post_slack_interaction(catalog_order(&item_id, "trig-cat-4", "2", Some("linux")))
         .await;
     assert_eq!(accepted.status(), StatusCode::OK);
     let all = app.tickets().await;

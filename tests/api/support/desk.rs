@@ -12,6 +12,11 @@ pub fn number(ticket: &Value) -> String {
     ticket["number"].as_str().expect("number").to_string()
 }
 
+/// When the dispatcher will try an outbox message again.
+pub fn next_attempt_at(message: &Value) -> chrono::DateTime<chrono::Utc> {
+    serde_json::from_value(message["next_attempt_at"].clone()).expect("time")
+}
+
 /// The titles of `tickets`, in their order.
 pub fn titles(tickets: &[Value]) -> Vec<String> {
     tickets
@@ -160,6 +165,34 @@ impl TestApp {
             StatusCode::OK,
         )
         .await;
+    }
+
+    /// A service request waiting on one approval by the person with id
+    /// `approver` (policy "Ann", any one decides); returns the ticket's
+    /// number and the approval's id.
+    pub async fn request_awaiting_approval_by(&self, approver: &str) -> (String, String) {
+        expect_json(
+            self.post("/api/v1/approval-policies", &self.token, &json!({ "name": "Ann", "stages": [
+                { "name": "Ann", "approvers": [{ "type": "person", "id": approver }], "rule": { "type": "any" } }] }))
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        let ticket = self
+            .create_ticket("service_request", "Admin rights on my laptop")
+            .await;
+        let number = number(&ticket);
+        let approval = expect_json(
+            self.post(
+                &format!("/api/v1/tickets/{number}/approvals"),
+                &self.token,
+                &json!({ "policy": "Ann" }),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        (number, approval["id"].as_str().expect("id").to_string())
     }
 
     /// Links a chat identity to the person with id `person` (asserting 201).
