@@ -899,19 +899,9 @@ async fn an_approver_approves_by_replying_to_the_request() {
         .app
         .person_with_token("Fay Finance", "fay@corp.example", &["approver"])
         .await;
-    expect_json(
-        m.app
-            .post(
-                "/api/v1/approval-policies",
-                &m.app.token,
-                &json!({ "name": "Finance", "stages": [
-                    { "name": "Finance", "approvers": [{ "type": "person", "id": fay["id"] }], "rule": { "type": "any" } }
-                ]}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    m.app
+        .single_approver_policy("Finance", fay["id"].as_str().expect("id"))
+        .await;
     let ticket = m.app.create_ticket("service_request", "New monitor").await;
     let number = number(&ticket);
     expect_json(
@@ -1071,19 +1061,9 @@ async fn request_approval_by_mail(m: &Mail) -> String {
         .app
         .person_with_token("Fay Finance", "fay@corp.example", &["approver"])
         .await;
-    expect_json(
-        m.app
-            .post(
-                "/api/v1/approval-policies",
-                &m.app.token,
-                &json!({ "name": "Finance", "stages": [
-                    { "name": "Finance", "approvers": [{ "type": "person", "id": fay["id"] }], "rule": { "type": "any" } }
-                ]}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    m.app
+        .single_approver_policy("Finance", fay["id"].as_str().expect("id"))
+        .await;
     // Ordered from the catalog, so the request waits in awaiting_approval.
     expect_json(
         m.app

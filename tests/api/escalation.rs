@@ -131,7 +131,7 @@ pub async fn escalation_story(app: &TestApp) {
     // 61 minutes: the first response is breached; the breach step raises
     // the priority and declares a major incident.
     app.pass(Duration::minutes(30)).await;
-    let now: Value = app.ticket(&number).await;
+    let now: Value = app.ticket(number).await;
     assert_eq!(now["urgency"], "high");
     assert_eq!(now["major"], true);
     assert_eq!(

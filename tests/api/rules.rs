@@ -68,10 +68,10 @@ pub async fn routing_story(app: &TestApp) {
         Value::Null,
         "the answer shows the ticket as created"
     );
-    let fetched: Value = app.ticket(&number).await;
+    let fetched: Value = app.ticket(number).await;
     assert_eq!(fetched["team"]["name"], "Network");
     assert_eq!(fetched["urgency"], "high");
-    let comments: Vec<Value> = app.comments(&number).await;
+    let comments: Vec<Value> = app.comments(number).await;
     let bodies: Vec<&str> = comments.iter().filter_map(|c| c["body"].as_str()).collect();
     assert_eq!(bodies, ["Routed to Network by rule."]);
     let log = app.activity(number).await;
@@ -149,7 +149,7 @@ pub async fn failing_rule_story(app: &TestApp) {
     .await;
     let ticket = app.create_ticket("incident", "still created").await;
     let number = ticket["number"].as_str().expect("number");
-    let comments: Vec<Value> = app.comments(&number).await;
+    let comments: Vec<Value> = app.comments(number).await;
     let bodies: Vec<&str> = comments.iter().filter_map(|c| c["body"].as_str()).collect();
     assert_eq!(bodies, ["all done"], "the failed rule's comment is undone");
     let log = app.activity(number).await;

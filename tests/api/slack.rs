@@ -324,32 +324,56 @@ async fn unmarked_repeats_of_an_event_open_one_ticket_and_add_one_comment() {
     assert_eq!(numbers, ["INC0000001", "INC0000002"]);
 }
 
-#[tokio::test]
-async fn the_triage_card_is_posted_once_and_updated_in_place() {
-    let (app, fake, _) = spawn_slack_app().await;
-    let agent_id = slack_agent(&app, "Al Agent", "al@example.com", "UAGENT").await;
+/// A team whose tickets are announced in #net-triage, worked by the Slack
+/// user UAGENT, and one of its incidents with its card delivered; returns
+/// the ticket's number.
+async fn triage_card(app: &TestApp) -> String {
+    let agent_id = slack_agent(app, "Al Agent", "al@example.com", "UAGENT").await;
     app.team_with_channel("Network", &[json!(agent_id)], "#net-triage")
         .await;
     let ticket = app.team_incident("Core switch down", "Network").await;
-    let number = number(&ticket);
     app.dispatcher.drain().await.expect("deliver");
+    number(&ticket)
+}
+
+fn take_click(number: &str) -> Value {
+    slack::click(
+        "UAGENT",
+        "trig-take",
+        "ticket_take",
+        number,
+        "http://unused",
+    )
+}
+
+#[tokio::test]
+async fn the_triage_card_is_posted_once_with_a_take_button() {
+    let (app, fake, _) = spawn_slack_app().await;
+    triage_card(&app).await;
     let cards: Vec<Value> = fake.posted_to("net-triage");
     assert_eq!(cards.len(), 1, "one card");
     assert!(cards[0]["blocks"].to_string().contains("ticket_take"));
+}
 
-    // Take, clicked in Slack by the agent: assigned, and the card changes in place.
-    let take = app
-        .post_slack_interaction(slack::click(
-            "UAGENT",
-            "trig-take",
-            "ticket_take",
-            &number,
-            "http://unused",
-        ))
-        .await;
+#[tokio::test]
+async fn take_on_the_triage_card_assigns_the_agent_who_clicked() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let number = triage_card(&app).await;
+
+    // Take, clicked in Slack by the agent: the ticket is theirs.
+    let take = app.post_slack_interaction(take_click(&number)).await;
     assert_eq!(take.status(), StatusCode::OK);
     let fetched: Value = app.ticket(&number).await;
     assert_eq!(fetched["assignee"]["name"], "Al Agent");
+}
+
+#[tokio::test]
+async fn a_change_through_the_api_updates_the_taken_card_in_place() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let number = triage_card(&app).await;
+    let take = app.post_slack_interaction(take_click(&number)).await;
+    assert_eq!(take.status(), StatusCode::OK);
+
     // A change through the API updates the same card too.
     app.patch_ticket(&number, json!({ "urgency": "high" }))
         .await;
@@ -371,8 +395,18 @@ async fn the_triage_card_is_posted_once_and_updated_in_place() {
         1,
         "still one card"
     );
+}
 
-    // An agent's reply in the card's thread is an internal note.
+#[tokio::test]
+async fn an_agents_reply_in_the_card_thread_is_an_internal_note() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let number = triage_card(&app).await;
+    // The card's ts, as the daemon names it when it updates the card.
+    let take = app.post_slack_interaction(take_click(&number)).await;
+    assert_eq!(take.status(), StatusCode::OK);
+    app.dispatcher.drain().await.expect("deliver");
+    let updates = fake.calls_to("chat.update");
+
     let card_ts = updates[0]["ts"].as_str().expect("ts").to_string();
     let note = slack::event(
         "Ev200",
@@ -612,16 +646,60 @@ fn menu_click(
     payload
 }
 
-#[tokio::test]
-async fn card_menus_assign_set_priority_and_escalate_and_refuse_requesters() {
-    let (app, fake, base) = spawn_slack_app().await;
-    let al = slack_agent(&app, "Al Agent", "al@example.com", "UAL").await;
-    let bea = slack_agent(&app, "Bea Agent", "bea@example.com", "UBEA").await;
+/// Al's and Bea's team, announced in #desk, and one of its incidents with
+/// its card delivered; returns the ticket's number.
+async fn desk_card(app: &TestApp) -> String {
+    let al = slack_agent(app, "Al Agent", "al@example.com", "UAL").await;
+    let bea = slack_agent(app, "Bea Agent", "bea@example.com", "UBEA").await;
     app.team_with_channel("Desk", &[json!(al), json!(bea)], "#desk")
         .await;
     let ticket = app.team_incident("Mail bounces", "Desk").await;
-    let number = number(&ticket);
     app.dispatcher.drain().await.expect("deliver");
+    number(&ticket)
+}
+
+/// Al assigns the ticket to the Slack user Bea from the card's menu.
+async fn assign_to_bea(app: &TestApp, number: &str) -> reqwest::Response {
+    let block_id = format!("ticket:{number}");
+    app.post_slack_interaction(menu_click(
+        "UAL",
+        "trig-as",
+        "ticket_assign",
+        &block_id,
+        json!("UBEA"),
+    ))
+    .await
+}
+
+/// Al picks priority p1 from the card's menu.
+async fn pick_p1(app: &TestApp, number: &str) -> reqwest::Response {
+    let block_id = format!("ticket:{number}");
+    let pick = menu_click(
+        "UAL",
+        "trig-pr",
+        "ticket_priority",
+        &block_id,
+        json!({ "text": { "type": "plain_text", "text": "P1 · critical" }, "value": format!("{number}:p1") }),
+    );
+    app.post_slack_interaction(pick).await
+}
+
+/// Al clicks Escalate on the card.
+async fn escalate(app: &TestApp, number: &str) -> reqwest::Response {
+    app.post_slack_interaction(slack::click(
+        "UAL",
+        "trig-esc",
+        "ticket_escalate",
+        number,
+        "http://unused",
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn the_card_carries_menus_to_assign_set_priority_and_escalate() {
+    let (app, fake, _) = spawn_slack_app().await;
+    desk_card(&app).await;
     let card = fake
         .posted_to("desk")
         .into_iter()
@@ -636,49 +714,38 @@ async fn card_menus_assign_set_priority_and_escalate_and_refuse_requesters() {
     ] {
         assert!(blocks.contains(control), "{control} on the card: {blocks}");
     }
-    let block_id = format!("ticket:{number}");
+}
 
-    // Assign to the Slack user Bea: the ticket goes to her person.
-    let assign = app
-        .post_slack_interaction(menu_click(
-            "UAL",
-            "trig-as",
-            "ticket_assign",
-            &block_id,
-            json!("UBEA"),
-        ))
-        .await;
+#[tokio::test]
+async fn assigning_a_slack_user_from_the_card_gives_the_ticket_to_their_person() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let number = desk_card(&app).await;
+
+    let assign = assign_to_bea(&app, &number).await;
     assert_eq!(assign.status(), StatusCode::OK);
     let now: Value = app.ticket(&number).await;
     assert_eq!(now["assignee"]["name"], "Bea Agent");
+}
 
-    // Priority p1 from the menu.
-    let pick = menu_click(
-        "UAL",
-        "trig-pr",
-        "ticket_priority",
-        &block_id,
-        json!({ "text": { "type": "plain_text", "text": "P1 · critical" }, "value": format!("{number}:p1") }),
-    );
-    assert_eq!(
-        app.post_slack_interaction(pick).await.status(),
-        StatusCode::OK
-    );
+#[tokio::test]
+async fn priority_p1_from_the_card_menu_sets_impact_and_urgency_high() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let number = desk_card(&app).await;
+
+    assert_eq!(pick_p1(&app, &number).await.status(), StatusCode::OK);
     let now: Value = app.ticket(&number).await;
     assert_eq!(now["priority"], "p1");
     assert_eq!(now["impact"], "high");
     assert_eq!(now["urgency"], "high");
+}
 
-    // Escalate: one level up, shown on the card.
-    let escalate = app
-        .post_slack_interaction(slack::click(
-            "UAL",
-            "trig-esc",
-            "ticket_escalate",
-            &number,
-            "http://unused",
-        ))
-        .await;
+#[tokio::test]
+async fn escalate_on_the_card_raises_the_level_one_step_and_the_card_shows_it() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let number = desk_card(&app).await;
+    assert_eq!(pick_p1(&app, &number).await.status(), StatusCode::OK);
+
+    let escalate = escalate(&app, &number).await;
     assert_eq!(escalate.status(), StatusCode::OK);
     let now: Value = app.ticket(&number).await;
     assert_eq!(now["escalation_level"], 1);
@@ -690,9 +757,16 @@ async fn card_menus_assign_set_priority_and_escalate_and_refuse_requesters() {
         "{last}"
     );
     assert!(last["text"].as_str().expect("text").contains("p1"));
+}
 
-    // Assigning someone who is not linked, or a requester clicking: refused
-    // ephemerally, nothing changes.
+#[tokio::test]
+async fn an_unlinked_assignee_or_a_requesters_click_on_the_card_is_refused_and_changes_nothing() {
+    let (app, fake, base) = spawn_slack_app().await;
+    let number = desk_card(&app).await;
+    assert_eq!(assign_to_bea(&app, &number).await.status(), StatusCode::OK);
+    assert_eq!(escalate(&app, &number).await.status(), StatusCode::OK);
+    let block_id = format!("ticket:{number}");
+
     let url = format!("{base}/response/9");
     let mut unknown = menu_click(
         "UAL",
@@ -854,7 +928,7 @@ async fn a_reaction_turns_the_message_into_a_ticket_after_the_ack() {
     );
     assert_eq!(ticket["channel"], "slack");
     let number = ticket["number"].as_str().expect("number");
-    let full: Value = app.ticket(&number).await;
+    let full: Value = app.ticket(number).await;
     assert!(
         full["description"]
             .as_str()

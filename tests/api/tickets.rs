@@ -97,7 +97,7 @@ async fn an_illegal_transition_says_which_are_allowed_and_changes_nothing() {
         .as_str()
         .expect("detail")
         .contains("allowed from new: in_progress, on_hold, resolved, cancelled"));
-    let fetched: Value = app.ticket(&number).await;
+    let fetched: Value = app.ticket(number).await;
     assert_eq!(fetched["state"], "new");
 
     let unknown = app.transition(number, "teleported").await;
@@ -161,7 +161,7 @@ async fn priority_follows_the_itil_matrix_and_changes_with_impact() {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["priority"], "p1");
-    let activity: Vec<Value> = app.activity(&number).await;
+    let activity: Vec<Value> = app.activity(number).await;
     assert!(activity
         .iter()
         .any(|a| a["field"] == "priority" && a["old_value"] == "p3" && a["new_value"] == "p1"));

@@ -26,8 +26,8 @@ pub fn titles(tickets: &[Value]) -> Vec<String> {
 }
 
 impl TestApp {
-    /// Every ticket the admin sees, newest first. The page is larger than
-    /// any test opens tickets, so none is left out by paging.
+    /// Every ticket the admin sees, in the list's order. The page is larger
+    /// than any test opens tickets, so none is left out by paging.
     pub async fn tickets(&self) -> Vec<Value> {
         let list: Value = self
             .get_json("/api/v1/tickets?limit=200", &self.token)
@@ -35,7 +35,7 @@ impl TestApp {
         list["items"].as_array().cloned().unwrap_or_default()
     }
 
-    /// The one ticket titled `title` among [`TestApp::tickets`].
+    /// The first of [`TestApp::tickets`] titled `title`.
     pub async fn ticket_titled(&self, title: &str) -> Value {
         self.tickets()
             .await
@@ -67,7 +67,7 @@ impl TestApp {
             .await
     }
 
-    /// The activity entries of `number` recording `action`, oldest first.
+    /// The activity entries of `number` recording `action`.
     pub async fn activity_where(&self, number: &str, action: &str) -> Vec<Value> {
         let all = self.activity(number).await;
         all.into_iter().filter(|a| a["action"] == action).collect()
@@ -167,17 +167,23 @@ impl TestApp {
         .await;
     }
 
-    /// A service request waiting on one approval by the person with id
-    /// `approver` (policy "Ann", any one decides); returns the ticket's
-    /// number and the approval's id.
-    pub async fn request_awaiting_approval_by(&self, approver: &str) -> (String, String) {
+    /// A one-stage approval policy `name` in which the person with id
+    /// `approver` decides alone (asserting 201).
+    pub async fn single_approver_policy(&self, name: &str, approver: &str) {
         expect_json(
-            self.post("/api/v1/approval-policies", &self.token, &json!({ "name": "Ann", "stages": [
-                { "name": "Ann", "approvers": [{ "type": "person", "id": approver }], "rule": { "type": "any" } }] }))
+            self.post("/api/v1/approval-policies", &self.token, &json!({ "name": name, "stages": [
+                { "name": name, "approvers": [{ "type": "person", "id": approver }], "rule": { "type": "any" } }] }))
                 .await,
             StatusCode::CREATED,
         )
         .await;
+    }
+
+    /// A service request waiting on one approval by the person with id
+    /// `approver` (policy "Ann", any one decides); returns the ticket's
+    /// number and the approval's id.
+    pub async fn request_awaiting_approval_by(&self, approver: &str) -> (String, String) {
+        self.single_approver_policy("Ann", approver).await;
         let ticket = self
             .create_ticket("service_request", "Admin rights on my laptop")
             .await;
