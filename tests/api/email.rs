@@ -60,6 +60,23 @@ impl Mail {
         pass.processed
     }
 
+    /// The alerts the admin Ada got by mail once a failing worker has told
+    /// her (within 15 s) and gone on retrying for a while (its 1 s and 2 s
+    /// backoffs): a repeat would be among them.
+    async fn admin_alerts(&self) -> Vec<crate::support::smtp::SinkMail> {
+        assert!(
+            eventually(Duration::from_secs(15), || async {
+                self.app.dispatcher.drain().await.expect("drain");
+                !self.sink.to("ada@corp.example").is_empty()
+            })
+            .await,
+            "the admin was told"
+        );
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        self.app.dispatcher.drain().await.expect("drain");
+        self.sink.to("ada@corp.example")
+    }
+
     async fn quarantine(&self) -> Vec<Value> {
         expect_json(
             self.app
@@ -773,18 +790,8 @@ async fn a_mailbox_that_cannot_sign_in_alerts_the_admins_once() {
         .expect("worker");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(worker.run(stopped));
-    assert!(
-        eventually(Duration::from_secs(15), || async {
-            m.app.dispatcher.drain().await.expect("drain");
-            !m.sink.to("ada@corp.example").is_empty()
-        })
-        .await,
-        "the admin was told"
-    );
     // Retries (1 s, 2 s backoff) do not repeat the alert.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    m.app.dispatcher.drain().await.expect("drain");
-    let alerts = m.sink.to("ada@corp.example");
+    let alerts = m.admin_alerts().await;
     assert_eq!(alerts.len(), 1);
     assert!(
         alerts[0].text().contains("cannot sign in"),
@@ -1491,17 +1498,7 @@ async fn a_failed_token_refresh_alerts_the_admins_once_like_a_refused_sign_in() 
     let worker = m.worker().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(worker.run(stopped));
-    assert!(
-        eventually(Duration::from_secs(15), || async {
-            m.app.dispatcher.drain().await.expect("drain");
-            !m.sink.to("ada@corp.example").is_empty()
-        })
-        .await,
-        "the admin was told"
-    );
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    m.app.dispatcher.drain().await.expect("drain");
-    let alerts = m.sink.to("ada@corp.example");
+    let alerts = m.admin_alerts().await;
     assert_eq!(alerts.len(), 1, "once per failure streak");
     assert!(
         alerts[0].text().contains("cannot sign in"),
