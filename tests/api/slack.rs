@@ -1310,8 +1310,8 @@ async fn socket_mode_takes_events_commands_and_clicks_acks_them_and_reconnects()
     assert!(fake.calls_to("apps.connections.open").len() >= 2);
 }
 
-#[tokio::test]
-async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_it() {
+/// The daemon with Slack's OAuth install switched on.
+async fn spawn_oauth_app() -> (TestApp, FakeSlack) {
     let (app, fake, _) = spawn_slack_app_with(|c| {
         c.slack.client_id = "C123".into();
         c.slack.client_secret = switchboard::config::Secret::new("oauth-secret");
@@ -1319,10 +1319,48 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         c.server.public_url = "https://desk.example.com".into();
     })
     .await;
-    let no_redirects = reqwest::Client::builder()
+    (app, fake)
+}
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .expect("client");
+        .expect("client")
+}
+
+/// The `state` of an install the admin starts.
+async fn install_state(app: &TestApp) -> String {
+    let go = no_redirects()
+        .get(app.url("/slack/install"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(go.status(), StatusCode::FOUND);
+    let location =
+        url::Url::parse(go.headers()["location"].to_str().expect("location")).expect("url");
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .expect("state");
+    state.1.into_owned()
+}
+
+/// Slack sends the admin back with the good code for `state`.
+async fn complete_install(app: &TestApp, state: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/slack/oauth/callback?code=code-ok&state={state}")))
+        .send()
+        .await
+        .expect("sent")
+}
+
+#[tokio::test]
+async fn an_oauth_install_is_for_admins_and_sends_them_to_slack_with_our_callback() {
+    let (app, _fake) = spawn_oauth_app().await;
+    let no_redirects = no_redirects();
     let (_, requester_token) = app
         .person_with_token("Rita Requester", "rita@example.com", &["requester"])
         .await;
@@ -1352,9 +1390,14 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         "https://desk.example.com/slack/oauth/callback"
     );
     assert!(query["scope"].contains("reactions:read"));
-    let state = query["state"].clone();
+    assert!(query.contains_key("state"), "{query:?}");
+}
 
-    // A forged state, a refused install and a bad code are answered plainly.
+#[tokio::test]
+async fn an_oauth_callback_with_a_forged_state_a_refusal_or_a_bad_code_is_answered_plainly() {
+    let (app, _fake) = spawn_oauth_app().await;
+    let state = install_state(&app).await;
+
     let forged = app
         .client
         .get(app.url("/slack/oauth/callback?code=code-ok&state=forged"))
@@ -1379,13 +1422,14 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         .await
         .expect("sent");
     assert_eq!(bad_code.status(), StatusCode::BAD_GATEWAY);
+}
 
-    let done = app
-        .client
-        .get(app.url(&format!("/slack/oauth/callback?code=code-ok&state={state}")))
-        .send()
-        .await
-        .expect("sent");
+#[tokio::test]
+async fn a_completed_oauth_install_stores_the_workspace_token_sealed() {
+    let (app, fake) = spawn_oauth_app().await;
+    let state = install_state(&app).await;
+
+    let done = complete_install(&app, &state).await;
     assert_eq!(done.status(), StatusCode::OK);
     assert!(done.text().await.expect("text").contains("Other Co"));
     let exchange = fake.calls_to("oauth.v2.access");
@@ -1394,7 +1438,7 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         "https://desk.example.com/slack/oauth/callback"
     );
 
-    // Stored sealed: the token is not in the row.
+    // The token is not in the row.
     let switchboard::store::Db::Postgres(pool) = &app.desk.db else {
         panic!("tests run on Postgres");
     };
@@ -1406,8 +1450,17 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
     .expect("install row");
     assert_eq!(nonce.len(), 12);
     assert!(!String::from_utf8_lossy(&sealed).contains("xoxb-other-workspace"));
+}
 
-    // The installed workspace's messages are answered with its token.
+#[tokio::test]
+async fn the_installed_workspaces_messages_are_answered_with_its_token() {
+    let (app, fake) = spawn_oauth_app().await;
+    let state = install_state(&app).await;
+    assert_eq!(
+        complete_install(&app, &state).await.status(),
+        StatusCode::OK
+    );
+
     let dm = slack::event(
         "EvO1",
         slack::direct_message("UOTHERCO", "Need a monitor", "1700000070.000100", None),
