@@ -125,11 +125,6 @@ async fn decide(app: &TestApp, approval: &str, token: &str, decision: Value) -> 
     .await
 }
 
-async fn ticket(app: &TestApp, number: &str) -> Value {
-    app.get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await
-}
-
 async fn approvals_of(app: &TestApp, number: &str) -> Vec<Value> {
     app.get_json(&format!("/api/v1/tickets/{number}/approvals"), &app.token)
         .await
@@ -259,7 +254,7 @@ pub async fn two_stage_story(app: &TestApp) {
     assert_eq!(after_manager["status"], "pending");
     assert_eq!(after_manager["stage"], 1);
     assert_eq!(after_manager["stages"][0]["status"], "approved");
-    assert_eq!(ticket(app, &number).await["state"], "awaiting_approval");
+    assert_eq!(app.ticket(&number).await["state"], "awaiting_approval");
     assert_eq!(
         messages(app, "approval.requested", "fay@example.com")
             .await
@@ -286,7 +281,7 @@ pub async fn two_stage_story(app: &TestApp) {
     assert_eq!(done["stages"][1]["decisions"][0]["channel"], "api");
 
     // Fulfilment: the request is in progress and the requester is told.
-    assert_eq!(ticket(app, &number).await["state"], "in_progress");
+    assert_eq!(app.ticket(&number).await["state"], "in_progress");
     let told = messages(app, "approval.decided", "rita@example.com").await;
     assert_eq!(told.len(), 1);
     assert!(told[0]["payload"]["subject"]
@@ -339,9 +334,7 @@ pub async fn two_stage_story(app: &TestApp) {
     }
     expect_json(app.transition(&number, "resolved").await, StatusCode::OK).await;
 
-    let activity: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await;
+    let activity: Vec<Value> = app.activity(&number).await;
     let actions: Vec<&str> = activity
         .iter()
         .filter_map(|a| a["action"].as_str())
@@ -396,7 +389,7 @@ async fn a_rejection_ends_the_request_with_the_reason() {
     )
     .await;
     assert_eq!(rejected["status"], "rejected");
-    let fetched = ticket(&app, &number).await;
+    let fetched = app.ticket(&number).await;
     assert_eq!(fetched["state"], "rejected");
     assert!(fetched["closed_at"].is_string());
     let comments: Vec<Value> = app
@@ -542,9 +535,7 @@ async fn reminders_and_expiry_fire_once_and_escalate_to_the_manager() {
             .len(),
         1
     );
-    let view: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval}"), &app.token)
-        .await;
+    let view: Value = app.approval(&approval).await;
     assert_eq!(view["status"], "pending");
     let approvers: Vec<&str> = view["stages"][0]["approvers"]
         .as_array()
@@ -562,12 +553,10 @@ async fn reminders_and_expiry_fire_once_and_escalate_to_the_manager() {
     // The second expiry rejects, exactly once.
     app.age_timers().await;
     assert_eq!(app.scheduler.run_due().await.expect("timers"), 1);
-    let view: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval}"), &app.token)
-        .await;
+    let view: Value = app.approval(&approval).await;
     assert_eq!(view["status"], "rejected");
     assert!(view["reason"].as_str().expect("reason").contains("expired"));
-    assert_eq!(ticket(&app, &number).await["state"], "rejected");
+    assert_eq!(app.ticket(&number).await["state"], "rejected");
     app.age_timers().await;
     assert_eq!(app.scheduler.run_due().await.expect("timers"), 0);
     let late = expect_json(

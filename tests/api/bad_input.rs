@@ -137,9 +137,7 @@ async fn oversize_uploads_are_a_413_and_store_nothing() {
         .await
         .expect("sent");
     problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
-    let listed: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/attachments"), &app.token)
-        .await;
+    let listed: Vec<Value> = app.attachments(number).await;
     assert!(listed.is_empty());
     assert!(!app.config.storage.data_dir.join("attachments").exists());
 }

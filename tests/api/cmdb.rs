@@ -232,9 +232,7 @@ async fn impact_analysis_lists_what_a_failure_hits_with_paths_services_incidents
         )
         .await;
     assert_eq!(approved.status(), StatusCode::OK);
-    let scheduled: Value = app
-        .get_json(&format!("/api/v1/tickets/{change_number}"), &app.token)
-        .await;
+    let scheduled: Value = app.ticket(change_number).await;
     assert_eq!(scheduled["state"], "scheduled");
 
     let server_id = server["id"].as_str().expect("id");

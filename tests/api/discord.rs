@@ -7,104 +7,30 @@
 //! resolution checks, catalog forms in steps, rate limits and command
 //! registration.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::{
-    helpers::{expect_json, spawn_app_with, TestApp},
-    support::discord::{self, FakeDiscord, GUILD},
+    helpers::{expect_json, TestApp},
+    support::{
+        clock::now,
+        desk::{next_attempt_at, number},
+        discord::{self, content, spawn_discord_app, FakeDiscord, FALLBACK, GUILD},
+    },
 };
 
-const FALLBACK: &str = "1300000000000000999";
 const TRIAGE: &str = "1300000000000000777";
 
-async fn discord_app() -> (TestApp, FakeDiscord) {
-    let fake = FakeDiscord::default();
-    let base = fake.start().await;
-    let app = spawn_app_with(move |c| {
-        c.discord.application_id = discord::APP_ID.into();
-        c.discord.public_key = discord::public_key();
-        c.discord.bot_token = switchboard::config::Secret::new("bot-test-token");
-        c.discord.api_base_url = base;
-        c.discord.fallback_channel = FALLBACK.into();
-    })
-    .await;
-    (app, fake)
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-async fn send_raw(
-    app: &TestApp,
-    body: &str,
-    headers: Vec<(&'static str, String)>,
-) -> reqwest::Response {
-    let mut request = app
-        .client
-        .post(app.url("/discord/interactions"))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    request.send().await.expect("request sent")
-}
-
-async fn send(app: &TestApp, interaction: &Value) -> reqwest::Response {
-    let body = interaction.to_string();
-    send_raw(app, &body, discord::signed(now(), &body)).await
-}
-
-/// Sends a signed interaction and returns Discord's view of the answer.
-async fn answer(app: &TestApp, interaction: &Value) -> Value {
-    expect_json(send(app, interaction).await, StatusCode::OK).await
-}
-
-async fn tickets(app: &TestApp) -> Vec<Value> {
-    let list: Value = app.get_json("/api/v1/tickets", &app.token).await;
-    list["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn content(answer: &Value) -> String {
-    answer["data"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn ticket_modal(id: &str, user: &str, title: &str, urgency: &str) -> Value {
-    discord::modal(
-        id,
-        user,
-        "ticket_modal",
-        &[
-            ("title", title),
-            ("description", "Details here"),
-            ("urgency", urgency),
-        ],
-    )
-}
-
+/// Links the Discord user `user` (in the test guild) to `person`.
 async fn link(app: &TestApp, person: &Value, user: &str) {
     let id = person["id"].as_str().expect("id");
-    expect_json(
-        app.post(
-            &format!("/api/v1/people/{id}/identities"),
-            &app.token,
-            &json!({ "kind": "discord", "namespace": GUILD, "external_id": user }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.link_identity(id, "discord", GUILD, user).await;
 }
 
 #[tokio::test]
 async fn bad_signatures_get_401_and_store_nothing_and_ping_gets_pong() {
-    let (app, _fake) = discord_app().await;
-    let body = ticket_modal(
+    let (app, _fake) = spawn_discord_app().await;
+    let body = discord::ticket_modal(
         "2000000000000000001",
         "3000000000000000001",
         "Printer on fire",
@@ -115,35 +41,39 @@ async fn bad_signatures_get_401_and_store_nothing_and_ping_gets_pong() {
     // Signed with another application's key.
     let ts = now().to_string();
     let wrong = switchboard::channels::discord::verify::sign(&[1; 32], &ts, body.as_bytes());
-    let response = send_raw(
-        &app,
-        &body,
-        vec![
-            ("x-signature-ed25519", wrong),
-            ("x-signature-timestamp", ts),
-        ],
-    )
-    .await;
+    let response = app
+        .post_discord_raw(
+            &body,
+            vec![
+                ("x-signature-ed25519", wrong),
+                ("x-signature-timestamp", ts),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // Signed, then altered on the way.
     let altered = body.replace("Printer on fire", "Printer on ice!");
-    let response = send_raw(&app, &altered, discord::signed(now(), &body)).await;
+    let response = app
+        .post_discord_raw(&altered, discord::signed(now(), &body))
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // No signature headers at all, or only one of them.
     assert_eq!(
-        send_raw(&app, &body, vec![]).await.status(),
+        app.post_discord_raw(&body, vec![]).await.status(),
         StatusCode::UNAUTHORIZED
     );
     let only_ts = vec![("x-signature-timestamp", now().to_string())];
     assert_eq!(
-        send_raw(&app, &body, only_ts).await.status(),
+        app.post_discord_raw(&body, only_ts).await.status(),
         StatusCode::UNAUTHORIZED
     );
     // A correctly signed request replayed ten minutes later.
-    let stale = send_raw(&app, &body, discord::signed(now() - 600, &body)).await;
+    let stale = app
+        .post_discord_raw(&body, discord::signed(now() - 600, &body))
+        .await;
     assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
 
-    assert!(tickets(&app).await.is_empty(), "nothing stored");
+    assert!(app.tickets().await.is_empty(), "nothing stored");
     let people: Vec<Value> = app.get_json("/api/v1/people", &app.token).await;
     assert!(
         people.iter().all(|p| !p["name"]
@@ -156,22 +86,27 @@ async fn bad_signatures_get_401_and_store_nothing_and_ping_gets_pong() {
     // Discord's endpoint check: a signed PING is answered PONG.
     let ping = json!({ "id": "2000000000000000002", "application_id": discord::APP_ID, "type": 1,
                        "token": "t", "version": 1 });
-    assert_eq!(answer(&app, &ping).await, json!({ "type": 1 }));
+    assert_eq!(app.discord_answer(&ping).await, json!({ "type": 1 }));
     // Malformed JSON, correctly signed: 400.
     let malformed = "{not json";
-    let response = send_raw(&app, malformed, discord::signed(now(), malformed)).await;
+    let response = app
+        .post_discord_raw(malformed, discord::signed(now(), malformed))
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_retried() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let user = "3000000000000000010";
-    let modal = answer(
-        &app,
-        &discord::command("2000000000000000010", user, "ticket", &[]),
-    )
-    .await;
+    let modal = app
+        .discord_answer(&discord::command(
+            "2000000000000000010",
+            user,
+            "ticket",
+            &[],
+        ))
+        .await;
     assert_eq!(modal["type"], 9);
     assert_eq!(modal["data"]["custom_id"], "ticket_modal");
     let inputs: Vec<&str> = modal["data"]["components"]
@@ -186,11 +121,11 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
         200
     );
 
-    let submit = ticket_modal("2000000000000000011", user, "VPN keeps dropping", "High");
-    let first = answer(&app, &submit).await;
+    let submit = discord::ticket_modal("2000000000000000011", user, "VPN keeps dropping", "High");
+    let first = app.discord_answer(&submit).await;
     assert_eq!(first["type"], 4);
     assert_eq!(first["data"]["flags"], 64, "ephemeral");
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1);
     let number = all[0]["number"].as_str().expect("number").to_string();
     assert!(content(&first).contains(&number), "{first}");
@@ -200,24 +135,41 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
     assert_eq!(all[0]["requester"]["name"], format!("User {user}"));
 
     // The same interaction delivered again: the same answer, nothing new.
-    let again = answer(&app, &submit).await;
+    let again = app.discord_answer(&submit).await;
     assert_eq!(again, first);
-    assert_eq!(tickets(&app).await.len(), 1);
+    assert_eq!(app.tickets().await.len(), 1);
 
     // Over the modal's limits, or invalid: the modal's own error, nothing stored.
     let long = "x".repeat(201);
-    let refused = answer(&app, &ticket_modal("2000000000000000012", user, &long, "")).await;
+    let refused = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000012",
+            user,
+            &long,
+            "",
+        ))
+        .await;
     assert!(content(&refused).contains("longer than 200"), "{refused}");
     assert_eq!(refused["data"]["flags"], 64);
-    let refused = answer(&app, &ticket_modal("2000000000000000013", user, "  ", "")).await;
+    let refused = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000013",
+            user,
+            "  ",
+            "",
+        ))
+        .await;
     assert!(content(&refused).contains("title"), "{refused}");
-    let refused = answer(
-        &app,
-        &ticket_modal("2000000000000000014", user, "Mouse", "urgent"),
-    )
-    .await;
+    let refused = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000014",
+            user,
+            "Mouse",
+            "urgent",
+        ))
+        .await;
     assert!(content(&refused).contains("urgency"), "{refused}");
-    assert_eq!(tickets(&app).await.len(), 1);
+    assert_eq!(app.tickets().await.len(), 1);
 
     // The requester gets the confirmation as a direct message.
     app.dispatcher.drain().await.expect("deliver");
@@ -231,27 +183,34 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
         .contains(&number));
 }
 
-#[tokio::test]
-async fn tickets_ticket_status_and_link_answer_only_the_person() {
-    let (app, _fake) = discord_app().await;
-    let user = "3000000000000000020";
+/// The Discord user whose own tickets the commands answer about.
+const USER: &str = "3000000000000000020";
+
+/// Two tickets of [`USER`] (the fan one resolved) and one of someone else;
+/// returns their numbers (fan, dock, foreign).
+async fn own_and_foreign_tickets(app: &TestApp) -> (String, String, String) {
     for (i, title) in ["Laptop fan loud", "Docking station dead"]
         .iter()
         .enumerate()
     {
-        answer(
-            &app,
-            &ticket_modal(&format!("20000000000000002{i}"), user, title, ""),
-        )
+        app.discord_answer(&discord::ticket_modal(
+            &format!("20000000000000002{i}"),
+            USER,
+            title,
+            "",
+        ))
         .await;
     }
-    let other = answer(
-        &app,
-        &ticket_modal("2000000000000000029", "3000000000000000029", "Not mine", ""),
-    )
-    .await;
+    let other = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000029",
+            "3000000000000000029",
+            "Not mine",
+            "",
+        ))
+        .await;
     assert_eq!(other["type"], 4);
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     let number = |title: &str| {
         all.iter()
             .find(|t| t["title"] == title)
@@ -265,12 +224,22 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
         number("Not mine"),
     );
     expect_json(app.transition(&fan, "resolved").await, StatusCode::OK).await;
+    (fan, dock, foreign)
+}
 
-    let mine = answer(
-        &app,
-        &discord::command("2000000000000000025", user, "tickets", &[]),
-    )
-    .await;
+#[tokio::test]
+async fn slash_tickets_lists_only_the_persons_open_tickets() {
+    let (app, _fake) = spawn_discord_app().await;
+    let (fan, dock, foreign) = own_and_foreign_tickets(&app).await;
+
+    let mine = app
+        .discord_answer(&discord::command(
+            "2000000000000000025",
+            USER,
+            "tickets",
+            &[],
+        ))
+        .await;
     assert_eq!(mine["data"]["flags"], 64);
     let text = content(&mine);
     assert!(text.contains(&dock), "{text}");
@@ -279,32 +248,40 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
         "resolved tickets are not open: {text}"
     );
     assert!(!text.contains(&foreign), "{text}");
+}
 
-    let status = answer(
-        &app,
-        &discord::command(
+#[tokio::test]
+async fn ticket_status_answers_only_about_the_persons_own_tickets() {
+    let (app, _fake) = spawn_discord_app().await;
+    let (_, dock, foreign) = own_and_foreign_tickets(&app).await;
+
+    let status = app
+        .discord_answer(&discord::command(
             "2000000000000000026",
-            user,
+            USER,
             "ticket-status",
             &[("number", &dock.to_lowercase())],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(
         content(&status).contains(&dock) && content(&status).contains("State: new"),
         "{status}"
     );
-    let hidden = answer(
-        &app,
-        &discord::command(
+    let hidden = app
+        .discord_answer(&discord::command(
             "2000000000000000027",
-            user,
+            USER,
             "ticket-status",
             &[("number", &foreign)],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(content(&hidden).contains("can't find"), "{hidden}");
+}
+
+#[tokio::test]
+async fn link_makes_the_discord_user_the_person_who_created_the_code() {
+    let (app, _fake) = spawn_discord_app().await;
+    let (_, _, foreign) = own_and_foreign_tickets(&app).await;
 
     // /link: the Discord user becomes Ada, who created a code in Switchboard.
     let (ada, ada_token) = app
@@ -317,27 +294,23 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
     )
     .await;
     let code = code["code"].as_str().expect("code").to_string();
-    let wrong = answer(
-        &app,
-        &discord::command(
+    let wrong = app
+        .discord_answer(&discord::command(
             "2000000000000000030",
             "3000000000000000031",
             "link",
             &[("code", "000000")],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(content(&wrong).contains("code"), "{wrong}");
-    let linked = answer(
-        &app,
-        &discord::command(
+    let linked = app
+        .discord_answer(&discord::command(
             "2000000000000000031",
             "3000000000000000031",
             "link",
             &[("code", &code)],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(content(&linked).contains("Ada Lovelace"), "{linked}");
     let identities: Vec<Value> = app
         .get_json(
@@ -352,22 +325,20 @@ async fn tickets_ticket_status_and_link_answer_only_the_person() {
         && i["namespace"] == GUILD
         && i["external_id"] == "3000000000000000031"));
     // From now on the Discord user acts as Ada (an agent: sees every ticket).
-    let status = answer(
-        &app,
-        &discord::command(
+    let status = app
+        .discord_answer(&discord::command(
             "2000000000000000032",
             "3000000000000000031",
             "ticket-status",
             &[("number", &foreign)],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(content(&status).contains(&foreign), "{status}");
 }
 
 #[tokio::test]
 async fn create_ticket_on_a_message_links_back_to_it() {
-    let (app, _fake) = discord_app().await;
+    let (app, _fake) = spawn_discord_app().await;
     let target = "1600000000000000001";
     let mut message = discord::message(
         target,
@@ -379,8 +350,8 @@ async fn create_ticket_on_a_message_links_back_to_it() {
     let data = json!({ "id": "1500000000000000005", "name": "Create ticket", "type": 3, "target_id": target,
                        "resolved": { "messages": { target: message } } });
     let invoked = discord::interaction("2000000000000000040", 2, "3000000000000000040", true, data);
-    let reply = answer(&app, &invoked).await;
-    let all = tickets(&app).await;
+    let reply = app.discord_answer(&invoked).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1);
     assert!(content(&reply).contains(all[0]["number"].as_str().expect("number")));
     assert_eq!(all[0]["title"], "The build server is down again");
@@ -397,17 +368,15 @@ async fn create_ticket_on_a_message_links_back_to_it() {
 
 #[tokio::test]
 async fn unknown_commands_and_custom_ids_get_an_ephemeral_unknown_action() {
-    let (app, _fake) = discord_app().await;
-    let reply = answer(
-        &app,
-        &discord::command(
+    let (app, _fake) = spawn_discord_app().await;
+    let reply = app
+        .discord_answer(&discord::command(
             "2000000000000000050",
             "3000000000000000050",
             "frobnicate",
             &[],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(reply["type"], 4);
     assert_eq!(reply["data"]["flags"], 64);
     assert!(content(&reply).contains("unknown action"));
@@ -418,58 +387,52 @@ async fn unknown_commands_and_custom_ids_get_an_ephemeral_unknown_action() {
         "self_destruct:now",
         discord::message("1", discord::CHANNEL, ""),
     );
-    assert!(content(&answer(&app, &click).await).contains("unknown action"));
+    assert!(content(&app.discord_answer(&click).await).contains("unknown action"));
     let modal = discord::modal(
         "2000000000000000052",
         "3000000000000000050",
         "mystery",
         &[("a", "b")],
     );
-    assert!(content(&answer(&app, &modal).await).contains("unknown action"));
-    assert!(tickets(&app).await.is_empty());
+    assert!(content(&app.discord_answer(&modal).await).contains("unknown action"));
+    assert!(app.tickets().await.is_empty());
 }
 
-#[tokio::test]
-async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_anywhere() {
-    let (app, fake) = discord_app().await;
+/// The agent who works the triage channel's tickets (a linked Discord user).
+const TRIAGE_AGENT: &str = "3000000000000000060";
+
+/// A team whose tickets are announced in the triage channel, and one of its
+/// incidents, its card delivered; returns (ticket number, card message id).
+async fn triage_card(app: &TestApp, fake: &FakeDiscord) -> (String, String) {
     let (agent, _) = app
         .person_with_token("Al Agent", "al@example.com", &["agent"])
         .await;
-    link(&app, &agent, "3000000000000000060").await;
+    link(app, &agent, TRIAGE_AGENT).await;
     let agent_id = agent["id"].as_str().expect("id");
-    expect_json(
-        app.post(
-            "/api/v1/teams",
-            &app.token,
-            &json!({ "name": "Network", "members": [agent_id] }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.send(
-            Method::PATCH,
-            "/api/v1/teams/Network",
-            &app.token,
-            Some(&json!({ "default_channel": TRIAGE })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let ticket = expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Core switch down", "team": "Network" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
+    app.team_with_channel("Network", &[json!(agent_id)], TRIAGE)
+        .await;
+    let ticket = app.team_incident("Core switch down", "Network").await;
     app.dispatcher.drain().await.expect("deliver");
+    // The agent's new-ticket DM may go out first: find the card by channel.
+    let (card_id, _) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
+    (number(&ticket), card_id)
+}
+
+/// A click on the triage card by `user` on the control `custom_id`.
+fn card_click(id: &str, user: &str, custom_id: &str, card_id: &str) -> Value {
+    discord::click(
+        id,
+        user,
+        true,
+        custom_id,
+        discord::message(card_id, TRIAGE, ""),
+    )
+}
+
+#[tokio::test]
+async fn the_triage_card_is_posted_once_with_its_controls_and_a_thread() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
     let cards = fake.calls_to("POST", &format!("/channels/{TRIAGE}/messages"));
     assert_eq!(cards.len(), 1, "one card");
     let card = cards[0].body.to_string();
@@ -480,9 +443,6 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
     assert!(
         card.contains(&format!("escalate:{number}")) && card.contains(&format!("resolve:{number}"))
     );
-    // The agent's new-ticket DM may go out first: find the card by channel.
-    let (card_id, _) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
-    let card_id = card_id.as_str();
     let threads = fake.calls_to(
         "POST",
         &format!("/channels/{TRIAGE}/messages/{card_id}/threads"),
@@ -492,46 +452,54 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
         .as_str()
         .expect("name")
         .starts_with(&number));
+}
+
+#[tokio::test]
+async fn take_on_the_triage_card_assigns_the_agent_and_is_refused_to_a_requester() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
+    let card_id = card_id.as_str();
 
     // Take, clicked by the agent: assigned, and the clicked card shows it at once.
-    let take = discord::click(
+    let take = card_click(
         "2000000000000000060",
-        "3000000000000000060",
-        true,
+        TRIAGE_AGENT,
         &format!("take:{number}"),
-        discord::message(card_id, TRIAGE, ""),
+        card_id,
     );
-    let taken = answer(&app, &take).await;
+    let taken = app.discord_answer(&take).await;
     assert_eq!(taken["type"], 7, "{taken}");
     assert!(taken["data"]["embeds"].to_string().contains("Al Agent"));
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let fetched: Value = app.ticket(&number).await;
     assert_eq!(fetched["assignee"]["name"], "Al Agent");
     // A requester may not take it.
-    let stranger = discord::click(
+    let stranger = card_click(
         "2000000000000000061",
         "3000000000000000069",
-        true,
         &format!("take:{number}"),
-        discord::message(card_id, TRIAGE, ""),
+        card_id,
     );
-    let refused = answer(&app, &stranger).await;
+    let refused = app.discord_answer(&stranger).await;
     assert_eq!(refused["type"], 4);
     assert_eq!(refused["data"]["flags"], 64);
+}
+
+#[tokio::test]
+async fn a_change_through_the_api_edits_the_taken_card_in_place() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
+    let card_id = card_id.as_str();
+    let take = card_click(
+        "2000000000000000060",
+        TRIAGE_AGENT,
+        &format!("take:{number}"),
+        card_id,
+    );
+    assert_eq!(app.discord_answer(&take).await["type"], 7);
 
     // A change through the API edits the same card in place.
-    expect_json(
-        app.send(
-            Method::PATCH,
-            &format!("/api/v1/tickets/{number}"),
-            &app.token,
-            Some(&json!({ "urgency": "high" })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    app.patch_ticket(&number, json!({ "urgency": "high" }))
+        .await;
     app.dispatcher.drain().await.expect("deliver");
     let edits = fake.calls_to("PATCH", &format!("/channels/{TRIAGE}/messages/{card_id}"));
     assert!(edits.len() >= 2, "{edits:?}");
@@ -547,46 +515,46 @@ async fn the_triage_card_is_posted_once_with_a_thread_and_edited_after_changes_a
         1,
         "still one card"
     );
+}
+
+#[tokio::test]
+async fn a_comment_on_the_ticket_goes_to_the_cards_thread() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
 
     // A comment goes to the card's thread (whose id is the card's).
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{number}/comments"),
-            &app.token,
-            &json!({ "body": "PSU swapped", "internal": true }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.note(&number, "PSU swapped").await;
     app.dispatcher.drain().await.expect("deliver");
     let in_thread = fake.calls_to("POST", &format!("/channels/{card_id}/messages"));
     assert!(in_thread.iter().any(|c| c.body["content"]
         .as_str()
         .unwrap_or("")
         .contains("PSU swapped")));
+}
+
+#[tokio::test]
+async fn the_priority_select_and_escalate_on_the_card_change_the_ticket() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
+    let card_id = card_id.as_str();
 
     // The priority select and Escalate, from the card.
-    let mut select = discord::click(
+    let mut select = card_click(
         "2000000000000000062",
-        "3000000000000000060",
-        true,
+        TRIAGE_AGENT,
         &format!("priority:{number}"),
-        discord::message(card_id, TRIAGE, ""),
+        card_id,
     );
     select["data"]["values"] = json!(["low"]);
-    assert_eq!(answer(&app, &select).await["type"], 7);
-    let escalate = discord::click(
+    assert_eq!(app.discord_answer(&select).await["type"], 7);
+    let escalate = card_click(
         "2000000000000000063",
-        "3000000000000000060",
-        true,
+        TRIAGE_AGENT,
         &format!("escalate:{number}"),
-        discord::message(card_id, TRIAGE, ""),
+        card_id,
     );
-    assert_eq!(answer(&app, &escalate).await["type"], 7);
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    assert_eq!(app.discord_answer(&escalate).await["type"], 7);
+    let fetched: Value = app.ticket(&number).await;
     assert_eq!(fetched["urgency"], "low");
     assert_eq!(fetched["escalation_level"], 1);
 }
@@ -597,33 +565,12 @@ async fn approval_setup(app: &TestApp, approver_user: &str) -> (String, String) 
         .await;
     link(app, &approver, approver_user).await;
     let approver_id = approver["id"].as_str().expect("id");
-    expect_json(
-        app.post("/api/v1/approval-policies", &app.token, &json!({ "name": "Ann", "stages": [
-            { "name": "Ann", "approvers": [{ "type": "person", "id": approver_id }], "rule": { "type": "any" } }] }))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let ticket = app
-        .create_ticket("service_request", "Admin rights on my laptop")
-        .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
-    let approval = expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{number}/approvals"),
-            &app.token,
-            &json!({ "policy": "Ann" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    (number, approval["id"].as_str().expect("id").to_string())
+    app.request_awaiting_approval_by(approver_id).await
 }
 
 #[tokio::test]
 async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clicks() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let ann = "3000000000000000070";
     let (_, approval_id) = approval_setup(&app, ann).await;
     app.dispatcher.drain().await.expect("deliver");
@@ -643,12 +590,10 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
         &format!("approve:{approval_id}"),
         on_request(),
     );
-    let refused = answer(&app, &other).await;
+    let refused = app.discord_answer(&other).await;
     assert_eq!(refused["data"]["flags"], 64);
     assert!(content(&refused).contains("not an approver"), "{refused}");
-    let still: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
-        .await;
+    let still: Value = app.approval(&approval_id).await;
     assert_eq!(still["status"], "pending");
 
     // The approver clicks Approve in the direct message (no guild there).
@@ -659,20 +604,18 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
         &format!("approve:{approval_id}"),
         on_request(),
     );
-    let decided = answer(&app, &yes).await;
+    let decided = app.discord_answer(&yes).await;
     assert_eq!(decided["type"], 7, "{decided}");
     assert!(
         content(&decided).contains("Approved by Ann Approver"),
         "{decided}"
     );
     assert_eq!(decided["data"]["components"], json!([]));
-    let approval: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
-        .await;
+    let approval: Value = app.approval(&approval_id).await;
     assert_eq!(approval["status"], "approved");
     assert_eq!(approval["stages"][0]["decisions"][0]["channel"], "discord");
     // Discord retries the same interaction: the same answer, no second decision.
-    assert_eq!(answer(&app, &yes).await, decided);
+    assert_eq!(app.discord_answer(&yes).await, decided);
 
     // Every copy is edited after the decision.
     app.dispatcher.drain().await.expect("deliver");
@@ -692,7 +635,7 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
         &format!("approve:{approval_id}"),
         on_request(),
     );
-    let text = content(&answer(&app, &again).await);
+    let text = content(&app.discord_answer(&again).await);
     assert!(
         text.contains("already approved") && text.contains("Ann Approver"),
         "{text}"
@@ -701,7 +644,7 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
 
 #[tokio::test]
 async fn reject_asks_for_a_reason_and_people_without_dms_are_asked_in_the_fallback_channel() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let ann = "3000000000000000080";
     fake.refuse_dms(ann);
     let (number, approval_id) = approval_setup(&app, ann).await;
@@ -722,7 +665,7 @@ async fn reject_asks_for_a_reason_and_people_without_dms_are_asked_in_the_fallba
         &format!("reject:{approval_id}"),
         request.clone(),
     );
-    let modal = answer(&app, &reject).await;
+    let modal = app.discord_answer(&reject).await;
     assert_eq!(modal["type"], 9);
     assert_eq!(
         modal["data"]["custom_id"],
@@ -730,36 +673,28 @@ async fn reject_asks_for_a_reason_and_people_without_dms_are_asked_in_the_fallba
     );
 
     let too_long = "no ".repeat(400);
-    let refused = answer(
-        &app,
-        &discord::modal(
+    let refused = app
+        .discord_answer(&discord::modal(
             "2000000000000000081",
             ann,
             &format!("reject_modal:{approval_id}"),
             &[("reason", &too_long)],
-        ),
-    )
-    .await;
-    assert!(content(&refused).contains("longer than 1000"), "{refused}");
-    let pending: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
+        ))
         .await;
+    assert!(content(&refused).contains("longer than 1000"), "{refused}");
+    let pending: Value = app.approval(&approval_id).await;
     assert_eq!(pending["status"], "pending");
 
-    let submitted = answer(
-        &app,
-        &discord::modal(
+    let submitted = app
+        .discord_answer(&discord::modal(
             "2000000000000000082",
             ann,
             &format!("reject_modal:{approval_id}"),
             &[("reason", "Not without a business case")],
-        ),
-    )
-    .await;
-    assert!(content(&submitted).contains(&number), "{submitted}");
-    let rejected: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
+        ))
         .await;
+    assert!(content(&submitted).contains(&number), "{submitted}");
+    let rejected: Value = app.approval(&approval_id).await;
     assert_eq!(rejected["status"], "rejected");
     assert!(rejected.to_string().contains("Not without a business case"));
     app.dispatcher.drain().await.expect("deliver");
@@ -775,17 +710,16 @@ async fn reject_asks_for_a_reason_and_people_without_dms_are_asked_in_the_fallba
 
 #[tokio::test]
 async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let user = "3000000000000000090";
-    answer(
-        &app,
-        &ticket_modal("2000000000000000090", user, "Screen flickers", ""),
-    )
+    app.discord_answer(&discord::ticket_modal(
+        "2000000000000000090",
+        user,
+        "Screen flickers",
+        "",
+    ))
     .await;
-    let number = tickets(&app).await[0]["number"]
-        .as_str()
-        .expect("number")
-        .to_string();
+    let number = number(&app.tickets().await[0]);
     app.dispatcher.drain().await.expect("deliver");
     expect_json(app.transition(&number, "resolved").await, StatusCode::OK).await;
     app.dispatcher.drain().await.expect("deliver");
@@ -805,11 +739,9 @@ async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
         &format!("solved_yes:{number}"),
         discord::message("1400000000000000003", &format!("9{user}"), ""),
     );
-    let closed = answer(&app, &yes).await;
+    let closed = app.discord_answer(&yes).await;
     assert_eq!(closed["type"], 7, "{closed}");
-    let ticket: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let ticket: Value = app.ticket(&number).await;
     assert_eq!(ticket["state"], "closed");
     // The answer offers an optional rating; 5 stars is recorded.
     assert!(closed["data"]["components"]
@@ -822,18 +754,16 @@ async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
         &format!("rate:{number}:5"),
         discord::message("1400000000000000003", &format!("9{user}"), ""),
     );
-    let thanked = answer(&app, &rate).await;
+    let thanked = app.discord_answer(&rate).await;
     assert_eq!(thanked["type"], 7, "{thanked}");
     assert!(content(&thanked).contains("★★★★★"), "{thanked}");
-    let ticket: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let ticket: Value = app.ticket(&number).await;
     assert_eq!(ticket["satisfaction"], 5);
 }
 
 #[tokio::test]
 async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_steps() {
-    let (app, _fake) = discord_app().await;
+    let (app, _fake) = spawn_discord_app().await;
     let fields: Vec<Value> = (1..=7)
         .map(|i| json!({ "key": format!("f{i}"), "label": format!("Field {i}"), "type": "text", "required": i == 1 }))
         .chain([json!({ "key": "os", "label": "Operating system", "type": "choice", "required": true,
@@ -861,18 +791,21 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
         "id": "1500000000000000001", "name": "ticket", "type": 1,
         "options": [{ "type": 3, "name": "item", "value": "lapt", "focused": true }] }),
     );
-    let suggestions = answer(&app, &typing).await;
+    let suggestions = app.discord_answer(&typing).await;
     assert_eq!(suggestions["type"], 8);
     assert_eq!(
         suggestions["data"]["choices"],
         json!([{ "name": "New laptop", "value": item_id }])
     );
 
-    let first = answer(
-        &app,
-        &discord::command("2000000000000000101", user, "ticket", &[("item", &item_id)]),
-    )
-    .await;
+    let first = app
+        .discord_answer(&discord::command(
+            "2000000000000000101",
+            user,
+            "ticket",
+            &[("item", &item_id)],
+        ))
+        .await;
     assert_eq!(first["type"], 9);
     assert_eq!(first["data"]["custom_id"], format!("catalog:{item_id}:0"));
     assert_eq!(
@@ -893,7 +826,7 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
             ("f5", "five"),
         ],
     );
-    let carry = answer(&app, &step1).await;
+    let carry = app.discord_answer(&step1).await;
     assert_eq!(carry["type"], 4);
     assert!(
         carry["data"]["components"]
@@ -901,7 +834,7 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
             .contains(&format!("catalog_next:{item_id}:1")),
         "{carry}"
     );
-    assert!(tickets(&app).await.is_empty(), "nothing ordered yet");
+    assert!(app.tickets().await.is_empty(), "nothing ordered yet");
 
     let mut message = discord::message("1700000000000000001", discord::CHANNEL, "step 1 of 2 done");
     message["embeds"] = carry["data"]["embeds"].clone();
@@ -912,7 +845,7 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
         &format!("catalog_next:{item_id}:1"),
         message.clone(),
     );
-    let second = answer(&app, &next).await;
+    let second = app.discord_answer(&next).await;
     assert_eq!(second["data"]["custom_id"], format!("catalog:{item_id}:1"));
     assert_eq!(
         second["data"]["components"].as_array().expect("rows").len(),
@@ -926,9 +859,9 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
         &[("f6", "six"), ("f7", ""), ("os", "beos")],
     );
     bad["message"] = message.clone();
-    let refused = answer(&app, &bad).await;
+    let refused = app.discord_answer(&bad).await;
     assert!(content(&refused).contains("os"), "{refused}");
-    assert!(tickets(&app).await.is_empty());
+    assert!(app.tickets().await.is_empty());
 
     let mut good = discord::modal(
         "2000000000000000105",
@@ -937,8 +870,8 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
         &[("f6", "six"), ("f7", ""), ("os", "linux")],
     );
     good["message"] = message;
-    let ordered = answer(&app, &good).await;
-    let all = tickets(&app).await;
+    let ordered = app.discord_answer(&good).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1, "{ordered}");
     let number = all[0]["number"].as_str().expect("number");
     assert!(content(&ordered).contains(number));
@@ -952,27 +885,26 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
     assert!(request["answers"].get("f2").is_none_or(Value::is_null));
 }
 
+/// Opens a ticket by the `/ticket` modal: its confirmation is the first
+/// call the daemon makes to Discord.
+async fn ticket_by_modal(app: &TestApp, id: &str, user: &str, title: &str) {
+    app.discord_answer(&discord::ticket_modal(id, user, title, ""))
+        .await;
+}
+
 #[tokio::test]
-async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
-    let (app, fake) = discord_app().await;
+async fn a_429_keeps_the_message_for_after_its_retry_after() {
+    let (app, fake) = spawn_discord_app().await;
     fake.rate_limit_next(30.0, false);
-    answer(
+    ticket_by_modal(
         &app,
-        &ticket_modal(
-            "2000000000000000110",
-            "3000000000000000110",
-            "Wi-Fi is slow",
-            "",
-        ),
+        "2000000000000000110",
+        "3000000000000000110",
+        "Wi-Fi is slow",
     )
     .await;
     app.dispatcher.run_once().await.expect("dispatch");
-    let pending: Vec<Value> = app
-        .outbox("pending")
-        .await
-        .into_iter()
-        .filter(|m| m["channel"] == "discord")
-        .collect();
+    let pending = app.pending_for("discord").await;
     assert_eq!(pending.len(), 1, "kept for later, not dead");
     assert!(
         pending[0]["last_error"]
@@ -981,39 +913,35 @@ async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
             .contains("429"),
         "{pending:?}"
     );
-    let next: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(pending[0]["next_attempt_at"].clone()).expect("time");
+    let next = next_attempt_at(&pending[0]);
     assert!(
         next >= chrono::Utc::now() + chrono::Duration::seconds(25),
         "retry_after honoured: {next}"
     );
     assert_eq!(fake.calls().len(), 1, "one attempt so far");
+}
 
-    // An empty bucket (X-RateLimit-Remaining: 0) closes its route until
-    // it resets: the next call on that route is not even sent.
-    let (app, fake) = discord_app().await;
+/// An empty bucket (X-RateLimit-Remaining: 0) closes its route until it
+/// resets: the next call on that route is not even sent.
+#[tokio::test]
+async fn an_empty_bucket_holds_back_the_next_call_on_its_route_until_it_resets() {
+    let (app, fake) = spawn_discord_app().await;
     fake.empty_bucket_next(30.0);
-    answer(
+    ticket_by_modal(
         &app,
-        &ticket_modal(
-            "2000000000000000111",
-            "3000000000000000111",
-            "Printer jam",
-            "",
-        ),
+        "2000000000000000111",
+        "3000000000000000111",
+        "Printer jam",
     )
     .await;
     app.dispatcher.run_once().await.expect("dispatch");
     assert_eq!(fake.calls_to("POST", "/users/@me/channels").len(), 1);
     assert!(app.outbox("pending").await.is_empty(), "the first went out");
-    answer(
+    ticket_by_modal(
         &app,
-        &ticket_modal(
-            "2000000000000000112",
-            "3000000000000000112",
-            "Toner empty",
-            "",
-        ),
+        "2000000000000000112",
+        "3000000000000000112",
+        "Toner empty",
     )
     .await;
     app.dispatcher.run_once().await.expect("dispatch");
@@ -1031,58 +959,27 @@ async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
             .contains("rate limited for"),
         "{held:?}"
     );
-    let next: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(held[0]["next_attempt_at"].clone()).expect("time");
+    let next = next_attempt_at(&held[0]);
     assert!(
         next >= chrono::Utc::now() + chrono::Duration::seconds(25),
         "until the reset: {next}"
     );
+}
 
-    // A global 429 closes every route.
-    let (app, fake) = discord_app().await;
+#[tokio::test]
+async fn a_global_429_closes_every_route() {
+    let (app, fake) = spawn_discord_app().await;
     fake.rate_limit_next(40.0, true);
-    answer(
-        &app,
-        &ticket_modal("2000000000000000113", "3000000000000000113", "Mouse", ""),
-    )
-    .await;
+    ticket_by_modal(&app, "2000000000000000113", "3000000000000000113", "Mouse").await;
     app.dispatcher.run_once().await.expect("dispatch");
     assert_eq!(fake.calls().len(), 1);
     let (agent, _) = app
         .person_with_token("Gil", "gil@example.com", &["agent"])
         .await;
     link(&app, &agent, "3000000000000000114").await;
-    expect_json(
-        app.post(
-            "/api/v1/teams",
-            &app.token,
-            &json!({ "name": "Desk", "members": [agent["id"]] }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.send(
-            Method::PATCH,
-            "/api/v1/teams/Desk",
-            &app.token,
-            Some(&json!({ "default_channel": TRIAGE })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Fire", "team": "Desk" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.team_with_channel("Desk", &[agent["id"].clone()], TRIAGE)
+        .await;
+    app.team_incident("Fire", "Desk").await;
     app.dispatcher.run_once().await.expect("dispatch");
     assert_eq!(
         fake.calls().len(),
@@ -1092,21 +989,20 @@ async fn rate_limits_and_server_errors_are_honoured_and_retried_later() {
     );
     // Held: Mouse's DM, Fire's card and the DM telling the team's agent
     // (the email to the agent is not Discord's and goes its own way).
-    let held: Vec<Value> = app
-        .outbox("pending")
-        .await
-        .into_iter()
-        .filter(|m| m["channel"] == "discord")
-        .collect();
+    let held = app.pending_for("discord").await;
     assert_eq!(held.len(), 3, "{held:?}");
     assert!(app.outbox("dead").await.is_empty());
+}
 
-    // A 5xx is retried, not dead-lettered.
-    let (app, fake) = discord_app().await;
+#[tokio::test]
+async fn a_5xx_is_retried_not_dead_lettered() {
+    let (app, fake) = spawn_discord_app().await;
     fake.fail_next();
-    answer(
+    ticket_by_modal(
         &app,
-        &ticket_modal("2000000000000000113", "3000000000000000113", "Keyboard", ""),
+        "2000000000000000113",
+        "3000000000000000113",
+        "Keyboard",
     )
     .await;
     app.dispatcher.run_once().await.expect("dispatch");
@@ -1173,7 +1069,7 @@ async fn register_commands_puts_the_manifest_globally_or_in_a_guild() {
 
 #[tokio::test]
 async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let lead_user = "3000000000000000120";
     let (lead, _) = app
         .person_with_token("Lena Lead", "lena@example.com", &["agent"])
@@ -1196,19 +1092,9 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
         StatusCode::CREATED,
     )
     .await;
-    let ticket = expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Uplink flapping", "team": "Network" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
-    app.desk.clock.advance(chrono::Duration::minutes(6));
-    app.scheduler.run_due().await.expect("timers");
+    let ticket = app.team_incident("Uplink flapping", "Network").await;
+    let number = number(&ticket);
+    app.pass(chrono::Duration::minutes(6)).await;
     app.dispatcher.drain().await.expect("deliver");
     let alert = fake
         .calls_to("POST", &format!("/channels/9{lead_user}/messages"))
@@ -1229,7 +1115,7 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
         &format!("ack:{number}"),
         discord::message("1400000000000000001", &format!("9{lead_user}"), &shown),
     );
-    let acknowledged = answer(&app, &ack).await;
+    let acknowledged = app.discord_answer(&ack).await;
     assert_eq!(acknowledged["type"], 7, "{acknowledged}");
     assert!(content(&acknowledged).contains("Acknowledged by Lena Lead"));
     assert_eq!(acknowledged["data"]["components"], json!([]));
@@ -1241,7 +1127,7 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
 
 #[tokio::test]
 async fn a_slow_answer_is_deferred_and_sent_later_through_the_interaction_webhook() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     let switchboard::store::Db::Postgres(pool) = &app.desk.db else {
         panic!("the API tests run on Postgres");
     };
@@ -1252,11 +1138,14 @@ async fn a_slow_answer_is_deferred_and_sent_later_through_the_interaction_webhoo
         .await
         .expect("lock");
     let started = std::time::Instant::now();
-    let deferred = answer(
-        &app,
-        &ticket_modal("2000000000000000130", "3000000000000000130", "Slow day", ""),
-    )
-    .await;
+    let deferred = app
+        .discord_answer(&discord::ticket_modal(
+            "2000000000000000130",
+            "3000000000000000130",
+            "Slow day",
+            "",
+        ))
+        .await;
     assert!(
         started.elapsed() < std::time::Duration::from_secs(3),
         "within Discord's 3 s"
@@ -1272,10 +1161,7 @@ async fn a_slow_answer_is_deferred_and_sent_later_through_the_interaction_webhoo
     })
     .await;
     assert!(sent, "{:?}", fake.calls());
-    let number = tickets(&app).await[0]["number"]
-        .as_str()
-        .expect("number")
-        .to_string();
+    let number = number(&app.tickets().await[0]);
     let edit = &fake.calls_to("PATCH", &path)[0].body;
     assert!(
         edit["content"].as_str().expect("content").contains(&number),
@@ -1301,55 +1187,69 @@ fn message_create(id: &str, channel: &str, guild: bool, author: &str, content: &
     d
 }
 
+/// The gateway's event handler, fed by the test instead of a connection.
+fn gateway(app: &TestApp) -> switchboard::channels::discord::gateway::Gateway {
+    switchboard::channels::discord::gateway::Gateway::new(app.desk.clone(), &app.config.discord)
+        .expect("gateway")
+}
+
+const REQUESTER: &str = "3000000000000000141";
+
+/// The requester's ticket opened by the `/ticket` modal, its confirmation
+/// delivered to their DM channel; returns (number, DM channel, id of the
+/// confirmation).
+async fn requester_ticket(app: &TestApp, fake: &FakeDiscord) -> (String, String, String) {
+    app.discord_answer(&discord::ticket_modal(
+        "2000000000000000140",
+        REQUESTER,
+        "Laptop will not boot",
+        "",
+    ))
+    .await;
+    let mine = number(&app.ticket_titled("Laptop will not boot").await);
+    app.dispatcher.drain().await.expect("deliver");
+    let dm = format!("9{REQUESTER}");
+    let (confirmation, _) = fake
+        .posted_in(&dm)
+        .into_iter()
+        .next()
+        .expect("confirmation");
+    (mine, dm, confirmation)
+}
+
+/// The requester's reply to the bot's confirmation, with a file attached.
+fn boot_log_reply(app: &TestApp, dm: &str, confirmation: &str) -> Value {
+    let mut reply = message_create(
+        "1800000000000000002",
+        dm,
+        false,
+        REQUESTER,
+        "Here is the boot log",
+    );
+    reply["message_reference"] = json!({ "type": 0, "message_id": confirmation, "channel_id": dm });
+    let base = app.config.discord.api_base_url.clone();
+    reply["attachments"] = json!([{ "id": "1900000000000000001", "filename": "boot.log", "size": 25,
+        "url": format!("{base}/attachments/boot.log"), "proxy_url": format!("{base}/attachments/boot.log"),
+        "content_type": "text/plain" }]);
+    reply
+}
+
 #[tokio::test]
-async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_attachments() {
-    let (app, fake) = discord_app().await;
-    let gateway = switchboard::channels::discord::gateway::Gateway::new(
-        app.desk.clone(),
-        &app.config.discord,
-    )
-    .expect("gateway");
+async fn an_agents_reply_in_the_card_thread_is_an_internal_note_taken_once_and_not_echoed() {
+    let (app, fake) = spawn_discord_app().await;
+    let gateway = gateway(&app);
     let agent_user = "3000000000000000140";
     let (agent, _) = app
         .person_with_token("Al Agent", "al@example.com", &["agent"])
         .await;
     link(&app, &agent, agent_user).await;
-    expect_json(
-        app.post(
-            "/api/v1/teams",
-            &app.token,
-            &json!({ "name": "Network", "members": [agent["id"]] }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.send(
-            Method::PATCH,
-            "/api/v1/teams/Network",
-            &app.token,
-            Some(&json!({ "default_channel": TRIAGE })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let ticket = expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Core switch down", "team": "Network" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
+    app.team_with_channel("Network", &[agent["id"].clone()], TRIAGE)
+        .await;
+    let ticket = app.team_incident("Core switch down", "Network").await;
+    let number = number(&ticket);
     app.dispatcher.drain().await.expect("deliver");
     let (card_id, _) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
 
-    // An agent's reply in the card's thread is an internal note, not echoed back.
     let note = message_create(
         "1800000000000000001",
         &card_id,
@@ -1361,9 +1261,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .handle_event("MESSAGE_CREATE", &note)
         .await
         .expect("handled");
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0]["internal"], true);
     assert_eq!(comments[0]["author"]["name"], "Al Agent");
@@ -1373,9 +1271,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .handle_event("MESSAGE_CREATE", &note)
         .await
         .expect("handled");
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     app.dispatcher.drain().await.expect("deliver");
     assert!(
@@ -1385,67 +1281,38 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
             .contains("Replacing the PSU")),
         "not echoed into the thread it came from"
     );
+}
 
-    // A requester replies to the bot's DM about their ticket: a public
-    // comment, with the attached file stored on the ticket.
-    let requester = "3000000000000000141";
-    answer(
-        &app,
-        &ticket_modal("2000000000000000140", requester, "Laptop will not boot", ""),
-    )
-    .await;
-    let mine = tickets(&app)
-        .await
-        .into_iter()
-        .find(|t| t["title"] == "Laptop will not boot")
-        .expect("ticket");
-    let mine = mine["number"].as_str().expect("number").to_string();
-    app.dispatcher.drain().await.expect("deliver");
-    let dm = format!("9{requester}");
-    let (confirmation, _) = fake
-        .posted_in(&dm)
-        .into_iter()
-        .next()
-        .expect("confirmation");
-    let mut reply = message_create(
-        "1800000000000000002",
-        &dm,
-        false,
-        requester,
-        "Here is the boot log",
-    );
-    reply["message_reference"] = json!({ "type": 0, "message_id": confirmation, "channel_id": dm });
-    let base = app.config.discord.api_base_url.clone();
-    reply["attachments"] = json!([{ "id": "1900000000000000001", "filename": "boot.log", "size": 25,
-        "url": format!("{base}/attachments/boot.log"), "proxy_url": format!("{base}/attachments/boot.log"),
-        "content_type": "text/plain" }]);
+#[tokio::test]
+async fn a_reply_to_the_bots_direct_message_is_a_public_comment_and_its_file_an_attachment() {
+    let (app, fake) = spawn_discord_app().await;
+    let gateway = gateway(&app);
+    let (mine, dm, confirmation) = requester_ticket(&app, &fake).await;
+
     gateway
-        .handle_event("MESSAGE_CREATE", &reply)
+        .handle_event("MESSAGE_CREATE", &boot_log_reply(&app, &dm, &confirmation))
         .await
         .expect("handled");
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{mine}/comments"), &app.token)
-        .await;
+    let comments = app.comments(&mine).await;
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert_eq!(comments[0]["body"], "Here is the boot log");
     assert_eq!(comments[0]["internal"], false);
-    let files: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{mine}/attachments"), &app.token)
-        .await;
+    let files = app.attachments(&mine).await;
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0]["filename"], "boot.log");
+}
 
-    // An agent's public comment elsewhere reaches the requester's DM.
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{mine}/comments"),
-            &app.token,
-            &json!({ "body": "Try holding the power button" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+#[tokio::test]
+async fn an_agents_public_comment_reaches_the_requesters_dm_where_their_reply_is_not_echoed() {
+    let (app, fake) = spawn_discord_app().await;
+    let gateway = gateway(&app);
+    let (mine, dm, confirmation) = requester_ticket(&app, &fake).await;
+    gateway
+        .handle_event("MESSAGE_CREATE", &boot_log_reply(&app, &dm, &confirmation))
+        .await
+        .expect("handled");
+
+    app.comment(&mine, "Try holding the power button").await;
     app.dispatcher.drain().await.expect("deliver");
     let in_dm: Vec<String> = fake
         .posted_in(&dm)
@@ -1462,13 +1329,20 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         !in_dm.iter().any(|t| t.contains("Here is the boot log")),
         "not echoed: {in_dm:?}"
     );
+}
 
-    // Any other direct message opens a ticket; the bot's own messages are ignored.
+#[tokio::test]
+async fn any_other_direct_message_opens_a_ticket_and_the_bots_own_are_ignored() {
+    let (app, fake) = spawn_discord_app().await;
+    let gateway = gateway(&app);
+    let (_, dm, _) = requester_ticket(&app, &fake).await;
+    let before = app.tickets().await.len();
+
     let fresh = message_create(
         "1800000000000000003",
         &dm,
         false,
-        requester,
+        REQUESTER,
         "My mouse is gone\nIt was here yesterday",
     );
     gateway
@@ -1487,8 +1361,8 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
         .handle_event("MESSAGE_CREATE", &own)
         .await
         .expect("handled");
-    let all = tickets(&app).await;
-    assert_eq!(all.len(), 3, "{all:?}");
+    let all = app.tickets().await;
+    assert_eq!(all.len(), before + 1, "{all:?}");
     assert!(all
         .iter()
         .any(|t| t["title"] == "My mouse is gone" && t["channel"] == "discord"));
@@ -1496,7 +1370,7 @@ async fn gateway_messages_sync_threads_both_ways_and_attachments_become_ticket_a
 
 #[tokio::test]
 async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica_connects() {
-    let (app, fake) = discord_app().await;
+    let (app, fake) = spawn_discord_app().await;
     fake.start_gateway().await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     // Two replicas: the advisory lock lets only one of them connect.
@@ -1545,7 +1419,7 @@ async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica
     fake.gateway_send(dm.take());
     assert!(
         crate::helpers::eventually(within, || async {
-            tickets(&app)
+            app.tickets()
                 .await
                 .iter()
                 .any(|t| t["title"] == "The projector in room 4 flickers")
@@ -1581,5 +1455,5 @@ async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica
             .expect("replica stops on shutdown")
             .expect("joined");
     }
-    assert_eq!(tickets(&app).await.len(), 1, "nothing read twice");
+    assert_eq!(app.tickets().await.len(), 1, "nothing read twice");
 }

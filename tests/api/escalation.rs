@@ -8,13 +8,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{expect_json, spawn_app, TestApp};
 
-async fn actions(app: &TestApp, number: &str, action: &str) -> Vec<Value> {
-    let all: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await;
-    all.into_iter().filter(|a| a["action"] == action).collect()
-}
-
 #[tokio::test]
 async fn escalation_steps_fire_fall_through_an_empty_rotation_and_stop_when_acknowledged() {
     escalation_story(&spawn_app().await).await;
@@ -106,8 +99,7 @@ pub async fn escalation_story(app: &TestApp) {
     assert_eq!(escalation["active"], true);
 
     // 31 minutes: step 1 finds nobody on call and step 2 runs at once.
-    app.desk.clock.advance(Duration::minutes(31));
-    app.scheduler.run_due().await.expect("timers");
+    app.pass(Duration::minutes(31)).await;
     let announced: Vec<Value> = app
         .outbox("pending")
         .await
@@ -122,9 +114,11 @@ pub async fn escalation_story(app: &TestApp) {
             .count(),
         1
     );
-    assert_eq!(actions(app, number, "escalated").await.len(), 2);
+    assert_eq!(app.activity_where(number, "escalated").await.len(), 2);
     assert_eq!(
-        actions(app, number, "escalation_fell_through").await.len(),
+        app.activity_where(number, "escalation_fell_through")
+            .await
+            .len(),
         1
     );
     let pending = app.outbox("pending").await;
@@ -136,15 +130,12 @@ pub async fn escalation_story(app: &TestApp) {
 
     // 61 minutes: the first response is breached; the breach step raises
     // the priority and declares a major incident.
-    app.desk.clock.advance(Duration::minutes(30));
-    app.scheduler.run_due().await.expect("timers");
-    let now: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    app.pass(Duration::minutes(30)).await;
+    let now: Value = app.ticket(number).await;
     assert_eq!(now["urgency"], "high");
     assert_eq!(now["major"], true);
     assert_eq!(
-        actions(app, number, "escalated").await.len(),
+        app.activity_where(number, "escalated").await.len(),
         4,
         "one repeat and the breach step"
     );
@@ -161,12 +152,13 @@ pub async fn escalation_story(app: &TestApp) {
     )
     .await;
     assert_eq!(ack["active"], false);
-    app.desk.clock.advance(Duration::hours(12));
+    app.pass(Duration::hours(12)).await;
     app.scheduler.run_due().await.expect("timers");
-    app.scheduler.run_due().await.expect("timers");
-    assert_eq!(actions(app, number, "escalated").await.len(), 4);
+    assert_eq!(app.activity_where(number, "escalated").await.len(), 4);
     assert_eq!(
-        actions(app, number, "escalation_acknowledged").await.len(),
+        app.activity_where(number, "escalation_acknowledged")
+            .await
+            .len(),
         1
     );
 }

@@ -198,29 +198,6 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
-    /// Moves every pending timer's due time into the past, as if the clock
-    /// had jumped forward past all of them.
-    pub async fn age_timers(&self) {
-        let past = chrono::Utc::now() - chrono::Duration::seconds(1);
-        let sql = "UPDATE timers SET due_at = $1";
-        match &self.desk.db {
-            switchboard::store::Db::Postgres(pool) => {
-                sqlx::query(sql)
-                    .bind(past)
-                    .execute(pool)
-                    .await
-                    .expect("age timers");
-            }
-            switchboard::store::Db::Sqlite(pool) => {
-                sqlx::query(sql)
-                    .bind(past)
-                    .execute(pool)
-                    .await
-                    .expect("age timers");
-            }
-        }
-    }
-
     /// Creates a person with roles and returns (person json, token acting as them).
     pub async fn person_with_token(
         &self,

@@ -108,8 +108,6 @@ async fn comments_and_transitions_honour_the_key_too() {
             "the repeat does not fail as in_progress → in_progress"
         );
     }
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(number).await;
     assert_eq!(comments.len(), 1);
 }

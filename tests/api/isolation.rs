@@ -1265,14 +1265,10 @@ async fn another_organizations_admin_finds_none_of_our_data_through_any_route() 
         assert_eq!(was, is, "B's view of {path} changed during A's walk");
     }
     let number = &b.ticket_number;
-    let ticket: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let ticket: Value = app.ticket(number).await;
     assert_eq!(ticket["state"], "new");
     assert_eq!(ticket["title"], b.ticket_title.as_str());
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(number).await;
     assert_eq!(comments.len(), 1, "only B's own comment");
     let attachment = app
         .get(

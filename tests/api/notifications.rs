@@ -48,6 +48,20 @@ struct Cast {
     number: String,
 }
 
+/// Alan (an agent of the cast) comments publicly on the cast's ticket.
+async fn public_comment_by_alan(app: &TestApp, c: &Cast, body: &str) {
+    expect_json(
+        app.post(
+            &format!("/api/v1/tickets/{}/comments", c.number),
+            &c.alan,
+            &json!({ "body": body, "internal": false }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+}
+
 async fn cast(app: &TestApp) -> Cast {
     let (_, alan) = app
         .person_with_token("Alan Agent", "alan@corp.example", &["agent"])
@@ -103,16 +117,7 @@ async fn a_public_comment_reaches_requester_and_watchers_by_their_preferences_bu
         StatusCode::OK,
     )
     .await;
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{}/comments", c.number),
-            &c.alan,
-            &json!({ "body": "Extinguisher applied; please check.", "internal": false }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    public_comment_by_alan(&app, &c, "Extinguisher applied; please check.").await;
 
     let pending = app.outbox("pending").await;
     let wendy_mail = to(&pending, "wendy@corp.example", "ticket.commented");
@@ -269,8 +274,7 @@ async fn quiet_hours_defer_a_comment_notice_but_not_an_urgent_escalation() {
         StatusCode::CREATED,
     )
     .await;
-    app.desk.clock.advance(chrono::Duration::minutes(6));
-    app.scheduler.run_due().await.expect("timers");
+    app.pass(chrono::Duration::minutes(6)).await;
 
     let pending = app.outbox("pending").await;
     let at = |m: &Value| -> DateTime<Utc> {
@@ -388,16 +392,7 @@ async fn sms_goes_to_the_gateway_as_a_twilio_form_and_a_refused_number_is_dead_l
         StatusCode::OK,
     )
     .await;
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{}/comments", c.number),
-            &c.alan,
-            &json!({ "body": "Technician on the way", "internal": false }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    public_comment_by_alan(&app, &c, "Technician on the way").await;
     app.dispatcher.drain().await.expect("drain");
 
     let received = gateway.received();
@@ -514,16 +509,7 @@ async fn organization_defaults_route_ticket_events_and_switch_channels_off() {
         .get_json("/api/v1/organization/notification-defaults", &app.token)
         .await;
     assert_eq!(saved["routes"]["ticket.commented"], json!(["requester"]));
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{}/comments", c.number),
-            &c.alan,
-            &json!({ "body": "Org defaults apply", "internal": false }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    public_comment_by_alan(&app, &c, "Org defaults apply").await;
     let pending = app.outbox("pending").await;
     assert!(
         to(&pending, "rita@corp.example", "ticket.commented").is_empty(),
@@ -552,16 +538,7 @@ async fn organization_defaults_route_ticket_events_and_switch_channels_off() {
         StatusCode::OK,
     )
     .await;
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{}/comments", c.number),
-            &c.alan,
-            &json!({ "body": "Second", "internal": false }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    public_comment_by_alan(&app, &c, "Second").await;
     let pending = app.outbox("pending").await;
     assert_eq!(
         to(&pending, "rita@corp.example", "ticket.commented").len(),

@@ -6,14 +6,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_on, TestApp};
-
-fn number(ticket: &Value) -> String {
-    ticket["number"]
-        .as_str()
-        .expect("ticket number")
-        .to_string()
-}
+use crate::{
+    helpers::{spawn_app, spawn_on, TestApp},
+    support::desk::number,
+};
 
 async fn ok_json(response: reqwest::Response, expected: StatusCode) -> Value {
     let status = response.status();
@@ -40,21 +36,6 @@ async fn link(app: &TestApp, problem: &str, incident: &str) -> reqwest::Response
         &json!({ "incident": incident }),
     )
     .await
-}
-
-async fn ticket(app: &TestApp, number: &str) -> Value {
-    app.get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await
-}
-
-async fn comments(app: &TestApp, number: &str) -> Vec<Value> {
-    app.get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await
-}
-
-async fn activity(app: &TestApp, number: &str) -> Vec<Value> {
-    app.get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await
 }
 
 fn numbers(list: &Value) -> Vec<String> {
@@ -153,8 +134,8 @@ async fn resolving_a_problem_resolves_its_open_incidents_with_a_note() {
         [first.as_str(), second.as_str()]
     );
     for inc in [&first, &second] {
-        assert_eq!(ticket(&app, inc).await["state"], "resolved");
-        let notes = comments(&app, inc).await;
+        assert_eq!(app.ticket(inc).await["state"], "resolved");
+        let notes = app.comments(inc).await;
         assert!(
             notes.iter().any(|c| c["body"]
                 == format!(
@@ -164,7 +145,7 @@ async fn resolving_a_problem_resolves_its_open_incidents_with_a_note() {
                 && c["internal"] == false),
             "{notes:?}"
         );
-        let lines = activity(&app, inc).await;
+        let lines = app.activity(inc).await;
         assert!(
             lines.iter().any(|a| a["action"] == "resolved_by_problem"
                 && a["new_value"] == problem.as_str()),
@@ -172,7 +153,7 @@ async fn resolving_a_problem_resolves_its_open_incidents_with_a_note() {
         );
     }
     assert!(
-        comments(&app, &done).await.is_empty(),
+        app.comments(&done).await.is_empty(),
         "the resolved one is left alone"
     );
     let again = app
@@ -274,7 +255,7 @@ async fn a_new_incident_is_offered_matching_known_errors_best_first_and_links_on
         .get_json(&format!("/api/v1/tickets/{inc}/known-errors"), &app.token)
         .await;
     assert_eq!(of_ticket.len(), 1);
-    let lines = activity(&app, &inc).await;
+    let lines = app.activity(&inc).await;
     for action in ["known_error_linked", "problem_linked", "internal_note"] {
         assert!(
             lines.iter().any(|a| a["action"] == action),
@@ -292,7 +273,7 @@ async fn a_new_incident_is_offered_matching_known_errors_best_first_and_links_on
     )
     .await;
     assert!(again["note"].is_null(), "nothing done twice");
-    assert_eq!(comments(&app, &inc).await.len(), 1);
+    assert_eq!(app.comments(&inc).await.len(), 1);
 
     // A retired known error is no longer offered; the problem hears of edits.
     let retired = ok_json(
@@ -319,7 +300,7 @@ async fn a_new_incident_is_offered_matching_known_errors_best_first_and_links_on
         .get_json(&format!("/api/v1/problems/{problem}"), &app.token)
         .await;
     assert_eq!(record["known_errors"].as_array().map(Vec::len), Some(2));
-    let lines = activity(&app, &problem).await;
+    let lines = app.activity(&problem).await;
     let added = lines
         .iter()
         .filter(|a| a["action"] == "known_error_added")
@@ -361,15 +342,16 @@ async fn resolving_a_parent_incident_resolves_its_open_children_with_a_note() {
         StatusCode::OK
     );
 
-    assert_eq!(ticket(&app, &child).await["state"], "resolved");
-    assert_eq!(ticket(&app, &cancelled).await["state"], "cancelled");
-    let notes = comments(&app, &child).await;
+    assert_eq!(app.ticket(&child).await["state"], "resolved");
+    assert_eq!(app.ticket(&cancelled).await["state"], "cancelled");
+    let notes = app.comments(&child).await;
     assert_eq!(notes.len(), 1);
     assert_eq!(
         notes[0]["body"],
         format!("Resolved with parent incident {parent}.").as_str()
     );
-    assert!(activity(&app, &child)
+    assert!(app
+        .activity(&child)
         .await
         .iter()
         .any(|a| a["action"] == "resolved_by_parent"));
@@ -390,7 +372,7 @@ async fn agents_declare_and_clear_a_major_incident_and_set_its_escalation_level(
     let app = spawn_app().await;
     app.subscribe("http://127.0.0.1:9/hook").await;
     let inc = incident(&app, "Payments failing everywhere", "").await;
-    let fresh = ticket(&app, &inc).await;
+    let fresh = app.ticket(&inc).await;
     assert_eq!(fresh["major"], false);
     assert_eq!(fresh["escalation_level"], 0);
 
@@ -405,7 +387,7 @@ async fn agents_declare_and_clear_a_major_incident_and_set_its_escalation_level(
     )
     .await;
     assert_eq!(declared["major"], true);
-    assert_eq!(ticket(&app, &inc).await["major"], true);
+    assert_eq!(app.ticket(&inc).await["major"], true);
     let events: Vec<Value> = app.outbox("pending").await;
     let major_events: Vec<&Value> = events
         .iter()
@@ -446,7 +428,7 @@ async fn agents_declare_and_clear_a_major_incident_and_set_its_escalation_level(
     .await;
     assert_eq!(cleared["major"], false);
     assert_eq!(cleared["escalation_level"], 2);
-    let lines = activity(&app, &inc).await;
+    let lines = app.activity(&inc).await;
     let changes: Vec<(&Value, &Value)> = lines
         .iter()
         .filter(|a| a["field"] == "major")
@@ -690,7 +672,7 @@ async fn bad_links_are_refused_with_clear_errors_and_change_nothing() {
         .await;
     assert_eq!(numbers(&children), [first.as_str()]);
     for t in [&second, &third] {
-        assert!(ticket(&app, t).await["parent"].is_null(), "{t}");
+        assert!(app.ticket(t).await["parent"].is_null(), "{t}");
     }
     let record: Value = app
         .get_json(&format!("/api/v1/problems/{problem}"), &app.token)
@@ -698,7 +680,7 @@ async fn bad_links_are_refused_with_clear_errors_and_change_nothing() {
     assert!(record["rca"].is_null());
     let kedb: Vec<Value> = app.get_json("/api/v1/known-errors", &app.token).await;
     assert!(kedb.is_empty());
-    assert!(comments(&app, &third).await.is_empty());
+    assert!(app.comments(&third).await.is_empty());
 }
 
 #[tokio::test]

@@ -15,11 +15,6 @@ async fn rule(app: &TestApp, body: Value) -> Value {
     .await
 }
 
-async fn activity(app: &TestApp, number: &str) -> Vec<Value> {
-    app.get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await
-}
-
 fn fired(activity: &[Value], action: &str) -> Vec<String> {
     activity
         .iter()
@@ -73,17 +68,13 @@ pub async fn routing_story(app: &TestApp) {
         Value::Null,
         "the answer shows the ticket as created"
     );
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let fetched: Value = app.ticket(number).await;
     assert_eq!(fetched["team"]["name"], "Network");
     assert_eq!(fetched["urgency"], "high");
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(number).await;
     let bodies: Vec<&str> = comments.iter().filter_map(|c| c["body"].as_str()).collect();
     assert_eq!(bodies, ["Routed to Network by rule."]);
-    let log = activity(app, number).await;
+    let log = app.activity(number).await;
     assert_eq!(fired(&log, "rule_fired"), ["VPN to network"]);
     let assigned = log
         .iter()
@@ -92,7 +83,9 @@ pub async fn routing_story(app: &TestApp) {
     assert_eq!(assigned["channel"], "system");
 
     let printer = app.create_ticket("incident", "Printer jams").await;
-    let log = activity(app, printer["number"].as_str().expect("number")).await;
+    let log = app
+        .activity(printer["number"].as_str().expect("number"))
+        .await;
     assert_eq!(fired(&log, "rule_fired"), ["Everything else"]);
 }
 
@@ -123,7 +116,7 @@ async fn rules_that_trigger_each_other_fire_once_each() {
         )
         .await;
     expect_json(updated, StatusCode::OK).await;
-    let log = activity(&app, number).await;
+    let log = app.activity(number).await;
     let mut firings = fired(&log, "rule_fired");
     firings.sort();
     // The title update fires both; each one's change fires only the other.
@@ -156,12 +149,10 @@ pub async fn failing_rule_story(app: &TestApp) {
     .await;
     let ticket = app.create_ticket("incident", "still created").await;
     let number = ticket["number"].as_str().expect("number");
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(number).await;
     let bodies: Vec<&str> = comments.iter().filter_map(|c| c["body"].as_str()).collect();
     assert_eq!(bodies, ["all done"], "the failed rule's comment is undone");
-    let log = activity(app, number).await;
+    let log = app.activity(number).await;
     let failed = fired(&log, "rule_failed");
     assert_eq!(failed.len(), 1);
     assert!(

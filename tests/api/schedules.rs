@@ -50,8 +50,7 @@ pub async fn schedule_story(app: &TestApp) {
     assert!(next > app.desk.clock.now());
 
     // Three days of downtime: one run, not three.
-    app.desk.clock.advance(Duration::days(3));
-    app.scheduler.run_due().await.expect("timers");
+    app.pass(Duration::days(3)).await;
     app.scheduler.run_due().await.expect("timers");
     let list: Value = app.get_json("/api/v1/tickets?q=backup", &app.token).await;
     assert_eq!(list["items"].as_array().expect("items").len(), 1);
@@ -91,8 +90,7 @@ pub async fn schedule_story(app: &TestApp) {
         StatusCode::CREATED,
     )
     .await;
-    app.desk.clock.advance(Duration::days(4));
-    app.scheduler.run_due().await.expect("timers");
+    app.pass(Duration::days(4)).await;
     let digests: Vec<Value> = app
         .outbox("pending")
         .await

@@ -58,13 +58,6 @@ fn clock<'a>(sla: &'a Value, target: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {target} clock in {sla}"))
 }
 
-async fn activity(app: &TestApp, number: &str, action: &str) -> Vec<Value> {
-    let all: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await;
-    all.into_iter().filter(|a| a["action"] == action).collect()
-}
-
 #[tokio::test]
 async fn a_new_ticket_gets_clocks_that_warn_and_breach_exactly_once() {
     warn_and_breach_story(&spawn_app().await).await;
@@ -84,9 +77,8 @@ pub async fn warn_and_breach_story(app: &TestApp) {
     assert_eq!(clock(&state, "resolution")["state"], "running");
 
     // 50 minutes later: the 75% warning (45 min) is due, the 90% one not yet.
-    app.desk.clock.advance(Duration::minutes(50));
-    assert_eq!(app.scheduler.run_due().await.expect("timers"), 1);
-    assert_eq!(activity(app, number, "sla_warning").await.len(), 1);
+    assert_eq!(app.pass(Duration::minutes(50)).await, 1);
+    assert_eq!(app.activity_where(number, "sla_warning").await.len(), 1);
     assert_eq!(
         clock(&sla(app, number).await, "first_response")["state"],
         "warned"
@@ -94,9 +86,8 @@ pub async fn warn_and_breach_story(app: &TestApp) {
     assert_eq!(app.scheduler.run_due().await.expect("timers"), 0);
 
     // 61 minutes: the 90% warning and the breach, noticed by one timer.
-    app.desk.clock.advance(Duration::minutes(11));
-    app.scheduler.run_due().await.expect("timers");
-    let breaches = activity(app, number, "sla_breached").await;
+    app.pass(Duration::minutes(11)).await;
+    let breaches = app.activity_where(number, "sla_breached").await;
     assert_eq!(breaches.len(), 1);
     assert_eq!(breaches[0]["field"], "first_response");
     let state = sla(app, number).await;
@@ -105,11 +96,10 @@ pub async fn warn_and_breach_story(app: &TestApp) {
     assert!(first["remaining_seconds"].as_i64().expect("remaining") < 0);
 
     // Much later, every remaining alarm fires once and only once.
-    app.desk.clock.advance(Duration::days(3));
+    app.pass(Duration::days(3)).await;
     app.scheduler.run_due().await.expect("timers");
-    app.scheduler.run_due().await.expect("timers");
-    assert_eq!(activity(app, number, "sla_breached").await.len(), 2);
-    assert_eq!(activity(app, number, "sla_warning").await.len(), 4);
+    assert_eq!(app.activity_where(number, "sla_breached").await.len(), 2);
+    assert_eq!(app.activity_where(number, "sla_warning").await.len(), 4);
     let compliance: Vec<Value> = app
         .get_json("/api/v1/sla/compliance?group_by=policy", &app.token)
         .await;
@@ -132,16 +122,15 @@ pub async fn pause_story(app: &TestApp) {
     standard_policy(app).await;
     let ticket = app.create_ticket("incident", "waiting on the vendor").await;
     let number = ticket["number"].as_str().expect("number");
-    app.desk.clock.advance(Duration::minutes(30));
+    app.advance_clock(Duration::minutes(30));
     assert_eq!(
         app.transition(number, "on_hold").await.status(),
         StatusCode::OK
     );
 
     // A week on hold: nothing fires, nothing elapses.
-    app.desk.clock.advance(Duration::days(7));
-    app.scheduler.run_due().await.expect("timers");
-    assert!(activity(app, number, "sla_warning").await.is_empty());
+    app.pass(Duration::days(7)).await;
+    assert!(app.activity_where(number, "sla_warning").await.is_empty());
     let state = sla(app, number).await;
     let resolution = clock(&state, "resolution");
     assert_eq!(resolution["state"], "paused");
@@ -197,7 +186,7 @@ async fn an_agents_public_reply_meets_first_response_and_resolution_meets_the_re
         clock(&sla(&app, number).await, "first_response")["state"],
         "running"
     );
-    app.desk.clock.advance(Duration::minutes(10));
+    app.advance_clock(Duration::minutes(10));
     let reply = app
         .post(
             &comments,
@@ -280,7 +269,7 @@ async fn a_priority_change_selects_another_policy_and_keeps_the_time_used() {
     let number = ticket["number"].as_str().expect("number");
     assert_ne!(priority, "p1");
     assert_eq!(sla(&app, number).await["policy_name"], "normal");
-    app.desk.clock.advance(Duration::minutes(20));
+    app.advance_clock(Duration::minutes(20));
     let changed = app
         .send(
             Method::PATCH,
@@ -297,9 +286,8 @@ async fn a_priority_change_selects_another_policy_and_keeps_the_time_used() {
     assert_eq!(resolution["goal_seconds"], 3600);
     near(&resolution["elapsed_seconds"], 1200, false);
     near(&resolution["remaining_seconds"], 2400, true);
-    app.desk.clock.advance(Duration::minutes(41));
-    app.scheduler.run_due().await.expect("timers");
-    assert_eq!(activity(&app, number, "sla_breached").await.len(), 1);
+    app.pass(Duration::minutes(41)).await;
+    assert_eq!(app.activity_where(number, "sla_breached").await.len(), 1);
     let replay = app.desk.replay_sla("default", None).await.expect("replay");
     assert_eq!(replay.len(), 1);
     assert!(replay.iter().all(|r| r.consistent), "{replay:?}");
@@ -403,7 +391,7 @@ async fn two_daemons_on_one_database_fire_each_alarm_once_and_survive_a_restart(
     let a = spawn_on(&url, false, |_| {}).await;
     let b = spawn_on(&url, false, |_| {}).await;
     for app in [&a, &b] {
-        app.desk.clock.advance(Duration::days(2));
+        app.advance_clock(Duration::days(2));
     }
     for _ in 0..4 {
         let (x, y) = tokio::join!(a.scheduler.run_due(), b.scheduler.run_due());

@@ -5,92 +5,28 @@
 //! `/ticket`, approvals by button (refused for non-approvers and second
 //! clicks), modal validation and 429s.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::{
     helpers::{expect_json, spawn_app_with, TestApp},
-    support::slack::{self, FakeSlack, SECRET, TEAM},
+    support::{
+        clock::now,
+        desk::{next_attempt_at, number},
+        slack::{self, spawn_slack_app, spawn_slack_app_with, FakeSlack, TEAM},
+    },
 };
-
-async fn slack_app() -> (TestApp, FakeSlack, String) {
-    slack_app_with(|_| {}).await
-}
-
-async fn slack_app_with(
-    more: impl FnOnce(&mut switchboard::config::Config) + Send + 'static,
-) -> (TestApp, FakeSlack, String) {
-    let fake = FakeSlack::default();
-    let base = fake.start().await;
-    let api = base.clone();
-    let app = spawn_app_with(move |c| {
-        c.slack.signing_secret = switchboard::config::Secret::new(SECRET);
-        c.slack.bot_token = switchboard::config::Secret::new("xoxb-test");
-        c.slack.api_base_url = api;
-        c.slack.max_calls_per_second = 1000;
-        more(c);
-    })
-    .await;
-    (app, fake, base)
-}
-
-async fn post_signed(
-    app: &TestApp,
-    path: &str,
-    content_type: &str,
-    body: &str,
-    at: i64,
-) -> reqwest::Response {
-    let mut request = app
-        .client
-        .post(app.url(path))
-        .header("content-type", content_type)
-        .body(body.to_string());
-    for (name, value) in slack::signed(at, body) {
-        request = request.header(name, value);
-    }
-    request.send().await.expect("request sent")
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-async fn send_event(app: &TestApp, body: &str) -> reqwest::Response {
-    post_signed(app, "/slack/events", "application/json", body, now()).await
-}
-
-async fn send_interaction(app: &TestApp, payload: Value) -> reqwest::Response {
-    post_signed(
-        app,
-        "/slack/interactions",
-        "application/x-www-form-urlencoded",
-        &slack::interaction(payload),
-        now(),
-    )
-    .await
-}
-
-async fn tickets(app: &TestApp) -> Vec<Value> {
-    let list: Value = app.get_json("/api/v1/tickets", &app.token).await;
-    list["items"].as_array().cloned().unwrap_or_default()
-}
 
 #[tokio::test]
 async fn forged_stale_or_unsigned_requests_get_401_and_change_nothing() {
-    let (app, _fake, _) = slack_app().await;
+    let (app, _fake, _) = spawn_slack_app().await;
     let body = slack::event(
         "Ev1",
         slack::direct_message("U1", "printer on fire", "1.1", None),
     );
-    let stale = post_signed(
-        &app,
-        "/slack/events",
-        "application/json",
-        &body,
-        now() - 600,
-    )
-    .await;
+    let stale = app
+        .post_slack_signed("/slack/events", "application/json", &body, now() - 600)
+        .await;
     assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
     let forged = app
         .client
@@ -122,40 +58,56 @@ async fn forged_stale_or_unsigned_requests_get_401_and_change_nothing() {
         altered.send().await.expect("sent").status(),
         StatusCode::UNAUTHORIZED
     );
-    assert!(tickets(&app).await.is_empty());
+    assert!(app.tickets().await.is_empty());
     let people: Vec<Value> = app.get_json("/api/v1/people", &app.token).await;
     assert!(
         people.iter().all(|p| p["name"] != "U1"),
         "no contact was created"
     );
 
-    let challenge = send_event(
-        &app,
-        r#"{"type":"url_verification","token":"t","challenge":"abc123"}"#,
-    )
-    .await;
+    let challenge = app
+        .post_slack_event(r#"{"type":"url_verification","token":"t","challenge":"abc123"}"#)
+        .await;
     assert_eq!(challenge.status(), StatusCode::OK);
     assert_eq!(
         challenge.json::<Value>().await.expect("json")["challenge"],
         "abc123"
     );
-    let malformed = send_event(&app, "{not json").await;
+    let malformed = app.post_slack_event("{not json").await;
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
-    let (app, fake, base) = slack_app().await;
-    let body = slack::event(
+/// The `ts` of the direct message that opens the thread-sync tickets.
+const DM_TS: &str = "1700000001.000100";
+
+fn vpn_message() -> String {
+    slack::event(
         "Ev100",
         slack::direct_message(
             "UREQ",
             "VPN keeps dropping\nSince this morning, every 10 minutes.",
-            "1700000001.000100",
+            DM_TS,
             None,
         ),
+    )
+}
+
+/// Opens a ticket by a direct message from UREQ and delivers what it sent
+/// (the confirmation in the thread); returns the ticket's number.
+async fn ticket_by_direct_message(app: &TestApp) -> String {
+    assert_eq!(
+        app.post_slack_event(&vpn_message()).await.status(),
+        StatusCode::OK
     );
-    assert_eq!(send_event(&app, &body).await.status(), StatusCode::OK);
+    app.dispatcher.drain().await.expect("deliver");
+    number(&app.tickets().await[0])
+}
+
+#[tokio::test]
+async fn a_direct_message_opens_one_ticket_even_when_retried_and_is_confirmed_in_its_thread() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let body = vpn_message();
+    assert_eq!(app.post_slack_event(&body).await.status(), StatusCode::OK);
     // Slack retries the same event (e.g. our answer was slow): nothing new.
     let retry = app
         .client
@@ -167,48 +119,50 @@ async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
         retry = retry.header(name, value);
     }
     assert_eq!(retry.send().await.expect("sent").status(), StatusCode::OK);
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1);
     let ticket = &all[0];
-    let number = ticket["number"].as_str().expect("number").to_string();
+    let number = number(ticket);
     assert_eq!(ticket["title"], "VPN keeps dropping");
     assert_eq!(ticket["channel"], "slack");
     assert_eq!(ticket["requester"]["name"], "UREQ");
 
-    // The confirmation goes to the DM thread.
     app.dispatcher.drain().await.expect("deliver");
-    let posts = fake.calls_to("chat.postMessage");
+    let posts = fake.posted_messages();
     let confirmation = posts
         .iter()
-        .find(|p| p["thread_ts"] == "1700000001.000100")
+        .find(|p| p["thread_ts"] == DM_TS)
         .expect("confirmation in the thread");
     assert_eq!(confirmation["channel"], "DUREQ");
     assert!(confirmation["text"]
         .as_str()
         .expect("text")
         .contains(&number));
+}
 
-    // A reply in the thread is a public comment…
+#[tokio::test]
+async fn a_reply_in_the_thread_is_a_public_comment_not_echoed_back() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let number = ticket_by_direct_message(&app).await;
+
     let reply = slack::event(
         "Ev101",
         slack::direct_message(
             "UREQ",
             "It just happened again",
             "1700000001.000200",
-            Some("1700000001.000100"),
+            Some(DM_TS),
         ),
     );
-    assert_eq!(send_event(&app, &reply).await.status(), StatusCode::OK);
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    assert_eq!(app.post_slack_event(&reply).await.status(), StatusCode::OK);
+    let comments = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0]["body"], "It just happened again");
     assert_eq!(comments[0]["internal"], false);
     assert_eq!(comments[0]["channel"], "slack");
     app.dispatcher.drain().await.expect("deliver");
     let echoed = fake
-        .calls_to("chat.postMessage")
+        .posted_messages()
         .iter()
         .filter(|p| {
             p["text"]
@@ -218,34 +172,20 @@ async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
         })
         .count();
     assert_eq!(echoed, 0, "not echoed back to the thread it came from");
+}
 
-    // …and an agent's public comment elsewhere shows up in the thread;
-    // an internal note does not.
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{number}/comments"),
-            &app.token,
-            &json!({ "body": "Resetting your token now" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{number}/comments"),
-            &app.token,
-            &json!({ "body": "looks like the RADIUS box", "internal": true }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+#[tokio::test]
+async fn an_agents_public_comment_reaches_the_thread_and_an_internal_note_does_not() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let number = ticket_by_direct_message(&app).await;
+
+    app.comment(&number, "Resetting your token now").await;
+    app.note(&number, "looks like the RADIUS box").await;
     app.dispatcher.drain().await.expect("deliver");
     let in_thread: Vec<String> = fake
-        .calls_to("chat.postMessage")
+        .posted_messages()
         .iter()
-        .filter(|p| p["thread_ts"] == "1700000001.000100")
+        .filter(|p| p["thread_ts"] == DM_TS)
         .filter_map(|p| p["text"].as_str().map(String::from))
         .collect();
     assert!(
@@ -258,41 +198,53 @@ async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
         !in_thread.iter().any(|t| t.contains("RADIUS")),
         "{in_thread:?}"
     );
+}
 
-    // Resolving asks "Is this solved?"; Yes closes the ticket.
+fn resolution_yes(number: &str, base: &str) -> Value {
+    slack::click(
+        "UREQ",
+        "trig-yes",
+        "resolution_yes",
+        number,
+        &format!("{base}/response/yes"),
+    )
+}
+
+#[tokio::test]
+async fn resolving_asks_in_the_thread_is_this_solved_and_yes_closes_the_ticket() {
+    let (app, fake, base) = spawn_slack_app().await;
+    let number = ticket_by_direct_message(&app).await;
+
     expect_json(app.transition(&number, "resolved").await, StatusCode::OK).await;
     app.dispatcher.drain().await.expect("deliver");
     let check = fake
-        .calls_to("chat.postMessage")
+        .posted_messages()
         .into_iter()
         .find(|p| p["blocks"].to_string().contains("resolution_yes"))
         .expect("resolution check");
-    assert_eq!(check["thread_ts"], "1700000001.000100");
-    let yes = send_interaction(
-        &app,
-        slack::click(
-            "UREQ",
-            "trig-yes",
-            "resolution_yes",
-            &number,
-            &format!("{base}/response/yes"),
-        ),
-    )
-    .await;
-    assert_eq!(yes.status(), StatusCode::OK);
-    let closed: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+    assert_eq!(check["thread_ts"], DM_TS);
+    let yes = app
+        .post_slack_interaction(resolution_yes(&number, &base))
         .await;
+    assert_eq!(yes.status(), StatusCode::OK);
+    let closed = app.ticket(&number).await;
     assert_eq!(closed["state"], "closed");
+}
+
+#[tokio::test]
+async fn yes_turns_the_check_into_a_rating_that_only_the_requester_gives() {
+    let (app, fake, base) = spawn_slack_app().await;
+    let number = ticket_by_direct_message(&app).await;
+    expect_json(app.transition(&number, "resolved").await, StatusCode::OK).await;
+    app.dispatcher.drain().await.expect("deliver");
+    let yes = app
+        .post_slack_interaction(resolution_yes(&number, &base))
+        .await;
+    assert_eq!(yes.status(), StatusCode::OK);
 
     // The check becomes an optional rating; a click on 4 stars rates it.
-    assert!(
-        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-            !fake.calls_to("response/yes").is_empty()
-        })
-        .await
-    );
-    let rating = &fake.calls_to("response/yes")[0];
+    assert!(fake.responded("yes").await);
+    let rating = &fake.responses("yes")[0];
     assert_eq!(rating["replace_original"], true);
     assert!(rating["blocks"]
         .to_string()
@@ -307,29 +259,17 @@ async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
         )
     };
     // Only the requester rates.
-    send_interaction(&app, rate("USTRANGER", "trig-rate-0", 1)).await;
-    assert!(
-        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-            !fake.calls_to("response/trig-rate-0").is_empty()
-        })
-        .await
-    );
-    let unrated: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+    app.post_slack_interaction(rate("USTRANGER", "trig-rate-0", 1))
         .await;
+    assert!(fake.responded("trig-rate-0").await);
+    let unrated = app.ticket(&number).await;
     assert!(unrated["satisfaction"].is_null());
-    send_interaction(&app, rate("UREQ", "trig-rate-1", 4)).await;
-    let rated: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+    app.post_slack_interaction(rate("UREQ", "trig-rate-1", 4))
         .await;
+    let rated = app.ticket(&number).await;
     assert_eq!(rated["satisfaction"], 4);
-    assert!(
-        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-            !fake.calls_to("response/trig-rate-1").is_empty()
-        })
-        .await
-    );
-    assert!(fake.calls_to("response/trig-rate-1")[0]["text"]
+    assert!(fake.responded("trig-rate-1").await);
+    assert!(fake.responses("trig-rate-1")[0]["text"]
         .as_str()
         .expect("text")
         .contains("★★★★☆"));
@@ -340,17 +280,17 @@ async fn a_direct_message_opens_one_ticket_and_the_thread_syncs_both_ways() {
 /// are still caught when their record is written.
 #[tokio::test]
 async fn unmarked_repeats_of_an_event_open_one_ticket_and_add_one_comment() {
-    let (app, _fake, _base) = slack_app().await;
+    let (app, _fake, _base) = spawn_slack_app().await;
     let body = slack::event(
         "Ev200",
         slack::direct_message("UREQ", "Printer on 3 is jammed", "1700000002.000100", None),
     );
-    let copies = (0..4).map(|_| send_event(&app, &body));
+    let copies = (0..4).map(|_| app.post_slack_event(&body));
     for response in futures::future::join_all(copies).await {
         assert_eq!(response.status(), StatusCode::OK);
     }
-    assert_eq!(send_event(&app, &body).await.status(), StatusCode::OK);
-    let all = tickets(&app).await;
+    assert_eq!(app.post_slack_event(&body).await.status(), StatusCode::OK);
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1, "{all:?}");
     let number = all[0]["number"].as_str().expect("number").to_string();
 
@@ -364,11 +304,9 @@ async fn unmarked_repeats_of_an_event_open_one_ticket_and_add_one_comment() {
         ),
     );
     for _ in 0..2 {
-        assert_eq!(send_event(&app, &reply).await.status(), StatusCode::OK);
+        assert_eq!(app.post_slack_event(&reply).await.status(), StatusCode::OK);
     }
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(&number).await;
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert_eq!(comments[0]["body"], "Still jammed");
 
@@ -378,101 +316,67 @@ async fn unmarked_repeats_of_an_event_open_one_ticket_and_add_one_comment() {
         "Ev202",
         slack::direct_message("UREQ", "Scanner too", "1700000002.000300", None),
     );
-    assert_eq!(send_event(&app, &next).await.status(), StatusCode::OK);
-    let all = tickets(&app).await;
+    assert_eq!(app.post_slack_event(&next).await.status(), StatusCode::OK);
+    let all = app.tickets().await;
     assert_eq!(all.len(), 2);
     let mut numbers: Vec<&str> = all.iter().filter_map(|t| t["number"].as_str()).collect();
     numbers.sort_unstable();
     assert_eq!(numbers, ["INC0000001", "INC0000002"]);
 }
 
-#[tokio::test]
-async fn the_triage_card_is_posted_once_and_updated_in_place() {
-    let (app, fake, _) = slack_app().await;
-    let (agent, _) = app
-        .person_with_token("Al Agent", "al@example.com", &["agent"])
+/// A team whose tickets are announced in #net-triage, worked by the Slack
+/// user UAGENT, and one of its incidents with its card delivered; returns
+/// the ticket's number.
+async fn triage_card(app: &TestApp) -> String {
+    let agent_id = slack_agent(app, "Al Agent", "al@example.com", "UAGENT").await;
+    app.team_with_channel("Network", &[json!(agent_id)], "#net-triage")
         .await;
-    let agent_id = agent["id"].as_str().expect("id").to_string();
-    expect_json(
-        app.post(
-            &format!("/api/v1/people/{agent_id}/identities"),
-            &app.token,
-            &json!({ "kind": "slack", "namespace": TEAM, "external_id": "UAGENT" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.post(
-            "/api/v1/teams",
-            &app.token,
-            &json!({ "name": "Network", "members": [agent_id] }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.send(
-            Method::PATCH,
-            "/api/v1/teams/Network",
-            &app.token,
-            Some(&json!({ "default_channel": "#net-triage" })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let ticket = expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Core switch down", "team": "Network" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
+    let ticket = app.team_incident("Core switch down", "Network").await;
     app.dispatcher.drain().await.expect("deliver");
-    let cards: Vec<Value> = fake
-        .calls_to("chat.postMessage")
-        .into_iter()
-        .filter(|p| p["channel"] == "net-triage")
-        .collect();
+    number(&ticket)
+}
+
+fn take_click(number: &str) -> Value {
+    slack::click(
+        "UAGENT",
+        "trig-take",
+        "ticket_take",
+        number,
+        "http://unused",
+    )
+}
+
+#[tokio::test]
+async fn the_triage_card_is_posted_once_with_a_take_button() {
+    let (app, fake, _) = spawn_slack_app().await;
+    triage_card(&app).await;
+    let cards: Vec<Value> = fake.posted_to("net-triage");
     assert_eq!(cards.len(), 1, "one card");
     assert!(cards[0]["blocks"].to_string().contains("ticket_take"));
+}
 
-    // Take, clicked in Slack by the agent: assigned, and the card changes in place.
-    let take = send_interaction(
-        &app,
-        slack::click(
-            "UAGENT",
-            "trig-take",
-            "ticket_take",
-            &number,
-            "http://unused",
-        ),
-    )
-    .await;
+#[tokio::test]
+async fn take_on_the_triage_card_assigns_the_agent_who_clicked() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let number = triage_card(&app).await;
+
+    // Take, clicked in Slack by the agent: the ticket is theirs.
+    let take = app.post_slack_interaction(take_click(&number)).await;
     assert_eq!(take.status(), StatusCode::OK);
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let fetched: Value = app.ticket(&number).await;
     assert_eq!(fetched["assignee"]["name"], "Al Agent");
+}
+
+#[tokio::test]
+async fn a_change_through_the_api_updates_the_taken_card_in_place() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let number = triage_card(&app).await;
+    let take = app.post_slack_interaction(take_click(&number)).await;
+    assert_eq!(take.status(), StatusCode::OK);
+
     // A change through the API updates the same card too.
-    expect_json(
-        app.send(
-            Method::PATCH,
-            &format!("/api/v1/tickets/{number}"),
-            &app.token,
-            Some(&json!({ "urgency": "high" })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    app.patch_ticket(&number, json!({ "urgency": "high" }))
+        .await;
     app.dispatcher.drain().await.expect("deliver");
     let updates = fake.calls_to("chat.update");
     assert!(updates.len() >= 2, "{updates:?}");
@@ -484,25 +388,33 @@ async fn the_triage_card_is_posted_once_and_updated_in_place() {
     );
     assert!(last["blocks"].to_string().contains("Al Agent"));
     assert_eq!(
-        fake.calls_to("chat.postMessage")
+        fake.posted_messages()
             .iter()
             .filter(|p| p["channel"] == "net-triage" && p.get("thread_ts").is_none())
             .count(),
         1,
         "still one card"
     );
+}
 
-    // An agent's reply in the card's thread is an internal note.
+#[tokio::test]
+async fn an_agents_reply_in_the_card_thread_is_an_internal_note() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let number = triage_card(&app).await;
+    // The card's ts, as the daemon names it when it updates the card.
+    let take = app.post_slack_interaction(take_click(&number)).await;
+    assert_eq!(take.status(), StatusCode::OK);
+    app.dispatcher.drain().await.expect("deliver");
+    let updates = fake.calls_to("chat.update");
+
     let card_ts = updates[0]["ts"].as_str().expect("ts").to_string();
     let note = slack::event(
         "Ev200",
         json!({ "type": "message", "channel": "net-triage", "channel_type": "channel", "user": "UAGENT",
                 "text": "Replacing the PSU", "ts": "1700000002.000100", "thread_ts": card_ts }),
     );
-    assert_eq!(send_event(&app, &note).await.status(), StatusCode::OK);
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    assert_eq!(app.post_slack_event(&note).await.status(), StatusCode::OK);
+    let comments: Vec<Value> = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0]["internal"], true);
     assert_eq!(comments[0]["author"]["name"], "Al Agent");
@@ -510,19 +422,12 @@ async fn the_triage_card_is_posted_once_and_updated_in_place() {
 
 #[tokio::test]
 async fn slash_ticket_opens_a_ticket_or_a_modal_whose_errors_show_per_field() {
-    let (app, fake, _) = slack_app().await;
+    let (app, fake, _) = spawn_slack_app().await;
     let body = "token=t&team_id=T0TEST&team_domain=test&channel_id=C1&user_id=UCMD&user_name=casey&command=%2Fticket&text=Laptop+will+not+boot&response_url=http%3A%2F%2Funused&trigger_id=trig-cmd-1";
-    let response = post_signed(
-        &app,
-        "/slack/commands",
-        "application/x-www-form-urlencoded",
-        body,
-        now(),
-    )
-    .await;
+    let response = app.post_slack_command(body).await;
     let answer = expect_json(response, StatusCode::OK).await;
     assert_eq!(answer["response_type"], "ephemeral");
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1);
     assert!(answer["text"]
         .as_str()
@@ -534,19 +439,9 @@ async fn slash_ticket_opens_a_ticket_or_a_modal_whose_errors_show_per_field() {
     let empty = body
         .replace("Laptop+will+not+boot", "")
         .replace("trig-cmd-1", "trig-cmd-2");
-    let response = post_signed(
-        &app,
-        "/slack/commands",
-        "application/x-www-form-urlencoded",
-        &empty,
-        now(),
-    )
-    .await;
+    let response = app.post_slack_command(&empty).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let opened = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-        !fake.calls_to("views.open").is_empty()
-    })
-    .await;
+    let opened = fake.called("views.open").await;
     assert!(opened, "views.open called");
     assert_eq!(fake.calls_to("views.open")[0]["trigger_id"], "trig-cmd-2");
 
@@ -564,7 +459,8 @@ async fn slash_ticket_opens_a_ticket_or_a_modal_whose_errors_show_per_field() {
         })
     };
     let refused = expect_json(
-        send_interaction(&app, submission("  ", "trig-modal-1")).await,
+        app.post_slack_interaction(submission("  ", "trig-modal-1"))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -573,10 +469,12 @@ async fn slash_ticket_opens_a_ticket_or_a_modal_whose_errors_show_per_field() {
         .as_str()
         .expect("title error")
         .contains("empty"));
-    assert_eq!(tickets(&app).await.len(), 1);
-    let accepted = send_interaction(&app, submission("Monitor flickers", "trig-modal-2")).await;
+    assert_eq!(app.tickets().await.len(), 1);
+    let accepted = app
+        .post_slack_interaction(submission("Monitor flickers", "trig-modal-2"))
+        .await;
     assert_eq!(accepted.status(), StatusCode::OK);
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 2);
     let flicker = all
         .iter()
@@ -587,95 +485,54 @@ async fn slash_ticket_opens_a_ticket_or_a_modal_whose_errors_show_per_field() {
 
 #[tokio::test]
 async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clicks() {
-    let (app, fake, base) = slack_app().await;
+    let (app, fake, base) = spawn_slack_app().await;
     let (approver, _) = app
         .person_with_token("Ann Approver", "ann@example.com", &["approver"])
         .await;
     let approver_id = approver["id"].as_str().expect("id").to_string();
-    expect_json(
-        app.post(
-            &format!("/api/v1/people/{approver_id}/identities"),
-            &app.token,
-            &json!({ "kind": "slack", "namespace": TEAM, "external_id": "UANN" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.post("/api/v1/approval-policies", &app.token, &json!({ "name": "Ann", "stages": [
-            { "name": "Ann", "approvers": [{ "type": "person", "id": approver_id }], "rule": { "type": "any" } }] }))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let ticket = app
-        .create_ticket("service_request", "Admin rights on my laptop")
-        .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
-    let approval = expect_json(
-        app.post(
-            &format!("/api/v1/tickets/{number}/approvals"),
-            &app.token,
-            &json!({ "policy": "Ann" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let approval_id = approval["id"].as_str().expect("id").to_string();
+    app.link_identity(&approver_id, "slack", TEAM, "UANN").await;
+    let (_, approval_id) = app.request_awaiting_approval_by(&approver_id).await;
     app.dispatcher.drain().await.expect("deliver");
     let request = fake
-        .calls_to("chat.postMessage")
+        .posted_to("UANN")
         .into_iter()
-        .find(|p| p["channel"] == "UANN")
+        .next()
         .expect("the approver got a message");
     assert!(request["blocks"].to_string().contains("approval_approve"));
 
     // Someone else clicks: nothing changes, they are told why.
     let response_url = format!("{base}/response/1");
-    let other = send_interaction(
-        &app,
-        slack::click(
+    let other = app
+        .post_slack_interaction(slack::click(
             "UOTHER",
             "trig-a1",
             "approval_approve",
             &approval_id,
             &response_url,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(other.status(), StatusCode::OK);
-    let told = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-        !fake.calls_to("response/1").is_empty()
-    })
-    .await;
+    let told = fake.responded("1").await;
     assert!(told);
-    assert!(fake.calls_to("response/1")[0]["text"]
+    assert!(fake.responses("1")[0]["text"]
         .as_str()
         .expect("text")
         .contains("not an approver"));
-    let still: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
-        .await;
+    let still: Value = app.approval(&approval_id).await;
     assert_eq!(still["status"], "pending");
 
     // The approver clicks Approve: decided through Slack, every copy updated.
-    let yes = send_interaction(
-        &app,
-        slack::click(
+    let yes = app
+        .post_slack_interaction(slack::click(
             "UANN",
             "trig-a2",
             "approval_approve",
             &approval_id,
             &response_url,
-        ),
-    )
-    .await;
-    assert_eq!(yes.status(), StatusCode::OK);
-    let decided: Value = app
-        .get_json(&format!("/api/v1/approvals/{approval_id}"), &app.token)
+        ))
         .await;
+    assert_eq!(yes.status(), StatusCode::OK);
+    let decided: Value = app.approval(&approval_id).await;
     assert_eq!(decided["status"], "approved");
     assert_eq!(decided["stages"][0]["decisions"][0]["channel"], "slack");
     app.dispatcher.drain().await.expect("deliver");
@@ -696,24 +553,19 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
 
     // A second click says who decided.
     let response_url2 = format!("{base}/response/2");
-    let again = send_interaction(
-        &app,
-        slack::click(
+    let again = app
+        .post_slack_interaction(slack::click(
             "UANN",
             "trig-a3",
             "approval_approve",
             &approval_id,
             &response_url2,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(again.status(), StatusCode::OK);
-    let told = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-        !fake.calls_to("response/2").is_empty()
-    })
-    .await;
+    let told = fake.responded("2").await;
     assert!(told);
-    let text = fake.calls_to("response/2")[0]["text"]
+    let text = fake.responses("2")[0]["text"]
         .as_str()
         .expect("text")
         .to_string();
@@ -738,53 +590,34 @@ fn request_ts(fake: &FakeSlack) -> Value {
 
 #[tokio::test]
 async fn a_429_is_honoured_and_the_message_goes_out_later() {
-    let (app, fake, _) = slack_app().await;
+    let (app, fake, _) = spawn_slack_app().await;
     fake.rate_limit_next("chat.postMessage", 30);
     let body = slack::event(
         "Ev300",
         slack::direct_message("URATE", "Wi-Fi is slow", "1700000003.000100", None),
     );
-    assert_eq!(send_event(&app, &body).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&body).await.status(), StatusCode::OK);
     app.dispatcher.run_once().await.expect("dispatch");
-    let pending: Vec<Value> = app
-        .outbox("pending")
-        .await
-        .into_iter()
-        .filter(|m| m["channel"] == "slack")
-        .collect();
+    let pending = app.pending_for("slack").await;
     assert_eq!(pending.len(), 1, "kept for later, not dead");
     assert!(pending[0]["last_error"]
         .as_str()
         .expect("error")
         .contains("429"));
-    let next: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(pending[0]["next_attempt_at"].clone()).expect("time");
+    let next = next_attempt_at(&pending[0]);
     assert!(
         next >= chrono::Utc::now() + chrono::Duration::seconds(25),
         "Retry-After honoured: {next}"
     );
     assert!(app.outbox("dead").await.is_empty());
-    assert_eq!(
-        fake.calls_to("chat.postMessage").len(),
-        1,
-        "one attempt so far"
-    );
+    assert_eq!(fake.posted_messages().len(), 1, "one attempt so far");
 }
 
 /// An agent with a Slack identity; returns their person id.
 async fn slack_agent(app: &TestApp, name: &str, email: &str, user: &str) -> String {
     let (agent, _) = app.person_with_token(name, email, &["agent"]).await;
     let id = agent["id"].as_str().expect("id").to_string();
-    expect_json(
-        app.post(
-            &format!("/api/v1/people/{id}/identities"),
-            &app.token,
-            &json!({ "kind": "slack", "namespace": TEAM, "external_id": user }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.link_identity(&id, "slack", TEAM, user).await;
     id
 }
 
@@ -813,48 +646,64 @@ fn menu_click(
     payload
 }
 
-#[tokio::test]
-async fn card_menus_assign_set_priority_and_escalate_and_refuse_requesters() {
-    let (app, fake, base) = slack_app().await;
-    let al = slack_agent(&app, "Al Agent", "al@example.com", "UAL").await;
-    let bea = slack_agent(&app, "Bea Agent", "bea@example.com", "UBEA").await;
-    expect_json(
-        app.post(
-            "/api/v1/teams",
-            &app.token,
-            &json!({ "name": "Desk", "members": [al, bea] }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.send(
-            Method::PATCH,
-            "/api/v1/teams/Desk",
-            &app.token,
-            Some(&json!({ "default_channel": "#desk" })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let ticket = expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Mail bounces", "team": "Desk" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let number = ticket["number"].as_str().expect("number").to_string();
+/// Al's and Bea's team, announced in #desk, and one of its incidents with
+/// its card delivered; returns the ticket's number.
+async fn desk_card(app: &TestApp) -> String {
+    let al = slack_agent(app, "Al Agent", "al@example.com", "UAL").await;
+    let bea = slack_agent(app, "Bea Agent", "bea@example.com", "UBEA").await;
+    app.team_with_channel("Desk", &[json!(al), json!(bea)], "#desk")
+        .await;
+    let ticket = app.team_incident("Mail bounces", "Desk").await;
     app.dispatcher.drain().await.expect("deliver");
+    number(&ticket)
+}
+
+/// Al assigns the ticket to the Slack user Bea from the card's menu.
+async fn assign_to_bea(app: &TestApp, number: &str) -> reqwest::Response {
+    let block_id = format!("ticket:{number}");
+    app.post_slack_interaction(menu_click(
+        "UAL",
+        "trig-as",
+        "ticket_assign",
+        &block_id,
+        json!("UBEA"),
+    ))
+    .await
+}
+
+/// Al picks priority p1 from the card's menu.
+async fn pick_p1(app: &TestApp, number: &str) -> reqwest::Response {
+    let block_id = format!("ticket:{number}");
+    let pick = menu_click(
+        "UAL",
+        "trig-pr",
+        "ticket_priority",
+        &block_id,
+        json!({ "text": { "type": "plain_text", "text": "P1 · critical" }, "value": format!("{number}:p1") }),
+    );
+    app.post_slack_interaction(pick).await
+}
+
+/// Al clicks Escalate on the card.
+async fn escalate(app: &TestApp, number: &str) -> reqwest::Response {
+    app.post_slack_interaction(slack::click(
+        "UAL",
+        "trig-esc",
+        "ticket_escalate",
+        number,
+        "http://unused",
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn the_card_carries_menus_to_assign_set_priority_and_escalate() {
+    let (app, fake, _) = spawn_slack_app().await;
+    desk_card(&app).await;
     let card = fake
-        .calls_to("chat.postMessage")
+        .posted_to("desk")
         .into_iter()
-        .find(|p| p["channel"] == "desk")
+        .next()
         .expect("card posted");
     let blocks = card["blocks"].to_string();
     for control in [
@@ -865,52 +714,40 @@ async fn card_menus_assign_set_priority_and_escalate_and_refuse_requesters() {
     ] {
         assert!(blocks.contains(control), "{control} on the card: {blocks}");
     }
-    let block_id = format!("ticket:{number}");
+}
 
-    // Assign to the Slack user Bea: the ticket goes to her person.
-    let assign = send_interaction(
-        &app,
-        menu_click("UAL", "trig-as", "ticket_assign", &block_id, json!("UBEA")),
-    )
-    .await;
+#[tokio::test]
+async fn assigning_a_slack_user_from_the_card_gives_the_ticket_to_their_person() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let number = desk_card(&app).await;
+
+    let assign = assign_to_bea(&app, &number).await;
     assert_eq!(assign.status(), StatusCode::OK);
-    let now: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let now: Value = app.ticket(&number).await;
     assert_eq!(now["assignee"]["name"], "Bea Agent");
+}
 
-    // Priority p1 from the menu.
-    let pick = menu_click(
-        "UAL",
-        "trig-pr",
-        "ticket_priority",
-        &block_id,
-        json!({ "text": { "type": "plain_text", "text": "P1 · critical" }, "value": format!("{number}:p1") }),
-    );
-    assert_eq!(send_interaction(&app, pick).await.status(), StatusCode::OK);
-    let now: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+#[tokio::test]
+async fn priority_p1_from_the_card_menu_sets_impact_and_urgency_high() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let number = desk_card(&app).await;
+
+    assert_eq!(pick_p1(&app, &number).await.status(), StatusCode::OK);
+    let now: Value = app.ticket(&number).await;
     assert_eq!(now["priority"], "p1");
     assert_eq!(now["impact"], "high");
     assert_eq!(now["urgency"], "high");
+}
 
-    // Escalate: one level up, shown on the card.
-    let escalate = send_interaction(
-        &app,
-        slack::click(
-            "UAL",
-            "trig-esc",
-            "ticket_escalate",
-            &number,
-            "http://unused",
-        ),
-    )
-    .await;
+#[tokio::test]
+async fn escalate_on_the_card_raises_the_level_one_step_and_the_card_shows_it() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let number = desk_card(&app).await;
+    assert_eq!(pick_p1(&app, &number).await.status(), StatusCode::OK);
+
+    let escalate = escalate(&app, &number).await;
     assert_eq!(escalate.status(), StatusCode::OK);
-    let now: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let now: Value = app.ticket(&number).await;
     assert_eq!(now["escalation_level"], 1);
     app.dispatcher.drain().await.expect("deliver");
     let last = fake.calls_to("chat.update").pop().expect("card updated");
@@ -920,9 +757,16 @@ async fn card_menus_assign_set_priority_and_escalate_and_refuse_requesters() {
         "{last}"
     );
     assert!(last["text"].as_str().expect("text").contains("p1"));
+}
 
-    // Assigning someone who is not linked, or a requester clicking: refused
-    // ephemerally, nothing changes.
+#[tokio::test]
+async fn an_unlinked_assignee_or_a_requesters_click_on_the_card_is_refused_and_changes_nothing() {
+    let (app, fake, base) = spawn_slack_app().await;
+    let number = desk_card(&app).await;
+    assert_eq!(assign_to_bea(&app, &number).await.status(), StatusCode::OK);
+    assert_eq!(escalate(&app, &number).await.status(), StatusCode::OK);
+    let block_id = format!("ticket:{number}");
+
     let url = format!("{base}/response/9");
     let mut unknown = menu_click(
         "UAL",
@@ -933,39 +777,38 @@ async fn card_menus_assign_set_priority_and_escalate_and_refuse_requesters() {
     );
     unknown["response_url"] = json!(url);
     assert_eq!(
-        send_interaction(&app, unknown).await.status(),
+        app.post_slack_interaction(unknown).await.status(),
         StatusCode::OK
     );
     let url2 = format!("{base}/response/10");
-    let requester = send_interaction(
-        &app,
-        slack::click("UREQUESTER", "trig-esc2", "ticket_escalate", &number, &url2),
-    )
-    .await;
+    let requester = app
+        .post_slack_interaction(slack::click(
+            "UREQUESTER",
+            "trig-esc2",
+            "ticket_escalate",
+            &number,
+            &url2,
+        ))
+        .await;
     assert_eq!(requester.status(), StatusCode::OK);
     let told = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-        !fake.calls_to("response/9").is_empty() && !fake.calls_to("response/10").is_empty()
+        !fake.responses("9").is_empty() && !fake.responses("10").is_empty()
     })
     .await;
     assert!(told, "both were told");
-    assert!(fake.calls_to("response/9")[0]["text"]
+    assert!(fake.responses("9")[0]["text"]
         .as_str()
         .expect("text")
         .contains("not linked"));
-    assert_eq!(
-        fake.calls_to("response/10")[0]["response_type"],
-        "ephemeral"
-    );
-    let now: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    assert_eq!(fake.responses("10")[0]["response_type"], "ephemeral");
+    let now: Value = app.ticket(&number).await;
     assert_eq!(now["assignee"]["name"], "Bea Agent");
     assert_eq!(now["escalation_level"], 1);
 }
 
 #[tokio::test]
 async fn an_escalation_arrives_with_acknowledge_which_stops_the_chain() {
-    let (app, fake, base) = slack_app().await;
+    let (app, fake, base) = spawn_slack_app().await;
     slack_agent(&app, "Omar Oncall", "omar@example.com", "UOMAR").await;
     expect_json(
         app.post(
@@ -981,16 +824,11 @@ async fn an_escalation_arrives_with_acknowledge_which_stops_the_chain() {
     )
     .await;
     let ticket = app.create_ticket("incident", "Payroll export stuck").await;
-    let number = ticket["number"].as_str().expect("number").to_string();
+    let number = number(&ticket);
 
-    app.desk.clock.advance(chrono::Duration::minutes(11));
-    app.scheduler.run_due().await.expect("timers");
+    app.pass(chrono::Duration::minutes(11)).await;
     app.dispatcher.drain().await.expect("deliver");
-    let alarms: Vec<Value> = fake
-        .calls_to("chat.postMessage")
-        .into_iter()
-        .filter(|p| p["channel"] == "UOMAR")
-        .collect();
+    let alarms: Vec<Value> = fake.posted_to("UOMAR");
     assert_eq!(alarms.len(), 1, "{alarms:?}");
     let blocks = alarms[0]["blocks"].to_string();
     assert!(
@@ -1003,22 +841,23 @@ async fn an_escalation_arrives_with_acknowledge_which_stops_the_chain() {
         .contains("Escalation"));
 
     let url = format!("{base}/response/ack");
-    let ack = send_interaction(
-        &app,
-        slack::click("UOMAR", "trig-ack", "escalation_ack", &number, &url),
-    )
-    .await;
+    let ack = app
+        .post_slack_interaction(slack::click(
+            "UOMAR",
+            "trig-ack",
+            "escalation_ack",
+            &number,
+            &url,
+        ))
+        .await;
     assert_eq!(ack.status(), StatusCode::OK);
     let status: Value = app
         .get_json(&format!("/api/v1/tickets/{number}/escalation"), &app.token)
         .await;
     assert!(!status["acknowledged_at"].is_null(), "{status}");
-    let replaced = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-        !fake.calls_to("response/ack").is_empty()
-    })
-    .await;
+    let replaced = fake.responded("ack").await;
     assert!(replaced);
-    let note = &fake.calls_to("response/ack")[0];
+    let note = &fake.responses("ack")[0];
     assert_eq!(note["replace_original"], true);
     assert!(note["text"]
         .as_str()
@@ -1026,14 +865,10 @@ async fn an_escalation_arrives_with_acknowledge_which_stops_the_chain() {
         .contains("acknowledged by Omar Oncall"));
 
     // The next step does not fire.
-    app.desk.clock.advance(chrono::Duration::minutes(30));
-    app.scheduler.run_due().await.expect("timers");
+    app.pass(chrono::Duration::minutes(30)).await;
     app.dispatcher.drain().await.expect("deliver");
     assert_eq!(
-        fake.calls_to("chat.postMessage")
-            .iter()
-            .filter(|p| p["channel"] == "UOMAR")
-            .count(),
+        fake.posted_to("UOMAR").len(),
         1,
         "no second escalation message"
     );
@@ -1047,7 +882,7 @@ fn reaction(user: &str, emoji: &str, channel: &str, ts: &str, author: &str) -> V
 
 #[tokio::test]
 async fn a_reaction_turns_the_message_into_a_ticket_after_the_ack() {
-    let (app, fake, _) = slack_app().await;
+    let (app, fake, _) = spawn_slack_app().await;
     fake.add_message(
         "CGEN",
         json!({ "type": "message", "user": "UAUTHOR", "text": "Printer on floor 3 jams on every job", "ts": "1700000010.000100" }),
@@ -1057,15 +892,15 @@ async fn a_reaction_turns_the_message_into_a_ticket_after_the_ack() {
         "EvR0",
         reaction("UREACT", "eyes", "CGEN", "1700000010.000100", "UAUTHOR"),
     );
-    assert_eq!(send_event(&app, &other).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&other).await.status(), StatusCode::OK);
     let body = slack::event(
         "EvR1",
         reaction("UREACT", "ticket", "CGEN", "1700000010.000100", "UAUTHOR"),
     );
-    assert_eq!(send_event(&app, &body).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&body).await.status(), StatusCode::OK);
     // Acknowledged before any slow call: the work waits in the outbox.
     assert!(fake.calls_to("conversations.history").is_empty());
-    assert!(tickets(&app).await.is_empty());
+    assert!(app.tickets().await.is_empty());
     let waiting = app.outbox("pending").await;
     assert!(
         waiting.iter().any(|m| m["event"] == "slack.reaction"),
@@ -1076,14 +911,14 @@ async fn a_reaction_turns_the_message_into_a_ticket_after_the_ack() {
         "EvR2",
         reaction("UOTHER", "ticket", "CGEN", "1700000010.000100", "UAUTHOR"),
     );
-    assert_eq!(send_event(&app, &again).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&again).await.status(), StatusCode::OK);
 
     app.dispatcher.drain().await.expect("deliver");
     let history = fake.calls_to("conversations.history");
     assert_eq!(history[0]["latest"], "1700000010.000100");
     assert_eq!(history[0]["inclusive"], "true");
     assert_eq!(history[0]["limit"], "1");
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1, "{all:?}");
     let ticket = &all[0];
     assert_eq!(ticket["title"], "Printer on floor 3 jams on every job");
@@ -1093,9 +928,7 @@ async fn a_reaction_turns_the_message_into_a_ticket_after_the_ack() {
     );
     assert_eq!(ticket["channel"], "slack");
     let number = ticket["number"].as_str().expect("number");
-    let full: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let full: Value = app.ticket(number).await;
     assert!(
         full["description"]
             .as_str()
@@ -1106,16 +939,16 @@ async fn a_reaction_turns_the_message_into_a_ticket_after_the_ack() {
     // The requester is told, with the number.
     app.dispatcher.drain().await.expect("deliver");
     let told = fake
-        .calls_to("chat.postMessage")
+        .posted_to("UREACT")
         .into_iter()
-        .find(|p| p["channel"] == "UREACT")
+        .next()
         .expect("confirmation to the reactor");
     assert!(told["text"].as_str().expect("text").contains(number));
 }
 
 #[tokio::test]
 async fn a_reaction_can_make_the_author_the_requester_and_reaches_thread_replies() {
-    let (app, fake, _) = slack_app_with(|c| {
+    let (app, fake, _) = spawn_slack_app_with(|c| {
         c.slack.reaction = "sos".into();
         c.slack.reaction_requester = "author".into();
     })
@@ -1129,9 +962,9 @@ async fn a_reaction_can_make_the_author_the_requester_and_reaches_thread_replies
         "EvR3",
         reaction("UREACT", "sos", "CGEN", "1700000011.000200", "UAUTHOR"),
     );
-    assert_eq!(send_event(&app, &body).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&body).await.status(), StatusCode::OK);
     app.dispatcher.drain().await.expect("deliver");
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["requester"]["name"], "UAUTHOR");
     assert_eq!(all[0]["title"], "Badge reader at door B is dead");
@@ -1139,12 +972,12 @@ async fn a_reaction_can_make_the_author_the_requester_and_reaches_thread_replies
 
 #[tokio::test]
 async fn edits_and_deletions_in_a_ticket_thread_are_recorded_and_the_comment_kept() {
-    let (app, _fake, _) = slack_app().await;
+    let (app, _fake, _) = spawn_slack_app().await;
     let open = slack::event(
         "EvE1",
         slack::direct_message("UED", "Scanner offline", "1700000020.000100", None),
     );
-    assert_eq!(send_event(&app, &open).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&open).await.status(), StatusCode::OK);
     let reply = slack::event(
         "EvE2",
         slack::direct_message(
@@ -1154,11 +987,8 @@ async fn edits_and_deletions_in_a_ticket_thread_are_recorded_and_the_comment_kep
             Some("1700000020.000100"),
         ),
     );
-    assert_eq!(send_event(&app, &reply).await.status(), StatusCode::OK);
-    let number = tickets(&app).await[0]["number"]
-        .as_str()
-        .expect("number")
-        .to_string();
+    assert_eq!(app.post_slack_event(&reply).await.status(), StatusCode::OK);
+    let number = number(&app.tickets().await[0]);
 
     let edit = slack::event(
         "EvE3",
@@ -1170,7 +1000,7 @@ async fn edits_and_deletions_in_a_ticket_thread_are_recorded_and_the_comment_kep
                 "previous_message": { "type": "message", "user": "UED", "text": "It is the one in room 12",
                                       "ts": "1700000020.000200", "thread_ts": "1700000020.000100" } }),
     );
-    assert_eq!(send_event(&app, &edit).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&edit).await.status(), StatusCode::OK);
     let delete = slack::event(
         "EvE4",
         json!({ "type": "message", "subtype": "message_deleted", "channel": "DUED", "channel_type": "im",
@@ -1179,7 +1009,7 @@ async fn edits_and_deletions_in_a_ticket_thread_are_recorded_and_the_comment_kep
                 "previous_message": { "type": "message", "user": "UED", "text": "It is the one in room 14",
                                       "ts": "1700000020.000200", "thread_ts": "1700000020.000100" } }),
     );
-    assert_eq!(send_event(&app, &delete).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&delete).await.status(), StatusCode::OK);
     // An edit outside any ticket thread changes nothing.
     let elsewhere = slack::event(
         "EvE5",
@@ -1187,11 +1017,12 @@ async fn edits_and_deletions_in_a_ticket_thread_are_recorded_and_the_comment_kep
                 "message": { "user": "UED", "text": "new", "ts": "1700000020.000001", "thread_ts": "1700000019.000001" },
                 "previous_message": { "user": "UED", "text": "old", "ts": "1700000020.000001", "thread_ts": "1700000019.000001" } }),
     );
-    assert_eq!(send_event(&app, &elsewhere).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.post_slack_event(&elsewhere).await.status(),
+        StatusCode::OK
+    );
 
-    let activity: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await;
+    let activity: Vec<Value> = app.activity(&number).await;
     let edited: Vec<&Value> = activity
         .iter()
         .filter(|a| a["action"] == "chat_message_edited")
@@ -1207,9 +1038,7 @@ async fn edits_and_deletions_in_a_ticket_thread_are_recorded_and_the_comment_kep
     assert_eq!(deleted.len(), 1, "{activity:?}");
     assert_eq!(deleted[0]["old_value"], "It is the one in room 14");
     assert!(deleted[0]["new_value"].is_null());
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     assert_eq!(
         comments[0]["body"], "It is the one in room 12",
@@ -1229,18 +1058,15 @@ fn file(id: &str, name: &str, size: usize, url: Option<String>) -> Value {
 
 #[tokio::test]
 async fn files_shared_in_a_ticket_thread_become_attachments_within_the_limit() {
-    let (app, fake, base) = slack_app_with(|c| c.storage.max_attachment_bytes = 1000).await;
+    let (app, fake, base) = spawn_slack_app_with(|c| c.storage.max_attachment_bytes = 1000).await;
     fake.add_file("log.txt", b"kernel: eth0 link down\n");
     fake.add_file("big.bin", &[7u8; 2000]);
     let open = slack::event(
         "EvF1",
         slack::direct_message("UFILE", "Network drops", "1700000030.000100", None),
     );
-    assert_eq!(send_event(&app, &open).await.status(), StatusCode::OK);
-    let number = tickets(&app).await[0]["number"]
-        .as_str()
-        .expect("number")
-        .to_string();
+    assert_eq!(app.post_slack_event(&open).await.status(), StatusCode::OK);
+    let number = number(&app.tickets().await[0]);
     app.dispatcher.drain().await.expect("deliver");
 
     let mut share = slack::direct_message(
@@ -1255,12 +1081,10 @@ async fn files_shared_in_a_ticket_thread_become_attachments_within_the_limit() {
         file("F2", "big.bin", 2000, Some(format!("{base}/files/big.bin"))),
         file("F3", "design.gdoc", 10, None),
     ]);
-    let response = send_event(&app, &slack::event("EvF2", share)).await;
+    let response = app.post_slack_event(&slack::event("EvF2", share)).await;
     assert_eq!(response.status(), StatusCode::OK);
     // The text is a comment at once; the files wait for the deliverer.
-    let comments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/comments"), &app.token)
-        .await;
+    let comments: Vec<Value> = app.comments(&number).await;
     assert_eq!(comments.len(), 1);
     assert!(fake.calls().iter().all(|c| !c.method.starts_with("files/")));
 
@@ -1277,14 +1101,12 @@ async fn files_shared_in_a_ticket_thread_become_attachments_within_the_limit() {
         fake.calls().iter().all(|c| c.method != "files/big.bin"),
         "not downloaded: Slack said it is too large"
     );
-    let attachments: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/attachments"), &app.token)
-        .await;
+    let attachments: Vec<Value> = app.attachments(&number).await;
     assert_eq!(attachments.len(), 1, "{attachments:?}");
     assert_eq!(attachments[0]["filename"], "log.txt");
     assert_eq!(attachments[0]["size_bytes"], 23);
     let refusal = fake
-        .calls_to("chat.postMessage")
+        .posted_messages()
         .into_iter()
         .find(|p| {
             p["text"]
@@ -1307,7 +1129,7 @@ async fn files_shared_in_a_ticket_thread_become_attachments_within_the_limit() {
 
 #[tokio::test]
 async fn a_slack_user_is_linked_to_the_person_with_their_email() {
-    let (app, fake, _) = slack_app().await;
+    let (app, fake, _) = spawn_slack_app().await;
     let (dana, _) = app
         .person_with_token("Dana Known", "dana@example.com", &["requester"])
         .await;
@@ -1317,7 +1139,7 @@ async fn a_slack_user_is_linked_to_the_person_with_their_email() {
         "EvI1",
         slack::direct_message("UDANA", "Cannot print", "1700000040.000100", None),
     );
-    assert_eq!(send_event(&app, &first).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&first).await.status(), StatusCode::OK);
     // users.info runs after the answer; the identity is linked then.
     let linked = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
         let ids: Vec<Value> = app
@@ -1333,19 +1155,15 @@ async fn a_slack_user_is_linked_to_the_person_with_their_email() {
         "EvI2",
         slack::direct_message("UDANA", "Cannot scan either", "1700000041.000100", None),
     );
-    assert_eq!(send_event(&app, &second).await.status(), StatusCode::OK);
-    let all = tickets(&app).await;
-    let scan = all
-        .iter()
-        .find(|t| t["title"] == "Cannot scan either")
-        .expect("second ticket");
+    assert_eq!(app.post_slack_event(&second).await.status(), StatusCode::OK);
+    let scan = app.ticket_titled("Cannot scan either").await;
     assert_eq!(scan["requester"]["name"], "Dana Known");
     assert_eq!(fake.calls_to("users.info").len(), 1, "asked once");
 }
 
 #[tokio::test]
 async fn app_home_shows_my_lists_and_is_refreshed_when_they_change() {
-    let (app, fake, _) = slack_app().await;
+    let (app, fake, _) = spawn_slack_app().await;
     let al = slack_agent(&app, "Al Agent", "al@example.com", "UAL").await;
     expect_json(
         app.post(
@@ -1357,26 +1175,14 @@ async fn app_home_shows_my_lists_and_is_refreshed_when_they_change() {
         StatusCode::CREATED,
     )
     .await;
-    expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Old queue item", "team": "Desk" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.team_incident("Old queue item", "Desk").await;
     app.dispatcher.drain().await.expect("deliver");
     let opened = slack::event(
         "EvH1",
         json!({ "type": "app_home_opened", "user": "UAL", "channel": "DUAL", "tab": "home", "event_ts": "1700000050.1" }),
     );
-    assert_eq!(send_event(&app, &opened).await.status(), StatusCode::OK);
-    let published = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-        !fake.calls_to("views.publish").is_empty()
-    })
-    .await;
+    assert_eq!(app.post_slack_event(&opened).await.status(), StatusCode::OK);
+    let published = fake.called("views.publish").await;
     assert!(published);
     let home = &fake.calls_to("views.publish")[0];
     assert_eq!(home["user_id"], "UAL");
@@ -1389,16 +1195,7 @@ async fn app_home_shows_my_lists_and_is_refreshed_when_they_change() {
     );
 
     // A new ticket for the team: Al's home is published again with it.
-    let ticket = expect_json(
-        app.post(
-            "/api/v1/tickets",
-            &app.token,
-            &json!({ "kind": "incident", "title": "Fresh queue item", "team": "Desk" }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let ticket = app.team_incident("Fresh queue item", "Desk").await;
     app.dispatcher.drain().await.expect("deliver");
     let homes = fake.calls_to("views.publish");
     assert_eq!(homes.len(), 2, "refreshed once");
@@ -1441,11 +1238,12 @@ async fn socket_mode_takes_events_commands_and_clicks_acks_them_and_reconnects()
         "connected"
     );
     // The HTTP endpoints are not mounted without a signing secret.
-    let http = send_event(
-        &app,
-        &slack::event("EvS0", slack::direct_message("U1", "x", "1.1", None)),
-    )
-    .await;
+    let http = app
+        .post_slack_event(&slack::event(
+            "EvS0",
+            slack::direct_message("U1", "x", "1.1", None),
+        ))
+        .await;
     assert_eq!(http.status(), StatusCode::NOT_FOUND);
 
     let event: Value = serde_json::from_str(&slack::event(
@@ -1464,7 +1262,7 @@ async fn socket_mode_takes_events_commands_and_clicks_acks_them_and_reconnects()
     again["retry_attempt"] = json!(1);
     fake.socket_send(again);
     assert!(wait(2).await);
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["title"], "Socket mode works?");
 
@@ -1508,23 +1306,61 @@ async fn socket_mode_takes_events_commands_and_clicks_acks_them_and_reconnects()
         .expect("ack");
     assert_eq!(ack["payload"]["response_action"], "errors");
     assert!(ack["payload"]["errors"]["title"].is_string());
-    assert_eq!(tickets(&app).await.len(), 2);
+    assert_eq!(app.tickets().await.len(), 2);
     assert!(fake.calls_to("apps.connections.open").len() >= 2);
 }
 
-#[tokio::test]
-async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_it() {
-    let (app, fake, _) = slack_app_with(|c| {
+/// The daemon with Slack's OAuth install switched on.
+async fn spawn_oauth_app() -> (TestApp, FakeSlack) {
+    let (app, fake, _) = spawn_slack_app_with(|c| {
         c.slack.client_id = "C123".into();
         c.slack.client_secret = switchboard::config::Secret::new("oauth-secret");
         c.slack.token_key = switchboard::config::Secret::new("a long random key for tests");
         c.server.public_url = "https://desk.example.com".into();
     })
     .await;
-    let no_redirects = reqwest::Client::builder()
+    (app, fake)
+}
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .expect("client");
+        .expect("client")
+}
+
+/// The `state` of an install the admin starts.
+async fn install_state(app: &TestApp) -> String {
+    let go = no_redirects()
+        .get(app.url("/slack/install"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(go.status(), StatusCode::FOUND);
+    let location =
+        url::Url::parse(go.headers()["location"].to_str().expect("location")).expect("url");
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .expect("state");
+    state.1.into_owned()
+}
+
+/// Slack sends the admin back with the good code for `state`.
+async fn complete_install(app: &TestApp, state: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/slack/oauth/callback?code=code-ok&state={state}")))
+        .send()
+        .await
+        .expect("sent")
+}
+
+#[tokio::test]
+async fn an_oauth_install_is_for_admins_and_sends_them_to_slack_with_our_callback() {
+    let (app, _fake) = spawn_oauth_app().await;
+    let no_redirects = no_redirects();
     let (_, requester_token) = app
         .person_with_token("Rita Requester", "rita@example.com", &["requester"])
         .await;
@@ -1554,9 +1390,14 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         "https://desk.example.com/slack/oauth/callback"
     );
     assert!(query["scope"].contains("reactions:read"));
-    let state = query["state"].clone();
+    assert!(query.contains_key("state"), "{query:?}");
+}
 
-    // A forged state, a refused install and a bad code are answered plainly.
+#[tokio::test]
+async fn an_oauth_callback_with_a_forged_state_a_refusal_or_a_bad_code_is_answered_plainly() {
+    let (app, _fake) = spawn_oauth_app().await;
+    let state = install_state(&app).await;
+
     let forged = app
         .client
         .get(app.url("/slack/oauth/callback?code=code-ok&state=forged"))
@@ -1581,13 +1422,14 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         .await
         .expect("sent");
     assert_eq!(bad_code.status(), StatusCode::BAD_GATEWAY);
+}
 
-    let done = app
-        .client
-        .get(app.url(&format!("/slack/oauth/callback?code=code-ok&state={state}")))
-        .send()
-        .await
-        .expect("sent");
+#[tokio::test]
+async fn a_completed_oauth_install_stores_the_workspace_token_sealed() {
+    let (app, fake) = spawn_oauth_app().await;
+    let state = install_state(&app).await;
+
+    let done = complete_install(&app, &state).await;
     assert_eq!(done.status(), StatusCode::OK);
     assert!(done.text().await.expect("text").contains("Other Co"));
     let exchange = fake.calls_to("oauth.v2.access");
@@ -1596,7 +1438,7 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         "https://desk.example.com/slack/oauth/callback"
     );
 
-    // Stored sealed: the token is not in the row.
+    // The token is not in the row.
     let switchboard::store::Db::Postgres(pool) = &app.desk.db else {
         panic!("tests run on Postgres");
     };
@@ -1608,14 +1450,23 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
     .expect("install row");
     assert_eq!(nonce.len(), 12);
     assert!(!String::from_utf8_lossy(&sealed).contains("xoxb-other-workspace"));
+}
 
-    // The installed workspace's messages are answered with its token.
+#[tokio::test]
+async fn the_installed_workspaces_messages_are_answered_with_its_token() {
+    let (app, fake) = spawn_oauth_app().await;
+    let state = install_state(&app).await;
+    assert_eq!(
+        complete_install(&app, &state).await.status(),
+        StatusCode::OK
+    );
+
     let dm = slack::event(
         "EvO1",
         slack::direct_message("UOTHERCO", "Need a monitor", "1700000070.000100", None),
     )
     .replace(TEAM, "T0OTHER");
-    assert_eq!(send_event(&app, &dm).await.status(), StatusCode::OK);
+    assert_eq!(app.post_slack_event(&dm).await.status(), StatusCode::OK);
     app.dispatcher.drain().await.expect("deliver");
     let confirmation = fake
         .calls()
@@ -1633,9 +1484,8 @@ async fn oauth_install_stores_a_sealed_token_per_workspace_and_the_client_uses_i
         .all(|c| c.token.as_deref() == Some("xoxb-other-workspace")));
 }
 
-#[tokio::test]
-async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form() {
-    let (app, fake, _) = slack_app().await;
+/// A catalog item whose form has one field of each kind; returns its id.
+async fn laptop_item(app: &TestApp) -> String {
     let fields = json!([
         { "key": "os", "label": "Operating system", "type": "choice", "required": true,
           "options": [{ "value": "linux", "label": "Linux" }, { "value": "windows" }] },
@@ -1656,26 +1506,39 @@ async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form
         StatusCode::CREATED,
     )
     .await;
-    let item_id = item["id"].as_str().expect("id").to_string();
+    item["id"].as_str().expect("id").to_string()
+}
 
-    // `/ticket` alone: the modal offers the catalog above the ticket fields.
+/// The item's form submitted as Slack sends a `view_submission`.
+fn catalog_order(item_id: &str, trigger: &str, count: &str, os: Option<&str>) -> Value {
+    let mut values = json!({
+        "count": { "value": { "type": "number_input", "value": count } },
+        "needed_by": { "value": { "type": "datepicker", "selected_date": "2026-12-24" } },
+        "extras": { "value": { "type": "multi_static_select", "selected_options": [
+            { "value": "dock" }, { "value": "bag" } ] } },
+        "notes": { "value": { "type": "plain_text_input", "value": "Starts Monday" } }
+    });
+    if let Some(os) = os {
+        values["os"] =
+            json!({ "value": { "type": "static_select", "selected_option": { "value": os } } });
+    }
+    json!({
+        "type": "view_submission", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
+        "trigger_id": trigger,
+        "view": { "id": "V0CAT", "callback_id": "catalog_order", "private_metadata": item_id,
+                  "state": { "values": values } }
+    })
+}
+
+#[tokio::test]
+async fn slash_ticket_alone_offers_the_catalog_above_the_ticket_fields() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let item_id = laptop_item(&app).await;
+
     let command = "token=t&team_id=T0TEST&team_domain=test&channel_id=C1&user_id=UCAT&user_name=cat&command=%2Fticket&text=&response_url=http%3A%2F%2Funused&trigger_id=trig-cat-1";
-    let response = post_signed(
-        &app,
-        "/slack/commands",
-        "application/x-www-form-urlencoded",
-        command,
-        now(),
-    )
-    .await;
+    let response = app.post_slack_command(command).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-            !fake.calls_to("views.open").is_empty()
-        })
-        .await,
-        "views.open called"
-    );
+    assert!(fake.called("views.open").await, "views.open called");
     let opened = &fake.calls_to("views.open")[0];
     let select = &opened["view"]["blocks"][1]["elements"][0];
     assert_eq!(select["action_id"], "catalog_pick");
@@ -1684,8 +1547,13 @@ async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form
         select["options"][0]["text"]["text"],
         "New laptop for a new starter"
     );
+}
 
-    // Picking the item turns the modal into the item's form.
+#[tokio::test]
+async fn picking_a_catalog_item_turns_the_modal_into_its_form() {
+    let (app, fake, _) = spawn_slack_app().await;
+    let item_id = laptop_item(&app).await;
+
     let pick = json!({
         "type": "block_actions", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
         "trigger_id": "trig-cat-2",
@@ -1693,14 +1561,11 @@ async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form
         "actions": [{ "type": "static_select", "action_id": "catalog_pick", "block_id": "catalog",
                       "selected_option": { "value": item_id, "text": { "type": "plain_text", "text": "New laptop" } } }]
     });
-    assert_eq!(send_interaction(&app, pick).await.status(), StatusCode::OK);
-    assert!(
-        crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
-            !fake.calls_to("views.update").is_empty()
-        })
-        .await,
-        "views.update called"
+    assert_eq!(
+        app.post_slack_interaction(pick).await.status(),
+        StatusCode::OK
     );
+    assert!(fake.called("views.update").await, "views.update called");
     let update = &fake.calls_to("views.update")[0];
     assert_eq!(update["view_id"], "V0CAT");
     assert_eq!(update["hash"], "1700000000.abc");
@@ -1744,41 +1609,35 @@ async fn slash_ticket_offers_the_catalog_and_an_item_is_ordered_through_its_form
     assert_eq!(blocks[0]["optional"], false);
     assert_eq!(blocks[1]["element"]["is_decimal_allowed"], false);
     assert_eq!(blocks[4]["hint"]["text"], "Anything else?");
+}
 
-    // Submitted wrong: each error next to its field, nothing ordered.
-    let submit = |trigger: &str, count: &str, os: Option<&str>| {
-        let mut values = json!({
-            "count": { "value": { "type": "number_input", "value": count } },
-            "needed_by": { "value": { "type": "datepicker", "selected_date": "2026-12-24" } },
-            "extras": { "value": { "type": "multi_static_select", "selected_options": [
-                { "value": "dock" }, { "value": "bag" } ] } },
-            "notes": { "value": { "type": "plain_text_input", "value": "Starts Monday" } }
-        });
-        if let Some(os) = os {
-            values["os"] =
-                json!({ "value": { "type": "static_select", "selected_option": { "value": os } } });
-        }
-        json!({
-            "type": "view_submission", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
-            "trigger_id": trigger,
-            "view": { "id": "V0CAT", "callback_id": "catalog_order", "private_metadata": item_id,
-                      "state": { "values": values } }
-        })
-    };
+#[tokio::test]
+async fn a_wrong_catalog_order_shows_each_error_next_to_its_field_and_orders_nothing() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let item_id = laptop_item(&app).await;
+
     let refused = expect_json(
-        send_interaction(&app, submit("trig-cat-3", "9", None)).await,
+        app.post_slack_interaction(catalog_order(&item_id, "trig-cat-3", "9", None))
+            .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(refused["response_action"], "errors", "{refused}");
     assert!(refused["errors"]["os"].is_string(), "{refused}");
     assert!(refused["errors"]["count"].is_string(), "{refused}");
-    assert!(tickets(&app).await.is_empty());
+    assert!(app.tickets().await.is_empty());
+}
 
-    // Submitted right: a service request with the typed answers.
-    let accepted = send_interaction(&app, submit("trig-cat-4", "2", Some("linux"))).await;
+#[tokio::test]
+async fn a_right_catalog_order_opens_a_service_request_with_the_typed_answers() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let item_id = laptop_item(&app).await;
+
+    let accepted = app
+        .post_slack_interaction(catalog_order(&item_id, "trig-cat-4", "2", Some("linux")))
+        .await;
     assert_eq!(accepted.status(), StatusCode::OK);
-    let all = tickets(&app).await;
+    let all = app.tickets().await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["kind"], "service_request");
     let number = all[0]["number"].as_str().expect("number");

@@ -51,9 +51,7 @@ async fn another_organizations_token_sees_nothing_of_ours() {
         .await
         .expect("json");
     assert_eq!(their_ticket["number"], "INC0000001");
-    let ours_again: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let ours_again: Value = app.ticket(number).await;
     assert_eq!(ours_again["title"], "internal only");
     assert_eq!(ours_again["state"], "new");
 }

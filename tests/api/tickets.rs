@@ -17,18 +17,14 @@ async fn walk(kind: &str, path: &[&str]) {
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["state"], *to);
     }
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let fetched: Value = app.ticket(&number).await;
     assert_eq!(fetched["state"], *path.last().expect("non-empty path"));
     assert!(
         fetched["closed_at"].is_string(),
         "a closed ticket has closed_at"
     );
 
-    let activity: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await;
+    let activity: Vec<Value> = app.activity(&number).await;
     let states: Vec<&str> = activity
         .iter()
         .filter(|a| a["field"] == "state")
@@ -101,9 +97,7 @@ async fn an_illegal_transition_says_which_are_allowed_and_changes_nothing() {
         .as_str()
         .expect("detail")
         .contains("allowed from new: in_progress, on_hold, resolved, cancelled"));
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let fetched: Value = app.ticket(number).await;
     assert_eq!(fetched["state"], "new");
 
     let unknown = app.transition(number, "teleported").await;
@@ -167,9 +161,7 @@ async fn priority_follows_the_itil_matrix_and_changes_with_impact() {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["priority"], "p1");
-    let activity: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await;
+    let activity: Vec<Value> = app.activity(number).await;
     assert!(activity
         .iter()
         .any(|a| a["field"] == "priority" && a["old_value"] == "p3" && a["new_value"] == "p1"));

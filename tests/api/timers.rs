@@ -17,13 +17,9 @@ async fn a_resolved_ticket_closes_itself_when_its_timer_is_due() {
 
     assert_eq!(app.scheduler.run_due().await.expect("timers"), 1);
 
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let fetched: Value = app.ticket(number).await;
     assert_eq!(fetched["state"], "closed");
-    let activity: Vec<Value> = app
-        .get_json(&format!("/api/v1/tickets/{number}/activity"), &app.token)
-        .await;
+    let activity: Vec<Value> = app.activity(number).await;
     let close = activity
         .iter()
         .find(|a| a["new_value"] == "closed")
@@ -53,9 +49,7 @@ async fn a_reopened_ticket_does_not_close() {
 
     app.scheduler.run_due().await.expect("timers");
 
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let fetched: Value = app.ticket(number).await;
     assert_eq!(fetched["state"], "in_progress");
     assert!(fetched["resolved_at"].is_null());
 }
@@ -70,8 +64,6 @@ async fn a_timer_not_yet_due_waits() {
         StatusCode::OK
     );
     assert_eq!(app.scheduler.run_due().await.expect("timers"), 0);
-    let fetched: Value = app
-        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
-        .await;
+    let fetched: Value = app.ticket(number).await;
     assert_eq!(fetched["state"], "resolved");
 }

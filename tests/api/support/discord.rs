@@ -1,7 +1,8 @@
 //! A fake Discord: the REST routes the daemon calls (recorded, answered as
 //! Discord does, with scripted `429`s carrying `retry_after` and
 //! `X-RateLimit-*` headers, 5xx, and users who refuse direct messages), and
-//! interactions signed with a test Ed25519 key in Discord's JSON formats.
+//! interactions signed with a test Ed25519 key in Discord's JSON formats,
+//! sent through one `TestApp` method per endpoint.
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -18,11 +19,78 @@ use axum::{
 };
 use serde_json::{json, Value};
 
+use crate::{
+    helpers::{expect_json, spawn_app_with, TestApp},
+    support::clock::now,
+};
+
 /// The test application's secret seed; the daemon gets its public key.
 pub const SEED: [u8; 32] = [42; 32];
 pub const APP_ID: &str = "1100000000000000001";
 pub const GUILD: &str = "1200000000000000001";
 pub const CHANNEL: &str = "1300000000000000001";
+/// Where the daemon asks people who refuse direct messages.
+pub const FALLBACK: &str = "1300000000000000999";
+
+/// The daemon with Discord switched on against a fresh fake.
+pub async fn spawn_discord_app() -> (TestApp, FakeDiscord) {
+    let fake = FakeDiscord::default();
+    let base = fake.start().await;
+    let app = spawn_app_with(move |c| {
+        c.discord.application_id = APP_ID.into();
+        c.discord.public_key = public_key();
+        c.discord.bot_token = switchboard::config::Secret::new("bot-test-token");
+        c.discord.api_base_url = base;
+        c.discord.fallback_channel = FALLBACK.into();
+    })
+    .await;
+    (app, fake)
+}
+
+/// Discord's interactions endpoint on the daemon.
+impl TestApp {
+    /// POSTs `body` to the interactions endpoint with exactly `headers`
+    /// (for signatures that are wrong, stale or missing).
+    pub async fn post_discord_raw(
+        &self,
+        body: &str,
+        headers: Vec<(&'static str, String)>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/discord/interactions"))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// An interaction, signed now as Discord signs it.
+    pub async fn post_discord_interaction(&self, interaction: &Value) -> reqwest::Response {
+        let body = interaction.to_string();
+        self.post_discord_raw(&body, signed(now(), &body)).await
+    }
+
+    /// Sends a signed interaction and returns Discord's view of the answer
+    /// (asserting 200).
+    pub async fn discord_answer(&self, interaction: &Value) -> Value {
+        expect_json(
+            self.post_discord_interaction(interaction).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+}
+
+/// The text of an interaction's answer.
+pub fn content(answer: &Value) -> String {
+    answer["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
 
 pub fn public_key() -> String {
     switchboard::channels::discord::verify::public_key_hex(&SEED)
@@ -403,6 +471,20 @@ pub fn modal(id: &str, user: &str, custom_id: &str, values: &[(&str, &str)]) -> 
         user,
         true,
         json!({ "custom_id": custom_id, "components": rows }),
+    )
+}
+
+/// The `/ticket` modal submitted with a title and an urgency.
+pub fn ticket_modal(id: &str, user: &str, title: &str, urgency: &str) -> Value {
+    modal(
+        id,
+        user,
+        "ticket_modal",
+        &[
+            ("title", title),
+            ("description", "Details here"),
+            ("urgency", urgency),
+        ],
     )
 }
 

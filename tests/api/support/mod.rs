@@ -1,5 +1,7 @@
 //! Test support: helpers shared by the API integration tests.
 
+pub mod clock;
+pub mod desk;
 pub mod discord;
 pub mod dovecot;
 pub mod oauth;

@@ -1,6 +1,7 @@
 //! A fake Slack: the Web API methods the daemon calls (recorded, answered
 //! like Slack does, with scripted 429s), a `response_url` sink, and signed
-//! requests to the daemon in Slack's wire formats.
+//! requests to the daemon in Slack's wire formats, sent through one
+//! `TestApp` method per endpoint.
 
 use std::{
     collections::VecDeque,
@@ -16,6 +17,11 @@ use axum::{
     Json, Router,
 };
 use serde_json::{json, Value};
+
+use crate::{
+    helpers::{eventually, spawn_app_with, TestApp},
+    support::clock::now,
+};
 
 pub const SECRET: &str = "test-signing-secret";
 pub const TEAM: &str = "T0TEST";
@@ -48,6 +54,80 @@ pub struct FakeSlack {
 
 /// A file's name and bytes.
 type NamedFile = (String, Vec<u8>);
+
+/// The daemon with Slack switched on against a fresh fake; also returns the
+/// fake's API base URL (where `response_url`s and files point).
+pub async fn spawn_slack_app() -> (TestApp, FakeSlack, String) {
+    spawn_slack_app_with(|_| {}).await
+}
+
+/// [`spawn_slack_app`] with more configuration.
+pub async fn spawn_slack_app_with(
+    more: impl FnOnce(&mut switchboard::config::Config) + Send + 'static,
+) -> (TestApp, FakeSlack, String) {
+    let fake = FakeSlack::default();
+    let base = fake.start().await;
+    let api = base.clone();
+    let app = spawn_app_with(move |c| {
+        c.slack.signing_secret = switchboard::config::Secret::new(SECRET);
+        c.slack.bot_token = switchboard::config::Secret::new("xoxb-test");
+        c.slack.api_base_url = api;
+        c.slack.max_calls_per_second = 1000;
+        more(c);
+    })
+    .await;
+    (app, fake, base)
+}
+
+/// Slack's endpoints on the daemon, called as Slack calls them: signed now.
+impl TestApp {
+    /// POSTs `body` to `path` signed as Slack would at `at` (Unix seconds).
+    pub async fn post_slack_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        at: i64,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body.to_string());
+        for (name, value) in signed(at, body) {
+            request = request.header(name, value);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// An Events API delivery (see [`event`]).
+    pub async fn post_slack_event(&self, body: &str) -> reqwest::Response {
+        self.post_slack_signed("/slack/events", "application/json", body, now())
+            .await
+    }
+
+    /// An interaction payload, form-encoded as Slack posts it.
+    pub async fn post_slack_interaction(&self, payload: Value) -> reqwest::Response {
+        self.post_slack_signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            &interaction(payload),
+            now(),
+        )
+        .await
+    }
+
+    /// A slash command's form body.
+    pub async fn post_slack_command(&self, form: &str) -> reqwest::Response {
+        self.post_slack_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            form,
+            now(),
+        )
+        .await
+    }
+}
 
 impl FakeSlack {
     /// Serves on a random loopback port; returns the API base URL.
@@ -132,6 +212,38 @@ impl FakeSlack {
             .filter(|c| c.method == method)
             .map(|c| c.body)
             .collect()
+    }
+
+    /// Bodies of every `chat.postMessage`, oldest first.
+    pub fn posted_messages(&self) -> Vec<Value> {
+        self.calls_to("chat.postMessage")
+    }
+
+    /// The `chat.postMessage` bodies sent to `channel`.
+    pub fn posted_to(&self, channel: &str) -> Vec<Value> {
+        self.posted_messages()
+            .into_iter()
+            .filter(|p| p["channel"] == channel)
+            .collect()
+    }
+
+    /// What the daemon sent to the `response_url` `{base}/response/{id}`.
+    pub fn responses(&self, id: &str) -> Vec<Value> {
+        self.calls_to(&format!("response/{id}"))
+    }
+
+    /// Waits (up to 5 s) for a first call of `method`: the daemon makes
+    /// some calls only after it has answered Slack. False if none came.
+    pub async fn called(&self, method: &str) -> bool {
+        eventually(std::time::Duration::from_secs(5), || async {
+            !self.calls_to(method).is_empty()
+        })
+        .await
+    }
+
+    /// [`FakeSlack::called`] for the `response_url` `{base}/response/{id}`.
+    pub async fn responded(&self, id: &str) -> bool {
+        self.called(&format!("response/{id}")).await
     }
 }
 
