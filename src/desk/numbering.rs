@@ -1,8 +1,8 @@
 //! Ticket numbers: gap-free per (organization, kind), taken without holding
 //! the counter row through the whole use case.
 //!
-//! The plain way ([`Mode::Lock`]) increments the counter row as the ticket is
-//! inserted and keeps the row locked to commit, so everything a use case does
+//! The plain way ([`Mode::Lock`]) increments the counter row just before the
+//! ticket is inserted and keeps the row locked to commit, so everything a use case does
 //! after numbering (SLA clocks, notifications, automation, rendering, the
 //! flush) runs one creation at a time. On Postgres the number is *predicted*
 //! instead ([`Mode::Predict`]): the process hands numbers out in order, the
