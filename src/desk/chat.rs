@@ -192,7 +192,12 @@ impl Desk {
         }
         let now = store::now();
         let mut rows = Vec::new();
-        for event in work.buffers.events.iter().filter(|e| MIRRORED.contains(&e.name)) {
+        for event in work
+            .buffers
+            .events
+            .iter()
+            .filter(|e| MIRRORED.contains(&e.name))
+        {
             for platform in &self.settings.chat_platforms {
                 rows.push(OutboxRow {
                     id: new_id(),

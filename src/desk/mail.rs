@@ -423,15 +423,17 @@ impl Desk {
         let ticket_id = outcome.ticket_id;
         if let Some(id) = &mail.message_id {
             // Written with the flush (a round trip less under the counter).
-            work.buffers.mail_messages.push(store::mail::MailMessageRow {
-                org_id,
-                message_id: id.clone(),
-                direction: store::mail::IN,
-                ticket_id,
-                sender: sender.clone(),
-                outbox_id: None,
-                created_at: now,
-            });
+            work.buffers
+                .mail_messages
+                .push(store::mail::MailMessageRow {
+                    org_id,
+                    message_id: id.clone(),
+                    direction: store::mail::IN,
+                    ticket_id,
+                    sender: sender.clone(),
+                    outbox_id: None,
+                    created_at: now,
+                });
         }
         Ok(outcome)
     }
@@ -771,15 +773,17 @@ impl Desk {
         };
         store::mail::insert_bounce(&mut work.tx, &row).await?;
         if let Some(id) = &mail.message_id {
-            work.buffers.mail_messages.push(store::mail::MailMessageRow {
-                org_id,
-                message_id: id.clone(),
-                direction: store::mail::IN,
-                ticket_id: None,
-                sender: sender.to_string(),
-                outbox_id: None,
-                created_at: row.created_at,
-            });
+            work.buffers
+                .mail_messages
+                .push(store::mail::MailMessageRow {
+                    org_id,
+                    message_id: id.clone(),
+                    direction: store::mail::IN,
+                    ticket_id: None,
+                    sender: sender.to_string(),
+                    outbox_id: None,
+                    created_at: row.created_at,
+                });
         }
         work.audit(
             &Actor::system(org_id),

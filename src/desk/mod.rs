@@ -39,10 +39,10 @@ use serde_json::Value;
 use tokio::sync::{Notify, RwLock};
 use uuid::Uuid;
 
+pub use crate::domain::id::new_id;
 pub use access::Actor;
 pub use audit::verify as audit_verify;
 pub use error::DeskError;
-pub use crate::domain::id::new_id;
 
 use crate::{
     domain::{Channel, PriorityMatrix},
@@ -596,4 +596,3 @@ type Record<T> = fn(&T) -> serde_json::Result<Value>;
 fn to_json<T: Serialize>(value: &T) -> serde_json::Result<Value> {
     serde_json::to_value(value)
 }
-

@@ -174,10 +174,14 @@ impl Work {
     /// it is in (see [`Reservation::wait_turn`]); `None` unless this run
     /// predicted a number.
     pub(super) async fn predicted_counter(&mut self) -> Option<store::flush::CounterMove<'static>> {
-        let reservation = self.buffers.numbers.iter_mut().find_map(|hold| match hold {
-            Hold::Predicted(r) => Some(r),
-            Hold::Locked { .. } => None,
-        })?;
+        let reservation = self
+            .buffers
+            .numbers
+            .iter_mut()
+            .find_map(|hold| match hold {
+                Hold::Predicted(r) => Some(r),
+                Hold::Locked { .. } => None,
+            })?;
         reservation.wait_turn().await;
         Some(store::flush::CounterMove {
             org_id: reservation.key.0,

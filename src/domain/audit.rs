@@ -240,14 +240,21 @@ mod tests {
 
     #[test]
     fn canonical_split_surrounds_the_sequence_number() {
-        let fields: Map<String, Value> = [("subject", "INC0000001"), ("action", "ticket.created"), ("seq", "9")]
-            .into_iter()
-            .map(|(key, value)| (key.to_string(), json!(value)))
-            .collect();
+        let fields: Map<String, Value> = [
+            ("subject", "INC0000001"),
+            ("action", "ticket.created"),
+            ("seq", "9"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), json!(value)))
+        .collect();
         let split = canonical_split(&fields);
         assert_eq!(split.before_seq, r#"{"action":"ticket.created","seq":"#);
         assert_eq!(split.after_seq, r#","subject":"INC0000001"}"#);
-        assert_eq!(split.join(42), r#"{"action":"ticket.created","seq":42,"subject":"INC0000001"}"#);
+        assert_eq!(
+            split.join(42),
+            r#"{"action":"ticket.created","seq":42,"subject":"INC0000001"}"#
+        );
         assert_eq!(canonical_split(&Map::new()).join(-1), r#"{"seq":-1}"#);
     }
 

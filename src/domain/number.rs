@@ -157,7 +157,10 @@ mod tests {
             Ok("INC0000042".to_string())
         );
         for bad in [0, -1, i64::MIN] {
-            assert!(TicketNumber::from_counter(Kind::Change, bad).is_err(), "{bad}");
+            assert!(
+                TicketNumber::from_counter(Kind::Change, bad).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -97,7 +97,13 @@ pub struct NewTicket {
 /// way, whichever parameters it binds the two to.
 macro_rules! counter_lock {
     ($org:literal, $kind:literal) => {
-        concat!("1952670571, hashtext(", $org, "::text || '/' || ", $kind, ")")
+        concat!(
+            "1952670571, hashtext(",
+            $org,
+            "::text || '/' || ",
+            $kind,
+            ")"
+        )
     };
 }
 
@@ -108,8 +114,8 @@ macro_rules! counter_lock {
 /// exclusively first (see `counter_lock!`).
 pub async fn next_ticket_seq(tx: &mut Tx, org_id: Uuid, kind: &str) -> Result<i64, sqlx::Error> {
     const INTO: &str = "INSERT INTO ticket_counters (org_id, kind, last_value) ";
-    const NEXT: &str = " ON CONFLICT (org_id, kind) DO UPDATE SET last_value = ticket_counters.last_value + 1 \
-                        RETURNING last_value";
+    const NEXT: &str = " ON CONFLICT (org_id, kind) \
+                        DO UPDATE SET last_value = ticket_counters.last_value + 1 RETURNING last_value";
     const PG: &str = concatcp!(
         "WITH gate AS (SELECT pg_advisory_xact_lock(",
         counter_lock!("$1", "$2"),
