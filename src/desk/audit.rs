@@ -1,12 +1,12 @@
 //! Appending to the organization's hash chain at the end of a use case.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::{DeskError, Work};
 use crate::{
-    domain::audit::{canonical_content, chain_hash},
+    domain::audit::{canonical_split, chain_hash, SeqSplit},
     store::{self, audit::AuditRow, flush::ChainRow},
 };
 
@@ -23,7 +23,7 @@ pub(super) struct PendingAudit {
 impl Work {
     /// Records an audit event; it is chained and written at commit.
     pub fn audit(&mut self, actor: &super::Actor, action: &str, subject: &str, details: Value) {
-        self.audit.push(PendingAudit {
+        self.buffers.audit.push(PendingAudit {
             org_id: actor.org_id,
             at: store::now(),
             actor_id: actor.person_id,
@@ -35,51 +35,43 @@ impl Work {
     }
 }
 
-/// What an entry's canonical content is made of; `seq` is decided by the
-/// head the entry is chained to.
-fn content(p: &PendingAudit, seq: i64) -> Value {
-    json!({
-        "org": p.org_id,
-        "seq": seq,
-        "at": p.at,
-        "actor": p.actor_id,
-        "channel": p.channel,
-        "action": p.action,
-        "subject": p.subject,
-        "details": p.details,
-    })
+/// An entry's canonical content without its sequence number, which only
+/// the head it is chained to decides (`domain::audit::canonical_split`):
+/// Postgres joins the parts inside COMMIT, [`append`] here.
+fn content(p: &PendingAudit) -> SeqSplit {
+    let fields: Map<String, Value> = [
+        ("org", json!(p.org_id)),
+        ("at", json!(p.at)),
+        ("actor", json!(p.actor_id)),
+        ("channel", json!(p.channel)),
+        ("action", json!(p.action)),
+        ("subject", json!(p.subject)),
+        ("details", p.details.clone()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value))
+    .collect();
+    canonical_split(&fields)
 }
 
 /// The entries of `org_id` for Postgres to chain at COMMIT
 /// (`store::flush`): each canonical content split around its sequence
-/// number, which only the head locked there decides. Joined with the number
-/// they are byte for byte what [`append`] would write.
-pub(super) fn chain_rows(
-    pending: &[PendingAudit],
-    org_id: Uuid,
-) -> Result<Vec<ChainRow>, DeskError> {
-    // Keys are sorted: "seq" is the one before "subject", the last key, and
-    // a JSON string value cannot hold an unescaped quote — so the last
-    // occurrence is the entry's own.
-    const SEQ: &str = ",\"seq\":0,\"subject\":";
+/// number. Joined with the number they are byte for byte what [`append`]
+/// would write.
+pub(super) fn chain_rows(pending: &[PendingAudit], org_id: Uuid) -> Vec<ChainRow> {
     pending
         .iter()
         .filter(|p| p.org_id == org_id)
         .map(|p| {
-            let text = String::from_utf8(canonical_content(&content(p, 0)))
-                .map_err(anyhow::Error::from)?;
-            let at = text.rfind(SEQ).ok_or_else(|| {
-                anyhow::anyhow!("audit content without its sequence number: {text}")
-            })?;
-            let seq_at = at + ",\"seq\":".len();
-            Ok(ChainRow {
-                content_before_seq: text[..seq_at].to_string(),
-                content_after_seq: text[seq_at + 1..].to_string(),
+            let split = content(p);
+            ChainRow {
+                content_before_seq: split.before_seq,
+                content_after_seq: split.after_seq,
                 at: p.at,
                 actor_id: p.actor_id,
                 action: p.action.clone(),
                 subject: p.subject.clone(),
-            })
+            }
         })
         .collect()
 }
@@ -104,8 +96,8 @@ pub(super) async fn append(
         let mut rows = Vec::new();
         for p in pending.iter().filter(|p| p.org_id == org_id) {
             seq += 1;
-            let bytes = canonical_content(&content(p, seq));
-            let hash = chain_hash(&prev, &bytes);
+            let content = content(p).join(seq);
+            let hash = chain_hash(&prev, content.as_bytes());
             prev = hash;
             rows.push(AuditRow {
                 org_id,
@@ -114,7 +106,7 @@ pub(super) async fn append(
                 actor_id: p.actor_id,
                 action: p.action.clone(),
                 subject: p.subject.clone(),
-                content: String::from_utf8(bytes).map_err(anyhow::Error::from)?,
+                content,
                 hash: hash.to_vec(),
             });
         }

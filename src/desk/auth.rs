@@ -1093,7 +1093,7 @@ impl Work {
     /// Queues an email in the outbox (delivered by the email channel).
     pub fn send_email(&mut self, org_id: Uuid, to: &str, event: &str, subject: &str, text: &str) {
         let now = store::now();
-        self.outbox.push(OutboxRow {
+        self.buffers.outbox.push(OutboxRow {
             id: new_id(),
             org_id,
             channel: "email".into(),

@@ -292,8 +292,8 @@ impl Desk {
         let mut rules: HashMap<Uuid, Vec<rule::Rule>> = HashMap::new();
         let mut firings = 0;
         let mut next = 0;
-        while next < work.events.len() {
-            let event = work.events[next].clone();
+        while next < work.buffers.events.len() {
+            let event = work.buffers.events[next].clone();
             let chain = chains.get(next).cloned().unwrap_or_default();
             next += 1;
             let Ok(trigger) = Trigger::parse(event.name) else {
@@ -338,15 +338,15 @@ impl Desk {
                     return Ok(());
                 }
                 firings += 1;
-                let before = work.buffer_marks();
+                let (before, events_before) = (work.buffers.marks(), work.buffers.events.len());
                 store::savepoint(&mut work.tx).await?;
                 match self.fire(work, &actor, rule, &event.ticket.number).await {
                     Ok(()) => {
                         store::release_savepoint(&mut work.tx).await?;
-                        chains.resize(before.events, Vec::new());
+                        chains.resize(events_before, Vec::new());
                         let mut caused = chain.clone();
                         caused.push(rule.id);
-                        chains.resize(work.events.len(), caused);
+                        chains.resize(work.buffers.events.len(), caused);
                         work.record(
                             &actor,
                             event.ticket.id,
@@ -359,7 +359,7 @@ impl Desk {
                     Err(error) => {
                         store::rollback_to_savepoint(&mut work.tx).await?;
                         store::release_savepoint(&mut work.tx).await?;
-                        work.truncate_buffers(&before);
+                        work.buffers.truncate(&before);
                         tracing::info!(rule = %rule.name, %error, "automation rule failed");
                         work.record(
                             &actor,

@@ -169,7 +169,7 @@ impl Desk {
     ) {
         // Written with the flush: a ticket's creation holds its counter
         // until commit, and this saves a round trip under it.
-        work.chat.push(ChatMessageRow {
+        work.buffers.chat.push(ChatMessageRow {
             id: new_id(),
             org_id: actor.org_id,
             platform: platform.into(),
@@ -192,7 +192,12 @@ impl Desk {
         }
         let now = store::now();
         let mut rows = Vec::new();
-        for event in work.events.iter().filter(|e| MIRRORED.contains(&e.name)) {
+        for event in work
+            .buffers
+            .events
+            .iter()
+            .filter(|e| MIRRORED.contains(&e.name))
+        {
             for platform in &self.settings.chat_platforms {
                 rows.push(OutboxRow {
                     id: new_id(),
@@ -214,7 +219,7 @@ impl Desk {
                 });
             }
         }
-        work.outbox.extend(rows);
+        work.buffers.outbox.extend(rows);
     }
 }
 
@@ -329,7 +334,7 @@ impl Desk {
         payload: serde_json::Value,
     ) {
         let now = store::now();
-        work.outbox.push(OutboxRow {
+        work.buffers.outbox.push(OutboxRow {
             id: new_id(),
             org_id,
             channel: platform.into(),

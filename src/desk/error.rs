@@ -29,6 +29,17 @@ pub enum DeskError {
     Store(#[source] sqlx::Error),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+    /// The run's predicted ticket number cannot stand (see
+    /// `desk::numbering`): nothing of it may commit, and [`Desk::run`]
+    /// runs the use case again with the counter locked. Control flow inside
+    /// the desk, never a refusal: no use case run answers it (one that
+    /// somehow still met it with the counter locked answers
+    /// [`DeskError::Internal`]), so it must pass through whatever handles
+    /// refusals on its way out of a use case.
+    ///
+    /// [`Desk::run`]: super::Desk::run
+    #[error("the predicted ticket number cannot stand: {0}")]
+    Retry(&'static str),
 }
 
 impl From<sqlx::Error> for DeskError {

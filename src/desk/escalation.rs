@@ -648,7 +648,7 @@ impl Desk {
             }
             Action::NotifyChannel { channel, target } => {
                 let now = store::now();
-                work.outbox.push(OutboxRow {
+                work.buffers.outbox.push(OutboxRow {
                     id: new_id(),
                     org_id: row.org_id,
                     channel: channel.clone(),

@@ -41,7 +41,7 @@ pub(super) struct TicketEvent {
 impl Work {
     /// Announces a ticket event to the organization's webhook subscribers.
     pub fn emit(&mut self, org_id: Uuid, name: &'static str, ticket: TicketView, details: Value) {
-        self.events.push(TicketEvent {
+        self.buffers.events.push(TicketEvent {
             org_id,
             name,
             at: store::now(),
@@ -51,29 +51,15 @@ impl Work {
     }
 }
 
-impl Work {
-    /// Reads the organization's active webhook subscriptions now, in this
-    /// transaction, for [`fan_out`] to use at flush. A use case that takes a
-    /// lock held until commit (the ticket counter) calls this before taking
-    /// it, so that one round trip is not spent while every other creation of
-    /// the organization waits on the lock. Same transaction, only earlier: a
-    /// subscription committed before the use case started is always seen.
-    pub async fn prefetch_subscriptions(&mut self, org_id: Uuid) -> Result<(), DeskError> {
-        let subscriptions = store::webhooks::list_active_webhooks(&mut self.tx, org_id).await?;
-        self.subscriptions = Some((org_id, subscriptions));
-        Ok(())
-    }
-}
-
 pub(super) async fn fan_out(work: &mut Work) -> Result<(), DeskError> {
-    let events = std::mem::take(&mut work.events);
+    let events = std::mem::take(&mut work.buffers.events);
     let Some(first) = events.first() else {
         return Ok(());
     };
     let org_id = first.org_id;
-    let subscriptions = match work.subscriptions.take() {
-        Some((org, subscriptions)) if org == org_id => subscriptions,
-        _ => store::webhooks::list_active_webhooks(&mut work.tx, org_id).await?,
+    let subscriptions = match work.take_webhooks(org_id) {
+        Some(subscriptions) => subscriptions,
+        None => store::webhooks::list_active_webhooks(&mut work.tx, org_id).await?,
     };
     for event in events.iter().filter(|e| e.org_id == org_id) {
         for sub in subscriptions
@@ -81,7 +67,7 @@ pub(super) async fn fan_out(work: &mut Work) -> Result<(), DeskError> {
             .filter(|s| s.events.0.iter().any(|e| e == "*" || e == event.name))
         {
             let id = new_id();
-            work.outbox.push(OutboxRow {
+            work.buffers.outbox.push(OutboxRow {
                 id,
                 org_id,
                 channel: "webhook".into(),

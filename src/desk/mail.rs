@@ -423,15 +423,17 @@ impl Desk {
         let ticket_id = outcome.ticket_id;
         if let Some(id) = &mail.message_id {
             // Written with the flush (a round trip less under the counter).
-            work.mail_messages.push(store::mail::MailMessageRow {
-                org_id,
-                message_id: id.clone(),
-                direction: store::mail::IN,
-                ticket_id,
-                sender: sender.clone(),
-                outbox_id: None,
-                created_at: now,
-            });
+            work.buffers
+                .mail_messages
+                .push(store::mail::MailMessageRow {
+                    org_id,
+                    message_id: id.clone(),
+                    direction: store::mail::IN,
+                    ticket_id,
+                    sender: sender.clone(),
+                    outbox_id: None,
+                    created_at: now,
+                });
         }
         Ok(outcome)
     }
@@ -545,7 +547,7 @@ impl Desk {
             .join("\n")
             .trim()
             .to_string();
-        let marks = work.buffer_marks();
+        let marks = work.buffers.marks();
         store::savepoint(&mut work.tx).await?;
         let result = match &command {
             MailCommand::Resolve => self
@@ -572,10 +574,10 @@ impl Desk {
                         .on(ticket.id),
                 )
             }
-            Err(e @ (DeskError::Internal(_) | DeskError::Store(_))) => Err(e),
+            Err(e @ (DeskError::Internal(_) | DeskError::Store(_) | DeskError::Retry(_))) => Err(e),
             Err(refused) => {
                 store::rollback_to_savepoint(&mut work.tx).await?;
-                work.truncate_buffers(&marks);
+                work.buffers.truncate(&marks);
                 let reason = refused.to_string();
                 if mail.no_reply.is_none() {
                     if let Some(to) = &mail.from_address {
@@ -771,15 +773,17 @@ impl Desk {
         };
         store::mail::insert_bounce(&mut work.tx, &row).await?;
         if let Some(id) = &mail.message_id {
-            work.mail_messages.push(store::mail::MailMessageRow {
-                org_id,
-                message_id: id.clone(),
-                direction: store::mail::IN,
-                ticket_id: None,
-                sender: sender.to_string(),
-                outbox_id: None,
-                created_at: row.created_at,
-            });
+            work.buffers
+                .mail_messages
+                .push(store::mail::MailMessageRow {
+                    org_id,
+                    message_id: id.clone(),
+                    direction: store::mail::IN,
+                    ticket_id: None,
+                    sender: sender.to_string(),
+                    outbox_id: None,
+                    created_at: row.created_at,
+                });
         }
         work.audit(
             &Actor::system(org_id),
@@ -810,7 +814,7 @@ pub(crate) fn mail_public_comment(work: &mut Work, actor: &Actor, ticket: &Ticke
         "{} wrote on {}:\n\n{body}\n\n-- \nReply to this mail to answer; keep [{}] in the subject.",
         actor.name, ticket.number, ticket.number
     );
-    work.outbox.push(OutboxRow {
+    work.buffers.outbox.push(OutboxRow {
         id: new_id(),
         org_id: ticket.org_id,
         channel: "email".into(),
@@ -863,7 +867,7 @@ fn queue_mail(
     if let Some(id) = &original.message_id {
         references.push(id.clone());
     }
-    work.outbox.push(OutboxRow {
+    work.buffers.outbox.push(OutboxRow {
         id: new_id(),
         org_id,
         channel: "email".into(),

@@ -39,6 +39,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, RwLock};
 use uuid::Uuid;
 
+pub use crate::domain::id::new_id;
 pub use access::Actor;
 pub use audit::verify as audit_verify;
 pub use error::DeskError;
@@ -118,11 +119,33 @@ pub enum Outcome<T> {
     Replayed { status: u16, body: Value },
 }
 
-/// The writes of one use case besides its own rows: collected while it runs
-/// and flushed just before commit, so the per-organization audit head is
-/// locked as briefly as possible and the rows go out in few round trips.
+/// One use case's transaction and what it leaves for the end: collected
+/// while it runs and flushed just before commit, so the per-organization
+/// audit head is locked as briefly as possible and the rows go out in few
+/// round trips.
 pub struct Work {
     pub tx: Tx,
+    /// What a savepoint must undo along with the transaction.
+    buffers: Buffers,
+    /// Set when outbox rows became due without being inserted (requeue).
+    outbox_touched: bool,
+    /// What a new ticket read of its organization before taking its number
+    /// (see [`Work::prefetch_for_open`]).
+    prefetched: Option<Prefetched>,
+    /// How this run takes ticket numbers (see [`Desk::number_ticket`]).
+    numbering: numbering::Mode,
+    /// The chat thread this change came from, if any (see `chat.rs`).
+    chat_origin: Option<Value>,
+    /// The organization whose CMDB this use case changed, if any; its
+    /// generation is bumped at flush (see [`Work::cmdb_changed`]).
+    cmdb_changed: Option<Uuid>,
+}
+
+/// The writes a use case buffers for its flush, and what goes with them:
+/// everything a failed automation rule or mail command, rolled back to its
+/// savepoint, must take back too.
+#[derive(Default)]
+struct Buffers {
     activity: Vec<ActivityRow>,
     audit: Vec<audit::PendingAudit>,
     outbox: Vec<OutboxRow>,
@@ -136,113 +159,163 @@ pub struct Work {
     /// Message-IDs of mail taken in (see `mail.rs`).
     mail_messages: Vec<store::mail::MailMessageRow>,
     events: Vec<events::TicketEvent>,
+    /// Tickets opened (kind, channel), counted once committed.
     created: Vec<(String, Channel)>,
-    /// Set when outbox rows became due without being inserted (requeue).
-    outbox_touched: bool,
-    /// Webhook subscriptions read early by [`Work::prefetch_subscriptions`].
-    subscriptions: Option<(Uuid, Vec<store::webhooks::WebhookRow>)>,
-    /// SLA policies, escalation policies and enabled automation rules read
-    /// early by [`Work::prefetch_for_open`], each used (once) instead of
-    /// its read after the ticket counter is taken.
-    sla_policies: Option<(Uuid, Vec<store::sla::PolicyRow>)>,
-    escalation_policies: Option<(Uuid, Vec<store::sla::EscalationPolicyRow>)>,
-    rules: Option<(Uuid, Vec<store::rules::RuleRow>)>,
-    /// How this run takes ticket numbers, and the numbers it holds until
-    /// the transaction ends; see [`Desk::number_ticket`].
-    numbering: numbering::Mode,
+    /// Ticket numbers this run holds until the transaction ends; one taken
+    /// behind a savepoint goes back with it.
     numbers: Vec<numbering::Hold>,
-    /// The chat thread this change came from, if any (see `chat.rs`).
-    chat_origin: Option<Value>,
-    /// The organization whose CMDB this use case changed, if any; its
-    /// generation is bumped at flush (see [`Work::cmdb_changed`]).
-    cmdb_changed: Option<Uuid>,
 }
 
-/// Buffer lengths at a savepoint.
-struct BufferMarks {
-    activity: usize,
-    audit: usize,
-    outbox: usize,
-    inbox: usize,
-    timers: usize,
-    chat: usize,
-    attachments: usize,
-    mail_messages: usize,
-    events: usize,
-    created: usize,
-    numbers: usize,
+/// How many buffers [`Buffers`] has.
+const BUFFERS: usize = 11;
+
+/// The buffers' lengths at a savepoint, in the order of [`Buffers::each`].
+pub(crate) struct Marks([usize; BUFFERS]);
+
+/// One buffer as a savepoint sees it.
+trait Buffer {
+    fn len(&self) -> usize;
+    fn truncate(&mut self, len: usize);
+}
+
+impl<T> Buffer for Vec<T> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+}
+
+impl Buffers {
+    /// Every buffer, in one order. The pattern names each field (no `..`):
+    /// a buffer added to the struct but not here does not compile, and one
+    /// named but not listed is an unused variable.
+    fn each(&mut self) -> [&mut dyn Buffer; BUFFERS] {
+        let Buffers {
+            activity,
+            audit,
+            outbox,
+            inbox,
+            timers,
+            chat,
+            attachments,
+            mail_messages,
+            events,
+            created,
+            numbers,
+        } = self;
+        [
+            activity,
+            audit,
+            outbox,
+            inbox,
+            timers,
+            chat,
+            attachments,
+            mail_messages,
+            events,
+            created,
+            numbers,
+        ]
+    }
+
+    /// How full the buffers are, to undo what follows behind a savepoint.
+    pub(crate) fn marks(&mut self) -> Marks {
+        Marks(self.each().map(|buffer| buffer.len()))
+    }
+
+    /// Back to `marks`, after rolling back to the savepoint taken with them.
+    pub(crate) fn truncate(&mut self, marks: &Marks) {
+        for (buffer, len) in self.each().into_iter().zip(marks.0) {
+            buffer.truncate(len);
+        }
+    }
+}
+
+/// What opening a ticket reads of its organization before it takes a
+/// number (`store::setup`, one statement on Postgres): each list is used
+/// once, for that organization, in place of its own read later — by the
+/// SLA and escalation hooks, automation and the webhook fan-out.
+struct Prefetched {
+    org_id: Uuid,
+    webhooks: Option<Vec<store::webhooks::WebhookRow>>,
+    sla_policies: Option<Vec<store::sla::PolicyRow>>,
+    escalation_policies: Option<Vec<store::sla::EscalationPolicyRow>>,
+    rules: Option<Vec<store::rules::RuleRow>>,
 }
 
 impl Work {
     fn new(tx: Tx, numbering: numbering::Mode) -> Self {
         Self {
             tx,
-            activity: Vec::new(),
-            audit: Vec::new(),
-            outbox: Vec::new(),
-            inbox: Vec::new(),
-            timers: Vec::new(),
-            chat: Vec::new(),
-            attachments: Vec::new(),
-            mail_messages: Vec::new(),
-            events: Vec::new(),
-            created: Vec::new(),
+            buffers: Buffers::default(),
             outbox_touched: false,
-            subscriptions: None,
-            sla_policies: None,
-            escalation_policies: None,
-            rules: None,
+            prefetched: None,
             numbering,
-            numbers: Vec::new(),
             chat_origin: None,
             cmdb_changed: None,
         }
     }
 
-    /// How full the buffers are, to undo a failed automation rule.
-    fn buffer_marks(&self) -> BufferMarks {
-        BufferMarks {
-            activity: self.activity.len(),
-            audit: self.audit.len(),
-            outbox: self.outbox.len(),
-            inbox: self.inbox.len(),
-            timers: self.timers.len(),
-            chat: self.chat.len(),
-            attachments: self.attachments.len(),
-            mail_messages: self.mail_messages.len(),
-            events: self.events.len(),
-            created: self.created.len(),
-            numbers: self.numbers.len(),
-        }
-    }
-
-    fn truncate_buffers(&mut self, marks: &BufferMarks) {
-        self.activity.truncate(marks.activity);
-        self.audit.truncate(marks.audit);
-        self.outbox.truncate(marks.outbox);
-        self.inbox.truncate(marks.inbox);
-        self.timers.truncate(marks.timers);
-        self.chat.truncate(marks.chat);
-        self.attachments.truncate(marks.attachments);
-        self.mail_messages.truncate(marks.mail_messages);
-        self.events.truncate(marks.events);
-        self.created.truncate(marks.created);
-        // A number taken behind the savepoint went back with it.
-        self.numbers.truncate(marks.numbers);
-    }
-
     pub fn schedule(&mut self, timer: TimerRow) {
-        self.timers.push(timer);
+        self.buffers.timers.push(timer);
     }
 
-    /// The predicted number's ticket row and lock are in: the next number
-    /// may go on to COMMIT and wait there (see [`numbering`]).
-    fn numbered(&mut self) {
-        for hold in &self.numbers {
-            if let numbering::Hold::Predicted(reservation) = hold {
-                reservation.numbered();
-            }
-        }
+    /// Reads, before a new ticket takes its number, what its creation
+    /// reads once it holds the number: webhook subscriptions (for the
+    /// event), SLA and escalation policies (clocks on open) and enabled
+    /// automation rules (run at flush). Same transaction, only earlier:
+    /// every round trip while the number is held is one that the next
+    /// creation of the kind waits for.
+    pub(crate) async fn prefetch_for_open(&mut self, org_id: Uuid) -> Result<(), DeskError> {
+        let setup = store::setup::read_open_setup(&mut self.tx, org_id).await?;
+        self.prefetched = Some(Prefetched {
+            org_id,
+            webhooks: Some(setup.webhooks),
+            sla_policies: Some(setup.sla_policies),
+            escalation_policies: Some(setup.escalation_policies),
+            rules: Some(setup.rules),
+        });
+        Ok(())
+    }
+
+    /// One list of [`Work::prefetch_for_open`], if read for `org_id` and not
+    /// taken yet.
+    fn take_prefetched<T>(
+        &mut self,
+        org_id: Uuid,
+        list: impl FnOnce(&mut Prefetched) -> &mut Option<T>,
+    ) -> Option<T> {
+        let prefetched = self.prefetched.as_mut().filter(|p| p.org_id == org_id)?;
+        list(prefetched).take()
+    }
+
+    /// Active webhook subscriptions read by [`Work::prefetch_for_open`].
+    pub(crate) fn take_webhooks(
+        &mut self,
+        org_id: Uuid,
+    ) -> Option<Vec<store::webhooks::WebhookRow>> {
+        self.take_prefetched(org_id, |p| &mut p.webhooks)
+    }
+
+    /// SLA policies read by [`Work::prefetch_for_open`].
+    pub(crate) fn take_sla_policies(&mut self, org_id: Uuid) -> Option<Vec<store::sla::PolicyRow>> {
+        self.take_prefetched(org_id, |p| &mut p.sla_policies)
+    }
+
+    /// Escalation policies read by [`Work::prefetch_for_open`].
+    pub(crate) fn take_escalation_policies(
+        &mut self,
+        org_id: Uuid,
+    ) -> Option<Vec<store::sla::EscalationPolicyRow>> {
+        self.take_prefetched(org_id, |p| &mut p.escalation_policies)
+    }
+
+    /// Enabled automation rules read by [`Work::prefetch_for_open`].
+    pub(crate) fn take_rules(&mut self, org_id: Uuid) -> Option<Vec<store::rules::RuleRow>> {
+        self.take_prefetched(org_id, |p| &mut p.rules)
     }
 
     /// Marks the organization's CMDB (CIs or relationships) as changed, so
@@ -264,45 +337,32 @@ impl Work {
             store::cmdb::bump_cmdb_generation(&mut self.tx, org_id).await?;
         }
         let inbox = self.take_inbox();
-        let mut pending = std::mem::take(&mut self.audit);
+        let mut pending = std::mem::take(&mut self.buffers.audit);
         let audit_org = pending.first().map(|p| p.org_id);
         let chain = match (&self.tx, audit_org) {
-            (Tx::Postgres(_), Some(org_id)) => audit::chain_rows(&pending, org_id)?,
+            (Tx::Postgres(_), Some(org_id)) => audit::chain_rows(&pending, org_id),
             _ => Vec::new(),
         };
-        let mut predicted = self.numbers.iter_mut().find_map(|hold| match hold {
-            numbering::Hold::Predicted(r) => Some(r),
-            numbering::Hold::Locked { .. } => None,
-        });
-        let counter = predicted.as_ref().map(|r| store::flush::CounterMove {
-            org_id: r.key().0,
-            kind: r.key().1,
-            number: r.number,
-        });
-        if let Some(reservation) = predicted.as_mut() {
-            reservation.wait_turn().await;
-        }
+        let counter = self.predicted_counter().await;
+        let buffers = &self.buffers;
         let rows = store::flush::Buffers {
             inbound,
-            activity: &self.activity,
-            outbox: &self.outbox,
+            activity: &buffers.activity,
+            outbox: &buffers.outbox,
             inbox: &inbox,
-            timers: &self.timers,
-            chat: &self.chat,
-            attachments: &self.attachments,
-            mail_messages: &self.mail_messages,
+            timers: &buffers.timers,
+            chat: &buffers.chat,
+            attachments: &buffers.attachments,
+            mail_messages: &buffers.mail_messages,
             counter,
             audit: &chain,
         };
-        let written = match store::flush::write_and_lock_head(&mut self.tx, rows, audit_org).await {
-            Ok(written) => written,
+        let head = match store::flush::write_and_lock_head(&mut self.tx, rows, audit_org).await {
+            Ok(head) => head,
             Err(error) if store::inbound::is_duplicate(&error) => return Ok(Flushed::Duplicate),
             Err(error) => return Err(error.into()),
         };
-        if counter.is_some() && written.counter_moved == Some(false) {
-            return Err(numbering::renumber());
-        }
-        let locked = match written.head {
+        let locked = match head {
             store::flush::AuditHead::Locked(seq, hash) => audit_org.map(|org| (org, (seq, hash))),
             // Staged for COMMIT; entries of other organizations (rare) lock
             // their own heads.
@@ -348,44 +408,6 @@ impl Desk {
         self
     }
 
-    /// Takes the ticket counter of (organization, kind) for one new ticket
-    /// and holds it until the transaction ends. Answers the predicted
-    /// number in [`numbering::Mode::Predict`]; `None` in
-    /// [`numbering::Mode::Lock`], where the caller increments the counter
-    /// row itself as it inserts the ticket.
-    ///
-    /// A second ticket in a predicted run fails with [`numbering::Renumber`]
-    /// and the use case runs again the plain way: one flush checks one
-    /// counter, and two predictions of one counter in one transaction need
-    /// not be consecutive. A counter whose prediction failed within the last
-    /// second is taken the plain way too.
-    pub(crate) async fn number_ticket(
-        &self,
-        work: &mut Work,
-        org_id: Uuid,
-        kind: &'static str,
-    ) -> Result<Option<i64>, DeskError> {
-        let key = (org_id, kind);
-        match work.numbering {
-            numbering::Mode::Predict if !self.counters.cooling(key) => {
-                if !work.numbers.is_empty() {
-                    return Err(numbering::renumber());
-                }
-                let reservation = self.counters.predict(key, &mut work.tx).await?;
-                let number = reservation.number;
-                work.numbers.push(numbering::Hold::Predicted(reservation));
-                Ok(Some(number))
-            }
-            _ => {
-                if !work.numbers.iter().any(|hold| hold.key() == key) {
-                    let hold = self.counters.lock(key).await;
-                    work.numbers.push(hold);
-                }
-                Ok(None)
-            }
-        }
-    }
-
     /// Runs one use case in one transaction. With an `intake`, a repeat of
     /// the same key returns the first result and changes nothing.
     pub async fn run<T, F>(
@@ -428,24 +450,33 @@ impl Desk {
         T: Send,
         F: for<'w> FnOnce(&'w mut Work) -> BoxFuture<'w, Result<T, DeskError>> + Clone + Send,
     {
-        if let Db::Sqlite(_) = self.db {
+        let last = if let Db::Sqlite(_) = self.db {
             // One writer at a time: nothing to gain from predicting.
-            return self
-                .transact_once(intake, use_case, numbering::Mode::Lock)
+            self.transact_once(intake, use_case, numbering::Mode::Lock)
+                .await
+        } else {
+            let first = self
+                .transact_once(intake, use_case.clone(), numbering::Mode::Predict)
                 .await;
-        }
-        let first = self
-            .transact_once(intake, use_case.clone(), numbering::Mode::Predict)
-            .await;
-        match first {
-            Err(error) if numbering::retry_locked(&error) => {
-                tracing::debug!(%error, "ticket number prediction failed; running the use case again");
-                self.metrics.ticket_number_retried();
-                self.transact_once(intake, use_case, numbering::Mode::Lock)
-                    .await
+            match first {
+                Err(error) if numbering::retry_locked(&error) => {
+                    tracing::debug!(%error, "ticket number prediction failed; running the use case again");
+                    self.metrics.ticket_number_retried();
+                    self.transact_once(intake, use_case, numbering::Mode::Lock)
+                        .await
+                }
+                outcome => outcome,
             }
-            outcome => outcome,
-        }
+        };
+        // With the counter locked nothing predicts, so nothing asks for a
+        // re-run; should something all the same, it is an internal error
+        // like any other, never a refusal.
+        last.map_err(|error| match error {
+            DeskError::Retry(why) => DeskError::Internal(anyhow::anyhow!(
+                "a ticket number failed with the counter locked: {why}"
+            )),
+            other => other,
+        })
     }
 
     async fn transact_once<T, F>(
@@ -478,7 +509,7 @@ impl Desk {
                 return repeat.ok_or(error);
             }
         };
-        if !work.events.is_empty() {
+        if !work.buffers.events.is_empty() {
             self.automate(&mut work).await?;
             self.chat_fan_out(&mut work);
         }
@@ -506,10 +537,10 @@ impl Desk {
                 )
             });
         }
-        let wrote_outbox = !work.outbox.is_empty() || work.outbox_touched;
-        let created = std::mem::take(&mut work.created);
+        let wrote_outbox = !work.buffers.outbox.is_empty() || work.outbox_touched;
+        let created = std::mem::take(&mut work.buffers.created);
         // Held past COMMIT: the next prediction must see this number taken.
-        let numbers = std::mem::take(&mut work.numbers);
+        let numbers = std::mem::take(&mut work.buffers.numbers);
         work.tx.commit().await?;
         numbers.into_iter().for_each(numbering::Hold::committed);
         for (kind, channel) in created {
@@ -564,9 +595,4 @@ type Record<T> = fn(&T) -> serde_json::Result<Value>;
 
 fn to_json<T: Serialize>(value: &T) -> serde_json::Result<Value> {
     serde_json::to_value(value)
-}
-
-/// A new time-ordered id.
-pub fn new_id() -> Uuid {
-    Uuid::now_v7()
 }

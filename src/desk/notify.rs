@@ -358,7 +358,7 @@ impl Desk {
         let release = rules::release_at(now, &prefs, defaults, &person.time_zone, notice.urgent);
         for channel in channels {
             if channel == "in_app" {
-                work.inbox.push(InboxRow {
+                work.buffers.inbox.push(InboxRow {
                     id: new_id(),
                     org_id,
                     person_id,
@@ -388,7 +388,7 @@ impl Desk {
                 if channel == "email" {
                     payload["html"] = json!(bodies.html);
                 }
-                work.outbox.push(OutboxRow {
+                work.buffers.outbox.push(OutboxRow {
                     id: new_id(),
                     org_id,
                     channel: channel.into(),
@@ -488,7 +488,7 @@ fn ticket_subject(event: &str, row: &TicketRow, actor: &str) -> (String, String)
 impl Work {
     /// Inbox rows are written with the rest at flush.
     pub(super) fn take_inbox(&mut self) -> Vec<InboxRow> {
-        std::mem::take(&mut self.inbox)
+        std::mem::take(&mut self.buffers.inbox)
     }
 }
 

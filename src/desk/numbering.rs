@@ -1,8 +1,8 @@
 //! Ticket numbers: gap-free per (organization, kind), taken without holding
 //! the counter row through the whole use case.
 //!
-//! The plain way ([`Mode::Lock`]) increments the counter row as the ticket is
-//! inserted and keeps the row locked to commit, so everything a use case does
+//! The plain way ([`Mode::Lock`]) increments the counter row just before the
+//! ticket is inserted and keeps the row locked to commit, so everything a use case does
 //! after numbering (SLA clocks, notifications, automation, rendering, the
 //! flush) runs one creation at a time. On Postgres the number is *predicted*
 //! instead ([`Mode::Predict`]): the process hands numbers out in order, the
@@ -16,8 +16,9 @@
 //! does not reach Postgres before `n - 1`'s lock is taken.
 //!
 //! A prediction that turns out wrong — a predecessor rolled back, another
-//! replica took the number — fails the use case with [`Renumber`] before
-//! anything commits, and `Desk::transact` runs it again the plain way.
+//! replica took the number — fails the use case with [`DeskError::Retry`]
+//! (or its COMMIT with `SBNUM`) before anything commits, and
+//! `Desk::transact` runs it again the plain way.
 //! Numbers stay gap-free either way: the counter moves by one, in the
 //! transaction that inserts that number's ticket. After a failed prediction
 //! the counter is taken the plain way for [`COOL_DOWN`], so replicas that
@@ -27,6 +28,10 @@
 //! apart (held shared by predicted creations, exclusively by locked ones;
 //! `store::tickets`), so a locked creation never waits on a predicted
 //! ticket row while that one waits on the counter row.
+//!
+//! Either way the number is formatted here, once, by
+//! [`TicketNumber::from_counter`], and the store binds that text: no SQL
+//! formats a number.
 
 use std::{
     collections::HashMap,
@@ -37,15 +42,18 @@ use std::{
 use tokio::sync::{watch, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 use uuid::Uuid;
 
-use super::DeskError;
-use crate::store::{self, Tx};
+use super::{Desk, DeskError, Work};
+use crate::{
+    domain::{Kind, TicketNumber},
+    store::{self, tickets::NewTicket, Tx},
+};
 
 /// One ticket counter: (organization, kind).
 pub(crate) type Key = (Uuid, &'static str);
 
 /// How long a flush waits for its predecessor's number lock to be taken
 /// before it goes ahead anyway. Past it the prediction is most likely wrong
-/// (the predecessor is stuck); going ahead makes it a [`Renumber`] and a
+/// (the predecessor is stuck); going ahead makes it a failed COMMIT and a
 /// retry rather than a wait.
 const TURN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -67,26 +75,127 @@ pub(crate) enum Mode {
     Lock,
 }
 
-/// The use case's prediction was wrong; nothing of it may commit.
-#[derive(Debug, thiserror::Error)]
-#[error("the predicted ticket number was taken meanwhile")]
-pub(crate) struct Renumber;
-
-pub(crate) fn renumber() -> DeskError {
-    DeskError::Internal(anyhow::Error::new(Renumber))
-}
-
 /// Whether a failed run of a use case in [`Mode::Predict`] is worth running
-/// again the plain way: a wrong prediction (found by the flush, or by the
-/// COMMIT on Postgres), or a deadlock Postgres broke (a predicted creation
-/// waits at COMMIT for the number before it, which may wait on the first
-/// one's row of a repeated input).
+/// again the plain way: a prediction that cannot stand
+/// ([`DeskError::Retry`], or the COMMIT's `SBNUM` on Postgres), or a
+/// deadlock Postgres broke (a predicted creation waits at COMMIT for the
+/// number before it, which may wait on the first one's row of a repeated
+/// input).
 pub(crate) fn retry_locked(error: &DeskError) -> bool {
     match error {
-        DeskError::Internal(e) => e.is::<Renumber>(),
+        DeskError::Retry(_) => true,
         DeskError::Store(e) => store::is_deadlock(e) || store::tickets::is_number_taken(e),
         _ => false,
     }
+}
+
+impl Desk {
+    /// Inserts `new`, a ticket of `kind`, under the next number of its
+    /// counter and answers that number. The counter is held until the
+    /// transaction ends: predicted on Postgres (the ticket row under its
+    /// number's lock, the counter moved at COMMIT), else its row locked
+    /// from the increment on (see the module doc). Everything a creation
+    /// can read before should be read before: see
+    /// [`Work::prefetch_for_open`].
+    pub(crate) async fn insert_numbered_ticket(
+        &self,
+        work: &mut Work,
+        new: &NewTicket,
+        kind: Kind,
+    ) -> Result<String, DeskError> {
+        if let Some(seq) = self.number_ticket(work, new.org_id, kind).await? {
+            let number = formatted(kind, seq)?;
+            match store::tickets::insert_predicted_ticket(&mut work.tx, new, &number, seq).await {
+                Err(error) if store::is_unique_violation(&error) => {
+                    return Err(DeskError::Retry("another process holds the number"));
+                }
+                inserted => inserted?,
+            }
+            work.numbered();
+            return Ok(number);
+        }
+        let seq = store::tickets::next_ticket_seq(&mut work.tx, new.org_id, kind.as_str()).await?;
+        let number = formatted(kind, seq)?;
+        store::tickets::insert_ticket(&mut work.tx, new, &number).await?;
+        Ok(number)
+    }
+
+    /// Takes the ticket counter of (organization, kind) for one new ticket
+    /// and holds it until the transaction ends. Answers the predicted
+    /// number in [`Mode::Predict`]; `None` in [`Mode::Lock`], where the
+    /// caller increments the counter row itself as it inserts the ticket.
+    ///
+    /// A second ticket in a predicted run fails with [`DeskError::Retry`]
+    /// and the use case runs again the plain way: one flush checks one
+    /// counter, and two predictions of one counter in one transaction need
+    /// not be consecutive. A counter whose prediction failed within the last
+    /// second is taken the plain way too.
+    async fn number_ticket(
+        &self,
+        work: &mut Work,
+        org_id: Uuid,
+        kind: Kind,
+    ) -> Result<Option<i64>, DeskError> {
+        let key = (org_id, kind.as_str());
+        let numbers = &mut work.buffers.numbers;
+        match work.numbering {
+            Mode::Predict if !self.counters.cooling(key) => {
+                if !numbers.is_empty() {
+                    return Err(DeskError::Retry("a second ticket in one predicted run"));
+                }
+                let reservation = self.counters.predict(key, &mut work.tx).await?;
+                let number = reservation.number;
+                numbers.push(Hold::Predicted(reservation));
+                Ok(Some(number))
+            }
+            _ => {
+                if !numbers.iter().any(|hold| hold.key() == key) {
+                    let hold = self.counters.lock(key).await;
+                    numbers.push(hold);
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Work {
+    /// The predicted number's ticket row and lock are in: the next number
+    /// may go on to COMMIT and wait there.
+    fn numbered(&mut self) {
+        for hold in &self.buffers.numbers {
+            if let Hold::Predicted(reservation) = hold {
+                reservation.numbered();
+            }
+        }
+    }
+
+    /// The counter move the flush stages for COMMIT, once the number before
+    /// it is in (see [`Reservation::wait_turn`]); `None` unless this run
+    /// predicted a number.
+    pub(super) async fn predicted_counter(&mut self) -> Option<store::flush::CounterMove<'static>> {
+        let reservation = self
+            .buffers
+            .numbers
+            .iter_mut()
+            .find_map(|hold| match hold {
+                Hold::Predicted(r) => Some(r),
+                Hold::Locked { .. } => None,
+            })?;
+        reservation.wait_turn().await;
+        Some(store::flush::CounterMove {
+            org_id: reservation.key.0,
+            kind: reservation.key.1,
+            number: reservation.number,
+        })
+    }
+}
+
+/// How ticket `seq` of `kind` is shown and stored (`INC0000042`).
+fn formatted(kind: Kind, seq: i64) -> Result<String, DeskError> {
+    let number = TicketNumber::from_counter(kind, seq)
+        .map_err(|e| anyhow::anyhow!("ticket counter out of range: {e}"))?;
+    Ok(number.to_string())
 }
 
 /// The per-counter state of this process.
@@ -166,10 +275,6 @@ pub(crate) struct Reservation {
 }
 
 impl Reservation {
-    pub(crate) fn key(&self) -> Key {
-        self.key
-    }
-
     /// Waits until the previous number's ticket row and lock are in (or
     /// that use case has ended), so this COMMIT waits on that lock in
     /// Postgres rather than failing against the counter's old value. Mostly
@@ -239,7 +344,7 @@ impl Counters {
         loop {
             let gate = tokio::time::timeout(GATE_TIMEOUT, counter.gate.clone().read_owned())
                 .await
-                .map_err(|_| renumber())?;
+                .map_err(|_| DeskError::Retry("the counter's gate was not free in time"))?;
             if lock(&counter.state).next.is_some() {
                 if let Some(r) = hand_out(&counter, key, gate) {
                     return Ok(r);
@@ -249,7 +354,7 @@ impl Counters {
             drop(gate);
             let gate = tokio::time::timeout(GATE_TIMEOUT, counter.gate.clone().write_owned())
                 .await
-                .map_err(|_| renumber())?;
+                .map_err(|_| DeskError::Retry("the counter's gate was not free in time"))?;
             if lock(&counter.state).next.is_none() {
                 // Nothing of this process is in flight: the committed value
                 // is the whole truth as far as this process knows.

@@ -400,7 +400,7 @@ impl Desk {
             );
         }
         let subject = format!("{}: {} open tickets", team.name, items.len());
-        work.outbox.push(OutboxRow {
+        work.buffers.outbox.push(OutboxRow {
             id: new_id(),
             org_id: row.org_id,
             channel: digest.channel.clone(),

@@ -1087,7 +1087,7 @@ fn push_activity(
     value: Option<String>,
     at: DateTime<Utc>,
 ) {
-    work.activity.push(ActivityRow {
+    work.buffers.activity.push(ActivityRow {
         id: new_id(),
         org_id: row.org_id,
         ticket_id: row.id,

@@ -102,48 +102,6 @@ fn parse_level(field: &'static str, value: Option<&str>) -> Result<Level, DeskEr
 }
 
 impl Work {
-    /// The reads a ticket creation makes once it holds the counter row,
-    /// made before it takes it: webhook subscriptions (for the event), SLA
-    /// and escalation policies (clocks on open) and enabled automation
-    /// rules (run at flush). Same transaction, only earlier — see
-    /// [`Work::prefetch_subscriptions`]; every round trip under the counter
-    /// lock is one every other creation of the kind waits for.
-    pub(crate) async fn prefetch_for_open(&mut self, org_id: Uuid) -> Result<(), DeskError> {
-        let setup = store::setup::read_open_setup(&mut self.tx, org_id).await?;
-        self.subscriptions = Some((org_id, setup.webhooks));
-        self.sla_policies = Some((org_id, setup.sla_policies));
-        self.escalation_policies = Some((org_id, setup.escalation_policies));
-        self.rules = Some((org_id, setup.rules));
-        Ok(())
-    }
-
-    /// SLA policies read by [`Work::prefetch_for_open`], if for `org_id`.
-    pub(crate) fn take_sla_policies(&mut self, org_id: Uuid) -> Option<Vec<store::sla::PolicyRow>> {
-        match self.sla_policies.take() {
-            Some((org, policies)) if org == org_id => Some(policies),
-            _ => None,
-        }
-    }
-
-    /// Escalation policies read by [`Work::prefetch_for_open`], if for `org_id`.
-    pub(crate) fn take_escalation_policies(
-        &mut self,
-        org_id: Uuid,
-    ) -> Option<Vec<store::sla::EscalationPolicyRow>> {
-        match self.escalation_policies.take() {
-            Some((org, policies)) if org == org_id => Some(policies),
-            _ => None,
-        }
-    }
-
-    /// Automation rules read by [`Work::prefetch_for_open`], if for `org_id`.
-    pub(crate) fn take_rules(&mut self, org_id: Uuid) -> Option<Vec<store::rules::RuleRow>> {
-        match self.rules.take() {
-            Some((org, rules)) if org == org_id => Some(rules),
-            _ => None,
-        }
-    }
-
     /// Records one line of a ticket's activity.
     pub fn record(
         &mut self,
@@ -156,7 +114,7 @@ impl Work {
             Some((field, old, new)) => (Some(field.to_string()), old, new),
             None => (None, None, None),
         };
-        self.activity.push(ActivityRow {
+        self.buffers.activity.push(ActivityRow {
             id: new_id(),
             org_id: actor.org_id,
             ticket_id,
@@ -264,26 +222,7 @@ impl Desk {
         // number that the flush checks): take it as late as possible, after
         // the reads that need not wait for it (subscriptions, policies, rules).
         work.prefetch_for_open(actor.org_id).await?;
-        let predicted = self
-            .number_ticket(work, actor.org_id, kind.as_str())
-            .await?;
-        let number = match predicted {
-            Some(seq) => {
-                let number = ticket_number(kind, seq)?;
-                match store::tickets::insert_predicted_ticket(&mut work.tx, &new, &number, seq)
-                    .await
-                {
-                    // Another process holds this number: it was no prediction.
-                    Err(error) if store::is_unique_violation(&error) => {
-                        return Err(super::numbering::renumber())
-                    }
-                    inserted => inserted?,
-                }
-                work.numbered();
-                number
-            }
-            None => insert_next_ticket(&mut work.tx, &new, kind).await?,
-        };
+        let number = self.insert_numbered_ticket(work, &new, kind).await?;
 
         let row = TicketRow {
             id: new.id,
@@ -327,7 +266,7 @@ impl Desk {
         work.emit(actor.org_id, "ticket.created", view.clone(), json!({}));
         self.notify_ticket(work, actor, &row, "ticket.created", None, json!({}))
             .await?;
-        work.created.push((row.kind.clone(), actor.channel));
+        work.buffers.created.push((row.kind.clone(), actor.channel));
         Ok(row)
     }
 
@@ -1060,7 +999,7 @@ impl Desk {
         if opened_here {
             // Written with the flush: the ticket counter is held until
             // commit, and this saves a round trip under it.
-            work.attachments.extend(rows.iter().cloned());
+            work.buffers.attachments.extend(rows.iter().cloned());
         } else {
             store::tickets::insert_attachments(&mut work.tx, &rows, row.org_id, row.id, Some(now))
                 .await?;
@@ -1356,32 +1295,4 @@ fn record_attachment(
         json!({ "attachment": view }),
     );
     view
-}
-
-/// How ticket `seq` of `kind` is shown (`INC0000042`).
-fn ticket_number(kind: Kind, seq: i64) -> Result<String, DeskError> {
-    let seq = u64::try_from(seq).map_err(anyhow::Error::from)?;
-    Ok(TicketNumber::new(kind, seq).to_string())
-}
-
-/// Inserts `new` under the next number of its counter, whose row stays
-/// locked until commit (the plain way of `desk::numbering`).
-async fn insert_next_ticket(
-    tx: &mut store::Tx,
-    new: &NewTicket,
-    kind: Kind,
-) -> Result<String, DeskError> {
-    if let Some((seq, stored)) = store::tickets::insert_next_ticket(tx, new, kind.prefix()).await? {
-        let number = ticket_number(kind, seq)?;
-        if stored != number {
-            return Err(DeskError::Internal(anyhow::anyhow!(
-                "the database numbered the ticket {stored}, expected {number}"
-            )));
-        }
-        return Ok(number);
-    }
-    let seq = store::tickets::next_ticket_seq(tx, new.org_id, kind.as_str()).await?;
-    let number = ticket_number(kind, seq)?;
-    store::tickets::insert_ticket(tx, new, &number).await?;
-    Ok(number)
 }

@@ -4,7 +4,7 @@
 //! altering, inserting or deleting any entry breaks every hash after it.
 //! Storage is someone else's job; this module only computes and checks.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// The "previous hash" of the first entry.
@@ -81,6 +81,68 @@ pub fn canonical_content(value: &Value) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// An entry's canonical content without its sequence number: the text on
+/// either side of where the number goes.
+///
+/// Why: an entry's number is decided only where its organization's chain
+/// head is locked — on Postgres inside COMMIT, in SQL — long after the rest
+/// of the content is known. The content is canonicalized here, once, and
+/// the lock holder only puts the number between the parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeqSplit {
+    pub before_seq: String,
+    pub after_seq: String,
+}
+
+impl SeqSplit {
+    /// The canonical content with `seq` in place.
+    pub fn join(&self, seq: i64) -> String {
+        format!("{}{seq}{}", self.before_seq, self.after_seq)
+    }
+}
+
+/// The key of an entry's sequence number in its content.
+pub const SEQ_KEY: &str = "seq";
+
+/// [`canonical_content`] of `fields` plus a top-level [`SEQ_KEY`], split
+/// where that key's value goes (a `seq` already in `fields` is replaced).
+/// The split follows the structure, not a search of the text, so no value
+/// can be mistaken for the number.
+pub fn canonical_split(fields: &Map<String, Value>) -> SeqSplit {
+    let mut entries: Vec<(&str, Option<&Value>)> = fields
+        .iter()
+        .filter(|(key, _)| key.as_str() != SEQ_KEY)
+        .map(|(key, value)| (key.as_str(), Some(value)))
+        .collect();
+    entries.push((SEQ_KEY, None));
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut before_seq = String::from("{");
+    let mut after_seq = String::new();
+    let mut out = &mut before_seq;
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_key(key, out);
+        match value {
+            Some(value) => write_canonical(value, out),
+            None => out = &mut after_seq,
+        }
+    }
+    out.push('}');
+    SeqSplit {
+        before_seq,
+        after_seq,
+    }
+}
+
+fn write_key(key: &str, out: &mut String) {
+    // Reuse serde_json's string escaping by printing the key as a JSON
+    // string value.
+    out.push_str(&Value::from(key).to_string());
+    out.push(':');
+}
+
 fn write_canonical(value: &Value, out: &mut String) {
     match value {
         Value::Array(items) => {
@@ -101,10 +163,7 @@ fn write_canonical(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                // Reuse serde_json's string escaping by printing the key as a
-                // JSON string value.
-                out.push_str(&Value::from(key.as_str()).to_string());
-                out.push(':');
+                write_key(key, out);
                 write_canonical(item, out);
             }
             out.push('}');
@@ -179,6 +238,54 @@ mod tests {
         );
     }
 
+    #[test]
+    fn canonical_split_surrounds_the_sequence_number() {
+        let fields: Map<String, Value> = [
+            ("subject", "INC0000001"),
+            ("action", "ticket.created"),
+            ("seq", "9"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), json!(value)))
+        .collect();
+        let split = canonical_split(&fields);
+        assert_eq!(split.before_seq, r#"{"action":"ticket.created","seq":"#);
+        assert_eq!(split.after_seq, r#","subject":"INC0000001"}"#);
+        assert_eq!(
+            split.join(42),
+            r#"{"action":"ticket.created","seq":42,"subject":"INC0000001"}"#
+        );
+        assert_eq!(canonical_split(&Map::new()).join(-1), r#"{"seq":-1}"#);
+    }
+
+    /// Any JSON value, with keys and strings that sort next to, contain or
+    /// are `seq`, and quotes and escapes that a text search could trip on.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let text = || {
+            prop_oneof![
+                Just("seq".to_string()),
+                Just("seq\"".to_string()),
+                Just(r#","seq":0,"#.to_string()),
+                "se[a-z]?",
+                ".{0,8}",
+            ]
+        };
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            text().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::vec((text(), inner), 0..6)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
     fn contents() -> impl Strategy<Value = Vec<Vec<u8>>> {
         proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..40), 1..12)
     }
@@ -219,6 +326,19 @@ mod tests {
                 let expected = i as i64 + 1;
                 prop_assert_eq!(result, Err(ChainError::Gap { expected, found: expected + 1 }));
             }
+        }
+
+        #[test]
+        fn split_content_rejoins_to_the_canonical_content(
+            pairs in proptest::collection::vec(("seq|se[a-z]?|[a-z\"]{0,5}", json_value()), 0..8),
+            seq in any::<i64>(),
+        ) {
+            let fields: Map<String, Value> = pairs.into_iter().collect();
+            let mut whole = fields.clone();
+            whole.insert(SEQ_KEY.to_string(), Value::from(seq));
+            let joined = canonical_split(&fields).join(seq);
+            let canonical = canonical_content(&Value::Object(whole));
+            prop_assert_eq!(joined.as_bytes(), canonical.as_slice());
         }
 
         #[test]

@@ -65,6 +65,7 @@ pub mod cmdb;
 pub mod cmdb_graph;
 pub mod escalation;
 pub mod form;
+pub mod id;
 pub mod mail;
 pub mod notify;
 pub mod number;

@@ -28,6 +28,18 @@ impl TicketNumber {
         Self { kind, seq }
     }
 
+    /// The number a ticket counter's value stands for: the one place a
+    /// counter (a `BIGINT` from 1) becomes the number shown and stored.
+    /// Nothing in SQL formats numbers; the store binds this one's text.
+    pub fn from_counter(kind: Kind, value: i64) -> Result<Self, NumberError> {
+        match u64::try_from(value) {
+            Ok(seq) if seq >= 1 => Ok(Self { kind, seq }),
+            _ => Err(NumberError {
+                input: format!("{}{value}", kind.prefix()),
+            }),
+        }
+    }
+
     pub const fn kind(self) -> Kind {
         self.kind
     }
@@ -136,6 +148,20 @@ mod tests {
                 .as_deref(),
             Some("`foo` is not a ticket number (expected e.g. INC0000042)")
         );
+    }
+
+    #[test]
+    fn counter_values_from_one_are_numbers() {
+        assert_eq!(
+            TicketNumber::from_counter(Kind::Incident, 42).map(|n| n.to_string()),
+            Ok("INC0000042".to_string())
+        );
+        for bad in [0, -1, i64::MIN] {
+            assert!(
+                TicketNumber::from_counter(Kind::Change, bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -114,7 +114,9 @@ impl ApiError {
                     "Payload too large",
                 ),
                 D::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-                D::Store(_) | D::Internal(_) => (
+                // `Retry` never leaves `Desk::run`; if it did, it would be
+                // the internal error it stands for.
+                D::Store(_) | D::Internal(_) | D::Retry(_) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "Internal server error",

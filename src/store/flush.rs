@@ -15,10 +15,14 @@
 //! held only while a transaction commits, and the next one, already waiting
 //! in Postgres, follows without a round trip to the daemon. SQLite (one
 //! writer at a time, no round trips, no SHA-256 in SQL) keeps one statement
-//! per table, moves the counter here and leaves the chain to the caller.
+//! per table and leaves the chain to the caller; it numbers tickets with
+//! the counter row locked (`desk::numbering`), so it has no counter to
+//! move here.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+
+use crate::domain::id::new_id;
 
 use super::{
     activity::{self, ActivityRow},
@@ -46,8 +50,8 @@ pub struct Buffers<'a> {
     /// Files of tickets this transaction opened (no ticket row to touch).
     pub attachments: &'a [AttachmentRow],
     pub mail_messages: &'a [MailMessageRow],
-    /// A predicted ticket number: the counter moves to it only from just
-    /// below it (see `desk::numbering`).
+    /// A predicted ticket number, Postgres only: the counter moves to it
+    /// only from just below it, at COMMIT (see `desk::numbering`).
     pub counter: Option<CounterMove<'a>>,
     /// Audit entries of `audit_org`, chained at COMMIT on Postgres; SQLite
     /// ignores them (the caller chains them to the head it gets back).
@@ -55,7 +59,8 @@ pub struct Buffers<'a> {
 }
 
 /// An audit entry to chain: its canonical content around the sequence
-/// number, which the locked head decides (`desk::audit::chain_rows`).
+/// number, which the locked head decides (`domain::audit::SeqSplit`; the
+/// seal trigger reads these field names).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ChainRow {
     pub content_before_seq: String,
@@ -86,53 +91,43 @@ pub struct CounterMove<'a> {
     pub number: i64,
 }
 
-/// What [`write_and_lock_head`] answers.
-#[derive(Debug)]
-pub struct Written {
-    pub head: AuditHead,
-    /// Whether [`Buffers::counter`] moved the counter; `None` when there was
-    /// none, or on Postgres, where COMMIT moves it (and fails with
-    /// `SBNUM`, `tickets::is_number_taken`, when it stands elsewhere).
-    pub counter_moved: Option<bool>,
-}
-
-/// Writes `rows`. The ticket counter of [`Buffers::counter`] moves if it
-/// stands just below it: here on SQLite, at COMMIT on Postgres. With
-/// `audit_org`, the entries of [`Buffers::audit`] are staged for COMMIT on
-/// Postgres; otherwise (SQLite, or no entries) that organization's audit
-/// head is locked until commit and returned for the caller to append to.
+/// Writes `rows`. The ticket counter of [`Buffers::counter`] moves at
+/// COMMIT if it stands just below it; otherwise the COMMIT fails with
+/// `SBNUM` ([`tickets::is_number_taken`]). With `audit_org`, the entries of
+/// [`Buffers::audit`] are staged for COMMIT on Postgres; otherwise (SQLite,
+/// or no entries) that organization's audit head is locked until commit
+/// and returned for the caller to append to.
 ///
 /// A duplicate intake key fails the whole write with the unique violation
 /// of `inbound` (see [`inbound::is_duplicate`]); a concurrent attempt with
-/// the same key waits on the first one's row and then fails so.
+/// the same key waits on the first one's row and then fails so. A counter
+/// on SQLite is refused: nothing predicts numbers there.
 pub async fn write_and_lock_head(
     tx: &mut Tx,
     rows: Buffers<'_>,
     audit_org: Option<Uuid>,
-) -> Result<Written, sqlx::Error> {
+) -> Result<AuditHead, sqlx::Error> {
     if let Tx::Postgres(t) = tx {
         let staged = audit_org.filter(|_| !rows.audit.is_empty());
         let statement = pg_statement(&rows, staged).map_err(|e| sqlx::Error::Encode(e.into()))?;
         if let Some(mut statement) = statement {
             statement.build().execute(&mut **t).await?;
         }
-        let head = match (audit_org, staged) {
+        return Ok(match (audit_org, staged) {
             (None, _) => AuditHead::None,
             (Some(_), Some(_)) => AuditHead::Staged,
             (Some(org_id), None) => {
                 let (seq, hash) = audit::lock_audit_head(tx, org_id).await?;
                 AuditHead::Locked(seq, hash)
             }
-        };
-        return Ok(Written {
-            head,
-            counter_moved: None,
         });
     }
-    let counter_moved = match rows.counter {
-        Some(c) => Some(tickets::advance_counter(tx, c.org_id, c.kind, c.number).await?),
-        None => None,
-    };
+    if let Some(c) = rows.counter {
+        return Err(sqlx::Error::InvalidArgument(format!(
+            "a predicted ticket number ({} {}) on SQLite, which numbers with the counter locked",
+            c.kind, c.number
+        )));
+    }
     if let Some(row) = rows.inbound {
         inbound::insert_inbound(tx, row).await?;
     }
@@ -152,16 +147,12 @@ pub async fn write_and_lock_head(
     for m in rows.mail_messages {
         mail::insert_mail_message(super::Exec::Tx(tx), m).await?;
     }
-    let head = match audit_org {
+    Ok(match audit_org {
         Some(org_id) => {
             let (seq, hash) = audit::lock_audit_head(tx, org_id).await?;
             AuditHead::Locked(seq, hash)
         }
         None => AuditHead::None,
-    };
-    Ok(Written {
-        head,
-        counter_moved,
     })
 }
 
@@ -300,7 +291,7 @@ fn pg_statement(
     let sealed = audit_org.is_some() || counter.is_some();
     let entries = serde_json::to_value(rows.audit)?;
     w.part(usize::from(sealed), SEALS, "", |c| {
-        c.array(vec![crate::desk::new_id()], "uuid");
+        c.array(vec![new_id()], "uuid");
         c.array(vec![audit_org], "uuid");
         c.array(vec![entries], "jsonb");
         c.array(vec![counter.map(|c| c.org_id)], "uuid");

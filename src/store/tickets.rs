@@ -87,14 +87,60 @@ pub struct NewTicket {
     pub created_at: DateTime<Utc>,
 }
 
-/// Takes the next number of (organization, kind). The counter row stays
-/// locked until the transaction ends, which is what makes numbers gap-free:
-/// a rolled-back ticket gives its number back.
+/// The advisory lock of a ticket counter, as SQL over the parameters that
+/// hold its organization and kind: class `'tick'`, key a hash of the two.
+/// A creation that predicts its number holds it shared, one that locks the
+/// counter row holds it exclusively (see `desk::numbering`): so a locked
+/// creation never waits on a predicted ticket row while that one waits on
+/// the counter row it holds. The two-key form keeps clear of the one-key
+/// leader locks. A macro so that every statement spells the key the same
+/// way, whichever parameters it binds the two to.
+macro_rules! counter_lock {
+    ($org:literal, $kind:literal) => {
+        concat!(
+            "1952670571, hashtext(",
+            $org,
+            "::text || '/' || ",
+            $kind,
+            ")"
+        )
+    };
+}
+
+/// Takes the next number of (organization, kind), the plain way of
+/// `desk::numbering`: the counter row stays locked until the transaction
+/// ends, which is what makes numbers gap-free — a rolled-back ticket gives
+/// its number back. On Postgres the counter's advisory lock is taken
+/// exclusively first (see `counter_lock!`).
 pub async fn next_ticket_seq(tx: &mut Tx, org_id: Uuid, kind: &str) -> Result<i64, sqlx::Error> {
-    let sql = "INSERT INTO ticket_counters (org_id, kind, last_value) VALUES ($1, $2, 1) \
-               ON CONFLICT (org_id, kind) DO UPDATE SET last_value = ticket_counters.last_value + 1 \
-               RETURNING last_value";
-    on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(kind).fetch_one(c).await)
+    const INTO: &str = "INSERT INTO ticket_counters (org_id, kind, last_value) ";
+    const NEXT: &str = " ON CONFLICT (org_id, kind) \
+                        DO UPDATE SET last_value = ticket_counters.last_value + 1 RETURNING last_value";
+    const PG: &str = concatcp!(
+        "WITH gate AS (SELECT pg_advisory_xact_lock(",
+        counter_lock!("$1", "$2"),
+        ")) ",
+        INTO,
+        "SELECT $1, $2, 1 FROM gate",
+        NEXT
+    );
+    const LITE: &str = concatcp!(INTO, "VALUES ($1, $2, 1)", NEXT);
+    match tx {
+        Tx::Postgres(c) => {
+            sqlx::query_scalar(PG)
+                .bind(org_id)
+                .bind(kind)
+                .fetch_one(&mut **c)
+                .await
+        }
+        Tx::Sqlite(c) => {
+            sqlx::query_scalar(LITE)
+                .bind(org_id)
+                .bind(kind)
+                .fetch_one(&mut **c)
+                .await
+        }
+    }
 }
 
 /// The last number taken of (organization, kind) as committed; 0 before
@@ -104,29 +150,6 @@ pub async fn last_ticket_seq(tx: &mut Tx, org_id: Uuid, kind: &str) -> Result<i6
     let last: Option<i64> =
         on!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(kind).fetch_optional(c).await)?;
     Ok(last.unwrap_or(0))
-}
-
-/// Moves the counter of (organization, kind) to `number` if it stands at
-/// `number - 1` (or is absent and `number` is 1); answers whether it moved.
-/// Postgres does the same inside the flush statement (`store::flush`).
-pub async fn advance_counter(
-    tx: &mut Tx,
-    org_id: Uuid,
-    kind: &str,
-    number: i64,
-) -> Result<bool, sqlx::Error> {
-    let sql = "INSERT INTO ticket_counters (org_id, kind, last_value) SELECT $1, $2, $3 \
-               WHERE $3 = 1 OR EXISTS (SELECT 1 FROM ticket_counters WHERE org_id = $1 AND kind = $2) \
-               ON CONFLICT (org_id, kind) DO UPDATE SET last_value = excluded.last_value \
-               WHERE ticket_counters.last_value = excluded.last_value - 1";
-    let moved = on!(tx, c => sqlx::query(sql)
-        .bind(org_id)
-        .bind(kind)
-        .bind(number)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(moved == 1)
 }
 
 /// Records the requester's rating of a ticket.
@@ -149,59 +172,35 @@ pub async fn set_satisfaction(
     Ok(())
 }
 
-/// The advisory lock class of ticket counters (`'tick'`); the key within
-/// it is a hash of organization and kind. A creation that predicts its
-/// number holds it shared, one that locks the counter row holds it
-/// exclusively (see `desk::numbering`): so a locked creation never waits on
-/// a predicted ticket row while that one waits on the counter row it holds.
-/// The two-key form keeps clear of the one-key leader locks.
-const COUNTER_LOCK: &str = "1952670571, hashtext($2::text || '/' || $3)";
-
-/// Postgres only: [`next_ticket_seq`] and [`insert_ticket`] in one statement
-/// (a data-modifying CTE), the number formed as `prefix` and the value
-/// zero-padded to seven digits like [`crate::domain::TicketNumber`] shows it.
-/// The counter row stays locked until commit as before, one round trip
-/// shorter, and the counter's advisory lock is taken exclusively first.
-/// Answers the counter value and the number stored; `None` on SQLite, where
-/// the caller takes the two steps.
-pub async fn insert_next_ticket(
+/// Inserts a ticket under a predicted number (`seq`, shown as `number`)
+/// without touching the counter: its COMMIT moves it (`store::flush`), with
+/// the counter's advisory lock held shared (see `counter_lock!`) and the
+/// number's own held exclusively until the transaction ends: the next
+/// number's COMMIT waits on it (`switchboard_number_key` and
+/// `switchboard_seal` in the migrations). Postgres only: SQLite, one writer
+/// at a time, numbers with the counter locked.
+pub async fn insert_predicted_ticket(
     tx: &mut Tx,
     t: &NewTicket,
-    prefix: &str,
-) -> Result<Option<(i64, String)>, sqlx::Error> {
+    number: &str,
+    seq: i64,
+) -> Result<(), sqlx::Error> {
     let Tx::Postgres(c) = tx else {
-        return Ok(None);
+        return Err(sqlx::Error::InvalidArgument(format!(
+            "a predicted ticket number ({number}) on SQLite, which numbers with the counter locked"
+        )));
     };
     const SQL: &str = concatcp!(
-        "WITH gate AS (SELECT pg_advisory_xact_lock(",
-        COUNTER_LOCK,
-        ")), \
-         seq AS (INSERT INTO ticket_counters (org_id, kind, last_value) SELECT $2, $3, 1 FROM gate \
-         ON CONFLICT (org_id, kind) DO UPDATE SET last_value = ticket_counters.last_value + 1 \
-         RETURNING last_value) \
-         INSERT INTO tickets (id, org_id, number, kind, title, description, state, impact, urgency, \
-         priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at) \
-         SELECT $1, $2, $16 || CASE WHEN seq.last_value < 10000000 \
-         THEN lpad(seq.last_value::text, 7, '0') ELSE seq.last_value::text END, \
-         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15 FROM seq \
-         RETURNING (SELECT last_value FROM seq), number"
+        "WITH gate AS (SELECT pg_advisory_xact_lock_shared(",
+        counter_lock!("$2", "$3"),
+        "), pg_advisory_xact_lock(switchboard_number_key($2, $3), ($17 % 2147483648)::int4)) \
+         INSERT INTO tickets (id, org_id, kind, title, description, state, impact, urgency, \
+         priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at, number) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16 FROM gate \
+         RETURNING id"
     );
-    let row: (i64, String) = bind_new_ticket(sqlx::query_as(SQL), t)
-        .bind(prefix)
-        .fetch_one(&mut **c)
-        .await?;
-    Ok(Some(row))
-}
-
-/// Binds `t` as `$1` … `$15` in the order the Postgres inserts above and
-/// below name them: id, organization, kind, title, description, state,
-/// impact, urgency, priority, requester, assignee, team, category, channel,
-/// created at.
-fn bind_new_ticket<'q, O>(
-    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
-    t: &'q NewTicket,
-) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
-    q.bind(t.id)
+    let _: (Uuid,) = sqlx::query_as(SQL)
+        .bind(t.id)
         .bind(t.org_id)
         .bind(&t.kind)
         .bind(&t.title)
@@ -216,33 +215,6 @@ fn bind_new_ticket<'q, O>(
         .bind(t.category_id)
         .bind(&t.channel)
         .bind(t.created_at)
-}
-
-/// Inserts a ticket under a predicted number (`seq`, shown as `number`)
-/// without touching the counter: its COMMIT moves it (`store::flush`). On
-/// Postgres with the counter's advisory lock held shared (see
-/// [`COUNTER_LOCK`]) and the number's own held exclusively until the
-/// transaction ends: the next number's COMMIT waits on it
-/// (`switchboard_number_key` and `switchboard_seal` in the migrations).
-pub async fn insert_predicted_ticket(
-    tx: &mut Tx,
-    t: &NewTicket,
-    number: &str,
-    seq: i64,
-) -> Result<(), sqlx::Error> {
-    let Tx::Postgres(c) = tx else {
-        return insert_ticket(tx, t, number).await;
-    };
-    const SQL: &str = concatcp!(
-        "WITH gate AS (SELECT pg_advisory_xact_lock_shared(",
-        COUNTER_LOCK,
-        "), pg_advisory_xact_lock(switchboard_number_key($2, $3), ($17 % 2147483648)::int4)) \
-         INSERT INTO tickets (id, org_id, kind, title, description, state, impact, urgency, \
-         priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at, number) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16 FROM gate \
-         RETURNING id"
-    );
-    let _: (Uuid,) = bind_new_ticket(sqlx::query_as(SQL), t)
         .bind(number)
         .bind(seq)
         .fetch_one(&mut **c)
