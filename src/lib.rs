@@ -18,6 +18,7 @@ pub mod export;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod runtime;
 pub mod store;
 pub mod telemetry;
 pub mod templates;

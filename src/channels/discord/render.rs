@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::{
+    channels::common,
     desk::{approvals::ApprovalView, views::TicketView},
     domain::form::{FieldKind, FormField},
 };
@@ -58,7 +59,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Cuts text to `max` characters (Discord rejects longer labels and titles).
-pub use crate::channels::cut;
+pub use crate::channels::common::cut;
 
 fn button(label: &str, custom_id: String, style: u8) -> Value {
     json!({ "type": 2, "style": style, "label": label, "custom_id": custom_id })
@@ -158,13 +159,7 @@ pub fn approval(view: &ApprovalView) -> Value {
             button("Reject", format!("{REJECT}:{}", view.id), 4),
         ])]
     } else {
-        lines.push(format!(
-            "**{}**",
-            crate::channels::slack::render::outcome(view)
-                .replace("&amp;", "&")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-        ));
+        lines.push(format!("**{}**", common::outcome(view, str::to_owned)));
         Vec::new()
     };
     quiet(json!({ "content": cut(&lines.join("\n"), 2000), "components": components }))

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::{
-    channels::cut,
+    channels::common::{self, cut},
     desk::{approvals::ApprovalView, chat::HomeView, views::TicketView},
     domain::form::{FieldKind, FormField, FormOption},
 };
@@ -211,44 +211,10 @@ pub fn approval(view: &ApprovalView) -> Value {
     } else {
         blocks.push(json!({
             "type": "context",
-            "elements": [{ "type": "mrkdwn", "text": outcome(view) }],
+            "elements": [{ "type": "mrkdwn", "text": common::outcome(view, escape) }],
         }));
     }
     json!({ "text": format!("Approval for {}: {}", view.ticket, view.status), "blocks": blocks })
-}
-
-/// "Approved by Ada Lovelace, 14:02 UTC" and the like.
-pub fn outcome(view: &ApprovalView) -> String {
-    let last = view
-        .stages
-        .iter()
-        .flat_map(|s| s.decisions.iter())
-        .max_by_key(|d| d.at);
-    let verb = match view.status.as_str() {
-        "approved" => "Approved",
-        "rejected" => "Rejected",
-        "cancelled" => "Cancelled",
-        other => other,
-    };
-    match (last, view.status.as_str()) {
-        (_, "cancelled") => "Cancelled with its ticket".into(),
-        (Some(d), _)
-            if view
-                .reason
-                .as_deref()
-                .is_none_or(|r| r.starts_with("rejected by")) =>
-        {
-            format!(
-                "{verb} by {}, {} UTC",
-                escape(&d.approver.name),
-                d.at.format("%H:%M")
-            )
-        }
-        (_, _) => match &view.reason {
-            Some(reason) => format!("{verb}: {}", escape(reason)),
-            None => verb.to_string(),
-        },
-    }
 }
 
 /// "Is this solved?" with Yes / No, sent when a ticket is resolved.
