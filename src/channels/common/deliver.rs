@@ -6,11 +6,12 @@
 //! the lookups both need (the team's channel, a person's platform user).
 //!
 //! A platform implements [`ChatPlatform`]: how it posts and edits, its
-//! markup, where replies go (Slack threads under a message, Discord posts
-//! into a thread or a direct-message channel), and its own steps around
-//! the common ones (Slack refreshes home tabs, Discord opens a thread on a
-//! new card). Messages to people (`<workspace>:<user>` targets) differ too
-//! much between the platforms to share more than [`PersonMessage`].
+//! [`Markup`] (in its `render`), where replies go (Slack threads under a
+//! message, Discord posts into a thread or a direct-message channel), and
+//! its own steps around the common ones (Slack refreshes home tabs,
+//! Discord opens a thread on a new card). Messages to people
+//! (`<workspace>:<user>` targets) are read once into a [`PersonMessage`];
+//! what each platform makes of them differs too much to share more.
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -18,7 +19,7 @@ use uuid::Uuid;
 use crate::{
     desk::{
         approvals::ApprovalView,
-        chat::{ticket_target, REQUESTER_THREAD, RESOLUTION_CHECK, TRIAGE_CARD},
+        chat::{ticket_target, APPROVAL, REQUESTER_THREAD, RESOLUTION_CHECK, TRIAGE_CARD},
         new_id,
         views::TicketView,
     },
@@ -52,53 +53,96 @@ pub struct Record<'a> {
     pub person_id: Option<Uuid>,
 }
 
+impl<'a> Record<'a> {
+    /// A message about a ticket (a triage card, a requester's thread).
+    pub fn ticket(purpose: &'a str, ticket: Uuid, person: Option<Uuid>) -> Self {
+        Self {
+            purpose,
+            ticket_id: Some(ticket),
+            approval_id: None,
+            person_id: person,
+        }
+    }
+
+    /// An approval request sent to a person, edited after a decision.
+    pub fn approval(approval: Uuid, person: Option<Uuid>) -> Self {
+        Self {
+            purpose: APPROVAL,
+            ticket_id: None,
+            approval_id: Some(approval),
+            person_id: person,
+        }
+    }
+
+    /// Any other message to a person that is found again by its purpose.
+    pub fn person(purpose: &'a str, person: Option<Uuid>) -> Self {
+        Self {
+            purpose,
+            ticket_id: None,
+            approval_id: None,
+            person_id: person,
+        }
+    }
+}
+
+/// A platform's markup, as its `render` module defines it.
+pub struct Markup {
+    /// Escapes text so it shows as written.
+    pub escape: fn(&str) -> String,
+    /// Bold text (escaped already, or safe: numbers, states).
+    pub bold: fn(&str) -> String,
+    /// A plain text message.
+    pub text: fn(&str) -> Value,
+    /// A ticket's triage card.
+    pub card: fn(&TicketView) -> Value,
+    /// "Is this solved?", sent when a ticket is resolved.
+    pub resolution_check: fn(&TicketView) -> Value,
+    /// How the confirmation in an existing conversation ends.
+    pub replies_go_to_the_ticket: &'static str,
+}
+
+/// A ticket event being mirrored, as the platform's steps see it.
+pub struct Mirror<'a> {
+    pub message: &'a OutboxRow,
+    pub ticket: &'a TicketView,
+}
+
 /// A chat platform as the common delivery steps see it.
 pub trait ChatPlatform: Sync {
     /// The platform name of outbox rows, identities and chat messages.
     const PLATFORM: &'static str;
-    /// How log lines and errors name the platform.
-    const LABEL: &'static str;
-    /// The end of the confirmation in an existing conversation.
-    const REPLIES_GO_TO_THE_TICKET: &'static str;
+    const MARKUP: Markup;
 
     fn db(&self) -> &Db;
     /// Posts `body` to `to`; the channel the message landed in (a user id
     /// may turn into a direct-message channel) and the message's id.
     async fn send(&self, to: Place<'_>, body: Value) -> Result<(String, String), Delivery>;
     async fn edit(&self, channel: &str, id: &str, body: Value) -> Result<(), Delivery>;
-    /// Escapes text for the platform's markup.
-    fn escape(text: &str) -> String;
-    /// Bold text (already escaped) in the platform's markup.
-    fn bold(text: &str) -> String;
-    /// A plain text message.
-    fn text(text: &str) -> Value;
-    fn card(ticket: &TicketView) -> Value;
-    fn resolution_check(ticket: &TicketView) -> Value;
     /// Where a reply in the requester's recorded conversation goes.
     fn in_requester_thread(thread: &ChatMessageRow) -> Place<'_>;
     /// Where a reply under the team's recorded triage card goes.
     fn in_card_thread(card: &ChatMessageRow) -> Place<'_>;
     /// A team's default channel as this platform names channels, if it does.
     fn team_channel(configured: &str) -> Option<String>;
-    /// A ticket raised without a conversation (a command, a modal): the
-    /// requester gets the confirmation directly, which becomes theirs.
-    async fn open_requester_thread(
-        &self,
-        message: &OutboxRow,
-        ticket: &TicketView,
-    ) -> Result<(), Delivery>;
+    /// A ticket raised on this platform without a conversation (a command,
+    /// a modal): the requester (platform user `user`) gets the confirmation
+    /// directly, which becomes their conversation.
+    async fn open_requester_thread(&self, m: &Mirror<'_>, user: &str) -> Result<(), Delivery>;
     /// After a triage card was first posted as `id` in `channel`.
     async fn card_posted(
         &self,
-        message: &OutboxRow,
-        channel: &str,
-        id: &str,
-        ticket: &TicketView,
-    ) -> Result<(), Delivery>;
+        _m: &Mirror<'_>,
+        _channel: &str,
+        _id: &str,
+    ) -> Result<(), Delivery> {
+        Ok(())
+    }
     /// After a ticket event was mirrored.
-    async fn mirrored(&self, message: &OutboxRow, ticket: &TicketView) -> Result<(), Delivery>;
+    async fn mirrored(&self, _m: &Mirror<'_>) -> Result<(), Delivery> {
+        Ok(())
+    }
     /// A message to a person (`<workspace>:<user>` targets).
-    async fn to_person(&self, message: &OutboxRow) -> Result<(), Delivery>;
+    async fn to_person(&self, message: &OutboxRow, to: PersonMessage<'_>) -> Result<(), Delivery>;
 }
 
 /// A storage failure while delivering: try again later.
@@ -113,7 +157,10 @@ pub fn db_retry(e: sqlx::Error) -> Delivery {
 pub async fn deliver<P: ChatPlatform>(platform: &P, message: &OutboxRow) -> Delivery {
     let result = match ticket_target(&message.target) {
         Some(ticket) => mirror(platform, message, ticket).await,
-        None => platform.to_person(message).await,
+        None => match PersonMessage::read::<P>(message) {
+            Ok(to) => platform.to_person(message, to).await,
+            Err(refused) => Err(refused),
+        },
     };
     result.err().unwrap_or(Delivery::Delivered)
 }
@@ -178,6 +225,7 @@ async fn mirror<P: ChatPlatform>(
         return Err(Delivery::Permanent("outbox payload has no ticket".into()));
     };
     let db = platform.db();
+    let markup = &P::MARKUP;
     let origin = &payload["origin"];
     // The conversation a change came from (a thread reply, a gateway message).
     let from = |row: &ChatMessageRow| {
@@ -199,10 +247,10 @@ async fn mirror<P: ChatPlatform>(
             .or_else(|| comment["author_name"].as_str())
             .unwrap_or("Someone");
         let body = comment["body"].as_str().unwrap_or_default();
-        P::text(&format!(
+        (markup.text)(&format!(
             "{}: {}",
-            P::bold(&P::escape(author)),
-            P::escape(body)
+            (markup.bold)(&(markup.escape)(author)),
+            (markup.escape)(body)
         ))
     };
 
@@ -212,14 +260,23 @@ async fn mirror<P: ChatPlatform>(
             Some(thread) => {
                 let text = format!(
                     "Thanks — I opened {} for you: {}. {}",
-                    P::bold(&ticket.number),
-                    P::escape(&ticket.title),
-                    P::REPLIES_GO_TO_THE_TICKET
+                    (markup.bold)(&ticket.number),
+                    (markup.escape)(&ticket.title),
+                    markup.replies_go_to_the_ticket
                 );
                 let to = P::in_requester_thread(thread);
-                post(platform, message, to, P::text(&text), None).await?;
+                post(platform, message, to, (markup.text)(&text), None).await?;
             }
-            None => platform.open_requester_thread(message, &ticket).await?,
+            None => {
+                open_requester_thread(
+                    platform,
+                    &Mirror {
+                        message,
+                        ticket: &ticket,
+                    },
+                )
+                .await?
+            }
         },
         "ticket.commented" if !internal => {
             for thread in threads.iter().filter(|t| !from(t)) {
@@ -231,16 +288,12 @@ async fn mirror<P: ChatPlatform>(
             for thread in &threads {
                 let to = payload["details"]["to"].as_str().unwrap_or(&ticket.state);
                 let (body, record) = if to == "resolved" {
-                    let record = Record {
-                        purpose: RESOLUTION_CHECK,
-                        ticket_id: Some(ticket_id),
-                        approval_id: None,
-                        person_id: thread.person_id,
-                    };
-                    (P::resolution_check(&ticket), Some(record))
+                    let record = Record::ticket(RESOLUTION_CHECK, ticket_id, thread.person_id);
+                    ((markup.resolution_check)(&ticket), Some(record))
                 } else {
-                    let text = format!("{} is now {}.", P::bold(&ticket.number), P::bold(to));
-                    (P::text(&text), None)
+                    let bold = markup.bold;
+                    let text = format!("{} is now {}.", bold(&ticket.number), bold(to));
+                    ((markup.text)(&text), None)
                 };
                 let to = P::in_requester_thread(thread);
                 post(platform, message, to, body, record).await?;
@@ -253,7 +306,7 @@ async fn mirror<P: ChatPlatform>(
     match cards.first() {
         Some(card) => {
             platform
-                .edit(&card.channel, &card.ts, P::card(&ticket))
+                .edit(&card.channel, &card.ts, (markup.card)(&ticket))
                 .await?;
             if message.event == "ticket.commented" && !from(card) {
                 let to = P::in_card_thread(card);
@@ -262,21 +315,41 @@ async fn mirror<P: ChatPlatform>(
         }
         None => {
             if let Some(channel) = team_channel(platform, message.org_id, &ticket).await? {
-                let record = Record {
-                    purpose: TRIAGE_CARD,
-                    ticket_id: Some(ticket_id),
-                    approval_id: None,
-                    person_id: None,
-                };
+                let record = Record::ticket(TRIAGE_CARD, ticket_id, None);
                 let to = Place::channel(&channel);
-                let id = post(platform, message, to, P::card(&ticket), Some(record)).await?;
-                platform
-                    .card_posted(message, &channel, &id, &ticket)
-                    .await?;
+                let card = (markup.card)(&ticket);
+                let id = post(platform, message, to, card, Some(record)).await?;
+                let m = Mirror {
+                    message,
+                    ticket: &ticket,
+                };
+                platform.card_posted(&m, &channel, &id).await?;
             }
         }
     }
-    platform.mirrored(message, &ticket).await
+    platform
+        .mirrored(&Mirror {
+            message,
+            ticket: &ticket,
+        })
+        .await
+}
+
+/// A ticket raised on this platform, by a requester with a user here.
+async fn open_requester_thread<P: ChatPlatform>(
+    platform: &P,
+    m: &Mirror<'_>,
+) -> Result<(), Delivery> {
+    if m.ticket.channel != P::PLATFORM {
+        return Ok(());
+    }
+    let Some(requester) = &m.ticket.requester else {
+        return Ok(());
+    };
+    match platform_user(platform, m.message.org_id, requester.id).await? {
+        Some(user) => platform.open_requester_thread(m, &user).await,
+        None => Ok(()),
+    }
 }
 
 /// The channel of the ticket's team, as the platform names channels.
@@ -319,10 +392,21 @@ pub struct PersonMessage<'a> {
     pub user: &'a str,
     /// The desk's person, when the row names them.
     pub person: Option<Uuid>,
-    /// The approval an `approval.*` event is about.
-    pub approval: Option<ApprovalView>,
+    pub kind: PersonEvent<'a>,
     pub subject: &'a str,
     pub text: &'a str,
+}
+
+/// What a message to a person is about.
+pub enum PersonEvent<'a> {
+    /// `approval.requested`, or `approval.reminder` (`reminder`).
+    ApprovalRequest { view: ApprovalView, reminder: bool },
+    /// `approval.updated`: the copies sent earlier are edited.
+    ApprovalUpdate(ApprovalView),
+    /// An escalation or SLA alarm, about the ticket numbered so if any.
+    Alarm { ticket: Option<&'a str> },
+    /// Anything else: subject and text.
+    Notice,
 }
 
 impl<'a> PersonMessage<'a> {
@@ -331,17 +415,33 @@ impl<'a> PersonMessage<'a> {
         let Some((_, user)) = message.target.split_once(':') else {
             return Err(Delivery::Permanent(format!(
                 "bad {} target `{}`",
-                P::LABEL,
+                label(P::PLATFORM),
                 message.target
             )));
+        };
+        let approval =
+            serde_json::from_value::<ApprovalView>(payload["data"]["approval"].clone()).ok();
+        let kind = match (message.event.as_str(), approval) {
+            ("approval.requested", Some(view)) => PersonEvent::ApprovalRequest {
+                view,
+                reminder: false,
+            },
+            ("approval.reminder", Some(view)) => PersonEvent::ApprovalRequest {
+                view,
+                reminder: true,
+            },
+            ("approval.updated", Some(view)) => PersonEvent::ApprovalUpdate(view),
+            ("escalation" | "sla.warning" | "sla.breached", _) => PersonEvent::Alarm {
+                ticket: payload["data"]["ticket"].as_str(),
+            },
+            _ => PersonEvent::Notice,
         };
         Ok(Self {
             user,
             person: payload["person"]
                 .as_str()
                 .and_then(|p| Uuid::parse_str(p).ok()),
-            approval: serde_json::from_value::<ApprovalView>(payload["data"]["approval"].clone())
-                .ok(),
+            kind,
             subject: payload["subject"].as_str().unwrap_or_default(),
             text: payload["text"].as_str().unwrap_or_default(),
         })
@@ -360,5 +460,26 @@ impl<'a> PersonMessage<'a> {
             .into_iter()
             .filter(|c| c.person_id == self.person)
             .collect())
+    }
+}
+
+/// A platform's name as people read it: `slack` → `Slack`.
+fn label(platform: &str) -> String {
+    let mut chars = platform.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_platform_is_named_as_people_read_it() {
+        assert_eq!(label("slack"), "Slack");
+        assert_eq!(label("discord"), "Discord");
+        assert_eq!(label(""), "");
     }
 }

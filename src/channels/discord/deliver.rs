@@ -21,22 +21,20 @@ use serde_json::{json, Value};
 
 use super::{
     api::{ApiFailure, DiscordApi, CANNOT_DM},
-    render, PLATFORM,
+    render::{self, CONTENT_MAX},
+    PLATFORM,
 };
 use crate::{
-    channels::common::deliver::{self as common, ChatPlatform, PersonMessage, Place, Record},
-    desk::{
-        chat::{APPROVAL, REQUESTER_THREAD},
-        views::TicketView,
+    channels::common::deliver::{
+        self as common, ChatPlatform, Markup, Mirror, PersonEvent, PersonMessage, Place, Record,
     },
+    desk::chat::REQUESTER_THREAD,
     runtime::delivery::{Deliverer, Delivery},
     store::{chat::ChatMessageRow, outbox::OutboxRow, Db},
 };
 
 /// Purpose of an escalation or SLA notice with an Acknowledge button.
 const ALERT: &str = "alert";
-/// Discord's limit on a message's content.
-const CONTENT_MAX: usize = 2000;
 
 pub struct DiscordDeliverer {
     api: DiscordApi,
@@ -124,15 +122,14 @@ impl DiscordDeliverer {
 
 impl ChatPlatform for DiscordDeliverer {
     const PLATFORM: &'static str = PLATFORM;
-    const LABEL: &'static str = "Discord";
-    const REPLIES_GO_TO_THE_TICKET: &'static str = "Replies here go to the ticket.";
+    const MARKUP: Markup = render::MARKUP;
 
     fn db(&self) -> &Db {
         &self.db
     }
 
+    /// Threads are channels of their own on Discord: `to.thread` is unused.
     async fn send(&self, to: Place<'_>, body: Value) -> Result<(String, String), Delivery> {
-        // Threads are channels of their own on Discord: `to.thread` is unused.
         let id = self.api.post_message(to.channel, &body).await?;
         Ok((to.channel.to_string(), id))
     }
@@ -140,26 +137,6 @@ impl ChatPlatform for DiscordDeliverer {
     async fn edit(&self, channel: &str, id: &str, body: Value) -> Result<(), Delivery> {
         self.api.edit_message(channel, id, &body).await?;
         Ok(())
-    }
-
-    fn escape(text: &str) -> String {
-        render::escape(text)
-    }
-
-    fn bold(text: &str) -> String {
-        format!("**{text}**")
-    }
-
-    fn text(text: &str) -> Value {
-        json!({ "content": render::cut(text, CONTENT_MAX), "allowed_mentions": { "parse": [] } })
-    }
-
-    fn card(ticket: &TicketView) -> Value {
-        render::card(ticket)
-    }
-
-    fn resolution_check(ticket: &TicketView) -> Value {
-        render::resolution_check(ticket)
     }
 
     /// The requester's conversation is a direct-message channel.
@@ -179,41 +156,32 @@ impl ChatPlatform for DiscordDeliverer {
             .then(|| channel.to_string())
     }
 
-    /// The confirmation goes to the requester as a direct message, which
-    /// becomes their conversation.
-    async fn open_requester_thread(
-        &self,
-        message: &OutboxRow,
-        ticket: &TicketView,
-    ) -> Result<(), Delivery> {
-        if ticket.channel != PLATFORM {
-            return Ok(());
-        }
-        let Some(requester) = &ticket.requester else {
-            return Ok(());
-        };
-        let Some(user) = common::platform_user(self, message.org_id, requester.id).await? else {
-            return Ok(());
-        };
-        let channel = match self.api.dm_channel(&user).await {
+    /// A direct message, in the DM channel Discord opens for the user.
+    async fn open_requester_thread(&self, m: &Mirror<'_>, user: &str) -> Result<(), Delivery> {
+        let channel = match self.api.dm_channel(user).await {
             Ok(channel) => channel,
             // They don't take direct messages: the ephemeral answer told them.
             Err(ApiFailure::Permanent { .. }) => return Ok(()),
             Err(retry) => return Err(retry.into()),
         };
+        let ticket = m.ticket;
         let text = format!(
             "I opened **{}** for you: {}. I'll keep you posted here.",
             ticket.number,
             render::escape(&ticket.title)
         );
-        let record = Record {
-            purpose: REQUESTER_THREAD,
-            ticket_id: Some(ticket.id),
-            approval_id: None,
-            person_id: Some(requester.id),
-        };
-        let to = Place::channel(&channel);
-        match common::post(self, message, to, Self::text(&text), Some(record)).await {
+        let requester = ticket.requester.as_ref().map(|p| p.id);
+        let record = Record::ticket(REQUESTER_THREAD, ticket.id, requester);
+        let body = (render::MARKUP.text)(&text);
+        match common::post(
+            self,
+            m.message,
+            Place::channel(&channel),
+            body,
+            Some(record),
+        )
+        .await
+        {
             Err(Delivery::Permanent(error)) => {
                 tracing::info!(%error, "could not message a requester on Discord");
                 Ok(())
@@ -223,42 +191,25 @@ impl ChatPlatform for DiscordDeliverer {
     }
 
     /// Opens the card's thread, where the ticket's comments go.
-    async fn card_posted(
-        &self,
-        _message: &OutboxRow,
-        channel: &str,
-        id: &str,
-        ticket: &TicketView,
-    ) -> Result<(), Delivery> {
-        let name = render::cut(&format!("{} {}", ticket.number, ticket.title), 100);
+    async fn card_posted(&self, m: &Mirror<'_>, channel: &str, id: &str) -> Result<(), Delivery> {
+        let name = render::cut(&format!("{} {}", m.ticket.number, m.ticket.title), 100);
         self.api.start_thread(channel, id, &name).await?;
         Ok(())
     }
 
-    async fn mirrored(&self, _message: &OutboxRow, _ticket: &TicketView) -> Result<(), Delivery> {
-        Ok(())
-    }
-
-    async fn to_person(&self, message: &OutboxRow) -> Result<(), Delivery> {
-        let to = PersonMessage::read::<Self>(message)?;
-        match (message.event.as_str(), &to.approval) {
-            ("approval.requested" | "approval.reminder", Some(view)) => {
+    async fn to_person(&self, message: &OutboxRow, to: PersonMessage<'_>) -> Result<(), Delivery> {
+        match &to.kind {
+            PersonEvent::ApprovalRequest { view, reminder } => {
                 let mut body = render::approval(view);
-                if message.event == "approval.reminder" {
-                    body["content"] = json!(render::cut(
-                        &format!("Reminder: {}", body["content"].as_str().unwrap_or("")),
-                        CONTENT_MAX
-                    ));
+                if *reminder {
+                    let content = body["content"].as_str().unwrap_or("");
+                    body["content"] =
+                        json!(render::cut(&format!("Reminder: {content}"), CONTENT_MAX));
                 }
-                let record = Record {
-                    purpose: APPROVAL,
-                    ticket_id: None,
-                    approval_id: Some(view.id),
-                    person_id: to.person,
-                };
+                let record = Record::approval(view.id, to.person);
                 self.to_dm(message, to.user, body, Some(record)).await?;
             }
-            ("approval.updated", Some(view)) => {
+            PersonEvent::ApprovalUpdate(view) => {
                 for copy in to.approval_copies(self, view.id).await? {
                     let mut body = render::approval(view);
                     if !copy.channel.is_empty()
@@ -269,18 +220,13 @@ impl ChatPlatform for DiscordDeliverer {
                     self.edit(&copy.channel, &copy.ts, body).await?;
                 }
             }
-            ("escalation" | "sla.warning" | "sla.breached", _) => {
-                let number = message.payload.0["data"]["ticket"].as_str();
-                let record = Record {
-                    purpose: ALERT,
-                    ticket_id: None,
-                    approval_id: None,
-                    person_id: to.person,
-                };
-                let body = render::notice(to.subject, to.text, number);
+            PersonEvent::Alarm { ticket } => {
+                // With an Acknowledge button when it names its ticket.
+                let body = render::notice(to.subject, to.text, *ticket);
+                let record = Record::person(ALERT, to.person);
                 self.to_dm(message, to.user, body, Some(record)).await?;
             }
-            _ => {
+            PersonEvent::Notice => {
                 let body = render::notice(to.subject, to.text, None);
                 self.to_dm(message, to.user, body, None).await?;
             }

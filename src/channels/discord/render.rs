@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::{
-    channels::common,
+    channels::common::{self, deliver::Markup},
     desk::{approvals::ApprovalView, views::TicketView},
     domain::form::{FieldKind, FormField},
 };
@@ -42,6 +42,19 @@ pub const CARRIED_MAX: usize = 1024;
 
 /// Message flag: only the person who used the command sees it.
 pub const EPHEMERAL: u64 = 64;
+
+/// Discord's markup for the delivery steps it shares with Slack.
+pub const MARKUP: Markup = Markup {
+    escape,
+    bold: |text| format!("**{text}**"),
+    text: |text| quiet(json!({ "content": cut(text, CONTENT_MAX) })),
+    card,
+    resolution_check,
+    replies_go_to_the_ticket: "Replies here go to the ticket.",
+};
+
+/// Discord's limit on a message's content.
+pub const CONTENT_MAX: usize = 2000;
 
 /// Escapes Discord markdown so names and titles show as written.
 pub fn escape(text: &str) -> String {

@@ -27,11 +27,10 @@ use super::{
     render, PLATFORM,
 };
 use crate::{
-    channels::common::deliver::{self as common, ChatPlatform, PersonMessage, Place, Record},
-    desk::{
-        chat::{APPROVAL, DEFERRED, REQUESTER_THREAD},
-        views::TicketView,
+    channels::common::deliver::{
+        self as common, ChatPlatform, Markup, Mirror, PersonEvent, PersonMessage, Place, Record,
     },
+    desk::chat::{DEFERRED, REQUESTER_THREAD},
     runtime::delivery::{Deliverer, Delivery},
     store::{chat::ChatMessageRow, outbox::OutboxRow, Db},
 };
@@ -102,8 +101,7 @@ impl SlackDeliverer {
 
 impl ChatPlatform for SlackDeliverer {
     const PLATFORM: &'static str = PLATFORM;
-    const LABEL: &'static str = "Slack";
-    const REPLIES_GO_TO_THE_TICKET: &'static str = "Replies in this thread go to the ticket.";
+    const MARKUP: Markup = render::MARKUP;
 
     fn db(&self) -> &Db {
         &self.db
@@ -130,26 +128,7 @@ impl ChatPlatform for SlackDeliverer {
         Ok(())
     }
 
-    fn escape(text: &str) -> String {
-        render::escape(text)
-    }
-
-    fn bold(text: &str) -> String {
-        format!("*{text}*")
-    }
-
-    fn text(text: &str) -> Value {
-        json!({ "text": text })
-    }
-
-    fn card(ticket: &TicketView) -> Value {
-        render::card(ticket)
-    }
-
-    fn resolution_check(ticket: &TicketView) -> Value {
-        render::resolution_check(ticket)
-    }
-
+    /// Replies go under the message that opened the conversation.
     fn in_requester_thread(thread: &ChatMessageRow) -> Place<'_> {
         Place {
             channel: &thread.channel,
@@ -158,130 +137,81 @@ impl ChatPlatform for SlackDeliverer {
     }
 
     fn in_card_thread(card: &ChatMessageRow) -> Place<'_> {
-        Place {
-            channel: &card.channel,
-            thread: Some(&card.ts),
-        }
+        Self::in_requester_thread(card)
     }
 
+    /// Teams may name their channel `#name`; Slack wants it without `#`.
     fn team_channel(configured: &str) -> Option<String> {
         Some(configured.trim().trim_start_matches('#').to_string()).filter(|c| !c.is_empty())
     }
 
-    /// The confirmation goes to the requester as a direct message.
-    async fn open_requester_thread(
-        &self,
-        message: &OutboxRow,
-        ticket: &TicketView,
-    ) -> Result<(), Delivery> {
-        if ticket.channel != PLATFORM {
-            return Ok(());
-        }
-        let Some(requester) = &ticket.requester else {
-            return Ok(());
-        };
-        let Some(user) = common::platform_user(self, message.org_id, requester.id).await? else {
-            return Ok(());
-        };
+    /// A direct message (to the user id: Slack opens the DM channel).
+    async fn open_requester_thread(&self, m: &Mirror<'_>, user: &str) -> Result<(), Delivery> {
+        let (ticket, requester) = (m.ticket, m.ticket.requester.as_ref().map(|p| p.id));
         let text = format!(
             "I opened *{}* for you: {}. Replies in this thread go to the ticket.",
             ticket.number,
             render::escape(&ticket.title)
         );
-        let record = Record {
-            purpose: REQUESTER_THREAD,
-            ticket_id: Some(ticket.id),
-            approval_id: None,
-            person_id: Some(requester.id),
-        };
-        common::post(
-            self,
-            message,
-            Place::channel(&user),
-            Self::text(&text),
-            Some(record),
-        )
-        .await?;
+        let record = Record::ticket(REQUESTER_THREAD, ticket.id, requester);
+        let body = (render::MARKUP.text)(&text);
+        common::post(self, m.message, Place::channel(user), body, Some(record)).await?;
         Ok(())
     }
 
-    async fn card_posted(
-        &self,
-        _message: &OutboxRow,
-        _channel: &str,
-        _id: &str,
-        _ticket: &TicketView,
-    ) -> Result<(), Delivery> {
-        // A Slack thread needs no opening: replies name the card's ts.
-        Ok(())
-    }
-
-    async fn mirrored(&self, message: &OutboxRow, ticket: &TicketView) -> Result<(), Delivery> {
+    /// Home tabs show the ticket too: refresh those of the people it concerns.
+    async fn mirrored(&self, m: &Mirror<'_>) -> Result<(), Delivery> {
         if matches!(
-            message.event.as_str(),
+            m.message.event.as_str(),
             "ticket.created" | "ticket.state_changed" | "ticket.assigned" | "ticket.updated"
         ) {
+            let ticket = m.ticket;
             let people = [
                 ticket.requester.as_ref().map(|p| p.id),
                 ticket.assignee.as_ref().map(|p| p.id),
             ];
-            self.refresh_homes(message.org_id, people, ticket.team.as_ref().map(|t| t.id))
+            self.refresh_homes(m.message.org_id, people, ticket.team.as_ref().map(|t| t.id))
                 .await?;
         }
         Ok(())
     }
 
-    async fn to_person(&self, message: &OutboxRow) -> Result<(), Delivery> {
-        let to = PersonMessage::read::<Self>(message)?;
-        let data = &message.payload.0["data"];
-        match (message.event.as_str(), &to.approval) {
-            ("approval.requested" | "approval.reminder", Some(view)) => {
+    async fn to_person(&self, message: &OutboxRow, to: PersonMessage<'_>) -> Result<(), Delivery> {
+        let dm = Place::channel(to.user);
+        match &to.kind {
+            PersonEvent::ApprovalRequest { view, reminder } => {
                 let mut body = render::approval(view);
-                if message.event == "approval.reminder" {
+                if *reminder {
                     body["text"] =
                         json!(format!("Reminder: {}", body["text"].as_str().unwrap_or("")));
                 }
-                let record = Record {
-                    purpose: APPROVAL,
-                    ticket_id: None,
-                    approval_id: Some(view.id),
-                    person_id: to.person,
-                };
-                common::post(self, message, Place::channel(to.user), body, Some(record)).await?;
-                self.refresh_homes(message.org_id, [to.person, None], None)
-                    .await?;
+                let record = Record::approval(view.id, to.person);
+                common::post(self, message, dm, body, Some(record)).await?;
             }
-            ("approval.updated", Some(view)) => {
+            PersonEvent::ApprovalUpdate(view) => {
                 for copy in to.approval_copies(self, view.id).await? {
                     self.edit(&copy.channel, &copy.ts, render::approval(view))
                         .await?;
                 }
-                self.refresh_homes(message.org_id, [to.person, None], None)
-                    .await?;
             }
-            ("escalation" | "sla.warning" | "sla.breached", _) if data["ticket"].is_string() => {
-                let body = render::alarm(
-                    to.subject,
-                    to.text,
-                    data["ticket"].as_str().unwrap_or_default(),
-                );
-                common::post(self, message, Place::channel(to.user), body, None).await?;
+            PersonEvent::Alarm {
+                ticket: Some(number),
+            } => {
+                let body = render::alarm(to.subject, to.text, number);
+                common::post(self, message, dm, body, None).await?;
             }
-            _ => {
-                let text = format!(
-                    "{}\n{}",
-                    Self::bold(&render::escape(to.subject)),
-                    render::escape(to.text)
-                );
-                common::post(
-                    self,
-                    message,
-                    Place::channel(to.user),
-                    Self::text(&text),
-                    None,
-                )
+            PersonEvent::Alarm { ticket: None } | PersonEvent::Notice => {
+                let subject = render::escape(to.subject);
+                let text = format!("*{subject}*\n{}", render::escape(to.text));
+                common::post(self, message, dm, (render::MARKUP.text)(&text), None).await?;
+            }
+        }
+        if matches!(
+            to.kind,
+            PersonEvent::ApprovalRequest { .. } | PersonEvent::ApprovalUpdate(_)
+        ) {
+            self.refresh_homes(message.org_id, [to.person, None], None)
                 .await?;
-            }
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::{
-    channels::common::{self, cut},
+    channels::common::{self, cut, deliver::Markup},
     desk::{approvals::ApprovalView, chat::HomeView, views::TicketView},
     domain::form::{FieldKind, FormField, FormOption},
 };
@@ -34,6 +34,16 @@ const MAX_OPTIONS: usize = 100;
 const TITLE_MAX: usize = 24;
 const OPTION_MAX: usize = 75;
 const LABEL_MAX: usize = 2000;
+
+/// Slack's markup for the delivery steps it shares with Discord.
+pub const MARKUP: Markup = Markup {
+    escape,
+    bold: |text| format!("*{text}*"),
+    text: |text| json!({ "text": text }),
+    card,
+    resolution_check,
+    replies_go_to_the_ticket: "Replies in this thread go to the ticket.",
+};
 
 /// Escapes text for Slack's mrkdwn (`&`, `<`, `>`).
 pub fn escape(text: &str) -> String {
