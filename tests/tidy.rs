@@ -496,11 +496,10 @@ fn imports(module: &[String], text: &str) -> Vec<Import> {
             Tok::Ident(w)
                 if w == "macro_rules"
                     && is(i + 1, &Tok::Punct('!'))
-                    && is(i + 3, &Tok::Punct('{')) =>
+                    && is(i + 3, &Tok::Punct('{'))
+                    && macro_body.is_none() =>
             {
-                if macro_body.is_none() {
-                    macro_body = Some(depth + 1);
-                }
+                macro_body = Some(depth + 1);
             }
             Tok::Ident(w) if w == "mod" && is(i + 2, &Tok::Punct('{')) => {
                 if let Some(name) = ident(i + 1) {
