@@ -332,6 +332,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let policy = Policy {
             first_backoff: Duration::from_secs(3600),
+            max_backoff: Duration::from_secs(3600),
             ..quick()
         };
         let (stop, shutdown) = tokio::sync::watch::channel(false);
