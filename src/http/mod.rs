@@ -113,10 +113,15 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(inbox::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     // A route layer, so that only the admin routes' own paths ask for
-    // credentials (anything else still answers 404).
-    let admin = mounted
-        .admin
-        .route_layer(middleware::from_fn_with_state(state.clone(), admins_only));
+    // credentials (anything else still answers 404); axum refuses one on
+    // a router without routes.
+    let admin = if mounted.admin.has_routes() {
+        mounted
+            .admin
+            .route_layer(middleware::from_fn_with_state(state.clone(), admins_only))
+    } else {
+        mounted.admin
+    };
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())
