@@ -1,30 +1,127 @@
 //! Wiring: connect and migrate the database, build the desk, bind the HTTP
-//! listener (port 0 allowed), start the workers, and shut everything down
+//! listener (port 0 allowed), hand the dispatcher its deliverers and mount
+//! the chat platforms' routers, start the long-running tasks under
+//! supervision (`runtime::supervise`: a task that dies is restarted with
+//! backoff, counted, and reported by `/readyz`), and shut everything down
 //! gracefully: stop accepting, finish in-flight requests and the current
 //! outbox batch, then return.
+//!
+//! The one module that knows every layer, so that they need not know each
+//! other: `workers` never names a chat platform, `http` never mounts one.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::{
-    channels::discord::{api::DiscordApi, inbound::Discord, verify::Verifier},
-    channels::slack::inbound::Slack,
+    channels::{
+        discord::{
+            self, api::DiscordApi, deliver::DiscordDeliverer, inbound::Discord, verify::Verifier,
+        },
+        slack::{self, deliver::SlackDeliverer, inbound::Slack},
+    },
     config::Config,
     desk::{admin::DEFAULT_ORG, Desk, DeskSettings},
     http::{self, AppState},
     metrics::Metrics,
+    runtime::{
+        delivery::Deliverer,
+        supervise::{Health, Policy, Supervisor},
+        Shutdown,
+    },
     store::Db,
-    workers::{dispatcher::Dispatcher, scheduler::Scheduler},
+    workers::{
+        dispatcher::Dispatcher, mail::imap::MailboxWorker, mail::smtp::SmtpDeliverer,
+        scheduler::Scheduler, sms::SmsDeliverer, webhook::WebhookDeliverer,
+    },
 };
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
     run_workers: bool,
+    /// Set when Slack is configured: its endpoints are mounted.
+    slack: Option<Slack>,
+    /// Set when Discord is configured: its endpoint is mounted.
+    discord: Option<Discord>,
     /// Set on the very first start: an admin token for the `default` organization.
     pub bootstrap_token: Option<String>,
+}
+
+/// A deliverer for every outbox channel the configuration enables:
+/// webhooks always, each connector when it has credentials.
+pub fn deliverers(desk: &Desk, config: &Config) -> anyhow::Result<Vec<Arc<dyn Deliverer>>> {
+    let timeout = Duration::from_secs(config.outbox.delivery_timeout_secs);
+    let mut deliverers: Vec<Arc<dyn Deliverer>> = vec![Arc::new(WebhookDeliverer::new(
+        desk.db.clone(),
+        &config.outbox,
+    )?)];
+    if config.slack.enabled() {
+        let slack = Slack::new(desk.clone(), &config.slack)?;
+        deliverers.push(Arc::new(SlackDeliverer::new(slack)));
+    }
+    if config.discord.enabled() {
+        let api = DiscordApi::new(&config.discord)?;
+        let fallback =
+            Some(config.discord.fallback_channel.trim().to_string()).filter(|c| !c.is_empty());
+        deliverers.push(Arc::new(DiscordDeliverer::new(
+            api,
+            desk.db.clone(),
+            fallback,
+        )));
+    }
+    if !config.email.smtp_url.is_empty() {
+        deliverers.push(Arc::new(SmtpDeliverer::new(
+            desk.clone(),
+            config.email.smtp_url.expose(),
+            &config.email.from,
+            &config.email.smtp_oauth,
+            timeout,
+        )?));
+    }
+    if config.notifications.sms_enabled() {
+        deliverers.push(Arc::new(SmsDeliverer::new(&config.notifications, timeout)?));
+    } else {
+        tracing::info!("SMS notifications off: notifications.sms_account_sid, sms_auth_token and sms_from are not all set");
+    }
+    Ok(deliverers)
+}
+
+// The configured dispatcher is built here rather than in `workers`, which
+// may not name the chat platforms' deliverers (an inherent impl may live in
+// any module of the crate).
+impl Dispatcher {
+    /// A dispatcher with a deliverer for every channel the configuration
+    /// enables (see [`deliverers`]).
+    pub fn from_config(desk: Desk, config: &Config) -> anyhow::Result<Self> {
+        let deliverers = deliverers(&desk, config)?;
+        Ok(Dispatcher::new(desk, config.outbox.clone(), deliverers))
+    }
+}
+
+/// Runs `worker` under supervision; a restart runs a fresh clone of it as
+/// it was built.
+fn supervised<W, R, F>(
+    supervisor: &Supervisor,
+    name: &str,
+    worker: W,
+    shutdown: &Shutdown,
+    run: R,
+) -> JoinHandle<()>
+where
+    W: Clone + Send + 'static,
+    R: Fn(W, Shutdown) -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let shutdown = shutdown.clone();
+    supervisor.spawn(name, move || {
+        let running = run(worker.clone(), shutdown.clone());
+        async move {
+            running.await;
+            Ok(())
+        }
+    })
 }
 
 /// Connects to the configured database and applies migrations.
@@ -104,10 +201,11 @@ impl Application {
             state: AppState {
                 desk,
                 config: Arc::new(config),
-                slack,
-                discord,
+                workers: Health::new(Policy::default()),
             },
             run_workers,
+            slack,
+            discord,
             bootstrap_token,
         })
     }
@@ -130,39 +228,92 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let config = self.state.config.clone();
         let desk = self.state.desk.clone();
+        let supervisor = Supervisor::new(
+            self.state.workers.clone(),
+            desk.metrics.clone(),
+            stop_rx.clone(),
+        );
         let mut workers = Vec::new();
         if self.run_workers {
             let dispatcher = Dispatcher::from_config(desk.clone(), &config)?;
-            workers.push(tokio::spawn(dispatcher.run(stop_rx.clone())));
+            workers.push(supervised(
+                &supervisor,
+                "dispatcher",
+                dispatcher,
+                &stop_rx,
+                Dispatcher::run,
+            ));
             let poll = Duration::from_millis(config.outbox.poll_interval_ms);
-            workers.push(tokio::spawn(
-                Scheduler::new(desk.clone(), poll).run(stop_rx.clone()),
+            workers.push(supervised(
+                &supervisor,
+                "scheduler",
+                Scheduler::new(desk.clone(), poll),
+                &stop_rx,
+                Scheduler::run,
             ));
             if config.discord.enabled() && config.discord.gateway {
-                let gateway =
-                    crate::channels::discord::gateway::Gateway::new(desk.clone(), &config.discord)?;
-                workers.push(tokio::spawn(gateway.run(stop_rx.clone())));
+                let gateway = discord::gateway::Gateway::new(desk.clone(), &config.discord)?;
+                workers.push(supervised(
+                    &supervisor,
+                    "discord-gateway",
+                    gateway,
+                    &stop_rx,
+                    discord::gateway::Gateway::run,
+                ));
             }
-            for mailbox in crate::workers::mail::imap::workers(&desk, &config.email).await? {
-                tracing::info!(mailbox = %mailbox.name(), "mail intake starting");
-                workers.push(tokio::spawn(mailbox.run(stop_rx.clone())));
+            for mailbox in config.email.mailboxes() {
+                // Built before serving, so a mailbox that cannot be set up
+                // (a bad URL, its organization) stops the start.
+                let worker = MailboxWorker::new(desk.clone(), &mailbox, &config.email).await?;
+                tracing::info!(mailbox = %worker.name(), "mail intake starting");
+                let name = format!("imap:{}", worker.name());
+                let mut first = Some(worker);
+                let (desk, email, shutdown) = (desk.clone(), config.email.clone(), stop_rx.clone());
+                workers.push(supervisor.spawn(&name, move || {
+                    let built = first.take();
+                    let (desk, email, mailbox, shutdown) = (
+                        desk.clone(),
+                        email.clone(),
+                        mailbox.clone(),
+                        shutdown.clone(),
+                    );
+                    async move {
+                        // A restart builds the worker afresh, as a start would.
+                        let worker = match built {
+                            Some(worker) => worker,
+                            None => MailboxWorker::new(desk, &mailbox, &email).await?,
+                        };
+                        worker.run(shutdown).await;
+                        Ok(())
+                    }
+                }));
             }
         }
         // Socket Mode is intake, like the HTTP endpoints: on whether or not
         // this process runs the workers.
-        if let Some(slack) = self
-            .state
-            .slack
-            .clone()
-            .filter(|_| config.slack.socket_mode)
-        {
+        if let Some(slack) = self.slack.clone().filter(|_| config.slack.socket_mode) {
             tracing::info!("Slack Socket Mode starting");
-            workers.push(tokio::spawn(crate::channels::slack::socket::run(
+            workers.push(supervised(
+                &supervisor,
+                "slack-socket-mode",
                 slack,
-                stop_rx.clone(),
-            )));
+                &stop_rx,
+                slack::socket::run,
+            ));
         }
-        let router = http::router(self.state);
+        let mut mounted = http::Mounted::default();
+        if let Some(slack) = &self.slack {
+            mounted.public = mounted.public.merge(slack::routes::router(slack.clone()));
+            mounted.admin = mounted
+                .admin
+                .merge(slack::routes::admin_router(slack.clone()));
+        }
+        if let Some(discord) = &self.discord {
+            mounted.public = mounted
+                .public
+                .merge(discord::routes::router(discord.clone()));
+        }
+        let router = http::router(self.state, mounted);
         let mut http_stop = stop_rx.clone();
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
@@ -179,7 +330,7 @@ impl Application {
             .context("HTTP server task")?
             .context("HTTP server")?;
         for worker in workers {
-            worker.await.context("worker task")?;
+            worker.await.context("worker supervisor task")?;
         }
         desk.db.close().await;
         tracing::info!("stopped");

@@ -1,6 +1,7 @@
 //! Prometheus metrics: HTTP requests and latency by route, tickets created
-//! by kind and channel, outbox depth and failures, timer lag. Gauges that
-//! live in the database (outbox depth, timer lag) are read at scrape time.
+//! by kind and channel, outbox depth and failures, timer lag, restarts of
+//! supervised workers. Gauges that live in the database (outbox depth,
+//! timer lag) are read at scrape time. Imports nothing of the project.
 
 use prometheus_client::{
     encoding::{text::encode, EncodeLabelSet},
@@ -37,6 +38,12 @@ pub struct StateLabels {
     pub state: String,
 }
 
+/// A supervised long-running task (`dispatcher`, `scheduler`, `imap:…`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkerLabels {
+    pub worker: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     http_requests: Family<RouteLabels, Counter>,
@@ -52,6 +59,7 @@ pub struct Metrics {
     timer_oldest_due_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     mail_received: Family<MailLabels, Counter>,
     mail_errors: Family<MailLabels, Counter>,
+    worker_restarts: Family<WorkerLabels, Counter>,
 }
 
 /// `action`: what became of a received mail (`opened`, `commented`, …) or,
@@ -153,7 +161,14 @@ impl Default for Metrics {
             "Mailbox errors by kind (connect, auth, process)",
             mail_errors.clone(),
         );
+        let worker_restarts = Family::<WorkerLabels, Counter>::default();
+        registry.register(
+            "worker_restarts",
+            "Restarts of a long-running task after it panicked, failed or returned",
+            worker_restarts.clone(),
+        );
         Self {
+            worker_restarts,
             mail_received,
             mail_errors,
             registry,
@@ -245,6 +260,30 @@ impl Metrics {
                 action: kind.into(),
             })
             .inc();
+    }
+
+    /// Makes a worker's restart counter exist (at 0) before any restart.
+    pub fn worker_started(&self, worker: &str) {
+        drop(self.worker_restarts.get_or_create(&WorkerLabels {
+            worker: worker.into(),
+        }));
+    }
+
+    pub fn worker_restarted(&self, worker: &str) {
+        self.worker_restarts
+            .get_or_create(&WorkerLabels {
+                worker: worker.into(),
+            })
+            .inc();
+    }
+
+    /// How often `worker` was restarted.
+    pub fn worker_restarts(&self, worker: &str) -> u64 {
+        self.worker_restarts
+            .get_or_create(&WorkerLabels {
+                worker: worker.into(),
+            })
+            .get()
     }
 
     pub fn timer_fired(&self, lag_seconds: f64) {

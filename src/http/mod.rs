@@ -1,6 +1,13 @@
 //! HTTP: the axum router with the REST API under `/api/v1`, operations
 //! endpoints (`/healthz`, `/readyz`, `/metrics`) and the OpenAPI document.
 //! Handlers translate wire DTOs into desk calls; no business rules here.
+//! The chat platforms' endpoints are their own routers, which `app` hands
+//! in as [`Mounted`] routes; an admin-only one sits behind the API's
+//! authentication here.
+//!
+//! May import `desk`, `store`, `domain`, `runtime`, `config` and
+//! `metrics`; never `channels`, `workers` or `app` (`tests/tidy.rs`
+//! checks `channels`).
 
 mod access;
 mod admin;
@@ -10,7 +17,6 @@ mod auth;
 mod catalog;
 mod changes;
 mod cmdb;
-mod discord;
 mod email;
 pub mod error;
 mod escalation;
@@ -22,7 +28,6 @@ mod problems;
 mod rules;
 mod schedules;
 mod sla;
-mod slack;
 mod tickets;
 
 use std::{sync::Arc, time::Instant};
@@ -30,6 +35,7 @@ use std::{sync::Arc, time::Instant};
 use axum::{
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
     middleware::{self, Next},
+    response::IntoResponse,
     response::Response,
     Router,
 };
@@ -39,16 +45,24 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::{config::Config, desk::Desk};
+use crate::{config::Config, desk::Desk, runtime::supervise::Health};
 
 #[derive(Clone)]
 pub struct AppState {
     pub desk: Desk,
     pub config: Arc<Config>,
-    /// Set when Slack is configured: its endpoints are mounted.
-    pub slack: Option<crate::channels::slack::inbound::Slack>,
-    /// Set when Discord is configured: its endpoint is mounted.
-    pub discord: Option<crate::channels::discord::inbound::Discord>,
+    /// How the supervised workers fare (`/readyz` reports failing ones).
+    pub workers: Health,
+}
+
+/// Routes of other layers, mounted beside the API (the chat platforms').
+#[derive(Default)]
+pub struct Mounted {
+    /// Served as they are: the platform's own signature checks guard them.
+    pub public: Router<AppState>,
+    /// Only an organization's admins reach these, signed in as for the
+    /// API; the handler finds their `Actor` in the request's extensions.
+    pub admin: Router<AppState>,
 }
 
 /// Runs one desk use case in its transaction with the request's intake:
@@ -79,7 +93,7 @@ macro_rules! exec_use_case {
 }
 pub(crate) use exec_use_case;
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, mounted: Mounted) -> Router {
     let api = Router::new()
         .merge(tickets::router())
         .merge(admin::router())
@@ -98,18 +112,22 @@ pub fn router(state: AppState) -> Router {
         .merge(email::router())
         .merge(inbox::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
-    let mut platforms = Router::new();
-    if let Some(slack_state) = state.slack.clone() {
-        platforms = platforms.merge(slack::router(slack_state));
-    }
-    if let Some(discord_state) = state.discord.clone() {
-        platforms = platforms.merge(discord::router(discord_state));
-    }
+    // A route layer, so that only the admin routes' own paths ask for
+    // credentials (anything else still answers 404); axum refuses one on
+    // a router without routes.
+    let admin = if mounted.admin.has_routes() {
+        mounted
+            .admin
+            .route_layer(middleware::from_fn_with_state(state.clone(), admins_only))
+    } else {
+        mounted.admin
+    };
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::router())
         .merge(approval_links::router())
-        .merge(platforms)
+        .merge(mounted.public)
+        .merge(admin)
         // A route layer runs after routing, so the matched route is known.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -140,6 +158,20 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// Lets an admin of the caller's organization through, with their `Actor`
+/// for the handler; answers like the API otherwise (401, 403).
+async fn admins_only(
+    extract::Auth(actor): extract::Auth,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Err(refused) = actor.require_admin() {
+        return error::ApiError::from(refused).into_response();
+    }
+    request.extensions_mut().insert(actor);
+    next.run(request).await
 }
 
 struct BearerAuth;

@@ -1,4 +1,6 @@
-//! Operations endpoints: liveness, readiness, Prometheus metrics, OpenAPI.
+//! Operations endpoints: liveness, readiness (the database reachable and
+//! migrated, and no supervised worker failing over and over), Prometheus
+//! metrics, OpenAPI.
 
 use axum::{
     extract::State,
@@ -25,10 +27,20 @@ pub async fn healthz() -> &'static str {
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Database reachable and migrated"), (status = 503, description = "Not ready, with the reason")))]
+    responses((status = 200, description = "Database reachable and migrated, workers running"), (status = 503, description = "Not ready, with the reason")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.desk.db.migrations_applied().await {
-        Ok(true) => (StatusCode::OK, "ready").into_response(),
+        Ok(true) => {
+            // A replica whose dispatcher keeps dying delivers nothing: it
+            // should be taken out of rotation (and looked at), not trusted.
+            let failing = state.workers.failing();
+            if failing.is_empty() {
+                (StatusCode::OK, "ready").into_response()
+            } else {
+                let reasons: Vec<String> = failing.iter().map(ToString::to_string).collect();
+                (StatusCode::SERVICE_UNAVAILABLE, reasons.join("; ")).into_response()
+            }
+        }
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "database migrations pending",

@@ -2,20 +2,21 @@
 //! the outcome — delivered, retry later (exponential backoff with jitter,
 //! `Retry-After` honoured), or dead-lettered after the last attempt.
 //! Delivery is at least once; receivers deduplicate by the delivery id.
-//! Each channel (`webhook`, and each connector's) has a [`Deliverer`];
-//! rows of a channel without one stay pending, visible through the API.
+//! Each channel (`webhook`, and each connector's) has a [`Deliverer`],
+//! handed in by `app`; rows of a channel without one stay pending, visible
+//! through the API.
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
 use rand::Rng;
-use reqwest::header::HeaderMap;
 
-use super::{idle, mail::smtp::SmtpDeliverer, webhook::WebhookDeliverer, Shutdown};
 use crate::{
-    config::{Config, OutboxConfig},
+    config::OutboxConfig,
     desk::Desk,
+    runtime::{
+        delivery::{Deliverer, Delivery},
+        idle, Shutdown,
+    },
     store::{self, outbox::OutboxRow},
 };
 
@@ -23,37 +24,10 @@ use crate::{
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 const BATCH: i64 = 32;
 
-/// Sends the outbox rows of one channel. One attempt per call; the
-/// dispatcher owns claiming, ordering, retries and dead letters.
-pub trait Deliverer: Send + Sync {
-    /// The outbox channel this deliverer handles.
-    fn channel(&self) -> &'static str;
-    fn deliver<'a>(&'a self, message: &'a OutboxRow) -> BoxFuture<'a, Delivery>;
-}
-
-/// What one delivery attempt came to.
-#[derive(Debug, PartialEq)]
-pub enum Delivery {
-    Delivered,
-    /// Try again; `not_before` when the receiver said when (Retry-After).
-    Retry {
-        error: String,
-        not_before: Option<DateTime<Utc>>,
-    },
-    /// No point in trying again.
-    Permanent(String),
-    /// Not the message's fault (the account cannot sign in): try again
-    /// later without counting the attempt, so it is never dead-lettered
-    /// for it.
-    Held {
-        error: String,
-        not_before: Option<DateTime<Utc>>,
-    },
-}
-
 /// Seconds a held message (its account cannot sign in) waits at least.
 const HELD_RETRY_SECS: f64 = 60.0;
 
+#[derive(Clone)]
 pub struct Dispatcher {
     desk: Desk,
     deliverers: Vec<Arc<dyn Deliverer>>,
@@ -61,53 +35,14 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher with a deliverer for every channel the configuration
-    /// enables: webhooks always, each connector when it has credentials.
-    pub fn from_config(desk: Desk, config: &Config) -> anyhow::Result<Self> {
-        let mut deliverers: Vec<Arc<dyn Deliverer>> = vec![Arc::new(WebhookDeliverer::new(
-            desk.db.clone(),
-            &config.outbox,
-        )?)];
-        if config.slack.enabled() {
-            let slack = crate::channels::slack::inbound::Slack::new(desk.clone(), &config.slack)?;
-            deliverers.push(Arc::new(
-                crate::channels::slack::deliver::SlackDeliverer::new(slack),
-            ));
-        }
-        if config.discord.enabled() {
-            let api = crate::channels::discord::api::DiscordApi::new(&config.discord)?;
-            let fallback =
-                Some(config.discord.fallback_channel.trim().to_string()).filter(|c| !c.is_empty());
-            deliverers.push(Arc::new(
-                crate::channels::discord::deliver::DiscordDeliverer::new(
-                    api,
-                    desk.db.clone(),
-                    fallback,
-                ),
-            ));
-        }
-        if !config.email.smtp_url.is_empty() {
-            deliverers.push(Arc::new(SmtpDeliverer::new(
-                desk.clone(),
-                config.email.smtp_url.expose(),
-                &config.email.from,
-                &config.email.smtp_oauth,
-                Duration::from_secs(config.outbox.delivery_timeout_secs),
-            )?));
-        }
-        if config.notifications.sms_enabled() {
-            deliverers.push(Arc::new(super::sms::SmsDeliverer::new(
-                &config.notifications,
-                Duration::from_secs(config.outbox.delivery_timeout_secs),
-            )?));
-        } else {
-            tracing::info!("SMS notifications off: notifications.sms_account_sid, sms_auth_token and sms_from are not all set");
-        }
-        Ok(Self {
+    /// A dispatcher for the channels of `deliverers` (`app` builds them
+    /// from the configuration: this layer knows no chat platform).
+    pub fn new(desk: Desk, settings: OutboxConfig, deliverers: Vec<Arc<dyn Deliverer>>) -> Self {
+        Self {
             desk,
             deliverers,
-            settings: config.outbox.clone(),
-        })
+            settings,
+        }
     }
 
     /// The channels delivered, in claim order.
@@ -250,32 +185,6 @@ pub fn backoff(settings: &OutboxConfig, attempt: u32) -> chrono::Duration {
     chrono::Duration::milliseconds((jittered * 1000.0) as i64)
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<DateTime<Utc>> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(store::now() + chrono::Duration::seconds(seconds.min(86_400) as i64));
-    }
-    DateTime::parse_from_rfc2822(value)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
-}
-
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,21 +204,5 @@ mod tests {
                 "attempt {attempt}: {d}"
             );
         }
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut headers = HeaderMap::new();
-        headers.insert(reqwest::header::RETRY_AFTER, "30".parse().expect("header"));
-        let at = retry_after(&headers).expect("seconds");
-        assert!((at - store::now()).num_seconds() >= 29);
-        headers.insert(
-            reqwest::header::RETRY_AFTER,
-            "Wed, 21 Oct 2037 07:28:00 GMT".parse().expect("header"),
-        );
-        assert_eq!(
-            retry_after(&headers).map(|d| d.timestamp()),
-            Some(2139722880)
-        );
     }
 }

@@ -5,12 +5,15 @@
 
 use std::time::Duration;
 
-use super::{idle, Shutdown};
-use crate::desk::Desk;
+use crate::{
+    desk::Desk,
+    runtime::{idle, Shutdown},
+};
 
 /// Timers handled per transaction.
 pub const BATCH: i64 = 32;
 
+#[derive(Clone)]
 pub struct Scheduler {
     desk: Desk,
     poll: Duration,

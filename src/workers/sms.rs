@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::dispatcher::{error_chain, retry_after, Deliverer, Delivery};
+use crate::runtime::delivery::{error_chain, retry_after, Deliverer, Delivery};
 use crate::{config::NotificationsConfig, store::outbox::OutboxRow};
 
 /// Longest SMS body sent: ten concatenated segments.

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::dispatcher::{error_chain, retry_after, Deliverer, Delivery};
+use crate::runtime::delivery::{error_chain, retry_after, Deliverer, Delivery};
 use crate::{
     config::OutboxConfig,
     store::{self, outbox::OutboxRow, Db},

@@ -24,6 +24,7 @@ mod sla;
 mod slack;
 mod sqlite;
 mod storage;
+mod supervision;
 mod support;
 mod tenancy;
 mod tickets;

@@ -24,8 +24,8 @@ use crate::{
         Desk, DeskError, Intake,
     },
     domain::Channel,
+    runtime::{idle, Shutdown},
     store::{self, mail::Leader},
-    workers::{idle, Shutdown},
 };
 
 /// GUILDS | GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT (privileged).

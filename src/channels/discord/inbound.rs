@@ -832,7 +832,7 @@ async fn act(
             render::ephemeral(&format!(
                 "Rejected {}: {}",
                 view.ticket,
-                crate::channels::slack::render::outcome(&view)
+                crate::channels::common::outcome(&view, str::to_owned)
             ))
         }
         Action::Acknowledge(number, shown) => {

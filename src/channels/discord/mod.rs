@@ -1,14 +1,16 @@
-//! Discord: request signing (`verify`), the REST client that keeps
-//! Discord's rate limits (`api`), message and modal rendering (`render`),
-//! the outbox deliverer (`deliver`) and the translation of interactions
-//! into desk calls (`inbound`), and the optional gateway connection
-//! that reads messages and attachments (`gateway`).
+//! Discord: request signing (`verify`), the HTTP endpoint (`routes`), the
+//! REST client that keeps Discord's rate limits (`api`), message and modal
+//! rendering (`render`), the outbox deliverer (`deliver`), the translation
+//! of interactions into desk calls (`inbound`), and the optional gateway
+//! connection that reads messages and attachments (`gateway`). Never
+//! imports `slack`; what both need is in `channels::common`.
 
 pub mod api;
 pub mod deliver;
 pub mod gateway;
 pub mod inbound;
 pub mod render;
+pub mod routes;
 pub mod verify;
 
 /// The platform name used in outbox rows, identities and chat messages.

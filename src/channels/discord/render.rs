@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::{
+    channels::common::{self, deliver::Markup},
     desk::{approvals::ApprovalView, views::TicketView},
     domain::form::{FieldKind, FormField},
 };
@@ -42,6 +43,19 @@ pub const CARRIED_MAX: usize = 1024;
 /// Message flag: only the person who used the command sees it.
 pub const EPHEMERAL: u64 = 64;
 
+/// Discord's markup for the delivery steps it shares with Slack.
+pub const MARKUP: Markup = Markup {
+    escape,
+    bold: |text| format!("**{text}**"),
+    text: |text| quiet(json!({ "content": cut(text, CONTENT_MAX) })),
+    card,
+    resolution_check,
+    replies_go_to_the_ticket: "Replies here go to the ticket.",
+};
+
+/// Discord's limit on a message's content.
+pub const CONTENT_MAX: usize = 2000;
+
 /// Escapes Discord markdown so names and titles show as written.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -58,7 +72,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Cuts text to `max` characters (Discord rejects longer labels and titles).
-pub use crate::channels::cut;
+pub use crate::channels::common::cut;
 
 fn button(label: &str, custom_id: String, style: u8) -> Value {
     json!({ "type": 2, "style": style, "label": label, "custom_id": custom_id })
@@ -158,13 +172,7 @@ pub fn approval(view: &ApprovalView) -> Value {
             button("Reject", format!("{REJECT}:{}", view.id), 4),
         ])]
     } else {
-        lines.push(format!(
-            "**{}**",
-            crate::channels::slack::render::outcome(view)
-                .replace("&amp;", "&")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-        ));
+        lines.push(format!("**{}**", common::outcome(view, str::to_owned)));
         Vec::new()
     };
     quiet(json!({ "content": cut(&lines.join("\n"), 2000), "components": components }))

@@ -17,8 +17,8 @@ use super::{
 use crate::{
     desk::{chat::ticket_from_text, DeskError, Intake, Outcome},
     domain::{Channel, Kind},
+    runtime::delivery::Delivery,
     store::outbox::OutboxRow,
-    workers::dispatcher::Delivery,
 };
 
 /// Outbox events of deferred work.

@@ -12,7 +12,8 @@
 //! acknowledgement (see `deferred`).
 //!
 //! A message an outbox row already posted is edited, not posted again, when
-//! the row is retried.
+//! the row is retried. The steps Discord shares are in `common::deliver`;
+//! here are Slack's calls and markup, the home tabs and messages to people.
 
 use std::sync::Arc;
 
@@ -26,16 +27,12 @@ use super::{
     render, PLATFORM,
 };
 use crate::{
-    desk::{
-        approvals::ApprovalView,
-        chat::{
-            ticket_target, APPROVAL, DEFERRED, REQUESTER_THREAD, RESOLUTION_CHECK, TRIAGE_CARD,
-        },
-        new_id,
-        views::TicketView,
+    channels::common::deliver::{
+        self as common, ChatPlatform, Markup, Mirror, PersonEvent, PersonMessage, Place, Record,
     },
-    store::{self, chat::ChatMessageRow, outbox::OutboxRow, Db},
-    workers::dispatcher::{Deliverer, Delivery},
+    desk::chat::{DEFERRED, REQUESTER_THREAD},
+    runtime::delivery::{Deliverer, Delivery},
+    store::{chat::ChatMessageRow, outbox::OutboxRow, Db},
 };
 
 pub struct SlackDeliverer {
@@ -48,30 +45,9 @@ pub struct SlackDeliverer {
 impl From<ApiFailure> for Delivery {
     fn from(failure: ApiFailure) -> Self {
         match failure {
-            ApiFailure::Retry { error, after } => Delivery::Retry {
-                error,
-                not_before: after
-                    .and_then(|d| chrono::Duration::from_std(d).ok())
-                    .map(|d| store::now() + d),
-            },
+            ApiFailure::Retry { error, after } => Delivery::retry_in(error, after),
             ApiFailure::Permanent(error) => Delivery::Permanent(error),
         }
-    }
-}
-
-/// What a posted message is recorded as, so later events find it.
-#[derive(Clone, Copy)]
-struct Record<'a> {
-    purpose: &'a str,
-    ticket_id: Option<Uuid>,
-    approval_id: Option<Uuid>,
-    person_id: Option<Uuid>,
-}
-
-fn db_retry(e: sqlx::Error) -> Delivery {
-    Delivery::Retry {
-        error: format!("database: {e}"),
-        not_before: None,
     }
 }
 
@@ -84,7 +60,7 @@ impl SlackDeliverer {
         }
     }
 
-    async fn send(&self, message: &OutboxRow) -> Delivery {
+    async fn send_row(&self, message: &OutboxRow) -> Delivery {
         if message.target.starts_with(DEFERRED) {
             return self.slack.deferred(message).await;
         }
@@ -97,84 +73,7 @@ impl SlackDeliverer {
             },
             Err(failure) => return failure.into(),
         };
-        scoped.send_scoped(message).await
-    }
-
-    async fn send_scoped(&self, message: &OutboxRow) -> Delivery {
-        let result = match ticket_target(&message.target) {
-            Some(ticket) => self.mirror(message, ticket).await,
-            None => self.to_person(message).await,
-        };
-        match result {
-            Ok(()) => Delivery::Delivered,
-            Err(delivery) => delivery,
-        }
-    }
-
-    /// Posts `body` to `channel` (in `thread_ts` if given); records it
-    /// under `purpose` when asked. A retried row edits what it posted.
-    #[allow(clippy::too_many_arguments)]
-    async fn post(
-        &self,
-        message: &OutboxRow,
-        channel: &str,
-        thread_ts: Option<&str>,
-        body: Value,
-        record: Option<Record<'_>>,
-    ) -> Result<String, Delivery> {
-        if let Some(Record { purpose, .. }) = record {
-            if let Some(done) = store::chat::for_outbox(&self.db, message.id)
-                .await
-                .map_err(db_retry)?
-                .filter(|m| m.purpose == purpose)
-            {
-                self.update(&done.channel, &done.ts, body).await?;
-                return Ok(done.ts);
-            }
-        }
-        let mut request = body;
-        request["channel"] = json!(channel);
-        if let Some(thread) = thread_ts {
-            request["thread_ts"] = json!(thread);
-        }
-        let answer = self.api.call("chat.postMessage", &request).await?;
-        let ts = answer["ts"].as_str().unwrap_or_default().to_string();
-        let posted_channel = answer["channel"].as_str().unwrap_or(channel).to_string();
-        if let Some(Record {
-            purpose,
-            ticket_id,
-            approval_id,
-            person_id,
-        }) = record
-        {
-            store::chat::record_posted(
-                &self.db,
-                &ChatMessageRow {
-                    id: new_id(),
-                    org_id: message.org_id,
-                    platform: PLATFORM.into(),
-                    purpose: purpose.into(),
-                    ticket_id,
-                    approval_id,
-                    person_id,
-                    channel: posted_channel,
-                    ts: ts.clone(),
-                    outbox_id: Some(message.id),
-                    created_at: store::now(),
-                },
-            )
-            .await
-            .map_err(db_retry)?;
-        }
-        Ok(ts)
-    }
-
-    async fn update(&self, channel: &str, ts: &str, body: Value) -> Result<(), Delivery> {
-        let mut request = body;
-        request["channel"] = json!(channel);
-        request["ts"] = json!(ts);
-        self.api.call("chat.update", &request).await?;
-        Ok(())
+        common::deliver(&scoped, message).await
     }
 
     /// Refreshes the home tab of whoever a ticket change concerns (its
@@ -186,9 +85,9 @@ impl SlackDeliverer {
         people: [Option<Uuid>; 2],
         team: Option<Uuid>,
     ) -> Result<(), Delivery> {
-        let viewers = store::chat::home_viewers(&self.db, PLATFORM, org_id, &people, team)
+        let viewers = crate::store::chat::home_viewers(&self.db, PLATFORM, org_id, &people, team)
             .await
-            .map_err(db_retry)?;
+            .map_err(common::db_retry)?;
         for viewer in viewers {
             if let Some(person) = viewer.person_id {
                 self.slack
@@ -198,282 +97,124 @@ impl SlackDeliverer {
         }
         Ok(())
     }
+}
 
-    async fn mirror(&self, message: &OutboxRow, ticket_id: Uuid) -> Result<(), Delivery> {
-        self.mirror_ticket(message, ticket_id).await?;
-        if matches!(
-            message.event.as_str(),
-            "ticket.created" | "ticket.state_changed" | "ticket.assigned" | "ticket.updated"
-        ) {
-            if let Ok(ticket) =
-                serde_json::from_value::<TicketView>(message.payload.0["ticket"].clone())
-            {
-                let people = [
-                    ticket.requester.as_ref().map(|p| p.id),
-                    ticket.assignee.as_ref().map(|p| p.id),
-                ];
-                self.refresh_homes(message.org_id, people, ticket.team.as_ref().map(|t| t.id))
-                    .await?;
-            }
+impl ChatPlatform for SlackDeliverer {
+    const PLATFORM: &'static str = PLATFORM;
+    const MARKUP: Markup = render::MARKUP;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    async fn send(&self, to: Place<'_>, body: Value) -> Result<(String, String), Delivery> {
+        let mut request = body;
+        request["channel"] = json!(to.channel);
+        if let Some(thread) = to.thread {
+            request["thread_ts"] = json!(thread);
         }
+        let answer = self.api.call("chat.postMessage", &request).await?;
+        let ts = answer["ts"].as_str().unwrap_or_default().to_string();
+        // A user id as the channel posts into the direct-message channel.
+        let channel = answer["channel"].as_str().unwrap_or(to.channel).to_string();
+        Ok((channel, ts))
+    }
+
+    async fn edit(&self, channel: &str, ts: &str, body: Value) -> Result<(), Delivery> {
+        let mut request = body;
+        request["channel"] = json!(channel);
+        request["ts"] = json!(ts);
+        self.api.call("chat.update", &request).await?;
         Ok(())
     }
 
-    async fn mirror_ticket(&self, message: &OutboxRow, ticket_id: Uuid) -> Result<(), Delivery> {
-        let payload = &message.payload.0;
-        let Ok(ticket) = serde_json::from_value::<TicketView>(payload["ticket"].clone()) else {
-            return Err(Delivery::Permanent("outbox payload has no ticket".into()));
-        };
-        let origin = &payload["origin"];
-        let from_thread = |channel: &str, ts: &str| {
-            origin["platform"] == PLATFORM && origin["channel"] == channel && origin["ts"] == ts
-        };
-        let threads = store::chat::for_ticket(&self.db, PLATFORM, ticket_id, REQUESTER_THREAD)
-            .await
-            .map_err(db_retry)?;
-        let cards = store::chat::for_ticket(&self.db, PLATFORM, ticket_id, TRIAGE_CARD)
-            .await
-            .map_err(db_retry)?;
-        let comment = &payload["details"]["comment"];
-        let internal = comment["internal"].as_bool() == Some(true);
-
-        // The requester's thread.
-        match message.event.as_str() {
-            "ticket.created" => match threads.first() {
-                Some(thread) => {
-                    let text = format!(
-                        "Thanks — I opened *{}* for you: {}. Replies in this thread go to the ticket.",
-                        ticket.number,
-                        render::escape(&ticket.title)
-                    );
-                    self.post(
-                        message,
-                        &thread.channel,
-                        Some(&thread.ts),
-                        json!({ "text": text }),
-                        None,
-                    )
-                    .await?;
-                }
-                None => self.open_requester_thread(message, &ticket).await?,
-            },
-            "ticket.commented" if !internal => {
-                for thread in &threads {
-                    if !from_thread(&thread.channel, &thread.ts) {
-                        let text = comment_text(comment);
-                        self.post(
-                            message,
-                            &thread.channel,
-                            Some(&thread.ts),
-                            json!({ "text": text }),
-                            None,
-                        )
-                        .await?;
-                    }
-                }
-            }
-            "ticket.state_changed" => {
-                for thread in &threads {
-                    let to = payload["details"]["to"].as_str().unwrap_or(&ticket.state);
-                    let body = if to == "resolved" {
-                        render::resolution_check(&ticket)
-                    } else {
-                        json!({ "text": format!("*{}* is now *{to}*.", ticket.number) })
-                    };
-                    let record = (to == "resolved").then_some(Record {
-                        purpose: RESOLUTION_CHECK,
-                        ticket_id: Some(ticket_id),
-                        approval_id: None,
-                        person_id: thread.person_id,
-                    });
-                    self.post(message, &thread.channel, Some(&thread.ts), body, record)
-                        .await?;
-                }
-            }
-            _ => {}
+    /// Replies go under the message that opened the conversation.
+    fn in_requester_thread(thread: &ChatMessageRow) -> Place<'_> {
+        Place {
+            channel: &thread.channel,
+            thread: Some(&thread.ts),
         }
-
-        // The team's triage card and its thread.
-        match cards.first() {
-            Some(card) => {
-                self.update(&card.channel, &card.ts, render::card(&ticket))
-                    .await?;
-                if message.event == "ticket.commented" && !from_thread(&card.channel, &card.ts) {
-                    let text = comment_text(comment);
-                    self.post(
-                        message,
-                        &card.channel,
-                        Some(&card.ts),
-                        json!({ "text": text }),
-                        None,
-                    )
-                    .await?;
-                }
-            }
-            None => {
-                if let Some(channel) = self.team_channel(message.org_id, &ticket).await? {
-                    self.post(
-                        message,
-                        &channel,
-                        None,
-                        render::card(&ticket),
-                        Some(Record {
-                            purpose: TRIAGE_CARD,
-                            ticket_id: Some(ticket_id),
-                            approval_id: None,
-                            person_id: None,
-                        }),
-                    )
-                    .await?;
-                }
-            }
-        }
-        Ok(())
     }
 
-    /// A ticket raised through Slack without a thread (a slash command, a
-    /// modal): the confirmation goes to the requester as a direct message,
-    /// which becomes their thread.
-    async fn open_requester_thread(
-        &self,
-        message: &OutboxRow,
-        ticket: &TicketView,
-    ) -> Result<(), Delivery> {
-        if ticket.channel != PLATFORM {
-            return Ok(());
-        }
-        let Some(requester) = &ticket.requester else {
-            return Ok(());
-        };
-        let Some(user) = self.slack_user(message.org_id, requester.id).await? else {
-            return Ok(());
-        };
+    fn in_card_thread(card: &ChatMessageRow) -> Place<'_> {
+        Self::in_requester_thread(card)
+    }
+
+    /// Teams may name their channel `#name`; Slack wants it without `#`.
+    fn team_channel(configured: &str) -> Option<String> {
+        Some(configured.trim().trim_start_matches('#').to_string()).filter(|c| !c.is_empty())
+    }
+
+    /// A direct message (to the user id: Slack opens the DM channel).
+    async fn open_requester_thread(&self, m: &Mirror<'_>, user: &str) -> Result<(), Delivery> {
+        let (ticket, requester) = (m.ticket, m.ticket.requester.as_ref().map(|p| p.id));
         let text = format!(
             "I opened *{}* for you: {}. Replies in this thread go to the ticket.",
             ticket.number,
             render::escape(&ticket.title)
         );
-        self.post(
-            message,
-            &user,
-            None,
-            json!({ "text": text }),
-            Some(Record {
-                purpose: REQUESTER_THREAD,
-                ticket_id: Some(ticket.id),
-                approval_id: None,
-                person_id: Some(requester.id),
-            }),
-        )
-        .await?;
+        let record = Record::ticket(REQUESTER_THREAD, ticket.id, requester);
+        let body = (render::MARKUP.text)(&text);
+        common::post(self, m.message, Place::channel(user), body, Some(record)).await?;
         Ok(())
     }
 
-    async fn team_channel(
-        &self,
-        org_id: Uuid,
-        ticket: &TicketView,
-    ) -> Result<Option<String>, Delivery> {
-        let Some(team) = &ticket.team else {
-            return Ok(None);
-        };
-        let mut tx = self.db.read().await.map_err(db_retry)?;
-        let row = store::teams::find_team(&mut tx, org_id, team.id)
-            .await
-            .map_err(db_retry)?;
-        Ok(row
-            .and_then(|t| t.default_channel)
-            .map(|c| c.trim().trim_start_matches('#').to_string())
-            .filter(|c| !c.is_empty()))
-    }
-
-    /// The person's Slack user id, if they have a Slack identity.
-    async fn slack_user(&self, org_id: Uuid, person: Uuid) -> Result<Option<String>, Delivery> {
-        let mut tx = self.db.read().await.map_err(db_retry)?;
-        let identities = store::identity::list_identities(&mut tx, org_id, person)
-            .await
-            .map_err(db_retry)?;
-        Ok(identities
-            .into_iter()
-            .find(|i| i.kind == PLATFORM)
-            .map(|i| i.external_id))
-    }
-
-    async fn to_person(&self, message: &OutboxRow) -> Result<(), Delivery> {
-        let payload = &message.payload.0;
-        let Some((_, user)) = message.target.split_once(':') else {
-            return Err(Delivery::Permanent(format!(
-                "bad Slack target `{}`",
-                message.target
-            )));
-        };
-        let person = payload["person"]
-            .as_str()
-            .and_then(|p| Uuid::parse_str(p).ok());
-        let approval =
-            serde_json::from_value::<ApprovalView>(payload["data"]["approval"].clone()).ok();
-        match (message.event.as_str(), approval) {
-            ("approval.requested" | "approval.reminder", Some(view)) => {
-                let mut body = render::approval(&view);
-                if message.event == "approval.reminder" {
-                    body["text"] =
-                        json!(format!("Reminder: {}", body["text"].as_str().unwrap_or("")));
-                }
-                self.post(
-                    message,
-                    user,
-                    None,
-                    body,
-                    Some(Record {
-                        purpose: APPROVAL,
-                        ticket_id: None,
-                        approval_id: Some(view.id),
-                        person_id: person,
-                    }),
-                )
+    /// Home tabs show the ticket too: refresh those of the people it concerns.
+    async fn mirrored(&self, m: &Mirror<'_>) -> Result<(), Delivery> {
+        if matches!(
+            m.message.event.as_str(),
+            "ticket.created" | "ticket.state_changed" | "ticket.assigned" | "ticket.updated"
+        ) {
+            let ticket = m.ticket;
+            let people = [
+                ticket.requester.as_ref().map(|p| p.id),
+                ticket.assignee.as_ref().map(|p| p.id),
+            ];
+            self.refresh_homes(m.message.org_id, people, ticket.team.as_ref().map(|t| t.id))
                 .await?;
-                self.refresh_homes(message.org_id, [person, None], None)
-                    .await?;
-            }
-            ("approval.updated", Some(view)) => {
-                let copies = store::chat::for_approval(&self.db, PLATFORM, view.id)
-                    .await
-                    .map_err(db_retry)?;
-                for copy in copies.iter().filter(|c| c.person_id == person) {
-                    self.update(&copy.channel, &copy.ts, render::approval(&view))
-                        .await?;
-                }
-                self.refresh_homes(message.org_id, [person, None], None)
-                    .await?;
-            }
-            ("escalation" | "sla.warning" | "sla.breached", _)
-                if payload["data"]["ticket"].is_string() =>
-            {
-                let body = render::alarm(
-                    payload["subject"].as_str().unwrap_or_default(),
-                    payload["text"].as_str().unwrap_or_default(),
-                    payload["data"]["ticket"].as_str().unwrap_or_default(),
-                );
-                self.post(message, user, None, body, None).await?;
-            }
-            _ => {
-                let text = payload["text"].as_str().unwrap_or_default();
-                let subject = payload["subject"].as_str().unwrap_or_default();
-                let body = json!({ "text": format!("*{}*\n{}", render::escape(subject), render::escape(text)) });
-                self.post(message, user, None, body, None).await?;
-            }
         }
         Ok(())
     }
-}
 
-fn comment_text(comment: &Value) -> String {
-    let author = comment["author"]["name"]
-        .as_str()
-        .or_else(|| comment["author_name"].as_str())
-        .unwrap_or("Someone");
-    let body = comment["body"].as_str().unwrap_or_default();
-    format!("*{}*: {}", render::escape(author), render::escape(body))
+    async fn to_person(&self, message: &OutboxRow, to: PersonMessage<'_>) -> Result<(), Delivery> {
+        let dm = Place::channel(to.user);
+        match &to.kind {
+            PersonEvent::ApprovalRequest { view, reminder } => {
+                let mut body = render::approval(view);
+                if *reminder {
+                    body["text"] =
+                        json!(format!("Reminder: {}", body["text"].as_str().unwrap_or("")));
+                }
+                let record = Record::approval(view.id, to.person);
+                common::post(self, message, dm, body, Some(record)).await?;
+            }
+            PersonEvent::ApprovalUpdate(view) => {
+                for copy in to.approval_copies(self, view.id).await? {
+                    self.edit(&copy.channel, &copy.ts, render::approval(view))
+                        .await?;
+                }
+            }
+            PersonEvent::Alarm {
+                ticket: Some(number),
+            } => {
+                let body = render::alarm(to.subject, to.text, number);
+                common::post(self, message, dm, body, None).await?;
+            }
+            PersonEvent::Alarm { ticket: None } | PersonEvent::Notice => {
+                let subject = render::escape(to.subject);
+                let text = format!("*{subject}*\n{}", render::escape(to.text));
+                common::post(self, message, dm, (render::MARKUP.text)(&text), None).await?;
+            }
+        }
+        if matches!(
+            to.kind,
+            PersonEvent::ApprovalRequest { .. } | PersonEvent::ApprovalUpdate(_)
+        ) {
+            self.refresh_homes(message.org_id, [to.person, None], None)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 impl Deliverer for SlackDeliverer {
@@ -482,6 +223,6 @@ impl Deliverer for SlackDeliverer {
     }
 
     fn deliver<'a>(&'a self, message: &'a OutboxRow) -> BoxFuture<'a, Delivery> {
-        Box::pin(self.send(message))
+        Box::pin(self.send_row(message))
     }
 }

@@ -5,6 +5,11 @@
 //! the `trigger_id` of a command or click), so Slack's retries change
 //! nothing; anything slow (opening a modal, an ephemeral answer) happens
 //! after the answer, never before.
+//!
+//! Why one file: events, slash commands and interactions are one `impl
+//! Slack` over the same private helpers (intake keys, contacts, refusals,
+//! ephemeral answers, views opened after the answer); split by input kind,
+//! each part would need those helpers widened to the whole `slack` folder.
 
 use std::{collections::HashMap, sync::Arc};
 

@@ -1,8 +1,10 @@
-//! Slack: request signing (`verify`), the Web API client with per-method
-//! pacing (`api`), Block Kit rendering (`render`), the outbox deliverer
-//! (`deliver`), work deferred past the acknowledgement (`deferred`) and the translation of events, slash commands and
-//! interactions into desk calls (`inbound`), Socket Mode (`socket`), and
-//! OAuth installs of several workspaces (`installs`, `oauth`).
+//! Slack: request signing (`verify`), the HTTP endpoints (`routes`), the
+//! Web API client with per-method pacing (`api`), Block Kit rendering
+//! (`render`), the outbox deliverer (`deliver`), work deferred past the
+//! acknowledgement (`deferred`), the translation of events, slash commands
+//! and interactions into desk calls (`inbound`), Socket Mode (`socket`),
+//! and OAuth installs of several workspaces (`installs`, `oauth`). Never
+//! imports `discord`; what both need is in `channels::common`.
 
 pub mod api;
 pub mod deferred;
@@ -11,6 +13,7 @@ pub mod inbound;
 pub mod installs;
 pub mod oauth;
 pub mod render;
+pub mod routes;
 pub mod socket;
 pub mod verify;
 

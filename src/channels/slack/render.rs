@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::{
-    channels::cut,
+    channels::common::{self, cut, deliver::Markup},
     desk::{approvals::ApprovalView, chat::HomeView, views::TicketView},
     domain::form::{FieldKind, FormField, FormOption},
 };
@@ -34,6 +34,16 @@ const MAX_OPTIONS: usize = 100;
 const TITLE_MAX: usize = 24;
 const OPTION_MAX: usize = 75;
 const LABEL_MAX: usize = 2000;
+
+/// Slack's markup for the delivery steps it shares with Discord.
+pub const MARKUP: Markup = Markup {
+    escape,
+    bold: |text| format!("*{text}*"),
+    text: |text| json!({ "text": text }),
+    card,
+    resolution_check,
+    replies_go_to_the_ticket: "Replies in this thread go to the ticket.",
+};
 
 /// Escapes text for Slack's mrkdwn (`&`, `<`, `>`).
 pub fn escape(text: &str) -> String {
@@ -211,44 +221,10 @@ pub fn approval(view: &ApprovalView) -> Value {
     } else {
         blocks.push(json!({
             "type": "context",
-            "elements": [{ "type": "mrkdwn", "text": outcome(view) }],
+            "elements": [{ "type": "mrkdwn", "text": common::outcome(view, escape) }],
         }));
     }
     json!({ "text": format!("Approval for {}: {}", view.ticket, view.status), "blocks": blocks })
-}
-
-/// "Approved by Ada Lovelace, 14:02 UTC" and the like.
-pub fn outcome(view: &ApprovalView) -> String {
-    let last = view
-        .stages
-        .iter()
-        .flat_map(|s| s.decisions.iter())
-        .max_by_key(|d| d.at);
-    let verb = match view.status.as_str() {
-        "approved" => "Approved",
-        "rejected" => "Rejected",
-        "cancelled" => "Cancelled",
-        other => other,
-    };
-    match (last, view.status.as_str()) {
-        (_, "cancelled") => "Cancelled with its ticket".into(),
-        (Some(d), _)
-            if view
-                .reason
-                .as_deref()
-                .is_none_or(|r| r.starts_with("rejected by")) =>
-        {
-            format!(
-                "{verb} by {}, {} UTC",
-                escape(&d.approver.name),
-                d.at.format("%H:%M")
-            )
-        }
-        (_, _) => match &view.reason {
-            Some(reason) => format!("{verb}: {}", escape(reason)),
-            None => verb.to_string(),
-        },
-    }
 }
 
 /// "Is this solved?" with Yes / No, sent when a ticket is resolved.

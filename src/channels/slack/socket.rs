@@ -16,8 +16,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{api::ApiFailure, inbound::Reply, inbound::Slack};
-/// Flips to true at shutdown (the workers' signal).
-pub type Shutdown = tokio::sync::watch::Receiver<bool>;
+use crate::runtime::{tls, Shutdown};
 
 /// Backoff between failed connection attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
@@ -85,7 +84,7 @@ async fn connect_once(slack: &Slack, shutdown: &mut Shutdown) -> anyhow::Result<
     let tcp = TcpStream::connect((host.as_str(), port)).await?;
     tcp.set_nodelay(true)?;
     if secure {
-        let tls = tls_connect(&host, tcp).await?;
+        let tls = tls::connect(&host, tcp).await?;
         let (socket, _) = tokio_tungstenite::client_async(url.as_str(), tls).await?;
         serve(slack, socket, shutdown).await
     } else {
@@ -195,29 +194,4 @@ pub async fn handle(slack: &Slack, envelope: &Value) -> Option<Value> {
         }
         _ => Some(json!({ "envelope_id": id })),
     }
-}
-
-/// TLS for `wss://` with the webpki roots and the ring provider (no
-/// OpenSSL, no second crypto provider).
-async fn tls_connect(
-    host: &str,
-    tcp: TcpStream,
-) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    use anyhow::Context;
-    let roots = tokio_rustls::rustls::RootCertStore::from_iter(
-        webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
-    );
-    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
-        tokio_rustls::rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .context("TLS protocol versions")?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
-        .with_context(|| format!("`{host}` is not a valid TLS server name"))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .with_context(|| format!("TLS handshake with {host}"))
 }

@@ -35,8 +35,8 @@ use crate::{
         Desk, DeskError,
     },
     domain::mail::{MailUrl, Protocol, Security},
+    runtime::{self, Shutdown},
     store::{self, mail::Leader},
-    workers::Shutdown,
 };
 
 /// Messages fetched per `UID FETCH`.
@@ -164,12 +164,12 @@ impl MailboxWorker {
                 Ok(Some(leader)) => leader,
                 Ok(None) => {
                     tracing::debug!(mailbox = %self.name(), "another replica reads this mailbox");
-                    super::super::idle(&mut shutdown, None, self.poll_interval).await;
+                    runtime::idle(&mut shutdown, None, self.poll_interval).await;
                     continue;
                 }
                 Err(e) => {
                     tracing::warn!(mailbox = %self.name(), error = %e, "leader election failed");
-                    super::super::idle(&mut shutdown, None, backoff).await;
+                    runtime::idle(&mut shutdown, None, backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
@@ -204,7 +204,7 @@ impl MailboxWorker {
                         tracing::warn!(mailbox = %self.name(), error = %format!("{e:#}"), retry_in = ?backoff, "mailbox connection failed; reconnecting");
                     }
                     leader.release().await;
-                    super::super::idle(&mut shutdown, None, backoff).await;
+                    runtime::idle(&mut shutdown, None, backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
@@ -242,14 +242,14 @@ impl MailboxWorker {
             let pass = self.take_in(&mut session).await?;
             if pass.processed > 0 || pass.stopped_early {
                 if pass.stopped_early {
-                    super::super::idle(shutdown, None, Duration::from_secs(1)).await;
+                    runtime::idle(shutdown, None, Duration::from_secs(1)).await;
                 }
                 continue;
             }
             if idle {
                 session = self.wait_idle(session, shutdown).await?;
             } else {
-                super::super::idle(shutdown, None, self.poll_interval).await;
+                runtime::idle(shutdown, None, self.poll_interval).await;
                 // Keeps the connection alive and notices a dropped one.
                 session.noop().await.context("NOOP")?;
             }
@@ -287,7 +287,7 @@ impl MailboxWorker {
         let _ = tcp.set_nodelay(true);
         let stream: Box<dyn Io> = match url.security {
             Security::Plain => Box::new(tcp),
-            Security::Tls => Box::new(tls(&url.host, tcp).await?),
+            Security::Tls => Box::new(runtime::tls::connect(&url.host, tcp).await?),
             Security::StartTls => {
                 let mut client = Client::new(tcp);
                 client
@@ -298,7 +298,7 @@ impl MailboxWorker {
                     .run_command_and_check_ok("STARTTLS", None)
                     .await
                     .context("STARTTLS")?;
-                Box::new(tls(&url.host, client.into_inner()).await?)
+                Box::new(runtime::tls::connect(&url.host, client.into_inner()).await?)
             }
         };
         let mut client = Client::new(stream);
@@ -762,28 +762,6 @@ impl Plan {
     }
 }
 
-async fn tls(
-    host: &str,
-    tcp: TcpStream,
-) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let roots = tokio_rustls::rustls::RootCertStore::from_iter(
-        webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
-    );
-    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
-        tokio_rustls::rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .context("TLS protocol versions")?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
-        .with_context(|| format!("`{host}` is not a valid TLS server name"))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .with_context(|| format!("TLS handshake with {host}"))
-}
-
 /// The server refused our credentials (as opposed to a network failure).
 #[derive(Debug, thiserror::Error)]
 #[error("authentication failed: {0}")]
@@ -807,13 +785,4 @@ impl async_imap::Authenticator for XOAuth2 {
             String::new()
         }
     }
-}
-
-/// The intake workers of every configured mailbox.
-pub async fn workers(desk: &Desk, email: &EmailConfig) -> anyhow::Result<Vec<MailboxWorker>> {
-    let mut all = Vec::new();
-    for mailbox in email.mailboxes() {
-        all.push(MailboxWorker::new(desk.clone(), &mailbox, email).await?);
-    }
-    Ok(all)
 }

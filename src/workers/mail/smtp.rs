@@ -24,14 +24,12 @@ use lettre::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{
-    super::dispatcher::{error_chain, Deliverer, Delivery},
-    oauth::TokenSource,
-};
+use super::oauth::TokenSource;
 use crate::{
     config::OAuthConfig,
     desk::Desk,
     domain::mail::{self, MailUrl, Protocol, Security},
+    runtime::delivery::{error_chain, Deliverer, Delivery},
     store::{self, outbox::OutboxRow, Db, Exec},
 };
 

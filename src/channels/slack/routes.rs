@@ -1,7 +1,10 @@
-//! `/slack/events`, `/slack/commands`, `/slack/interactions`: the signature
-//! is checked before anything else (401 and nothing stored when it fails),
-//! then the request goes to `channels::slack::inbound`. Mounted only when
-//! Slack is configured.
+//! Slack's HTTP endpoints: `/slack/events`, `/slack/commands`,
+//! `/slack/interactions` — the signature is checked before anything else
+//! (401 and nothing stored when it fails), then the request goes to
+//! `inbound` — and the OAuth install flow (`/slack/install` for admins,
+//! `/slack/oauth/callback` for Slack's redirect). `app` mounts them when
+//! Slack is configured; the install link sits behind the HTTP layer's API
+//! authentication, which hands its handler the signed-in admin.
 
 use axum::{
     body::Bytes,
@@ -9,20 +12,21 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
-    Json, Router,
+    Extension, Json, Router,
 };
 
-use super::{error::ApiError, extract::Auth, AppState};
-
-use crate::channels::slack::{
+use super::{
     inbound::{Reply, Slack},
+    oauth::InstallError,
     verify::verify,
 };
+use crate::desk::{Actor, DeskError};
 
-pub fn router(slack: Slack) -> Router<AppState> {
+/// The endpoints Slack calls (signed requests, the OAuth redirect).
+pub fn router<S: Clone + Send + Sync + 'static>(slack: Slack) -> Router<S> {
     // The OAuth install flow (several workspaces), when configured.
     let oauth = if slack.settings.oauth_enabled() {
-        Router::new().route("/slack/install", get(install)).route(
+        Router::new().route(
             "/slack/oauth/callback",
             get(oauth_callback).with_state(slack.clone()),
         )
@@ -103,15 +107,19 @@ async fn interactions(State(slack): State<Slack>, headers: HeaderMap, body: Byte
     }
 }
 
+/// The endpoints an organization's admin opens: to be mounted behind API
+/// authentication that puts the admin's [`Actor`] in the request.
+pub fn admin_router<S: Clone + Send + Sync + 'static>(slack: Slack) -> Router<S> {
+    if slack.settings.oauth_enabled() {
+        Router::new().route("/slack/install", get(install).with_state(slack))
+    } else {
+        Router::new()
+    }
+}
+
 /// `GET /slack/install` (admins): redirects to Slack's authorize page to
 /// install the app in a workspace of the caller's organization.
-async fn install(State(state): State<AppState>, Auth(actor): Auth) -> Response {
-    if let Err(e) = actor.require_admin() {
-        return ApiError::from(e).into_response();
-    }
-    let Some(slack) = state.slack.as_ref() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
+async fn install(State(slack): State<Slack>, Extension(actor): Extension<Actor>) -> Response {
     match slack.install_url(actor.org_id) {
         Ok(url) => (StatusCode::FOUND, [(axum::http::header::LOCATION, url)]).into_response(),
         Err(error) => (StatusCode::NOT_FOUND, error.to_string()).into_response(),
@@ -130,7 +138,6 @@ async fn oauth_callback(
     State(slack): State<Slack>,
     axum::extract::Query(query): axum::extract::Query<Callback>,
 ) -> Response {
-    use crate::channels::slack::oauth::InstallError;
     match slack
         .finish_install(
             query.code.as_deref(),
@@ -156,6 +163,17 @@ async fn oauth_callback(
             tracing::warn!(%error, "Slack install failed");
             (StatusCode::BAD_GATEWAY, error.to_string()).into_response()
         }
-        Err(InstallError::Desk(error)) => ApiError::from(error).into_response(),
+        Err(InstallError::Desk(error)) => desk_failure(&error),
     }
+}
+
+/// The install could not be saved (storage, sealing the token): the cause
+/// is logged, never shown; the installer may try again.
+fn desk_failure(error: &DeskError) -> Response {
+    tracing::error!(error = %format!("{error:#}"), "saving a Slack install failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the install could not be saved; try again",
+    )
+        .into_response()
 }

@@ -1,8 +1,8 @@
-//! `POST /discord/interactions`: the Ed25519 signature is checked before
-//! anything else (401 and nothing stored when it fails — Discord's own
-//! endpoint check sends bad signatures and expects exactly that), then the
-//! interaction goes to `channels::discord::inbound`. Mounted only when
-//! Discord is configured.
+//! Discord's HTTP endpoint, `POST /discord/interactions`: the Ed25519
+//! signature is checked before anything else (401 and nothing stored when
+//! it fails — Discord's own endpoint check sends bad signatures and expects
+//! exactly that), then the interaction goes to `inbound`. `app` mounts it
+//! when Discord is configured.
 
 use axum::{
     body::Bytes,
@@ -13,7 +13,7 @@ use axum::{
     Json, Router,
 };
 
-use crate::channels::discord::inbound::{Discord, Reply};
+use super::inbound::{Discord, Reply};
 
 pub fn router<S: Clone + Send + Sync + 'static>(discord: Discord) -> Router<S> {
     Router::new().route(
