@@ -19,7 +19,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use resvg::tiny_skia;
@@ -308,7 +308,11 @@ pub(crate) fn compact_number(v: f64) -> String {
 /// "1234567" → "1,234,567".
 pub(crate) fn group_thousands(n: i64) -> String {
     let digits = group_digits(&n.unsigned_abs().to_string());
-    if n < 0 { format!("-{digits}") } else { digits }
+    if n < 0 {
+        format!("-{digits}")
+    } else {
+        digits
+    }
 }
 
 /// A string of decimal digits with a comma every three: "1234" → "1,234".

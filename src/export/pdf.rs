@@ -14,8 +14,7 @@
 //! the network, and no creation date is stamped, so a document gives the
 //! same bytes every time.
 
-use anyhow::{Context, Result, anyhow};
-use krilla::Document as PdfDocument;
+use anyhow::{anyhow, Context, Result};
 use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
 use krilla::metadata::Metadata;
@@ -23,10 +22,11 @@ use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, FillRule, Stroke};
 use krilla::text::{Font, TextDirection};
+use krilla::Document as PdfDocument;
 use krilla_svg::{SurfaceExt, SvgSettings};
 use resvg::usvg;
 
-use crate::export::chart::{self, Metrics, group_digits, group_thousands};
+use crate::export::chart::{self, group_digits, group_thousands, Metrics};
 use crate::export::model::{Cell, Chart, Column, ColumnKind, Document, Section, Table};
 use crate::export::{FONT_BOLD, FONT_REGULAR};
 

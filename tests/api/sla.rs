@@ -358,7 +358,22 @@ async fn business_hours_calendars_set_due_dates_and_bad_ones_are_refused() {
     match weekday.num_days_from_monday() {
         0..=3 => assert!((due - now - Duration::minutes(60)).num_seconds().abs() <= 2),
         4 => assert!(due - now >= Duration::minutes(59)),
-        _ => assert!(due - now > Duration::hours(2), "the weekend does not count"),
+        days_from_monday => {
+            // The weekend does not count: the hour starts at Monday 00:00 in
+            // Berlin (late on a Sunday that is under two hours away).
+            let monday = now.with_timezone(&chrono_tz::Europe::Berlin).date_naive()
+                + chrono::Days::new(u64::from(7 - days_from_monday));
+            let start = monday
+                .and_time(chrono::NaiveTime::MIN)
+                .and_local_timezone(chrono_tz::Europe::Berlin)
+                .earliest()
+                .expect("Monday midnight exists in Berlin");
+            let expected = start.with_timezone(&chrono::Utc) + Duration::minutes(60);
+            assert!(
+                (due - expected).num_seconds().abs() <= 2,
+                "the weekend does not count"
+            );
+        }
     }
     // A calendar in use is not deleted.
     let delete = app

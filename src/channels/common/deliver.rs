@@ -20,9 +20,9 @@ use crate::{
     desk::{
         approvals::ApprovalView,
         chat::{ticket_target, APPROVAL, REQUESTER_THREAD, RESOLUTION_CHECK, TRIAGE_CARD},
-        new_id,
         views::TicketView,
     },
+    domain::id::new_id,
     runtime::delivery::Delivery,
     store::{self, chat::ChatMessageRow, outbox::OutboxRow, Db},
 };
