@@ -12,7 +12,7 @@ use crate::{
     channels::discord::{api::DiscordApi, inbound::Discord, verify::Verifier},
     channels::slack::inbound::Slack,
     config::Config,
-    desk::{admin::DEFAULT_ORG, Desk, DeskSettings},
+    desk::{orgs::DEFAULT_ORG, Desk, DeskSettings},
     http::{self, AppState},
     metrics::Metrics,
     store::Db,

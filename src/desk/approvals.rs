@@ -15,7 +15,8 @@ use uuid::Uuid;
 use super::{
     new_id,
     notify::Message,
-    tickets::{lock_visible, resolve_person},
+    people::resolve_person,
+    tickets::lock_visible,
     views::{PersonRef, TicketView},
     Actor, Desk, DeskError, Work,
 };
@@ -347,7 +348,7 @@ impl Desk {
         manager: Option<String>,
     ) -> Result<Option<PersonRef>, DeskError> {
         actor.require_admin()?;
-        let subject = super::identity::person_row(&mut work.tx, actor.org_id, person).await?;
+        let subject = super::people::person_row(&mut work.tx, actor.org_id, person).await?;
         let manager = match manager {
             Some(who) => {
                 let (id, name, email) =

@@ -15,7 +15,11 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{new_id, Actor, Desk, DeskError, Work};
+use super::{
+    new_id,
+    throttle::{count_failure, locked_until},
+    Actor, Desk, DeskError, Work,
+};
 use crate::{
     domain::{
         password::{dummy_verify, hash_password, verify_password, Password},
@@ -24,7 +28,7 @@ use crate::{
     },
     store::{
         self,
-        identity::{AccountRow, InvitationRow, OneTime, RefreshRow, ThrottleRow},
+        identity::{AccountRow, InvitationRow, OneTime, RefreshRow},
         outbox::OutboxRow,
         Tx,
     },
@@ -149,53 +153,6 @@ pub(crate) fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     format!("{prefix}{}", hex::encode(bytes))
-}
-
-/// The time of an active lockout on `key`, if any.
-pub(crate) async fn locked_until(
-    tx: &mut Tx,
-    key: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, DeskError> {
-    Ok(store::identity::find_throttle(tx, key)
-        .await?
-        .and_then(|t| t.locked_until)
-        .filter(|until| *until > now))
-}
-
-/// Counts a failure on `key`; locks it once `max` failures fall in the window.
-/// Returns the lockout end when this failure caused one.
-pub(crate) async fn count_failure(
-    tx: &mut Tx,
-    key: &str,
-    now: DateTime<Utc>,
-    max: i32,
-    lockout: Duration,
-) -> Result<Option<DateTime<Utc>>, DeskError> {
-    let window = Duration::minutes(15);
-    let mut row = store::identity::find_throttle(tx, key)
-        .await?
-        .unwrap_or(ThrottleRow {
-            key: key.to_string(),
-            failures: 0,
-            window_start: now,
-            locked_until: None,
-        });
-    if now - row.window_start > window {
-        row.failures = 0;
-        row.window_start = now;
-    }
-    row.failures += 1;
-    let mut locked = None;
-    if row.failures >= max {
-        let until = now + lockout;
-        row.locked_until = Some(until);
-        row.failures = 0;
-        row.window_start = now;
-        locked = Some(until);
-    }
-    store::identity::save_throttle(tx, &row).await?;
-    Ok(locked)
 }
 
 fn account_key(email: &str) -> String {
@@ -774,9 +731,9 @@ impl Desk {
         roles: &[String],
     ) -> Result<InvitationView, DeskError> {
         actor.require_admin()?;
-        let email = super::admin::normalize_email(email)?;
+        let email = super::people::normalize_email(email)?;
         let name = crate::domain::text::Name::parse("name", name)?.into_inner();
-        let roles = super::admin::parse_roles(roles)?;
+        let roles = super::people::parse_roles(roles)?;
         if let Some(existing) =
             store::people::find_person_by_email(&mut work.tx, actor.org_id, &email).await?
         {
@@ -885,7 +842,7 @@ impl Desk {
                         person.id
                     }
                     None => {
-                        super::admin::insert_person(
+                        super::people::insert_person(
                             work,
                             &system,
                             &invitation.name,
@@ -1052,7 +1009,7 @@ impl Desk {
 }
 
 fn actor_for_account(account: &AccountRow, channel: Channel) -> Actor {
-    super::identity::actor_from(
+    super::people::actor_from(
         account.org_id,
         account.id,
         &account.name,

@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use super::{
     new_id,
-    tickets::{lock_visible, resolve_person, resolve_team, OpenTicket},
+    people::resolve_person,
+    teams::resolve_team,
+    tickets::{lock_visible, OpenTicket},
     views::{PersonRef, TicketView},
     Actor, Desk, DeskError, Work,
 };

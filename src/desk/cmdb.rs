@@ -472,7 +472,7 @@ impl Desk {
             let team = if team.trim().is_empty() {
                 None
             } else {
-                Some(super::tickets::resolve_team(&mut work.tx, actor.org_id, team).await?)
+                Some(super::teams::resolve_team(&mut work.tx, actor.org_id, team).await?)
             };
             if team.as_ref().map(|t| t.id) != row.owner_team_id {
                 history.push((
@@ -1194,7 +1194,7 @@ async fn prepare_cached(
         }
     }
     let owner = match input.owner_team.as_deref() {
-        Some(team) => match super::tickets::find_team_ref(tx, actor.org_id, team).await? {
+        Some(team) => match super::teams::find_team_ref(tx, actor.org_id, team).await? {
             Some(t) => Some(t),
             None => {
                 errors.push(FieldError {

@@ -5,13 +5,13 @@
 //! knows about HTTP. May import `domain` and `store`.
 
 pub mod access;
-pub mod admin;
 pub mod approval_links;
 pub mod approvals;
 mod audit;
 pub mod auth;
 pub mod automation;
 pub mod catalog;
+pub mod categories;
 pub mod changes;
 pub mod chat;
 pub mod cmdb;
@@ -24,12 +24,19 @@ pub mod mail;
 mod mail_alerts;
 pub mod notify;
 mod numbering;
+pub mod orgs;
+pub mod outbox;
+pub mod people;
 pub mod problems;
 pub mod schedules;
 pub mod sla;
+pub mod teams;
+mod throttle;
 pub mod tickets;
 pub mod timers;
+pub mod tokens;
 pub mod views;
+pub mod webhooks;
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 

@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use super::{
     new_id,
+    people::resolve_person,
+    teams::resolve_team,
     views::{ActivityView, AttachmentView, CommentView, PersonRef, TicketList, TicketView},
     Actor, Desk, DeskError, Work,
 };
@@ -19,7 +21,7 @@ use crate::{
     store::{
         self,
         activity::ActivityRow,
-        teams::{CategoryRow, TeamRow},
+        teams::CategoryRow,
         tickets::{
             AttachmentRow, CommentRow, NewTicket, SortField, TicketFilter, TicketPage, TicketRow,
         },
@@ -906,7 +908,7 @@ impl Desk {
         };
         store::tickets::insert_comment(&mut work.tx, &comment).await?;
         if !internal {
-            super::mail::mail_public_comment(work, actor, ticket, &comment.body);
+            self.mail_on_public_comment(work, actor, ticket, &comment.body);
         }
         let action = if internal {
             "internal_note"
@@ -1095,7 +1097,7 @@ impl Desk {
                 "only agents and the requester may add watchers".into(),
             ));
         }
-        let watcher = super::identity::person_row(&mut work.tx, actor.org_id, person)
+        let watcher = super::people::person_row(&mut work.tx, actor.org_id, person)
             .await
             .map_err(|_| {
                 DeskError::invalid("person", format!("no person {person} in this organization"))
@@ -1249,50 +1251,6 @@ fn collect(errors: &mut Vec<crate::domain::FieldError>, error: DeskError) {
     if let DeskError::Invalid(mut e) = error {
         errors.append(&mut e);
     }
-}
-
-/// Finds a person by id or email: (id, name, email).
-pub(crate) async fn resolve_person(
-    tx: &mut Tx,
-    org_id: Uuid,
-    field: &'static str,
-    who: &str,
-) -> Result<(Uuid, String, Option<String>), DeskError> {
-    let found = match Uuid::parse_str(who.trim()) {
-        Ok(id) => store::people::find_person(tx, org_id, id).await?,
-        Err(_) => {
-            store::people::find_person_by_email(tx, org_id, &who.trim().to_lowercase()).await?
-        }
-    };
-    let person = found.ok_or_else(|| {
-        DeskError::invalid(field, format!("no person `{who}` in this organization"))
-    })?;
-    Ok((person.id, person.name, person.email))
-}
-
-/// Finds a team by id or name.
-pub(crate) async fn find_team_ref(
-    tx: &mut Tx,
-    org_id: Uuid,
-    name_or_id: &str,
-) -> Result<Option<TeamRow>, DeskError> {
-    Ok(match Uuid::parse_str(name_or_id.trim()) {
-        Ok(id) => store::teams::find_team(tx, org_id, id).await?,
-        Err(_) => store::teams::find_team_by_name(tx, org_id, name_or_id.trim()).await?,
-    })
-}
-
-pub(crate) async fn resolve_team(
-    tx: &mut Tx,
-    org_id: Uuid,
-    name_or_id: &str,
-) -> Result<TeamRow, DeskError> {
-    find_team_ref(tx, org_id, name_or_id).await?.ok_or_else(|| {
-        DeskError::invalid(
-            "team",
-            format!("no team `{name_or_id}` in this organization"),
-        )
-    })
 }
 
 async fn resolve_category(
