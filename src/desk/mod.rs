@@ -20,6 +20,7 @@ pub mod escalation;
 mod events;
 pub mod files;
 pub mod identity;
+pub mod incidents;
 pub mod mail;
 mod mail_alerts;
 pub mod notify;
