@@ -3,6 +3,13 @@
 //! rule, write state + activity + audit event + outbox rows + timers, commit.
 //! Channels (HTTP API, chat, email) and workers call in here; nothing here
 //! knows about HTTP. May import `domain` and `store`.
+//!
+//! Among themselves the desk modules import without cycles: what several
+//! use cases share lives in leaf modules (`people`, `teams`, `tokens`,
+//! `orgs`, `views`, `files`, `throttle`, `access`), and an effect one
+//! feature has on another's writes goes through a `Desk` hook method the
+//! other feature implements (`sla_on_*`, `mail_on_public_comment`), not
+//! through an import.
 
 pub mod access;
 pub mod approval_links;

@@ -1,6 +1,10 @@
 //! A ticket's files: stored by content hash before the transaction, recorded
 //! with the ticket inside it, listed and read back.
 
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{lock_visible, require_view, StoredFile};
 use crate::desk::{
     new_id,
     views::{AttachmentView, TicketView},
@@ -11,10 +15,6 @@ use crate::store::{
     tickets::{AttachmentRow, TicketRow},
     Exec,
 };
-use serde_json::json;
-use uuid::Uuid;
-
-use super::{lock_visible, require_view, StoredFile};
 
 impl Desk {
     /// Stores an uploaded file by content hash and links it to the ticket.

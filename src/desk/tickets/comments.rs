@@ -1,6 +1,9 @@
 //! A ticket's conversation and history: comments (public or internal, each
 //! passed to the SLA and mail hooks) and the activity list.
 
+use serde_json::json;
+
+use super::lock_visible;
 use crate::desk::{
     new_id,
     views::{ActivityView, CommentView, TicketView},
@@ -14,9 +17,6 @@ use crate::{
         Exec,
     },
 };
-use serde_json::json;
-
-use super::lock_visible;
 
 impl Desk {
     pub async fn add_comment(

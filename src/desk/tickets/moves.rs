@@ -1,6 +1,9 @@
 //! Moving a ticket on: state transitions (with the process checks every
 //! move passes), the requester's rating, assignment and field updates.
 
+use serde_json::json;
+
+use super::{field_error, lock_visible, resolve_category, Assignment, TicketChanges, AUTO_CLOSE};
 use crate::desk::{
     new_id, people::resolve_person, teams::resolve_team, views::TicketView, Actor, Desk, DeskError,
     Work,
@@ -12,9 +15,6 @@ use crate::{
     },
     store::{self, tickets::TicketRow, timers::TimerRow},
 };
-use serde_json::json;
-
-use super::{field_error, lock_visible, resolve_category, Assignment, TicketChanges, AUTO_CLOSE};
 
 impl Desk {
     /// Moves a ticket through its kind's state machine.

@@ -1,12 +1,12 @@
 //! A ticket's watchers: people notified of it besides requester and assignee,
 //! who may also see it.
 
-use crate::desk::{views::PersonRef, Actor, Desk, DeskError, Work};
-use crate::store::{self, Exec};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::lock_visible;
+use crate::desk::{views::PersonRef, Actor, Desk, DeskError, Work};
+use crate::store::{self, Exec};
 
 impl Desk {
     /// Adds a watcher: agents add anyone of the organization; a requester
