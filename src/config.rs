@@ -1,6 +1,12 @@
 //! Layered configuration: built-in defaults < TOML file < environment
 //! (`SWITCHBOARD__SECTION__KEY`). Validated once at start; secrets are wrapped
 //! in [`Secret`] so that `Debug` and `config check` never print them.
+//!
+//! Why one file: the configuration is one typed tree (`Config` and its
+//! sections, each with its defaults) that is loaded, validated and printed
+//! redacted as a whole; the sections apart from `Config::load` and its
+//! validation would scatter the one list of keys that `config check` and
+//! the example file mirror. The tests of the layering close the file.
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 

@@ -9,8 +9,8 @@
 //! see (a problem they raised, the problem of their incident, children of
 //! their incident). The KEDB is agents' only.
 //!
-//! Like every desk module, may import `domain`, `store` and desk's leaf
-//! modules (`tickets`, `views`); `incidents` imports from here, never the
+//! Like every desk module, may import `domain`, `store` and the desk
+//! modules below it (`tickets`, `views`); `incidents` imports from here, never the
 //! other way round (a resolved problem resolves child incidents through the
 //! `Desk` method).
 
