@@ -22,7 +22,7 @@ use crate::{
         slack::{self, deliver::SlackDeliverer, inbound::Slack},
     },
     config::Config,
-    desk::{admin::DEFAULT_ORG, Desk, DeskSettings},
+    desk::{orgs::DEFAULT_ORG, Desk, DeskSettings},
     http::{self, AppState},
     metrics::Metrics,
     runtime::{

@@ -1,6 +1,12 @@
 //! Layered configuration: built-in defaults < TOML file < environment
 //! (`SWITCHBOARD__SECTION__KEY`). Validated once at start; secrets are wrapped
 //! in [`Secret`] so that `Debug` and `config check` never print them.
+//!
+//! Why one file: the configuration is one typed tree (`Config` and its
+//! sections, each with its defaults) that is loaded, validated and printed
+//! redacted as a whole; the sections apart from `Config::load` and its
+//! validation would scatter the one list of keys that `config check` and
+//! the example file mirror. The tests of the layering close the file.
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -679,12 +685,12 @@ impl Config {
         }
         self.validate_email()?;
         if self.discord.enabled() {
-            crate::channels::discord::verify::Verifier::new(&self.discord.public_key).map_err(
-                |message| ConfigError::Value {
+            parse_ed25519_public_key(&self.discord.public_key).map_err(|message| {
+                ConfigError::Value {
                     key: "discord.public_key",
                     message,
-                },
-            )?;
+                }
+            })?;
         }
         if self.outbox.max_attempts == 0 {
             return Err(ConfigError::Value {
@@ -926,6 +932,17 @@ fn id_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, 
         IdText::Text(s) => s,
         IdText::Number(n) => n.to_string(),
     })
+}
+
+/// The Discord application's public key, as shown hex-encoded on its page.
+/// Here so that `config check` refuses a bad key at start and the Discord
+/// edge parses it the same way.
+pub fn parse_ed25519_public_key(hex_key: &str) -> Result<ed25519_dalek::VerifyingKey, String> {
+    let bytes: [u8; 32] = hex::decode(hex_key.trim())
+        .map_err(|e| format!("not hex: {e}"))?
+        .try_into()
+        .map_err(|_| "must be 32 bytes (64 hex digits)".to_string())?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|e| format!("not a key: {e}"))
 }
 
 #[cfg(test)]

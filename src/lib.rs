@@ -28,17 +28,13 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod bench;
-pub mod bench_email;
-pub mod bench_sla;
 pub mod channels;
+pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod desk;
 pub mod domain;
 pub mod export;
 pub mod http;
-pub mod import;
 pub mod metrics;
 pub mod runtime;
 pub mod store;

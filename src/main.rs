@@ -1,14 +1,10 @@
-//! The `switchboard` command line: a thin shell over the library.
+//! The `switchboard` command line: argument parsing and dispatch only; the
+//! commands' bodies live in the library's `cli` module.
 
 use std::{path::PathBuf, process::ExitCode};
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use switchboard::{
-    app::{self, Application},
-    config::Config,
-    demo, store, telemetry,
-};
+use switchboard::{cli, config::Config, telemetry};
 
 /// Switchboard — IT service management as a chat-ops daemon.
 ///
@@ -66,7 +62,7 @@ enum Command {
         command: DiscordCommand,
     },
     /// Load benchmark against a running daemon (see BENCHMARKS.md).
-    Bench(switchboard::bench::BenchArgs),
+    Bench(cli::bench::load::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -128,7 +124,7 @@ enum SlaCommand {
     },
     /// Benchmark due-date arithmetic and timer firing (see BENCHMARKS.md);
     /// uses the configured database for the timers.
-    Bench(switchboard::bench_sla::SlaBenchArgs),
+    Bench(cli::bench::sla::SlaBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -164,7 +160,7 @@ fn main() -> ExitCode {
         command: ConfigCommand::Check,
     } = cli.command
     {
-        print!("{}", config.redacted_toml());
+        cli::config::check(&config);
         return ExitCode::SUCCESS;
     }
     telemetry::init(&config.log);
@@ -186,45 +182,16 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve => serve(config, false).await,
-        Command::Demo => serve(config, true).await,
-        Command::Migrate => {
-            let db = app::open_database(&config).await?;
-            tracing::info!(backend = db.backend(), "migrations applied");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Serve => cli::serve::serve(config, false).await,
+        Command::Demo => cli::serve::serve(config, true).await,
+        Command::Migrate => cli::serve::migrate(config).await,
         Command::Config { .. } => Ok(ExitCode::SUCCESS),
         Command::Token {
             command: TokenCommand::Create { org, role, name },
-        } => {
-            let db = app::open_database(&config).await?;
-            let desk = app::build_desk(&config, db);
-            desk.ensure_org(switchboard::desk::admin::DEFAULT_ORG)
-                .await?;
-            let token = desk.create_token(&org, &role, &name).await?;
-            println!("{token}");
-            Ok(ExitCode::SUCCESS)
-        }
+        } => cli::token::create(config, &org, &role, &name).await,
         Command::Audit {
             command: AuditCommand::Verify,
-        } => {
-            let db = app::open_database(&config).await?;
-            let mut ok = true;
-            for org in store::orgs::list_orgs(&db).await? {
-                match switchboard::desk::audit_verify(&db, org.id).await {
-                    Ok(n) => println!("{}: {n} entries, chain intact", org.slug),
-                    Err(e) => {
-                        ok = false;
-                        println!("{}: TAMPERED: {e}", org.slug);
-                    }
-                }
-            }
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        } => cli::audit::verify(config).await,
         Command::Cmdb {
             command:
                 CmdbCommand::Import {
@@ -233,140 +200,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     batch,
                     quiet,
                 },
-        } => {
-            let db = app::open_database(&config).await?;
-            let desk = app::build_desk(&config, db);
-            desk.ensure_org(switchboard::desk::admin::DEFAULT_ORG)
-                .await?;
-            let (org, _) = desk.ensure_org(&org).await?;
-            desk.ensure_default_classes_everywhere().await?;
-            let actor = switchboard::desk::Actor::system(org.id);
-            let report = switchboard::import::import(&desk, &actor, &file, batch, !quiet).await?;
-            let r = &report.result;
-            println!(
-                "created {} CIs, updated {}, unchanged {}; relationships: {} new, {} existing",
-                r.created,
-                r.updated,
-                r.unchanged,
-                r.relationships_created,
-                r.relationships_existing
-            );
-            if report.errors.is_empty() {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                for e in &report.errors {
-                    eprintln!("{}: {e}", file.display());
-                }
-                Ok(ExitCode::FAILURE)
-            }
-        }
+        } => cli::import::command(config, &file, &org, batch, quiet).await,
         Command::Sla {
             command: SlaCommand::Replay { ticket, org },
-        } => {
-            let db = app::open_database(&config).await?;
-            let desk = app::build_desk(&config, db);
-            let reports = desk.replay_sla(&org, ticket.as_deref()).await?;
-            let mut ok = true;
-            for report in &reports {
-                if report.consistent {
-                    println!(
-                        "{}: consistent ({} clocks)",
-                        report.number,
-                        report.live.len()
-                    );
-                } else {
-                    ok = false;
-                    println!(
-                        "{}: DIFFERS\n  live:     {}\n  replayed: {}",
-                        report.number,
-                        serde_json::to_string(&report.live)?,
-                        serde_json::to_string(&report.replayed)?
-                    );
-                }
-            }
-            println!("{} tickets replayed", reports.len());
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        } => cli::sla::replay(config, &org, ticket.as_deref()).await,
         Command::Sla {
             command: SlaCommand::Bench(args),
-        } => {
-            let desk = if args.timers > 0 {
-                let db = app::open_database(&config).await?;
-                Some(app::build_desk(&config, db))
-            } else {
-                None
-            };
-            match desk {
-                Some(desk) => switchboard::bench_sla::run(&desk, &args).await?,
-                None => {
-                    let (secs, _) = switchboard::bench_sla::due_dates(args.tickets)?;
-                    println!(
-                        "due dates: {} tickets x 2 targets in {secs:.3} s",
-                        args.tickets
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => cli::sla::bench(config, args).await,
         Command::Discord {
             command: DiscordCommand::RegisterCommands { guild, file },
-        } => {
-            let commands = match &file {
-                Some(path) => std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?,
-                None => switchboard::channels::discord::COMMANDS.to_string(),
-            };
-            let names = switchboard::channels::discord::register_commands(
-                &config.discord,
-                guild.as_deref(),
-                &commands,
-            )
-            .await?;
-            println!(
-                "registered {} commands {}: {}",
-                names.len(),
-                guild.map_or("globally".to_string(), |g| format!("in guild {g}")),
-                names.join(", ")
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(args) if args.scenario == "email" => {
-            switchboard::bench_email::run(config, args.messages)
-                .await
-                .map(|()| ExitCode::SUCCESS)
-        }
-        Command::Bench(args) => switchboard::bench::run(args)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        } => cli::discord::register_commands(config, guild, file.as_deref()).await,
+        Command::Bench(args) => cli::bench::run(config, args).await,
     }
-}
-
-async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
-    // Handlers first: a SIGTERM during start-up still shuts down cleanly.
-    let stop = app::shutdown_signal();
-    let application = Application::build(config.clone(), true).await?;
-    let addr = application.local_addr();
-    let connectors: Vec<String> = config
-        .connectors()
-        .into_iter()
-        .map(|(name, on)| format!("{name}={}", if on { "on" } else { "off" }))
-        .collect();
-    tracing::info!(%addr, database = application.desk().db.backend(), connectors = %connectors.join(" "), "switchboard listening");
-    if let Some(token) = &application.bootstrap_token {
-        println!("First start: created organization `default` and this admin token (shown once, keep it):\n\n    {token}\n");
-    }
-    if demo {
-        let token = demo::seed(application.desk())
-            .await
-            .context("seeding the demo organization")?;
-        println!(
-            "Demo organization `demo` is ready. Admin token:\n\n    {token}\n\nTry:\n\n    curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/tickets?limit=5'\n\n    curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n      -d '{{\"kind\":\"incident\",\"title\":\"Printer on fire\",\"impact\":\"high\",\"urgency\":\"high\"}}' http://{addr}/api/v1/tickets\n"
-        );
-    }
-    application.run_until_stopped(stop).await?;
-    Ok(ExitCode::SUCCESS)
 }

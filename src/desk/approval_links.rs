@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::{
     approvals::{closed_message, ApprovalView},
     auth::sha256_hex,
-    identity::actor_for,
+    people::actor_for,
     Desk, DeskError, Work,
 };
 use crate::{

@@ -12,11 +12,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    changes::parse_task_titles,
-    new_id,
-    tickets::{resolve_person, resolve_team, OpenTicket},
-    views::TicketView,
-    Actor, Desk, DeskError, Work,
+    changes::parse_task_titles, new_id, people::resolve_person, teams::resolve_team,
+    tickets::OpenTicket, views::TicketView, Actor, Desk, DeskError, Work,
 };
 use crate::{
     domain::{

@@ -8,8 +8,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    identity::{actor_for, resolve_contact_in, Contact},
+    identity::{resolve_contact_in, Contact},
     new_id,
+    people::actor_for,
     tickets::{OpenTicket, TicketChanges},
     views::TicketView,
     Actor, Desk, DeskError, Work,
@@ -439,7 +440,7 @@ impl Desk {
         let Some(email) = contact
             .verified_email
             .as_deref()
-            .and_then(|e| super::admin::normalize_email(e).ok())
+            .and_then(|e| super::people::normalize_email(e).ok())
         else {
             return Ok(false);
         };
@@ -531,7 +532,7 @@ impl Desk {
     /// them, their teams' open tickets. Reads only.
     pub async fn chat_home(&self, org_id: Uuid, person_id: Uuid) -> Result<HomeView, DeskError> {
         let mut tx = self.db.read().await?;
-        let person = super::identity::person_row(&mut tx, org_id, person_id).await?;
+        let person = super::people::person_row(&mut tx, org_id, person_id).await?;
         let actor = actor_for(&person, Channel::Slack);
         let teams = if actor.is_agent() {
             let mut mine = Vec::new();

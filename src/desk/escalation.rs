@@ -18,7 +18,9 @@ use uuid::Uuid;
 use super::{
     new_id,
     notify::Message,
-    tickets::{resolve_person, resolve_team, Assignment, TicketChanges},
+    people::resolve_person,
+    teams::resolve_team,
+    tickets::{Assignment, TicketChanges},
     Actor, Desk, DeskError, Work,
 };
 use crate::{

@@ -10,14 +10,18 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{new_id, views::PersonView, Actor, Desk, DeskError, Work};
+use super::{
+    new_id,
+    people::{actor_for, person_row},
+    views::PersonView,
+    Actor, Desk, DeskError, Work,
+};
 use crate::{
-    domain::{text::Name, Channel, Role},
+    domain::{text::Name, Channel},
     store::{
         self,
         identity::{IdentityRow, OneTime},
         people::PersonRow,
-        Tx,
     },
 };
 
@@ -64,7 +68,7 @@ impl IdentityKey {
                 guild_id: need("namespace", namespace)?,
                 user_id: need("external_id", external_id)?,
             }),
-            "email" => Ok(IdentityKey::Email(super::admin::normalize_email(
+            "email" => Ok(IdentityKey::Email(super::people::normalize_email(
                 external_id,
             )?)),
             other => Err(DeskError::invalid(
@@ -197,7 +201,7 @@ impl Desk {
                 Box::pin(async move {
                     let now = store::now();
                     if let Some(until) =
-                        super::auth::locked_until(&mut work.tx, &throttle_key, now).await?
+                        super::throttle::locked_until(&mut work.tx, &throttle_key, now).await?
                     {
                         return Ok(Err(DeskError::Forbidden(format!(
                             "too many wrong codes; try again after {until}"
@@ -211,7 +215,7 @@ impl Desk {
                                 c.org_id == org_id && c.used_at.is_none() && c.expires_at > now
                             });
                     let Some(valid) = valid else {
-                        super::auth::count_failure(
+                        super::throttle::count_failure(
                             &mut work.tx,
                             &throttle_key,
                             now,
@@ -390,47 +394,6 @@ impl Desk {
     }
 }
 
-pub(crate) fn actor_for(person: &PersonRow, channel: Channel) -> Actor {
-    actor_from(
-        person.org_id,
-        person.id,
-        &person.name,
-        &person.email,
-        &person.roles.0,
-        channel,
-    )
-}
-
-/// The actor a person acts as through `channel`, holding their roles.
-pub(crate) fn actor_from(
-    org_id: Uuid,
-    person: Uuid,
-    name: &str,
-    email: &Option<String>,
-    roles: &[String],
-    channel: Channel,
-) -> Actor {
-    Actor {
-        org_id,
-        person_id: Some(person),
-        name: name.to_string(),
-        email: email.clone(),
-        roles: roles.iter().filter_map(|r| Role::parse(r).ok()).collect(),
-        channel,
-        read_only: false,
-    }
-}
-
-pub(crate) async fn person_row(
-    tx: &mut Tx,
-    org_id: Uuid,
-    id: Uuid,
-) -> Result<PersonRow, DeskError> {
-    store::people::find_person(tx, org_id, id)
-        .await?
-        .ok_or(DeskError::NotFound("person"))
-}
-
 /// The person a contact already is, without creating anyone (a mailbox
 /// that does not create requesters).
 pub(crate) async fn find_contact_in(
@@ -486,7 +449,7 @@ pub(crate) async fn resolve_contact_in(
     let (kind, _, external_id) = contact.identity.parts();
     let verified_email = match (&contact.identity, &contact.verified_email) {
         (IdentityKey::Email(_), _) => None,
-        (_, Some(email)) => super::admin::normalize_email(email).ok(),
+        (_, Some(email)) => super::people::normalize_email(email).ok(),
         _ => None,
     };
     let system = Actor::system(org_id);
@@ -510,7 +473,7 @@ pub(crate) async fn resolve_contact_in(
                 .clone()
                 .unwrap_or_else(|| format!("{kind} user {external_id}"))
         });
-    let view = super::admin::insert_person(
+    let view = super::people::insert_person(
         work,
         &system,
         &name,

@@ -301,7 +301,7 @@ impl Desk {
         let Some(sender) = mail
             .from_address
             .as_deref()
-            .and_then(|a| super::admin::normalize_email(a).ok())
+            .and_then(|a| super::people::normalize_email(a).ok())
         else {
             return self
                 .quarantine_in(work, mailbox, mail, "no usable sender address (From)")
@@ -376,7 +376,7 @@ impl Desk {
             .await?;
             return Ok(MailOutcome::new("refused", None, Some(sender)));
         };
-        let actor = super::identity::actor_for(&person, Channel::Email);
+        let actor = super::people::actor_for(&person, Channel::Email);
 
         // Threading: a message of the ticket's thread, else the subject token.
         let mut thread: Vec<String> = mail.in_reply_to.clone();
@@ -712,7 +712,7 @@ impl Desk {
             return Ok(());
         };
         for address in mail.cc.iter().take(20) {
-            let Ok(address) = super::admin::normalize_email(address) else {
+            let Ok(address) = super::people::normalize_email(address) else {
                 continue;
             };
             if mailbox
@@ -799,10 +799,25 @@ impl Desk {
     }
 }
 
+impl Desk {
+    /// The mail side of a public comment, a hook the ticket use cases call
+    /// inside their transaction like the SLA hooks: the ticket module need
+    /// not know that some tickets came in by email.
+    pub(crate) fn mail_on_public_comment(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        ticket: &TicketRow,
+        body: &str,
+    ) {
+        mail_public_comment(work, actor, ticket, body);
+    }
+}
+
 /// A public comment on a ticket that came in by email reaches its
 /// requester by email (threaded, token in the subject), unless the
 /// requester wrote it.
-pub(crate) fn mail_public_comment(work: &mut Work, actor: &Actor, ticket: &TicketRow, body: &str) {
+fn mail_public_comment(work: &mut Work, actor: &Actor, ticket: &TicketRow, body: &str) {
     if ticket.channel != Channel::Email.as_str() || actor.person_id == ticket.requester_id {
         return;
     }

@@ -3,15 +3,22 @@
 //! rule, write state + activity + audit event + outbox rows + timers, commit.
 //! Channels (HTTP API, chat, email) and workers call in here; nothing here
 //! knows about HTTP. May import `domain` and `store`.
+//!
+//! Among themselves the desk modules import without cycles: what several
+//! use cases share lives in leaf modules (`people`, `teams`, `tokens`,
+//! `orgs`, `views`, `files`, `throttle`, `access`), and an effect one
+//! feature has on another's writes goes through a `Desk` hook method the
+//! other feature implements (`sla_on_*`, `mail_on_public_comment`), not
+//! through an import.
 
 pub mod access;
-pub mod admin;
 pub mod approval_links;
 pub mod approvals;
 mod audit;
 pub mod auth;
 pub mod automation;
 pub mod catalog;
+pub mod categories;
 pub mod changes;
 pub mod chat;
 pub mod cmdb;
@@ -20,16 +27,24 @@ pub mod escalation;
 mod events;
 pub mod files;
 pub mod identity;
+pub mod incidents;
 pub mod mail;
 mod mail_alerts;
 pub mod notify;
 mod numbering;
+pub mod orgs;
+pub mod outbox;
+pub mod people;
 pub mod problems;
 pub mod schedules;
 pub mod sla;
+pub mod teams;
+mod throttle;
 pub mod tickets;
 pub mod timers;
+pub mod tokens;
 pub mod views;
+pub mod webhooks;
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 

@@ -13,11 +13,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{
-    new_id,
-    tickets::{resolve_team, OpenTicket},
-    Actor, Desk, DeskError, Work,
-};
+use super::{new_id, teams::resolve_team, tickets::OpenTicket, Actor, Desk, DeskError, Work};
 use crate::{
     domain::{FieldError, Kind, State},
     store::{

@@ -10,6 +10,13 @@
 //! The traversal is written against a callback rather than a store so it
 //! stays pure: the caller supplies the edges one BFS level at a time, which
 //! lets a database answer each level with a single query.
+//!
+//! Why one file: nearly half of it is the unit and property tests (`mod
+//! tests`), which build classes, lifecycles and relationships together to
+//! check validation and the traversal; the code is five marked sections
+//! (attribute schemas, built-in classes, lifecycle and criticality,
+//! relationships, impact traversal) read top to bottom, and a split would
+//! split those shared fixtures with it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -20,9 +20,10 @@ use super::{
     run_use_case, AppState,
 };
 use crate::desk::{
-    admin::{NewToken, PersonChanges},
     auth::InvitationView,
     identity::{IdentityKey, IdentityView},
+    people::PersonChanges,
+    tokens::NewToken,
     views::{OrganizationView, PersonView, TokenView},
     Intake,
 };

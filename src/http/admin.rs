@@ -181,7 +181,7 @@ pub async fn update_team(
     body: ApiJson<UpdateTeam>,
 ) -> Result<Response, ApiError> {
     let b = body.value;
-    let changes = crate::desk::admin::TeamChanges {
+    let changes = crate::desk::teams::TeamChanges {
         name: b.name,
         description: b.description,
         lead: b.lead,

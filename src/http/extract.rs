@@ -75,7 +75,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Actor, bool), 
         DeskError::Unauthenticated(why) => ApiError::Unauthorized(why),
         other => ApiError::Desk(other),
     };
-    let (actor, enrolling) = if token.starts_with(crate::desk::admin::TOKEN_PREFIX) {
+    let (actor, enrolling) = if token.starts_with(crate::desk::tokens::TOKEN_PREFIX) {
         let actor = state
             .desk
             .authenticate_token(token, Channel::Api)

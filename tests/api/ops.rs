@@ -421,7 +421,9 @@ async fn the_demo_seeds_a_few_dozen_tickets_in_varied_states() {
     let url = fresh_database().await;
     let app = spawn_on(&url, false, |_| {}).await;
 
-    let token = switchboard::demo::seed(&app.desk).await.expect("seeded");
+    let token = switchboard::cli::demo::seed(&app.desk)
+        .await
+        .expect("seeded");
 
     let mut tickets = Vec::new();
     let mut cursor = String::new();
@@ -459,7 +461,7 @@ async fn the_demo_seeds_a_few_dozen_tickets_in_varied_states() {
         "a switch failure reaches the payroll service"
     );
     // Seeding again keeps the data and just issues another token.
-    let again = switchboard::demo::seed(&app.desk)
+    let again = switchboard::cli::demo::seed(&app.desk)
         .await
         .expect("idempotent");
     let count: Value = app.get_json("/api/v1/tickets?limit=200", &again).await;

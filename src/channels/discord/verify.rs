@@ -37,11 +37,7 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     /// From the hex public key shown on the application's page.
     pub fn new(public_key_hex: &str) -> Result<Self, String> {
-        let bytes: [u8; 32] = hex::decode(public_key_hex.trim())
-            .map_err(|e| format!("not hex: {e}"))?
-            .try_into()
-            .map_err(|_| "must be 32 bytes (64 hex digits)".to_string())?;
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|e| format!("not a key: {e}"))?;
+        let key = crate::config::parse_ed25519_public_key(public_key_hex)?;
         Ok(Self { key })
     }
 

@@ -14,16 +14,53 @@
 //! Batches already applied stay, and running the import again after a fix
 //! is safe (unchanged CIs are left alone).
 
-use std::path::Path;
+use std::{path::Path, process::ExitCode};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 
-use crate::desk::{
-    cmdb::{BulkRelationship, BulkResult, BulkUpsert, CiInput},
-    Actor, Desk,
+use crate::{
+    app,
+    config::Config,
+    desk::{
+        cmdb::{BulkRelationship, BulkResult, BulkUpsert, CiInput},
+        orgs::DEFAULT_ORG,
+        Actor, Desk,
+    },
 };
+
+/// `switchboard cmdb import FILE`: imports into `org` (created when
+/// missing, with the default CI classes) as its system actor, prints what
+/// changed and fails naming the lines that stopped the import.
+pub async fn command(
+    config: Config,
+    file: &Path,
+    org: &str,
+    batch: usize,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let db = app::open_database(&config).await?;
+    let desk = app::build_desk(&config, db);
+    desk.ensure_org(DEFAULT_ORG).await?;
+    let (org, _) = desk.ensure_org(org).await?;
+    desk.ensure_default_classes_everywhere().await?;
+    let actor = Actor::system(org.id);
+    let report = import(&desk, &actor, file, batch, !quiet).await?;
+    let r = &report.result;
+    println!(
+        "created {} CIs, updated {}, unchanged {}; relationships: {} new, {} existing",
+        r.created, r.updated, r.unchanged, r.relationships_created, r.relationships_existing
+    );
+    if report.errors.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for e in &report.errors {
+            eprintln!("{}: {e}", file.display());
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
 
 /// A record with the line (or position) it came from.
 struct Located<T> {

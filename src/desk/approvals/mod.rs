@@ -3,31 +3,44 @@
 //! double decisions refused), reminders and expiry as timers, and moving
 //! the ticket on when the approval completes. Managers and delegations
 //! live here too because only approvals use them.
+//!
+//! Files: `mod.rs` the engine (starting, stages, decisions, timers, views);
+//! `policies.rs` approval policies; `delegations.rs` managers and
+//! delegations. May import `domain`, `store` and the desk modules below it
+//! (`people`, `tickets`, `notify`, `views`); the modules that act on an
+//! approval (`chat`, `approval_links`, `timers`) import from here, never the
+//! reverse.
+
+mod delegations;
+mod policies;
+
+pub use delegations::DelegationView;
+pub use policies::{PolicyInput, PolicyView, DEFAULT_FOR};
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
     new_id,
     notify::Message,
-    tickets::{lock_visible, resolve_person},
+    tickets::lock_visible,
     views::{PersonRef, TicketView},
     Actor, Desk, DeskError, Work,
 };
 use crate::{
     domain::{
-        approval::{self, Approvers, Decision, OnExpiry, PolicyStages, Rule, Stage, Status},
-        text::{CommentBody, Name},
-        FieldError, Kind, State,
+        approval::{self, Approvers, Decision, OnExpiry, Rule, Stage, Status},
+        text::CommentBody,
+        Kind, State,
     },
     store::{
         self,
-        approvals::{ApprovalRow, DecisionRow, DelegationRow, PolicyRow},
+        approvals::{ApprovalRow, DecisionRow, PolicyRow},
         tickets::TicketRow,
         timers::TimerRow,
         Tx,
@@ -37,48 +50,6 @@ use crate::{
 /// Timer kinds of the approval engine.
 pub const APPROVAL_REMINDER: &str = "approval_reminder";
 pub const APPROVAL_EXPIRY: &str = "approval_expiry";
-
-/// Policy uses the change flows look up by default.
-pub const DEFAULT_FOR: [&str; 2] = ["normal_change", "emergency_change"];
-
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-pub struct PolicyInput {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    /// The stages, in order; see the README for their shape.
-    #[schema(value_type = Vec<Object>)]
-    pub stages: Value,
-    /// `normal_change` or `emergency_change`: changes of that type use this
-    /// policy unless they name another.
-    pub default_for: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct PolicyView {
-    pub id: Uuid,
-    pub name: String,
-    pub description: String,
-    #[schema(value_type = Vec<Object>)]
-    pub stages: Value,
-    pub default_for: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&PolicyRow> for PolicyView {
-    fn from(p: &PolicyRow) -> Self {
-        Self {
-            id: p.id,
-            name: p.name.clone(),
-            description: p.description.clone(),
-            stages: p.stages.0.clone(),
-            default_for: p.default_for.clone(),
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
 
 /// An approval as the people in it see it: enough for a chat message with
 /// buttons, a CAB's quorum progress and "Approved by …, 14:02".
@@ -136,27 +107,6 @@ pub struct DecisionView {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DelegationView {
-    pub id: Uuid,
-    pub from: Uuid,
-    pub to: Uuid,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-}
-
-impl From<&DelegationRow> for DelegationView {
-    fn from(d: &DelegationRow) -> Self {
-        Self {
-            id: d.id,
-            from: d.from_id,
-            to: d.to_id,
-            starts_at: d.starts_at,
-            ends_at: d.ends_at,
-        }
-    }
-}
-
 fn stages_of(row: &ApprovalRow) -> Result<Vec<Stage>, DeskError> {
     serde_json::from_value(row.stages.0.clone())
         .map_err(|e| DeskError::Internal(anyhow::anyhow!("stored approval stages: {e}")))
@@ -171,293 +121,6 @@ fn status_of(row: &ApprovalRow) -> Result<Status, DeskError> {
 }
 
 impl Desk {
-    pub async fn create_policy(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        input: PolicyInput,
-    ) -> Result<PolicyView, DeskError> {
-        actor.require_admin()?;
-        let (name, stages, default_for) = self.check_policy(&mut work.tx, actor, &input).await?;
-        if store::approvals::find_policy_by_name(&mut work.tx, actor.org_id, &name)
-            .await?
-            .is_some()
-        {
-            return Err(DeskError::invalid(
-                "name",
-                format!("a policy named `{name}` already exists"),
-            ));
-        }
-        let now = store::now();
-        let row = PolicyRow {
-            id: new_id(),
-            org_id: actor.org_id,
-            name,
-            description: input.description.trim().to_string(),
-            stages: sqlx::types::Json(stages),
-            default_for,
-            created_at: now,
-            updated_at: now,
-        };
-        store::approvals::insert_policy(&mut work.tx, &row).await?;
-        work.audit(
-            actor,
-            "approval_policy.created",
-            &row.name,
-            json!({ "id": row.id }),
-        );
-        Ok(PolicyView::from(&row))
-    }
-
-    pub async fn update_policy(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        id: Uuid,
-        input: PolicyInput,
-    ) -> Result<PolicyView, DeskError> {
-        actor.require_admin()?;
-        let mut row = store::approvals::find_policy(&mut work.tx, actor.org_id, id)
-            .await?
-            .ok_or(DeskError::NotFound("approval policy"))?;
-        let (name, stages, default_for) = self.check_policy(&mut work.tx, actor, &input).await?;
-        if let Some(other) =
-            store::approvals::find_policy_by_name(&mut work.tx, actor.org_id, &name).await?
-        {
-            if other.id != id {
-                return Err(DeskError::invalid(
-                    "name",
-                    format!("a policy named `{name}` already exists"),
-                ));
-            }
-        }
-        row.name = name;
-        row.description = input.description.trim().to_string();
-        row.stages = sqlx::types::Json(stages);
-        row.default_for = default_for;
-        row.updated_at = store::now();
-        store::approvals::update_policy(&mut work.tx, &row).await?;
-        work.audit(
-            actor,
-            "approval_policy.updated",
-            &row.name,
-            json!({ "id": row.id }),
-        );
-        Ok(PolicyView::from(&row))
-    }
-
-    /// Checks a policy's name, stages (and that the people and teams they
-    /// name exist here) and default use.
-    async fn check_policy(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        input: &PolicyInput,
-    ) -> Result<(String, Value, Option<String>), DeskError> {
-        let mut errors = Vec::new();
-        let name = Name::parse("name", &input.name)
-            .map_err(|e| errors.push(e))
-            .ok();
-        let stages = PolicyStages::parse(&input.stages)
-            .map_err(|mut e| errors.append(&mut e))
-            .ok();
-        let default_for = match input.default_for.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(v) if DEFAULT_FOR.contains(&v) => Some(v.to_string()),
-            Some(v) => {
-                errors.push(FieldError::new(
-                    "default_for",
-                    format!("`{v}` is not one of: {}", DEFAULT_FOR.join(", ")),
-                ));
-                None
-            }
-        };
-        if let Some(stages) = &stages {
-            for (i, stage) in stages.0.iter().enumerate() {
-                for approvers in &stage.approvers {
-                    let missing = match approvers {
-                        Approvers::Person { id } => {
-                            store::people::find_person(tx, actor.org_id, *id)
-                                .await?
-                                .is_none()
-                        }
-                        Approvers::Team { id } | Approvers::Cab { team: id } => {
-                            store::teams::find_team(tx, actor.org_id, *id)
-                                .await?
-                                .is_none()
-                        }
-                        Approvers::RequesterManager => false,
-                    };
-                    if missing {
-                        errors.push(FieldError::new(
-                            format!("stages[{i}].approvers"),
-                            format!("{approvers:?} does not exist in this organization"),
-                        ));
-                    }
-                }
-            }
-        }
-        match (name, stages) {
-            (Some(name), Some(stages)) if errors.is_empty() => Ok((
-                name.into_inner(),
-                serde_json::to_value(&stages.0).map_err(anyhow::Error::from)?,
-                default_for,
-            )),
-            _ => Err(DeskError::Invalid(errors)),
-        }
-    }
-
-    pub async fn list_policies(&self, actor: &Actor) -> Result<Vec<PolicyView>, DeskError> {
-        actor.require_agent()?;
-        let mut tx = self.db.read().await?;
-        let rows = store::approvals::list_policies(&mut tx, actor.org_id).await?;
-        Ok(rows.iter().map(PolicyView::from).collect())
-    }
-
-    pub async fn get_policy(&self, actor: &Actor, id: Uuid) -> Result<PolicyView, DeskError> {
-        actor.require_agent()?;
-        let mut tx = self.db.read().await?;
-        store::approvals::find_policy(&mut tx, actor.org_id, id)
-            .await?
-            .map(|p| PolicyView::from(&p))
-            .ok_or(DeskError::NotFound("approval policy"))
-    }
-
-    /// Finds a policy by id or name, for orders, changes and rules.
-    pub(crate) async fn resolve_policy(
-        &self,
-        tx: &mut Tx,
-        org_id: Uuid,
-        field: &'static str,
-        id_or_name: &str,
-    ) -> Result<PolicyRow, DeskError> {
-        let found = match Uuid::parse_str(id_or_name.trim()) {
-            Ok(id) => store::approvals::find_policy(tx, org_id, id).await?,
-            Err(_) => store::approvals::find_policy_by_name(tx, org_id, id_or_name.trim()).await?,
-        };
-        found.ok_or_else(|| DeskError::invalid(field, format!("no approval policy `{id_or_name}`")))
-    }
-
-    /// Sets (or clears) who a person reports to (admin).
-    pub async fn set_manager(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        person: Uuid,
-        manager: Option<String>,
-    ) -> Result<Option<PersonRef>, DeskError> {
-        actor.require_admin()?;
-        let subject = super::identity::person_row(&mut work.tx, actor.org_id, person).await?;
-        let manager = match manager {
-            Some(who) => {
-                let (id, name, email) =
-                    resolve_person(&mut work.tx, actor.org_id, "manager", &who).await?;
-                if id == person {
-                    return Err(DeskError::invalid(
-                        "manager",
-                        "a person cannot manage themselves",
-                    ));
-                }
-                Some(PersonRef { id, name, email })
-            }
-            None => None,
-        };
-        store::approvals::set_manager(
-            &mut work.tx,
-            actor.org_id,
-            person,
-            manager.as_ref().map(|m| m.id),
-        )
-        .await?;
-        work.audit(
-            actor,
-            "person.manager_set",
-            &subject.id.to_string(),
-            json!({ "manager": manager.as_ref().map(|m| m.id) }),
-        );
-        Ok(manager)
-    }
-
-    /// Lets `to` decide in the actor's place between `starts_at` and
-    /// `ends_at`. Admins may set up a delegation for someone else (`from`).
-    pub async fn create_delegation(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        from: Option<String>,
-        to: &str,
-        starts_at: Option<DateTime<Utc>>,
-        ends_at: DateTime<Utc>,
-    ) -> Result<DelegationView, DeskError> {
-        let from_id = match from {
-            Some(who) => {
-                actor.require_admin()?;
-                resolve_person(&mut work.tx, actor.org_id, "from", &who)
-                    .await?
-                    .0
-            }
-            None => actor
-                .person_id
-                .ok_or_else(|| DeskError::Forbidden("only a person can delegate".into()))?,
-        };
-        let (to_id, _, _) = resolve_person(&mut work.tx, actor.org_id, "to", to).await?;
-        if to_id == from_id {
-            return Err(DeskError::invalid("to", "you cannot delegate to yourself"));
-        }
-        let now = store::now();
-        let starts_at = starts_at.unwrap_or(now);
-        if ends_at <= starts_at || ends_at <= now {
-            return Err(DeskError::invalid(
-                "ends_at",
-                "must be in the future and after starts_at",
-            ));
-        }
-        let row = DelegationRow {
-            id: new_id(),
-            org_id: actor.org_id,
-            from_id,
-            to_id,
-            starts_at,
-            ends_at,
-            created_at: now,
-        };
-        store::approvals::insert_delegation(&mut work.tx, &row).await?;
-        work.audit(
-            actor,
-            "delegation.created",
-            &row.id.to_string(),
-            json!({ "from": from_id, "to": to_id, "starts_at": starts_at, "ends_at": ends_at }),
-        );
-        Ok(DelegationView::from(&row))
-    }
-
-    pub async fn list_delegations(&self, actor: &Actor) -> Result<Vec<DelegationView>, DeskError> {
-        let person = actor
-            .person_id
-            .ok_or_else(|| DeskError::Forbidden("only a person has delegations".into()))?;
-        let mut tx = self.db.read().await?;
-        let rows =
-            store::approvals::list_delegations(&mut tx, actor.org_id, person, store::now()).await?;
-        Ok(rows.iter().map(DelegationView::from).collect())
-    }
-
-    /// Ends one of the actor's own delegations now.
-    pub async fn end_delegation(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        id: Uuid,
-    ) -> Result<(), DeskError> {
-        let person = actor.person_id.ok_or(DeskError::NotFound("delegation"))?;
-        if !store::approvals::end_delegation(&mut work.tx, actor.org_id, id, person, store::now())
-            .await?
-        {
-            return Err(DeskError::NotFound("delegation"));
-        }
-        work.audit(actor, "delegation.ended", &id.to_string(), json!({}));
-        Ok(())
-    }
-
     /// Starts an approval of `ticket` under `policy`: the first stage's
     /// approvers are asked at once. One approval runs per ticket at a time.
     pub(crate) async fn start_approval(

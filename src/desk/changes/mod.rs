@@ -4,6 +4,19 @@
 //! mandatory review), planned windows with conflict detection against
 //! other changes on the same CIs and freeze windows, implementation tasks
 //! (shared with service requests), and the post-implementation review.
+//!
+//! Files: `mod.rs` changes (create, plan, risk, review) and the process
+//! checks of every ticket move; `tasks.rs` implementation tasks;
+//! `templates.rs` standard-change templates and freeze windows. May import
+//! `domain`, `store` and the desk modules below it (`people`, `teams`, `tickets`,
+//! `views`); `catalog` imports from here.
+
+mod tasks;
+mod templates;
+
+pub(crate) use tasks::parse_task_titles;
+pub use tasks::{TaskView, TASK_STATES};
+pub use templates::{FreezeView, TemplateView};
 
 use std::collections::BTreeMap;
 
@@ -14,24 +27,18 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    new_id,
-    tickets::{lock_visible, resolve_person, resolve_team, OpenTicket},
-    views::{PersonRef, TicketView},
+    tickets::{lock_visible, OpenTicket},
+    views::TicketView,
     Actor, Desk, DeskError, Work,
 };
 use crate::{
     domain::{
         approval::Status,
         change::{self, ChangeFacts, ChangeType, Conflict, PlannedChange, ReviewOutcome, Window},
-        text::{CommentBody, Description, Name, Title},
+        text::CommentBody,
         FieldError, Kind, State, TicketNumber,
     },
-    store::{
-        self,
-        changes::{ChangeRow, FreezeRow, TaskRow, TemplateRow},
-        tickets::TicketRow,
-        Exec, Tx,
-    },
+    store::{self, changes::ChangeRow, tickets::TicketRow, Exec, Tx},
 };
 
 /// What a person asks for when raising a change.
@@ -77,84 +84,6 @@ pub struct ChangeView {
     #[schema(value_type = Option<Object>)]
     pub review: Option<serde_json::Value>,
     pub tasks: Vec<TaskView>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct TaskView {
-    pub id: Uuid,
-    pub position: i32,
-    pub title: String,
-    pub assignee: Option<PersonRef>,
-    /// `open`, `in_progress`, `done` or `cancelled`.
-    pub state: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&TaskRow> for TaskView {
-    fn from(t: &TaskRow) -> Self {
-        Self {
-            id: t.id,
-            position: t.position,
-            title: t.title.clone(),
-            assignee: t.assignee_id.map(|id| PersonRef {
-                id,
-                name: t.assignee_name.clone().unwrap_or_default(),
-                email: None,
-            }),
-            state: t.state.clone(),
-            created_at: t.created_at,
-            updated_at: t.updated_at,
-        }
-    }
-}
-
-/// A task's state.
-pub const TASK_STATES: [&str; 4] = ["open", "in_progress", "done", "cancelled"];
-
-fn task_is_open(state: &str) -> bool {
-    matches!(state, "open" | "in_progress")
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct TemplateView {
-    pub id: Uuid,
-    pub name: String,
-    pub description: String,
-    pub tasks: Vec<String>,
-}
-
-impl From<&TemplateRow> for TemplateView {
-    fn from(t: &TemplateRow) -> Self {
-        Self {
-            id: t.id,
-            name: t.name.clone(),
-            description: t.description.clone(),
-            tasks: t.tasks.0.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct FreezeView {
-    pub id: Uuid,
-    pub name: String,
-    /// The team it applies to; everyone when absent.
-    pub team: Option<Uuid>,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-}
-
-impl From<&FreezeRow> for FreezeView {
-    fn from(f: &FreezeRow) -> Self {
-        Self {
-            id: f.id,
-            name: f.name.clone(),
-            team: f.team_id,
-            starts_at: f.starts_at,
-            ends_at: f.ends_at,
-        }
-    }
 }
 
 /// A post-implementation review as given.
@@ -716,30 +645,6 @@ impl Desk {
         Ok(())
     }
 
-    async fn refuse_open_tasks(
-        &self,
-        tx: &mut Tx,
-        ticket: &TicketRow,
-        doing: &str,
-    ) -> Result<(), DeskError> {
-        let open: Vec<String> = store::changes::list_tasks(tx, ticket.id)
-            .await?
-            .into_iter()
-            .filter(|t| task_is_open(&t.state))
-            .map(|t| t.title)
-            .collect();
-        if open.is_empty() {
-            Ok(())
-        } else {
-            Err(DeskError::Conflict(format!(
-                "{} has {} open task(s) ({}); finish or cancel them before {doing}",
-                ticket.number,
-                open.len(),
-                open.join(", ")
-            )))
-        }
-    }
-
     /// What a move sets off: submitting a change or a request for approval
     /// starts its policy.
     pub(crate) async fn after_process_move(
@@ -798,265 +703,4 @@ impl Desk {
         self.start_approval(work, actor, ticket, &policy).await?;
         Ok(())
     }
-
-    pub async fn create_template(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        name: &str,
-        description: &str,
-        tasks: Vec<String>,
-    ) -> Result<TemplateView, DeskError> {
-        actor.require_admin()?;
-        let name = Name::parse("name", name)?.into_inner();
-        let description = Description::parse("description", description)?.into_inner();
-        let tasks = parse_task_titles(tasks)?;
-        if store::changes::find_template(&mut work.tx, actor.org_id, &name)
-            .await?
-            .is_some()
-        {
-            return Err(DeskError::invalid(
-                "name",
-                format!("a template named `{name}` already exists"),
-            ));
-        }
-        let row = TemplateRow {
-            id: new_id(),
-            org_id: actor.org_id,
-            name,
-            description,
-            tasks: sqlx::types::Json(tasks),
-            created_at: store::now(),
-        };
-        store::changes::insert_template(&mut work.tx, &row).await?;
-        work.audit(
-            actor,
-            "change_template.created",
-            &row.name,
-            json!({ "id": row.id }),
-        );
-        Ok(TemplateView::from(&row))
-    }
-
-    pub async fn list_templates(&self, actor: &Actor) -> Result<Vec<TemplateView>, DeskError> {
-        actor.require_agent()?;
-        let mut tx = self.db.read().await?;
-        Ok(store::changes::list_templates(&mut tx, actor.org_id)
-            .await?
-            .iter()
-            .map(TemplateView::from)
-            .collect())
-    }
-
-    pub async fn create_freeze(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        name: &str,
-        team: Option<String>,
-        starts_at: DateTime<Utc>,
-        ends_at: DateTime<Utc>,
-    ) -> Result<FreezeView, DeskError> {
-        actor.require_admin()?;
-        let name = Name::parse("name", name)?.into_inner();
-        if ends_at <= starts_at {
-            return Err(DeskError::invalid("ends_at", "must be after starts_at"));
-        }
-        let team = match team {
-            Some(t) => Some(resolve_team(&mut work.tx, actor.org_id, &t).await?.id),
-            None => None,
-        };
-        let row = FreezeRow {
-            id: new_id(),
-            org_id: actor.org_id,
-            team_id: team,
-            name,
-            starts_at,
-            ends_at,
-            created_at: store::now(),
-        };
-        store::changes::insert_freeze(&mut work.tx, &row).await?;
-        work.audit(
-            actor,
-            "freeze.created",
-            &row.name,
-            json!({ "id": row.id, "team": team }),
-        );
-        Ok(FreezeView::from(&row))
-    }
-
-    pub async fn list_freezes(&self, actor: &Actor) -> Result<Vec<FreezeView>, DeskError> {
-        actor.require_agent()?;
-        let mut tx = self.db.read().await?;
-        Ok(store::changes::list_freezes(&mut tx, actor.org_id)
-            .await?
-            .iter()
-            .map(FreezeView::from)
-            .collect())
-    }
-
-    pub(crate) async fn insert_task(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        ticket_id: Uuid,
-        title: &str,
-        assignee: Option<Uuid>,
-    ) -> Result<TaskRow, DeskError> {
-        let title = Title::parse("title", title)?.into_inner();
-        let now = store::now();
-        let row = TaskRow {
-            id: new_id(),
-            org_id: actor.org_id,
-            ticket_id,
-            position: 0,
-            title,
-            assignee_id: assignee,
-            assignee_name: None,
-            state: "open".into(),
-            created_at: now,
-            updated_at: now,
-        };
-        store::changes::insert_task(&mut work.tx, &row).await?;
-        work.record(
-            actor,
-            ticket_id,
-            "task_added",
-            Some(("task", None, Some(row.title.clone()))),
-        );
-        Ok(row)
-    }
-
-    /// Tasks of a request or change.
-    pub async fn list_tasks(
-        &self,
-        actor: &Actor,
-        number: &str,
-    ) -> Result<Vec<TaskView>, DeskError> {
-        let mut tx = self.db.read().await?;
-        let ticket = self
-            .visible_ticket(Exec::Tx(&mut tx), actor, number)
-            .await?;
-        Ok(store::changes::list_tasks(&mut tx, ticket.id)
-            .await?
-            .iter()
-            .map(TaskView::from)
-            .collect())
-    }
-
-    pub async fn add_task(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        number: &str,
-        title: &str,
-        assignee: Option<String>,
-    ) -> Result<TaskView, DeskError> {
-        actor.require_agent()?;
-        let ticket = lock_visible(&mut work.tx, actor, number).await?;
-        if !matches!(ticket.kind.as_str(), "change" | "service_request") {
-            return Err(DeskError::invalid(
-                "number",
-                "tasks belong to changes and service requests",
-            ));
-        }
-        if State::parse(&ticket.state)
-            .map_err(anyhow::Error::from)?
-            .is_terminal()
-        {
-            return Err(DeskError::Conflict(format!(
-                "{} is {}",
-                ticket.number, ticket.state
-            )));
-        }
-        let assignee = match assignee {
-            Some(who) => Some(
-                resolve_person(&mut work.tx, actor.org_id, "assignee", &who)
-                    .await?
-                    .0,
-            ),
-            None => None,
-        };
-        let row = self
-            .insert_task(work, actor, ticket.id, title, assignee)
-            .await?;
-        let row = store::changes::find_task(&mut work.tx, ticket.id, row.id)
-            .await?
-            .ok_or(DeskError::NotFound("task"))?;
-        Ok(TaskView::from(&row))
-    }
-
-    pub async fn update_task(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        number: &str,
-        task: Uuid,
-        state: Option<String>,
-        assignee: Option<Option<String>>,
-    ) -> Result<TaskView, DeskError> {
-        actor.require_agent()?;
-        let ticket = lock_visible(&mut work.tx, actor, number).await?;
-        let mut row = store::changes::find_task(&mut work.tx, ticket.id, task)
-            .await?
-            .ok_or(DeskError::NotFound("task"))?;
-        if let Some(state) = state {
-            let state = state.trim().to_lowercase();
-            if !TASK_STATES.contains(&state.as_str()) {
-                return Err(DeskError::invalid(
-                    "state",
-                    format!("`{state}` is not one of: {}", TASK_STATES.join(", ")),
-                ));
-            }
-            if state != row.state {
-                work.record(
-                    actor,
-                    ticket.id,
-                    "task_updated",
-                    Some((
-                        "task",
-                        Some(format!("{}: {}", row.title, row.state)),
-                        Some(format!("{}: {state}", row.title)),
-                    )),
-                );
-                row.state = state;
-            }
-        }
-        if let Some(assignee) = assignee {
-            row.assignee_id = match assignee {
-                Some(who) => Some(
-                    resolve_person(&mut work.tx, actor.org_id, "assignee", &who)
-                        .await?
-                        .0,
-                ),
-                None => None,
-            };
-        }
-        row.updated_at = store::now();
-        store::changes::update_task(&mut work.tx, &row).await?;
-        let row = store::changes::find_task(&mut work.tx, ticket.id, task)
-            .await?
-            .ok_or(DeskError::NotFound("task"))?;
-        Ok(TaskView::from(&row))
-    }
-}
-
-/// Task titles of a template or catalog item: each a valid title, at most 50.
-pub(crate) fn parse_task_titles(tasks: Vec<String>) -> Result<Vec<String>, DeskError> {
-    if tasks.len() > 50 {
-        return Err(DeskError::invalid("tasks", "at most 50 tasks"));
-    }
-    let mut titles = Vec::new();
-    for (i, t) in tasks.iter().enumerate() {
-        match Title::parse("tasks", t) {
-            Ok(title) => titles.push(title.into_inner()),
-            Err(e) => {
-                return Err(DeskError::Invalid(vec![FieldError::new(
-                    format!("tasks[{i}]"),
-                    e.message,
-                )]))
-            }
-        }
-    }
-    Ok(titles)
 }

@@ -8,6 +8,21 @@
 //! breaches are derived from the arithmetic: the one pending timer of a
 //! ticket only makes the daemon *notice* them, and a timer scheduled for an
 //! older state (its `generation` is behind) does nothing.
+//!
+//! Files: `mod.rs` the clocks — the hooks the ticket use cases call
+//! (`sla_on_open`, `sla_on_move`, `sla_on_comment`, `sla_on_change`), the
+//! alarm timer, compliance and replay; `calendars.rs` business calendars;
+//! `policies.rs` SLA policies and their terms. May import `domain`, `store`
+//! and desk's `notify` and `views`; tickets reach it only through the
+//! `Desk` hooks, so it never imports `tickets`.
+
+mod calendars;
+mod policies;
+
+use calendars::parse_calendar;
+pub use calendars::{CalendarInput, CalendarView};
+use policies::terms_of;
+pub use policies::{PolicyInput, PolicyView};
 
 use std::{
     collections::HashMap,
@@ -15,7 +30,6 @@ use std::{
         atomic::{AtomicI64, Ordering},
         Arc,
     },
-    time::Duration as StdDuration,
 };
 
 use chrono::{DateTime, Duration, Utc};
@@ -27,18 +41,15 @@ use uuid::Uuid;
 use super::{new_id, views::TicketView, Actor, Desk, DeskError, Work};
 use crate::{
     domain::{
-        calendar::{Calendar, CalendarSpec},
+        calendar::Calendar,
         escalation::On,
-        sla::{
-            self, Alarm, OnReopen, Selector, SlaEvent, SlaState, Target, Targets, Terms,
-            TicketFacts,
-        },
-        FieldError, State,
+        sla::{self, Alarm, Selector, SlaEvent, SlaState, Target, Terms, TicketFacts},
+        State,
     },
     store::{
         self,
         activity::ActivityRow,
-        sla::{CalendarRow, GroupBy, OutcomeRow, PolicyRow, SlaStateRow},
+        sla::{GroupBy, OutcomeRow, SlaStateRow},
         tickets::TicketRow,
         timers::TimerRow,
         Exec, Tx,
@@ -72,96 +83,6 @@ impl Clock {
 
 /// Parsed calendars by id, with when they were read.
 pub(super) type CalendarCache = HashMap<Uuid, (std::time::Instant, Arc<Calendar>)>;
-
-const CALENDAR_TTL: StdDuration = StdDuration::from_secs(30);
-
-/// A calendar as the API takes it.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CalendarInput {
-    pub name: String,
-    /// IANA time zone, e.g. `Europe/Berlin`.
-    pub time_zone: String,
-    /// Open around the clock (24×7): no hours, no holidays.
-    #[serde(default)]
-    pub always_open: bool,
-    /// Per day (`mon` … `sun`): intervals like `"09:00-12:30"`.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub hours: std::collections::BTreeMap<String, Vec<String>>,
-    /// `{"date": "2026-12-25"}` closes a day; with `hours` it is a partial day.
-    #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
-    pub holidays: Vec<crate::domain::calendar::HolidaySpec>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct CalendarView {
-    pub id: Uuid,
-    pub name: String,
-    pub time_zone: String,
-    pub always_open: bool,
-    #[schema(value_type = Object)]
-    pub hours: std::collections::BTreeMap<String, Vec<String>>,
-    #[schema(value_type = Vec<Object>)]
-    pub holidays: Vec<crate::domain::calendar::HolidaySpec>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// An SLA policy as the API takes it.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyInput {
-    pub name: String,
-    /// Policies are tried in ascending position; the first match applies.
-    #[serde(default)]
-    pub position: i64,
-    /// Which tickets: lists of kinds, priorities, category and team names (empty = any).
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub selector: Selector,
-    /// Minutes of business time: `first_response_minutes`, `resolution_minutes`, `next_response_minutes`.
-    #[schema(value_type = Object)]
-    pub targets: Targets,
-    /// Warning thresholds in percent of a target (default 75 and 90).
-    #[serde(default = "default_warnings")]
-    pub warn_at_percent: Vec<u8>,
-    /// States in which the clocks pause (default `on_hold`).
-    #[serde(default = "default_pause_states")]
-    pub pause_states: Vec<String>,
-    /// `restart` (default) or `resume`: the resolution clock on reopening.
-    #[serde(default)]
-    #[schema(value_type = String)]
-    pub on_reopen: OnReopen,
-    /// Business calendar id; none means 24×7 in UTC.
-    #[serde(default)]
-    pub calendar: Option<Uuid>,
-}
-
-fn default_warnings() -> Vec<u8> {
-    vec![75, 90]
-}
-
-fn default_pause_states() -> Vec<String> {
-    vec![State::OnHold.as_str().into()]
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct PolicyView {
-    pub id: Uuid,
-    pub name: String,
-    pub position: i64,
-    #[schema(value_type = Object)]
-    pub selector: Selector,
-    #[schema(value_type = Object)]
-    pub targets: Targets,
-    pub warn_at_percent: Vec<u8>,
-    pub pause_states: Vec<String>,
-    #[schema(value_type = String)]
-    pub on_reopen: OnReopen,
-    pub calendar: Option<Uuid>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// One target of a ticket's SLA as a person reads it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -229,285 +150,9 @@ pub struct ReplayReport {
 impl Desk {
     // ---- calendars -------------------------------------------------------
 
-    pub async fn create_calendar(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        input: CalendarInput,
-    ) -> Result<CalendarView, DeskError> {
-        actor.require_admin()?;
-        let now = store::now();
-        let row = calendar_row(actor.org_id, new_id(), input, now, now)?;
-        store::sla::upsert_calendar(&mut work.tx, &row).await?;
-        work.audit(
-            actor,
-            "sla.calendar_created",
-            &row.name,
-            json!({ "id": row.id }),
-        );
-        calendar_view(&row)
-    }
-
-    pub async fn update_calendar(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        id: Uuid,
-        input: CalendarInput,
-    ) -> Result<CalendarView, DeskError> {
-        actor.require_admin()?;
-        let old = store::sla::find_calendar(Exec::Tx(&mut work.tx), actor.org_id, id)
-            .await?
-            .ok_or(DeskError::NotFound("calendar"))?;
-        let row = calendar_row(actor.org_id, id, input, old.created_at, store::now())?;
-        store::sla::upsert_calendar(&mut work.tx, &row).await?;
-        self.calendars
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
-        work.audit(
-            actor,
-            "sla.calendar_updated",
-            &row.name,
-            json!({ "id": id }),
-        );
-        calendar_view(&row)
-    }
-
-    pub async fn list_calendars(&self, actor: &Actor) -> Result<Vec<CalendarView>, DeskError> {
-        actor.require_agent()?;
-        store::sla::list_calendars(Exec::Db(&self.db), actor.org_id)
-            .await?
-            .iter()
-            .map(calendar_view)
-            .collect()
-    }
-
-    pub async fn get_calendar(&self, actor: &Actor, id: Uuid) -> Result<CalendarView, DeskError> {
-        actor.require_agent()?;
-        let row = store::sla::find_calendar(Exec::Db(&self.db), actor.org_id, id)
-            .await?
-            .ok_or(DeskError::NotFound("calendar"))?;
-        calendar_view(&row)
-    }
-
-    pub async fn delete_calendar(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        id: Uuid,
-    ) -> Result<(), DeskError> {
-        actor.require_admin()?;
-        let row = store::sla::find_calendar(Exec::Tx(&mut work.tx), actor.org_id, id)
-            .await?
-            .ok_or(DeskError::NotFound("calendar"))?;
-        if store::sla::calendar_in_use(&mut work.tx, id).await? {
-            return Err(DeskError::Conflict(format!(
-                "calendar {} is used by an SLA policy",
-                row.name
-            )));
-        }
-        store::sla::delete_calendar(&mut work.tx, actor.org_id, id).await?;
-        work.audit(
-            actor,
-            "sla.calendar_deleted",
-            &row.name,
-            json!({ "id": id }),
-        );
-        Ok(())
-    }
-
     // ---- policies --------------------------------------------------------
 
-    pub async fn create_sla_policy(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        input: PolicyInput,
-    ) -> Result<PolicyView, DeskError> {
-        actor.require_admin()?;
-        let now = store::now();
-        let row = self
-            .policy_row(&mut work.tx, actor.org_id, new_id(), input, now, now)
-            .await?;
-        store::sla::upsert_policy(&mut work.tx, &row).await?;
-        work.audit(
-            actor,
-            "sla.policy_created",
-            &row.name,
-            json!({ "id": row.id }),
-        );
-        policy_view(&row)
-    }
-
-    pub async fn update_sla_policy(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        id: Uuid,
-        input: PolicyInput,
-    ) -> Result<PolicyView, DeskError> {
-        actor.require_admin()?;
-        let old = store::sla::find_policy(Exec::Tx(&mut work.tx), actor.org_id, id)
-            .await?
-            .ok_or(DeskError::NotFound("SLA policy"))?;
-        let row = self
-            .policy_row(
-                &mut work.tx,
-                actor.org_id,
-                id,
-                input,
-                old.created_at,
-                store::now(),
-            )
-            .await?;
-        store::sla::upsert_policy(&mut work.tx, &row).await?;
-        work.audit(actor, "sla.policy_updated", &row.name, json!({ "id": id }));
-        policy_view(&row)
-    }
-
-    pub async fn list_sla_policies(&self, actor: &Actor) -> Result<Vec<PolicyView>, DeskError> {
-        actor.require_agent()?;
-        store::sla::list_policies(Exec::Db(&self.db), actor.org_id)
-            .await?
-            .iter()
-            .map(policy_view)
-            .collect()
-    }
-
-    pub async fn get_sla_policy(&self, actor: &Actor, id: Uuid) -> Result<PolicyView, DeskError> {
-        actor.require_agent()?;
-        let row = store::sla::find_policy(Exec::Db(&self.db), actor.org_id, id)
-            .await?
-            .ok_or(DeskError::NotFound("SLA policy"))?;
-        policy_view(&row)
-    }
-
-    pub async fn delete_sla_policy(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        id: Uuid,
-    ) -> Result<(), DeskError> {
-        actor.require_admin()?;
-        let row = store::sla::find_policy(Exec::Tx(&mut work.tx), actor.org_id, id)
-            .await?
-            .ok_or(DeskError::NotFound("SLA policy"))?;
-        store::sla::delete_policy(&mut work.tx, actor.org_id, id).await?;
-        work.audit(actor, "sla.policy_deleted", &row.name, json!({ "id": id }));
-        Ok(())
-    }
-
-    async fn policy_row(
-        &self,
-        tx: &mut Tx,
-        org_id: Uuid,
-        id: Uuid,
-        input: PolicyInput,
-        created_at: DateTime<Utc>,
-        updated_at: DateTime<Utc>,
-    ) -> Result<PolicyRow, DeskError> {
-        let mut errors = Vec::new();
-        if input.name.trim().is_empty() {
-            errors.push(FieldError::new("name", "must not be empty"));
-        }
-        sla::validate_terms(&input.targets, &input.warn_at_percent, &mut errors);
-        for (i, state) in input.pause_states.iter().enumerate() {
-            if let Err(e) = State::parse(state) {
-                errors.push(FieldError::new(format!("pause_states[{i}]"), e.to_string()));
-            }
-        }
-        for (i, kind) in input.selector.kinds.iter().enumerate() {
-            if let Err(e) = crate::domain::Kind::parse(kind) {
-                errors.push(FieldError::new(
-                    format!("selector.kinds[{i}]"),
-                    e.to_string(),
-                ));
-            }
-        }
-        for (i, priority) in input.selector.priorities.iter().enumerate() {
-            if let Err(e) = crate::domain::Priority::parse(priority) {
-                errors.push(FieldError::new(
-                    format!("selector.priorities[{i}]"),
-                    e.to_string(),
-                ));
-            }
-        }
-        if let Some(calendar) = input.calendar {
-            if store::sla::find_calendar(Exec::Tx(tx), org_id, calendar)
-                .await?
-                .is_none()
-            {
-                errors.push(FieldError::new(
-                    "calendar",
-                    format!("no calendar {calendar}"),
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(DeskError::Invalid(errors));
-        }
-        let json = |v: serde_json::Result<serde_json::Value>| {
-            v.map(sqlx::types::Json).map_err(anyhow::Error::from)
-        };
-        Ok(PolicyRow {
-            id,
-            org_id,
-            name: input.name.trim().into(),
-            position: input.position,
-            selector: json(serde_json::to_value(&input.selector))?,
-            targets: json(serde_json::to_value(input.targets))?,
-            warn_at_percent: json(serde_json::to_value(&input.warn_at_percent))?,
-            pause_states: json(serde_json::to_value(
-                input
-                    .pause_states
-                    .iter()
-                    .filter_map(|s| State::parse(s).ok().map(|s| s.as_str().to_string()))
-                    .collect::<Vec<_>>(),
-            ))?,
-            on_reopen: match input.on_reopen {
-                OnReopen::Restart => "restart".into(),
-                OnReopen::Resume => "resume".into(),
-            },
-            calendar_id: input.calendar,
-            created_at,
-            updated_at,
-        })
-    }
-
     // ---- the clocks of a ticket -------------------------------------------
-
-    /// The calendar of `id` (none: 24×7 UTC); parsed calendars are cached briefly.
-    pub(crate) async fn calendar(
-        &self,
-        tx: &mut Tx,
-        org_id: Uuid,
-        id: Option<Uuid>,
-    ) -> Result<Arc<Calendar>, DeskError> {
-        let Some(id) = id else {
-            return Ok(Arc::new(Calendar::always_open(chrono_tz::UTC)));
-        };
-        if let Some((at, cal)) = self
-            .calendars
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-        {
-            if at.elapsed() < CALENDAR_TTL {
-                return Ok(cal.clone());
-            }
-        }
-        let cal = match store::sla::find_calendar(Exec::Tx(tx), org_id, id).await? {
-            Some(row) => Arc::new(parse_calendar(&row)?),
-            // Deleted since: the clocks carry on around the clock.
-            None => Arc::new(Calendar::always_open(chrono_tz::UTC)),
-        };
-        self.calendars
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, (std::time::Instant::now(), cal.clone()));
-        Ok(cal)
-    }
 
     /// The terms of the first policy matching the ticket, if any.
     /// The terms of the first policy matching the ticket; `policies` are
@@ -1124,98 +769,6 @@ fn clock_views(state: &SlaState, cal: &Calendar, now: DateTime<Utc>) -> Vec<Cloc
         .collect()
 }
 
-fn calendar_row(
-    org_id: Uuid,
-    id: Uuid,
-    input: CalendarInput,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-) -> Result<CalendarRow, DeskError> {
-    let spec = CalendarSpec {
-        time_zone: input.time_zone,
-        always_open: input.always_open,
-        hours: input.hours,
-        holidays: input.holidays,
-    };
-    let mut errors = Calendar::parse(&spec).err().unwrap_or_default();
-    if input.name.trim().is_empty() {
-        errors.push(FieldError::new("name", "must not be empty"));
-    }
-    if !errors.is_empty() {
-        return Err(DeskError::Invalid(errors));
-    }
-    Ok(CalendarRow {
-        id,
-        org_id,
-        name: input.name.trim().into(),
-        spec: sqlx::types::Json(serde_json::to_value(&spec).map_err(anyhow::Error::from)?),
-        created_at,
-        updated_at,
-    })
-}
-
-fn parse_calendar(row: &CalendarRow) -> Result<Calendar, DeskError> {
-    let spec: CalendarSpec =
-        serde_json::from_value(row.spec.0.clone()).map_err(anyhow::Error::from)?;
-    Calendar::parse(&spec).map_err(|errors| {
-        DeskError::Internal(anyhow::anyhow!(
-            "stored calendar {} is invalid: {}",
-            row.name,
-            errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ))
-    })
-}
-
-fn calendar_view(row: &CalendarRow) -> Result<CalendarView, DeskError> {
-    let spec: CalendarSpec =
-        serde_json::from_value(row.spec.0.clone()).map_err(anyhow::Error::from)?;
-    Ok(CalendarView {
-        id: row.id,
-        name: row.name.clone(),
-        time_zone: spec.time_zone,
-        always_open: spec.always_open,
-        hours: spec.hours,
-        holidays: spec.holidays,
-        updated_at: row.updated_at,
-    })
-}
-
 fn parse<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, DeskError> {
     Ok(serde_json::from_value(v.clone()).map_err(anyhow::Error::from)?)
-}
-
-fn terms_of(row: &PolicyRow) -> Result<Terms, DeskError> {
-    Ok(Terms {
-        policy_id: row.id,
-        policy_name: row.name.clone(),
-        calendar_id: row.calendar_id,
-        targets: parse(&row.targets.0)?,
-        warn_at_percent: parse(&row.warn_at_percent.0)?,
-        pause_states: parse(&row.pause_states.0)?,
-        on_reopen: if row.on_reopen == "resume" {
-            OnReopen::Resume
-        } else {
-            OnReopen::Restart
-        },
-    })
-}
-
-fn policy_view(row: &PolicyRow) -> Result<PolicyView, DeskError> {
-    let terms = terms_of(row)?;
-    Ok(PolicyView {
-        id: row.id,
-        name: row.name.clone(),
-        position: row.position,
-        selector: serde_json::from_value(row.selector.0.clone()).map_err(anyhow::Error::from)?,
-        targets: terms.targets,
-        warn_at_percent: terms.warn_at_percent,
-        pause_states: terms.pause_states,
-        on_reopen: terms.on_reopen,
-        calendar: row.calendar_id,
-        updated_at: row.updated_at,
-    })
 }

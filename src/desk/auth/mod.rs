@@ -5,6 +5,18 @@
 //!
 //! Failed attempts are use cases too: their throttle counters and audit
 //! events commit, then the caller is refused.
+//!
+//! Files: `mod.rs` sign-in, sessions, JWTs, refresh and logout;
+//! `passwords.rs` password change and reset; `invitations.rs` invitations
+//! and registration; `mfa.rs` TOTP enrolment and the MFA policy. May import
+//! `domain`, `store` and the desk modules below it (`people`, `throttle`).
+
+mod invitations;
+mod mfa;
+mod passwords;
+
+pub use invitations::InvitationView;
+pub use mfa::{MfaEnrolment, RecoveryCodes};
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -15,16 +27,20 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{new_id, Actor, Desk, DeskError, Work};
+use super::{
+    new_id,
+    throttle::{count_failure, locked_until},
+    Actor, Desk, DeskError, Work,
+};
 use crate::{
     domain::{
-        password::{dummy_verify, hash_password, verify_password, Password},
+        password::{dummy_verify, verify_password},
         totp::{self, TotpSecret},
         Channel,
     },
     store::{
         self,
-        identity::{AccountRow, InvitationRow, OneTime, RefreshRow, ThrottleRow},
+        identity::{AccountRow, OneTime, RefreshRow},
         outbox::OutboxRow,
         Tx,
     },
@@ -107,31 +123,6 @@ pub enum Refusal {
     LockedOut { until: DateTime<Utc> },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct MfaEnrolment {
-    /// Base32 secret for manual entry.
-    pub secret: String,
-    /// Render as a QR code for authenticator apps.
-    pub otpauth_uri: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RecoveryCodes {
-    /// Shown once; each works once instead of a TOTP code.
-    pub recovery_codes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct InvitationView {
-    pub id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub roles: Vec<String>,
-    pub expires_at: DateTime<Utc>,
-    /// The link also sent by email (shown to the admin for other channels).
-    pub accept_url: String,
-}
-
 /// An authenticated access token: the actor and whether MFA enrolment is due.
 pub struct Authenticated {
     pub actor: Actor,
@@ -149,53 +140,6 @@ pub(crate) fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     format!("{prefix}{}", hex::encode(bytes))
-}
-
-/// The time of an active lockout on `key`, if any.
-pub(crate) async fn locked_until(
-    tx: &mut Tx,
-    key: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, DeskError> {
-    Ok(store::identity::find_throttle(tx, key)
-        .await?
-        .and_then(|t| t.locked_until)
-        .filter(|until| *until > now))
-}
-
-/// Counts a failure on `key`; locks it once `max` failures fall in the window.
-/// Returns the lockout end when this failure caused one.
-pub(crate) async fn count_failure(
-    tx: &mut Tx,
-    key: &str,
-    now: DateTime<Utc>,
-    max: i32,
-    lockout: Duration,
-) -> Result<Option<DateTime<Utc>>, DeskError> {
-    let window = Duration::minutes(15);
-    let mut row = store::identity::find_throttle(tx, key)
-        .await?
-        .unwrap_or(ThrottleRow {
-            key: key.to_string(),
-            failures: 0,
-            window_start: now,
-            locked_until: None,
-        });
-    if now - row.window_start > window {
-        row.failures = 0;
-        row.window_start = now;
-    }
-    row.failures += 1;
-    let mut locked = None;
-    if row.failures >= max {
-        let until = now + lockout;
-        row.locked_until = Some(until);
-        row.failures = 0;
-        row.window_start = now;
-        locked = Some(until);
-    }
-    store::identity::save_throttle(tx, &row).await?;
-    Ok(locked)
 }
 
 fn account_key(email: &str) -> String {
@@ -647,412 +591,10 @@ impl Desk {
         })
         .await
     }
-
-    pub async fn change_password(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        current: String,
-        new: String,
-    ) -> Result<(), DeskError> {
-        let (person, account) = own_account(&mut work.tx, actor).await?;
-        let new = Password::parse(&new)?;
-        let hash = account.password_hash.clone();
-        let (ok, new_hash) = tokio::task::spawn_blocking(move || {
-            let ok = hash
-                .as_deref()
-                .is_some_and(|h| verify_password(&current, h));
-            (ok, if ok { hash_password(&new).ok() } else { None })
-        })
-        .await
-        .map_err(anyhow::Error::from)?;
-        if !ok {
-            return Err(DeskError::Forbidden(
-                "the current password is not correct".into(),
-            ));
-        }
-        let new_hash =
-            new_hash.ok_or_else(|| anyhow::anyhow!("hashing the new password failed"))?;
-        store::identity::set_password_hash(&mut work.tx, person, &new_hash).await?;
-        store::identity::revoke_person_sessions(&mut work.tx, person, store::now()).await?;
-        work.audit(
-            actor,
-            "password.changed",
-            &person.to_string(),
-            json!({ "sessions_revoked": true }),
-        );
-        Ok(())
-    }
-
-    /// Sends a reset link to every account with this email. Answers the same
-    /// whether or not one exists, so it reveals nothing.
-    pub async fn request_password_reset(&self, email: &str) -> Result<(), DeskError> {
-        let email = email.trim().to_lowercase();
-        let desk = self.clone();
-        self.execute(move |work| {
-            Box::pin(async move {
-                let now = store::now();
-                for account in store::identity::find_accounts_by_email(&mut work.tx, &email).await? {
-                    if account.disabled_at.is_some() {
-                        continue;
-                    }
-                    let token = random_token("sbp_");
-                    let expires = now + desk.settings.auth.reset_ttl;
-                    store::identity::insert_one_time(&mut work.tx, OneTime::PasswordReset, &sha256_hex(&token), account.org_id, account.id, expires, now).await?;
-                    let link = format!("{}/reset-password?token={token}", desk.settings.auth.public_url.trim_end_matches('/'));
-                    work.send_email(
-                        account.org_id,
-                        &email,
-                        "password_reset",
-                        "Reset your Switchboard password",
-                        &format!(
-                            "Hello {},\n\nSomeone (hopefully you) asked to reset your Switchboard password.\nOpen this link within {} minutes to choose a new one:\n\n{link}\n\nIf it wasn't you, ignore this message; your password stays as it is.\n",
-                            account.name,
-                            desk.settings.auth.reset_ttl.num_minutes()
-                        ),
-                    );
-                    work.audit(&system_for(&account), "password.reset_requested", &account.id.to_string(), json!({ "expires_at": expires }));
-                }
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    pub async fn reset_password(&self, token: String, new: String) -> Result<(), DeskError> {
-        let new = Password::parse(&new)?;
-        let new_hash = tokio::task::spawn_blocking(move || hash_password(&new))
-            .await
-            .map_err(anyhow::Error::from)?
-            .map_err(anyhow::Error::from)?;
-        self.execute(move |work| {
-            Box::pin(async move {
-                let now = store::now();
-                let hash = sha256_hex(&token);
-                let reset =
-                    store::identity::find_one_time(&mut work.tx, OneTime::PasswordReset, &hash)
-                        .await?
-                        .ok_or(DeskError::Unauthenticated("unknown reset token"))?;
-                if reset.used_at.is_some() {
-                    return Err(DeskError::Unauthenticated(
-                        "this reset link was already used",
-                    ));
-                }
-                if reset.expires_at <= now {
-                    return Err(DeskError::Unauthenticated(
-                        "this reset link expired; ask for a new one",
-                    ));
-                }
-                if !store::identity::use_one_time(&mut work.tx, OneTime::PasswordReset, &hash, now)
-                    .await?
-                {
-                    return Err(DeskError::Unauthenticated(
-                        "this reset link was already used",
-                    ));
-                }
-                store::identity::set_password_hash(&mut work.tx, reset.person_id, &new_hash)
-                    .await?;
-                store::identity::revoke_person_sessions(&mut work.tx, reset.person_id, now).await?;
-                work.audit(
-                    &Actor::system(reset.org_id),
-                    "password.reset",
-                    &reset.person_id.to_string(),
-                    json!({ "sessions_revoked": true }),
-                );
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    pub async fn invite(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        email: &str,
-        name: &str,
-        roles: &[String],
-    ) -> Result<InvitationView, DeskError> {
-        actor.require_admin()?;
-        let email = super::admin::normalize_email(email)?;
-        let name = crate::domain::text::Name::parse("name", name)?.into_inner();
-        let roles = super::admin::parse_roles(roles)?;
-        if let Some(existing) =
-            store::people::find_person_by_email(&mut work.tx, actor.org_id, &email).await?
-        {
-            let account =
-                store::identity::find_account(&mut work.tx, actor.org_id, existing.id).await?;
-            if account.is_some_and(|a| a.password_hash.is_some()) {
-                return Err(DeskError::Conflict(format!(
-                    "{email} already has an account here"
-                )));
-            }
-        }
-        let now = store::now();
-        let token = random_token("sbi_");
-        let row = InvitationRow {
-            id: new_id(),
-            org_id: actor.org_id,
-            email: email.clone(),
-            name: name.clone(),
-            roles: sqlx::types::Json(roles.iter().map(|r| r.as_str().to_string()).collect()),
-            token_hash: sha256_hex(&token),
-            invited_by: actor.person_id,
-            expires_at: now + self.settings.auth.invitation_ttl,
-            accepted_at: None,
-            created_at: now,
-        };
-        store::identity::insert_invitation(&mut work.tx, &row).await?;
-        let accept_url = format!(
-            "{}/accept-invitation?token={token}",
-            self.settings.auth.public_url.trim_end_matches('/')
-        );
-        work.send_email(
-            actor.org_id,
-            &email,
-            "invitation",
-            "You are invited to Switchboard",
-            &format!(
-                "Hello {name},\n\n{} invited you to the service desk. Choose a password here within {} days:\n\n{accept_url}\n",
-                actor.name,
-                self.settings.auth.invitation_ttl.num_days()
-            ),
-        );
-        work.audit(
-            actor,
-            "invitation.created",
-            &email,
-            json!({ "id": row.id, "roles": row.roles.0 }),
-        );
-        Ok(InvitationView {
-            id: row.id,
-            email,
-            name,
-            roles: row.roles.0,
-            expires_at: row.expires_at,
-            accept_url,
-        })
-    }
-
-    /// Accepts an invitation: the account exists from now on, signed in.
-    pub async fn register(&self, token: String, password: String) -> Result<Session, DeskError> {
-        let password = Password::parse(&password)?;
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(anyhow::Error::from)?
-            .map_err(anyhow::Error::from)?;
-        let desk = self.clone();
-        self.execute(move |work| {
-            Box::pin(async move {
-                let now = store::now();
-                let invitation =
-                    store::identity::find_invitation_by_hash(&mut work.tx, &sha256_hex(&token))
-                        .await?
-                        .ok_or(DeskError::Unauthenticated("unknown invitation"))?;
-                if invitation.accepted_at.is_some() {
-                    return Err(DeskError::Unauthenticated(
-                        "this invitation was already used",
-                    ));
-                }
-                if invitation.expires_at <= now {
-                    return Err(DeskError::Unauthenticated(
-                        "this invitation expired; ask for a new one",
-                    ));
-                }
-                if !store::identity::accept_invitation(&mut work.tx, invitation.id, now).await? {
-                    return Err(DeskError::Unauthenticated(
-                        "this invitation was already used",
-                    ));
-                }
-                let system = Actor::system(invitation.org_id);
-                // Someone first seen in chat or email keeps their history.
-                let person = match store::people::find_person_by_email(
-                    &mut work.tx,
-                    invitation.org_id,
-                    &invitation.email,
-                )
-                .await?
-                {
-                    Some(mut person) => {
-                        let mut roles = person.roles.0.clone();
-                        for role in &invitation.roles.0 {
-                            if !roles.contains(role) {
-                                roles.push(role.clone());
-                            }
-                        }
-                        person.roles = sqlx::types::Json(roles);
-                        store::people::update_person(&mut work.tx, &person).await?;
-                        person.id
-                    }
-                    None => {
-                        super::admin::insert_person(
-                            work,
-                            &system,
-                            &invitation.name,
-                            Some(&invitation.email),
-                            &invitation.roles.0,
-                        )
-                        .await?
-                        .id
-                    }
-                };
-                store::identity::set_password_hash(&mut work.tx, person, &hash).await?;
-                work.audit(
-                    &system,
-                    "invitation.accepted",
-                    &invitation.email,
-                    json!({ "id": invitation.id, "person": person }),
-                );
-                let account =
-                    store::identity::find_account(&mut work.tx, invitation.org_id, person)
-                        .await?
-                        .ok_or(DeskError::NotFound("person"))?;
-                desk.issue_session(work, &account, None).await
-            })
-        })
-        .await
-    }
-
-    /// Starts TOTP enrolment: a new secret, active once confirmed.
-    pub async fn begin_mfa(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-    ) -> Result<MfaEnrolment, DeskError> {
-        let (person, account) = own_account(&mut work.tx, actor).await?;
-        if account.mfa_enabled {
-            return Err(DeskError::Conflict(
-                "two-factor authentication is already on; turn it off first to re-enrol".into(),
-            ));
-        }
-        let mut bytes = [0u8; totp::SECRET_BYTES];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        let secret = TotpSecret::generate(bytes);
-        store::identity::set_mfa(&mut work.tx, person, Some(&secret.to_base32()), false, None)
-            .await?;
-        work.audit(
-            actor,
-            "mfa.enrolment_started",
-            &person.to_string(),
-            json!({}),
-        );
-        let label = account.email.unwrap_or(account.name);
-        Ok(MfaEnrolment {
-            otpauth_uri: totp::otpauth_uri(&secret, "Switchboard", &label),
-            secret: secret.to_base32(),
-        })
-    }
-
-    /// Confirms enrolment with a first code; returns the recovery codes.
-    pub async fn confirm_mfa(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        code: &str,
-    ) -> Result<RecoveryCodes, DeskError> {
-        let (person, account) = own_account(&mut work.tx, actor).await?;
-        if account.mfa_enabled {
-            return Err(DeskError::Conflict(
-                "two-factor authentication is already on".into(),
-            ));
-        }
-        let secret = account.totp_secret().ok_or_else(|| {
-            DeskError::Conflict("start enrolment first (POST /api/v1/me/mfa/totp)".into())
-        })?;
-        let step =
-            totp::verify(&secret, code, store::now().timestamp(), None).ok_or_else(|| {
-                DeskError::invalid(
-                    "code",
-                    "the code does not match; check the device clock and try the current code",
-                )
-            })?;
-        let mut random = [0u8; totp::RECOVERY_RANDOM_BYTES];
-        rand::thread_rng().fill_bytes(&mut random);
-        let codes = totp::recovery_codes(&random);
-        let hashes: Vec<String> = codes
-            .iter()
-            .map(|c| sha256_hex(&totp::normalize_recovery_code(c)))
-            .collect();
-        store::identity::set_mfa(
-            &mut work.tx,
-            person,
-            Some(&secret.to_base32()),
-            true,
-            Some(step),
-        )
-        .await?;
-        store::identity::replace_recovery_codes(&mut work.tx, person, &hashes).await?;
-        work.audit(
-            actor,
-            "mfa.enabled",
-            &person.to_string(),
-            json!({ "recovery_codes": codes.len() }),
-        );
-        Ok(RecoveryCodes {
-            recovery_codes: codes,
-        })
-    }
-
-    /// Turns MFA off after a valid current code (refused while the
-    /// organization requires it).
-    pub async fn disable_mfa(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        code: &str,
-    ) -> Result<(), DeskError> {
-        let (person, account) = own_account(&mut work.tx, actor).await?;
-        if account.mfa_required {
-            return Err(DeskError::Forbidden(
-                "your organization requires two-factor authentication".into(),
-            ));
-        }
-        let secret = account.totp_secret();
-        let valid = match (account.mfa_enabled, secret) {
-            (true, Some(secret)) => totp::verify(
-                &secret,
-                code,
-                store::now().timestamp(),
-                account.mfa_last_step,
-            )
-            .is_some(),
-            _ => {
-                return Err(DeskError::Conflict(
-                    "two-factor authentication is not on".into(),
-                ))
-            }
-        };
-        if !valid {
-            work.audit(actor, "mfa.disable_refused", &person.to_string(), json!({}));
-            return Err(DeskError::invalid("code", "the code does not match"));
-        }
-        store::identity::set_mfa(&mut work.tx, person, None, false, None).await?;
-        store::identity::replace_recovery_codes(&mut work.tx, person, &[]).await?;
-        work.audit(actor, "mfa.disabled", &person.to_string(), json!({}));
-        Ok(())
-    }
-
-    /// The organization's policy: require MFA for every local account.
-    pub async fn set_mfa_policy(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        required: bool,
-    ) -> Result<(), DeskError> {
-        actor.require_admin()?;
-        store::identity::set_org_mfa_required(&mut work.tx, actor.org_id, required).await?;
-        work.audit(
-            actor,
-            "organization.mfa_policy_changed",
-            &actor.org_id.to_string(),
-            json!({ "mfa_required": required }),
-        );
-        Ok(())
-    }
 }
 
 fn actor_for_account(account: &AccountRow, channel: Channel) -> Actor {
-    super::identity::actor_from(
+    super::people::actor_from(
         account.org_id,
         account.id,
         &account.name,

@@ -1,0 +1,23 @@
+//! The benchmarks' load generators (see BENCHMARKS.md): `load.rs` drives a
+//! running daemon over HTTP (API, Slack, Discord), `email.rs` fills an IMAP
+//! mailbox and times its intake, `sla.rs` times due dates and SLA timers.
+//! Like the rest of `cli`, may import every layer.
+
+pub mod email;
+pub mod load;
+pub mod sla;
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+/// `switchboard bench`: the email scenario reads the configured mailbox and
+/// database; every other scenario talks to a running daemon over HTTP.
+pub async fn run(config: Config, args: load::BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.scenario == "email" {
+        email::run(config, args.messages).await?;
+    } else {
+        load::run(args).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,18 @@
+//! The command line's bodies: what each `switchboard` command does once
+//! `main.rs` has parsed its arguments (serve, migrate, token, audit, SLA
+//! replay, Discord command registration, configuration check), the demo
+//! seed, the CMDB importer and the benchmarks' load generators.
+//!
+//! An edge like `http`: it may import every layer (`app`, `config`,
+//! `desk`, `store`, `domain`, `workers`, `channels`). Nothing in the library
+//! imports `cli`; `main.rs` and tests call it.
+
+pub mod audit;
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod discord;
+pub mod import;
+pub mod serve;
+pub mod sla;
+pub mod token;
