@@ -2,7 +2,9 @@
 //! transaction through [`Desk::run`]: check permission, apply the domain
 //! rule, write state + activity + audit event + outbox rows + timers, commit.
 //! Channels (HTTP API, chat, email) and workers call in here; nothing here
-//! knows about HTTP. May import `domain` and `store`.
+//! knows about HTTP. May import `domain`, `store`, `templates`, `metrics`
+//! and `config`; never `http`, `channels`, `workers`, `runtime`, `app`,
+//! `console` or `cli` (`tests/tidy.rs` checks).
 //!
 //! Among themselves the desk modules import without cycles: what several
 //! use cases share lives in leaf modules (`people`, `teams`, `tokens`,
@@ -92,7 +94,7 @@ pub struct Desk {
     /// Woken after a commit that wrote outbox rows, so delivery starts at once.
     pub outbox_ready: Arc<Notify>,
     matrices: Arc<RwLock<MatrixCache>>,
-    /// Recently seen API tokens by hash; see [`admin::TOKEN_CACHE_TTL`].
+    /// Recently seen API tokens by hash; see [`tokens::TOKEN_CACHE_TTL`].
     tokens: Arc<std::sync::Mutex<TokenCache>>,
     /// This process's side of the ticket counters; see [`numbering`].
     counters: Arc<numbering::Counters>,
