@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bench_email;
 pub mod bench_sla;
 pub mod channels;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod desk;

@@ -65,6 +65,8 @@ enum Command {
         #[command(subcommand)]
         command: DiscordCommand,
     },
+    /// A report (dashboard, volume, sla, agents, processes) as JSON or CSV.
+    Report(switchboard::cli::report::ReportArgs),
     /// Load benchmark against a running daemon (see BENCHMARKS.md).
     Bench(switchboard::bench::BenchArgs),
 }
@@ -334,6 +336,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(args) => switchboard::cli::report::run(&config, args).await,
         Command::Bench(args) if args.scenario == "email" => {
             switchboard::bench_email::run(config, args.messages)
                 .await

@@ -25,6 +25,7 @@ mod mail_alerts;
 pub mod notify;
 mod numbering;
 pub mod problems;
+pub mod reports;
 pub mod schedules;
 pub mod sla;
 pub mod tickets;

@@ -22,7 +22,10 @@ pub struct Document {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Section {
     /// Key figures shown as a short list ("Open tickets: 42").
-    Figures { title: String, figures: Vec<(String, Cell)> },
+    Figures {
+        title: String,
+        figures: Vec<(String, Cell)>,
+    },
     Table(Table),
     Chart(Chart),
 }

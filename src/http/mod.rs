@@ -19,6 +19,7 @@ mod inbox;
 mod me;
 mod ops;
 mod problems;
+mod reports;
 mod rules;
 mod schedules;
 mod sla;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .merge(schedules::router())
         .merge(email::router())
         .merge(inbox::router())
+        .merge(reports::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     let mut platforms = Router::new();
     if let Some(slack_state) = state.slack.clone() {
@@ -206,9 +208,10 @@ impl Modify for BearerAuth {
         schedules::update_schedule, schedules::delete_schedule,
         email::list_quarantine,
         inbox::list_inbox, inbox::mark_read, inbox::read_all, inbox::get_defaults, inbox::set_defaults,
+        reports::dashboard, reports::volume, reports::sla, reports::agents, reports::processes,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "operations"))
 )]
 pub struct ApiDoc;
