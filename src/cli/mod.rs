@@ -1,1 +1,3 @@
+pub mod bench_reports;
+pub mod demo_history;
 pub mod report;

@@ -614,6 +614,200 @@ pub async fn change_types(
         .bind(from).bind(to).fetch_all(c).await)
 }
 
+// ---- demo history --------------------------------------------------------
+
+/// Demo seeding only (`cli::demo_history`): moves a ticket's recorded
+/// history to the instants of a made-up past. The ticket was created and
+/// moved through the real use cases a moment ago; its non-move activity and
+/// comments go to `created_at`, its state changes, in order, to `moves`.
+pub async fn place_ticket_history(
+    tx: &mut Tx,
+    org_id: Uuid,
+    ticket_id: Uuid,
+    created_at: DateTime<Utc>,
+    moves: &[DateTime<Utc>],
+    resolved_at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    let last = moves.last().copied().unwrap_or(created_at);
+    let ids_sql = "SELECT id FROM activity WHERE ticket_id = $1 AND action = 'state_changed' \
+                   ORDER BY created_at, id";
+    let ids: Vec<Uuid> = on!(tx, c => sqlx::query_scalar(ids_sql).bind(ticket_id).fetch_all(c).await)?;
+    let move_sql = "UPDATE activity SET created_at = $2 WHERE id = $1";
+    for (id, at) in ids.iter().zip(moves) {
+        on!(tx, c => sqlx::query(move_sql).bind(id).bind(at).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    let rest = "UPDATE activity SET created_at = $2 WHERE ticket_id = $1 AND action <> 'state_changed'";
+    on!(tx, c => sqlx::query(rest).bind(ticket_id).bind(created_at).execute(c).await.map(|r| r.rows_affected()))?;
+    let comments = "UPDATE comments SET created_at = $2 WHERE ticket_id = $1";
+    on!(tx, c => sqlx::query(comments).bind(ticket_id).bind(created_at).execute(c).await.map(|r| r.rows_affected()))?;
+    let ticket = "UPDATE tickets SET created_at = $3, updated_at = $4, \
+                  resolved_at = CASE WHEN resolved_at IS NULL THEN NULL ELSE $5 END, \
+                  closed_at = CASE WHEN closed_at IS NULL THEN NULL ELSE $4 END \
+                  WHERE org_id = $1 AND id = $2";
+    on!(tx, c => sqlx::query(ticket)
+        .bind(org_id)
+        .bind(ticket_id)
+        .bind(created_at)
+        .bind(last)
+        .bind(resolved_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+// ---- benchmark seed ------------------------------------------------------
+
+/// `switchboard bench --scenario reports` only: `n` incidents spread evenly
+/// over `span_secs` from `start`, in one statement per table (a load
+/// generator, not input: no intake, audit or outbox). One in ten stays new,
+/// one in ten in progress, the rest are resolved (half of those closed)
+/// 1–48 hours after creation; one in fifty was reopened once on the way.
+/// Activity holds each state change; every resolved ticket has a
+/// resolution SLA outcome (24 hours). Returns the tickets written.
+pub async fn seed_bench(
+    tx: &mut Tx,
+    org_id: Uuid,
+    n: i64,
+    start: DateTime<Utc>,
+    span_secs: i64,
+    teams: &[Uuid],
+    agents: &[Uuid],
+    categories: &[Uuid],
+) -> Result<u64, sqlx::Error> {
+    match tx {
+        Tx::Postgres(t) => {
+            const TICKETS: &str = "INSERT INTO tickets (id, org_id, number, kind, title, description, state, \
+                impact, urgency, priority, requester_id, assignee_id, team_id, category_id, channel, \
+                created_at, updated_at, resolved_at, closed_at, satisfaction) \
+              SELECT gen_random_uuid(), $1, 'INC' || lpad(g::text, 7, '0'), 'incident', 'bench ' || g, '', \
+                CASE WHEN g % 10 = 0 THEN 'new' WHEN g % 10 = 1 THEN 'in_progress' \
+                     WHEN g % 10 < 6 THEN 'resolved' ELSE 'closed' END, \
+                'medium', 'medium', 'p' || (1 + g % 4), NULL, \
+                ($6::uuid[])[1 + g % cardinality($6::uuid[])], ($5::uuid[])[1 + g % cardinality($5::uuid[])], \
+                ($7::uuid[])[1 + g % cardinality($7::uuid[])], \
+                (ARRAY['api', 'slack', 'email', 'discord'])[1 + g % 4], c, c, \
+                CASE WHEN g % 10 >= 2 THEN c + make_interval(hours => 1 + (g % 48)::int) END, \
+                CASE WHEN g % 10 >= 6 THEN c + make_interval(hours => 49) END, \
+                CASE WHEN g % 10 >= 2 AND g % 3 = 0 THEN 1 + (g % 5)::int END \
+              FROM generate_series(1, $2::bigint) g, \
+                LATERAL (SELECT $3::timestamptz + make_interval(secs => g::float8 * $4::float8 / $2::float8) AS c) x";
+            const ACTIVITY: &str = "INSERT INTO activity (id, org_id, ticket_id, actor_id, channel, action, field, \
+                old_value, new_value, created_at) \
+              SELECT gen_random_uuid(), $1, t.id, NULL, 'api', 'state_changed', 'state', m.o, m.n, m.at \
+              FROM tickets t, LATERAL (SELECT substr(t.number, 4)::bigint AS g) k, \
+                LATERAL (VALUES \
+                  ('new', 'in_progress', t.created_at + interval '10 minutes', k.g % 10 <> 0), \
+                  ('in_progress', 'resolved', t.resolved_at - interval '50 minutes', k.g % 50 = 2), \
+                  ('resolved', 'in_progress', t.resolved_at - interval '40 minutes', k.g % 50 = 2), \
+                  ('in_progress', 'resolved', t.resolved_at, t.resolved_at IS NOT NULL), \
+                  ('resolved', 'closed', t.closed_at, t.closed_at IS NOT NULL) \
+                ) AS m(o, n, at, keep) \
+              WHERE t.org_id = $1 AND m.keep";
+            const OUTCOMES: &str = "INSERT INTO sla_outcomes (id, org_id, ticket_id, target, started_at, policy_id, \
+                policy_name, team_id, priority, kind, outcome, due_at, decided_at) \
+              SELECT gen_random_uuid(), $1, t.id, 'resolution', t.created_at, NULL, 'bench', t.team_id, \
+                t.priority, t.kind, \
+                CASE WHEN t.resolved_at <= t.created_at + interval '24 hours' THEN 'met' ELSE 'breached' END, \
+                t.created_at + interval '24 hours', LEAST(t.resolved_at, t.created_at + interval '24 hours') \
+              FROM tickets t WHERE t.org_id = $1 AND t.resolved_at IS NOT NULL";
+            let written = sqlx::query(TICKETS)
+                .bind(org_id)
+                .bind(n)
+                .bind(start)
+                .bind(span_secs)
+                .bind(teams)
+                .bind(agents)
+                .bind(categories)
+                .execute(&mut **t)
+                .await?
+                .rows_affected();
+            sqlx::query(ACTIVITY).bind(org_id).execute(&mut **t).await?;
+            sqlx::query(OUTCOMES).bind(org_id).execute(&mut **t).await?;
+            Ok(written)
+        }
+        Tx::Sqlite(t) => {
+            // No arrays: the k-th team, agent or category by offset; no
+            // interval type: instants as sqlx writes them, from seconds.
+            const TS: &str = "strftime('%Y-%m-%dT%H:%M:%S', ";
+            const TICKETS: &str = const_format::concatcp!(
+                "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < $2), \
+                 x AS (SELECT g, $3 + (g * $4) / $2 AS c FROM s) \
+                 INSERT INTO tickets (id, org_id, number, kind, title, description, state, impact, urgency, \
+                   priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at, \
+                   resolved_at, closed_at, satisfaction) \
+                 SELECT randomblob(16), $1, 'INC' || substr('0000000' || g, -7), 'incident', 'bench ' || g, '', \
+                   CASE WHEN g % 10 = 0 THEN 'new' WHEN g % 10 = 1 THEN 'in_progress' \
+                        WHEN g % 10 < 6 THEN 'resolved' ELSE 'closed' END, \
+                   'medium', 'medium', 'p' || (1 + g % 4), NULL, \
+                   (SELECT p.id FROM people p WHERE p.org_id = $1 AND p.name LIKE 'Bench agent %' ORDER BY p.id LIMIT 1 OFFSET g % $6), \
+                   (SELECT m.id FROM teams m WHERE m.org_id = $1 ORDER BY m.id LIMIT 1 OFFSET g % $5), \
+                   (SELECT k.id FROM categories k WHERE k.org_id = $1 ORDER BY k.id LIMIT 1 OFFSET g % $7), \
+                   CASE g % 4 WHEN 0 THEN 'api' WHEN 1 THEN 'slack' WHEN 2 THEN 'email' ELSE 'discord' END, ",
+                TS, "c, 'unixepoch') || '+00:00', ", TS, "c, 'unixepoch') || '+00:00', \
+                   CASE WHEN g % 10 >= 2 THEN ", TS, "c + 3600 * (1 + g % 48), 'unixepoch') || '+00:00' END, \
+                   CASE WHEN g % 10 >= 6 THEN ", TS, "c + 3600 * 49, 'unixepoch') || '+00:00' END, \
+                   CASE WHEN g % 10 >= 2 AND g % 3 = 0 THEN 1 + g % 5 END \
+                 FROM x"
+            );
+            const ACTIVITY: &str = const_format::concatcp!(
+                "INSERT INTO activity (id, org_id, ticket_id, actor_id, channel, action, field, old_value, new_value, created_at) \
+                 SELECT randomblob(16), $1, t.id, NULL, 'api', 'state_changed', 'state', m.o, m.n, ", TS,
+                "CASE m.step WHEN 0 THEN unixepoch(t.created_at) + 600 \
+                   WHEN 1 THEN unixepoch(t.resolved_at) - 3000 WHEN 2 THEN unixepoch(t.resolved_at) - 2400 \
+                   WHEN 3 THEN unixepoch(t.resolved_at) ELSE unixepoch(t.closed_at) END, 'unixepoch') || '+00:00' \
+                 FROM tickets t JOIN (\
+                   SELECT 'new' AS o, 'in_progress' AS n, 0 AS step UNION ALL \
+                   SELECT 'in_progress', 'resolved', 1 UNION ALL \
+                   SELECT 'resolved', 'in_progress', 2 UNION ALL \
+                   SELECT 'in_progress', 'resolved', 3 UNION ALL \
+                   SELECT 'resolved', 'closed', 4) m \
+                 WHERE t.org_id = $1 AND CASE m.step \
+                   WHEN 0 THEN CAST(substr(t.number, 4) AS INTEGER) % 10 <> 0 \
+                   WHEN 1 THEN CAST(substr(t.number, 4) AS INTEGER) % 50 = 2 \
+                   WHEN 2 THEN CAST(substr(t.number, 4) AS INTEGER) % 50 = 2 \
+                   WHEN 3 THEN t.resolved_at IS NOT NULL \
+                   ELSE t.closed_at IS NOT NULL END"
+            );
+            const OUTCOMES: &str = const_format::concatcp!(
+                "INSERT INTO sla_outcomes (id, org_id, ticket_id, target, started_at, policy_id, policy_name, team_id, \
+                   priority, kind, outcome, due_at, decided_at) \
+                 SELECT randomblob(16), $1, t.id, 'resolution', t.created_at, NULL, 'bench', t.team_id, t.priority, t.kind, \
+                   CASE WHEN unixepoch(t.resolved_at) <= unixepoch(t.created_at) + 86400 THEN 'met' ELSE 'breached' END, \
+                   ", TS, "unixepoch(t.created_at) + 86400, 'unixepoch') || '+00:00', \
+                   ", TS, "MIN(unixepoch(t.resolved_at), unixepoch(t.created_at) + 86400), 'unixepoch') || '+00:00' \
+                 FROM tickets t WHERE t.org_id = $1 AND t.resolved_at IS NOT NULL"
+            );
+            let written = sqlx::query(TICKETS)
+                .bind(org_id)
+                .bind(n)
+                .bind(start.timestamp())
+                .bind(span_secs)
+                .bind(teams.len() as i64)
+                .bind(agents.len() as i64)
+                .bind(categories.len() as i64)
+                .execute(&mut **t)
+                .await?
+                .rows_affected();
+            sqlx::query(ACTIVITY).bind(org_id).execute(&mut **t).await?;
+            sqlx::query(OUTCOMES).bind(org_id).execute(&mut **t).await?;
+            Ok(written)
+        }
+    }
+}
+
+/// Tickets of an organization (the bench seeds once).
+pub async fn count_tickets(tx: &mut Tx, org_id: Uuid) -> Result<i64, sqlx::Error> {
+    let sql = "SELECT COUNT(*) FROM tickets WHERE org_id = $1";
+    on!(tx, c => sqlx::query_scalar(sql).bind(org_id).fetch_one(c).await)
+}
+
+/// Brings the planner's statistics up to date after the bulk seed.
+pub async fn analyze(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    on!(tx, c => sqlx::query("ANALYZE").execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
