@@ -14,7 +14,4 @@ CREATE INDEX activity_state_changes ON activity(org_id, created_at) WHERE action
 -- The review outcome of changes by organization and time: change success rate.
 CREATE INDEX activity_change_reviews ON activity(org_id, created_at) WHERE action = 'change_reviewed';
 
--- Open tickets (the backlog) of an organization: the dashboard reads only
--- these, a small share of all tickets once a desk has history.
-CREATE INDEX tickets_open ON tickets(org_id, created_at)
-    WHERE state NOT IN ('resolved', 'closed', 'cancelled', 'rejected');
+-- Open tickets (the dashboard, workload) use `tickets_open` of migration 9.

@@ -83,7 +83,7 @@ async fn seed(desk: &Desk, admin: &Actor, n: i64) -> anyhow::Result<()> {
         let name = format!("Category {c}");
         let team = format!("Team {}", c % TEAMS);
         let category = call(desk, admin, move |d, w, a| {
-            Box::pin(async move { d.create_category(w, &a, &name, Some(&team)).await })
+            Box::pin(async move { d.create_category(w, &a, &name, Some(team.as_str())).await })
         })
         .await?;
         categories.push(category.id);
@@ -91,17 +91,16 @@ async fn seed(desk: &Desk, admin: &Actor, n: i64) -> anyhow::Result<()> {
     let start = Utc::now() - Duration::days(365);
     let began = Instant::now();
     let mut tx = desk.db.begin().await?;
-    let written = store::reports::seed_bench(
-        &mut tx,
-        admin.org_id,
-        n,
+    let plan = store::reports::BenchSeed {
+        tickets: n,
         start,
-        365 * 86_400,
-        &teams,
-        &agents,
-        &categories,
-    )
-    .await
+        span_secs: 365 * 86_400,
+        teams,
+        agents,
+        categories,
+    };
+    let written = store::reports::seed_bench(&mut tx, admin.org_id, &plan)
+        .await
     .context("bulk seeding tickets")?;
     tx.commit().await?;
     let mut tx = desk.db.begin().await?;

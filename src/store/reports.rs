@@ -658,6 +658,18 @@ pub async fn place_ticket_history(
 
 // ---- benchmark seed ------------------------------------------------------
 
+/// What the reports benchmark seeds: how many tickets over which span, and
+/// the people, teams and categories they are spread over.
+#[derive(Debug, Clone)]
+pub struct BenchSeed {
+    pub tickets: i64,
+    pub start: DateTime<Utc>,
+    pub span_secs: i64,
+    pub teams: Vec<Uuid>,
+    pub agents: Vec<Uuid>,
+    pub categories: Vec<Uuid>,
+}
+
 /// `switchboard bench --scenario reports` only: `n` incidents spread evenly
 /// over `span_secs` from `start`, in one statement per table (a load
 /// generator, not input: no intake, audit or outbox). One in ten stays new,
@@ -665,16 +677,16 @@ pub async fn place_ticket_history(
 /// 1–48 hours after creation; one in fifty was reopened once on the way.
 /// Activity holds each state change; every resolved ticket has a
 /// resolution SLA outcome (24 hours). Returns the tickets written.
-pub async fn seed_bench(
-    tx: &mut Tx,
-    org_id: Uuid,
-    n: i64,
-    start: DateTime<Utc>,
-    span_secs: i64,
-    teams: &[Uuid],
-    agents: &[Uuid],
-    categories: &[Uuid],
-) -> Result<u64, sqlx::Error> {
+pub async fn seed_bench(tx: &mut Tx, org_id: Uuid, seed: &BenchSeed) -> Result<u64, sqlx::Error> {
+    let BenchSeed {
+        tickets: n,
+        start,
+        span_secs,
+        teams,
+        agents,
+        categories,
+    } = seed;
+    let (n, start, span_secs) = (*n, *start, *span_secs);
     match tx {
         Tx::Postgres(t) => {
             const TICKETS: &str = "INSERT INTO tickets (id, org_id, number, kind, title, description, state, \
@@ -684,9 +696,9 @@ pub async fn seed_bench(
                 CASE WHEN g % 10 = 0 THEN 'new' WHEN g % 10 = 1 THEN 'in_progress' \
                      WHEN g % 10 < 6 THEN 'resolved' ELSE 'closed' END, \
                 'medium', 'medium', 'p' || (1 + g % 4), NULL, \
-                ($6::uuid[])[1 + g % cardinality($6::uuid[])], ($5::uuid[])[1 + g % cardinality($5::uuid[])], \
-                ($7::uuid[])[1 + g % cardinality($7::uuid[])], \
-                (ARRAY['api', 'slack', 'email', 'discord'])[1 + g % 4], c, c, \
+                ($6::uuid[])[(1 + g % cardinality($6::uuid[]))::int], ($5::uuid[])[(1 + g % cardinality($5::uuid[]))::int], \
+                ($7::uuid[])[(1 + g % cardinality($7::uuid[]))::int], \
+                (ARRAY['api', 'slack', 'email', 'discord'])[(1 + g % 4)::int], c, c, \
                 CASE WHEN g % 10 >= 2 THEN c + make_interval(hours => 1 + (g % 48)::int) END, \
                 CASE WHEN g % 10 >= 6 THEN c + make_interval(hours => 49) END, \
                 CASE WHEN g % 10 >= 2 AND g % 3 = 0 THEN 1 + (g % 5)::int END \
@@ -716,9 +728,9 @@ pub async fn seed_bench(
                 .bind(n)
                 .bind(start)
                 .bind(span_secs)
-                .bind(teams)
-                .bind(agents)
-                .bind(categories)
+                .bind(teams.as_slice())
+                .bind(agents.as_slice())
+                .bind(categories.as_slice())
                 .execute(&mut **t)
                 .await?
                 .rows_affected();
@@ -732,7 +744,11 @@ pub async fn seed_bench(
             const TS: &str = "strftime('%Y-%m-%dT%H:%M:%S', ";
             const TICKETS: &str = const_format::concatcp!(
                 "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < $2), \
-                 x AS (SELECT g, $3 + (g * $4) / $2 AS c FROM s) \
+                 x AS (SELECT g, $3 + (g * $4) / $2 AS c FROM s), \
+                 agents AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS k FROM people \
+                   WHERE org_id = $1 AND name LIKE 'Bench agent %'), \
+                 teams_k AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS k FROM teams WHERE org_id = $1), \
+                 categories_k AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS k FROM categories WHERE org_id = $1) \
                  INSERT INTO tickets (id, org_id, number, kind, title, description, state, impact, urgency, \
                    priority, requester_id, assignee_id, team_id, category_id, channel, created_at, updated_at, \
                    resolved_at, closed_at, satisfaction) \
@@ -740,9 +756,8 @@ pub async fn seed_bench(
                    CASE WHEN g % 10 = 0 THEN 'new' WHEN g % 10 = 1 THEN 'in_progress' \
                         WHEN g % 10 < 6 THEN 'resolved' ELSE 'closed' END, \
                    'medium', 'medium', 'p' || (1 + g % 4), NULL, \
-                   (SELECT p.id FROM people p WHERE p.org_id = $1 AND p.name LIKE 'Bench agent %' ORDER BY p.id LIMIT 1 OFFSET g % $6), \
-                   (SELECT m.id FROM teams m WHERE m.org_id = $1 ORDER BY m.id LIMIT 1 OFFSET g % $5), \
-                   (SELECT k.id FROM categories k WHERE k.org_id = $1 ORDER BY k.id LIMIT 1 OFFSET g % $7), \
+                   (SELECT a.id FROM agents a WHERE a.k = g % $6), (SELECT m.id FROM teams_k m WHERE m.k = g % $5), \
+                   (SELECT c.id FROM categories_k c WHERE c.k = g % $7), \
                    CASE g % 4 WHEN 0 THEN 'api' WHEN 1 THEN 'slack' WHEN 2 THEN 'email' ELSE 'discord' END, ",
                 TS, "c, 'unixepoch') || '+00:00', ", TS, "c, 'unixepoch') || '+00:00', \
                    CASE WHEN g % 10 >= 2 THEN ", TS, "c + 3600 * (1 + g % 48), 'unixepoch') || '+00:00' END, \
