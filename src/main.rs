@@ -337,7 +337,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(args) => switchboard::cli::report::run(&config, args).await,
-        Command::Bench(args) if args.scenario == "reports" => switchboard::cli::bench_reports::run(&config, &args).await,
+        Command::Bench(args) if args.scenario == "reports" => {
+            switchboard::cli::bench_reports::run(&config, &args).await
+        }
         Command::Bench(args) if args.scenario == "email" => {
             switchboard::bench_email::run(config, args.messages)
                 .await

@@ -101,7 +101,7 @@ async fn seed(desk: &Desk, admin: &Actor, n: i64) -> anyhow::Result<()> {
     };
     let written = store::reports::seed_bench(&mut tx, admin.org_id, &plan)
         .await
-    .context("bulk seeding tickets")?;
+        .context("bulk seeding tickets")?;
     tx.commit().await?;
     let mut tx = desk.db.begin().await?;
     store::reports::analyze(&mut tx).await?;
@@ -147,15 +147,38 @@ pub async fn run(config: &Config, _args: &BenchArgs) -> anyhow::Result<ExitCode>
     };
     let cases = [
         ("dashboard", ReportKind::Dashboard, ReportQuery::default()),
-        ("volume day x team, 12 months", ReportKind::Volume, q(&year, Some("day"), Some("team"))),
-        ("volume week, 12 months", ReportKind::Volume, q(&year, Some("week"), None)),
-        ("sla by team, 30 days", ReportKind::Sla, q(&month, None, Some("team"))),
+        (
+            "volume day x team, 12 months",
+            ReportKind::Volume,
+            q(&year, Some("day"), Some("team")),
+        ),
+        (
+            "volume week, 12 months",
+            ReportKind::Volume,
+            q(&year, Some("week"), None),
+        ),
+        (
+            "sla by team, 30 days",
+            ReportKind::Sla,
+            q(&month, None, Some("team")),
+        ),
         ("agents, 30 days", ReportKind::Agents, q(&month, None, None)),
-        ("agents, 12 months", ReportKind::Agents, q(&year, None, None)),
-        ("processes, 30 days", ReportKind::Processes, q(&month, None, None)),
+        (
+            "agents, 12 months",
+            ReportKind::Agents,
+            q(&year, None, None),
+        ),
+        (
+            "processes, 30 days",
+            ReportKind::Processes,
+            q(&month, None, None),
+        ),
     ];
     let tickets = if existing == 0 { n } else { existing };
-    println!("backend={} tickets={tickets} runs={runs}", desk.db.backend());
+    println!(
+        "backend={} tickets={tickets} runs={runs}",
+        desk.db.backend()
+    );
     for (name, kind, query) in cases {
         // One run to warm caches and statements, not counted.
         desk.report(&admin, kind, &query)

@@ -24,13 +24,18 @@ use crate::{
     store::{self, sla::OutcomeRow},
 };
 
-/// (category, the agents of its team, requester emails)
-const CATEGORIES: &[(&str, &[&str])] = &[
-    ("Access", &["alice@demo.example", "bilal@demo.example"]),
-    ("Hardware", &["alice@demo.example", "bilal@demo.example"]),
+/// The categories `demo::seed` makes.
+const CATEGORIES: &[&str] = &["Access", "Hardware", "Network", "Email", "Database"];
+
+/// The agents of each of `demo::seed`'s teams. A ticket's team comes from
+/// its category or an automation rule, so it is read from the new ticket.
+const TEAM_AGENTS: &[(&str, &[&str])] = &[
+    (
+        "Service Desk",
+        &["alice@demo.example", "bilal@demo.example"],
+    ),
     ("Network", &["bilal@demo.example", "chen@demo.example"]),
-    ("Email", &["chen@demo.example", "alice@demo.example"]),
-    ("Database", &["chen@demo.example", "alice@demo.example"]),
+    ("Platform", &["chen@demo.example", "alice@demo.example"]),
 ];
 
 const REQUESTERS: &[&str] = &[
@@ -139,12 +144,17 @@ async fn seed_ticket(
     now: DateTime<Utc>,
     i: usize,
 ) -> anyhow::Result<()> {
-    let (category, agents) = CATEGORIES[dice.below(CATEGORIES.len() as u64) as usize];
+    let category = CATEGORIES[dice.below(CATEGORIES.len() as u64) as usize];
     let levels = ["high", "medium", "low"];
     let impact = levels[dice.below(3) as usize];
     let urgency = levels[dice.below(3) as usize];
     let input = OpenTicket {
-        kind: if dice.chance(75) { "incident" } else { "service_request" }.into(),
+        kind: if dice.chance(75) {
+            "incident"
+        } else {
+            "service_request"
+        }
+        .into(),
         title: format!("{} ({})", TITLES[i % TITLES.len()], i + 1),
         description: "Seeded history for the reports demo.".into(),
         impact: Some(impact.into()),
@@ -154,13 +164,22 @@ async fn seed_ticket(
         requester: Some(REQUESTERS[i % REQUESTERS.len()].into()),
     };
     let mut opener = admin.clone();
-    opener.channel = [Channel::Slack, Channel::Email, Channel::Api, Channel::Discord]
-        [dice.below(4) as usize];
+    opener.channel = [
+        Channel::Slack,
+        Channel::Email,
+        Channel::Api,
+        Channel::Discord,
+    ][dice.below(4) as usize];
     let ticket: TicketView = run(desk, &opener, move |d, w, a| {
         Box::pin(async move { d.open_ticket(w, &a, input).await })
     })
     .await?;
     let number = ticket.number.clone();
+    let agents = ticket
+        .team
+        .as_ref()
+        .and_then(|t| TEAM_AGENTS.iter().find(|(name, _)| *name == t.name))
+        .map_or(&["chen@demo.example"][..], |(_, agents)| *agents);
     let agent = agents[dice.below(agents.len() as u64) as usize].to_string();
     {
         let number = number.clone();
@@ -178,7 +197,8 @@ async fn seed_ticket(
     let age = now - created;
     let respond = created + Duration::minutes(5 + dice.below(150) as i64);
     let goal = Duration::minutes(resolution_goal(&ticket.priority));
-    let resolve = respond + Duration::minutes(30 + dice.below((goal.num_minutes() * 2) as u64) as i64);
+    let resolve =
+        respond + Duration::minutes(30 + dice.below((goal.num_minutes() * 2) as u64) as i64);
     let mut states: Vec<(&str, DateTime<Utc>)> = vec![("in_progress", respond)];
     // Recent tickets are still being worked on more often.
     let resolved = resolve < now && dice.chance(if age < Duration::days(3) { 40 } else { 92 });

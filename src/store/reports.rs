@@ -631,12 +631,14 @@ pub async fn place_ticket_history(
     let last = moves.last().copied().unwrap_or(created_at);
     let ids_sql = "SELECT id FROM activity WHERE ticket_id = $1 AND action = 'state_changed' \
                    ORDER BY created_at, id";
-    let ids: Vec<Uuid> = on!(tx, c => sqlx::query_scalar(ids_sql).bind(ticket_id).fetch_all(c).await)?;
+    let ids: Vec<Uuid> =
+        on!(tx, c => sqlx::query_scalar(ids_sql).bind(ticket_id).fetch_all(c).await)?;
     let move_sql = "UPDATE activity SET created_at = $2 WHERE id = $1";
     for (id, at) in ids.iter().zip(moves) {
         on!(tx, c => sqlx::query(move_sql).bind(id).bind(at).execute(c).await.map(|r| r.rows_affected()))?;
     }
-    let rest = "UPDATE activity SET created_at = $2 WHERE ticket_id = $1 AND action <> 'state_changed'";
+    let rest =
+        "UPDATE activity SET created_at = $2 WHERE ticket_id = $1 AND action <> 'state_changed'";
     on!(tx, c => sqlx::query(rest).bind(ticket_id).bind(created_at).execute(c).await.map(|r| r.rows_affected()))?;
     let comments = "UPDATE comments SET created_at = $2 WHERE ticket_id = $1";
     on!(tx, c => sqlx::query(comments).bind(ticket_id).bind(created_at).execute(c).await.map(|r| r.rows_affected()))?;
