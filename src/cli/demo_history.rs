@@ -24,11 +24,18 @@ use crate::{
     store::{self, sla::OutcomeRow},
 };
 
-/// The categories `demo::seed` makes.
-const CATEGORIES: &[&str] = &["Access", "Hardware", "Network", "Email", "Database"];
+/// The categories `demo::seed` makes, with the team each belongs to.
+const CATEGORIES: &[(&str, &str)] = &[
+    ("Access", "Service Desk"),
+    ("Hardware", "Service Desk"),
+    ("Network", "Network"),
+    ("Email", "Platform"),
+    ("Database", "Platform"),
+];
 
-/// The agents of each of `demo::seed`'s teams. A ticket's team comes from
-/// its category or an automation rule, so it is read from the new ticket.
+/// The agents of each of `demo::seed`'s teams. An automation rule may move
+/// a new ticket to another team after the view of it was made, so the
+/// assignment names the team as well as an agent of it.
 const TEAM_AGENTS: &[(&str, &[&str])] = &[
     (
         "Service Desk",
@@ -144,7 +151,7 @@ async fn seed_ticket(
     now: DateTime<Utc>,
     i: usize,
 ) -> anyhow::Result<()> {
-    let category = CATEGORIES[dice.below(CATEGORIES.len() as u64) as usize];
+    let (category, team) = CATEGORIES[dice.below(CATEGORIES.len() as u64) as usize];
     let levels = ["high", "medium", "low"];
     let impact = levels[dice.below(3) as usize];
     let urgency = levels[dice.below(3) as usize];
@@ -175,23 +182,22 @@ async fn seed_ticket(
     })
     .await?;
     let number = ticket.number.clone();
-    let agents = ticket
-        .team
-        .as_ref()
-        .and_then(|t| TEAM_AGENTS.iter().find(|(name, _)| *name == t.name))
+    let agents = TEAM_AGENTS
+        .iter()
+        .find(|(name, _)| *name == team)
         .map_or(&["chen@demo.example"][..], |(_, agents)| *agents);
     let agent = agents[dice.below(agents.len() as u64) as usize].to_string();
-    {
+    let assigned: TicketView = {
         let number = number.clone();
         let change = Assignment {
-            team: None,
+            team: Some(Some(team.to_string())),
             assignee: Some(Some(agent)),
         };
         run(desk, admin, move |d, w, a| {
             Box::pin(async move { d.assign(w, &a, &number, change).await })
         })
-        .await?;
-    }
+        .await?
+    };
 
     // The timeline: first response, resolution, maybe a reopening.
     let age = now - created;
@@ -249,7 +255,7 @@ async fn seed_ticket(
     }
     // SLA outcomes as the demo's policy would have decided them: first
     // response in an hour, resolution by priority.
-    let team_id = ticket.team.as_ref().map(|t| t.id);
+    let team_id = assigned.team.as_ref().map(|t| t.id);
     let outcome = |target: &str, goal: Duration, done: Option<DateTime<Utc>>| {
         let due = created + goal;
         let (outcome, decided) = match done {
