@@ -61,6 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: DiscordCommand,
     },
+    /// A report (dashboard, volume, sla, agents, processes) as JSON or CSV.
+    Report(cli::report::ReportArgs),
     /// Load benchmark against a running daemon (see BENCHMARKS.md).
     Bench(cli::bench::load::BenchArgs),
 }
@@ -210,6 +212,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Discord {
             command: DiscordCommand::RegisterCommands { guild, file },
         } => cli::discord::register_commands(config, guild, file.as_deref()).await,
+        Command::Report(args) => cli::report::run(&config, args).await,
         Command::Bench(args) => cli::bench::run(config, args).await,
     }
 }

@@ -65,7 +65,9 @@ const RULES: &[Rule] = &[
         name: "desk",
         layer: "desk",
         except: &[],
-        may: May::Not(&["http", "channels", "workers", "runtime", "app", "console", "cli"]),
+        may: May::Not(&[
+            "http", "channels", "workers", "runtime", "app", "console", "cli",
+        ]),
     },
     Rule {
         name: "workers",

@@ -397,6 +397,7 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
         Box::pin(async move { d.bulk_upsert(w, &a, cmdb).await })
     })
     .await?;
+    crate::cli::demo_history::seed(desk, &admin).await?;
     tracing::info!(org = %org.slug, "demo data seeded");
     Ok(token)
 }

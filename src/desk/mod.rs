@@ -38,6 +38,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod people;
 pub mod problems;
+pub mod reports;
 pub mod schedules;
 pub mod sla;
 pub mod teams;

@@ -72,6 +72,7 @@ pub mod number;
 pub mod password;
 pub mod priority;
 pub mod problem;
+pub mod report;
 pub mod role;
 pub mod rule;
 pub mod sla;

@@ -25,6 +25,7 @@ mod inbox;
 mod me;
 mod ops;
 mod problems;
+mod reports;
 mod rules;
 mod schedules;
 mod sla;
@@ -111,6 +112,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(schedules::router())
         .merge(email::router())
         .merge(inbox::router())
+        .merge(reports::router())
         .route("/openapi.json", axum::routing::get(ops::openapi));
     // A route layer, so that only the admin routes' own paths ask for
     // credentials (anything else still answers 404); axum refuses one on
@@ -238,9 +240,10 @@ impl Modify for BearerAuth {
         schedules::update_schedule, schedules::delete_schedule,
         email::list_quarantine,
         inbox::list_inbox, inbox::mark_read, inbox::read_all, inbox::get_defaults, inbox::set_defaults,
+        reports::dashboard, reports::volume, reports::sla, reports::agents, reports::processes,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -20,6 +20,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod people;
 pub mod problems;
+pub mod reports;
 pub mod rules;
 pub mod schedules;
 pub mod setup;

@@ -18,6 +18,7 @@ mod notifications;
 mod numbering;
 mod ops;
 mod problems;
+mod reports;
 mod rules;
 mod schedules;
 mod sla;

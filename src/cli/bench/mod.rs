@@ -1,10 +1,12 @@
 //! The benchmarks' load generators (see BENCHMARKS.md): `load.rs` drives a
 //! running daemon over HTTP (API, Slack, Discord), `email.rs` fills an IMAP
-//! mailbox and times its intake, `sla.rs` times due dates and SLA timers.
+//! mailbox and times its intake, `sla.rs` times due dates and SLA timers,
+//! `reports.rs` seeds a large history and times each report.
 //! Like the rest of `cli`, may import every layer.
 
 pub mod email;
 pub mod load;
+pub mod reports;
 pub mod sla;
 
 use std::process::ExitCode;
@@ -12,8 +14,12 @@ use std::process::ExitCode;
 use crate::config::Config;
 
 /// `switchboard bench`: the email scenario reads the configured mailbox and
-/// database; every other scenario talks to a running daemon over HTTP.
+/// database, the reports scenario the configured database; every other
+/// scenario talks to a running daemon over HTTP.
 pub async fn run(config: Config, args: load::BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.scenario == "reports" {
+        return reports::run(&config, &args).await;
+    }
     if args.scenario == "email" {
         email::run(config, args.messages).await?;
     } else {
