@@ -43,7 +43,7 @@ pub struct ReportArgs {
     /// Volume: none, kind, team, priority, channel, category; SLA: policy, team, priority, category.
     #[arg(long)]
     pub group_by: Option<String>,
-    /// json or csv.
+    /// json, csv, xlsx, pdf, png (the report's chart) or svg.
     #[arg(long, default_value = "json")]
     pub format: String,
     #[arg(long)]
@@ -140,7 +140,11 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> 
             }
         }
         Format::Xlsx | Format::Pdf | Format::Png | Format::Svg => {
-            anyhow::bail!("the {format} writer is not in this build; formats: json, csv")
+            let doc = document::document(&request, &report);
+            let bytes = document::export_bytes(format, &doc)
+                .with_context(|| format!("writing the {kind} report as {format}"))?;
+            out.write_all(&bytes)
+                .with_context(|| format!("writing {}", target.display()))?;
         }
         Format::Json => {
             serde_json::to_writer(&mut out, &report).context("encoding JSON")?;

@@ -1,11 +1,9 @@
 //! `/api/v1/reports/{dashboard,volume,sla,agents,processes}`: the reports
-//! as JSON (default) or CSV, streamed with a file name. Bad parameters are
-//! 400 problem+json naming the parameter and what it accepts.
-//!
-//! The formats `xlsx`, `pdf`, `png` and `svg` are part of the vocabulary
-//! (`domain::report::Format`) but written by `crate::export`'s writers; a
-//! build without them answers 400 listing `document::FORMATS`. Adding one
-//! is a match arm in [`respond_with`] and its name in `FORMATS`.
+//! as JSON (default), CSV streamed, or with `format=xlsx|pdf` the workbook
+//! or the PDF and with `format=png|svg` the report's chart (written by
+//! `crate::export` on a blocking thread), each with a file name. Bad
+//! parameters are 400 problem+json naming the parameter and what it
+//! accepts.
 
 use axum::{
     body::{Body, Bytes},
@@ -24,7 +22,7 @@ use super::{
 use crate::{
     desk::{
         reports::{
-            document::{self, parse_format, FORMATS},
+            document::{self, parse_format},
             AgentsReport, DashboardReport, ProcessesReport, Report, ReportQuery, ReportRequest,
             SlaReport, VolumeReport,
         },
@@ -71,11 +69,11 @@ async fn run(
         .report(actor, kind, &query)
         .await
         .map_err(bad_parameters)?;
-    respond_with(kind, format, &request, report)
+    respond_with(kind, format, &request, report).await
 }
 
 /// The report in the format asked for.
-pub fn respond_with(
+pub async fn respond_with(
     kind: ReportKind,
     format: Format,
     request: &ReportRequest,
@@ -103,10 +101,24 @@ pub fn respond_with(
             Ok(response)
         }
         Format::Xlsx | Format::Pdf | Format::Png | Format::Svg => {
-            Err(ApiError::BadRequest(format!(
-                "`format`: `{format}` is not available in this build; accepts {}",
-                FORMATS.join(", ")
-            )))
+            let doc = document::document(request, &report);
+            let bytes = tokio::task::spawn_blocking(move || document::export_bytes(format, &doc))
+                .await
+                .map_err(|e| DeskError::Internal(anyhow::anyhow!("writing the {format}: {e}")))?
+                .map_err(DeskError::Internal)?;
+            let mut response = Response::new(Body::from(bytes));
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(document::content_type(format)),
+            );
+            if let Ok(value) = HeaderValue::from_str(&format!(
+                "attachment; filename=\"{}\"",
+                file_name(kind, request, format.as_str())
+            )) {
+                headers.insert(header::CONTENT_DISPOSITION, value);
+            }
+            Ok(response)
         }
     }
 }
@@ -134,7 +146,7 @@ fn csv_stream(table: Table) -> impl futures::Stream<Item = Result<Bytes, std::io
 }
 
 #[utoipa::path(get, path = "/api/v1/reports/dashboard", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = DashboardReport, description = "JSON, or text/csv with format=csv"),
+    responses((status = 200, body = DashboardReport, description = "JSON; text/csv, XLSX or PDF with format=csv|xlsx|pdf; the chart with format=png|svg"),
         (status = 400, body = Problem, description = "A parameter out of range, named"),
         (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -147,7 +159,7 @@ pub async fn dashboard(
 }
 
 #[utoipa::path(get, path = "/api/v1/reports/volume", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = VolumeReport, description = "JSON, or text/csv with format=csv"),
+    responses((status = 200, body = VolumeReport, description = "JSON; text/csv, XLSX or PDF with format=csv|xlsx|pdf; the chart with format=png|svg"),
         (status = 400, body = Problem, description = "A parameter out of range, named"),
         (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -160,7 +172,7 @@ pub async fn volume(
 }
 
 #[utoipa::path(get, path = "/api/v1/reports/sla", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = SlaReport, description = "JSON, or text/csv with format=csv"),
+    responses((status = 200, body = SlaReport, description = "JSON; text/csv, XLSX or PDF with format=csv|xlsx|pdf; the chart with format=png|svg"),
         (status = 400, body = Problem, description = "A parameter out of range, named"),
         (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -173,7 +185,7 @@ pub async fn sla(
 }
 
 #[utoipa::path(get, path = "/api/v1/reports/agents", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = AgentsReport, description = "JSON, or text/csv with format=csv"),
+    responses((status = 200, body = AgentsReport, description = "JSON; text/csv, XLSX or PDF with format=csv|xlsx|pdf; the chart with format=png|svg"),
         (status = 400, body = Problem, description = "A parameter out of range, named"),
         (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -186,7 +198,7 @@ pub async fn agents(
 }
 
 #[utoipa::path(get, path = "/api/v1/reports/processes", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = ProcessesReport, description = "JSON, or text/csv with format=csv"),
+    responses((status = 200, body = ProcessesReport, description = "JSON; text/csv, XLSX or PDF with format=csv|xlsx|pdf; the chart with format=png|svg"),
         (status = 400, body = Problem, description = "A parameter out of range, named"),
         (status = 403, body = Problem)),
     security(("bearer" = [])))]

@@ -231,6 +231,103 @@ async fn volume_as_csv_reads_back_with_metric_headers_and_a_file_name() {
     assert_eq!(&rows[rows.len() - 1][4], "2");
 }
 
+/// The export of the volume report in `format`: its content type, file
+/// name and bytes.
+async fn export(app: &TestApp, format: &str) -> (String, String, Vec<u8>) {
+    let (from, to) = around_now();
+    let response = app
+        .get(
+            &format!("/api/v1/reports/volume?from={from}&to={to}&format={format}"),
+            &app.token,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "{format}");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (content_type, disposition) = (header("content-type"), header("content-disposition"));
+    assert!(
+        disposition.starts_with("attachment; filename=\"volume-")
+            && disposition.ends_with(&format!(".{format}\"")),
+        "{disposition}"
+    );
+    let body = response.bytes().await.expect("body").to_vec();
+    (content_type, disposition, body)
+}
+
+#[tokio::test]
+async fn volume_as_xlsx_pdf_png_and_svg_reads_back_with_the_same_numbers() {
+    let app = spawn_app().await;
+    seed_volume(&app).await;
+
+    let (kind, _, xlsx) = export(&app, "xlsx").await;
+    assert_eq!(
+        kind,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    use calamine::Reader;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(xlsx)).expect("a workbook");
+    let sheet = book
+        .sheet_names()
+        .into_iter()
+        .map(|name| book.worksheet_range(&name).expect("a sheet"))
+        .find(|range| {
+            range.rows().next().is_some_and(|header| {
+                header.iter().map(|c| c.to_string()).collect::<Vec<_>>()
+                    == ["bucket", "created", "resolved", "reopened", "backlog"]
+            })
+        })
+        .expect("a sheet headed with the metric names");
+    let sum = |column: usize| -> f64 {
+        sheet
+            .rows()
+            .skip(1)
+            .filter_map(|row| row.get(column).and_then(calamine::DataType::as_f64))
+            .sum()
+    };
+    assert_eq!((sum(1), sum(2)), (5.0, 4.0), "created and resolved");
+
+    let (kind, _, pdf) = export(&app, "pdf").await;
+    assert_eq!(kind, "application/pdf");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("volume.pdf");
+    std::fs::write(&path, &pdf).expect("write the PDF");
+    let text = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (Debian package poppler-utils, installed by .ci/install-deps.sh)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for expected in [
+        "Organization",
+        "Period",
+        "Time zone",
+        "Generated at",
+        "Created",
+    ] {
+        assert!(text.contains(expected), "{expected} in the PDF:\n{text}");
+    }
+
+    let (kind, _, png) = export(&app, "png").await;
+    assert_eq!(kind, "image/png");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG signature");
+
+    let (kind, _, svg) = export(&app, "svg").await;
+    assert_eq!(kind, "image/svg+xml");
+    let svg = String::from_utf8(svg).expect("SVG is text");
+    assert!(
+        svg.contains("<svg") && svg.contains("created"),
+        "{svg:.200}"
+    );
+}
+
 #[tokio::test]
 async fn a_closed_period_gives_the_same_bytes_after_later_changes() {
     let app = spawn_app().await;
@@ -431,9 +528,8 @@ async fn bad_parameters_are_400s_naming_the_parameter_and_what_it_accepts() {
         (
             "/api/v1/reports/volume?format=docx",
             "`format`",
-            "json, csv",
+            "json, csv, xlsx, pdf, png, svg",
         ),
-        ("/api/v1/reports/volume?format=pdf", "`format`", "json, csv"),
         (
             "/api/v1/reports/agents?from=yesterday",
             "`from`",

@@ -64,27 +64,25 @@ fn facts(r: &ReportRequest, with_period: bool) -> Vec<(String, String)> {
     out
 }
 
-/// The formats this build writes (the API and the CLI refuse the rest of
-/// `Format`'s names, listing these).
-pub const FORMATS: [&str; 2] = ["json", "csv"];
+/// The formats the API and the CLI write (both refuse other names, listing
+/// these).
+pub const FORMATS: [&str; 6] = ["json", "csv", "xlsx", "pdf", "png", "svg"];
 
 /// CSV rows per chunk of a streamed export.
 const CSV_CHUNK_ROWS: usize = 1_000;
 
-/// Parses `format`: unknown names and names this build cannot write are
-/// both refused, naming what it accepts.
+/// Parses `format` (JSON when absent); an unknown name is refused, naming
+/// what it accepts.
 pub fn parse_format(value: Option<&str>) -> Result<Format, String> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(Format::Json);
     };
-    let accepts = FORMATS.join(", ");
-    match Format::parse(v) {
-        Ok(f) if FORMATS.contains(&f.as_str()) => Ok(f),
-        Ok(f) => Err(format!(
-            "`format`: `{f}` is not available in this build; accepts {accepts}"
-        )),
-        Err(_) => Err(format!("`format`: unknown value `{v}`; accepts {accepts}")),
-    }
+    Format::parse(v).map_err(|_| {
+        format!(
+            "`format`: unknown value `{v}`; accepts {}",
+            FORMATS.join(", ")
+        )
+    })
 }
 
 /// A table as CSV: the header row (the columns' metric names) and then the
@@ -129,6 +127,45 @@ pub fn document(request: &ReportRequest, report: &Report) -> Document {
         Report::Agents(a) => agents(request, a),
         Report::Processes(p) => processes(request, p),
     }
+}
+
+/// A report written in one of the binary formats: the workbook, the PDF, or
+/// the report's chart (its first) as PNG or SVG. CPU work of up to a
+/// second on a big report: callers on the async runtime run it on a
+/// blocking thread.
+pub fn export_bytes(format: Format, doc: &Document) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    let chart =
+        || main_chart(doc).with_context(|| format!("the report `{}` has no chart", doc.title));
+    match format {
+        Format::Xlsx => crate::export::xlsx::write(doc),
+        Format::Pdf => crate::export::pdf::write(doc),
+        Format::Png => crate::export::chart::png(chart()?),
+        Format::Svg => crate::export::chart::svg(chart()?).map(String::into_bytes),
+        Format::Json | Format::Csv => {
+            anyhow::bail!("{format} is a text format, written by the caller")
+        }
+    }
+}
+
+/// The media type of a format's bytes.
+pub fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Json => "application/json",
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Format::Pdf => "application/pdf",
+        Format::Png => "image/png",
+        Format::Svg => "image/svg+xml",
+    }
+}
+
+/// The chart PNG and SVG show: the document's first.
+pub fn main_chart(doc: &Document) -> Option<&Chart> {
+    doc.sections.iter().find_map(|s| match s {
+        Section::Chart(c) => Some(c),
+        _ => None,
+    })
 }
 
 /// The table CSV writes: the document's first.
@@ -766,13 +803,16 @@ mod tests {
     }
 
     #[test]
-    fn formats_this_build_cannot_write_are_refused_by_name() {
+    fn unknown_formats_are_refused_naming_the_six() {
         assert_eq!(parse_format(None), Ok(Format::Json));
         assert_eq!(parse_format(Some("CSV")), Ok(Format::Csv));
-        let err = parse_format(Some("pdf")).expect_err("not in this build");
-        assert!(err.contains("`pdf` is not available") && err.contains("json, csv"));
+        assert_eq!(parse_format(Some("pdf")), Ok(Format::Pdf));
+        for name in FORMATS {
+            assert_eq!(parse_format(Some(name)).map(Format::as_str), Ok(name));
+        }
         let err = parse_format(Some("docx")).expect_err("unknown");
         assert!(err.starts_with("`format`: unknown value `docx`"));
+        assert!(err.ends_with("json, csv, xlsx, pdf, png, svg"), "{err}");
     }
 
     #[test]
