@@ -757,12 +757,12 @@ mod tests {
     assert_eq!(
         found,
         [
-            "src/desk/fake.rs:6: [desk] `crate::workers::dispatcher::Deliverer`: desk may import no http, channels, workers, app, console, cli",
-            "src/desk/fake.rs:6: [desk] `crate::workers::dispatcher::Delivery`: desk may import no http, channels, workers, app, console, cli",
-            "src/desk/fake.rs:8: [desk] `crate::channels::slack`: desk may import no http, channels, workers, app, console, cli",
+            "src/desk/fake.rs:6: [desk] `crate::workers::dispatcher::Deliverer`: desk may import no http, channels, workers, runtime, app, console, cli",
+            "src/desk/fake.rs:6: [desk] `crate::workers::dispatcher::Delivery`: desk may import no http, channels, workers, runtime, app, console, cli",
+            "src/desk/fake.rs:8: [desk] `crate::channels::slack`: desk may import no http, channels, workers, runtime, app, console, cli",
             "src/desk/fake.rs:8: [channels] `crate::channels::slack`: desk::fake may import no channels",
-            "src/desk/fake.rs:12: [desk] `crate::http::router`: desk may import no http, channels, workers, app, console, cli",
-            "src/desk/fake.rs:21: [desk] `crate::workers`: desk may import no http, channels, workers, app, console, cli",
+            "src/desk/fake.rs:12: [desk] `crate::http::router`: desk may import no http, channels, workers, runtime, app, console, cli",
+            "src/desk/fake.rs:21: [desk] `crate::workers`: desk may import no http, channels, workers, runtime, app, console, cli",
         ]
     );
 
