@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite needs beyond the Rust toolchain: the PostgreSQL
-# server binaries, Dovecot's IMAP server and poppler-utils. The API tests
+# server binaries, Dovecot's IMAP server, poppler-utils, and Chromium with
+# its ChromeDriver for the console's browser tests (tests/api/browser.rs). The API tests
 # start a throwaway cluster of their own with them
 # (tests/api/support/postgres.rs) and a throwaway Dovecot
 # (tests/api/support/dovecot.rs), so no server needs to be running; the
@@ -19,6 +20,10 @@ fi
 # pdftotext and pdffonts read the PDF exports back (src/export tests).
 if ! command -v pdftotext >/dev/null || ! command -v pdffonts >/dev/null; then
     packages+=(poppler-utils)
+fi
+# A real headless Chromium drives the console; the driver comes matched.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    packages+=(chromium chromium-driver)
 fi
 if [[ ${#packages[@]} -eq 0 ]]; then
     exit 0

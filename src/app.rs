@@ -22,6 +22,7 @@ use crate::{
         slack::{self, deliver::SlackDeliverer, inbound::Slack},
     },
     config::Config,
+    console,
     desk::{orgs::DEFAULT_ORG, Desk, DeskSettings},
     http::{self, AppState},
     metrics::Metrics,
@@ -302,6 +303,11 @@ impl Application {
             ));
         }
         let mut mounted = http::Mounted::default();
+        mounted.public = mounted.public.merge(console::router(console::Console::new(
+            self.state.desk.clone(),
+            self.state.config.clone(),
+            self.state.workers.clone(),
+        )));
         if let Some(slack) = &self.slack {
             mounted.public = mounted.public.merge(slack::routes::router(slack.clone()));
             mounted.admin = mounted

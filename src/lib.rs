@@ -21,6 +21,9 @@
 //!   `channels::common`).
 //! - `http` — the API and operations routers; imports `desk`, `store`,
 //!   `domain`, `runtime`, `config`, `metrics`, not `channels` ✓.
+//! - `console` — the web console's pages; imports `desk`, `domain`,
+//!   `config`, `runtime`, never `store`, `http`, `channels`, `workers`,
+//!   `app` or `cli` ✓.
 //! - `app` — the wiring: may import everything; with `cli`, the only
 //!   importer of `channels` ✓.
 //!
@@ -31,6 +34,7 @@ pub mod app;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod desk;
 pub mod domain;
 pub mod export;

@@ -82,6 +82,12 @@ const RULES: &[Rule] = &[
         may: May::Not(&["http", "workers", "app", "console", "cli"]),
     },
     Rule {
+        name: "console",
+        layer: "console",
+        except: &[],
+        may: May::Only(&["desk", "domain", "config", "runtime"]),
+    },
+    Rule {
         name: "slack",
         layer: "channels::slack",
         except: &[],

@@ -29,6 +29,38 @@ pub const EVENT_NAMES: &[&str] = &[
     "ticket.rated",
 ];
 
+/// A ticket a committed use case changed, announced to live views.
+#[derive(Debug, Clone)]
+pub struct TicketChanged {
+    pub org_id: Uuid,
+    pub number: String,
+    pub event: &'static str,
+}
+
+/// How many changes a slow live view may fall behind before it is told it
+/// lagged (it then reloads instead of replaying).
+pub(super) const CHANGES_BUFFER: usize = 256;
+
+/// The changes to announce once the use case commits; nothing is built
+/// when no live view listens (the common case for intake).
+pub(super) fn changed(
+    work: &Work,
+    changes: &tokio::sync::broadcast::Sender<TicketChanged>,
+) -> Vec<TicketChanged> {
+    if changes.receiver_count() == 0 {
+        return Vec::new();
+    }
+    work.buffers
+        .events
+        .iter()
+        .map(|e| TicketChanged {
+            org_id: e.org_id,
+            number: e.ticket.number.clone(),
+            event: e.name,
+        })
+        .collect()
+}
+
 #[derive(Clone)]
 pub(super) struct TicketEvent {
     pub org_id: Uuid,

@@ -26,7 +26,7 @@ pub mod chat;
 pub mod cmdb;
 pub mod error;
 pub mod escalation;
-mod events;
+pub mod events;
 pub mod files;
 pub mod identity;
 pub mod incidents;
@@ -94,6 +94,9 @@ pub struct Desk {
     pub metrics: Arc<Metrics>,
     /// Woken after a commit that wrote outbox rows, so delivery starts at once.
     pub outbox_ready: Arc<Notify>,
+    /// Tickets changed by committed use cases of this process, for live
+    /// views (the console's queue); see [`events::TicketChanged`].
+    pub changes: tokio::sync::broadcast::Sender<events::TicketChanged>,
     matrices: Arc<RwLock<MatrixCache>>,
     /// Recently seen API tokens by hash; see [`tokens::TOKEN_CACHE_TTL`].
     tokens: Arc<std::sync::Mutex<TokenCache>>,
@@ -409,6 +412,7 @@ impl Desk {
             settings: Arc::new(settings),
             metrics,
             outbox_ready: Arc::new(Notify::new()),
+            changes: tokio::sync::broadcast::channel(events::CHANGES_BUFFER).0,
             matrices: Arc::default(),
             tokens: Arc::default(),
             counters: Arc::default(),
@@ -542,6 +546,7 @@ impl Desk {
             }),
             None => None,
         };
+        let changed = events::changed(&work, &self.changes);
         if let Flushed::Duplicate = work.flush(inbound.as_ref()).await? {
             // A concurrent first attempt committed meanwhile: ours rolls back.
             drop(work);
@@ -566,6 +571,10 @@ impl Desk {
         }
         if wrote_outbox {
             self.outbox_ready.notify_one();
+        }
+        for change in changed {
+            // No live view listening is no error.
+            let _ = self.changes.send(change);
         }
         Ok(Outcome::Done(result))
     }

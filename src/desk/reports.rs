@@ -28,7 +28,7 @@ use crate::{
             self, backlog_series, buckets, parse_param, percent, percentile, Interval, Period,
             SlaGroup, VolumeGroup,
         },
-        sla::{ClockStatus, Target},
+        sla::{Standing, Target},
         text::FieldError,
         Role,
     },
@@ -485,11 +485,10 @@ impl Desk {
         let (r_today, r_week) = store::reports::resolved_since(tx, org, f, today, week).await?;
         let (mut at_risk, mut breached) = (0, 0);
         for state in store::reports::open_sla_states(tx, org, f).await? {
-            let statuses: Vec<ClockStatus> = state.0.clocks.iter().map(|c| c.status()).collect();
-            if statuses.contains(&ClockStatus::Breached) {
-                breached += 1;
-            } else if statuses.contains(&ClockStatus::Warned) {
-                at_risk += 1;
+            match state.0.standing() {
+                Standing::Breached => breached += 1,
+                Standing::Warned => at_risk += 1,
+                Standing::Ok => {}
             }
         }
         let oldest = store::reports::oldest_open(tx, org, f)

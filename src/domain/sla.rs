@@ -311,7 +311,36 @@ pub struct SlaState {
     pub clocks: Vec<Clock>,
 }
 
+/// How a ticket's SLA stands as a whole: its worst clock. The console's
+/// queue views "at risk" and "breached" filter on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    Ok,
+    Warned,
+    Breached,
+}
+
+string_enum!(Standing, "SLA standing", {
+    Ok => "ok",
+    Warned => "warned",
+    Breached => "breached",
+});
+
 impl SlaState {
+    /// Breached when any clock is, else warned when any is, else ok (the
+    /// dashboard's "SLA at risk" and "breached" counts use the same rule).
+    pub fn standing(&self) -> Standing {
+        let statuses: Vec<ClockStatus> = self.clocks.iter().map(Clock::status).collect();
+        if statuses.contains(&ClockStatus::Breached) {
+            Standing::Breached
+        } else if statuses.contains(&ClockStatus::Warned) {
+            Standing::Warned
+        } else {
+            Standing::Ok
+        }
+    }
+
     fn thresholds(&self) -> &[u8] {
         self.terms.as_ref().map_or(&[], |t| &t.warn_at_percent)
     }

@@ -94,46 +94,27 @@ pub async fn respond_with(
             );
             if let Ok(value) = HeaderValue::from_str(&format!(
                 "attachment; filename=\"{}\"",
-                file_name(kind, request, "csv")
+                document::file_name(kind, request, "csv")
             )) {
                 headers.insert(header::CONTENT_DISPOSITION, value);
             }
             Ok(response)
         }
         Format::Xlsx | Format::Pdf | Format::Png | Format::Svg => {
-            let doc = document::document(request, &report);
-            let bytes = tokio::task::spawn_blocking(move || document::export_bytes(format, &doc))
-                .await
-                .map_err(|e| DeskError::Internal(anyhow::anyhow!("writing the {format}: {e}")))?
-                .map_err(DeskError::Internal)?;
-            let mut response = Response::new(Body::from(bytes));
+            let file = document::export_file(kind, format, request, &report).await?;
+            let mut response = Response::new(Body::from(file.bytes));
             let headers = response.headers_mut();
             headers.insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(document::content_type(format)),
+                HeaderValue::from_static(file.content_type),
             );
-            if let Ok(value) = HeaderValue::from_str(&format!(
-                "attachment; filename=\"{}\"",
-                file_name(kind, request, format.as_str())
-            )) {
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.name))
+            {
                 headers.insert(header::CONTENT_DISPOSITION, value);
             }
             Ok(response)
         }
-    }
-}
-
-/// `volume-2026-11-01-2026-12-01.csv`, dates local to the report's zone.
-pub fn file_name(kind: ReportKind, request: &ReportRequest, extension: &str) -> String {
-    let day = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&request.tz).format("%Y-%m-%d");
-    if kind == ReportKind::Dashboard {
-        format!("dashboard-{}.{extension}", day(request.generated_at))
-    } else {
-        format!(
-            "{kind}-{}-{}.{extension}",
-            day(request.period.from),
-            day(request.period.to)
-        )
     }
 }
 

@@ -191,6 +191,17 @@ pub struct ListQuery {
     pub created_before: Option<DateTime<Utc>>,
     pub updated_after: Option<DateTime<Utc>>,
     pub updated_before: Option<DateTime<Utc>>,
+    /// `true`: only tickets nobody is assigned to.
+    #[serde(default)]
+    pub unassigned: bool,
+    /// `true`: only tickets of the caller's teams.
+    #[serde(default)]
+    pub my_teams: bool,
+    /// `warned` (at risk) or `breached`: open tickets whose SLA stands so.
+    pub sla: Option<String>,
+    /// `true`: only open tickets (not resolved, closed or cancelled).
+    #[serde(default)]
+    pub open: bool,
     /// `-created_at` (default), `created_at`, `-updated_at`, `updated_at`.
     pub sort: Option<String>,
     /// `next_cursor` of the previous page.
@@ -218,6 +229,10 @@ pub async fn list_tickets(
         created_before: q.created_before,
         updated_after: q.updated_after,
         updated_before: q.updated_before,
+        unassigned: q.unassigned,
+        my_teams: q.my_teams,
+        sla: q.sla,
+        open: q.open,
         sort: q.sort,
         cursor: q.cursor,
         limit: q.limit,

@@ -150,10 +150,16 @@ pub async fn find_state(
     on_exec!(exec, c => sqlx::query_as(sql).bind(ticket_id).fetch_optional(c).await)
 }
 
-pub async fn upsert_state(tx: &mut Tx, row: &SlaStateRow) -> Result<(), sqlx::Error> {
-    let sql = "INSERT INTO sla_states (ticket_id, org_id, policy_id, state, generation, updated_at) \
-               VALUES ($1, $2, $3, $4, $5, $6) \
-               ON CONFLICT (ticket_id) DO UPDATE SET policy_id = $3, state = $4, generation = $5, updated_at = $6";
+/// Writes a ticket's SLA state; `standing` is its worst clock
+/// (`domain::sla::Standing`), kept beside the JSON for the queue views.
+pub async fn upsert_state(
+    tx: &mut Tx,
+    row: &SlaStateRow,
+    standing: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO sla_states (ticket_id, org_id, policy_id, state, generation, updated_at, standing) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7) \
+               ON CONFLICT (ticket_id) DO UPDATE SET policy_id = $3, state = $4, generation = $5, updated_at = $6, standing = $7";
     on!(tx, c => sqlx::query(sql)
         .bind(row.ticket_id)
         .bind(row.org_id)
@@ -161,6 +167,7 @@ pub async fn upsert_state(tx: &mut Tx, row: &SlaStateRow) -> Result<(), sqlx::Er
         .bind(&row.state)
         .bind(row.generation)
         .bind(row.updated_at)
+        .bind(standing)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

@@ -352,6 +352,14 @@ pub struct TicketFilter {
     pub updated_before: Option<DateTime<Utc>>,
     /// Set for requesters: only tickets they raised or watch.
     pub only_visible_to: Option<Uuid>,
+    /// Only tickets nobody is assigned to.
+    pub unassigned: bool,
+    /// Only tickets of the teams this person is a member of.
+    pub team_member: Option<Uuid>,
+    /// Only tickets whose SLA stands so (`domain::sla::Standing`).
+    pub sla_standing: Option<String>,
+    /// Only tickets not yet resolved, closed or cancelled.
+    pub open_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -381,6 +389,12 @@ pub async fn list_tickets(
     let mut sql = String::from(SELECT_TICKET);
     let mut args = vec![Arg::Uuid(org_id)];
     sql.push_str(" WHERE t.org_id = $1");
+    if filter.unassigned {
+        sql.push_str(" AND t.assignee_id IS NULL");
+    }
+    if filter.open_only {
+        sql.push_str(" AND t.state NOT IN ('resolved', 'closed', 'cancelled')");
+    }
     let mut push = |clause: &str, arg: Arg, args: &mut Vec<Arg>| {
         args.push(arg);
         sql.push_str(&clause.replace("$?", &format!("${}", args.len())));
@@ -408,6 +422,20 @@ pub async fn list_tickets(
         push(
             " AND (t.requester_id = $? OR EXISTS (SELECT 1 FROM watchers w WHERE w.ticket_id = t.id AND w.person_id = $?))",
             Arg::Uuid(v),
+            &mut args,
+        );
+    }
+    if let Some(v) = filter.team_member {
+        push(
+            " AND t.team_id IN (SELECT m.team_id FROM team_members m WHERE m.person_id = $?)",
+            Arg::Uuid(v),
+            &mut args,
+        );
+    }
+    if let Some(v) = &filter.sla_standing {
+        push(
+            " AND EXISTS (SELECT 1 FROM sla_states s WHERE s.ticket_id = t.id AND s.standing = $?)",
+            text_arg(v),
             &mut args,
         );
     }

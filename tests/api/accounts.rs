@@ -10,22 +10,6 @@ use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-/// The token in the newest pending email to `to` (link `…?token=…`).
-async fn emailed_token(app: &TestApp, to: &str) -> String {
-    let outbox = app.outbox("pending").await;
-    let email = outbox
-        .iter()
-        .find(|m| m["channel"] == "email" && m["target"] == to)
-        .unwrap_or_else(|| panic!("an email to {to} is waiting in the outbox: {outbox:?}"));
-    let text = email["payload"]["text"].as_str().expect("email text");
-    let start = text.find("token=").expect("a link with a token") + "token=".len();
-    text[start..]
-        .split_whitespace()
-        .next()
-        .expect("token")
-        .to_string()
-}
-
 async fn invite_and_register(app: &TestApp, email: &str, roles: &[&str]) -> Value {
     let invited = app
         .post(
@@ -37,7 +21,7 @@ async fn invite_and_register(app: &TestApp, email: &str, roles: &[&str]) -> Valu
     assert_eq!(invited.status(), StatusCode::CREATED);
     // No email connector yet: the dispatcher leaves the message pending.
     app.dispatcher.drain().await.expect("dispatch");
-    let token = emailed_token(app, email).await;
+    let token = app.emailed_token(email).await;
     let registered = app
         .post(
             "/api/v1/auth/register",
@@ -323,7 +307,7 @@ async fn a_password_reset_link_works_once_and_signs_out_every_session() {
     assert_eq!(asked.status(), StatusCode::ACCEPTED);
     let outbox = app.outbox("pending").await;
     assert!(!outbox.iter().any(|m| m["target"] == "nobody@example.com"));
-    let token = emailed_token(&app, "rob@example.com").await;
+    let token = app.emailed_token("rob@example.com").await;
 
     let weak = app
         .post(
@@ -442,7 +426,7 @@ async fn bad_invitations_and_weak_passwords_are_refused_and_change_nothing() {
         )
         .await;
     assert_eq!(invited.status(), StatusCode::CREATED);
-    let token = emailed_token(&app, "old@example.com").await;
+    let token = app.emailed_token("old@example.com").await;
     let weak = app
         .post(
             "/api/v1/auth/register",

@@ -226,6 +226,22 @@ impl TestApp {
         (person, token)
     }
 
+    /// The token in the newest pending email to `to` (a link `…?token=…`).
+    pub async fn emailed_token(&self, to: &str) -> String {
+        let outbox = self.outbox("pending").await;
+        let email = outbox
+            .iter()
+            .find(|m| m["channel"] == "email" && m["target"] == to)
+            .unwrap_or_else(|| panic!("an email to {to} is waiting in the outbox: {outbox:?}"));
+        let text = email["payload"]["text"].as_str().expect("email text");
+        let start = text.find("token=").expect("a link with a token") + "token=".len();
+        text[start..]
+            .split_whitespace()
+            .next()
+            .expect("token")
+            .to_string()
+    }
+
     /// Subscribes a webhook receiver to every event; returns the secret.
     pub async fn subscribe(&self, url: &str) -> String {
         let response = self

@@ -7,6 +7,7 @@ mod approvals;
 mod bad_input;
 mod changes;
 mod cmdb;
+mod console;
 mod discord;
 mod email;
 mod escalation;

@@ -11,7 +11,7 @@
 //! approval (`chat`, `approval_links`, `timers`) import from here, never the
 //! reverse.
 
-mod delegations;
+pub mod delegations;
 mod policies;
 
 pub use delegations::DelegationView;

@@ -18,6 +18,7 @@ mod passwords;
 pub use invitations::InvitationView;
 pub use mfa::{MfaEnrolment, RecoveryCodes};
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -127,6 +128,8 @@ pub enum Refusal {
 pub struct Authenticated {
     pub actor: Actor,
     pub mfa_enrollment_required: bool,
+    /// The session (refresh-token family) the token belongs to.
+    pub session_id: Uuid,
 }
 
 pub(crate) fn sha256_hex(value: &str) -> String {
@@ -246,7 +249,21 @@ impl Desk {
         Ok(Authenticated {
             actor: actor_for_account(&account, channel),
             mfa_enrollment_required: account.mfa_required && !account.mfa_enabled,
+            session_id: claims.sid,
         })
+    }
+
+    /// The anti-forgery token of a session: forms of the web console carry
+    /// it, and a state-changing request without it is refused. Derived
+    /// from the session, so it holds across token refreshes and dies with
+    /// the session.
+    pub async fn session_csrf_token(&self, session_id: Uuid) -> Result<String, DeskError> {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(self.jwt_secret().await?)
+            .map_err(anyhow::Error::from)?;
+        mac.update(b"console-csrf:");
+        mac.update(session_id.as_bytes());
+        Ok(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
     /// Password sign-in. `organization` picks among accounts that share an

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::report::Format;
+use crate::{
+    desk::DeskError,
+    domain::report::{Format, ReportKind},
+};
 
 use super::{
     AgentRow, AgentsReport, DashboardReport, NamedCount, ProcessesReport, Report, ReportRequest,
@@ -145,6 +148,47 @@ pub fn export_bytes(format: Format, doc: &Document) -> anyhow::Result<Vec<u8>> {
         Format::Json | Format::Csv => {
             anyhow::bail!("{format} is a text format, written by the caller")
         }
+    }
+}
+
+/// A report written as a file to download.
+pub struct ExportedFile {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+    pub name: String,
+}
+
+/// [`export_bytes`] on a blocking thread, with the file's media type and
+/// name: what the API and the console send for a binary format.
+pub async fn export_file(
+    kind: ReportKind,
+    format: Format,
+    request: &ReportRequest,
+    report: &Report,
+) -> Result<ExportedFile, DeskError> {
+    let doc = document(request, report);
+    let bytes = tokio::task::spawn_blocking(move || export_bytes(format, &doc))
+        .await
+        .map_err(|e| DeskError::Internal(anyhow::anyhow!("writing the {format}: {e}")))?
+        .map_err(DeskError::Internal)?;
+    Ok(ExportedFile {
+        bytes,
+        content_type: content_type(format),
+        name: file_name(kind, request, format.as_str()),
+    })
+}
+
+/// `volume-2026-11-01-2026-12-01.csv`, dates local to the report's zone.
+pub fn file_name(kind: ReportKind, request: &ReportRequest, extension: &str) -> String {
+    let day = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&request.tz).format("%Y-%m-%d");
+    if kind == ReportKind::Dashboard {
+        format!("dashboard-{}.{extension}", day(request.generated_at))
+    } else {
+        format!(
+            "{kind}-{}-{}.{extension}",
+            day(request.period.from),
+            day(request.period.to)
+        )
     }
 }
 

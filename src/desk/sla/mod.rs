@@ -376,6 +376,7 @@ impl Desk {
                 generation,
                 updated_at: store::now(),
             },
+            state.standing().as_str(),
         )
         .await?;
         if let Some((_, due)) = state.next_alarm(cal) {

@@ -28,6 +28,7 @@ use super::{
 };
 use crate::{
     domain::{
+        sla::Standing,
         text::{Description, Title},
         Kind, Level, Priority, State, TicketNumber,
     },
@@ -100,6 +101,14 @@ pub struct ListTickets {
     pub created_before: Option<DateTime<Utc>>,
     pub updated_after: Option<DateTime<Utc>>,
     pub updated_before: Option<DateTime<Utc>>,
+    /// Only tickets nobody is assigned to.
+    pub unassigned: bool,
+    /// Only tickets of the caller's teams (agents).
+    pub my_teams: bool,
+    /// `warned` (at risk) or `breached`: open tickets whose SLA stands so.
+    pub sla: Option<String>,
+    /// Only open tickets (not resolved, closed or cancelled).
+    pub open: bool,
     /// `created_at`, `-created_at` (default), `updated_at`, `-updated_at`.
     pub sort: Option<String>,
     pub cursor: Option<String>,
@@ -334,6 +343,10 @@ impl Desk {
                 .map(|k| k.as_str().into())
                 .map_err(|e| e.to_string())
         });
+        let sla = check("sla", &query.sla, &|v| match Standing::parse(v) {
+            Ok(Standing::Ok) | Err(_) => Err("expected one of: warned, breached".into()),
+            Ok(standing) => Ok(standing.as_str().into()),
+        });
         let (sort, descending) = match query.sort.as_deref().unwrap_or("-created_at") {
             "created_at" => (SortField::Created, false),
             "-created_at" => (SortField::Created, true),
@@ -377,6 +390,12 @@ impl Desk {
             } else {
                 Some(actor.person_id.unwrap_or_else(Uuid::nil))
             },
+            unassigned: query.unassigned,
+            team_member: query
+                .my_teams
+                .then(|| actor.person_id.unwrap_or_else(Uuid::nil)),
+            open_only: query.open || sla.is_some(),
+            sla_standing: sla,
             ..TicketFilter::default()
         };
         if let Some(team) = &query.team {

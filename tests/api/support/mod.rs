@@ -1,6 +1,7 @@
 //! Test support: helpers shared by the API integration tests.
 
 pub mod clock;
+pub mod console;
 pub mod desk;
 pub mod discord;
 pub mod dovecot;

@@ -1,0 +1,13 @@
+-- The web console's queue views "SLA at risk" and "breached": the worst
+-- clock status of a ticket's SLA, kept beside the JSON state so a view is
+-- an indexed filter (domain::sla::SlaState::standing).
+ALTER TABLE sla_states ADD COLUMN standing TEXT NOT NULL DEFAULT 'ok';
+UPDATE sla_states s SET standing = CASE
+    WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(s.state->'clocks') c
+                 WHERE c->>'breached_at' IS NOT NULL) THEN 'breached'
+    WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(s.state->'clocks') c
+                 WHERE c->>'met_at' IS NULL
+                   AND (c->>'running_since' IS NOT NULL OR (c->>'paused')::boolean)
+                   AND COALESCE((c->>'warned_pct')::int, 0) > 0) THEN 'warned'
+    ELSE 'ok' END;
+CREATE INDEX sla_states_standing ON sla_states(org_id, standing) WHERE standing <> 'ok';

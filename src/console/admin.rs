@@ -1,0 +1,156 @@
+//! The admin's page: which connectors are on, workers that keep failing,
+//! outbox deliveries that gave up (with a retry button, `Desk::retry_outbox`
+//! as `POST /api/v1/outbox/{id}/retry`), people with their roles and teams.
+
+use askama::Template;
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::Response,
+    routing::{get, post},
+    Router,
+};
+use uuid::Uuid;
+
+use super::{
+    error::{describe, message},
+    filters,
+    layout::{Chrome, Section},
+    render_status,
+    session::{check_csrf, see_other, Form, Signed, SignedIn},
+    Console, PageError,
+};
+use crate::desk::{
+    views::{OutboxView, PersonView, TeamView},
+    DeskError,
+};
+
+pub fn router() -> Router<Console> {
+    Router::new()
+        .route("/console/admin", get(page))
+        .route("/console/admin/outbox/{id}/retry", post(retry))
+}
+
+pub struct Connector {
+    pub name: &'static str,
+    pub on: bool,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    chrome: Chrome,
+    connectors: Vec<Connector>,
+    failing: Vec<String>,
+    dead: Vec<OutboxView>,
+    people: Vec<PersonView>,
+    teams: Vec<TeamView>,
+    error: Option<String>,
+}
+
+impl AdminPage {
+    fn team_size(&self, team: &TeamView) -> usize {
+        team.members.len()
+    }
+}
+
+fn connectors(console: &Console) -> Vec<Connector> {
+    let c = &console.config;
+    let mailboxes = usize::from(!c.email.imap_url.is_empty()) + c.email.mailboxes.len();
+    vec![
+        Connector {
+            name: "Slack",
+            on: c.slack.enabled(),
+            detail: if c.slack.socket_mode {
+                "Socket Mode".into()
+            } else if c.slack.oauth_enabled() {
+                "events over HTTP, installable in several workspaces".into()
+            } else {
+                "events over HTTP".into()
+            },
+        },
+        Connector {
+            name: "Discord",
+            on: c.discord.enabled(),
+            detail: if c.discord.gateway {
+                "interactions and the gateway".into()
+            } else {
+                "interactions over HTTP".into()
+            },
+        },
+        Connector {
+            name: "Email in",
+            on: mailboxes > 0,
+            detail: format!(
+                "{mailboxes} mailbox{}, polled every {} s",
+                if mailboxes == 1 { "" } else { "es" },
+                c.email.poll_interval
+            ),
+        },
+        Connector {
+            name: "Email out",
+            on: !c.email.smtp_url.is_empty(),
+            detail: if c.email.from.is_empty() {
+                "no sender address".into()
+            } else {
+                format!("from {}", c.email.from)
+            },
+        },
+    ]
+}
+
+async fn load(
+    console: &Console,
+    signed: &SignedIn,
+    error: Option<String>,
+) -> Result<AdminPage, DeskError> {
+    signed.actor.require_admin()?;
+    let actor = &signed.actor;
+    Ok(AdminPage {
+        chrome: Chrome::new(signed, Section::Admin, "Admin"),
+        connectors: connectors(console),
+        failing: console
+            .workers
+            .failing()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        dead: console.desk.list_outbox(actor, Some("dead"), 50).await?,
+        people: console.desk.list_people(actor).await?,
+        teams: console.desk.list_teams(actor).await?,
+        error,
+    })
+}
+
+async fn page(
+    State(console): State<Console>,
+    Signed(signed): Signed,
+) -> Result<Response, PageError> {
+    render_status(StatusCode::OK, &load(&console, &signed, None).await?)
+}
+
+async fn retry(
+    State(console): State<Console>,
+    Signed(signed): Signed,
+    Path(id): Path<Uuid>,
+    form: Form,
+) -> Result<Response, PageError> {
+    check_csrf(&signed, &form)?;
+    let (desk, actor) = (console.desk.clone(), signed.actor.clone());
+    let retried = console
+        .desk
+        .execute(move |work| Box::pin(async move { desk.retry_outbox(work, &actor, id).await }))
+        .await;
+    match retried {
+        Ok(()) => Ok(see_other("/console/admin#outbox")),
+        Err(error @ (DeskError::NotFound(_) | DeskError::Conflict(_))) => {
+            let (status, _) = describe(&error);
+            render_status(
+                status,
+                &load(&console, &signed, Some(message(&error))).await?,
+            )
+        }
+        Err(other) => Err(other.into()),
+    }
+}
