@@ -35,6 +35,23 @@ const PEOPLE: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// The demo's console sign-ins: an admin, an agent, a requester and an
+/// approver, all with [`DEMO_PASSWORD`].
+pub const SIGN_INS: &[(&str, &str, &[&str])] = &[
+    ("Ada Admin", "admin@demo.example", &["admin", "agent"]),
+    ("Alice Moreau", "alice@demo.example", &["agent"]),
+    ("Dana Okafor", "dana@demo.example", &["requester"]),
+    (
+        "Fatima Zahra",
+        "fatima@demo.example",
+        &["requester", "approver"],
+    ),
+];
+
+/// The password of every demo sign-in: printed by `switchboard demo`, for
+/// trying the console on one's own machine only.
+pub const DEMO_PASSWORD: &str = "switchboard-demo";
+
 const TEAMS: &[(&str, &str, &[usize])] = &[
     (
         "Service Desk",
@@ -398,8 +415,30 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
     })
     .await?;
     crate::cli::demo_history::seed(desk, &admin).await?;
+    seed_sign_ins(desk, &admin).await?;
     tracing::info!(org = %org.slug, "demo data seeded");
     Ok(token)
+}
+
+/// Gives the demo's sign-ins a password the way people get one: an
+/// invitation, accepted with its token.
+async fn seed_sign_ins(desk: &Desk, admin: &Actor) -> anyhow::Result<()> {
+    for (name, email, roles) in SIGN_INS {
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        let invitation = call(desk, admin, move |d, w, a| {
+            Box::pin(async move { d.invite(w, &a, email, name, &roles).await })
+        })
+        .await?;
+        let token = invitation
+            .accept_url
+            .split("token=")
+            .nth(1)
+            .context("the invitation link carries its token")?;
+        desk.register(token.to_string(), DEMO_PASSWORD.to_string())
+            .await
+            .with_context(|| format!("registering the demo sign-in {email}"))?;
+    }
+    Ok(())
 }
 
 /// Approval policies (a line manager for access requests, a CAB for

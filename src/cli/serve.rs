@@ -38,8 +38,14 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
         let token = demo::seed(application.desk())
             .await
             .context("seeding the demo organization")?;
+        let sign_ins: Vec<String> = demo::SIGN_INS
+            .iter()
+            .map(|(_, email, roles)| format!("    {email:<22} {}", roles.join(", ")))
+            .collect();
         println!(
-            "Demo organization `demo` is ready. Admin token:\n\n    {token}\n\nTry:\n\n    curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/tickets?limit=5'\n\n    curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n      -d '{{\"kind\":\"incident\",\"title\":\"Printer on fire\",\"impact\":\"high\",\"urgency\":\"high\"}}' http://{addr}/api/v1/tickets\n"
+            "Demo organization `demo` is ready.\n\nOpen the console: http://{addr}/\nSign in as one of these, password `{}`:\n\n{}\n\nAdmin token for the API:\n\n    {token}\n\nTry:\n\n    curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/tickets?limit=5'\n\n    curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n      -d '{{\"kind\":\"incident\",\"title\":\"Printer on fire\",\"impact\":\"high\",\"urgency\":\"high\"}}' http://{addr}/api/v1/tickets\n",
+            demo::DEMO_PASSWORD,
+            sign_ins.join("\n")
         );
     }
     application.run_until_stopped(stop).await?;

@@ -5,6 +5,7 @@
 mod accounts;
 mod approvals;
 mod bad_input;
+mod browser;
 mod changes;
 mod cmdb;
 mod console;
