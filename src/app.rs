@@ -169,6 +169,9 @@ impl Application {
             .ensure_org(DEFAULT_ORG)
             .await
             .context("creating the default organization")?;
+        desk.load_signing_key()
+            .await
+            .context("reading the session signing key")?;
         let bootstrap_token = if created {
             Some(
                 desk.create_token(DEFAULT_ORG, "admin", "bootstrap")

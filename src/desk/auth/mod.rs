@@ -154,6 +154,14 @@ fn address_key(address: &str) -> String {
 }
 
 impl Desk {
+    /// Reads (or creates) the session signing key now, at start. Read
+    /// first inside a use case's transaction, it would open a second one:
+    /// on SQLite, with one writer, that one waits for the first and the
+    /// sign-in fails with "database is locked".
+    pub async fn load_signing_key(&self) -> Result<(), DeskError> {
+        self.jwt_secret().await.map(|_| ())
+    }
+
     pub(crate) async fn jwt_secret(&self) -> Result<&[u8], DeskError> {
         let secret = self
             .jwt
