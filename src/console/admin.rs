@@ -1,6 +1,12 @@
-//! The admin's page: which connectors are on, workers that keep failing,
+//! The admin's overview: which connectors are on, workers that keep failing,
 //! outbox deliveries that gave up (with a retry button, `Desk::retry_outbox`
-//! as `POST /api/v1/outbox/{id}/retry`), people with their roles and teams.
+//! as `POST /api/v1/outbox/{id}/retry`), people with their roles and teams;
+//! and what the admin pages share (the sub-navigation, how a refused form
+//! shows the desk's words). The sections: `admin_people` (people, roles,
+//! invitations), `admin_teams` (teams, members, categories), `admin_specs`
+//! (SLA, escalation, on-call, schedules and rules edited as the API's JSON),
+//! `admin_catalog` (catalog items and their forms), `admin_automation`
+//! (rules and webhooks).
 
 use askama::Template;
 use axum::{
@@ -37,10 +43,58 @@ pub struct Connector {
     pub detail: String,
 }
 
+/// A link of the admin sub-navigation (`admin_nav.html`).
+pub struct Tab {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// The admin sections, `current` marked (its `href`).
+pub fn tabs(current: &str) -> Vec<Tab> {
+    [
+        ("/console/admin", "Overview"),
+        ("/console/admin/people", "People"),
+        ("/console/admin/teams", "Teams and categories"),
+        ("/console/admin/sla", "SLA"),
+        ("/console/admin/escalation", "Escalation and on-call"),
+        ("/console/admin/catalog", "Catalog"),
+        ("/console/admin/automation", "Rules and webhooks"),
+    ]
+    .into_iter()
+    .map(|(href, label)| Tab {
+        href,
+        label,
+        current: href == current,
+    })
+    .collect()
+}
+
+/// The refusals an admin form shows at itself, each field error on its own
+/// line, with the status the API would answer; anything else (the store
+/// away, a fault) is an error page.
+pub fn refusal(error: DeskError) -> Result<(StatusCode, Vec<String>), PageError> {
+    let lines = match &error {
+        DeskError::Invalid(fields) => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect(),
+        DeskError::Conflict(_)
+        | DeskError::Forbidden(_)
+        | DeskError::NotFound(_)
+        | DeskError::Transition(_)
+        | DeskError::BulkInvalid(_)
+        | DeskError::TooLarge(_) => vec![message(&error)],
+        _ => return Err(error.into()),
+    };
+    Ok((describe(&error).0, lines))
+}
+
 #[derive(Template)]
 #[template(path = "admin.html")]
 struct AdminPage {
     chrome: Chrome,
+    tabs: Vec<Tab>,
     connectors: Vec<Connector>,
     failing: Vec<String>,
     dead: Vec<OutboxView>,
@@ -109,6 +163,7 @@ async fn load(
     let actor = &signed.actor;
     Ok(AdminPage {
         chrome: Chrome::new(signed, Section::Admin, "Admin"),
+        tabs: tabs("/console/admin"),
         connectors: connectors(console),
         failing: console
             .workers

@@ -33,13 +33,39 @@ pub fn router() -> Router<Console> {
         .route("/console/approvals/delegations", post(delegate))
 }
 
+/// A delegation with the delegate as the approver may see them.
+pub struct Delegation {
+    pub view: DelegationView,
+    /// The delegate's name (and email), when the desk lets this person
+    /// look people up (agents); `None` otherwise, and the page shows the id.
+    pub to: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "approvals.html")]
 struct ApprovalsPage {
     chrome: Chrome,
     pending: Vec<ApprovalView>,
-    delegations: Vec<DelegationView>,
+    delegations: Vec<Delegation>,
     error: Option<String>,
+}
+
+/// Names the delegates: through `Desk::get_person`, which shows agents
+/// anyone and others only themselves; a refusal leaves the id.
+async fn delegations(console: &Console, signed: &SignedIn) -> Result<Vec<Delegation>, DeskError> {
+    let mut named = Vec::new();
+    for view in console.desk.list_delegations(&signed.actor).await? {
+        let to = match console.desk.get_person(&signed.actor, view.to).await {
+            Ok(p) => Some(match p.email {
+                Some(email) => format!("{} ({email})", p.name),
+                None => p.name,
+            }),
+            Err(DeskError::Forbidden(_) | DeskError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        named.push(Delegation { view, to });
+    }
+    Ok(named)
 }
 
 async fn load(
@@ -50,7 +76,7 @@ async fn load(
     Ok(ApprovalsPage {
         chrome: Chrome::new(signed, Section::Approvals, "Approvals"),
         pending: console.desk.my_approvals(&signed.actor).await?,
-        delegations: console.desk.list_delegations(&signed.actor).await?,
+        delegations: delegations(console, signed).await?,
         error,
     })
 }

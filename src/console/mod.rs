@@ -15,6 +15,11 @@
 //! `channels`, `workers`, `app` or `cli` (`tests/tidy.rs` checks).
 
 mod admin;
+mod admin_automation;
+mod admin_catalog;
+mod admin_people;
+mod admin_specs;
+mod admin_teams;
 mod approvals;
 mod assets;
 mod auth;
@@ -81,6 +86,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Console) -> Router<S> {
         .merge(approvals::router())
         .merge(dashboard::router())
         .merge(admin::router())
+        .merge(admin_people::router())
+        .merge(admin_teams::router())
+        .merge(admin_specs::router())
+        .merge(admin_catalog::router())
+        .merge(admin_automation::router())
         .layer(middleware::from_fn_with_state(
             console.clone(),
             session::layer,

@@ -9,6 +9,7 @@ mod browser;
 mod changes;
 mod cmdb;
 mod console;
+mod console_admin;
 mod discord;
 mod email;
 mod escalation;
