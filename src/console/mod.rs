@@ -18,14 +18,18 @@ mod admin;
 mod approvals;
 mod assets;
 mod auth;
+mod changes;
+mod cmdb;
 mod dashboard;
 mod error;
 mod filters;
 mod layout;
 mod portal;
+mod problems;
 mod queue;
 mod session;
 mod ticket;
+mod ticket_process;
 
 use std::sync::Arc;
 
@@ -81,6 +85,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Console) -> Router<S> {
         .merge(approvals::router())
         .merge(dashboard::router())
         .merge(admin::router())
+        .merge(problems::router())
+        .merge(changes::router())
+        .merge(cmdb::router())
         .layer(middleware::from_fn_with_state(
             console.clone(),
             session::layer,

@@ -9,6 +9,7 @@ mod browser;
 mod changes;
 mod cmdb;
 mod console;
+mod console_processes;
 mod discord;
 mod email;
 mod escalation;
