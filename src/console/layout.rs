@@ -12,6 +12,9 @@ pub enum Section {
     Catalog,
     Approvals,
     Dashboard,
+    Problems,
+    Changes,
+    Cmdb,
     Admin,
     Account,
 }
@@ -45,6 +48,9 @@ impl Chrome {
             Section::Catalog => "catalog",
             Section::Approvals => "approvals",
             Section::Dashboard => "dashboard",
+            Section::Problems => "problems",
+            Section::Changes => "changes",
+            Section::Cmdb => "cmdb",
             Section::Admin => "admin",
             Section::Account => "account",
         };

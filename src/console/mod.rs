@@ -23,14 +23,18 @@ mod admin_teams;
 mod approvals;
 mod assets;
 mod auth;
+mod changes;
+mod cmdb;
 mod dashboard;
 mod error;
 mod filters;
 mod layout;
 mod portal;
+mod problems;
 mod queue;
 mod session;
 mod ticket;
+mod ticket_process;
 
 use std::sync::Arc;
 
@@ -91,6 +95,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Console) -> Router<S> {
         .merge(admin_specs::router())
         .merge(admin_catalog::router())
         .merge(admin_automation::router())
+        .merge(problems::router())
+        .merge(changes::router())
+        .merge(cmdb::router())
         .layer(middleware::from_fn_with_state(
             console.clone(),
             session::layer,

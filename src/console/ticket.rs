@@ -21,6 +21,7 @@ use super::{
     layout::{Chrome, Section},
     render_status,
     session::{check_csrf, see_other, Form, Signed, SignedIn},
+    ticket_process::{self, Process},
     Console, PageError,
 };
 use crate::desk::{
@@ -40,6 +41,10 @@ pub fn router() -> Router<Console> {
         .route("/console/tickets/{number}/watch", post(watch))
         .route("/console/tickets/{number}/rate", post(rate))
         .route("/console/tickets/{number}/attachments", post(upload))
+        .route(
+            "/console/tickets/{number}/known-errors",
+            post(link_known_error),
+        )
         .route("/console/tickets/{number}/attachments/{id}", get(download))
 }
 
@@ -56,6 +61,8 @@ struct TicketPage {
     activity: Vec<ActivityView>,
     teams: Vec<TeamView>,
     agents: Vec<PersonRef>,
+    /// Problem, change and CMDB parts (agents only).
+    process: Option<Process>,
     /// The person is the ticket's requester (may rate it once resolved).
     requester: bool,
     watching: bool,
@@ -133,6 +140,7 @@ async fn load(console: &Console, signed: &SignedIn, number: &str) -> Result<Tick
     } else {
         (Vec::new(), Vec::new(), Vec::new())
     };
+    let process = ticket_process::load(desk, actor, &ticket).await?;
     let me = actor.person_id;
     Ok(TicketPage {
         chrome: Chrome::new(
@@ -155,6 +163,7 @@ async fn load(console: &Console, signed: &SignedIn, number: &str) -> Result<Tick
         activity,
         teams,
         agents,
+        process,
         error: None,
         allowed: Vec::new(),
     })
@@ -303,6 +312,26 @@ async fn rate(
     let (actor, n) = (signed.actor.clone(), number.clone());
     let outcome = on_ticket!(console, |desk, work| desk
         .rate_ticket(work, &actor, &n, score));
+    after(&console, &signed, &number, outcome).await
+}
+
+async fn link_known_error(
+    State(console): State<Console>,
+    Signed(signed): Signed,
+    Path(number): Path<String>,
+    form: Form,
+) -> Result<Response, PageError> {
+    check_csrf(&signed, &form)?;
+    let Some(id) = form
+        .text("known_error")
+        .and_then(|v| Uuid::parse_str(&v).ok())
+    else {
+        let outcome = Err(DeskError::invalid("known_error", "choose a known error"));
+        return after(&console, &signed, &number, outcome).await;
+    };
+    let (actor, n) = (signed.actor.clone(), number.clone());
+    let outcome = on_ticket!(console, |desk, work| desk
+        .link_known_error(work, &actor, &n, id));
     after(&console, &signed, &number, outcome).await
 }
 

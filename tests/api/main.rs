@@ -10,6 +10,7 @@ mod changes;
 mod cmdb;
 mod console;
 mod console_admin;
+mod console_processes;
 mod discord;
 mod email;
 mod escalation;
