@@ -12,3 +12,18 @@ UPDATE sla_states SET standing = CASE
                    AND COALESCE(json_extract(c.value, '$.warned_pct'), 0) > 0) THEN 'warned'
     ELSE 'ok' END;
 CREATE INDEX sla_states_standing ON sla_states(org_id, standing) WHERE standing <> 'ok';
+-- The queue's "Unassigned" view: open tickets nobody holds, newest first,
+-- without reading every assigned one.
+CREATE INDEX tickets_unassigned_open ON tickets(org_id, updated_at)
+    WHERE assignee_id IS NULL AND state NOT IN ('resolved', 'closed', 'cancelled', 'rejected');
+
+-- The admin console's connector view: when each mailbox was last checked,
+-- and the last failure if the check fails now.
+CREATE TABLE mail_polls (
+    mailbox   TEXT PRIMARY KEY,
+    org_id    BLOB NOT NULL REFERENCES organizations(id),
+    polled_at TEXT,
+    failed_at TEXT,
+    error     TEXT
+);
+CREATE INDEX mail_polls_org ON mail_polls(org_id);

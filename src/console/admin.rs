@@ -27,6 +27,7 @@ use super::{
     Console, PageError,
 };
 use crate::desk::{
+    mailboxes::MailboxPollView,
     views::{OutboxView, PersonView, TeamView},
     DeskError,
 };
@@ -96,6 +97,7 @@ struct AdminPage {
     chrome: Chrome,
     tabs: Vec<Tab>,
     connectors: Vec<Connector>,
+    mailboxes: Vec<MailboxPollView>,
     failing: Vec<String>,
     dead: Vec<OutboxView>,
     people: Vec<PersonView>,
@@ -165,6 +167,7 @@ async fn load(
         chrome: Chrome::new(signed, Section::Admin, "Admin"),
         tabs: tabs("/console/admin"),
         connectors: connectors(console),
+        mailboxes: console.desk.mailbox_polls(actor).await?,
         failing: console
             .workers
             .failing()

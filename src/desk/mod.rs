@@ -32,6 +32,7 @@ pub mod identity;
 pub mod incidents;
 pub mod mail;
 mod mail_alerts;
+pub mod mailboxes;
 pub mod notify;
 mod numbering;
 pub mod orgs;

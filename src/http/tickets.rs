@@ -199,7 +199,7 @@ pub struct ListQuery {
     pub my_teams: bool,
     /// `warned` (at risk) or `breached`: open tickets whose SLA stands so.
     pub sla: Option<String>,
-    /// `true`: only open tickets (not resolved, closed or cancelled).
+    /// `true`: only open tickets (not resolved, closed, cancelled or rejected).
     #[serde(default)]
     pub open: bool,
     /// `-created_at` (default), `created_at`, `-updated_at`, `updated_at`.

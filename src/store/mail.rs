@@ -295,3 +295,51 @@ pub async fn thread_ids(db: &Db, org_id: Uuid, ticket_id: Uuid) -> Result<Thread
     ids.extend(rows.iter().skip(tail).map(|(id, _)| id.clone()));
     Ok(Thread { ids, last_received })
 }
+
+/// A mailbox's last check, for the admins' connector view.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MailPollRow {
+    pub mailbox: String,
+    pub org_id: Uuid,
+    pub polled_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+/// Records a check of a mailbox: `error` none for one that worked (which
+/// clears the last failure), else why it failed (the last success stays).
+pub async fn record_poll(
+    db: &Db,
+    mailbox: &str,
+    org_id: Uuid,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let now = super::now();
+    let sql = match error {
+        None => {
+            // `$4` is NULL here: the last failure is over.
+            "INSERT INTO mail_polls (mailbox, org_id, polled_at, failed_at, error) VALUES ($1, $2, $3, NULL, $4) \
+             ON CONFLICT (mailbox) DO UPDATE SET org_id = $2, polled_at = $3, failed_at = NULL, error = $4"
+        }
+        Some(_) => {
+            "INSERT INTO mail_polls (mailbox, org_id, polled_at, failed_at, error) VALUES ($1, $2, NULL, $3, $4) \
+             ON CONFLICT (mailbox) DO UPDATE SET org_id = $2, failed_at = $3, error = $4"
+        }
+    };
+    on_pool!(db, p => sqlx::query(sql)
+        .bind(mailbox)
+        .bind(org_id)
+        .bind(now)
+        .bind(error)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The organization's mailboxes as last checked, by name.
+pub async fn list_polls(db: &Db, org_id: Uuid) -> Result<Vec<MailPollRow>, sqlx::Error> {
+    let sql = "SELECT mailbox, org_id, polled_at, failed_at, error FROM mail_polls \
+               WHERE org_id = $1 ORDER BY mailbox";
+    on_pool!(db, p => sqlx::query_as(sql).bind(org_id).fetch_all(p).await)
+}

@@ -358,7 +358,7 @@ pub struct TicketFilter {
     pub team_member: Option<Uuid>,
     /// Only tickets whose SLA stands so (`domain::sla::Standing`).
     pub sla_standing: Option<String>,
-    /// Only tickets not yet resolved, closed or cancelled.
+    /// Only open tickets (not resolved, closed, cancelled or rejected).
     pub open_only: bool,
 }
 
@@ -393,7 +393,8 @@ pub async fn list_tickets(
         sql.push_str(" AND t.assignee_id IS NULL");
     }
     if filter.open_only {
-        sql.push_str(" AND t.state NOT IN ('resolved', 'closed', 'cancelled')");
+        // The open-ticket indexes' predicate, to the letter.
+        sql.push_str(" AND t.state NOT IN ('resolved', 'closed', 'cancelled', 'rejected')");
     }
     let mut push = |clause: &str, arg: Arg, args: &mut Vec<Arg>| {
         args.push(arg);

@@ -1618,3 +1618,49 @@ async fn without_move_processed_mail_is_copied_flagged_deleted_and_expunged() {
     assert_eq!(m.app.tickets().await.len(), 3, "each read once");
     assert_eq!(m.dovecot.count("Archive").await, 3);
 }
+
+#[tokio::test]
+async fn the_admin_console_shows_when_each_mailbox_was_checked_and_why_it_fails() {
+    let m = mail_app().await;
+    crate::support::console::person_with_password(
+        &m.app,
+        &m.app.token,
+        "Ada Admin",
+        "ada@corp.example",
+        &["admin"],
+    )
+    .await;
+    let ada = crate::support::console::Visitor::new(&m.app);
+    ada.sign_in("ada@corp.example", crate::support::console::PASSWORD)
+        .await;
+    assert!(!ada
+        .get("/console/admin")
+        .await
+        .html
+        .contains("last checked"));
+
+    m.dovecot
+        .deliver(plain("p@corp.example", "Hello", "m1@corp.example", "hi"))
+        .await;
+    assert_eq!(m.poll().await, 1);
+    let page = ada.get("/console/admin").await;
+    assert!(page.html.contains("<h3>Mailboxes</h3>"), "{}", page.html);
+    assert!(page.html.contains("last checked"));
+    assert!(!page.html.contains("failing"));
+
+    // The same mailbox with a wrong password: the failure shows, with the
+    // last good check kept.
+    let wrong = m.dovecot.url().replace("imap-secret", "wrong-password");
+    let mut email = m.app.config.email.clone();
+    email.imap_url = switchboard::config::Secret::new(wrong);
+    let worker = MailboxWorker::new(m.app.desk.clone(), &email.mailboxes()[0], &email)
+        .await
+        .expect("worker");
+    assert!(worker.poll_once().await.is_err());
+    let page = ada.get("/console/admin").await;
+    assert!(page.html.contains("last checked"));
+    assert!(page.html.contains("failing at"), "{}", page.html);
+    assert!(page.html.contains("login as"), "{}", page.html);
+    // Not the password itself.
+    assert!(!page.html.contains("wrong-password"));
+}

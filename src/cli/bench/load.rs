@@ -19,8 +19,9 @@ pub struct BenchArgs {
     /// `impact` (GET /api/v1/cmdb/cis/{ci}/impact?depth=N), `slack`
     /// (signed direct-message events to POST /slack/events, each a new ticket),
     /// `discord` (signed modal submissions to POST /discord/interactions, each
-    /// a new ticket; see benches/discord.sh) or `email` (ingest from `email.imap_url` into the configured database;
-    /// see benches/email.sh).
+    /// a new ticket; see benches/discord.sh), `email` (ingest from `email.imap_url` into the configured database;
+    /// see benches/email.sh), `reports` (the reports on a seeded history) or
+    /// `console` (the web console's queue and ticket pages on a seeded history).
     #[arg(long, default_value = "create")]
     pub scenario: String,
     /// For `impact`: the CI to analyse (id).

@@ -26,7 +26,7 @@ const TEAMS: usize = 8;
 const AGENTS: usize = 24;
 const CATEGORIES: usize = 6;
 
-fn env_number(name: &str, default: i64) -> anyhow::Result<i64> {
+pub(super) fn env_number(name: &str, default: i64) -> anyhow::Result<i64> {
     match std::env::var(name) {
         Ok(v) => v
             .replace(['_', ','], "")
@@ -56,7 +56,7 @@ async fn call<T: Send + 'static>(
 }
 
 /// People, teams and categories, then the tickets in bulk.
-async fn seed(desk: &Desk, admin: &Actor, n: i64) -> anyhow::Result<()> {
+pub(super) async fn seed(desk: &Desk, admin: &Actor, n: i64) -> anyhow::Result<()> {
     let mut agents = Vec::new();
     for i in 0..AGENTS {
         let name = format!("Bench agent {i:02}");

@@ -107,7 +107,7 @@ pub struct ListTickets {
     pub my_teams: bool,
     /// `warned` (at risk) or `breached`: open tickets whose SLA stands so.
     pub sla: Option<String>,
-    /// Only open tickets (not resolved, closed or cancelled).
+    /// Only open tickets (not resolved, closed, cancelled or rejected).
     pub open: bool,
     /// `created_at`, `-created_at` (default), `updated_at`, `-updated_at`.
     pub sort: Option<String>,

@@ -147,10 +147,26 @@ impl MailboxWorker {
 
     /// Connects, takes in everything new, logs out. Tests step with this.
     pub async fn poll_once(&self) -> anyhow::Result<Pass> {
-        let mut session = self.connect().await?;
+        let mut session = match self.connect().await {
+            Ok(session) => session,
+            Err(e) => {
+                self.note_poll(Some(&e)).await;
+                return Err(e);
+            }
+        };
         let pass = self.take_in(&mut session).await;
         let _ = session.logout().await;
+        self.note_poll(pass.as_ref().err()).await;
         pass
+    }
+
+    /// Records the check for the admins' connector view; a failure to
+    /// record it is logged, never a reason to stop reading mail.
+    async fn note_poll(&self, error: Option<&anyhow::Error>) {
+        let error = error.map(|e| format!("{e:#}"));
+        if let Err(e) = self.desk.mail_polled(&self.mapping, error.as_deref()).await {
+            tracing::warn!(mailbox = %self.name(), error = %e, "could not record the mailbox check");
+        }
     }
 
     /// Runs until shutdown: leader election, then passes separated by IDLE
@@ -180,6 +196,7 @@ impl MailboxWorker {
             {
                 Ok(()) => backoff = Duration::from_secs(1),
                 Err(e) => {
+                    self.note_poll(Some(&e)).await;
                     let auth = e.downcast_ref::<AuthFailed>().is_some();
                     self.desk
                         .metrics
@@ -240,6 +257,7 @@ impl MailboxWorker {
                 return Err(anyhow!("lost the leader lock's database session"));
             }
             let pass = self.take_in(&mut session).await?;
+            self.note_poll(None).await;
             if pass.processed > 0 || pass.stopped_early {
                 if pass.stopped_early {
                     runtime::idle(shutdown, None, Duration::from_secs(1)).await;
