@@ -8,29 +8,8 @@ use switchboard::domain::totp::{code_at, TotpSecret};
 
 use crate::{
     helpers::{expect_json, spawn_app, TestApp},
-    support::console::{hidden, person_with_password, Visitor, PASSWORD},
+    support::console::{agent, hidden, person_with_password, requester, Visitor, PASSWORD},
 };
-
-async fn agent(app: &TestApp) -> Visitor {
-    person_with_password(app, &app.token, "Ada Agent", "ada@example.com", &["agent"]).await;
-    let visitor = Visitor::new(app);
-    visitor.sign_in("ada@example.com", PASSWORD).await;
-    visitor
-}
-
-async fn requester(app: &TestApp) -> Visitor {
-    person_with_password(
-        app,
-        &app.token,
-        "Rex Requester",
-        "rex@example.com",
-        &["requester"],
-    )
-    .await;
-    let visitor = Visitor::new(app);
-    visitor.sign_in("rex@example.com", PASSWORD).await;
-    visitor
-}
 
 async fn ticket(app: &TestApp, number: &str) -> Value {
     app.get_json(&format!("/api/v1/tickets/{number}"), &app.token)
@@ -219,13 +198,7 @@ async fn sign_in_asks_for_the_totp_code_of_a_person_with_mfa() {
     assert!(confirmed.html.contains("recovery codes"));
 
     let fresh = Visitor::new(&app);
-    let step = fresh
-        .submit(
-            "/console/sign-in",
-            "/console/sign-in",
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    let step = fresh.try_sign_in("ada@example.com", PASSWORD).await;
     assert_eq!(
         step.status,
         StatusCode::OK,

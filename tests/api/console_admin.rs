@@ -255,13 +255,7 @@ async fn an_admin_invites_people_changes_roles_and_disables_them() {
         .await;
     assert_eq!(person["disabled"], true);
     let after = Visitor::new(&app);
-    let sign_in = after
-        .submit(
-            "/console/sign-in",
-            "/console/sign-in",
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    let sign_in = after.try_sign_in("ada@example.com", PASSWORD).await;
     assert_ne!(
         sign_in.status,
         StatusCode::SEE_OTHER,

@@ -10,29 +10,8 @@ use serde_json::{json, Value};
 
 use crate::{
     helpers::{expect_json, spawn_app, TestApp},
-    support::console::{person_with_password, Visitor, PASSWORD},
+    support::console::{agent, person_with_password, requester, Visitor, PASSWORD},
 };
-
-async fn agent(app: &TestApp) -> Visitor {
-    person_with_password(app, &app.token, "Ada Agent", "ada@example.com", &["agent"]).await;
-    let visitor = Visitor::new(app);
-    visitor.sign_in("ada@example.com", PASSWORD).await;
-    visitor
-}
-
-async fn requester(app: &TestApp) -> Visitor {
-    person_with_password(
-        app,
-        &app.token,
-        "Rex Requester",
-        "rex@example.com",
-        &["requester"],
-    )
-    .await;
-    let visitor = Visitor::new(app);
-    visitor.sign_in("rex@example.com", PASSWORD).await;
-    visitor
-}
 
 /// An agent of a second organization, signed in.
 async fn other_organizations_agent(app: &TestApp) -> Visitor {

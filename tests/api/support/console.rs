@@ -128,15 +128,19 @@ impl Visitor {
         self.post(action, &form).await
     }
 
+    /// Posts the sign-in form (password only); the answer.
+    pub async fn try_sign_in(&self, email: &str, password: &str) -> Page {
+        self.submit(
+            "/console/sign-in",
+            "/console/sign-in",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
     /// Signs in with a password (no MFA); asserts it worked.
     pub async fn sign_in(&self, email: &str, password: &str) {
-        let signed = self
-            .submit(
-                "/console/sign-in",
-                "/console/sign-in",
-                &[("email", email), ("password", password)],
-            )
-            .await;
+        let signed = self.try_sign_in(email, password).await;
         assert_eq!(
             signed.status,
             StatusCode::SEE_OTHER,
@@ -144,4 +148,22 @@ impl Visitor {
             signed.html
         );
     }
+}
+
+/// Someone new in the default organization, signed in with [`PASSWORD`].
+pub async fn signed_in(app: &TestApp, name: &str, email: &str, roles: &[&str]) -> Visitor {
+    person_with_password(app, &app.token, name, email, roles).await;
+    let visitor = Visitor::new(app);
+    visitor.sign_in(email, PASSWORD).await;
+    visitor
+}
+
+/// The agent Ada, signed in.
+pub async fn agent(app: &TestApp) -> Visitor {
+    signed_in(app, "Ada Agent", "ada@example.com", &["agent"]).await
+}
+
+/// The requester Rex, signed in.
+pub async fn requester(app: &TestApp) -> Visitor {
+    signed_in(app, "Rex Requester", "rex@example.com", &["requester"]).await
 }
