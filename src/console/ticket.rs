@@ -63,6 +63,8 @@ struct TicketPage {
     agents: Vec<PersonRef>,
     /// Problem, change and CMDB parts (agents only).
     process: Option<Process>,
+    /// The next states the reader may choose (the kind's and their role's).
+    moves: Vec<String>,
     /// The person is the ticket's requester (may rate it once resolved).
     requester: bool,
     watching: bool,
@@ -152,6 +154,7 @@ async fn load(console: &Console, signed: &SignedIn, number: &str) -> Result<Tick
             },
             format!("{} {}", ticket.number, ticket.title),
         ),
+        moves: actor.moves_for(&ticket),
         requester: me.is_some() && ticket.requester.as_ref().map(|r| r.id) == me,
         watching: me.is_some_and(|me| watchers.iter().any(|w| w.id == me)),
         ticket,

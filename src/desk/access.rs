@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::DeskError;
+use super::{views::TicketView, DeskError};
 use crate::{
     domain::{Channel, Role, State},
     store::tickets::TicketRow,
@@ -78,6 +78,34 @@ impl Actor {
         self.person_id.is_some() && ticket.requester_id == self.person_id
     }
 
+    /// Whether this actor's role lets them make the move (the kind's state
+    /// machine and the process decide the rest): agents any, requesters
+    /// cancelling what has not started, closing or reopening a resolution.
+    pub fn may_move(&self, from: State, to: State) -> bool {
+        self.is_agent()
+            || matches!(
+                (from, to),
+                (State::New, State::Cancelled)
+                    | (State::Resolved, State::Closed)
+                    | (State::Resolved, State::InProgress)
+                    | (State::Resolved, State::Investigating)
+            )
+    }
+
+    /// The ticket's next states this actor may choose, for a page that
+    /// offers only moves its reader can make.
+    pub fn moves_for(&self, ticket: &TicketView) -> Vec<String> {
+        let Ok(from) = State::parse(&ticket.state) else {
+            return Vec::new();
+        };
+        ticket
+            .allowed_transitions
+            .iter()
+            .filter(|to| State::parse(to).is_ok_and(|to| self.may_move(from, to)))
+            .cloned()
+            .collect()
+    }
+
     /// Requesters may cancel what has not started, confirm a resolution
     /// (close) or reopen it; everything else is agents' work.
     pub fn require_transition(
@@ -87,17 +115,7 @@ impl Actor {
         to: State,
     ) -> Result<(), DeskError> {
         self.require_view(ticket)?;
-        if self.is_agent() {
-            return Ok(());
-        }
-        let allowed = matches!(
-            (from, to),
-            (State::New, State::Cancelled)
-                | (State::Resolved, State::Closed)
-                | (State::Resolved, State::InProgress)
-                | (State::Resolved, State::Investigating)
-        );
-        if allowed {
+        if self.may_move(from, to) {
             Ok(())
         } else {
             Err(DeskError::Forbidden(format!(
@@ -155,6 +173,20 @@ mod tests {
             satisfaction: None,
             extra: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_page_offers_a_requester_only_the_moves_a_requester_may_make() {
+        let new = TicketView::from(&ticket(1, 10));
+        let agent_moves = actor(&[Role::Agent]).moves_for(&new);
+        assert_eq!(agent_moves, new.allowed_transitions);
+        assert!(agent_moves.len() > 1, "{agent_moves:?}");
+        assert_eq!(actor(&[Role::Requester]).moves_for(&new), vec!["cancelled"]);
+        let mut resolved = ticket(1, 10);
+        resolved.state = "resolved".into();
+        let moves = actor(&[Role::Requester]).moves_for(&TicketView::from(&resolved));
+        assert!(moves.contains(&"closed".to_string()), "{moves:?}");
+        assert!(moves.iter().all(|m| m != "cancelled"), "{moves:?}");
     }
 
     #[test]

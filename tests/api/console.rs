@@ -477,7 +477,15 @@ async fn a_requester_raises_a_ticket_sees_it_and_rates_it_once_resolved() {
         .html
         .contains("Monitor flickers"));
     let page = format!("/console/tickets/{number}");
-    assert!(!rex.get(&page).await.html.contains("How did we do?"));
+    let shown = rex.get(&page).await;
+    assert!(!shown.html.contains("How did we do?"));
+    // Only the moves a requester may make are offered: cancel, not start.
+    assert!(
+        shown.html.contains("<option value=\"cancelled\">"),
+        "{}",
+        shown.html
+    );
+    assert!(!shown.html.contains("<option value=\"in_progress\">"));
 
     for to in ["in_progress", "resolved"] {
         expect_json(app.transition(&number, to).await, StatusCode::OK).await;
