@@ -28,7 +28,7 @@ use super::{
 };
 use crate::desk::{
     mailboxes::MailboxPollView,
-    views::{OutboxView, PersonView, TeamView},
+    views::{OrganizationView, OutboxView, PersonView, TeamView},
     DeskError,
 };
 
@@ -36,6 +36,7 @@ pub fn router() -> Router<Console> {
     Router::new()
         .route("/console/admin", get(page))
         .route("/console/admin/outbox/{id}/retry", post(retry))
+        .route("/console/admin/organization", post(organization))
 }
 
 pub struct Connector {
@@ -96,6 +97,7 @@ pub fn refusal(error: DeskError) -> Result<(StatusCode, Vec<String>), PageError>
 struct AdminPage {
     chrome: Chrome,
     tabs: Vec<Tab>,
+    organization: OrganizationView,
     connectors: Vec<Connector>,
     mailboxes: Vec<MailboxPollView>,
     failing: Vec<String>,
@@ -166,6 +168,7 @@ async fn load(
     Ok(AdminPage {
         chrome: Chrome::new(signed, Section::Admin, "Admin"),
         tabs: tabs("/console/admin"),
+        organization: console.desk.organization(actor).await?,
         connectors: connectors(console),
         mailboxes: console.desk.mailbox_polls(actor).await?,
         failing: console
@@ -186,6 +189,38 @@ async fn page(
     Signed(signed): Signed,
 ) -> Result<Response, PageError> {
     render_status(StatusCode::OK, &load(&console, &signed, None).await?)
+}
+
+/// The organization's settings form: two-factor sign-in for everyone and
+/// the time zone reports cut days in (`PATCH /api/v1/organization`).
+async fn organization(
+    State(console): State<Console>,
+    Signed(signed): Signed,
+    form: Form,
+) -> Result<Response, PageError> {
+    check_csrf(&signed, &form)?;
+    let mfa_required = Some(form.checked("mfa_required"));
+    let time_zone = form.text("time_zone");
+    let (desk, actor) = (console.desk.clone(), signed.actor.clone());
+    let updated = console
+        .desk
+        .execute(move |work| {
+            Box::pin(async move {
+                desk.update_organization(work, &actor, mfa_required, time_zone)
+                    .await
+            })
+        })
+        .await;
+    match updated {
+        Ok(_) => Ok(see_other("/console/admin")),
+        Err(error) => {
+            let (status, lines) = refusal(error)?;
+            render_status(
+                status,
+                &load(&console, &signed, Some(lines.join("; "))).await?,
+            )
+        }
+    }
 }
 
 async fn retry(

@@ -44,6 +44,7 @@ impl Desk {
                     ),
                     mfa_required: false,
                     created_at: store::now(),
+                    time_zone: "UTC".into(),
                 };
                 store::orgs::insert_org(&mut work.tx, &org).await?;
                 desk.ensure_default_classes(&mut work.tx, org.id).await?;
@@ -65,15 +66,35 @@ impl Desk {
         Ok(OrganizationView::from(&org))
     }
 
+    /// Changes the organization's settings (admins): the MFA requirement
+    /// and the IANA time zone reports cut days in.
     pub async fn update_organization(
         &self,
         work: &mut Work,
         actor: &Actor,
         mfa_required: Option<bool>,
+        time_zone: Option<String>,
     ) -> Result<OrganizationView, DeskError> {
         actor.require_admin()?;
+        // Checked before anything is written: a bad zone changes nothing.
+        let zone = time_zone
+            .as_deref()
+            .map(|z| crate::domain::report::parse_time_zone("time_zone", z))
+            .transpose()?;
         if let Some(required) = mfa_required {
             self.set_mfa_policy(work, actor, required).await?;
+        }
+        if let Some(zone) = zone {
+            let before = store::orgs::get_org(&mut work.tx, actor.org_id).await?;
+            if before.time_zone != zone.name() {
+                store::reports::set_org_time_zone(&mut work.tx, actor.org_id, zone.name()).await?;
+                work.audit(
+                    actor,
+                    "organization.time_zone_changed",
+                    &before.slug,
+                    serde_json::json!({ "from": before.time_zone, "to": zone.name() }),
+                );
+            }
         }
         let org = store::orgs::get_org(&mut work.tx, actor.org_id).await?;
         Ok(OrganizationView::from(&org))

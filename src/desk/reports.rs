@@ -445,16 +445,6 @@ impl Desk {
         Ok(Actor::system(org.id))
     }
 
-    /// Sets the time zone reports cut days in (admins).
-    pub async fn set_report_time_zone(&self, actor: &Actor, zone: &str) -> Result<(), DeskError> {
-        actor.require_admin()?;
-        let tz = report::parse_time_zone("time_zone", zone).map_err(invalid)?;
-        let mut tx = self.db.begin().await?;
-        store::reports::set_org_time_zone(&mut tx, actor.org_id, tz.name()).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn dashboard(
         &self,
         tx: &mut Tx,

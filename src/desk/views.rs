@@ -357,6 +357,8 @@ pub struct OrganizationView {
     pub name: String,
     /// Every local account must use two-factor authentication.
     pub mfa_required: bool,
+    /// The IANA time zone reports cut days in, e.g. `Europe/Berlin`.
+    pub time_zone: String,
     /// impact → urgency → priority.
     #[schema(value_type = Object)]
     pub priority_matrix: serde_json::Value,
@@ -369,6 +371,7 @@ impl From<&OrgRow> for OrganizationView {
             slug: o.slug.clone(),
             name: o.name.clone(),
             mfa_required: o.mfa_required,
+            time_zone: o.time_zone.clone(),
             priority_matrix: o.priority_matrix.0.clone(),
         }
     }

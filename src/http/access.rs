@@ -91,6 +91,8 @@ pub async fn organization(
 pub struct UpdateOrganization {
     /// Require two-factor authentication of every local account.
     pub mfa_required: Option<bool>,
+    /// The IANA time zone reports cut days in (DST-exact), e.g. `Europe/Berlin`.
+    pub time_zone: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/organization", tag = "access", request_body = UpdateOrganization,
@@ -100,9 +102,12 @@ pub async fn update_organization(
     Auth(actor): Auth,
     body: ApiJson<UpdateOrganization>,
 ) -> Result<Response, ApiError> {
-    let mfa_required = body.value.mfa_required;
+    let UpdateOrganization {
+        mfa_required,
+        time_zone,
+    } = body.value;
     let outcome = run_use_case!(state, None::<Intake>, |desk, work| desk
-        .update_organization(work, &actor, mfa_required));
+        .update_organization(work, &actor, mfa_required, time_zone));
     Ok(respond(StatusCode::OK, outcome))
 }
 

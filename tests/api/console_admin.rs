@@ -1061,3 +1061,34 @@ async fn an_organization_requiring_mfa_sends_the_unenrolled_to_enrol() {
 
     app.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn the_admin_sets_the_report_time_zone_on_the_overview() {
+    let app = spawn_app().await;
+    let (mia, _) = admin(&app).await;
+    let page = mia.get("/console/admin").await;
+    assert!(page.html.contains("value=\"UTC\""), "{}", page.html);
+    let bad = mia
+        .submit(
+            "/console/admin",
+            "/console/admin/organization",
+            &[("time_zone", "Mars/Olympus")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.html.contains("time_zone"), "{}", bad.html);
+    let org: Value = app.get_json("/api/v1/organization", &app.token).await;
+    assert_eq!(org["time_zone"], "UTC");
+    let saved = mia
+        .submit(
+            "/console/admin",
+            "/console/admin/organization",
+            &[("time_zone", "Europe/Berlin")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let org: Value = app.get_json("/api/v1/organization", &app.token).await;
+    assert_eq!(org["time_zone"], "Europe/Berlin");
+    assert_eq!(org["mfa_required"], false);
+    app.shutdown().await.expect("shutdown");
+}

@@ -578,3 +578,55 @@ async fn the_reports_are_in_the_openapi_document() {
         assert!(params.contains(&name), "{name} not documented");
     }
 }
+
+#[tokio::test]
+async fn an_admin_sets_the_organizations_time_zone_and_reports_cut_days_in_it() {
+    let app = spawn_app().await;
+    let before: Value = app.get_json("/api/v1/organization", &app.token).await;
+    assert_eq!(before["time_zone"], "UTC");
+    let set = app
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/organization",
+            &app.token,
+            Some(&json!({ "time_zone": "Europe/Berlin" })),
+        )
+        .await;
+    let org = expect_json(set, StatusCode::OK).await;
+    assert_eq!(org["time_zone"], "Europe/Berlin");
+    let dashboard: Value = app.get_json("/api/v1/reports/dashboard", &app.token).await;
+    assert_eq!(dashboard["time_zone"], "Europe/Berlin");
+
+    // A zone that does not exist is refused at its field and changes nothing.
+    let bad = app
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/organization",
+            &app.token,
+            Some(&json!({ "time_zone": "Mars/Olympus", "mfa_required": true })),
+        )
+        .await;
+    let problem = expect_json(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "time_zone");
+    let after: Value = app.get_json("/api/v1/organization", &app.token).await;
+    assert_eq!(after["time_zone"], "Europe/Berlin");
+    assert_eq!(
+        after["mfa_required"], false,
+        "nothing of the refused request applied"
+    );
+
+    // Agents may read reports but not change the organization.
+    let (_, agent) = app
+        .person_with_token("Al Agent", "al@example.com", &["agent"])
+        .await;
+    let refused = app
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/organization",
+            &agent,
+            Some(&json!({ "time_zone": "UTC" })),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    app.shutdown().await.expect("shutdown");
+}

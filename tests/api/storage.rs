@@ -27,6 +27,7 @@ fn org_row(slug: &str, name: &str) -> OrgRow {
         priority_matrix: Json(json!({})),
         mfa_required: false,
         created_at: store::now(),
+        time_zone: "UTC".into(),
     }
 }
 
