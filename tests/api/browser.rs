@@ -12,7 +12,7 @@ use crate::{
     helpers::{expect_json, spawn_app, TestApp},
     support::{
         browser::{click, fill, run, sign_in, text, wait_for_text},
-        console::{person_with_password, PASSWORD},
+        console::{finance_policy, person_with_password, PASSWORD},
     },
 };
 
@@ -219,27 +219,7 @@ async fn a_requester_orders_with_a_wrong_field_then_correctly_and_an_approver_ap
         &["requester"],
     )
     .await;
-    let fay = person_with_password(
-        &app,
-        &app.token,
-        "Fay Finance",
-        "fay@example.com",
-        &["approver"],
-    )
-    .await;
-    expect_json(
-        app.post(
-            "/api/v1/approval-policies",
-            &app.token,
-            &json!({ "name": "Finance", "stages": [
-                { "name": "Finance", "rule": { "type": "any" },
-                  "approvers": [{ "type": "person", "id": fay["id"] }] }
-            ]}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    finance_policy(&app).await;
     let item = expect_json(
         app.post(
             "/api/v1/catalog/items",

@@ -8,7 +8,10 @@ use switchboard::domain::totp::{code_at, TotpSecret};
 
 use crate::{
     helpers::{expect_json, spawn_app, TestApp},
-    support::console::{agent, hidden, person_with_password, requester, Visitor, PASSWORD},
+    support::console::{
+        agent, finance_policy, hidden, person_with_password, requester, signed_in, Visitor,
+        PASSWORD,
+    },
 };
 
 async fn ticket(app: &TestApp, number: &str) -> Value {
@@ -579,27 +582,7 @@ async fn a_catalog_order_with_a_wrong_field_shows_the_error_at_that_field_then_g
 #[tokio::test]
 async fn an_approver_approves_from_the_approvals_page() {
     let app = spawn_app().await;
-    let fay = person_with_password(
-        &app,
-        &app.token,
-        "Fay Finance",
-        "fay@example.com",
-        &["approver"],
-    )
-    .await;
-    expect_json(
-        app.post(
-            "/api/v1/approval-policies",
-            &app.token,
-            &json!({ "name": "Finance", "stages": [
-                { "name": "Finance", "rule": { "type": "any" },
-                  "approvers": [{ "type": "person", "id": fay["id"] }] }
-            ]}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    finance_policy(&app).await;
     let created = app.create_ticket("service_request", "A new chair").await;
     let number = created["number"].as_str().expect("number");
     expect_json(
@@ -654,16 +637,7 @@ async fn the_dashboard_shows_the_figures_and_exports_reports() {
     let app = spawn_app().await;
     app.create_ticket("incident", "One").await;
     app.create_ticket("incident", "Two").await;
-    person_with_password(
-        &app,
-        &app.token,
-        "Mia Manager",
-        "mia@example.com",
-        &["admin"],
-    )
-    .await;
-    let mia = Visitor::new(&app);
-    mia.sign_in("mia@example.com", PASSWORD).await;
+    let mia = signed_in(&app, "Mia Manager", "mia@example.com", &["admin"]).await;
     let page = mia.get("/console/dashboard").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -701,16 +675,7 @@ async fn the_dashboard_shows_the_figures_and_exports_reports() {
 #[tokio::test]
 async fn the_admin_page_shows_connectors_and_retries_a_dead_delivery() {
     let app = spawn_app().await;
-    person_with_password(
-        &app,
-        &app.token,
-        "Mia Manager",
-        "mia@example.com",
-        &["admin"],
-    )
-    .await;
-    let mia = Visitor::new(&app);
-    mia.sign_in("mia@example.com", PASSWORD).await;
+    let mia = signed_in(&app, "Mia Manager", "mia@example.com", &["admin"]).await;
     let page = mia.get("/console/admin").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page

@@ -167,3 +167,30 @@ pub async fn agent(app: &TestApp) -> Visitor {
 pub async fn requester(app: &TestApp) -> Visitor {
     signed_in(app, "Rex Requester", "rex@example.com", &["requester"]).await
 }
+
+/// The approver Fay (not signed in) and an approval policy `Finance` whose
+/// one stage she decides alone.
+pub async fn finance_policy(app: &TestApp) -> Value {
+    let fay = person_with_password(
+        app,
+        &app.token,
+        "Fay Finance",
+        "fay@example.com",
+        &["approver"],
+    )
+    .await;
+    expect_json(
+        app.post(
+            "/api/v1/approval-policies",
+            &app.token,
+            &json!({ "name": "Finance", "stages": [
+                { "name": "Finance", "rule": { "type": "any" },
+                  "approvers": [{ "type": "person", "id": fay["id"] }] }
+            ]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    fay
+}
