@@ -40,6 +40,7 @@ pub mod outbox;
 pub mod people;
 pub mod problems;
 pub mod reports;
+mod scheduled_reports;
 pub mod schedules;
 pub mod sla;
 pub mod teams;
@@ -62,6 +63,7 @@ pub use crate::domain::id::new_id;
 pub use access::Actor;
 pub use audit::verify as audit_verify;
 pub use error::DeskError;
+pub use scheduled_reports::{outbox_files, OutboxFile, REPORT_EVENT};
 
 use crate::{
     domain::{Channel, PriorityMatrix},

@@ -416,23 +416,46 @@ impl Desk {
         kind: report::ReportKind,
         query: &ReportQuery,
     ) -> Result<(ReportRequest, Report), DeskError> {
-        check_group(kind, query)?;
-        let scope = Self::report_scope(actor)?;
         let mut tx = self.db.snapshot().await?;
-        let request = self.read_request(&mut tx, actor, scope, query).await?;
-        let report = match kind {
-            report::ReportKind::Dashboard => {
-                Report::Dashboard(self.dashboard(&mut tx, &request).await?)
-            }
-            report::ReportKind::Volume => Report::Volume(volume(&mut tx, &request).await?),
-            report::ReportKind::Sla => Report::Sla(self.sla_report(&mut tx, &request).await?),
-            report::ReportKind::Agents => Report::Agents(self.agents(&mut tx, &request).await?),
-            report::ReportKind::Processes => {
-                Report::Processes(self.processes(&mut tx, &request).await?)
-            }
-        };
+        let out = self.report_in(&mut tx, actor, kind, query).await?;
         // Read-only: the snapshot ends without a commit.
         drop(tx);
+        Ok(out)
+    }
+
+    /// Checks a report's parameters as [`Desk::report`] would read them,
+    /// without running it (a scheduled report is checked when saved).
+    pub(super) async fn check_report_query(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        kind: report::ReportKind,
+        query: &ReportQuery,
+    ) -> Result<(), DeskError> {
+        check_group(kind, query)?;
+        let scope = Self::report_scope(actor)?;
+        self.read_request(tx, actor, scope, query).await.map(drop)
+    }
+
+    /// [`Desk::report`] inside a transaction the caller holds (a scheduled
+    /// report runs in its timer's).
+    pub(super) async fn report_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        kind: report::ReportKind,
+        query: &ReportQuery,
+    ) -> Result<(ReportRequest, Report), DeskError> {
+        check_group(kind, query)?;
+        let scope = Self::report_scope(actor)?;
+        let request = self.read_request(tx, actor, scope, query).await?;
+        let report = match kind {
+            report::ReportKind::Dashboard => Report::Dashboard(self.dashboard(tx, &request).await?),
+            report::ReportKind::Volume => Report::Volume(volume(tx, &request).await?),
+            report::ReportKind::Sla => Report::Sla(self.sla_report(tx, &request).await?),
+            report::ReportKind::Agents => Report::Agents(self.agents(tx, &request).await?),
+            report::ReportKind::Processes => Report::Processes(self.processes(tx, &request).await?),
+        };
         Ok((request, report))
     }
 

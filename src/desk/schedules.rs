@@ -13,7 +13,13 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{new_id, teams::resolve_team, tickets::OpenTicket, Actor, Desk, DeskError, Work};
+use super::{
+    new_id,
+    scheduled_reports::{latest_slot, ReportTemplate},
+    teams::resolve_team,
+    tickets::OpenTicket,
+    Actor, Desk, DeskError, Work,
+};
 use crate::{
     domain::{FieldError, Kind, State},
     store::{
@@ -72,9 +78,12 @@ pub struct ScheduleInput {
     /// Open this ticket at each run…
     #[serde(default)]
     pub ticket: Option<TicketTemplate>,
-    /// …or send this digest.
+    /// …or send this digest…
     #[serde(default)]
     pub digest: Option<DigestTemplate>,
+    /// …or this report.
+    #[serde(default)]
+    pub report: Option<ReportTemplate>,
     #[serde(default = "yes")]
     pub enabled: bool,
 }
@@ -91,6 +100,7 @@ pub struct ScheduleView {
     pub time_zone: String,
     pub ticket: Option<TicketTemplate>,
     pub digest: Option<DigestTemplate>,
+    pub report: Option<ReportTemplate>,
     pub enabled: bool,
     pub next_run_at: Option<DateTime<Utc>>,
     pub last_run_at: Option<DateTime<Utc>>,
@@ -202,8 +212,8 @@ impl Desk {
                 ))
             })
             .ok();
-        let (action, template) = match (&input.ticket, &input.digest) {
-            (Some(ticket), None) => {
+        let (action, template) = match (&input.ticket, &input.digest, &input.report) {
+            (Some(ticket), None, None) => {
                 if let Err(e) = Kind::parse(&ticket.kind) {
                     errors.push(FieldError::new("ticket.kind", e.to_string()));
                 }
@@ -220,7 +230,7 @@ impl Desk {
                 }
                 ("ticket", serde_json::to_value(ticket))
             }
-            (None, Some(digest)) => {
+            (None, Some(digest), None) => {
                 if resolve_team(&mut work.tx, actor.org_id, &digest.team)
                     .await
                     .is_err()
@@ -235,10 +245,17 @@ impl Desk {
                 }
                 ("digest", serde_json::to_value(digest))
             }
+            (None, None, Some(template)) => {
+                errors.extend(
+                    self.check_report_template(work, actor, template, &zone)
+                        .await?,
+                );
+                ("report", serde_json::to_value(template))
+            }
             _ => {
                 errors.push(FieldError::new(
                     "ticket",
-                    "give exactly one of ticket or digest",
+                    "give exactly one of ticket, digest or report",
                 ));
                 ("ticket", Ok(serde_json::Value::Null))
             }
@@ -317,6 +334,13 @@ impl Desk {
                     &row.name,
                     json!({ "ticket": ticket.number }),
                 );
+            }
+            "report" => {
+                let t: ReportTemplate =
+                    serde_json::from_value(row.template.0.clone()).map_err(anyhow::Error::from)?;
+                let slot = latest_slot(&row, timer.due_at, now)?;
+                let sent = self.send_report(work, &row, &t, slot).await?;
+                work.audit(&actor, "schedule.ran", &row.name, sent);
             }
             _ => {
                 let d: DigestTemplate =
@@ -439,15 +463,15 @@ fn plan_run(work: &mut Work, row: &ScheduleRow) {
 }
 
 fn schedule_view(row: &ScheduleRow) -> Result<ScheduleView, DeskError> {
-    let (ticket, digest) = match row.action.as_str() {
-        "ticket" => (
-            Some(serde_json::from_value(row.template.0.clone()).map_err(anyhow::Error::from)?),
-            None,
-        ),
-        _ => (
-            None,
-            Some(serde_json::from_value(row.template.0.clone()).map_err(anyhow::Error::from)?),
-        ),
+    fn read<T: serde::de::DeserializeOwned>(row: &ScheduleRow) -> Result<Option<T>, DeskError> {
+        Ok(Some(
+            serde_json::from_value(row.template.0.clone()).map_err(anyhow::Error::from)?,
+        ))
+    }
+    let (ticket, digest, report) = match row.action.as_str() {
+        "ticket" => (read(row)?, None, None),
+        "report" => (None, None, read(row)?),
+        _ => (None, read(row)?, None),
     };
     Ok(ScheduleView {
         id: row.id,
@@ -456,6 +480,7 @@ fn schedule_view(row: &ScheduleRow) -> Result<ScheduleView, DeskError> {
         time_zone: row.time_zone.clone(),
         ticket,
         digest,
+        report,
         enabled: row.enabled,
         next_run_at: row.next_run_at,
         last_run_at: row.last_run_at,

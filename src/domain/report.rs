@@ -220,6 +220,82 @@ pub fn parse_time_zone(name: &'static str, value: &str) -> Result<Tz, FieldError
     })
 }
 
+/// A period named relative to an instant, as scheduled reports and chat
+/// commands give it ("last week"): whole local days, ISO weeks or months of
+/// the report's time zone that end where the instant's day, week or month
+/// begins. The instant's own day never counts, so a schedule that runs late
+/// still reports the same closed period, and the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelativePeriod {
+    PreviousDay,
+    PreviousWeek,
+    PreviousMonth,
+    Last7Days,
+    Last30Days,
+}
+
+string_enum!(RelativePeriod, "period", {
+    PreviousDay => "previous_day",
+    PreviousWeek => "previous_week",
+    PreviousMonth => "previous_month",
+    Last7Days => "last_7_days",
+    Last30Days => "last_30_days",
+});
+
+impl RelativePeriod {
+    /// Reads a name as people type it in chat too: `last-week`,
+    /// `yesterday`, `previous_month`.
+    pub fn read(value: &str) -> Result<Self, FieldError> {
+        let wanted = value.trim().to_ascii_lowercase().replace('-', "_");
+        let alias = match wanted.as_str() {
+            "yesterday" | "last_day" => Some(Self::PreviousDay),
+            "last_week" => Some(Self::PreviousWeek),
+            "last_month" => Some(Self::PreviousMonth),
+            _ => None,
+        };
+        alias.map_or_else(
+            || {
+                Self::parse(&wanted).map_err(|_| {
+                    FieldError::new(
+                        "period",
+                        format!(
+                            "unknown period `{value}`; accepts {} (or yesterday, last-week, last-month)",
+                            Self::ALL.map(Self::as_str).join(", ")
+                        ),
+                    )
+                })
+            },
+            Ok,
+        )
+    }
+
+    /// The period this name covers for a run at `at`, in `tz`.
+    pub fn resolve(self, tz: Tz, at: DateTime<Utc>) -> Period {
+        let today = at.with_timezone(&tz).date_naive();
+        let (first, end) = match self {
+            Self::PreviousDay => (today - Duration::days(1), today),
+            Self::Last7Days => (today - Duration::days(7), today),
+            Self::Last30Days => (today - Duration::days(30), today),
+            Self::PreviousWeek => {
+                let monday = bucket_start_date(Interval::Week, today);
+                (monday - Duration::days(7), monday)
+            }
+            Self::PreviousMonth => {
+                let first = bucket_start_date(Interval::Month, today);
+                let before = first
+                    .checked_sub_months(Months::new(1))
+                    .unwrap_or(NaiveDate::MIN);
+                (before, first)
+            }
+        };
+        Period {
+            from: start_of_local_day(tz, first),
+            to: start_of_local_day(tz, end),
+        }
+    }
+}
+
 /// One bucket: `[start, end)` in UTC, labelled by the local date it starts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bucket {
@@ -340,6 +416,73 @@ mod tests {
         Utc.with_ymd_and_hms(y, m, d, h, min, 0)
             .single()
             .expect("valid instant")
+    }
+
+    #[test]
+    fn previous_day_after_the_london_october_change_is_25_hours() {
+        let tz: Tz = "Europe/London".parse().expect("zone");
+        // Monday 2026-10-26 08:00 GMT: the previous day is Sunday the 25th.
+        let p = RelativePeriod::PreviousDay.resolve(tz, utc(2026, 10, 26, 8, 0));
+        assert_eq!(p.from, utc(2026, 10, 24, 23, 0));
+        assert_eq!(p.to, utc(2026, 10, 26, 0, 0));
+        assert_eq!(p.to - p.from, Duration::hours(25));
+    }
+
+    #[test]
+    fn previous_week_spans_the_new_york_march_change_and_ignores_lateness() {
+        let tz: Tz = "America/New_York".parse().expect("zone");
+        // DST starts 2026-03-08. A Monday 09:00 EDT run on the 9th, and the
+        // same run two days late, both report Mon 2nd – Mon 9th.
+        let on_time = RelativePeriod::PreviousWeek.resolve(tz, utc(2026, 3, 9, 13, 0));
+        let late = RelativePeriod::PreviousWeek.resolve(tz, utc(2026, 3, 11, 20, 0));
+        assert_eq!(on_time, late);
+        assert_eq!(on_time.from, utc(2026, 3, 2, 5, 0));
+        assert_eq!(on_time.to, utc(2026, 3, 9, 4, 0));
+        assert_eq!(on_time.to - on_time.from, Duration::hours(7 * 24 - 1));
+    }
+
+    #[test]
+    fn previous_month_and_last_days_are_whole_local_days() {
+        let tz: Tz = "Europe/London".parse().expect("zone");
+        let jan = RelativePeriod::PreviousMonth.resolve(tz, utc(2026, 1, 1, 0, 30));
+        assert_eq!(
+            (jan.from, jan.to),
+            (utc(2025, 12, 1, 0, 0), utc(2026, 1, 1, 0, 0))
+        );
+        let week = RelativePeriod::Last7Days.resolve(tz, utc(2026, 7, 15, 12, 0));
+        assert_eq!(
+            (week.from, week.to),
+            (utc(2026, 7, 7, 23, 0), utc(2026, 7, 14, 23, 0))
+        );
+        assert_eq!(
+            RelativePeriod::Last30Days
+                .resolve(tz, utc(2026, 7, 15, 12, 0))
+                .to,
+            week.to
+        );
+    }
+
+    #[test]
+    fn relative_periods_read_as_people_type_them() {
+        assert_eq!(
+            RelativePeriod::read("last-week"),
+            Ok(RelativePeriod::PreviousWeek)
+        );
+        assert_eq!(
+            RelativePeriod::read("Yesterday"),
+            Ok(RelativePeriod::PreviousDay)
+        );
+        assert_eq!(
+            RelativePeriod::read("last_30_days"),
+            Ok(RelativePeriod::Last30Days)
+        );
+        let refused = RelativePeriod::read("fortnight").expect_err("unknown");
+        assert_eq!(refused.field, "period");
+        assert!(
+            refused.message.contains("previous_week"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]

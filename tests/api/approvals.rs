@@ -428,12 +428,7 @@ async fn wrong_answers_are_refused_field_by_field_and_nothing_is_stored() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    let mut fields: Vec<&str> = refused["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let mut fields = crate::helpers::error_fields(&refused);
     fields.sort();
     assert_eq!(
         fields,
@@ -687,12 +682,7 @@ async fn policies_naming_unknown_people_or_bad_rules_are_refused() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    let fields: Vec<&str> = refused["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = crate::helpers::error_fields(&refused);
     assert_eq!(fields, ["stages[1].rule"]);
     let refused = expect_json(
         app.post(

@@ -62,12 +62,7 @@ async fn unknown_fields_and_enum_values_are_refused_by_name() {
         )
         .await;
     let body = problem(bad_kind, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = crate::helpers::error_fields(&body);
     assert_eq!(fields, ["kind", "impact"]);
     assert!(body["errors"][0]["message"]
         .as_str()

@@ -403,6 +403,16 @@ where
 }
 
 /// The JSON body of a response that must have `expected` status.
+/// The fields a problem+json's `errors` name, in order.
+pub fn error_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect()
+}
+
 pub async fn expect_json(response: reqwest::Response, expected: StatusCode) -> Value {
     let status = response.status();
     let text = response.text().await.expect("response body");

@@ -270,12 +270,7 @@ async fn people_keep_a_profile_with_time_zone_locale_and_notification_preference
             .expect("sent");
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let problem: Value = bad.json().await.expect("json");
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = crate::helpers::error_fields(&problem);
     assert_eq!(fields, ["time_zone", "notification_prefs"]);
     let unchanged: Value = app.get_json("/api/v1/me", &token).await;
     assert_eq!(unchanged["time_zone"], "Europe/Paris");

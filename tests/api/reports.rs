@@ -295,16 +295,7 @@ async fn volume_as_xlsx_pdf_png_and_svg_reads_back_with_the_same_numbers() {
     let (kind, _, pdf) = export(&app, "pdf").await;
     assert_eq!(kind, "application/pdf");
     assert!(pdf.starts_with(b"%PDF-"));
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("volume.pdf");
-    std::fs::write(&path, &pdf).expect("write the PDF");
-    let text = std::process::Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs (Debian package poppler-utils, installed by .ci/install-deps.sh)");
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = pdf_text(&pdf);
     for expected in [
         "Organization",
         "Period",
@@ -629,4 +620,18 @@ async fn an_admin_sets_the_organizations_time_zone_and_reports_cut_days_in_it() 
         .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     app.shutdown().await.expect("shutdown");
+}
+
+/// A PDF's text as pdftotext reads it (a reader's view of the file).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("report.pdf");
+    std::fs::write(&path, pdf).expect("write the PDF");
+    let text = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (Debian package poppler-utils, installed by .ci/install-deps.sh)");
+    String::from_utf8_lossy(&text.stdout).into_owned()
 }

@@ -177,12 +177,7 @@ async fn rules_naming_unknown_fields_or_things_are_refused() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    let fields: Vec<&str> = refused["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = crate::helpers::error_fields(&refused);
     assert_eq!(fields, ["conditions[0].field", "actions[0]"]);
     let trigger = expect_json(
         app.post(

@@ -24,12 +24,7 @@ pub async fn schedule_story(app: &TestApp) {
         )
         .await;
     let problem = expect_json(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = crate::helpers::error_fields(&problem);
     assert_eq!(fields, ["cron", "time_zone"]);
 
     let schedule = expect_json(
@@ -99,4 +94,185 @@ pub async fn schedule_story(app: &TestApp) {
         .collect();
     assert_eq!(digests.len(), 1, "{digests:?}");
     assert_eq!(digests[0]["target"], "C0OPS");
+}
+
+/// A daily report, sent at 08:00 London time for the day before: a bad
+/// template is refused naming each field and creates nothing; the run
+/// mails the PDF and CSV (the period's tickets counted in them) and posts
+/// the chart with the files to Slack in one message; a second day sends
+/// the second report, once.
+#[tokio::test]
+async fn a_scheduled_report_reaches_mail_and_slack_with_its_files() {
+    use mail_parser::MimeHeaders;
+
+    let sink = crate::support::smtp::SmtpSink::start().await;
+    let smtp = sink.url();
+    let (app, slack, _) = crate::support::slack::spawn_slack_app_with(move |c| {
+        c.email.smtp_url = switchboard::config::Secret::new(smtp);
+        c.email.from = "desk@corp.example".into();
+    })
+    .await;
+
+    let bad = app
+        .post(
+            "/api/v1/schedules",
+            &app.token,
+            &json!({ "name": "daily volume", "cron": "0 0 8 * * *", "time_zone": "Europe/London",
+                     "report": { "report": "volume", "period": "fortnight", "formats": ["docx"],
+                                 "email": ["not an address"], "slack": ["#reports"],
+                                 "filters": { "interval": "hour" } } }),
+        )
+        .await;
+    let problem = expect_json(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let fields = crate::helpers::error_fields(&problem);
+    for field in [
+        "report.period",
+        "report.formats",
+        "report.email",
+        "report.slack",
+        "report.filters.interval",
+    ] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+    let none: Value = app.get_json("/api/v1/schedules", &app.token).await;
+    assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
+
+    // Ten in the morning, London time: today's tickets are yesterday's by
+    // the time the next 08:00 run comes.
+    let london = app
+        .desk
+        .clock
+        .now()
+        .with_timezone(&chrono_tz::Europe::London);
+    let to_ten = (34 - london.hour() as i64) % 24;
+    app.advance_clock(Duration::hours(to_ten) - Duration::minutes(london.minute() as i64));
+    for title in ["printer jammed", "vpn drops", "laptop slow"] {
+        app.create_ticket("incident", title).await;
+    }
+    let schedule = expect_json(
+        app.post(
+            "/api/v1/schedules",
+            &app.token,
+            &json!({ "name": "daily volume", "cron": "0 0 8 * * *", "time_zone": "Europe/London",
+                     "report": { "report": "volume", "period": "previous_day",
+                                 "filters": { "interval": "day" }, "formats": ["pdf", "csv"],
+                                 "email": ["manager@corp.example"], "slack": ["C0REPORTS"] } }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(schedule["report"]["report"], "volume", "{schedule}");
+
+    app.pass(Duration::hours(23)).await;
+    app.dispatcher.drain().await.expect("drain");
+
+    let mails = sink.to("manager@corp.example");
+    assert_eq!(mails.len(), 1, "one mail per run");
+    let mail = mails[0].parsed();
+    assert!(
+        mails[0].subject().contains("daily volume"),
+        "{}",
+        mails[0].subject()
+    );
+    assert!(
+        mails[0].text().contains("Created: 3"),
+        "{}",
+        mails[0].text()
+    );
+    let files: Vec<(String, Vec<u8>)> = mail
+        .attachments()
+        .map(|a| {
+            (
+                a.attachment_name().unwrap_or_default().to_string(),
+                a.contents().to_vec(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.len() == 2 && names[0].ends_with(".pdf") && names[1].ends_with(".csv"),
+        "{names:?}"
+    );
+    let pdf = crate::reports::pdf_text(&files[0].1);
+    assert!(
+        pdf.contains("Ticket volume") && pdf.contains("Europe/London"),
+        "{pdf}"
+    );
+    let csv = String::from_utf8_lossy(&files[1].1);
+    assert!(
+        csv.lines().next().is_some_and(|h| h.contains("created")),
+        "{csv}"
+    );
+
+    let shared = slack.calls_to("files.completeUploadExternal");
+    assert_eq!(shared.len(), 1, "one Slack post per run");
+    assert_eq!(shared[0]["channel_id"], "C0REPORTS");
+    let comment = shared[0]["initial_comment"].as_str().unwrap_or_default();
+    assert!(comment.contains("Created: 3"), "{comment}");
+    let ids: Vec<&str> = shared[0]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 3, "the chart, the PDF and the CSV");
+    let chart = slack.uploaded(ids[0]).expect("chart uploaded");
+    assert!(
+        chart.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "the chart is a PNG"
+    );
+
+    // The next day: one more report, of a day without tickets.
+    app.pass(Duration::days(1)).await;
+    app.dispatcher.drain().await.expect("drain");
+    let mails = sink.to("manager@corp.example");
+    assert_eq!(mails.len(), 2);
+    assert!(
+        mails[1].text().contains("Created: 0"),
+        "{}",
+        mails[1].text()
+    );
+    assert_eq!(slack.calls_to("files.completeUploadExternal").len(), 2);
+}
+
+/// The same on Discord: one message in the channel with the summary, the
+/// chart and the workbook as files (`payload_json` and `files[n]`).
+#[tokio::test]
+async fn a_weekly_report_is_posted_to_discord_with_the_chart_and_the_workbook() {
+    use crate::support::discord::{spawn_discord_app, CHANNEL};
+
+    let (app, discord) = spawn_discord_app().await;
+    expect_json(
+        app.post(
+            "/api/v1/schedules",
+            &app.token,
+            &json!({ "name": "weekly sla", "cron": "0 0 8 * * Mon", "time_zone": "America/New_York",
+                     "report": { "report": "sla", "period": "last-week", "formats": ["xlsx"],
+                                 "discord": [CHANNEL] } }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    app.pass(Duration::days(8)).await;
+    app.dispatcher.drain().await.expect("drain");
+
+    let posted = discord.posted_in(CHANNEL);
+    assert_eq!(posted.len(), 1, "one message per run: {posted:?}");
+    let (id, body) = &posted[0];
+    let content = body["content"].as_str().unwrap_or_default();
+    assert!(
+        content.starts_with("**weekly sla: SLA compliance**")
+            && content.contains(r"Time zone: America/New\_York"),
+        "{content}"
+    );
+    let files = discord.files_of(id);
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.len() == 2 && names[0].ends_with(".png") && names[1].ends_with(".xlsx"),
+        "{names:?}"
+    );
+    assert!(files[1].1.starts_with(b"PK"), "an XLSX is a zip");
+    assert_eq!(body["attachments"][1]["filename"], names[1]);
 }

@@ -307,12 +307,7 @@ async fn business_hours_calendars_set_due_dates_and_bad_ones_are_refused() {
         )
         .await;
     let problem = expect_json(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = crate::helpers::error_fields(&problem);
     assert_eq!(fields, ["time_zone", "hours.mon[1]", "hours.tue[0]"]);
     let no_targets = app
         .post(

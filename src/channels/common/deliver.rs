@@ -20,7 +20,9 @@ use crate::{
     desk::{
         approvals::ApprovalView,
         chat::{ticket_target, APPROVAL, REQUESTER_THREAD, RESOLUTION_CHECK, TRIAGE_CARD},
+        outbox_files,
         views::TicketView,
+        OutboxFile, REPORT_EVENT,
     },
     domain::id::new_id,
     runtime::delivery::Delivery,
@@ -143,6 +145,14 @@ pub trait ChatPlatform: Sync {
     }
     /// A message to a person (`<workspace>:<user>` targets).
     async fn to_person(&self, message: &OutboxRow, to: PersonMessage<'_>) -> Result<(), Delivery>;
+    /// Posts a message with files (a scheduled report) to a channel, in
+    /// one post.
+    async fn share_files(
+        &self,
+        channel: &str,
+        text: &str,
+        files: &[OutboxFile],
+    ) -> Result<(), Delivery>;
 }
 
 /// A storage failure while delivering: try again later.
@@ -155,6 +165,12 @@ pub fn db_retry(e: sqlx::Error) -> Delivery {
 
 /// One delivery attempt of an outbox row of the platform's channel.
 pub async fn deliver<P: ChatPlatform>(platform: &P, message: &OutboxRow) -> Delivery {
+    if message.event == REPORT_EVENT {
+        return share_report(platform, message)
+            .await
+            .err()
+            .unwrap_or(Delivery::Delivered);
+    }
     let result = match ticket_target(&message.target) {
         Some(ticket) => mirror(platform, message, ticket).await,
         None => match PersonMessage::read::<P>(message) {
@@ -163,6 +179,20 @@ pub async fn deliver<P: ChatPlatform>(platform: &P, message: &OutboxRow) -> Deli
         },
     };
     result.err().unwrap_or(Delivery::Delivered)
+}
+
+/// A scheduled report: its summary with its files, to the channel named
+/// by the row's target.
+async fn share_report<P: ChatPlatform>(platform: &P, message: &OutboxRow) -> Result<(), Delivery> {
+    let files = outbox_files(&message.payload.0).map_err(Delivery::Permanent)?;
+    let field = |key: &str| message.payload.0[key].as_str().unwrap_or_default();
+    let markup = P::MARKUP;
+    let text = format!(
+        "{}\n{}",
+        (markup.bold)(&(markup.escape)(field("subject"))),
+        (markup.escape)(field("text"))
+    );
+    platform.share_files(&message.target, &text, &files).await
 }
 
 /// Posts `body` to `to`; records it under its purpose when asked. A

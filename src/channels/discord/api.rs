@@ -123,19 +123,39 @@ impl DiscordApi {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, ApiFailure> {
+        let mut request = self.request(method, route, path)?;
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.answer(route, request).await
+    }
+
+    /// A request on `route` unless its rate limit is closed.
+    fn request(
+        &self,
+        method: Method,
+        route: &str,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, ApiFailure> {
         if let Some(wait) = self.closed_for(route) {
             return Err(ApiFailure::Retry {
                 error: format!("{route}: rate limited for {:.1}s more", wait.as_secs_f64()),
                 after: Some(wait),
             });
         }
-        let mut request = self
+        Ok(self
             .client
             .request(method, format!("{}{path}", self.base))
-            .header("authorization", format!("Bot {}", self.token));
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+            .header("authorization", format!("Bot {}", self.token)))
+    }
+
+    /// Sends a request and sorts Discord's answer for the outbox, noting
+    /// the route's rate limit.
+    async fn answer(
+        &self,
+        route: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, ApiFailure> {
         let response = request.send().await.map_err(|e| ApiFailure::Retry {
             error: format!("{route}: {e}"),
             after: None,
@@ -203,6 +223,38 @@ impl DiscordApi {
                 Some(body),
             )
             .await?;
+        Ok(answer["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Posts a message with files attached (`payload_json` and
+    /// `files[n]` parts, as Discord takes uploads); its id.
+    pub async fn post_message_with_files(
+        &self,
+        channel: &str,
+        body: &Value,
+        files: &[(&str, &str, &[u8])],
+    ) -> Result<String, ApiFailure> {
+        let route = format!("POST /channels/{channel}/messages");
+        let request = self.request(
+            Method::POST,
+            &route,
+            &format!("/channels/{channel}/messages"),
+        )?;
+        let mut body = body.clone();
+        body["attachments"] = files
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _, _))| serde_json::json!({ "id": i, "filename": name }))
+            .collect();
+        let mut form = reqwest::multipart::Form::new().text("payload_json", body.to_string());
+        for (i, (name, content_type, bytes)) in files.iter().enumerate() {
+            let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+                .file_name(name.to_string())
+                .mime_str(content_type)
+                .map_err(|e| ApiFailure::permanent(format!("{name}: {e}"), None))?;
+            form = form.part(format!("files[{i}]"), part);
+        }
+        let answer = self.answer(&route, request.multipart(form)).await?;
         Ok(answer["id"].as_str().unwrap_or_default().to_string())
     }
 

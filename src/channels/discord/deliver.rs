@@ -28,7 +28,7 @@ use crate::{
     channels::common::deliver::{
         self as common, ChatPlatform, Markup, Mirror, PersonEvent, PersonMessage, Place, Record,
     },
-    desk::chat::REQUESTER_THREAD,
+    desk::{chat::REQUESTER_THREAD, OutboxFile},
     runtime::delivery::{Deliverer, Delivery},
     store::{chat::ChatMessageRow, outbox::OutboxRow, Db},
 };
@@ -231,6 +231,23 @@ impl ChatPlatform for DiscordDeliverer {
                 self.to_dm(message, to.user, body, None).await?;
             }
         }
+        Ok(())
+    }
+
+    async fn share_files(
+        &self,
+        channel: &str,
+        text: &str,
+        files: &[OutboxFile],
+    ) -> Result<(), Delivery> {
+        let body = (render::MARKUP.text)(text);
+        let files: Vec<(&str, &str, &[u8])> = files
+            .iter()
+            .map(|f| (f.name.as_str(), f.content_type.as_str(), f.bytes.as_slice()))
+            .collect();
+        self.api
+            .post_message_with_files(channel, &body, &files)
+            .await?;
         Ok(())
     }
 }

@@ -309,6 +309,86 @@ impl SlackApi {
         Ok(Some(bytes))
     }
 
+    /// Shares files in a channel with a message, the way Slack uploads
+    /// now go: an upload URL per file (`files.getUploadURLExternal`), the
+    /// bytes posted there, then one `files.completeUploadExternal` that
+    /// posts them together. A retry uploads afresh: files never completed
+    /// stay private and unseen.
+    pub async fn share_files(
+        &self,
+        channel: &str,
+        text: &str,
+        files: &[(&str, &[u8])],
+    ) -> Result<(), ApiFailure> {
+        let mut uploaded = Vec::with_capacity(files.len());
+        for (name, bytes) in files {
+            let length = bytes.len().to_string();
+            let answer = self
+                .call_form(
+                    "files.getUploadURLExternal",
+                    &[("filename", name), ("length", &length)],
+                )
+                .await?;
+            let (Some(url), Some(id)) = (answer["upload_url"].as_str(), answer["file_id"].as_str())
+            else {
+                return Err(ApiFailure::Retry {
+                    error: "files.getUploadURLExternal: no upload_url or file_id".into(),
+                    after: None,
+                });
+            };
+            self.upload(url, bytes).await?;
+            uploaded.push(serde_json::json!({ "id": id, "title": name }));
+        }
+        self.call(
+            "files.completeUploadExternal",
+            &serde_json::json!({
+                "files": uploaded,
+                "channel_id": channel,
+                "initial_comment": text,
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Posts a file's bytes to the upload URL Slack handed out; only to
+    /// Slack's own file host (or the configured API host in tests).
+    async fn upload(&self, url: &str, bytes: &[u8]) -> Result<(), ApiFailure> {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| ApiFailure::Permanent(format!("bad upload URL {url}: {e}")))?;
+        let host = parsed.host_str().unwrap_or_default();
+        let slack_host = parsed.scheme() == "https" && host.ends_with(".slack.com");
+        if !slack_host && !url.starts_with(&self.base) {
+            return Err(ApiFailure::Permanent(format!(
+                "refusing to upload to unexpected host {host}"
+            )));
+        }
+        self.pace("files.upload").await;
+        let response = self
+            .client
+            .post(parsed)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .map_err(|e| ApiFailure::Retry {
+                error: format!("file upload: {e}"),
+                after: None,
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let error = format!("file upload: Slack answered {status}");
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            Err(ApiFailure::Retry {
+                after: retry_after(&response),
+                error,
+            })
+        } else {
+            Err(ApiFailure::Permanent(error))
+        }
+    }
+
     /// Posts to a `response_url` (ephemeral answers to clicks and commands).
     pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), ApiFailure> {
         // Only Slack's own hooks, or the configured API host in tests.

@@ -30,7 +30,10 @@ use crate::{
     channels::common::deliver::{
         self as common, ChatPlatform, Markup, Mirror, PersonEvent, PersonMessage, Place, Record,
     },
-    desk::chat::{DEFERRED, REQUESTER_THREAD},
+    desk::{
+        chat::{DEFERRED, REQUESTER_THREAD},
+        OutboxFile,
+    },
     runtime::delivery::{Deliverer, Delivery},
     store::{chat::ChatMessageRow, outbox::OutboxRow, Db},
 };
@@ -213,6 +216,20 @@ impl ChatPlatform for SlackDeliverer {
             self.refresh_homes(message.org_id, [to.person, None], None)
                 .await?;
         }
+        Ok(())
+    }
+
+    async fn share_files(
+        &self,
+        channel: &str,
+        text: &str,
+        files: &[OutboxFile],
+    ) -> Result<(), Delivery> {
+        let files: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|f| (f.name.as_str(), f.bytes.as_slice()))
+            .collect();
+        self.api.share_files(channel, text, &files).await?;
         Ok(())
     }
 }

@@ -26,6 +26,7 @@ pub const BOT_SCOPES: &[&str] = &[
     "users:read",
     "users:read.email",
     "files:read",
+    "files:write",
 ];
 
 #[derive(Debug, thiserror::Error)]

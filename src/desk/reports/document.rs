@@ -145,10 +145,71 @@ pub fn export_bytes(format: Format, doc: &Document) -> anyhow::Result<Vec<u8>> {
         Format::Pdf => crate::export::pdf::write(doc),
         Format::Png => crate::export::chart::png(chart()?),
         Format::Svg => crate::export::chart::svg(chart()?).map(String::into_bytes),
-        Format::Json | Format::Csv => {
-            anyhow::bail!("{format} is a text format, written by the caller")
+        Format::Csv => {
+            let table = main_table(doc)
+                .cloned()
+                .with_context(|| format!("the report `{}` has no table", doc.title))?;
+            let mut out = Vec::new();
+            for chunk in csv_chunks(table) {
+                out.extend(chunk.context("encoding CSV")?);
+            }
+            Ok(out)
+        }
+        Format::Json => anyhow::bail!("JSON is written by the caller"),
+    }
+}
+
+/// Rows of the main table a summary lists before it says "and N more".
+const SUMMARY_ROWS: usize = 8;
+
+/// A report in a few plain lines, for a mail body or a chat message: the
+/// title and period, the key figures, else the main table's first rows.
+pub fn summary_text(doc: &Document) -> String {
+    use crate::export::pdf::display;
+    let mut lines = vec![doc.title.clone()];
+    lines.extend(
+        doc.facts
+            .iter()
+            .filter(|(name, _)| name == "Period" || name == "Time zone")
+            .map(|(name, value)| format!("{name}: {value}")),
+    );
+    let figures: Vec<String> = doc
+        .sections
+        .iter()
+        .filter_map(|s| match s {
+            Section::Figures { figures, .. } => Some(figures),
+            _ => None,
+        })
+        .flatten()
+        .map(|(name, value)| format!("• {name}: {}", display(value)))
+        .collect();
+    if !figures.is_empty() {
+        lines.extend(figures);
+    } else if let Some(table) = main_table(doc) {
+        if table.rows.is_empty() {
+            lines.push("No tickets in this period.".into());
+        }
+        for row in table.rows.iter().take(SUMMARY_ROWS) {
+            let parts: Vec<String> = table
+                .columns
+                .iter()
+                .zip(row)
+                .filter(|(_, cell)| !matches!(cell, Cell::Empty))
+                .map(|(column, cell)| match (column.kind, cell) {
+                    (ColumnKind::Text, _) => display(cell),
+                    _ => format!("{} {}", column.label, display(cell)),
+                })
+                .collect();
+            lines.push(format!("• {}", parts.join(" · ")));
+        }
+        if table.rows.len() > SUMMARY_ROWS {
+            lines.push(format!(
+                "… and {} more rows",
+                table.rows.len() - SUMMARY_ROWS
+            ));
         }
     }
+    lines.join("\n")
 }
 
 /// A report written as a file to download.

@@ -15,8 +15,8 @@ use anyhow::Context;
 use futures::future::BoxFuture;
 use lettre::{
     message::{
-        header::{Header, HeaderName, HeaderValue},
-        Mailbox, MultiPart,
+        header::{ContentType, Header, HeaderName, HeaderValue},
+        Attachment, Mailbox, MultiPart,
     },
     transport::smtp::authentication::{Credentials, Mechanism},
     AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
@@ -294,7 +294,31 @@ impl SmtpDeliverer {
             Some(html) => html.to_string(),
             None => render_html(&text),
         };
-        let mail = match builder.multipart(MultiPart::alternative_plain_html(text, html)) {
+        let body = MultiPart::alternative_plain_html(text, html);
+        // A scheduled report's files ride along as ordinary attachments.
+        let files = match crate::desk::outbox_files(payload) {
+            Ok(files) => files,
+            Err(e) => return Delivery::Permanent(format!("cannot build the mail: {e}")),
+        };
+        let body = if files.is_empty() {
+            body
+        } else {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for file in files {
+                let content_type = match ContentType::parse(&file.content_type) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return Delivery::Permanent(format!(
+                            "attachment `{}`: bad content type: {e}",
+                            file.name
+                        ))
+                    }
+                };
+                mixed = mixed.singlepart(Attachment::new(file.name).body(file.bytes, content_type));
+            }
+            mixed
+        };
+        let mail = match builder.multipart(body) {
             Ok(mail) => mail,
             Err(e) => return Delivery::Permanent(format!("cannot build the mail: {e}")),
         };

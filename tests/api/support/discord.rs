@@ -118,6 +118,9 @@ enum Scripted {
     },
 }
 
+/// A file posted with a message: (message id, file name, bytes).
+type PostedFile = (String, String, Vec<u8>);
+
 #[derive(Clone, Default)]
 pub struct FakeDiscord {
     calls: Arc<Mutex<Vec<Call>>>,
@@ -126,6 +129,7 @@ pub struct FakeDiscord {
     next_id: Arc<Mutex<u64>>,
     /// Messages posted: (channel, id, body).
     posted: Arc<Mutex<Vec<(String, String, Value)>>>,
+    files: Arc<Mutex<Vec<PostedFile>>>,
     /// What `GET /gateway/bot` answers.
     gateway_url: Arc<Mutex<String>>,
     gateway: super::ws::FakeWs,
@@ -224,6 +228,16 @@ impl FakeDiscord {
         self.calls.lock().expect("lock").clone()
     }
 
+    /// The files posted with message `id`: (file name, bytes).
+    pub fn files_of(&self, id: &str) -> Vec<(String, Vec<u8>)> {
+        let files = self.files.lock().expect("lock");
+        files
+            .iter()
+            .filter(|(message, _, _)| message == id)
+            .map(|(_, name, bytes)| (name.clone(), bytes.clone()))
+            .collect()
+    }
+
     /// Bodies of calls of `method` to paths matching `path` (a prefix,
     /// ids included, or with `*` for one segment).
     pub fn calls_to(&self, method: &str, path: &str) -> Vec<Call> {
@@ -274,13 +288,58 @@ fn limited(retry_after: f64, global: bool) -> Response {
     response
 }
 
-async fn api(State(fake): State<FakeDiscord>, method: Method, uri: Uri, body: Bytes) -> Response {
+/// A multipart upload as Discord takes it: the message in `payload_json`,
+/// the files in `files[n]` parts.
+async fn read_multipart(
+    headers: &axum::http::HeaderMap,
+    body: Bytes,
+) -> (Value, Vec<(String, Vec<u8>)>) {
+    use axum::extract::FromRequest;
+    let mut request = axum::http::Request::new(axum::body::Body::from(body));
+    *request.headers_mut() = headers.clone();
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .expect("a multipart body");
+    let (mut payload, mut files) = (Value::Null, Vec::new());
+    while let Some(field) = form.next_field().await.expect("a part") {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(String::from);
+        let bytes = field.bytes().await.expect("part bytes").to_vec();
+        match file_name {
+            Some(file_name) if name.starts_with("files[") => files.push((file_name, bytes)),
+            _ if name == "payload_json" => {
+                payload = serde_json::from_slice(&bytes).expect("payload_json is JSON");
+            }
+            _ => panic!("unexpected part {name}"),
+        }
+    }
+    (payload, files)
+}
+
+async fn api(
+    State(fake): State<FakeDiscord>,
+    method: Method,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri
         .path()
         .strip_prefix("/api/v10")
         .unwrap_or(uri.path())
         .to_string();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let multipart = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
+    let (body, files) = if multipart {
+        read_multipart(&headers, body).await
+    } else {
+        (
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+            Vec::new(),
+        )
+    };
     fake.calls.lock().expect("lock").push(Call {
         method: method.to_string(),
         path: path.clone(),
@@ -295,6 +354,18 @@ async fn api(State(fake): State<FakeDiscord>, method: Method, uri: Uri, body: By
         Some(Scripted::ServerError) => return StatusCode::BAD_GATEWAY.into_response(),
         _ => answer(&fake, &method, &path, &body),
     };
+    if !files.is_empty() {
+        let id = fake
+            .posted
+            .lock()
+            .expect("lock")
+            .last()
+            .map(|p| p.1.clone());
+        let mut kept = fake.files.lock().expect("lock");
+        for (name, bytes) in files {
+            kept.push((id.clone().unwrap_or_default(), name, bytes));
+        }
+    }
     let (remaining, reset_after) = match scripted {
         Some(Scripted::EmptyBucket { reset_after }) => (0, reset_after),
         _ => (4, 1.0),

@@ -47,6 +47,8 @@ pub struct FakeSlack {
     users: Arc<Mutex<Vec<(String, Value)>>>,
     /// Files served at `/files/{name}`; the token they need.
     files: Arc<Mutex<Vec<NamedFile>>>,
+    /// Bytes posted to upload URLs, by file id.
+    uploads: Arc<Mutex<Vec<NamedFile>>>,
     socket: super::ws::FakeWs,
     /// Where `apps.connections.open` sends the daemon, once started.
     socket_url: Arc<Mutex<Option<String>>>,
@@ -140,6 +142,7 @@ impl FakeSlack {
             .route("/api/{method}", post(api))
             .route("/api/response/{id}", post(respond))
             .route("/api/files/{name}", axum::routing::get(file))
+            .route("/api/upload/{id}", post(upload))
             .with_state(self.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         format!("http://{addr}/api")
@@ -215,6 +218,15 @@ impl FakeSlack {
     }
 
     /// Bodies of every `chat.postMessage`, oldest first.
+    /// The bytes uploaded for file `id` (from `files.getUploadURLExternal`).
+    pub fn uploaded(&self, id: &str) -> Option<Vec<u8>> {
+        let uploads = self.uploads.lock().expect("lock");
+        uploads
+            .iter()
+            .find(|(f, _)| f == id)
+            .map(|(_, b)| b.clone())
+    }
+
     pub fn posted_messages(&self) -> Vec<Value> {
         self.calls_to("chat.postMessage")
     }
@@ -245,6 +257,16 @@ impl FakeSlack {
     pub async fn responded(&self, id: &str) -> bool {
         self.called(&format!("response/{id}")).await
     }
+}
+
+/// An upload URL handed out by `files.getUploadURLExternal`.
+async fn upload(
+    State(fake): State<FakeSlack>,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> StatusCode {
+    fake.uploads.lock().expect("lock").push((id, raw.to_vec()));
+    StatusCode::OK
 }
 
 async fn file(
@@ -321,6 +343,30 @@ async fn api(
     match method.as_str() {
         "chat.postMessage" => {
             Json(json!({ "ok": true, "channel": channel, "ts": ts })).into_response()
+        }
+        "files.getUploadURLExternal" => {
+            let host = headers
+                .get("host")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let id = format!("F{}", ts.replace('.', ""));
+            Json(json!({
+                "ok": true, "file_id": id, "upload_url": format!("http://{host}/api/upload/{id}"),
+            }))
+            .into_response()
+        }
+        "files.completeUploadExternal" => {
+            let uploads = fake.uploads.lock().expect("lock").clone();
+            let all_uploaded = body["files"].as_array().is_some_and(|files| {
+                files
+                    .iter()
+                    .all(|f| uploads.iter().any(|(id, _)| f["id"].as_str() == Some(id)))
+            });
+            if all_uploaded {
+                Json(json!({ "ok": true, "files": body["files"] })).into_response()
+            } else {
+                Json(json!({ "ok": false, "error": "file_not_found" })).into_response()
+            }
         }
         "chat.update" => {
             Json(json!({ "ok": true, "channel": channel, "ts": body["ts"] })).into_response()
