@@ -484,6 +484,9 @@ pub struct HomeView {
     pub approvals: Vec<super::approvals::ApprovalView>,
     /// Open tickets of each of their teams (agents).
     pub queues: Vec<(String, Vec<TicketView>)>,
+    /// The dashboard report's summary lines, for those who may run reports
+    /// (agents over their teams, managers and admins over everything).
+    pub dashboard: Option<Vec<String>>,
 }
 
 /// How many entries each App Home list shows.
@@ -579,11 +582,29 @@ impl Desk {
         }
         let mut approvals = self.my_approvals(&actor).await?;
         approvals.truncate(HOME_LIST as usize);
+        let dashboard = match self
+            .report(
+                &actor,
+                crate::domain::report::ReportKind::Dashboard,
+                &super::reports::ReportQuery::default(),
+            )
+            .await
+        {
+            Ok((request, report)) => {
+                let doc = super::reports::document::document(&request, &report);
+                let summary = super::reports::document::summary_text(&doc);
+                // The title line is the home's header.
+                Some(summary.lines().skip(1).map(String::from).collect())
+            }
+            Err(DeskError::Forbidden(_)) => None,
+            Err(e) => return Err(e),
+        };
         Ok(HomeView {
             name: person.name,
             mine,
             approvals,
             queues,
+            dashboard,
         })
     }
 }

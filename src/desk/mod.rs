@@ -23,6 +23,7 @@ pub mod catalog;
 pub mod categories;
 pub mod changes;
 pub mod chat;
+pub mod chat_reports;
 pub mod cmdb;
 pub mod error;
 pub mod escalation;

@@ -27,7 +27,7 @@ use crate::{
         report::{self, Format, ReportKind},
         FieldError,
     },
-    store::{self, outbox::OutboxRow, schedules::ScheduleRow},
+    store::{outbox::OutboxRow, schedules::ScheduleRow},
 };
 
 /// A report sent at each run: a summary with the files attached, by mail
@@ -85,21 +85,7 @@ pub struct ReportFilters {
 impl ReportTemplate {
     /// The API query this report runs as, over `period` when it has one.
     pub(super) fn query(&self, time_zone: &str, period: Option<report::Period>) -> ReportQuery {
-        let f = self.filters.clone();
-        ReportQuery {
-            from: period.map(|p| p.from.to_rfc3339()),
-            to: period.map(|p| p.to.to_rfc3339()),
-            interval: f.interval,
-            group_by: f.group_by,
-            format: None,
-            team: f.team,
-            kind: f.kind,
-            priority: f.priority,
-            category: f.category,
-            channel: f.channel,
-            agent: f.agent,
-            time_zone: Some(time_zone.to_string()),
-        }
+        filters_query(&self.filters, Some(time_zone), period)
     }
 
     pub(super) fn relative_period(&self) -> Result<report::RelativePeriod, FieldError> {
@@ -233,48 +219,43 @@ impl Desk {
             wanted.insert(0, Format::Png);
         }
         let files = write_files(kind, &wanted, &request, &report).await?;
-        let attachments = |with_chart: bool| -> Vec<Value> {
-            files
-                .iter()
-                .filter(|f| with_chart || f.content_type != document::content_type(Format::Png))
-                .map(|f| {
-                    json!({
-                        "name": f.name,
-                        "content_type": f.content_type,
-                        "data": base64::engine::general_purpose::STANDARD.encode(&f.bytes),
-                    })
-                })
-                .collect()
+        let attachments = |with_chart: bool| {
+            encode_files(files.iter().filter(|f| with_chart || f.content_type != PNG))
         };
-        let mut queue = |channel: &str, target: &str, attachments: Vec<Value>| {
-            work.buffers.outbox.push(OutboxRow {
-                id: new_id(),
-                org_id: row.org_id,
-                channel: channel.into(),
-                target: target.into(),
-                event: REPORT_EVENT.into(),
-                payload: sqlx::types::Json(json!({
-                    "to": target, "subject": subject, "text": summary,
-                    "attachments": attachments,
-                    "data": { "schedule": row.name, "report": kind.as_str(), "slot": slot },
-                })),
-                state: store::outbox::PENDING.into(),
-                attempts: 0,
-                next_attempt_at: store::now(),
-                last_error: None,
-                created_at: store::now(),
-                delivered_at: None,
-            });
+        let data = json!({ "schedule": row.name, "report": kind.as_str(), "slot": slot });
+        let message = |attachments| ReportMessage {
+            subject: &subject,
+            text: &summary,
+            attachments,
+            data: &data,
         };
         for address in &template.email {
             let address = normalize_email(address)?;
-            queue("email", &address, attachments(false));
+            queue_report(
+                work,
+                row.org_id,
+                "email",
+                &address,
+                message(attachments(false)),
+            );
         }
         for id in &template.slack {
-            queue("slack", id.trim(), attachments(true));
+            queue_report(
+                work,
+                row.org_id,
+                "slack",
+                id.trim(),
+                message(attachments(true)),
+            );
         }
         for id in &template.discord {
-            queue("discord", id.trim(), attachments(true));
+            queue_report(
+                work,
+                row.org_id,
+                "discord",
+                id.trim(),
+                message(attachments(true)),
+            );
         }
         Ok(json!({
             "report": kind.as_str(),
@@ -322,7 +303,80 @@ pub fn outbox_files(payload: &Value) -> Result<Vec<OutboxFile>, String> {
         .collect()
 }
 
-async fn write_files(
+/// The API query of a report with these filters over `period` (the
+/// default period without one) in `time_zone` (the organization's without).
+pub(super) fn filters_query(
+    filters: &ReportFilters,
+    time_zone: Option<&str>,
+    period: Option<report::Period>,
+) -> ReportQuery {
+    let f = filters.clone();
+    ReportQuery {
+        from: period.map(|p| p.from.to_rfc3339()),
+        to: period.map(|p| p.to.to_rfc3339()),
+        interval: f.interval,
+        group_by: f.group_by,
+        format: None,
+        team: f.team,
+        kind: f.kind,
+        priority: f.priority,
+        category: f.category,
+        channel: f.channel,
+        agent: f.agent,
+        time_zone: time_zone.map(String::from),
+    }
+}
+
+const PNG: &str = "image/png";
+
+/// What a report message says and carries, whatever its channel.
+pub(super) struct ReportMessage<'a> {
+    pub subject: &'a str,
+    pub text: &'a str,
+    /// Files as [`encode_files`] writes them.
+    pub attachments: Vec<Value>,
+    pub data: &'a Value,
+}
+
+/// Queues a report message for `target` of `channel` in the use case's
+/// transaction; the outbox row's id.
+pub(super) fn queue_report(
+    work: &mut Work,
+    org_id: uuid::Uuid,
+    channel: &str,
+    target: &str,
+    message: ReportMessage<'_>,
+) -> uuid::Uuid {
+    let id = new_id();
+    let payload = json!({
+        "to": target, "subject": message.subject, "text": message.text,
+        "attachments": message.attachments, "data": message.data,
+    });
+    work.buffers.outbox.push(OutboxRow::pending(
+        id,
+        org_id,
+        channel,
+        target,
+        REPORT_EVENT,
+        payload,
+    ));
+    id
+}
+
+/// Files as an outbox row carries them (read back by [`outbox_files`]).
+pub(super) fn encode_files<'a>(files: impl Iterator<Item = &'a ExportedFile>) -> Vec<Value> {
+    files
+        .map(|f| {
+            json!({
+                "name": f.name,
+                "content_type": f.content_type,
+                "data": base64::engine::general_purpose::STANDARD.encode(&f.bytes),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn write_files(
     kind: ReportKind,
     formats: &[Format],
     request: &ReportRequest,

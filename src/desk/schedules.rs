@@ -420,23 +420,17 @@ impl Desk {
             );
         }
         let subject = format!("{}: {} open tickets", team.name, items.len());
-        work.buffers.outbox.push(OutboxRow {
-            id: new_id(),
-            org_id: row.org_id,
-            channel: digest.channel.clone(),
-            target: digest.target.clone(),
-            event: "digest".into(),
-            payload: sqlx::types::Json(json!({
+        work.buffers.outbox.push(OutboxRow::pending(
+            new_id(),
+            row.org_id,
+            &digest.channel,
+            &digest.target,
+            "digest",
+            json!({
                 "to": digest.target, "subject": subject, "text": lines.join("\n"),
                 "data": { "team": team.name, "at": now, "tickets": items },
-            })),
-            state: store::outbox::PENDING.into(),
-            attempts: 0,
-            next_attempt_at: store::now(),
-            last_error: None,
-            created_at: store::now(),
-            delivered_at: None,
-        });
+            }),
+        ));
         Ok(())
     }
 }

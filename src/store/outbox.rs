@@ -31,6 +31,34 @@ pub struct OutboxRow {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+impl OutboxRow {
+    /// A new row, due now, with id `id`.
+    pub fn pending(
+        id: Uuid,
+        org_id: Uuid,
+        channel: &str,
+        target: &str,
+        event: &str,
+        payload: Value,
+    ) -> Self {
+        let now = super::now();
+        Self {
+            id,
+            org_id,
+            channel: channel.into(),
+            target: target.into(),
+            event: event.into(),
+            payload: Json(payload),
+            state: PENDING.into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+            delivered_at: None,
+        }
+    }
+}
+
 const COLUMNS: &str =
     "id, org_id, channel, target, event, payload, state, attempts, next_attempt_at, \
                        last_error, created_at, delivered_at";
@@ -176,6 +204,18 @@ pub async fn list_outbox(
         " FROM outbox WHERE org_id = $1 AND (state = $2 OR CAST($2 AS TEXT) IS NULL) ORDER BY created_at DESC, id DESC LIMIT $3"
     );
     on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(state).bind(limit).fetch_all(c).await)
+}
+
+/// The payload of one of the organization's outbox rows of `event`.
+pub async fn find_outbox_payload(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    event: &str,
+) -> Result<Option<(String, String, Json<Value>)>, sqlx::Error> {
+    let sql =
+        "SELECT channel, target, payload FROM outbox WHERE org_id = $1 AND id = $2 AND event = $3";
+    on!(tx, c => sqlx::query_as(sql).bind(org_id).bind(id).bind(event).fetch_optional(c).await)
 }
 
 /// Counts per state, of one organization or of all.

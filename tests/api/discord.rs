@@ -1041,6 +1041,7 @@ async fn register_commands_puts_the_manifest_globally_or_in_a_guild() {
             "tickets",
             "ticket-status",
             "link",
+            "report",
             "Create ticket"
         ]
     );

@@ -7,6 +7,7 @@ mod approvals;
 mod bad_input;
 mod browser;
 mod changes;
+mod chat_reports;
 mod cmdb;
 mod console;
 mod console_admin;

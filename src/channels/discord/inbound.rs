@@ -19,6 +19,7 @@ use crate::{
     desk::{
         catalog::OrderInput,
         chat::ticket_from_text,
+        chat_reports::{read_report_command, read_report_file_action, ReportCommand, REPORT_FILE},
         identity::{Contact, IdentityKey},
         tickets::{Assignment, ListTickets, OpenTicket, TicketChanges},
         Actor, Desk, DeskError, Intake, Outcome, Work,
@@ -99,6 +100,13 @@ enum Action {
     Acknowledge(String, String),
     Solved(String, bool),
     Rate(String, i64),
+    /// `/report` in a channel.
+    Report {
+        channel: String,
+        command: ReportCommand,
+    },
+    /// A file button under a `/report` answer.
+    ReportFile(Uuid, crate::domain::report::Format),
 }
 
 fn intake(key: &str, body: &[u8]) -> Intake {
@@ -339,6 +347,25 @@ impl Discord {
                     .to_uppercase();
                 self.status(&who, &number).await
             }
+            (1, "report") => {
+                // The options spell the same words as Slack's `/report …`.
+                let text: Vec<&str> = ["report", "period", "filters"]
+                    .into_iter()
+                    .filter_map(|name| option(payload, name).and_then(Value::as_str))
+                    .collect();
+                match read_report_command(&text.join(" ")) {
+                    Ok(command) => {
+                        let channel = payload["channel_id"]
+                            .as_str()
+                            .or_else(|| payload["channel"]["id"].as_str())
+                            .unwrap_or_default()
+                            .to_string();
+                        let action = Action::Report { channel, command };
+                        self.perform(&who, key, body, action).await
+                    }
+                    Err(help) => Reply::Json(render::ephemeral(&help)),
+                }
+            }
             (1, "link") => {
                 let code = option(payload, "code")
                     .and_then(Value::as_str)
@@ -547,6 +574,14 @@ impl Discord {
     async fn component(&self, payload: &Value, who: Who, key: &str, body: &[u8]) -> Reply {
         let data = &payload["data"];
         let custom_id = data["custom_id"].as_str().unwrap_or_default();
+        if custom_id.starts_with(REPORT_FILE) {
+            let Some((reference, format)) = read_report_file_action(custom_id) else {
+                return unknown(custom_id);
+            };
+            return self
+                .perform(&who, key, body, Action::ReportFile(reference, format))
+                .await;
+        }
         let (action, value) = custom_id.split_once(':').unwrap_or((custom_id, ""));
         let value = value.to_string();
         let action = match action {
@@ -771,6 +806,21 @@ async fn act(
     action: Action,
 ) -> Result<Value, DeskError> {
     Ok(match action {
+        Action::Report { channel, command } => {
+            let queued = desk
+                .report_to_chat(work, actor, PLATFORM, &channel, &command)
+                .await?;
+            render::report_queued(&queued)
+        }
+        Action::ReportFile(reference, format) => {
+            let name = desk
+                .report_file_to_chat(work, actor, reference, format)
+                .await?;
+            render::ephemeral(&format!(
+                "{} is on its way to this channel.",
+                render::escape(&name)
+            ))
+        }
         Action::Open(input) => {
             let ticket = desk.open_ticket(work, actor, input).await?;
             render::ephemeral(&format!(

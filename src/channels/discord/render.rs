@@ -8,7 +8,11 @@ use serde_json::{json, Value};
 
 use crate::{
     channels::common::{self, deliver::Markup},
-    desk::{approvals::ApprovalView, views::TicketView},
+    desk::{
+        approvals::ApprovalView,
+        chat_reports::{report_file_action, ChatReportQueued, REPORT_FILE_FORMATS},
+        views::TicketView,
+    },
     domain::form::{FieldKind, FormField},
 };
 
@@ -383,4 +387,19 @@ pub fn catalog_continue(
         )])],
         "allowed_mentions": { "parse": [] },
     } })
+}
+
+/// The answer to `/report`: what is being posted, and the file buttons.
+pub fn report_queued(queued: &ChatReportQueued) -> Value {
+    let buttons: Vec<Value> = REPORT_FILE_FORMATS
+        .iter()
+        .map(|(format, label)| button(label, report_file_action(queued.reference, *format), 2))
+        .collect();
+    let text = format!(
+        "Posting the **{}** report to this channel. Want the files?",
+        escape(&queued.title)
+    );
+    let mut answer = ephemeral(&text);
+    answer["data"]["components"] = json!([{ "type": 1, "components": buttons }]);
+    answer
 }

@@ -23,6 +23,7 @@ use crate::{
     desk::{
         catalog::OrderInput,
         chat::{ticket_from_text, ChatMessage, ChatOutcome},
+        chat_reports::{read_report_command, read_report_file_action, ChatReportQueued},
         identity::{Contact, IdentityKey},
         tickets::{Assignment, OpenTicket},
         Actor, Desk, DeskError, Intake, Outcome, Work,
@@ -590,15 +591,21 @@ impl Slack {
             field("team_id"),
             field("trigger_id"),
         );
-        if command != "/ticket" {
+        if command != "/ticket" && command != "/report" {
             tracing::debug!(command, "ignoring an unknown Slack command");
-            return ephemeral(&format!("I don't know {command}. Try /ticket."));
+            return ephemeral(&format!("I don't know {command}. Try /ticket or /report."));
         }
         let org_id = match self.org_id(team).await {
             Ok(id) => id,
             Err(e) => return self.failed("a slash command", &e),
         };
         let contact = self.contact(org_id, team, user, Some(field("user_name")));
+        if command == "/report" {
+            let key = format!("command:{trigger}");
+            return self
+                .report_command(contact, field("channel_id"), text, &key, body)
+                .await;
+        }
         if text.is_empty() {
             self.open_create_view(contact, team, trigger);
             return Reply::Ack;
@@ -630,6 +637,79 @@ impl Slack {
             Err(e) if refused(&e) => ephemeral(&format!("I could not open that ticket: {e}")),
             Err(e) => self.failed("a slash command", &e),
         }
+    }
+
+    /// `/report …`: the report's summary and chart go to the channel; the
+    /// asker gets the file buttons.
+    async fn report_command(
+        &self,
+        contact: Contact,
+        channel: &str,
+        text: &str,
+        key: &str,
+        body: &[u8],
+    ) -> Reply {
+        let command = match read_report_command(text) {
+            Ok(command) => command,
+            Err(help) => return ephemeral(&help),
+        };
+        let (desk, channel) = (self.desk.clone(), channel.to_string());
+        let outcome = self
+            .desk
+            .run(Some(&intake(key, body)), move |work| {
+                Box::pin(async move {
+                    let actor = desk.chat_actor(work, &contact, Channel::Slack).await?;
+                    desk.report_to_chat(work, &actor, PLATFORM, &channel, &command)
+                        .await
+                })
+            })
+            .await;
+        match outcome {
+            Ok(Outcome::Done(queued)) => Reply::Json(render::report_queued(&queued)),
+            Ok(Outcome::Replayed { body, .. }) => {
+                match serde_json::from_value::<ChatReportQueued>(body) {
+                    Ok(queued) => Reply::Json(render::report_queued(&queued)),
+                    Err(_) => Reply::Ack,
+                }
+            }
+            Err(e) if refused(&e) => ephemeral(&format!("I could not run that report: {e}")),
+            Err(e) => self.failed("a slash command", &e),
+        }
+    }
+
+    /// A file button under a `/report` answer.
+    async fn report_file(
+        &self,
+        contact: Contact,
+        action_id: &str,
+        key: &str,
+        body: &[u8],
+        response_url: Option<String>,
+    ) -> Reply {
+        let Some((reference, format)) = read_report_file_action(action_id) else {
+            return Reply::Ack;
+        };
+        let desk = self.desk.clone();
+        let outcome = self
+            .desk
+            .run(Some(&intake(key, body)), move |work| {
+                Box::pin(async move {
+                    let actor = desk.chat_actor(work, &contact, Channel::Slack).await?;
+                    desk.report_file_to_chat(work, &actor, reference, format)
+                        .await
+                })
+            })
+            .await;
+        let answer = match outcome {
+            Ok(Outcome::Done(name)) => format!("{name} is on its way to this channel."),
+            Ok(Outcome::Replayed { .. }) => return Reply::Ack,
+            Err(e) if refused(&e) => format!("I could not make that file: {e}"),
+            Err(e) => return self.failed("a report file button", &e),
+        };
+        if let Some(url) = response_url {
+            self.tell(url, answer);
+        }
+        Reply::Ack
     }
 
     /// `POST /slack/interactions` (`payload=<json>`).
@@ -697,6 +777,11 @@ impl Slack {
             .or_else(|| action["selected_user"].as_str())
             .unwrap_or_default()
             .to_string();
+        if action_id.starts_with(crate::desk::chat_reports::REPORT_FILE) {
+            return self
+                .report_file(contact, &action_id, key, body, response_url)
+                .await;
+        }
         if action_id == render::CATALOG_PICK {
             self.show_catalog_form(payload, contact, &value);
             return Reply::Ack;

@@ -6,7 +6,12 @@ use serde_json::{json, Value};
 
 use crate::{
     channels::common::{self, cut, deliver::Markup},
-    desk::{approvals::ApprovalView, chat::HomeView, views::TicketView},
+    desk::{
+        approvals::ApprovalView,
+        chat::HomeView,
+        chat_reports::{report_file_action, ChatReportQueued, REPORT_FILE_FORMATS},
+        views::TicketView,
+    },
     domain::form::{FieldKind, FormField, FormOption},
 };
 
@@ -488,5 +493,38 @@ pub fn home(view: &HomeView) -> Value {
         blocks.push(json!({ "type": "header", "text": { "type": "plain_text", "text": format!("Queue: {team}") } }));
         blocks.push(section(list(tickets, "Queue empty.")));
     }
+    if let Some(lines) = &view.dashboard {
+        blocks.push(
+            json!({ "type": "header", "text": { "type": "plain_text", "text": "The desk now" } }),
+        );
+        let lines: Vec<String> = lines.iter().map(|l| escape(l)).collect();
+        blocks.push(section(lines.join("\n")));
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn",
+            "text": "`/report` posts any report with its chart to a channel." }] }));
+    }
     json!({ "type": "home", "blocks": blocks })
+}
+
+/// The answer to `/report`: what is being posted, and the file buttons.
+pub fn report_queued(queued: &ChatReportQueued) -> Value {
+    let text = format!(
+        "Posting the *{}* report to this channel. Want the files?",
+        escape(&queued.title)
+    );
+    let buttons: Vec<Value> = REPORT_FILE_FORMATS
+        .iter()
+        .map(|(format, label)| {
+            let id = report_file_action(queued.reference, *format);
+            json!({ "type": "button", "text": { "type": "plain_text", "text": label },
+                    "action_id": id, "value": id })
+        })
+        .collect();
+    json!({
+        "response_type": "ephemeral",
+        "text": text,
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": text } },
+            { "type": "actions", "elements": buttons },
+        ],
+    })
 }
