@@ -237,25 +237,42 @@ async fn a_scheduled_report_reaches_mail_and_slack_with_its_files() {
 }
 
 /// The same on Discord: one message in the channel with the summary, the
-/// chart and the workbook as files (`payload_json` and `files[n]`).
+/// chart and the workbook as files (`payload_json` and `files[n]`). The
+/// week is the one New York's clocks go forward in (167 hours): a ticket of
+/// its Sunday afternoon counts, one just after its end does not.
 #[tokio::test]
-async fn a_weekly_report_is_posted_to_discord_with_the_chart_and_the_workbook() {
+async fn a_weekly_report_across_the_march_change_is_posted_to_discord_with_its_files() {
     use crate::support::discord::{spawn_discord_app, CHANNEL};
 
     let (app, discord) = spawn_discord_app().await;
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("instant")
+            .with_timezone(&chrono::Utc)
+    };
+    // Sunday 14 March 2027, noon in New York (EDT since 02:00), and half
+    // past midnight on Monday, next week's.
+    for (title, created) in [
+        ("printer jammed", at("2027-03-14T16:00:00Z")),
+        ("vpn drops", at("2027-03-15T04:30:00Z")),
+    ] {
+        let ticket = app.create_ticket("incident", title).await;
+        backdate(&app, ticket["number"].as_str().expect("number"), created).await;
+    }
+    app.advance_clock(at("2027-03-15T05:00:00Z") - app.desk.clock.now());
     expect_json(
         app.post(
             "/api/v1/schedules",
             &app.token,
-            &json!({ "name": "weekly sla", "cron": "0 0 8 * * Mon", "time_zone": "America/New_York",
-                     "report": { "report": "sla", "period": "last-week", "formats": ["xlsx"],
+            &json!({ "name": "weekly volume", "cron": "0 0 8 * * Mon", "time_zone": "America/New_York",
+                     "report": { "report": "volume", "period": "last-week", "formats": ["xlsx"],
                                  "discord": [CHANNEL] } }),
         )
         .await,
         StatusCode::CREATED,
     )
     .await;
-    app.pass(Duration::days(8)).await;
+    app.pass(Duration::hours(8)).await;
     app.dispatcher.drain().await.expect("drain");
 
     let posted = discord.posted_in(CHANNEL);
@@ -263,8 +280,10 @@ async fn a_weekly_report_is_posted_to_discord_with_the_chart_and_the_workbook() 
     let (id, body) = &posted[0];
     let content = body["content"].as_str().unwrap_or_default();
     assert!(
-        content.starts_with("**weekly sla: SLA compliance**")
-            && content.contains(r"Time zone: America/New\_York"),
+        content.starts_with("**weekly volume: Ticket volume**")
+            && content.contains("Period: 2027-03-08 00:00 – 2027-03-15 00:00")
+            && content.contains(r"Time zone: America/New\_York")
+            && content.contains("Created: 1"),
         "{content}"
     );
     let files = discord.files_of(id);
@@ -275,4 +294,18 @@ async fn a_weekly_report_is_posted_to_discord_with_the_chart_and_the_workbook() 
     );
     assert!(files[1].1.starts_with(b"PK"), "an XLSX is a zip");
     assert_eq!(body["attachments"][1]["filename"], names[1]);
+}
+
+/// Moves a ticket's creation to `at` (the desk stamps rows with the wall
+/// clock, which a test cannot move to a DST weekend).
+async fn backdate(app: &TestApp, number: &str, at: chrono::DateTime<chrono::Utc>) {
+    let switchboard::store::Db::Postgres(pool) = &app.desk.db else {
+        panic!("runs on PostgreSQL");
+    };
+    sqlx::query("UPDATE tickets SET created_at = $1 WHERE number = $2")
+        .bind(at)
+        .bind(number)
+        .execute(pool)
+        .await
+        .expect("backdate");
 }
