@@ -36,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Manage organizations (tenants).
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -75,10 +80,21 @@ enum ConfigCommand {
 }
 
 #[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization unless it exists (the only command that
+    /// creates one).
+    Create {
+        /// Its slug: lowercase letters, digits and hyphens.
+        slug: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Create an API token and print it alone on standard output.
     Create {
-        /// Organization slug (the first start creates `default`).
+        /// Organization slug; it must exist (the first start creates
+        /// `default`; `switchboard org create` others).
         #[arg(long, default_value = "default")]
         org: String,
         /// Role the token acts with: requester, agent, approver, manager or admin.
@@ -188,6 +204,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Demo => cli::serve::serve(config, true).await,
         Command::Migrate => cli::serve::migrate(config).await,
         Command::Config { .. } => Ok(ExitCode::SUCCESS),
+        Command::Org {
+            command: OrgCommand::Create { slug },
+        } => cli::org::create(config, &slug).await,
         Command::Token {
             command: TokenCommand::Create { org, role, name },
         } => cli::token::create(config, &org, &role, &name).await,

@@ -43,7 +43,7 @@ pub async fn command(
     let db = app::open_database(&config).await?;
     let desk = app::build_desk(&config, db);
     desk.ensure_org(DEFAULT_ORG).await?;
-    let (org, _) = desk.ensure_org(org).await?;
+    let org = desk.existing_org(org).await?;
     desk.ensure_default_classes_everywhere().await?;
     let actor = Actor::system(org.id);
     let report = import(&desk, &actor, file, batch, !quiet).await?;

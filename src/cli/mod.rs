@@ -14,6 +14,7 @@ pub mod demo;
 pub mod demo_history;
 pub mod discord;
 pub mod import;
+pub mod org;
 pub mod report;
 pub mod serve;
 pub mod sla;

@@ -26,6 +26,29 @@ impl Desk {
             .ok_or(DeskError::NotFound("organization"))
     }
 
+    /// An existing organization by slug; the error names the ones there
+    /// are (a typo must never create a tenant: only
+    /// [`Desk::ensure_org`], behind `switchboard org create`, does).
+    pub async fn existing_org(&self, slug: &str) -> Result<OrgRow, DeskError> {
+        let mut tx = self.db.read().await?;
+        if let Some(org) = store::orgs::find_org_by_slug(&mut tx, slug).await? {
+            return Ok(org);
+        }
+        drop(tx);
+        let known: Vec<String> = store::orgs::list_orgs(&self.db)
+            .await?
+            .into_iter()
+            .map(|o| o.slug)
+            .collect();
+        Err(DeskError::invalid(
+            "org",
+            format!(
+                "no organization `{slug}` (there are: {}); create it with `switchboard org create {slug}`",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ),
+        ))
+    }
+
     pub async fn ensure_org(&self, slug: &str) -> Result<(OrgRow, bool), DeskError> {
         let slug = slug.to_string();
         let desk = self.clone();

@@ -64,7 +64,7 @@ impl Desk {
         name: &str,
     ) -> Result<String, DeskError> {
         let role = Role::parse(role).map_err(|e| DeskError::invalid("role", e.to_string()))?;
-        let (org, _) = self.ensure_org(org_slug).await?;
+        let org = self.existing_org(org_slug).await?;
         let name = name.to_string();
         self.execute(move |work| {
             Box::pin(async move {

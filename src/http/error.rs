@@ -60,6 +60,10 @@ pub struct Problem {
     pub allowed: Option<Vec<String>>,
 }
 
+/// Seconds a client should wait after a database outage answer: a
+/// PostgreSQL restart takes a few.
+const DATABASE_RETRY_AFTER: &str = "5";
+
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use DeskError as D;
@@ -114,6 +118,21 @@ impl ApiError {
                     "Payload too large",
                 ),
                 D::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+                D::Store(e) if crate::store::is_unavailable(e) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "Database unavailable",
+                ),
+                D::Internal(e)
+                    if e.downcast_ref::<sqlx::Error>()
+                        .is_some_and(crate::store::is_unavailable) =>
+                {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "database_unavailable",
+                        "Database unavailable",
+                    )
+                }
                 // `Retry` never leaves `Desk::run`; if it did, it would be
                 // the internal error it stands for.
                 D::Store(_) | D::Internal(_) | D::Retry(_) => (
@@ -129,7 +148,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, title) = self.parts();
-        let detail = if status.is_server_error() {
+        let detail = if code == "database_unavailable" {
+            tracing::warn!(error = ?self, "the database is unavailable");
+            "the database is unavailable; nothing was changed, try again shortly".to_string()
+        } else if status.is_server_error() {
             let chain: Vec<String> =
                 std::iter::successors(Some(&self as &dyn std::error::Error), |e| e.source())
                     .map(ToString::to_string)
@@ -188,6 +210,12 @@ impl IntoResponse for ApiError {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
+        }
+        if code == "database_unavailable" {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(DATABASE_RETRY_AFTER),
+            );
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

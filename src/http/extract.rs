@@ -117,6 +117,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        if has_escaped_nul(&bytes) {
+            // PostgreSQL text cannot hold NUL; refused on both backends alike.
+            return Err(ApiError::Desk(crate::desk::DeskError::invalid(
+                "body",
+                "text cannot contain a NUL character (\\u0000)",
+            )));
+        }
         let value = serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => {
                 ApiError::Desk(crate::desk::DeskError::invalid("body", e.to_string()))
@@ -128,6 +135,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             digest: digest(&bytes),
         })
     }
+}
+
+/// Whether JSON text holds the escape `\u0000` (a raw NUL is not valid
+/// JSON anyway): the `u0000` after an odd run of backslashes.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(at, w)| {
+        w[0] == b'\\'
+            && w[1..].eq_ignore_ascii_case(b"u0000")
+            && json[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
 }
 
 pub fn body_error(rejection: BytesRejection) -> ApiError {
@@ -227,4 +244,17 @@ pub(crate) fn double_option<'de, T: serde::Deserialize<'de>, D: serde::Deseriali
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_escaped_nul;
+
+    #[test]
+    fn an_escaped_nul_is_found_and_an_escaped_backslash_is_not_one() {
+        assert!(has_escaped_nul(br#"{"title": "a\u0000b"}"#));
+        assert!(has_escaped_nul(br#"{"title": "\\\u0000"}"#));
+        assert!(!has_escaped_nul(br#"{"title": "C:\\u0000 is a path"}"#));
+        assert!(!has_escaped_nul(br#"{"title": "\u00e9t\u00e9"}"#));
+    }
 }

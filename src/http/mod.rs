@@ -11,6 +11,7 @@
 
 mod access;
 mod admin;
+mod answers;
 mod approval_links;
 mod approvals;
 mod auth;
@@ -113,7 +114,9 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(email::router())
         .merge(inbox::router())
         .merge(reports::router())
-        .route("/openapi.json", axum::routing::get(ops::openapi));
+        .route("/openapi.json", axum::routing::get(ops::openapi))
+        .layer(middleware::from_fn(answers::problem_json))
+        .layer(middleware::from_fn(answers::refuse_nul));
     // A route layer, so that only the admin routes' own paths ask for
     // credentials (anything else still answers 404); axum refuses one on
     // a router without routes.

@@ -306,6 +306,25 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
+/// Whether the database could not be reached or is going away (a
+/// restart, a stop, a full pool): the request may succeed later, so it is
+/// answered 503, not as a bug. SQLSTATE class 08 is a connection failure;
+/// 57P01–57P03 an administrator shutdown, a crash shutdown and "cannot
+/// connect now" (starting up); 53300 too many connections.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
 /// Whether Postgres broke a deadlock by failing this statement.
 pub fn is_deadlock(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("40P01"))

@@ -164,3 +164,83 @@ async fn unknown_tickets_and_query_parameters_are_clear() {
     let bad_cursor = app.get("/api/v1/tickets?cursor=%%%", &app.token).await;
     problem(bad_cursor, StatusCode::UNPROCESSABLE_ENTITY).await;
 }
+
+/// NUL characters cannot be stored by PostgreSQL: refused with a 400 that
+/// names the parameter, on every route alike, instead of a 500.
+#[tokio::test]
+async fn a_nul_character_in_a_filter_the_path_or_a_body_is_refused_naming_where() {
+    let app = spawn_app().await;
+    for (path, place) in [
+        ("/api/v1/tickets?q=%00abc", "query parameter `q`"),
+        (
+            "/api/v1/tickets?assignee=%00x",
+            "query parameter `assignee`",
+        ),
+        ("/api/v1/tickets?team=x%00", "query parameter `team`"),
+        ("/api/v1/known-errors?q=%00x", "query parameter `q`"),
+        ("/api/v1/cmdb/cis?q=%00x", "query parameter `q`"),
+        ("/api/v1/tickets/INC%000001", "the path"),
+    ] {
+        let body = problem(app.get(path, &app.token).await, StatusCode::BAD_REQUEST).await;
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with(place), "{path}: {detail}");
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v1/tickets"))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body(r#"{"kind": "incident", "title": "printer\u0000 jammed"}"#)
+        .send()
+        .await
+        .expect("sent");
+    let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(crate::helpers::error_fields(&body), ["body"]);
+    assert_nothing_created(&app).await;
+}
+
+/// What axum itself refuses (a path segment that is not a UUID or not
+/// UTF-8, an upload that is not multipart) is problem+json like the rest.
+#[tokio::test]
+async fn rejections_before_a_handler_are_problem_json_too() {
+    let app = spawn_app().await;
+    let ticket = app.create_ticket("incident", "upload target").await;
+    let number = ticket["number"].as_str().expect("number");
+    for path in [
+        "/api/v1/cmdb/cis/not-a-uuid".to_string(),
+        format!("/api/v1/tickets/{number}/attachments/not-a-uuid"),
+        "/api/v1/tickets/%FF%FE".to_string(),
+    ] {
+        let response = app.get(&path, &app.token).await;
+        assert!(
+            response.status().is_client_error(),
+            "{path}: {}",
+            response.status()
+        );
+        let status = response.status();
+        let body = problem(response, status).await;
+        assert!(
+            !body["detail"].as_str().unwrap_or_default().is_empty(),
+            "{path}"
+        );
+    }
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/tickets/{number}/attachments")))
+        .bearer_auth(&app.token)
+        .header("content-type", "text/plain")
+        .body("not a form")
+        .send()
+        .await
+        .expect("sent");
+    assert!(response.status().is_client_error());
+    let status = response.status();
+    let body = problem(response, status).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("multipart"),
+        "{body}"
+    );
+}

@@ -392,11 +392,7 @@ async fn another_organizations_ticket_is_a_404_and_requesters_see_only_their_own
     let app = spawn_app().await;
     let ours = app.create_ticket("incident", "Ours only").await;
     let number = ours["number"].as_str().expect("number");
-    let other_admin = app
-        .desk
-        .create_token("other", "admin", "other-admin")
-        .await
-        .expect("token");
+    let other_admin = app.admin_of_new_org("other").await;
     person_with_password(
         &app,
         &other_admin,

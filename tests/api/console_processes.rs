@@ -15,11 +15,7 @@ use crate::{
 
 /// An agent of a second organization, signed in.
 async fn other_organizations_agent(app: &TestApp) -> Visitor {
-    let other_admin = app
-        .desk
-        .create_token("other", "admin", "other-admin")
-        .await
-        .expect("token");
+    let other_admin = app.admin_of_new_org("other").await;
     person_with_password(
         app,
         &other_admin,

@@ -158,6 +158,15 @@ impl TestApp {
     }
 
     /// Creates a ticket as the admin and returns its JSON (asserting 201).
+    /// An admin token of another organization, created for the test.
+    pub async fn admin_of_new_org(&self, slug: &str) -> String {
+        self.desk.ensure_org(slug).await.expect("organization");
+        self.desk
+            .create_token(slug, "admin", &format!("{slug}-admin"))
+            .await
+            .expect("admin token")
+    }
+
     pub async fn create_ticket(&self, kind: &str, title: &str) -> Value {
         let response = self
             .post(

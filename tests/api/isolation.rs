@@ -1230,11 +1230,7 @@ async fn another_organizations_admin_finds_none_of_our_data_through_any_route() 
     let app = spawn_app_with(|c| c.outbox.max_attempts = 2).await;
     let b = OrgB::seed(&app).await;
     let before = snapshot(&app, &b).await;
-    let a = app
-        .desk
-        .create_token("org-a", "admin", "a")
-        .await
-        .expect("admin token of organization A");
+    let a = app.admin_of_new_org("org-a").await;
     let doc: Value = app.get_json("/api/v1/openapi.json", &a).await;
     let calls = plan(&doc, &b);
 

@@ -22,6 +22,7 @@ mod isolation;
 mod notifications;
 mod numbering;
 mod ops;
+mod outage;
 mod problems;
 mod reports;
 mod rules;

@@ -324,6 +324,55 @@ async fn token_create_prints_only_the_token_and_it_works() {
     assert_eq!(response.status(), 200);
 }
 
+/// A typo in `--org` must not create a tenant: the command fails naming
+/// the organizations there are; `org create` makes one, once.
+#[tokio::test]
+async fn token_create_for_a_missing_org_fails_and_org_create_makes_it() {
+    let url = fresh_database().await;
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("SWITCHBOARD__DATABASE__URL", &url)
+            .output()
+            .expect("runs")
+    };
+    let typo = run(&["token", "create", "--org", "defualt", "--role", "admin"]);
+    assert!(!typo.status.success());
+    assert!(typo.stdout.is_empty(), "no token printed");
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(
+        stderr.contains("no organization `defualt`") && stderr.contains("there are: default"),
+        "{stderr}"
+    );
+    let app = spawn_on(&url, false, |_| {}).await;
+    let orgs: Vec<String> = switchboard::store::orgs::list_orgs(&app.desk.db)
+        .await
+        .expect("orgs")
+        .into_iter()
+        .map(|o| o.slug)
+        .collect();
+    assert_eq!(orgs, ["default"], "nothing created by the typo");
+
+    for _ in 0..2 {
+        let created = run(&["org", "create", "acme"]);
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+    }
+    assert!(!run(&["org", "create", "Not A Slug"]).status.success());
+    let token = run(&["token", "create", "--org", "acme", "--role", "admin"]);
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = String::from_utf8(token.stdout).expect("utf8");
+    let me: serde_json::Value = app.get_json("/api/v1/organization", token.trim()).await;
+    assert_eq!(me["slug"], "acme", "{me}");
+}
+
 #[test]
 fn config_check_redacts_secrets_and_names_bad_keys() {
     let ok = Command::new(BIN)

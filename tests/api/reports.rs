@@ -465,11 +465,7 @@ async fn requesters_get_403_and_agents_see_only_their_teams() {
 async fn another_organizations_reports_show_nothing_of_ours() {
     let app = spawn_app().await;
     seed_volume(&app).await;
-    let theirs = app
-        .desk
-        .create_token("other", "admin", "other-admin")
-        .await
-        .expect("token");
+    let theirs = app.admin_of_new_org("other").await;
     let (from, to) = around_now();
     let report: Value = expect_json(
         app.get(

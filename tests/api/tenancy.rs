@@ -10,11 +10,7 @@ async fn another_organizations_token_sees_nothing_of_ours() {
     let app = spawn_app().await;
     let ours = app.create_ticket("incident", "internal only").await;
     let number = ours["number"].as_str().expect("number");
-    let theirs = app
-        .desk
-        .create_token("other", "admin", "other-admin")
-        .await
-        .expect("token");
+    let theirs = app.admin_of_new_org("other").await;
 
     let get = app.get(&format!("/api/v1/tickets/{number}"), &theirs).await;
     assert_eq!(get.status(), StatusCode::NOT_FOUND);

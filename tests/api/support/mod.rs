@@ -11,4 +11,5 @@ pub mod postgres;
 pub mod slack;
 pub mod sms;
 pub mod smtp;
+pub mod tcp_proxy;
 pub mod ws;
