@@ -700,3 +700,52 @@ async fn policies_naming_unknown_people_or_bad_rules_are_refused() {
     let policies: Vec<Value> = app.get_json("/api/v1/approval-policies", &app.token).await;
     assert!(policies.is_empty());
 }
+
+/// An approval started by hand on a new service request puts it in
+/// `awaiting_approval`, and approving it moves it to `in_progress`, as a
+/// catalog order's does.
+#[tokio::test]
+async fn an_approval_started_by_hand_on_a_new_request_moves_it_through_approval() {
+    let app = spawn_app().await;
+    let desk = people(&app).await;
+    policy(
+        &app,
+        json!({ "name": "Finance sign-off", "stages": [
+            { "name": "Finance", "approvers": [{ "type": "person", "id": id(&desk.finance.0) }], "rule": { "type": "any" } }
+        ]}),
+    )
+    .await;
+    let ticket = app
+        .create_ticket("service_request", "Second monitor for the desk")
+        .await;
+    let number = ticket["number"].as_str().expect("number").to_string();
+    assert_eq!(ticket["state"], "new");
+    let approval = expect_json(
+        app.post(
+            &format!("/api/v1/tickets/{number}/approvals"),
+            &desk.agent.1,
+            &json!({ "policy": "Finance sign-off" }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let waiting: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(waiting["state"], "awaiting_approval", "{waiting}");
+    assert_eq!(approvals_of(&app, &number).await.len(), 1, "one approval");
+
+    let decided = decide(
+        &app,
+        &id(&approval),
+        &desk.finance.1,
+        json!({ "decision": "approve" }),
+    )
+    .await;
+    expect_json(decided, StatusCode::OK).await;
+    let approved: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}"), &app.token)
+        .await;
+    assert_eq!(approved["state"], "in_progress", "{approved}");
+}

@@ -899,6 +899,27 @@ impl Desk {
             .resolve_policy(&mut work.tx, actor.org_id, "policy", policy)
             .await?;
         let row = self.start_approval(work, actor, &ticket, &policy).await?;
+        // A request or change that may wait for approval from where it is
+        // now does, so the decision moves it on (approved requests to
+        // fulfilment, approved changes to scheduled) as a catalog one does.
+        let kind = Kind::parse(&ticket.kind).map_err(anyhow::Error::from)?;
+        let row = store::approvals::find_approval(&mut work.tx, actor.org_id, row.id)
+            .await?
+            .unwrap_or(row);
+        if row.status == Status::Pending.as_str()
+            && matches!(kind, Kind::ServiceRequest | Kind::Change)
+            && kind.transition(state, State::AwaitingApproval).is_ok()
+        {
+            self.move_ticket(
+                work,
+                actor,
+                &ticket.number,
+                State::AwaitingApproval,
+                None,
+                false,
+            )
+            .await?;
+        }
         self.approval_view(&mut work.tx, &row).await
     }
 }

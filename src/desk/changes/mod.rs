@@ -658,6 +658,15 @@ impl Desk {
         if to != State::AwaitingApproval {
             return Ok(());
         }
+        // Moved here by an approval started by hand: that one decides.
+        let approvals =
+            store::approvals::list_ticket_approvals(&mut work.tx, ticket.org_id, ticket.id).await?;
+        if approvals
+            .iter()
+            .any(|a| a.status == crate::domain::approval::Status::Pending.as_str())
+        {
+            return Ok(());
+        }
         let kind = Kind::parse(&ticket.kind).map_err(anyhow::Error::from)?;
         let policy = match kind {
             Kind::Change => {
