@@ -57,6 +57,7 @@ pub struct Metrics {
     timers_fired: Counter,
     timer_lag: Histogram,
     timer_oldest_due_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    database_up: Gauge,
     mail_received: Family<MailLabels, Counter>,
     mail_errors: Family<MailLabels, Counter>,
     worker_restarts: Family<WorkerLabels, Counter>,
@@ -98,6 +99,12 @@ impl Default for Metrics {
         let timers_fired = Counter::default();
         let timer_lag = Histogram::new([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0]);
         let timer_oldest_due_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let database_up = Gauge::default();
+        registry.register(
+            "database_up",
+            "1 when the database answered the last probe (each /metrics scrape and /readyz) within a second, else 0",
+            database_up.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -183,6 +190,7 @@ impl Default for Metrics {
             timers_fired,
             timer_lag,
             timer_oldest_due_seconds,
+            database_up,
         }
     }
 }
@@ -304,6 +312,10 @@ impl Metrics {
                 })
                 .set(n);
         }
+    }
+
+    pub fn set_database_up(&self, up: bool) {
+        self.database_up.set(i64::from(up));
     }
 
     pub fn set_oldest_overdue(&self, seconds: f64) {

@@ -26,10 +26,28 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// How long `/readyz` and a `/metrics` scrape wait for the database: a
+/// load balancer must hear "not ready" quickly even when every pooled
+/// connection is stuck.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the database answers within [`PROBE_TIMEOUT`], and has every
+/// migration applied; recorded in the `database_up` gauge.
+async fn probe_database(state: &AppState) -> Result<bool, String> {
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, state.desk.db.migrations_applied()).await;
+    let result = match answer {
+        Ok(Ok(applied)) => Ok(applied),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+    };
+    state.desk.metrics.set_database_up(result.is_ok());
+    result
+}
+
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Database reachable and migrated, workers running"), (status = 503, description = "Not ready, with the reason")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.desk.db.migrations_applied().await {
+    match probe_database(&state).await {
         Ok(true) => {
             // A replica whose dispatcher keeps dying delivers nothing: it
             // should be taken out of rotation (and looked at), not trusted.
@@ -47,7 +65,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response(),
         Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "readiness check failed");
+            tracing::warn!(error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
     }
@@ -56,6 +74,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let metrics = &state.desk.metrics;
+    if let Err(error) = probe_database(&state).await {
+        tracing::warn!(%error, "the database did not answer the metrics probe");
+    }
     if let Ok(counts) = store::outbox::count_by_state(&state.desk.db, None).await {
         metrics.set_outbox_depth(&counts);
     }

@@ -11,8 +11,10 @@ use crate::{
     support::tcp_proxy::TcpProxy,
 };
 
-#[tokio::test]
-async fn an_unreachable_database_is_a_503_with_retry_after_and_then_the_daemon_recovers() {
+/// The daemon on a fresh database reached through a proxy the test holds.
+async fn app_through_proxy(
+    adjust: impl FnOnce(&mut switchboard::config::Config),
+) -> (crate::helpers::TestApp, TcpProxy) {
     let real = fresh_database().await;
     let parsed = url::Url::parse(&real).expect("database url");
     let upstream = format!(
@@ -29,10 +31,13 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_then_the_daemon_r
     let mut through = parsed.clone();
     through.set_host(Some("127.0.0.1")).expect("host");
     through.set_port(Some(proxy.addr.port())).expect("port");
-    let app = spawn_on(through.as_str(), false, |c| {
-        c.database.acquire_timeout_secs = 1;
-    })
-    .await;
+    let app = spawn_on(through.as_str(), false, adjust).await;
+    (app, proxy)
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_with_retry_after_and_then_the_daemon_recovers() {
+    let (app, proxy) = app_through_proxy(|c| c.database.acquire_timeout_secs = 1).await;
     app.create_ticket("incident", "before the outage").await;
 
     proxy.cut();
@@ -54,6 +59,23 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_then_the_daemon_r
         assert_eq!(problem["code"], "database_unavailable", "{problem}");
     }
 
+    // Cut, `/readyz` says so and the gauge shows it.
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    let metrics = metrics.text().await.expect("text");
+    assert!(metrics.contains("switchboard_database_up 0"), "{metrics}");
+
     proxy.restore().await;
     let back = eventually(std::time::Duration::from_secs(15), || async {
         app.get("/api/v1/tickets", &app.token).await.status() == StatusCode::OK
@@ -72,4 +94,34 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_then_the_daemon_r
         ["before the outage"],
         "nothing of the outage was kept"
     );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    let metrics = metrics.text().await.expect("text");
+    assert!(metrics.contains("switchboard_database_up 1"), "{metrics}");
+}
+
+/// A database that takes connections and never answers: `/readyz` still
+/// answers 503 (its probe has its own one-second deadline) while the pool
+/// would wait a minute for a connection.
+#[tokio::test]
+async fn readyz_answers_when_the_database_hangs() {
+    let (app, proxy) = app_through_proxy(|c| c.database.acquire_timeout_secs = 60).await;
+    proxy.hang();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let ready = client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("an answer long before the pool gives up");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = ready.text().await.expect("text");
+    assert!(body.contains("database"), "{body}");
+    proxy.restore().await;
 }
