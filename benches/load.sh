@@ -16,11 +16,12 @@
 #                       loopback cost ~25 % of Postgres CPU in the profile; set prefer to
 #                       measure with TLS as sqlx negotiates it by default)
 #   BENCH_PIDSTAT=1     also sample CPU of daemon / load generator / postgres with pidstat
+#   BENCH_BIN           run this binary instead of building the checkout (A/B runs)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BIN="$ROOT/target/release/switchboard"
+BIN=${BENCH_BIN:-"$ROOT/target/release/switchboard"}
 PG_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}
 PG_URL=${PG_URL%/}
 DB_NAME=switchboard_bench
@@ -90,8 +91,10 @@ stop_daemon() {
 }
 
 # ---------------------------------------------------------------------------
-log "building release binary"
-cargo build --release --quiet
+if [[ -z "${BENCH_BIN:-}" ]]; then
+    log "building release binary"
+    cargo build --release --quiet
+fi
 
 log "machine (other load right now: loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
 MACHINE="nproc=$(nproc) ram=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo) cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"

@@ -631,3 +631,80 @@ pub fn pdf_text(pdf: &[u8]) -> String {
         .expect("pdftotext runs (Debian package poppler-utils, installed by .ci/install-deps.sh)");
     String::from_utf8_lossy(&text.stdout).into_owned()
 }
+
+/// Business time in the SLA report is the calendar's: a first response met
+/// from Friday 16:00 to Monday 10:00 under a Monday–Friday 09:00–17:00
+/// London calendar took two business hours (66 on the wall clock).
+#[tokio::test]
+async fn sla_business_times_follow_a_custom_calendar() {
+    let app = spawn_app().await;
+    let days = ["mon", "tue", "wed", "thu", "fri"];
+    let hours: serde_json::Map<String, Value> = days
+        .iter()
+        .map(|d| (d.to_string(), serde_json::json!(["09:00-17:00"])))
+        .collect();
+    let calendar = expect_json(
+        app.post(
+            "/api/v1/sla/calendars",
+            &app.token,
+            &serde_json::json!({ "name": "London office", "time_zone": "Europe/London", "hours": hours }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.post(
+            "/api/v1/sla/policies",
+            &app.token,
+            &serde_json::json!({ "name": "Office hours", "position": 1,
+                "selector": { "kinds": ["incident"] },
+                "targets": { "first_response_minutes": 480, "resolution_minutes": 4800 },
+                "calendar": calendar["id"] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let (_, agent) = app
+        .person_with_token("Alan", "alan@example.com", &["agent"])
+        .await;
+    let number = ticket(&app, "incident", "VPN drops", None).await;
+    let reply = app
+        .post(
+            &format!("/api/v1/tickets/{number}/comments"),
+            &agent,
+            &serde_json::json!({ "body": "on it", "internal": false }),
+        )
+        .await;
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    // The outcome as if the ticket came in on Friday 6 November 2026 at
+    // 16:00 and was answered on Monday at 10:00 (London is on GMT).
+    let switchboard::store::Db::Postgres(pool) = &app.desk.db else {
+        panic!("runs on PostgreSQL");
+    };
+    let moved = sqlx::query(
+        "UPDATE sla_outcomes SET started_at = '2026-11-06T16:00:00Z', decided_at = '2026-11-09T10:00:00Z' \
+         WHERE target = 'first_response'",
+    )
+    .execute(pool)
+    .await
+    .expect("backdate");
+    assert_eq!(moved.rows_affected(), 1, "one first response met");
+    let report: Value = expect_json(
+        app.get(
+            "/api/v1/reports/sla?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+            &app.token,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let rows = report["rows"].as_array().expect("rows");
+    let first = rows
+        .iter()
+        .find(|r| r["target"] == "first_response")
+        .unwrap_or_else(|| panic!("a first-response row: {report}"));
+    assert_eq!(first["met"], 1, "{first}");
+    assert_eq!(first["median_business_seconds"], 2 * 3600, "{first}");
+}
