@@ -97,7 +97,8 @@ impl Dispatcher {
     /// enables (see [`deliverers`]).
     pub fn from_config(desk: Desk, config: &Config) -> anyhow::Result<Self> {
         let deliverers = deliverers(&desk, config)?;
-        Ok(Dispatcher::new(desk, config.outbox.clone(), deliverers))
+        Ok(Dispatcher::new(desk, config.outbox.clone(), deliverers)
+            .with_grace(Duration::from_secs(config.server.shutdown_grace_secs)))
     }
 }
 

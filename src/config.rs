@@ -111,6 +111,9 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Largest request body accepted (uploads included).
     pub max_body_bytes: usize,
+    /// At SIGTERM, how long deliveries under way may finish; the rest are
+    /// given back to the outbox for the next start.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +123,7 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             request_timeout_secs: 30,
             max_body_bytes: 30 * 1024 * 1024,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -227,7 +231,8 @@ pub struct OutboxConfig {
     pub max_backoff_secs: f64,
     /// How often the dispatcher and scheduler look for due work when not woken.
     pub poll_interval_ms: u64,
-    /// Timeout of one outbound HTTP delivery.
+    /// Timeout of one outbound HTTP call; a whole delivery attempt (which
+    /// may make several, or speak SMTP) is cut after three times this.
     pub delivery_timeout_secs: u64,
 }
 

@@ -133,6 +133,25 @@ pub async fn claim_due_outbox(
     }
 }
 
+/// Extends the claims of messages this daemon still holds.
+pub async fn extend_claims(db: &Db, ids: &[Uuid], until: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending'";
+    for id in ids {
+        on_pool!(db, p => sqlx::query(sql).bind(until).bind(id).execute(p).await.map(drop))?;
+    }
+    Ok(())
+}
+
+/// Gives claims back: due at `now`, the attempt the claim counted undone.
+pub async fn release_claims(db: &Db, ids: &[Uuid], now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE outbox SET next_attempt_at = $1, attempts = attempts - 1 \
+               WHERE id = $2 AND state = 'pending' AND attempts > 0";
+    for id in ids {
+        on_pool!(db, p => sqlx::query(sql).bind(now).bind(id).execute(p).await.map(drop))?;
+    }
+    Ok(())
+}
+
 pub async fn mark_delivered(db: &Db, id: Uuid, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
     let sql =
         "UPDATE outbox SET state = 'delivered', delivered_at = $2, last_error = NULL WHERE id = $1";

@@ -6,9 +6,14 @@
 //! handed in by `app`; rows of a channel without one stay pending, visible
 //! through the API.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use rand::Rng;
+use uuid::Uuid;
 
 use crate::{
     config::OutboxConfig,
@@ -20,9 +25,18 @@ use crate::{
     store::{self, outbox::OutboxRow},
 };
 
-/// How long a claimed message is reserved for one delivery attempt.
-const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 const BATCH: i64 = 32;
+
+/// One delivery attempt as a whole (a Slack share is several HTTP calls)
+/// is cut after this many times `outbox.delivery_timeout_secs`, and counts
+/// as a failed attempt: a hung receiver never stalls the dispatcher.
+const ATTEMPT_TIMEOUTS: u32 = 3;
+
+/// A claim outlives its attempt's cut by this much; a claim left by a
+/// daemon that died is taken again once it has expired.
+const LEASE_MARGIN: Duration = Duration::from_secs(15);
+
+const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 /// Seconds a held message (its account cannot sign in) waits at least.
 const HELD_RETRY_SECS: f64 = 60.0;
@@ -32,6 +46,11 @@ pub struct Dispatcher {
     desk: Desk,
     deliverers: Vec<Arc<dyn Deliverer>>,
     settings: OutboxConfig,
+    /// Claimed and not yet recorded: given back if a shutdown cuts the
+    /// batch short.
+    in_flight: Arc<Mutex<HashSet<Uuid>>>,
+    /// How long a shutdown waits for the deliveries under way.
+    grace: Duration,
 }
 
 impl Dispatcher {
@@ -42,7 +61,30 @@ impl Dispatcher {
             desk,
             deliverers,
             settings,
+            in_flight: Arc::default(),
+            grace: DEFAULT_GRACE,
         }
+    }
+
+    /// The same, waiting `grace` for the deliveries under way at shutdown
+    /// (`server.shutdown_grace_secs`).
+    pub fn with_grace(self, grace: Duration) -> Self {
+        Self { grace, ..self }
+    }
+
+    /// How long one delivery attempt may take before it is cut.
+    fn attempt_timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.delivery_timeout_secs.max(1)) * ATTEMPT_TIMEOUTS
+    }
+
+    /// How long a claim holds a message: the attempt and a margin.
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.attempt_timeout() + LEASE_MARGIN)
+            .unwrap_or(chrono::Duration::seconds(60))
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The channels delivered, in claim order.
@@ -53,12 +95,14 @@ impl Dispatcher {
     /// Claims and delivers one batch of due messages; returns how many.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let now = store::now();
+        let lease = self.lease();
         let mut batch = Vec::new();
         for channel in self.channels() {
-            batch.extend(
-                store::outbox::claim_due_outbox(&self.desk.db, channel, now, now + LEASE, BATCH)
-                    .await?,
-            );
+            let claimed =
+                store::outbox::claim_due_outbox(&self.desk.db, channel, now, now + lease, BATCH)
+                    .await?;
+            self.in_flight().extend(claimed.iter().map(|m| m.id));
+            batch.extend(claimed);
         }
         // UPDATE … RETURNING gives no order: restore the order of writing.
         batch.sort_by_key(|m| (m.created_at, m.id));
@@ -75,9 +119,17 @@ impl Dispatcher {
             }
         }
         let results = futures::future::join_all(by_target.into_iter().map(|group| async move {
-            for message in group {
+            for (i, message) in group.iter().enumerate() {
+                if i > 0 {
+                    // The claim of those still waiting in line is extended
+                    // as each turn comes, so no other daemon takes them.
+                    let waiting: Vec<Uuid> = group[i..].iter().map(|m| m.id).collect();
+                    store::outbox::extend_claims(&self.desk.db, &waiting, store::now() + lease)
+                        .await?;
+                }
                 let outcome = self.deliver(message).await;
                 self.record(message, outcome).await?;
+                self.in_flight().remove(&message.id);
             }
             anyhow::Ok(())
         }))
@@ -98,11 +150,28 @@ impl Dispatcher {
         }
     }
 
+    /// Delivers until shutdown. A shutdown lets the deliveries under way
+    /// finish within the grace, then gives the rest of the batch back (due
+    /// at once, the attempt not counted) for the next daemon.
     pub async fn run(self, mut shutdown: Shutdown) {
+        let grace = self.grace;
         let poll = Duration::from_millis(self.settings.poll_interval_ms);
         let wake = self.desk.outbox_ready.clone();
         while !*shutdown.borrow() {
-            match self.run_once().await {
+            // Boxed, so a batch cut short is dropped (and stops) at once.
+            let mut batch = Box::pin(self.run_once());
+            let outcome = tokio::select! {
+                outcome = &mut batch => outcome,
+                _ = shutdown.changed() => match tokio::time::timeout(grace, &mut batch).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        drop(batch);
+                        self.give_back().await;
+                        break;
+                    }
+                },
+            };
+            match outcome {
                 // A full batch suggests more is waiting: go again at once.
                 Ok(n) if n as i64 >= BATCH => continue,
                 Ok(_) => {}
@@ -115,14 +184,38 @@ impl Dispatcher {
         tracing::info!("outbox dispatcher stopped");
     }
 
+    /// Gives the claims of a batch cut short back: due now, and the
+    /// attempt the claim counted taken back.
+    async fn give_back(&self) {
+        let ids: Vec<Uuid> = self.in_flight().drain().collect();
+        if ids.is_empty() {
+            return;
+        }
+        match store::outbox::release_claims(&self.desk.db, &ids, store::now()).await {
+            Ok(()) => tracing::warn!(
+                messages = ids.len(),
+                "shutdown: outbox deliveries still under way were given back"
+            ),
+            // Their claims expire by themselves within the lease.
+            Err(e) => tracing::error!(error = %e, "could not give back outbox claims"),
+        }
+    }
+
     async fn deliver(&self, message: &OutboxRow) -> Delivery {
-        match self
+        let Some(deliverer) = self
             .deliverers
             .iter()
             .find(|d| d.channel() == message.channel)
-        {
-            Some(deliverer) => deliverer.deliver(message).await,
-            None => Delivery::Permanent(format!("no deliverer for channel `{}`", message.channel)),
+        else {
+            return Delivery::Permanent(format!("no deliverer for channel `{}`", message.channel));
+        };
+        let cut = self.attempt_timeout();
+        match tokio::time::timeout(cut, deliverer.deliver(message)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Delivery::Retry {
+                error: format!("no answer within {} s; the attempt was cut", cut.as_secs()),
+                not_before: None,
+            },
         }
     }
 

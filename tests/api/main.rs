@@ -13,6 +13,7 @@ mod console;
 mod console_admin;
 mod console_processes;
 mod discord;
+mod dispatch_faults;
 mod email;
 mod escalation;
 mod helpers;
