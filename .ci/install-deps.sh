@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the test suite needs beyond the Rust toolchain: the PostgreSQL
-# server binaries, Dovecot's IMAP server, poppler-utils, and Chromium with
-# its ChromeDriver for the console's browser tests (tests/api/browser.rs). The API tests
+# server binaries, Dovecot's IMAP server, poppler-utils, Chromium with
+# its ChromeDriver for the console's browser tests (tests/api/browser.rs),
+# and Prometheus Alertmanager for the alert tests (tests/api/alerts.rs). The API tests
 # start a throwaway cluster of their own with them
 # (tests/api/support/postgres.rs) and a throwaway Dovecot
 # (tests/api/support/dovecot.rs), so no server needs to be running; the
@@ -24,6 +25,10 @@ fi
 # A real headless Chromium drives the console; the driver comes matched.
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     packages+=(chromium chromium-driver)
+fi
+# A real Alertmanager delivers to the alert intake (tests/api/alerts.rs).
+if ! command -v prometheus-alertmanager >/dev/null; then
+    packages+=(prometheus-alertmanager)
 fi
 if [[ ${#packages[@]} -eq 0 ]]; then
     exit 0

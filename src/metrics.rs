@@ -60,6 +60,7 @@ pub struct Metrics {
     database_up: Gauge,
     mail_received: Family<MailLabels, Counter>,
     mail_errors: Family<MailLabels, Counter>,
+    alerts: Family<MailLabels, Counter>,
     worker_restarts: Family<WorkerLabels, Counter>,
 }
 
@@ -168,6 +169,12 @@ impl Default for Metrics {
             "Mailbox errors by kind (connect, auth, process)",
             mail_errors.clone(),
         );
+        let alerts = Family::<MailLabels, Counter>::default();
+        registry.register(
+            "alert_events",
+            "Alert webhook events by what became of them (opened, reopened, joined, resolved, unchanged, ignored, rate_limited, refused)",
+            alerts.clone(),
+        );
         let worker_restarts = Family::<WorkerLabels, Counter>::default();
         registry.register(
             "worker_restarts",
@@ -176,6 +183,7 @@ impl Default for Metrics {
         );
         Self {
             worker_restarts,
+            alerts,
             mail_received,
             mail_errors,
             registry,
@@ -266,6 +274,15 @@ impl Metrics {
         self.mail_errors
             .get_or_create(&MailLabels {
                 action: kind.into(),
+            })
+            .inc();
+    }
+
+    /// What became of an alert webhook event.
+    pub fn alert_event(&self, action: &str) {
+        self.alerts
+            .get_or_create(&MailLabels {
+                action: action.into(),
             })
             .inc();
     }

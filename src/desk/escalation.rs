@@ -350,9 +350,60 @@ impl Desk {
                 break;
             }
         }
-        let Some(policy) = chosen else {
+        match chosen {
+            Some(policy) => self.start_escalation(work, row, policy, 1).await,
+            None => Ok(()),
+        }
+    }
+
+    /// `policy` (an alert integration's) takes over the ticket's escalation,
+    /// or starts it again when it had stopped (an incident its alerts
+    /// reopened pages again): the steps of the one before, which carry its
+    /// generation, do nothing any more.
+    pub(crate) async fn escalation_replace(
+        &self,
+        work: &mut Work,
+        row: &TicketRow,
+        policy_id: Uuid,
+    ) -> Result<(), DeskError> {
+        let Some(policy) =
+            store::sla::find_escalation_policy(Exec::Tx(&mut work.tx), row.org_id, policy_id)
+                .await?
+        else {
             return Ok(());
         };
+        let before = store::sla::find_ticket_escalation(Exec::Tx(&mut work.tx), row.id).await?;
+        let running = before
+            .as_ref()
+            .is_some_and(|e| e.stopped_at.is_none() && e.acknowledged_at.is_none());
+        if running && before.as_ref().and_then(|e| e.policy_id) == Some(policy.id) {
+            return Ok(());
+        }
+        let generation = before.map_or(1, |e| e.generation + 1);
+        self.start_escalation(work, row, policy, generation).await
+    }
+
+    /// The ticket's escalation starts again from its first step (its
+    /// incident was reopened by its alerts), if it had one.
+    pub(crate) async fn escalation_restart(
+        &self,
+        work: &mut Work,
+        row: &TicketRow,
+    ) -> Result<(), DeskError> {
+        let before = store::sla::find_ticket_escalation(Exec::Tx(&mut work.tx), row.id).await?;
+        match before.and_then(|e| e.policy_id) {
+            Some(policy) => self.escalation_replace(work, row, policy).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn start_escalation(
+        &self,
+        work: &mut Work,
+        row: &TicketRow,
+        policy: EscalationPolicyRow,
+        generation: i64,
+    ) -> Result<(), DeskError> {
         let steps: Vec<Step> =
             serde_json::from_value(policy.steps.0.clone()).map_err(anyhow::Error::from)?;
         let now = self.clock.now();
@@ -363,7 +414,7 @@ impl Desk {
             policy_name: policy.name,
             steps: policy.steps,
             started_at: now,
-            generation: 1,
+            generation,
             acknowledged_at: None,
             acknowledged_by: None,
             stopped_at: None,
@@ -371,7 +422,14 @@ impl Desk {
         store::sla::upsert_ticket_escalation(&mut work.tx, &esc).await?;
         for (i, step) in steps.iter().enumerate() {
             if let Some(minutes) = step.after_minutes {
-                schedule_step(work, row, 1, i, 0, now + Duration::minutes(minutes));
+                schedule_step(
+                    work,
+                    row,
+                    generation,
+                    i,
+                    0,
+                    now + Duration::minutes(minutes),
+                );
             }
         }
         Ok(())

@@ -14,6 +14,7 @@
 //! through an import.
 
 pub mod access;
+pub mod alerts;
 pub mod approval_links;
 pub mod approvals;
 mod audit;
@@ -31,6 +32,7 @@ pub mod events;
 pub mod files;
 pub mod identity;
 pub mod incidents;
+pub mod integrations;
 pub mod mail;
 mod mail_alerts;
 pub mod mailboxes;
@@ -118,6 +120,8 @@ pub struct Desk {
     calendars: Arc<std::sync::Mutex<sla::CalendarCache>>,
     /// Message templates (validated when loaded).
     pub templates: Arc<crate::templates::Templates>,
+    /// Alert events per integration this minute; see [`integrations`].
+    alert_rates: Arc<integrations::AlertRates>,
 }
 
 /// The natural key of an input (DESIGN.md §3 step 2) and the fingerprint of
@@ -425,6 +429,7 @@ impl Desk {
             clock: sla::Clock::default(),
             calendars: Arc::default(),
             templates: Arc::default(),
+            alert_rates: Arc::default(),
         }
     }
 

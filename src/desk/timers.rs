@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::{
+    alerts::ALERT_QUIET,
     approvals::{APPROVAL_EXPIRY, APPROVAL_REMINDER},
     escalation::ESCALATION_STEP,
     schedules::SCHEDULE_RUN,
@@ -93,6 +94,7 @@ impl Desk {
             SLA_ALARM => self.sla_timer(work, timer).await,
             ESCALATION_STEP => self.escalation_timer(work, timer).await,
             SCHEDULE_RUN => self.schedule_timer(work, timer).await,
+            ALERT_QUIET => self.alert_quiet_timer(work, timer).await,
             other => {
                 // A timer from a newer version, or a typo in a migration: keep
                 // a trace, never loop on it.

@@ -55,6 +55,7 @@ macro_rules! string_enum {
     };
 }
 
+pub mod alert;
 pub mod approval;
 pub mod approval_link;
 pub mod audit;

@@ -11,6 +11,7 @@
 
 mod access;
 mod admin;
+mod alerts;
 mod answers;
 mod approval_links;
 mod approvals;
@@ -23,6 +24,7 @@ pub mod error;
 mod escalation;
 mod extract;
 mod inbox;
+mod integrations;
 mod me;
 mod ops;
 mod problems;
@@ -114,6 +116,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(email::router())
         .merge(inbox::router())
         .merge(reports::router())
+        .merge(integrations::router())
         .route("/openapi.json", axum::routing::get(ops::openapi))
         .layer(middleware::from_fn(answers::problem_json))
         .layer(middleware::from_fn(answers::refuse_nul));
@@ -131,6 +134,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .nest("/api/v1", api)
         .merge(ops::router())
         .merge(approval_links::router())
+        .merge(alerts::router())
         .merge(mounted.public)
         .merge(admin)
         // A route layer runs after routing, so the matched route is known.
@@ -244,9 +248,11 @@ impl Modify for BearerAuth {
         email::list_quarantine,
         inbox::list_inbox, inbox::mark_read, inbox::read_all, inbox::get_defaults, inbox::set_defaults,
         reports::dashboard, reports::volume, reports::sla, reports::agents, reports::processes,
+        integrations::create, integrations::list, integrations::get_one, integrations::update,
+        integrations::disable, integrations::rotate, integrations::ticket_alerts, integrations::silence,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "integrations"), (name = "operations"))
 )]
 pub struct ApiDoc;

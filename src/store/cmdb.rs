@@ -124,6 +124,21 @@ pub async fn find_ci(e: Exec<'_>, org_id: Uuid, id: Uuid) -> Result<Option<CiRow
     on_exec!(e, c => sqlx::query_as(SQL).bind(org_id).bind(id).fetch_optional(c).await)
 }
 
+/// A CI named by `value`, its external id or else its name (an alert's
+/// `service` or `instance` label).
+pub async fn find_ci_named(
+    tx: &mut Tx,
+    org_id: Uuid,
+    value: &str,
+) -> Result<Option<CiRow>, sqlx::Error> {
+    const SQL: &str = const_format::concatcp!(
+        CI,
+        " WHERE ci.org_id = $1 AND (ci.external_id = $2 OR ci.name = $2) \
+          ORDER BY CASE WHEN ci.external_id = $2 THEN 0 ELSE 1 END, ci.id LIMIT 1"
+    );
+    on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(value).fetch_optional(c).await)
+}
+
 pub async fn find_ci_by_external_id(
     tx: &mut Tx,
     org_id: Uuid,

@@ -5,6 +5,7 @@
 //! May import `domain`; nothing here knows HTTP or chat platforms.
 
 pub mod activity;
+pub mod alerts;
 pub mod approvals;
 pub mod audit;
 pub mod catalog;

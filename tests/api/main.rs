@@ -3,6 +3,7 @@
 //! is set), driven through HTTP as clients would.
 
 mod accounts;
+mod alerts;
 mod approvals;
 mod bad_input;
 mod browser;

@@ -175,6 +175,13 @@ async fn escalations_and_schedules_run_on_sqlite() {
 }
 
 #[tokio::test]
+async fn alerts_become_incidents_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_sqlite(&dir).await;
+    crate::alerts::alert_group_story(&app).await;
+}
+
+#[tokio::test]
 async fn the_first_sign_in_of_a_fresh_sqlite_database_works_in_the_console() {
     // The session signing key is created at the first sign-in; inside the
     // sign-in's own write transaction that once waited on itself.

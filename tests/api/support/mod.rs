@@ -1,5 +1,6 @@
 //! Test support: helpers shared by the API integration tests.
 
+pub mod alertmanager;
 pub mod browser;
 pub mod clock;
 pub mod console;
