@@ -29,7 +29,7 @@ use crate::{
         alerts::{AlertGroupRow, AlertRow},
         tickets::TicketRow,
         timers::TimerRow,
-        Exec,
+        Db, Exec,
     },
 };
 
@@ -138,6 +138,85 @@ impl From<AlertRow> for AlertView {
             updated_at: r.updated_at,
         }
     }
+}
+
+/// What a triage card shows of an incident's alerts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertBrief {
+    pub firing: usize,
+    pub resolved: usize,
+    /// Labels every alert shares (but `alertname`), at most eight.
+    pub labels: Vec<(String, String)>,
+    /// The runbook link of the annotations.
+    pub runbook: Option<String>,
+    /// Where the alert comes from (Prometheus' graph, the sender's page).
+    pub source: Option<String>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub silenced_until: Option<DateTime<Utc>>,
+}
+
+/// The brief of an incident opened by alerts; `None` (without a read) for
+/// other tickets.
+pub async fn alert_brief(
+    db: &Db,
+    ticket: &super::views::TicketView,
+) -> Result<Option<AlertBrief>, sqlx::Error> {
+    if ticket.channel != crate::domain::Channel::Alert.as_str() {
+        return Ok(None);
+    }
+    let ticket_id = ticket.id;
+    let Some(group) = store::alerts::group_of_ticket(Exec::Db(db), ticket_id).await? else {
+        return Ok(None);
+    };
+    let alerts = store::alerts::list_alerts(Exec::Db(db), ticket_id).await?;
+    let escalation = store::sla::find_ticket_escalation(Exec::Db(db), ticket_id).await?;
+    let firing = alerts
+        .iter()
+        .filter(|a| a.status == AlertStatus::Firing.as_str())
+        .count();
+    let text_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    let mut labels: Vec<(String, String)> = match alerts.first() {
+        Some(first) => first
+            .labels
+            .0
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != "alertname")
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    labels.retain(|(k, v)| {
+        alerts
+            .iter()
+            .all(|a| text_of(&a.labels.0, k).as_deref() == Some(v.as_str()))
+    });
+    labels.truncate(8);
+    let firing_first = alerts
+        .iter()
+        .filter(|a| a.status == AlertStatus::Firing.as_str())
+        .chain(alerts.iter());
+    let mut runbook = None;
+    let mut source = None;
+    for alert in firing_first {
+        runbook = runbook.or_else(|| {
+            text_of(&alert.annotations.0, "runbook_url")
+                .or_else(|| text_of(&alert.annotations.0, "runbook"))
+        });
+        source = source.or_else(|| alert.generator_url.clone());
+    }
+    Ok(Some(AlertBrief {
+        firing,
+        resolved: alerts.len() - firing,
+        labels,
+        runbook,
+        source,
+        acknowledged_at: escalation.and_then(|e| e.acknowledged_at),
+        silenced_until: group.silenced_until,
+    }))
 }
 
 fn is_open(row: &TicketRow) -> bool {

@@ -16,7 +16,10 @@ use crate::{
     helpers::{
         error_fields, eventually, expect_json, fresh_database, spawn_app, spawn_on, TestApp,
     },
-    support::alertmanager::Alertmanager,
+    support::{
+        alertmanager::Alertmanager,
+        slack::{self, spawn_slack_app, TEAM},
+    },
 };
 
 async fn integration(app: &TestApp, body: Value) -> Value {
@@ -65,7 +68,8 @@ fn alert(fingerprint: &str, instance: &str, status: &str) -> Value {
     json!({
         "status": status, "fingerprint": fingerprint,
         "labels": {"alertname": "DiskFull", "instance": instance, "severity": "critical"},
-        "annotations": {"summary": format!("{instance} disk at 95%")},
+        "annotations": {"summary": format!("{instance} disk at 95%"),
+                        "runbook_url": "https://runbooks.example/disk"},
         "startsAt": "2026-12-07T08:00:00Z",
         "endsAt": if status == "resolved" { "2026-12-07T08:30:00Z" } else { "0001-01-01T00:00:00Z" },
         "generatorURL": "http://prometheus.example/graph?g0.expr=disk",
@@ -756,4 +760,120 @@ async fn a_real_alertmanager_opens_one_incident_per_group_and_resolves_it() {
         .expect("latency incident");
     let latency = latency["number"].as_str().expect("number");
     assert_ne!(app.ticket(latency).await["state"], "resolved");
+}
+
+#[tokio::test]
+async fn the_slack_card_shows_the_alert_and_acknowledge_stops_the_escalation() {
+    let (app, fake, base) = spawn_slack_app().await;
+    let (agent, _) = app
+        .person_with_token("Al Agent", "al@example.com", &["agent"])
+        .await;
+    let agent_id = agent["id"].as_str().expect("id").to_string();
+    app.link_identity(&agent_id, "slack", TEAM, "UAGENT").await;
+    app.team_with_channel("SRE", &[json!(agent_id)], "#sre-triage")
+        .await;
+    expect_json(
+        app.post(
+            "/api/v1/escalation-policies",
+            &app.token,
+            &json!({ "name": "page", "selector": { "kinds": ["change"] }, "steps": [
+                { "after_minutes": 10, "actions": [{ "type": "raise_priority" }] } ] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let am = integration(
+        &app,
+        json!({"name": "Prometheus", "kind": "alertmanager", "team": "SRE",
+               "escalation_policy": "page"}),
+    )
+    .await;
+    let url = app.url(&format!(
+        "/hooks/alertmanager/{}",
+        am["id"].as_str().expect("id")
+    ));
+    let firing = notification(
+        "DiskFull",
+        json!([alert("aa1", "db1", "firing"), alert("bb2", "db2", "firing")]),
+    );
+    let answer = expect_json(
+        hook(&app, &url, am["token"].as_str().expect("token"), &firing).await,
+        StatusCode::OK,
+    )
+    .await;
+    let number = answer["incident"].as_str().expect("incident").to_string();
+    app.dispatcher.drain().await.expect("deliver");
+
+    let cards = fake.posted_to("sre-triage");
+    assert_eq!(cards.len(), 1, "one card: {cards:?}");
+    let card = cards[0]["blocks"].to_string();
+    for shown in [
+        "2* firing · 0 resolved",
+        "`severity=critical`",
+        "https://runbooks.example/disk|Runbook",
+        "http://prometheus.example/graph?g0.expr=disk|Source",
+        "alert_ack",
+        "alert_silence",
+    ] {
+        assert!(card.contains(shown), "{shown} on the card: {card}");
+    }
+
+    // Acknowledge, clicked in Slack: the escalation stops and the card
+    // that was clicked says so, without the button.
+    let click = slack::click(
+        "UAGENT",
+        "trig-ack",
+        "alert_ack",
+        &number,
+        &format!("{base}/response/ack1"),
+    );
+    assert_eq!(
+        app.post_slack_interaction(click).await.status(),
+        StatusCode::OK
+    );
+    assert!(fake.responded("ack1").await);
+    let replaced = &fake.responses("ack1")[0];
+    assert_eq!(replaced["replace_original"], true);
+    let blocks = replaced["blocks"].to_string();
+    assert!(blocks.contains("acknowledged"), "{blocks}");
+    assert!(!blocks.contains("alert_ack"), "{blocks}");
+    assert!(blocks.contains("alert_silence"), "{blocks}");
+    let escalation: Value = app
+        .get_json(&format!("/api/v1/tickets/{number}/escalation"), &app.token)
+        .await;
+    assert_eq!(escalation["active"], false);
+    app.pass(chrono::Duration::minutes(11)).await;
+    assert!(app.activity_where(&number, "escalated").await.is_empty());
+    assert_eq!(app.ticket(&number).await["priority"], "p1");
+
+    // Silence: for an hour the group's firings reopen nothing.
+    let click = slack::click(
+        "UAGENT",
+        "trig-silence",
+        "alert_silence",
+        &number,
+        &format!("{base}/response/silence1"),
+    );
+    assert_eq!(
+        app.post_slack_interaction(click).await.status(),
+        StatusCode::OK
+    );
+    assert!(fake.responded("silence1").await);
+    assert!(fake.responses("silence1")[0]["blocks"]
+        .to_string()
+        .contains("silenced until"));
+    let done = notification(
+        "DiskFull",
+        json!([
+            alert("aa1", "db1", "resolved"),
+            alert("bb2", "db2", "resolved")
+        ]),
+    );
+    let token = am["token"].as_str().expect("token");
+    hook(&app, &url, token, &done).await;
+    assert_eq!(app.ticket(&number).await["state"], "resolved");
+    let again = expect_json(hook(&app, &url, token, &firing).await, StatusCode::OK).await;
+    assert_eq!(again["action"], "joined", "silenced: not reopened");
+    assert_eq!(app.ticket(&number).await["state"], "resolved");
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::{
     desk::{
+        alerts::{alert_brief, AlertBrief},
         approvals::ApprovalView,
         chat::{ticket_target, APPROVAL, REQUESTER_THREAD, RESOLUTION_CHECK, TRIAGE_CARD},
         outbox_files,
@@ -96,7 +97,7 @@ pub struct Markup {
     /// A plain text message.
     pub text: fn(&str) -> Value,
     /// A ticket's triage card.
-    pub card: fn(&TicketView) -> Value,
+    pub card: fn(&TicketView, Option<&AlertBrief>) -> Value,
     /// "Is this solved?", sent when a ticket is resolved.
     pub resolution_check: fn(&TicketView) -> Value,
     /// How the confirmation in an existing conversation ends.
@@ -333,10 +334,15 @@ async fn mirror<P: ChatPlatform>(
     }
 
     // The team's triage card and its thread.
+    let brief = alert_brief(db, &ticket).await.map_err(db_retry)?;
     match cards.first() {
         Some(card) => {
             platform
-                .edit(&card.channel, &card.ts, (markup.card)(&ticket))
+                .edit(
+                    &card.channel,
+                    &card.ts,
+                    (markup.card)(&ticket, brief.as_ref()),
+                )
                 .await?;
             if message.event == "ticket.commented" && !from(card) {
                 let to = P::in_card_thread(card);
@@ -347,7 +353,7 @@ async fn mirror<P: ChatPlatform>(
             if let Some(channel) = team_channel(platform, message.org_id, &ticket).await? {
                 let record = Record::ticket(TRIAGE_CARD, ticket_id, None);
                 let to = Place::channel(&channel);
-                let card = (markup.card)(&ticket);
+                let card = (markup.card)(&ticket, brief.as_ref());
                 let id = post(platform, message, to, card, Some(record)).await?;
                 let m = Mirror {
                     message,

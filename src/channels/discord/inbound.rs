@@ -17,11 +17,13 @@ use uuid::Uuid;
 use super::{api::DiscordApi, render, verify::Verifier, PLATFORM};
 use crate::{
     desk::{
+        alerts::{alert_brief, AlertBrief},
         catalog::OrderInput,
         chat::ticket_from_text,
         chat_reports::{read_report_command, read_report_file_action, ReportCommand, REPORT_FILE},
         identity::{Contact, IdentityKey},
         tickets::{Assignment, ListTickets, OpenTicket, TicketChanges},
+        views::TicketView,
         Actor, Desk, DeskError, Intake, Outcome, Work,
     },
     domain::{
@@ -98,6 +100,9 @@ enum Action {
     Approve(Uuid),
     Reject(Uuid, String),
     Acknowledge(String, String),
+    /// On an alert's card.
+    AlertAck(String),
+    Silence(String),
     Solved(String, bool),
     Rate(String, i64),
     /// `/report` in a channel.
@@ -611,6 +616,8 @@ impl Discord {
                     .unwrap_or_default()
                     .to_string(),
             ),
+            render::ALERT_ACK => Action::AlertAck(value),
+            render::SILENCE => Action::Silence(value),
             render::SOLVED_YES => Action::Solved(value, true),
             render::SOLVED_NO => Action::Solved(value, false),
             render::RATE => match value.rsplit_once(':').map(|(n, s)| (n, s.parse::<i64>())) {
@@ -794,6 +801,21 @@ impl Discord {
 }
 
 /// The answer that replaces the clicked message (type 7).
+/// A ticket's card as it stands once the click commits: an alert incident
+/// with its alerts (`change` applies what the click did to them, not yet
+/// visible outside its transaction).
+async fn card(
+    desk: &Desk,
+    ticket: &TicketView,
+    change: impl FnOnce(&mut AlertBrief),
+) -> Result<Value, DeskError> {
+    let brief = alert_brief(&desk.db, ticket).await?.map(|mut brief| {
+        change(&mut brief);
+        brief
+    });
+    Ok(render::card(ticket, brief.as_ref()))
+}
+
 fn update(body: Value) -> Value {
     json!({ "type": 7, "data": body })
 }
@@ -848,31 +870,30 @@ async fn act(
                 team: None,
                 assignee: Some(me),
             };
-            update(render::card(
-                &desk.assign(work, actor, &number, change).await?,
-            ))
+            let ticket = desk.assign(work, actor, &number, change).await?;
+            update(card(desk, &ticket, |_| {}).await?)
         }
-        Action::Resolve(number) => update(render::card(
-            &desk
+        Action::Resolve(number) => {
+            let ticket = desk
                 .transition(work, actor, &number, "resolved", None)
-                .await?,
-        )),
+                .await?;
+            update(card(desk, &ticket, |_| {}).await?)
+        }
         Action::Escalate(number) => {
             let current = desk.get_ticket(actor, &number).await?;
             let level = i64::from(current.escalation_level) + 1;
             let ticket = desk
                 .set_escalation_level(work, actor, &number, level)
                 .await?;
-            update(render::card(&ticket))
+            update(card(desk, &ticket, |_| {}).await?)
         }
         Action::Urgency(number, level) => {
             let change = TicketChanges {
                 urgency: Some(level),
                 ..TicketChanges::default()
             };
-            update(render::card(
-                &desk.update_ticket(work, actor, &number, change).await?,
-            ))
+            let ticket = desk.update_ticket(work, actor, &number, change).await?;
+            update(card(desk, &ticket, |_| {}).await?)
         }
         Action::Approve(id) => update(render::approval(
             &desk.decide(work, actor, id, "approve", None).await?,
@@ -884,6 +905,28 @@ async fn act(
                 view.ticket,
                 crate::channels::common::outcome(&view, str::to_owned)
             ))
+        }
+        Action::AlertAck(number) => {
+            let status = desk.acknowledge(work, actor, &number).await?;
+            let ticket = desk.get_ticket(actor, &number).await?;
+            update(
+                card(desk, &ticket, |b| {
+                    b.acknowledged_at = status.acknowledged_at
+                })
+                .await?,
+            )
+        }
+        Action::Silence(number) => {
+            let until = desk.silence_alert_incident(work, actor, &number).await?;
+            let now = desk.clock.now();
+            let ticket = desk.get_ticket(actor, &number).await?;
+            update(
+                card(desk, &ticket, |b| {
+                    b.silenced_until = Some(until);
+                    b.acknowledged_at = b.acknowledged_at.or(Some(now));
+                })
+                .await?,
+            )
         }
         Action::Acknowledge(number, shown) => {
             desk.acknowledge(work, actor, &number).await?;

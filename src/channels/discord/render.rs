@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::{
     channels::common::{self, deliver::Markup},
     desk::{
+        alerts::AlertBrief,
         approvals::ApprovalView,
         chat_reports::{report_file_action, ChatReportQueued, REPORT_FILE_FORMATS},
         views::TicketView,
@@ -24,6 +25,10 @@ pub const PRIORITY: &str = "priority";
 pub const APPROVE: &str = "approve";
 pub const REJECT: &str = "reject";
 pub const ACKNOWLEDGE: &str = "ack";
+/// On an alert's card: acknowledge, or silence the group for an hour; the
+/// card is edited in answer.
+pub const ALERT_ACK: &str = "alert_ack";
+pub const SILENCE: &str = "silence";
 pub const SOLVED_YES: &str = "solved_yes";
 pub const SOLVED_NO: &str = "solved_no";
 pub const RATE: &str = "rate";
@@ -96,8 +101,44 @@ fn is_open(state: &str) -> bool {
     !matches!(state, "resolved" | "closed" | "cancelled" | "rejected")
 }
 
-/// The card a team sees in its triage channel, edited in place.
-pub fn card(ticket: &TicketView) -> Value {
+/// The embed fields of an incident's alerts.
+fn alert_fields(brief: &AlertBrief) -> Vec<Value> {
+    let mut status = format!("{} firing · {} resolved", brief.firing, brief.resolved);
+    if let Some(at) = brief.acknowledged_at {
+        status.push_str(&format!("\nacknowledged {} UTC", at.format("%H:%M")));
+    }
+    if let Some(until) = brief.silenced_until {
+        status.push_str(&format!("\nsilenced until {} UTC", until.format("%H:%M")));
+    }
+    let mut fields = vec![json!({ "name": "Alerts", "value": status, "inline": false })];
+    if !brief.labels.is_empty() {
+        let labels: Vec<String> = brief
+            .labels
+            .iter()
+            .map(|(k, v)| format!("`{}={}`", k.replace('`', "'"), v.replace('`', "'")))
+            .collect();
+        fields.push(
+            json!({ "name": "Labels", "value": cut(&labels.join(" "), 1024), "inline": false }),
+        );
+    }
+    let mut links = Vec::new();
+    if let Some(url) = &brief.runbook {
+        links.push(format!("[Runbook]({url})"));
+    }
+    if let Some(url) = &brief.source {
+        links.push(format!("[Source]({url})"));
+    }
+    if !links.is_empty() {
+        fields.push(
+            json!({ "name": "Links", "value": cut(&links.join(" · "), 1024), "inline": false }),
+        );
+    }
+    fields
+}
+
+/// The card a team sees in its triage channel, edited in place; an
+/// incident opened by alerts shows them, with Acknowledge and Silence.
+pub fn card(ticket: &TicketView, alerts: Option<&AlertBrief>) -> Value {
     let who = |p: &Option<crate::desk::views::PersonRef>| {
         p.as_ref()
             .map(|p| escape(&p.name))
@@ -109,7 +150,7 @@ pub fn card(ticket: &TicketView) -> Value {
         "p3" => 0xfd_ae_61,
         _ => 0x74_ad_d1,
     };
-    let embed = json!({
+    let mut embed = json!({
         "title": cut(&format!("{} · {}", ticket.number, ticket.title), 256),
         "description": cut(&escape(&ticket.description), 1000),
         "color": colour,
@@ -120,6 +161,9 @@ pub fn card(ticket: &TicketView) -> Value {
             { "name": "Requester", "value": who(&ticket.requester), "inline": true },
         ],
     });
+    if let (Some(brief), Some(fields)) = (alerts, embed["fields"].as_array_mut()) {
+        fields.extend(alert_fields(brief));
+    }
     let mut components = Vec::new();
     if is_open(&ticket.state) {
         let n = &ticket.number;
@@ -128,6 +172,12 @@ pub fn card(ticket: &TicketView) -> Value {
             buttons.push(button("Resolve", format!("{RESOLVE}:{n}"), 3));
         }
         buttons.push(button("Escalate", format!("{ESCALATE}:{n}"), 4));
+        if let Some(brief) = alerts {
+            if brief.acknowledged_at.is_none() {
+                buttons.push(button("Acknowledge", format!("{ALERT_ACK}:{n}"), 2));
+            }
+            buttons.push(button("Silence 1 h", format!("{SILENCE}:{n}"), 2));
+        }
         components.push(row(buttons));
         let option = |level: &str, label: &str| json!({ "label": label, "value": level, "default": ticket.urgency == level });
         components.push(row(vec![json!({

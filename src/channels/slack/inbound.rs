@@ -21,6 +21,7 @@ use super::{api::SlackApi, render, PLATFORM};
 use crate::{
     config::SlackConfig,
     desk::{
+        alerts::{alert_brief, AlertBrief},
         catalog::OrderInput,
         chat::{ticket_from_text, ChatMessage, ChatOutcome},
         chat_reports::{read_report_command, read_report_file_action, ChatReportQueued},
@@ -803,7 +804,9 @@ impl Slack {
             | render::SOLVED_NO
             | render::ESCALATE
             | render::RATE
-            | render::ACKNOWLEDGE => Click::Button(action_id.clone(), value),
+            | render::ACKNOWLEDGE
+            | render::ALERT_ACK
+            | render::SILENCE => Click::Button(action_id.clone(), value),
             render::ASSIGN => match block_ticket {
                 Some(number) => Click::Assign {
                     number,
@@ -1228,6 +1231,22 @@ async fn act(
                 render::escape(&actor.name)
             ) })));
         }
+        render::ALERT_ACK => {
+            let status = desk.acknowledge(work, actor, &value).await?;
+            return alert_card(desk, actor, &value, |b| {
+                b.acknowledged_at = status.acknowledged_at
+            })
+            .await;
+        }
+        render::SILENCE => {
+            let until = desk.silence_alert_incident(work, actor, &value).await?;
+            let now = desk.clock.now();
+            return alert_card(desk, actor, &value, |b| {
+                b.silenced_until = Some(until);
+                b.acknowledged_at = b.acknowledged_at.or(Some(now));
+            })
+            .await;
+        }
         render::SOLVED_YES => {
             let ticket = desk.transition(work, actor, &value, "closed", None).await?;
             return Ok(Some(render::rating_request(&ticket.number)));
@@ -1255,6 +1274,21 @@ async fn act(
         _ => {}
     }
     Ok(None)
+}
+
+/// The card of an alert incident as it stands once this click commits
+/// (`change` applies what the click did, not yet visible outside its
+/// transaction); it replaces the card that was clicked.
+async fn alert_card(
+    desk: &Desk,
+    actor: &Actor,
+    number: &str,
+    change: impl FnOnce(&mut AlertBrief),
+) -> Result<Option<Value>, DeskError> {
+    let ticket = desk.get_ticket(actor, number).await?;
+    let mut brief = alert_brief(&desk.db, &ticket).await?.unwrap_or_default();
+    change(&mut brief);
+    Ok(Some(render::card(&ticket, Some(&brief))))
 }
 
 fn ephemeral(text: &str) -> Reply {

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::{
     channels::common::{self, cut, deliver::Markup},
     desk::{
+        alerts::AlertBrief,
         approvals::ApprovalView,
         chat::HomeView,
         chat_reports::{report_file_action, ChatReportQueued, REPORT_FILE_FORMATS},
@@ -22,6 +23,10 @@ pub const ASSIGN: &str = "ticket_assign";
 pub const PRIORITY: &str = "ticket_priority";
 pub const ESCALATE: &str = "ticket_escalate";
 pub const ACKNOWLEDGE: &str = "escalation_ack";
+/// On an alert's card: acknowledge, or silence the group for an hour; the
+/// answer is the card again, updated.
+pub const ALERT_ACK: &str = "alert_ack";
+pub const SILENCE: &str = "alert_silence";
 pub const APPROVE: &str = "approval_approve";
 pub const REJECT: &str = "approval_reject";
 pub const SOLVED_YES: &str = "resolution_yes";
@@ -70,8 +75,46 @@ fn button(text: &str, action_id: &str, value: &str, style: Option<&str>) -> Valu
     b
 }
 
-/// The card a team sees in its triage channel, updated in place.
-pub fn card(ticket: &TicketView) -> Value {
+/// What the card of an incident opened by alerts shows of them.
+fn alert_blocks(brief: &AlertBrief) -> Vec<Value> {
+    let mut status = vec![format!(
+        ":bell: *{}* firing · {} resolved",
+        brief.firing, brief.resolved
+    )];
+    if let Some(at) = brief.acknowledged_at {
+        status.push(format!("acknowledged {} UTC", at.format("%H:%M")));
+    }
+    if let Some(until) = brief.silenced_until {
+        status.push(format!("silenced until {} UTC", until.format("%H:%M")));
+    }
+    let mut lines = vec![status.join(" · ")];
+    if !brief.labels.is_empty() {
+        let labels: Vec<String> = brief
+            .labels
+            .iter()
+            .map(|(k, v)| format!("`{}={}`", escape(k), escape(v)))
+            .collect();
+        lines.push(labels.join(" "));
+    }
+    let mut links = Vec::new();
+    if let Some(url) = &brief.runbook {
+        links.push(format!("<{}|Runbook>", escape(url)));
+    }
+    if let Some(url) = &brief.source {
+        links.push(format!("<{}|Source>", escape(url)));
+    }
+    if !links.is_empty() {
+        lines.push(links.join(" · "));
+    }
+    vec![json!({
+        "type": "context",
+        "elements": [{ "type": "mrkdwn", "text": cut(&lines.join("\n"), 3000) }],
+    })]
+}
+
+/// The card a team sees in its triage channel, updated in place; an
+/// incident opened by alerts shows them, with Acknowledge and Silence.
+pub fn card(ticket: &TicketView, alerts: Option<&AlertBrief>) -> Value {
     let who = |p: &Option<crate::desk::views::PersonRef>| {
         p.as_ref()
             .map(|p| escape(&p.name))
@@ -105,12 +148,21 @@ pub fn card(ticket: &TicketView) -> Value {
             "elements": [{ "type": "mrkdwn", "text": flags.join(" · ") }],
         }));
     }
+    if let Some(brief) = alerts {
+        blocks.extend(alert_blocks(brief));
+    }
     let open = !matches!(
         ticket.state.as_str(),
         "resolved" | "closed" | "cancelled" | "rejected"
     );
     if open {
         let mut actions = vec![button("Take", TAKE, &ticket.number, None)];
+        if let Some(brief) = alerts {
+            if brief.acknowledged_at.is_none() {
+                actions.push(button("Acknowledge", ALERT_ACK, &ticket.number, None));
+            }
+            actions.push(button("Silence 1 h", SILENCE, &ticket.number, None));
+        }
         actions.push(json!({
             "type": "users_select",
             "action_id": ASSIGN,
