@@ -19,7 +19,9 @@ pub struct BenchArgs {
     /// `impact` (GET /api/v1/cmdb/cis/{ci}/impact?depth=N), `slack`
     /// (signed direct-message events to POST /slack/events, each a new ticket),
     /// `discord` (signed modal submissions to POST /discord/interactions, each
-    /// a new ticket; see benches/discord.sh), `email` (ingest from `email.imap_url` into the configured database;
+    /// a new ticket; see benches/discord.sh), `alertmanager` (Alertmanager
+    /// notifications of `--alerts` alerts to POST /hooks/alertmanager/{id};
+    /// see benches/alerts.sh), `email` (ingest from `email.imap_url` into the configured database;
     /// see benches/email.sh), `reports` (the reports on a seeded history) or
     /// `console` (the web console's queue and ticket pages on a seeded history).
     #[arg(long, default_value = "create")]
@@ -50,6 +52,39 @@ pub struct BenchArgs {
     /// daemon's `discord.public_key`.
     #[arg(long, env = "SWITCHBOARD_BENCH_DISCORD_SEED")]
     pub discord_seed: Option<String>,
+    /// For `alertmanager`: alerts per notification.
+    #[arg(long, default_value_t = 10)]
+    pub alerts: usize,
+    /// For `alertmanager`: groups the notifications cycle over (each post
+    /// then updates its group's incident, one alert flipping between firing
+    /// and resolved); 0 makes every post a new group, so a new incident.
+    #[arg(long, default_value_t = 0)]
+    pub groups: u64,
+}
+
+/// An Alertmanager notification (version 4) of `alerts` alerts of one group;
+/// `flip` resolves one of them, so a repeat still changes something.
+fn alertmanager_notification(group: &str, alerts: usize, flip: Option<usize>) -> String {
+    let now = chrono::Utc::now().to_rfc3339();
+    let alerts: Vec<serde_json::Value> = (0..alerts)
+        .map(|j| {
+            let resolved = flip == Some(j);
+            json!({
+                "status": if resolved { "resolved" } else { "firing" },
+                "labels": { "alertname": group, "instance": format!("host-{j}"), "severity": "warning" },
+                "annotations": { "summary": format!("{group} on host-{j}") },
+                "startsAt": now, "endsAt": if resolved { now.as_str() } else { "0001-01-01T00:00:00Z" },
+                "generatorURL": "http://prometheus.bench/graph", "fingerprint": format!("{group}-{j}"),
+            })
+        })
+        .collect();
+    json!({
+        "version": "4", "groupKey": format!("{{}}:{{alertname=\"{group}\"}}"), "truncatedAlerts": 0,
+        "status": "firing", "receiver": "switchboard", "groupLabels": { "alertname": group },
+        "commonLabels": { "alertname": group, "severity": "warning" },
+        "commonAnnotations": {}, "externalURL": "http://alertmanager.bench", "alerts": alerts,
+    })
+    .to_string()
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -91,8 +126,35 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ),
         _ => None,
     };
+    // For `alertmanager`: an integration of its own, its limit out of the way.
+    let alert_hook = match args.scenario.as_str() {
+        "alertmanager" => {
+            let integration: serde_json::Value = client
+                .post(format!("{base}/api/v1/integrations"))
+                .header("authorization", &auth)
+                .json(
+                    &json!({ "name": format!("bench {}", chrono::Utc::now().timestamp_millis()),
+                               "kind": "alertmanager",
+                               "settings": { "rate_limit_per_minute": 100_000_000 } }),
+                )
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let id = integration["id"].as_str().context("integration id")?;
+            let secret = integration["token"].as_str().context("integration token")?;
+            Some((
+                format!("{base}/hooks/alertmanager/{id}"),
+                format!("Bearer {secret}"),
+            ))
+        }
+        _ => None,
+    };
+    let run_id = chrono::Utc::now().timestamp_millis();
+    let (alerts, groups) = (args.alerts, args.groups);
     let (create, read_url) = match args.scenario.as_str() {
-        "create" | "slack" | "discord" => (true, String::new()),
+        "create" | "slack" | "discord" | "alertmanager" => (true, String::new()),
         "get" => (false, format!("{base}/api/v1/tickets/{number}")),
         "impact" => {
             let ci = args
@@ -105,7 +167,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             )
         }
         other => anyhow::bail!(
-            "unknown scenario `{other}`; expected create, get, impact, slack, discord or email"
+            "unknown scenario `{other}`; expected create, get, impact, slack, discord, alertmanager or email"
         ),
     };
 
@@ -119,6 +181,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let (client, base, auth, read_url) =
             (client.clone(), base.clone(), auth.clone(), read_url.clone());
         let slack_secret = slack_secret.clone();
+        let alert_hook = alert_hook.clone();
         let concurrency = args.concurrency as u32;
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -133,7 +196,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 if started >= end {
                     break;
                 }
-                let request = if let Some(secret) = &slack_secret {
+                // The integration's secret for the alert hook, else the admin token.
+                let mut credentials = auth.as_str();
+                let request = if let Some((hook, secret)) = &alert_hook {
+                    let n = i * u64::from(concurrency) + worker as u64;
+                    let (group, flip) = match groups {
+                        0 => (format!("Bench{run_id}-{n}"), None),
+                        g => (
+                            format!("Bench{run_id}-{}", n % g),
+                            Some((n / g) as usize % alerts.max(1)),
+                        ),
+                    };
+                    credentials = secret;
+                    client
+                        .post(hook)
+                        .header("content-type", "application/json")
+                        .body(alertmanager_notification(&group, alerts, flip))
+                } else if let Some(secret) = &slack_secret {
                     let body = json!({
                         "type": "event_callback", "team_id": "TBENCH", "event_id": format!("EvBench{worker}-{i}-{}", start.elapsed().as_nanos()),
                         "event": { "type": "message", "channel_type": "im", "channel": format!("DBENCH{worker}"),
@@ -166,7 +245,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 } else {
                     client.get(&read_url)
                 };
-                let ok = match request.header("authorization", &auth).send().await {
+                let ok = match request.header("authorization", credentials).send().await {
                     Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                     Err(_) => false,
                 };
