@@ -877,3 +877,101 @@ async fn the_slack_card_shows_the_alert_and_acknowledge_stops_the_escalation() {
     assert_eq!(again["action"], "joined", "silenced: not reopened");
     assert_eq!(app.ticket(&number).await["state"], "resolved");
 }
+
+#[tokio::test]
+async fn labels_map_to_category_and_ci_flapping_stays_open_and_quiet_groups_resolve() {
+    let app = spawn_app().await;
+    expect_json(
+        app.post(
+            "/api/v1/categories",
+            &app.token,
+            &json!({"name": "Storage"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.post(
+            "/api/v1/cmdb/cis",
+            &app.token,
+            &json!({"class": "service", "name": "db1.example"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let am = integration(
+        &app,
+        json!({"name": "Prometheus", "kind": "alertmanager",
+               "settings": {"category_label": "area", "flap_opens": 3}}),
+    )
+    .await;
+    let url = app.url(&format!(
+        "/hooks/alertmanager/{}",
+        am["id"].as_str().expect("id")
+    ));
+    let secret = am["token"].as_str().expect("token");
+    let mut firing = notification("DiskFull", json!([alert("aa1", "db1.example", "firing")]));
+    firing["commonLabels"]["instance"] = json!("db1.example");
+    firing["commonLabels"]["area"] = json!("Storage");
+    let mut resolved = firing.clone();
+    resolved["alerts"] = json!([alert("aa1", "db1.example", "resolved")]);
+
+    let answer = expect_json(hook(&app, &url, secret, &firing).await, StatusCode::OK).await;
+    let number = answer["incident"].as_str().expect("incident").to_string();
+    assert_eq!(app.ticket(&number).await["category"], "Storage");
+    let cis: Vec<Value> = app
+        .get_json(&format!("/api/v1/tickets/{number}/cis"), &app.token)
+        .await;
+    assert_eq!(cis.len(), 1, "{cis:?}");
+    assert_eq!(cis[0]["name"], "db1.example");
+
+    // Resolved and fired again twice more: the third opening flaps, so
+    // the next resolution leaves the incident open.
+    for round in 0..2 {
+        let answer = expect_json(hook(&app, &url, secret, &resolved).await, StatusCode::OK).await;
+        assert_eq!(answer["action"], "resolved", "round {round}");
+        app.pass(chrono::Duration::minutes(2)).await;
+        let answer = expect_json(hook(&app, &url, secret, &firing).await, StatusCode::OK).await;
+        assert_eq!(answer["action"], "reopened", "round {round}");
+    }
+    let answer = expect_json(hook(&app, &url, secret, &resolved).await, StatusCode::OK).await;
+    assert_eq!(answer["action"], "joined");
+    assert_eq!(app.ticket(&number).await["state"], "in_progress");
+    assert_eq!(
+        app.activity_where(&number, "alerts_flapping").await.len(),
+        1
+    );
+    assert_eq!(
+        incidents(&app).await.len(),
+        1,
+        "a flapping group is one incident"
+    );
+
+    // An integration that resolves after 30 quiet minutes.
+    let quiet = integration(
+        &app,
+        json!({"name": "Heartbeats", "kind": "alertmanager",
+               "settings": {"resolve_after_quiet_minutes": 30}}),
+    )
+    .await;
+    let url = app.url(&format!(
+        "/hooks/alertmanager/{}",
+        quiet["id"].as_str().expect("id")
+    ));
+    let secret = quiet["token"].as_str().expect("token");
+    let beat = notification("NoHeartbeat", json!([alert("hb1", "web1", "firing")]));
+    let answer = expect_json(hook(&app, &url, secret, &beat).await, StatusCode::OK).await;
+    let number = answer["incident"].as_str().expect("incident").to_string();
+    app.pass(chrono::Duration::minutes(20)).await;
+    // An event resets the clock.
+    hook(&app, &url, secret, &beat).await;
+    app.pass(chrono::Duration::minutes(20)).await;
+    assert_eq!(app.ticket(&number).await["state"], "new");
+    app.pass(chrono::Duration::minutes(11)).await;
+    assert_eq!(app.ticket(&number).await["state"], "resolved");
+    assert!(app.comments(&number).await.iter().any(|c| c["body"]
+        .as_str()
+        .is_some_and(|b| b.contains("No alert of this incident for 30 minutes"))));
+}
