@@ -478,10 +478,13 @@ impl Desk {
         number: &str,
     ) -> Result<DateTime<Utc>, DeskError> {
         actor.require_agent()?;
+        let seen = self
+            .visible_ticket(Exec::Tx(&mut work.tx), actor, number)
+            .await?;
+        // The group before the ticket, in the order a delivery locks them.
+        let group = store::alerts::lock_group_of_ticket(&mut work.tx, seen.id).await?;
         let row = super::tickets::lock_visible(&mut work.tx, actor, number).await?;
-        let Some(mut group) =
-            store::alerts::group_of_ticket(Exec::Tx(&mut work.tx), row.id).await?
-        else {
+        let Some(mut group) = group else {
             return Err(DeskError::Conflict(format!(
                 "{} was not opened by an alert, so there is nothing to silence",
                 row.number
@@ -533,7 +536,7 @@ impl Desk {
         let Some(ticket_id) = timer.ticket_id else {
             return Ok(());
         };
-        let Some(group) = store::alerts::group_of_ticket(Exec::Tx(&mut work.tx), ticket_id).await?
+        let Some(group) = store::alerts::lock_group_of_ticket(&mut work.tx, ticket_id).await?
         else {
             return Ok(());
         };

@@ -223,6 +223,30 @@ pub async fn update_group(tx: &mut Tx, g: &AlertGroupRow) -> Result<(), sqlx::Er
         .map(drop))
 }
 
+/// The group whose incident `ticket_id` is now, locked until commit. Lock
+/// it before the ticket, as a delivery does, or the two can deadlock.
+pub async fn lock_group_of_ticket(
+    tx: &mut Tx,
+    ticket_id: Uuid,
+) -> Result<Option<AlertGroupRow>, sqlx::Error> {
+    const PG: &str = const_format::concatcp!(GROUP, " WHERE ticket_id = $1 FOR UPDATE");
+    const LITE: &str = const_format::concatcp!(GROUP, " WHERE ticket_id = $1");
+    match tx {
+        Tx::Postgres(t) => {
+            sqlx::query_as(PG)
+                .bind(ticket_id)
+                .fetch_optional(&mut **t)
+                .await
+        }
+        Tx::Sqlite(t) => {
+            sqlx::query_as(LITE)
+                .bind(ticket_id)
+                .fetch_optional(&mut **t)
+                .await
+        }
+    }
+}
+
 /// The group whose incident `ticket_id` is now.
 pub async fn group_of_ticket(
     exec: Exec<'_>,
