@@ -34,6 +34,8 @@ CREATE TABLE alert_groups (
     -- Silenced from chat: until then a firing neither reopens nor opens
     -- an incident (it is recorded on the current one).
     silenced_until TEXT,
+    -- Someone (or the sender) acknowledged the incident since it last opened.
+    acknowledged_at TEXT,
     UNIQUE (integration_id, group_key)
 );
 CREATE INDEX alert_groups_ticket ON alert_groups(ticket_id);

@@ -214,7 +214,9 @@ pub async fn alert_brief(
         labels,
         runbook,
         source,
-        acknowledged_at: escalation.and_then(|e| e.acknowledged_at),
+        acknowledged_at: group
+            .acknowledged_at
+            .or(escalation.and_then(|e| e.acknowledged_at)),
         silenced_until: group.silenced_until,
     }))
 }
@@ -275,6 +277,7 @@ impl Desk {
                 last_event_at: now,
                 resolved_at: None,
                 silenced_until: None,
+                acknowledged_at: None,
             },
         )
         .await?;
@@ -411,7 +414,11 @@ impl Desk {
         group.last_event_at = now;
         match action {
             AlertAction::Resolved => group.resolved_at = row.resolved_at.or(Some(now)),
-            AlertAction::Opened | AlertAction::Reopened => group.resolved_at = None,
+            AlertAction::Opened | AlertAction::Reopened => {
+                // Firing anew: it wants acknowledging again.
+                group.resolved_at = None;
+                group.acknowledged_at = None;
+            }
             AlertAction::Joined | AlertAction::Ignored => {}
         }
         store::alerts::update_group(&mut work.tx, &group).await?;
@@ -445,7 +452,7 @@ impl Desk {
         group_key: &str,
     ) -> Result<AlertOutcome, DeskError> {
         let actor = integration.actor();
-        let Some(group) =
+        let Some(mut group) =
             store::alerts::find_group(&mut work.tx, integration.row.id, group_key).await?
         else {
             return Ok(ignored());
@@ -453,7 +460,8 @@ impl Desk {
         let Some(row) = self.group_ticket(work, &group).await?.filter(is_open) else {
             return Ok(ignored());
         };
-        self.acknowledge(work, &actor, &row.number).await?;
+        self.acknowledge_group(work, &actor, &mut group, &row)
+            .await?;
         let alerts = store::alerts::list_alerts(Exec::Tx(&mut work.tx), row.id).await?;
         let firing = alerts
             .iter()
@@ -492,8 +500,8 @@ impl Desk {
         };
         let until = self.clock.now() + SILENCE;
         group.silenced_until = Some(until);
-        store::alerts::update_group(&mut work.tx, &group).await?;
-        self.acknowledge(work, actor, &row.number).await?;
+        self.acknowledge_group(work, actor, &mut group, &row)
+            .await?;
         work.record(
             actor,
             row.id,
@@ -507,6 +515,55 @@ impl Desk {
             json!({ "until": until }),
         );
         Ok(until)
+    }
+
+    /// "Acknowledge" on an alert incident (agents): its escalation stops
+    /// and its card says since when, until its group fires anew. Answers
+    /// since when.
+    pub async fn acknowledge_alert_incident(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+    ) -> Result<DateTime<Utc>, DeskError> {
+        actor.require_agent()?;
+        let seen = self
+            .visible_ticket(Exec::Tx(&mut work.tx), actor, number)
+            .await?;
+        // The group before the ticket, in the order a delivery locks them.
+        let group = store::alerts::lock_group_of_ticket(&mut work.tx, seen.id).await?;
+        let row = super::tickets::lock_visible(&mut work.tx, actor, number).await?;
+        let Some(mut group) = group else {
+            return Err(DeskError::Conflict(format!(
+                "{} was not opened by an alert; acknowledge its escalation instead",
+                row.number
+            )));
+        };
+        self.acknowledge_group(work, actor, &mut group, &row).await
+    }
+
+    /// Records the group's acknowledgement (once per opening) and stops
+    /// the incident's escalation; saves the group.
+    async fn acknowledge_group(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        group: &mut AlertGroupRow,
+        row: &TicketRow,
+    ) -> Result<DateTime<Utc>, DeskError> {
+        let at = match group.acknowledged_at {
+            Some(at) => at,
+            None => {
+                let now = self.clock.now();
+                group.acknowledged_at = Some(now);
+                work.record(actor, row.id, "alerts_acknowledged", None);
+                work.audit(actor, "ticket.alerts_acknowledged", &row.number, json!({}));
+                now
+            }
+        };
+        store::alerts::update_group(&mut work.tx, group).await?;
+        self.acknowledge(work, actor, &row.number).await?;
+        Ok(at)
     }
 
     /// The alerts of an incident (agents).

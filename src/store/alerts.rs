@@ -124,10 +124,11 @@ pub struct AlertGroupRow {
     pub last_event_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub silenced_until: Option<DateTime<Utc>>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
 const GROUP: &str = "SELECT id, org_id, integration_id, group_key, ticket_id, firing, opened_at, \
-                     flap_since, flap_opens, last_event_at, resolved_at, silenced_until FROM alert_groups";
+                     flap_since, flap_opens, last_event_at, resolved_at, silenced_until, acknowledged_at FROM alert_groups";
 
 /// The group of `key`, created if new, and locked until commit: deliveries
 /// of one group (an HA pair of Alertmanagers sends each twice, two
@@ -207,7 +208,7 @@ pub async fn find_group(
 pub async fn update_group(tx: &mut Tx, g: &AlertGroupRow) -> Result<(), sqlx::Error> {
     let sql = "UPDATE alert_groups SET ticket_id = $2, firing = $3, opened_at = $4, \
                flap_since = $5, flap_opens = $6, last_event_at = $7, resolved_at = $8, \
-               silenced_until = $9 WHERE id = $1";
+               silenced_until = $9, acknowledged_at = $10 WHERE id = $1";
     on!(tx, c => sqlx::query(sql)
         .bind(g.id)
         .bind(g.ticket_id)
@@ -218,6 +219,7 @@ pub async fn update_group(tx: &mut Tx, g: &AlertGroupRow) -> Result<(), sqlx::Er
         .bind(g.last_event_at)
         .bind(g.resolved_at)
         .bind(g.silenced_until)
+        .bind(g.acknowledged_at)
         .execute(c)
         .await
         .map(drop))

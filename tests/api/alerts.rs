@@ -18,6 +18,7 @@ use crate::{
     },
     support::{
         alertmanager::Alertmanager,
+        discord::{self, spawn_discord_app, GUILD},
         slack::{self, spawn_slack_app, TEAM},
     },
 };
@@ -974,4 +975,77 @@ async fn labels_map_to_category_and_ci_flapping_stays_open_and_quiet_groups_reso
     assert!(app.comments(&number).await.iter().any(|c| c["body"]
         .as_str()
         .is_some_and(|b| b.contains("No alert of this incident for 30 minutes"))));
+}
+
+#[tokio::test]
+async fn the_discord_card_shows_the_alert_and_its_buttons_acknowledge_and_silence() {
+    const TRIAGE: &str = "1300000000000000888";
+    const AGENT: &str = "3000000000000000070";
+    let (app, fake) = spawn_discord_app().await;
+    let (agent, _) = app
+        .person_with_token("Al Agent", "al@example.com", &["agent"])
+        .await;
+    let agent_id = agent["id"].as_str().expect("id").to_string();
+    app.link_identity(&agent_id, "discord", GUILD, AGENT).await;
+    app.team_with_channel("SRE", &[json!(agent_id)], TRIAGE)
+        .await;
+    let am = integration(
+        &app,
+        json!({"name": "Prometheus", "kind": "alertmanager", "team": "SRE"}),
+    )
+    .await;
+    let url = app.url(&format!(
+        "/hooks/alertmanager/{}",
+        am["id"].as_str().expect("id")
+    ));
+    let firing = notification("DiskFull", json!([alert("aa1", "db1", "firing")]));
+    let answer = expect_json(
+        hook(&app, &url, am["token"].as_str().expect("token"), &firing).await,
+        StatusCode::OK,
+    )
+    .await;
+    let number = answer["incident"].as_str().expect("incident").to_string();
+    app.dispatcher.drain().await.expect("deliver");
+    let (card_id, card) = fake.posted_in(TRIAGE).into_iter().next().expect("card");
+    let shown = card.to_string();
+    for expected in [
+        "1 firing · 0 resolved",
+        "[Runbook](https://runbooks.example/disk)",
+        format!("alert_ack:{number}").as_str(),
+        format!("silence:{number}").as_str(),
+    ] {
+        assert!(shown.contains(expected), "{expected} on the card: {shown}");
+    }
+
+    let click = |id: &str, custom_id: String| {
+        discord::click(
+            id,
+            AGENT,
+            true,
+            &custom_id,
+            discord::message(&card_id, TRIAGE, ""),
+        )
+    };
+    let acked = app
+        .discord_answer(&click("2000000000000000070", format!("alert_ack:{number}")))
+        .await;
+    assert_eq!(acked["type"], 7, "the card is edited: {acked}");
+    let embeds = acked["data"]["embeds"].to_string();
+    assert!(embeds.contains("acknowledged"), "{embeds}");
+    assert!(!acked["data"]["components"]
+        .to_string()
+        .contains("alert_ack"));
+    // Without an escalation policy too: the acknowledgement is the incident's.
+    let acked = app.activity_where(&number, "alerts_acknowledged").await;
+    assert_eq!(acked.len(), 1);
+    assert_eq!(acked[0]["channel"], "discord");
+    let silenced = app
+        .discord_answer(&click("2000000000000000071", format!("silence:{number}")))
+        .await;
+    assert!(silenced["data"]["embeds"]
+        .to_string()
+        .contains("silenced until"));
+    let activity = app.activity_where(&number, "alerts_silenced").await;
+    assert_eq!(activity.len(), 1);
+    assert_eq!(activity[0]["channel"], "discord");
 }

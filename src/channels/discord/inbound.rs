@@ -907,14 +907,11 @@ async fn act(
             ))
         }
         Action::AlertAck(number) => {
-            let status = desk.acknowledge(work, actor, &number).await?;
+            let at = desk
+                .acknowledge_alert_incident(work, actor, &number)
+                .await?;
             let ticket = desk.get_ticket(actor, &number).await?;
-            update(
-                card(desk, &ticket, |b| {
-                    b.acknowledged_at = status.acknowledged_at
-                })
-                .await?,
-            )
+            update(card(desk, &ticket, |b| b.acknowledged_at = Some(at)).await?)
         }
         Action::Silence(number) => {
             let until = desk.silence_alert_incident(work, actor, &number).await?;
