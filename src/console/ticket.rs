@@ -1,7 +1,8 @@
 //! The ticket page: the ticket, its SLA clocks, the conversation with each
 //! message's channel, attachments, watchers, approvals and (for agents) the
-//! activity timeline; and its forms — reply or internal note, a move to one
-//! of the allowed states, assignment, watching, rating, uploads. Each form
+//! activity timeline, an alert incident's alerts; and its forms — reply or
+//! internal note, a move to one of the allowed states, assignment,
+//! watching, rating, uploads, acknowledging and silencing alerts. Each form
 //! is one desk use case, the same one the API and chat run; a refusal is
 //! shown on the page with the desk's own words.
 
@@ -25,6 +26,7 @@ use super::{
     Console, PageError,
 };
 use crate::desk::{
+    alerts::{alert_brief, AlertBrief, AlertView},
     approvals::ApprovalView,
     sla::ClockView,
     tickets::Assignment,
@@ -46,6 +48,14 @@ pub fn router() -> Router<Console> {
             post(link_known_error),
         )
         .route("/console/tickets/{number}/attachments/{id}", get(download))
+        .route(
+            "/console/tickets/{number}/alerts/acknowledge",
+            post(acknowledge_alerts),
+        )
+        .route(
+            "/console/tickets/{number}/alerts/silence",
+            post(silence_alerts),
+        )
 }
 
 #[derive(Template)]
@@ -63,6 +73,10 @@ struct TicketPage {
     agents: Vec<PersonRef>,
     /// Problem, change and CMDB parts (agents only).
     process: Option<Process>,
+    /// An incident opened by alerts: what its card shows, and each alert
+    /// (agents only).
+    alert: Option<AlertBrief>,
+    alerts: Vec<AlertView>,
     /// The next states the reader may choose (the kind's and their role's).
     moves: Vec<String>,
     /// The person is the ticket's requester (may rate it once resolved).
@@ -143,6 +157,13 @@ async fn load(console: &Console, signed: &SignedIn, number: &str) -> Result<Tick
         (Vec::new(), Vec::new(), Vec::new())
     };
     let process = ticket_process::load(desk, actor, &ticket).await?;
+    let (alert, alerts) = match actor.is_agent() {
+        true => match alert_brief(&desk.db, &ticket).await? {
+            Some(brief) => (Some(brief), desk.ticket_alerts(actor, &number).await?),
+            None => (None, Vec::new()),
+        },
+        false => (None, Vec::new()),
+    };
     let me = actor.person_id;
     Ok(TicketPage {
         chrome: Chrome::new(
@@ -167,6 +188,8 @@ async fn load(console: &Console, signed: &SignedIn, number: &str) -> Result<Tick
         teams,
         agents,
         process,
+        alert,
+        alerts,
         error: None,
         allowed: Vec::new(),
     })
@@ -315,6 +338,34 @@ async fn rate(
     let (actor, n) = (signed.actor.clone(), number.clone());
     let outcome = on_ticket!(console, |desk, work| desk
         .rate_ticket(work, &actor, &n, score));
+    after(&console, &signed, &number, outcome).await
+}
+
+/// Acknowledge on an alert incident: what the chat card's button does.
+async fn acknowledge_alerts(
+    State(console): State<Console>,
+    Signed(signed): Signed,
+    Path(number): Path<String>,
+    form: Form,
+) -> Result<Response, PageError> {
+    check_csrf(&signed, &form)?;
+    let (actor, n) = (signed.actor.clone(), number.clone());
+    let outcome = on_ticket!(console, |desk, work| desk
+        .acknowledge_alert_incident(work, &actor, &n));
+    after(&console, &signed, &number, outcome).await
+}
+
+/// Silence 1 h on an alert incident: what the chat card's button does.
+async fn silence_alerts(
+    State(console): State<Console>,
+    Signed(signed): Signed,
+    Path(number): Path<String>,
+    form: Form,
+) -> Result<Response, PageError> {
+    check_csrf(&signed, &form)?;
+    let (actor, n) = (signed.actor.clone(), number.clone());
+    let outcome = on_ticket!(console, |desk, work| desk
+        .silence_alert_incident(work, &actor, &n));
     after(&console, &signed, &number, outcome).await
 }
 

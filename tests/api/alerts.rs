@@ -18,6 +18,7 @@ use crate::{
     },
     support::{
         alertmanager::Alertmanager,
+        console,
         discord::{self, spawn_discord_app, GUILD},
         slack::{self, spawn_slack_app, TEAM},
     },
@@ -1048,4 +1049,59 @@ async fn the_discord_card_shows_the_alert_and_its_buttons_acknowledge_and_silenc
     let activity = app.activity_where(&number, "alerts_silenced").await;
     assert_eq!(activity.len(), 1);
     assert_eq!(activity[0]["channel"], "discord");
+}
+
+#[tokio::test]
+async fn the_console_shows_an_alert_incidents_alerts_and_acknowledges_like_chat() {
+    let app = spawn_app().await;
+    let am = integration(&app, json!({"name": "Prometheus", "kind": "alertmanager"})).await;
+    let url = app.url(&format!(
+        "/hooks/alertmanager/{}",
+        am["id"].as_str().expect("id")
+    ));
+    let firing = notification(
+        "DiskFull",
+        json!([
+            alert("aa1", "db1", "firing"),
+            alert("bb2", "db2", "resolved")
+        ]),
+    );
+    let answer = expect_json(
+        hook(&app, &url, am["token"].as_str().expect("token"), &firing).await,
+        StatusCode::OK,
+    )
+    .await;
+    let number = answer["incident"].as_str().expect("incident").to_string();
+    let agent = console::agent(&app).await;
+    let path = format!("/console/tickets/{number}");
+    let page = agent.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for shown in [
+        "<h2 id=\"alerts-heading\">Alerts</h2>",
+        "<strong>1</strong> firing · 1 resolved",
+        "db1 disk at 95%",
+        "href=\"https://runbooks.example/disk\"",
+        "/alerts/acknowledge",
+    ] {
+        assert!(page.html.contains(shown), "{shown} on the page");
+    }
+    let done = agent
+        .submit(&path, &format!("{path}/alerts/acknowledge"), &[])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let acked = app.activity_where(&number, "alerts_acknowledged").await;
+    assert_eq!(acked.len(), 1);
+    assert_eq!(acked[0]["channel"], "web");
+    let page = agent.get(&path).await;
+    assert!(page.html.contains("acknowledged <time"));
+    assert!(!page.html.contains("/alerts/acknowledge"));
+    // A ticket not opened by an alert shows no alerts panel.
+    let other = app.create_ticket("incident", "Printer on fire").await;
+    let page = agent
+        .get(&format!(
+            "/console/tickets/{}",
+            other["number"].as_str().expect("number")
+        ))
+        .await;
+    assert!(!page.html.contains("alerts-heading"));
 }
