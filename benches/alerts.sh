@@ -69,7 +69,9 @@ run() {
     SWITCHBOARD_TOKEN="$TOKEN" "$BIN" bench --url "$BASE" --scenario alertmanager \
         --seconds "$SECONDS_PER_RUN" "$@"
 }
+run "1,000 alerts per notification, a new group each (1 client)" --alerts 1000 --groups 0 --concurrency 1
 run "1,000 alerts per notification, a new group each (4 clients)" --alerts 1000 --groups 0 --concurrency 4
+run "1,000 alerts per notification, 20 groups updated (1 client)" --alerts 1000 --groups 20 --concurrency 1
 run "10 alerts, 100 groups updated (32 clients)" --alerts 10 --groups 100 --concurrency 32
 run "10 alerts, a new group each (32 clients)" --alerts 10 --groups 0 --concurrency 32
 INCIDENTS=$(psql "$PG_URL/$DB_NAME" -qAt -c "SELECT count(*) FROM tickets WHERE kind = 'incident'")
