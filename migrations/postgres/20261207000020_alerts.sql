@@ -58,3 +58,6 @@ CREATE TABLE alerts (
     updated_at    TIMESTAMPTZ NOT NULL,
     UNIQUE (ticket_id, fingerprint)
 );
+CREATE INDEX alert_groups_org ON alert_groups(org_id);
+CREATE INDEX alerts_org ON alerts(org_id);
+CREATE INDEX alerts_group ON alerts(group_id);

@@ -600,6 +600,8 @@ impl OrgB {
                     ("id", "teams") => &self.team_id,
                     ("id", "categories") => &self.category_id,
                     ("id", "webhooks") => &self.webhook_id,
+                    // Any id of B's: A has no integration by it.
+                    ("id", "integrations") => &self.webhook_id,
                     ("id", "outbox") => &self.dead_outbox_ids[0],
                     ("id", "tokens") => &self.token_id,
                     ("id", "cis") => &self.ci_id,
@@ -763,6 +765,11 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
                 Expect::Rejected,
             ),
         ],
+        ("POST", "/api/v1/integrations") => vec![(
+            Body::Json(json!({ "name": "A probe", "kind": "alertmanager" })),
+            Expect::Created,
+        )],
+        ("PATCH", "/api/v1/integrations/{id}") => hidden(json!({ "name": "A was here" })),
         ("POST", "/api/v1/webhooks") => vec![(
             Body::Json(json!({ "url": "http://127.0.0.1:9/a-hook" })),
             Expect::Created,
