@@ -485,19 +485,9 @@ impl Desk {
         actor: &Actor,
         number: &str,
     ) -> Result<DateTime<Utc>, DeskError> {
-        actor.require_agent()?;
-        let seen = self
-            .visible_ticket(Exec::Tx(&mut work.tx), actor, number)
+        let (mut group, row) = self
+            .lock_alert_incident(work, actor, number, "so there is nothing to silence")
             .await?;
-        // The group before the ticket, in the order a delivery locks them.
-        let group = store::alerts::lock_group_of_ticket(&mut work.tx, seen.id).await?;
-        let row = super::tickets::lock_visible(&mut work.tx, actor, number).await?;
-        let Some(mut group) = group else {
-            return Err(DeskError::Conflict(format!(
-                "{} was not opened by an alert, so there is nothing to silence",
-                row.number
-            )));
-        };
         let until = self.clock.now() + SILENCE;
         group.silenced_until = Some(until);
         self.acknowledge_group(work, actor, &mut group, &row)
@@ -526,20 +516,35 @@ impl Desk {
         actor: &Actor,
         number: &str,
     ) -> Result<DateTime<Utc>, DeskError> {
+        let (mut group, row) = self
+            .lock_alert_incident(work, actor, number, "acknowledge its escalation instead")
+            .await?;
+        self.acknowledge_group(work, actor, &mut group, &row).await
+    }
+
+    /// An agent's alert incident and its group, both locked, the group
+    /// first (the order a delivery locks them, so the two cannot deadlock);
+    /// a ticket no alert opened is refused, `otherwise` saying what to do.
+    async fn lock_alert_incident(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+        otherwise: &str,
+    ) -> Result<(AlertGroupRow, TicketRow), DeskError> {
         actor.require_agent()?;
         let seen = self
             .visible_ticket(Exec::Tx(&mut work.tx), actor, number)
             .await?;
-        // The group before the ticket, in the order a delivery locks them.
         let group = store::alerts::lock_group_of_ticket(&mut work.tx, seen.id).await?;
         let row = super::tickets::lock_visible(&mut work.tx, actor, number).await?;
-        let Some(mut group) = group else {
-            return Err(DeskError::Conflict(format!(
-                "{} was not opened by an alert; acknowledge its escalation instead",
+        match group {
+            Some(group) => Ok((group, row)),
+            None => Err(DeskError::Conflict(format!(
+                "{} was not opened by an alert; {otherwise}",
                 row.number
-            )));
-        };
-        self.acknowledge_group(work, actor, &mut group, &row).await
+            ))),
+        }
     }
 
     /// Records the group's acknowledgement (once per opening) and stops
