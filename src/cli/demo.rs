@@ -314,6 +314,7 @@ pub async fn seed(desk: &Desk) -> anyhow::Result<String> {
             }
             let requester = requesters[i % requesters.len()];
             let input = OpenTicket {
+                tags: Vec::new(),
                 kind: kind.to_string(),
                 title: format!("{title}{suffix}"),
                 description: format!("Reported by {} via the demo seed.", requester.name),

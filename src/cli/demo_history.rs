@@ -156,6 +156,7 @@ async fn seed_ticket(
     let impact = levels[dice.below(3) as usize];
     let urgency = levels[dice.below(3) as usize];
     let input = OpenTicket {
+        tags: Vec::new(),
         kind: if dice.chance(75) {
             "incident"
         } else {

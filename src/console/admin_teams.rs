@@ -1,5 +1,6 @@
-//! Admin: teams and their members, ticket categories and the team each
-//! routes to. The same desk use cases as `POST /api/v1/teams`,
+//! Admin: teams and their members, how each assigns its tickets, ticket
+//! categories and the team each routes to. The same desk use cases as
+//! `POST /api/v1/teams`, `PATCH /api/v1/teams/{team}` (assignment),
 //! `POST`/`DELETE /api/v1/teams/{team}/members` and
 //! `POST /api/v1/categories` (the API has no change of a category after
 //! creation, so neither has this page).
@@ -23,12 +24,13 @@ use super::{
     session::{check_csrf, see_other, Form, Signed, SignedIn},
     Console, PageError,
 };
-use crate::desk::DeskError;
+use crate::desk::{teams::TeamChanges, DeskError};
 
 pub fn router() -> Router<Console> {
     Router::new()
         .route("/console/admin/teams", get(page).post(create_team))
         .route("/console/admin/teams/{id}/members", post(add_member))
+        .route("/console/admin/teams/{id}/assignment", post(set_assignment))
         .route(
             "/console/admin/teams/{id}/members/{person}/remove",
             post(remove_member),
@@ -49,8 +51,20 @@ pub struct TeamRow {
     pub members: Vec<Named>,
     /// People who could join (not members yet, not disabled).
     pub candidates: Vec<Named>,
+    /// The strategy's wire name (`none`, `round_robin`, …).
+    pub assignment: String,
+    /// The cap on open tickets per agent, blank for none.
+    pub cap: String,
     pub errors: Vec<String>,
 }
+
+/// The strategies as the form offers them: wire name, label.
+pub const STRATEGIES: [(&str, &str); 4] = [
+    ("none", "None: tickets wait in the queue"),
+    ("round_robin", "Round-robin"),
+    ("least_loaded", "Least loaded (weighted by priority)"),
+    ("skills", "By skills, then least loaded"),
+];
 
 pub struct CategoryRow {
     pub name: String,
@@ -82,6 +96,7 @@ struct TeamsPage {
     people: Vec<Named>,
     new_team: TeamForm,
     new_category: CategoryForm,
+    strategies: [(&'static str, &'static str); 4],
 }
 
 async fn load(console: &Console, signed: &SignedIn) -> Result<TeamsPage, DeskError> {
@@ -135,6 +150,11 @@ async fn load(console: &Console, signed: &SignedIn) -> Result<TeamsPage, DeskErr
                 .collect(),
             name: t.name,
             description: t.description,
+            assignment: t.assignment,
+            cap: t
+                .max_open_per_agent
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             errors: Vec::new(),
         })
         .collect();
@@ -146,6 +166,7 @@ async fn load(console: &Console, signed: &SignedIn) -> Result<TeamsPage, DeskErr
         people: active,
         new_team: TeamForm::default(),
         new_category: CategoryForm::default(),
+        strategies: STRATEGIES,
     })
 }
 
@@ -262,6 +283,44 @@ async fn add_member(
     let outcome = match picked(&form, "person") {
         Ok(Some(person)) => set_member(&console, &signed, id, person, true).await,
         Ok(None) => Err(DeskError::invalid("person", "pick a person from the list")),
+        Err(e) => Err(e),
+    };
+    after_member(&console, &signed, id, outcome).await
+}
+
+/// The team's strategy and cap, as `PATCH /api/v1/teams/{team}` sets them.
+async fn set_assignment(
+    State(console): State<Console>,
+    Signed(signed): Signed,
+    Path(id): Path<Uuid>,
+    form: Form,
+) -> Result<Response, PageError> {
+    check_csrf(&signed, &form)?;
+    let cap = match form.text("max_open_per_agent") {
+        None => Ok(None),
+        Some(text) => text.parse::<i32>().map(Some).map_err(|_| {
+            DeskError::invalid("max_open_per_agent", "a whole number, or blank for no cap")
+        }),
+    };
+    let outcome = match cap {
+        Ok(cap) => {
+            let changes = TeamChanges {
+                assignment: Some(form.text("assignment").unwrap_or_default()),
+                max_open_per_agent: Some(cap),
+                ..TeamChanges::default()
+            };
+            let (desk, actor) = (console.desk.clone(), signed.actor.clone());
+            console
+                .desk
+                .execute(move |work| {
+                    Box::pin(async move {
+                        desk.update_team(work, &actor, &id.to_string(), changes)
+                            .await
+                            .map(|_| ())
+                    })
+                })
+                .await
+        }
         Err(e) => Err(e),
     };
     after_member(&console, &signed, id, outcome).await

@@ -148,6 +148,7 @@ async fn raise(
     page.description = form.get("description").unwrap_or_default().to_string();
     page.urgency = form.get("urgency").unwrap_or("medium").to_string();
     let input = OpenTicket {
+        tags: Vec::new(),
         kind: page.kind.clone(),
         title: page.title.clone(),
         description: page.description.clone(),

@@ -688,6 +688,7 @@ impl Desk {
             t => t,
         };
         let input = OpenTicket {
+            tags: Vec::new(),
             kind: "incident".into(),
             title,
             description: clean_text(&batch.description, 50_000),

@@ -432,6 +432,7 @@ impl Desk {
                 work,
                 actor,
                 OpenTicket {
+                    tags: Vec::new(),
                     kind: Kind::ServiceRequest.as_str().into(),
                     title: input.title.unwrap_or_else(|| item.name.clone()),
                     description,

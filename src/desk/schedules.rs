@@ -318,6 +318,7 @@ impl Desk {
                 let t: TicketTemplate =
                     serde_json::from_value(row.template.0.clone()).map_err(anyhow::Error::from)?;
                 let input = OpenTicket {
+                    tags: Vec::new(),
                     kind: t.kind,
                     title: t.title,
                     description: t.description,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{new_id, views::TeamView, Actor, Desk, DeskError, Work};
 use crate::{
-    domain::text::Name,
+    domain::{assignment::Strategy, text::Name},
     store::{self, teams::TeamRow, Tx},
 };
 
@@ -51,6 +51,8 @@ impl Desk {
             default_channel: None,
             escalation_contact: None,
             created_at: store::now(),
+            assignment: Strategy::None.as_str().into(),
+            max_open_per_agent: None,
         };
         store::teams::insert_team(&mut work.tx, &team).await?;
         for id in lead.iter().chain(members) {
@@ -154,11 +156,34 @@ impl Desk {
                 .map(|c| c.trim().to_string())
                 .filter(|c| !c.is_empty());
         }
+        let before = (row.assignment.clone(), row.max_open_per_agent);
+        if let Some(strategy) = &changes.assignment {
+            let strategy = Strategy::parse(strategy)
+                .map_err(|e| DeskError::invalid("assignment", e.to_string()))?;
+            row.assignment = strategy.as_str().into();
+        }
+        if let Some(cap) = changes.max_open_per_agent {
+            if cap.is_some_and(|n| !(1..=10_000).contains(&n)) {
+                return Err(DeskError::invalid(
+                    "max_open_per_agent",
+                    "must be between 1 and 10000, or null for no cap",
+                ));
+            }
+            row.max_open_per_agent = cap;
+        }
         store::teams::update_team(&mut work.tx, &row).await?;
+        if before != (row.assignment.clone(), row.max_open_per_agent) {
+            let settings = store::assignment::TeamAssignment {
+                assignment: row.assignment.clone(),
+                max_open_per_agent: row.max_open_per_agent,
+            };
+            store::assignment::set_team_assignment(&mut work.tx, actor.org_id, row.id, &settings)
+                .await?;
+        }
         if let Some(lead) = row.lead_id {
             store::teams::add_member(&mut work.tx, row.id, lead).await?;
         }
-        work.audit(actor, "team.updated", &row.name, json!({ "id": row.id, "lead": row.lead_id, "escalation_contact": row.escalation_contact, "default_channel": row.default_channel }));
+        work.audit(actor, "team.updated", &row.name, json!({ "id": row.id, "lead": row.lead_id, "escalation_contact": row.escalation_contact, "default_channel": row.default_channel, "assignment": row.assignment, "max_open_per_agent": row.max_open_per_agent }));
         let members = store::teams::list_members(&mut work.tx, row.id).await?;
         Ok(TeamView::from_row(&row, members))
     }
@@ -172,6 +197,10 @@ pub struct TeamChanges {
     pub lead: Option<Option<Uuid>>,
     pub default_channel: Option<Option<String>>,
     pub escalation_contact: Option<Option<Uuid>>,
+    /// `none`, `round_robin`, `least_loaded` or `skills`.
+    pub assignment: Option<String>,
+    /// `Some(None)` removes the cap.
+    pub max_open_per_agent: Option<Option<i32>>,
 }
 
 async fn team_by_ref(tx: &mut Tx, org_id: Uuid, id_or_name: &str) -> Result<TeamRow, DeskError> {

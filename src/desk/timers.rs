@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{
     alerts::ALERT_QUIET,
     approvals::{APPROVAL_EXPIRY, APPROVAL_REMINDER},
+    availability::ABSENCE_START,
     escalation::ESCALATION_STEP,
     schedules::SCHEDULE_RUN,
     sla::SLA_ALARM,
@@ -95,6 +96,7 @@ impl Desk {
             ESCALATION_STEP => self.escalation_timer(work, timer).await,
             SCHEDULE_RUN => self.schedule_timer(work, timer).await,
             ALERT_QUIET => self.alert_quiet_timer(work, timer).await,
+            ABSENCE_START => self.absence_timer(work, timer).await,
             other => {
                 // A timer from a newer version, or a typo in a migration: keep
                 // a trace, never loop on it.

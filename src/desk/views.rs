@@ -69,6 +69,9 @@ pub struct TicketView {
     /// The requester's rating (1–5) after the resolution, once given.
     #[serde(default)]
     pub satisfaction: Option<i32>,
+    /// Labels agents and rules put on the ticket.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// States this ticket may move to next.
     pub allowed_transitions: Vec<String>,
 }
@@ -121,6 +124,7 @@ impl From<&TicketRow> for TicketView {
             parent: t.extra.parent_number.clone(),
             escalation_level: t.extra.escalation_level,
             satisfaction: t.satisfaction,
+            tags: t.extra.tags.0.clone(),
             allowed_transitions: allowed,
         }
     }
@@ -254,6 +258,11 @@ pub struct TeamView {
     /// Who escalations go to when no policy says otherwise.
     pub escalation_contact: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// How tickets reaching the team are assigned: `none`, `round_robin`,
+    /// `least_loaded` or `skills`.
+    pub assignment: String,
+    /// Agents holding this many open tickets get no new ones by assignment.
+    pub max_open_per_agent: Option<i32>,
 }
 
 impl TeamView {
@@ -267,6 +276,8 @@ impl TeamView {
             default_channel: t.default_channel.clone(),
             escalation_contact: t.escalation_contact,
             created_at: t.created_at,
+            assignment: t.assignment.clone(),
+            max_open_per_agent: t.max_open_per_agent,
         }
     }
 }

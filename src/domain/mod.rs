@@ -58,7 +58,9 @@ macro_rules! string_enum {
 pub mod alert;
 pub mod approval;
 pub mod approval_link;
+pub mod assignment;
 pub mod audit;
+pub mod availability;
 pub mod calendar;
 pub mod change;
 pub mod channel;

@@ -357,11 +357,12 @@ pub fn channels_for(
         .collect()
 }
 
-/// The local instant of `date` at `time` in `tz`, DST-exact: the earlier
+/// The local instant of `date` at `time` in `tz`, DST-exact (also the
+/// start of an absence typed in chat): the earlier
 /// of two not before `not_before` when the clock falls back (the second
 /// when we are already between them); the first instant after the gap when
 /// it springs forward (that local time does not exist).
-fn local_instant(
+pub fn local_instant(
     tz: Tz,
     date: NaiveDate,
     time: NaiveTime,

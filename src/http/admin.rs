@@ -169,6 +169,16 @@ pub struct UpdateTeam {
     #[serde(default, deserialize_with = "super::extract::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub escalation_contact: Option<Option<Uuid>>,
+    /// How tickets reaching the team are assigned: `none` (they wait in
+    /// the queue), `round_robin`, `least_loaded` (open tickets weighted by
+    /// priority) or `skills` (the least loaded agent with every skill the
+    /// ticket needs). Away, off-shift and capped agents are passed over.
+    #[schema(example = "round_robin")]
+    pub assignment: Option<String>,
+    /// Agents holding this many open tickets get no more by assignment; `null` removes the cap.
+    #[serde(default, deserialize_with = "super::extract::double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub max_open_per_agent: Option<Option<i32>>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/teams/{team}", tag = "teams", request_body = UpdateTeam,
@@ -187,6 +197,8 @@ pub async fn update_team(
         lead: b.lead,
         default_channel: b.default_channel,
         escalation_contact: b.escalation_contact,
+        assignment: b.assignment,
+        max_open_per_agent: b.max_open_per_agent,
     };
     let outcome = run_use_case!(state, None::<crate::desk::Intake>, |desk, work| desk
         .update_team(work, &actor, &team, changes));

@@ -16,6 +16,7 @@ mod answers;
 mod approval_links;
 mod approvals;
 mod auth;
+mod availability;
 mod catalog;
 mod changes;
 mod cmdb;
@@ -117,6 +118,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(inbox::router())
         .merge(reports::router())
         .merge(integrations::router())
+        .merge(availability::router())
         .route("/openapi.json", axum::routing::get(ops::openapi))
         .layer(middleware::from_fn(answers::problem_json))
         .layer(middleware::from_fn(answers::refuse_nul));
@@ -214,6 +216,9 @@ impl Modify for BearerAuth {
         access::list_identities, access::link_identity, access::unlink_identity,
         access::list_tokens, access::create_token, access::revoke_token,
         admin::update_team,
+        availability::availability, availability::set_skills, availability::set_working_hours,
+        availability::add_absence, availability::end_absence,
+        availability::list_skill_rules, availability::create_skill_rule, availability::delete_skill_rule,
         cmdb::list_classes, cmdb::create_class, cmdb::list_cis, cmdb::create_ci, cmdb::get_ci, cmdb::update_ci, cmdb::delete_ci,
         cmdb::history, cmdb::impact, cmdb::add_relationship, cmdb::remove_relationship, cmdb::bulk,
         cmdb::ticket_cis, cmdb::link_ci, cmdb::unlink_ci,

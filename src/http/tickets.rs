@@ -127,6 +127,9 @@ pub struct CreateTicket {
     pub team: Option<String>,
     /// Agents only: raise the ticket for this person (email or id).
     pub requester: Option<String>,
+    /// Labels, e.g. `["vpn", "emea"]` (lower-cased; letters, digits, `-_.:/`).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = CreateTicket,
@@ -155,6 +158,7 @@ pub async fn create_ticket(
         category: b.category,
         team: b.team,
         requester: b.requester,
+        tags: b.tags,
     };
     let outcome = run_use_case!(state, intake, |desk, work| desk
         .open_ticket(work, &actor, input));
@@ -355,6 +359,8 @@ pub struct UpdateTicketRequest {
     #[serde(default, deserialize_with = "super::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub category: Option<Option<String>>,
+    /// Replaces the ticket's tags.
+    pub tags: Option<Vec<String>>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/tickets/{number}", tag = "tickets", request_body = UpdateTicketRequest,
@@ -373,6 +379,7 @@ pub async fn update_ticket(
         impact: b.impact,
         urgency: b.urgency,
         category: b.category,
+        tags: b.tags,
     };
     let outcome = run_use_case!(state, None::<crate::desk::Intake>, |desk, work| desk
         .update_ticket(work, &actor, &number, changes));

@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod alerts;
 pub mod approvals;
+pub mod assignment;
 pub mod audit;
 pub mod catalog;
 pub mod changes;

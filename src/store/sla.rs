@@ -56,7 +56,9 @@ pub async fn delete_calendar(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<u64,
 }
 
 pub async fn calendar_in_use(tx: &mut Tx, id: Uuid) -> Result<bool, sqlx::Error> {
-    let sql = "SELECT COUNT(*) FROM sla_policies WHERE calendar_id = $1";
+    // SLA policies and agents' working hours point at calendars.
+    let sql = "SELECT (SELECT COUNT(*) FROM sla_policies WHERE calendar_id = $1) \
+               + (SELECT COUNT(*) FROM people WHERE work_calendar_id = $1)";
     let n: i64 = on!(tx, c => sqlx::query_scalar(sql).bind(id).fetch_one(c).await)?;
     Ok(n > 0)
 }

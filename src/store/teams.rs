@@ -17,9 +17,15 @@ pub struct TeamRow {
     /// Who escalations go to when no policy says otherwise.
     pub escalation_contact: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// How tickets reaching the team are assigned (`domain::assignment::Strategy`);
+    /// written by `store::assignment::set_team_assignment`.
+    pub assignment: String,
+    /// The most open tickets an agent may hold before automatic
+    /// assignment passes them over.
+    pub max_open_per_agent: Option<i32>,
 }
 
-const TEAM: &str = "SELECT id, org_id, name, description, lead_id, default_channel, escalation_contact, created_at FROM teams";
+const TEAM: &str = "SELECT id, org_id, name, description, lead_id, default_channel, escalation_contact, created_at, assignment, max_open_per_agent FROM teams";
 
 pub async fn insert_team(tx: &mut Tx, row: &TeamRow) -> Result<(), sqlx::Error> {
     let sql = "INSERT INTO teams (id, org_id, name, description, lead_id, default_channel, escalation_contact, created_at) \

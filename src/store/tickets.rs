@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use const_format::concatcp;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{on, on_exec, Exec, Tx};
@@ -50,6 +51,9 @@ pub struct TicketExtra {
     pub parent_id: Option<Uuid>,
     pub parent_number: Option<String>,
     pub escalation_level: i32,
+    /// Labels agents and rules put on the ticket (normalized, see
+    /// `domain::assignment::normalize_label`); written by [`update_tags`].
+    pub tags: Json<Vec<String>>,
 }
 
 pub(super) const SELECT_TICKET: &str =
@@ -59,7 +63,7 @@ pub(super) const SELECT_TICKET: &str =
      t.assignee_id, a.name AS assignee_name, a.email AS assignee_email, \
      t.team_id, tm.name AS team_name, t.category_id, cat.name AS category_name, \
      t.channel, t.created_at, t.updated_at, t.resolved_at, t.closed_at, t.satisfaction, \
-     t.major, t.parent_id, par.number AS parent_number, t.escalation_level \
+     t.major, t.parent_id, par.number AS parent_number, t.escalation_level, t.tags \
      FROM tickets t \
      LEFT JOIN people r ON r.id = t.requester_id \
      LEFT JOIN people a ON a.id = t.assignee_id \
@@ -323,6 +327,24 @@ pub async fn update_ticket(tx: &mut Tx, t: &TicketRow) -> Result<(), sqlx::Error
         .bind(t.updated_at)
         .bind(t.resolved_at)
         .bind(t.closed_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Replaces a ticket's tags.
+pub async fn update_tags(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    tags: &[String],
+) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE tickets SET tags = $3 WHERE org_id = $1 AND id = $2";
+    on!(tx, c => sqlx::query(sql)
+        .bind(org_id)
+        .bind(id)
+        .bind(Json(tags))
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

@@ -365,6 +365,46 @@ async fn an_admin_creates_teams_changes_members_and_routes_categories() {
         .html
         .contains("<strong>VPN</strong> → Network"));
 
+    // The team's assignment: the same settings as PATCH /api/v1/teams/{team}.
+    let saved = mia
+        .submit(
+            "/console/admin/teams",
+            &format!("/console/admin/teams/{team_id}/assignment"),
+            &[("assignment", "least_loaded"), ("max_open_per_agent", "12")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let team: Value = app
+        .get_json(&format!("/api/v1/teams/{team_id}"), &app.token)
+        .await;
+    assert_eq!(team["assignment"], "least_loaded");
+    assert_eq!(team["max_open_per_agent"], 12);
+    let page = mia.get("/console/admin/teams").await;
+    assert!(
+        page.html
+            .contains("<option value=\"least_loaded\" selected>"),
+        "{}",
+        page.html
+    );
+    let bad = mia
+        .submit(
+            "/console/admin/teams",
+            &format!("/console/admin/teams/{team_id}/assignment"),
+            &[
+                ("assignment", "least_loaded"),
+                ("max_open_per_agent", "lots"),
+            ],
+        )
+        .await;
+    refused(&bad, StatusCode::UNPROCESSABLE_ENTITY, "a whole number");
+    let team: Value = app
+        .get_json(&format!("/api/v1/teams/{team_id}"), &app.token)
+        .await;
+    assert_eq!(
+        team["max_open_per_agent"], 12,
+        "a refused form changes nothing"
+    );
+
     app.shutdown().await.expect("shutdown");
 }
 

@@ -602,6 +602,8 @@ impl OrgB {
                     ("id", "webhooks") => &self.webhook_id,
                     // Any id of B's: A has no integration by it.
                     ("id", "integrations") => &self.webhook_id,
+                    ("id", "skill-rules") => &self.webhook_id,
+                    ("absence", _) => &self.comment_id,
                     ("id", "outbox") => &self.dead_outbox_ids[0],
                     ("id", "tokens") => &self.token_id,
                     ("id", "cis") => &self.ci_id,
@@ -770,6 +772,15 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
             Expect::Created,
         )],
         ("PATCH", "/api/v1/integrations/{id}") => hidden(json!({ "name": "A was here" })),
+        ("POST", "/api/v1/skill-rules") => vec![(
+            Body::Json(json!({ "skill": "a-probe", "tag": "a-probe" })),
+            Expect::Created,
+        )],
+        ("PUT", "/api/v1/people/{id}/skills") => hidden(json!({ "skills": ["a-was-here"] })),
+        ("PUT", "/api/v1/people/{id}/working-hours") => hidden(json!({ "calendar": null })),
+        ("POST", "/api/v1/people/{id}/absences") => {
+            hidden(json!({ "ends_at": "2099-01-01T00:00:00Z" }))
+        }
         ("POST", "/api/v1/webhooks") => vec![(
             Body::Json(json!({ "url": "http://127.0.0.1:9/a-hook" })),
             Expect::Created,

@@ -5,6 +5,7 @@
 mod accounts;
 mod alerts;
 mod approvals;
+mod assignment;
 mod bad_input;
 mod browser;
 mod changes;

@@ -20,6 +20,7 @@ use crate::{
         alerts::{alert_brief, AlertBrief},
         catalog::OrderInput,
         chat::ticket_from_text,
+        chat_commands::ChatCommand,
         chat_reports::{read_report_command, read_report_file_action, ReportCommand, REPORT_FILE},
         identity::{Contact, IdentityKey},
         tickets::{Assignment, ListTickets, OpenTicket, TicketChanges},
@@ -112,6 +113,8 @@ enum Action {
     },
     /// A file button under a `/report` answer.
     ReportFile(Uuid, crate::domain::report::Format),
+    /// `/away`.
+    Desk(ChatCommand),
 }
 
 fn intake(key: &str, body: &[u8]) -> Intake {
@@ -370,6 +373,14 @@ impl Discord {
                     }
                     Err(help) => Reply::Json(render::ephemeral(&help)),
                 }
+            }
+            (1, "away") => {
+                let text = option(payload, "until")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let action = Action::Desk(ChatCommand::Away(text));
+                self.perform(&who, key, body, action).await
             }
             (1, "link") => {
                 let code = option(payload, "code")
@@ -833,6 +844,10 @@ async fn act(
                 .report_to_chat(work, actor, PLATFORM, &channel, &command)
                 .await?;
             render::report_queued(&queued)
+        }
+        Action::Desk(command) => {
+            let answer = desk.chat_command(work, actor, &command).await?;
+            render::ephemeral(&answer)
         }
         Action::ReportFile(reference, format) => {
             let name = desk

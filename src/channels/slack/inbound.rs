@@ -24,6 +24,7 @@ use crate::{
         alerts::{alert_brief, AlertBrief},
         catalog::OrderInput,
         chat::{ticket_from_text, ChatMessage, ChatOutcome},
+        chat_commands::ChatCommand,
         chat_reports::{read_report_command, read_report_file_action, ChatReportQueued},
         identity::{Contact, IdentityKey},
         tickets::{Assignment, OpenTicket},
@@ -592,9 +593,11 @@ impl Slack {
             field("team_id"),
             field("trigger_id"),
         );
-        if command != "/ticket" && command != "/report" {
+        if !matches!(command, "/ticket" | "/report" | "/away") {
             tracing::debug!(command, "ignoring an unknown Slack command");
-            return ephemeral(&format!("I don't know {command}. Try /ticket or /report."));
+            return ephemeral(&format!(
+                "I don't know {command}. Try /ticket, /report or /away."
+            ));
         }
         let org_id = match self.org_id(team).await {
             Ok(id) => id,
@@ -606,6 +609,11 @@ impl Slack {
             return self
                 .report_command(contact, field("channel_id"), text, &key, body)
                 .await;
+        }
+        if command == "/away" {
+            let key = format!("command:{trigger}");
+            let command = ChatCommand::Away(text.to_string());
+            return self.desk_command(contact, command, &key, body).await;
         }
         if text.is_empty() {
             self.open_create_view(contact, team, trigger);
@@ -636,6 +644,32 @@ impl Slack {
                 body["number"].as_str().unwrap_or_default()
             )),
             Err(e) if refused(&e) => ephemeral(&format!("I could not open that ticket: {e}")),
+            Err(e) => self.failed("a slash command", &e),
+        }
+    }
+
+    /// A desk command (`/away`): one use case, answered to the typer only.
+    async fn desk_command(
+        &self,
+        contact: Contact,
+        command: ChatCommand,
+        key: &str,
+        body: &[u8],
+    ) -> Reply {
+        let desk = self.desk.clone();
+        let outcome = self
+            .desk
+            .run(Some(&intake(key, body)), move |work| {
+                Box::pin(async move {
+                    let actor = desk.chat_actor(work, &contact, Channel::Slack).await?;
+                    desk.chat_command(work, &actor, &command).await
+                })
+            })
+            .await;
+        match outcome {
+            Ok(Outcome::Done(answer)) => ephemeral(&answer),
+            Ok(Outcome::Replayed { body, .. }) => ephemeral(body.as_str().unwrap_or("Done.")),
+            Err(e) if refused(&e) => ephemeral(&e.to_string()),
             Err(e) => self.failed("a slash command", &e),
         }
     }

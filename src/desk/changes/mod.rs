@@ -194,6 +194,7 @@ impl Desk {
                 work,
                 actor,
                 OpenTicket {
+                    tags: Vec::new(),
                     kind: Kind::Change.as_str().into(),
                     title: input.title,
                     description: if input.description.is_empty() {

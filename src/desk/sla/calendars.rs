@@ -93,7 +93,7 @@ impl Desk {
             .ok_or(DeskError::NotFound("calendar"))?;
         if store::sla::calendar_in_use(&mut work.tx, id).await? {
             return Err(DeskError::Conflict(format!(
-                "calendar {} is used by an SLA policy",
+                "calendar {} is used by an SLA policy or an agent's working hours",
                 row.name
             )));
         }

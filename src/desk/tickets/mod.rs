@@ -6,7 +6,7 @@
 //! activity; `attachments.rs`: files; `watchers.rs`: watchers.
 //!
 //! May import `domain`, `store` and desk's leaf modules (`people`, `teams`,
-//! `files`, `numbering`, `views`); SLA and mail are reached through their
+//! `files`, `numbering`, `views`, `assignment`); SLA and mail are reached through their
 //! `Desk` hooks (`sla_on_*`, `mail_on_public_comment`), never imported.
 
 mod attachments;
@@ -28,6 +28,7 @@ use super::{
 };
 use crate::{
     domain::{
+        assignment::normalize_labels,
         sla::Standing,
         text::{Description, Title},
         Kind, Level, Priority, State, TicketNumber,
@@ -67,6 +68,8 @@ pub struct OpenTicket {
     pub team: Option<String>,
     /// Agents may raise a ticket for someone else (email or id).
     pub requester: Option<String>,
+    /// Labels (normalized: see `domain::assignment::normalize_label`).
+    pub tags: Vec<String>,
 }
 
 /// A field change; `None` leaves the field as it is.
@@ -78,6 +81,8 @@ pub struct TicketChanges {
     pub urgency: Option<String>,
     /// `Some(None)` clears the category.
     pub category: Option<Option<String>>,
+    /// Replaces the tags.
+    pub tags: Option<Vec<String>>,
 }
 
 /// Assignment change; `Some(None)` clears, `None` keeps.
@@ -187,8 +192,11 @@ impl Desk {
         let urgency = parse_level("urgency", input.urgency.as_deref())
             .map_err(|e| collect(&mut errors, e))
             .ok();
-        let (Some(kind), Some(title), Some(description), Some(impact), Some(urgency)) =
-            (kind, title, description, impact, urgency)
+        let tags = normalize_labels("tag", &input.tags)
+            .map_err(|e| errors.push(field_error("tags", e)))
+            .ok();
+        let (Some(kind), Some(title), Some(description), Some(impact), Some(urgency), Some(tags)) =
+            (kind, title, description, impact, urgency, tags)
         else {
             return Err(DeskError::Invalid(errors));
         };
@@ -244,8 +252,9 @@ impl Desk {
         // the reads that need not wait for it (subscriptions, policies, rules).
         work.prefetch_for_open(actor.org_id).await?;
         let number = self.insert_numbered_ticket(work, &new, kind).await?;
+        let strategy = team.as_ref().map(|t| t.assignment.clone());
 
-        let row = TicketRow {
+        let mut row = TicketRow {
             id: new.id,
             org_id: new.org_id,
             number,
@@ -274,8 +283,24 @@ impl Desk {
             satisfaction: None,
             extra: Default::default(),
         };
-        let view = TicketView::from(&row);
+        if !tags.is_empty() {
+            store::tickets::update_tags(&mut work.tx, row.org_id, row.id, &tags).await?;
+            row.extra.tags = sqlx::types::Json(tags);
+        }
         work.record(actor, row.id, "created", None);
+        // After the number: every path that assigns a new ticket takes the
+        // counter before the team's lock (rules assign after opening).
+        let picked = match &strategy {
+            Some(strategy) => self.auto_assign(work, &mut row, strategy).await?,
+            None => None,
+        };
+        if picked.is_some() {
+            store::tickets::update_ticket(&mut work.tx, &row).await?;
+            let system = Actor::system(row.org_id);
+            let change = ("assignee", None, row.assignee_name.clone());
+            work.record(&system, row.id, "assigned", Some(change));
+        }
+        let view = TicketView::from(&row);
         self.sla_on_open(work, &row).await?;
         self.escalation_on_open(work, &row).await?;
         work.audit(
@@ -287,6 +312,12 @@ impl Desk {
         work.emit(actor.org_id, "ticket.created", view.clone(), json!({}));
         self.notify_ticket(work, actor, &row, "ticket.created", None, json!({}))
             .await?;
+        if let Some(picked) = picked {
+            let details = json!({ "team": row.team_id, "assignee": row.assignee_id, "reason": picked.reason });
+            work.emit(actor.org_id, "ticket.assigned", view, details.clone());
+            self.notify_ticket(work, actor, &row, "ticket.assigned", None, details)
+                .await?;
+        }
         work.buffers.created.push((row.kind.clone(), actor.channel));
         Ok(row)
     }

@@ -2,14 +2,16 @@
 //! move passes), the requester's rating, assignment and field updates.
 
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{field_error, lock_visible, resolve_category, Assignment, TicketChanges, AUTO_CLOSE};
 use crate::desk::{
-    new_id, people::resolve_person, teams::resolve_team, views::TicketView, Actor, Desk, DeskError,
-    Work,
+    assignment::Picked, new_id, people::resolve_person, teams::resolve_team, views::TicketView,
+    Actor, Desk, DeskError, Work,
 };
 use crate::{
     domain::{
+        assignment::Strategy,
         text::{Description, Title},
         Kind, Level, State,
     },
@@ -211,11 +213,14 @@ impl Desk {
         let mut row = lock_visible(&mut work.tx, actor, number).await?;
         let old_team = (row.team_id, row.team_name.clone());
         let old_assignee = (row.assignee_id, row.assignee_name.clone());
+        let mut strategy = None;
+        let names_assignee = change.assignee.is_some();
         if let Some(team) = change.team {
             let team = match team {
                 Some(name) => Some(resolve_team(&mut work.tx, actor.org_id, &name).await?),
                 None => None,
             };
+            strategy = team.as_ref().map(|t| t.assignment.clone());
             row.team_id = team.as_ref().map(|t| t.id);
             row.team_name = team.map(|t| t.name);
         }
@@ -248,6 +253,25 @@ impl Desk {
                 }
             }
         }
+        // A ticket reaching another team keeps its assignee only if they are
+        // a member; otherwise the team's strategy picks one (unless the
+        // change names the assignee itself).
+        let mut picked = None;
+        if let (Some(strategy), false, true) = (strategy, names_assignee, row.team_id != old_team.0)
+        {
+            let member = match (row.team_id, row.assignee_id) {
+                (Some(team), Some(person)) => {
+                    store::teams::is_member(&mut work.tx, team, person).await?
+                }
+                _ => false,
+            };
+            if !member && Strategy::parse(&strategy).is_ok_and(|s| s != Strategy::None) {
+                row.assignee_id = None;
+                row.assignee_name = None;
+                row.assignee_email = None;
+                picked = self.auto_assign(work, &mut row, &strategy).await?;
+            }
+        }
         if let (Some(team_id), Some(assignee_id)) = (row.team_id, row.assignee_id) {
             if !store::teams::is_member(&mut work.tx, team_id, assignee_id).await? {
                 return Err(DeskError::invalid(
@@ -260,6 +284,49 @@ impl Desk {
                 ));
             }
         }
+        self.finish_assignment(work, actor, row, old_team, old_assignee, picked)
+            .await
+    }
+
+    /// Hands an assigned ticket back to its team: the team's strategy picks
+    /// another agent (the current one is passed over when absent) or it
+    /// waits in the queue. For an absence that starts.
+    pub(crate) async fn requeue(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        number: &str,
+    ) -> Result<TicketView, DeskError> {
+        let mut row = lock_visible(&mut work.tx, actor, number).await?;
+        let old_team = (row.team_id, row.team_name.clone());
+        let old_assignee = (row.assignee_id, row.assignee_name.clone());
+        row.assignee_id = None;
+        row.assignee_name = None;
+        row.assignee_email = None;
+        let strategy = match row.team_id {
+            Some(team) => store::teams::find_team(&mut work.tx, row.org_id, team)
+                .await?
+                .map(|t| t.assignment),
+            None => None,
+        };
+        let picked = match strategy {
+            Some(strategy) => self.auto_assign(work, &mut row, &strategy).await?,
+            None => None,
+        };
+        self.finish_assignment(work, actor, row, old_team, old_assignee, picked)
+            .await
+    }
+
+    /// Writes a changed assignment and records and announces it.
+    async fn finish_assignment(
+        &self,
+        work: &mut Work,
+        actor: &Actor,
+        mut row: TicketRow,
+        old_team: (Option<Uuid>, Option<String>),
+        old_assignee: (Option<Uuid>, Option<String>),
+        picked: Option<Picked>,
+    ) -> Result<TicketView, DeskError> {
         if (row.team_id, row.assignee_id) == (old_team.0, old_assignee.0) {
             return Ok(TicketView::from(&row));
         }
@@ -282,7 +349,10 @@ impl Desk {
                 Some(("assignee", old_assignee.1, row.assignee_name.clone())),
             );
         }
-        let details = json!({ "team": row.team_id, "assignee": row.assignee_id });
+        let mut details = json!({ "team": row.team_id, "assignee": row.assignee_id });
+        if let Some(picked) = picked {
+            details["reason"] = picked.reason.into();
+        }
         work.audit(actor, "ticket.assigned", &row.number, details.clone());
         let view = TicketView::from(&row);
         work.emit(
@@ -346,8 +416,27 @@ impl Desk {
                 }
             }
         }
+        let mut tags = None;
+        if let Some(new) = &changes.tags {
+            match crate::domain::assignment::normalize_labels("tag", new) {
+                Ok(new) if new != row.extra.tags.0 => {
+                    changed.push((
+                        "tags",
+                        Some(row.extra.tags.0.join(", ")),
+                        Some(new.join(", ")),
+                    ));
+                    tags = Some(new);
+                }
+                Ok(_) => {}
+                Err(e) => errors.push(field_error("tags", e)),
+            }
+        }
         if !errors.is_empty() {
             return Err(DeskError::Invalid(errors));
+        }
+        if let Some(tags) = tags {
+            store::tickets::update_tags(&mut work.tx, row.org_id, row.id, &tags).await?;
+            row.extra.tags = sqlx::types::Json(tags);
         }
         if let Some(category) = changes.category {
             let category = match category {
