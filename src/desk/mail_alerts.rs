@@ -1,7 +1,10 @@
 //! Alerts about the mail connections themselves: a mailbox (IMAP) or the
 //! SMTP account cannot sign in (refused credentials, or no OAuth token
-//! could be had). Callers alert once per failure streak; each alert is one
-//! use case: a notification to every active admin and an audit event.
+//! could be had). The admins hear once per failure streak — on every
+//! replica and across restarts, because the streak is a row
+//! (`mail_auth_alerts`) that the alert inserts in its own transaction and a
+//! successful sign-in deletes. Each alert is one use case: a notification to
+//! every active admin and an audit event.
 
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -29,8 +32,28 @@ impl Desk {
             ),
             data: json!({ "mailbox": mailbox, "error": error }),
         };
-        self.alert_admins(org_id, message, "email.auth_failed", mailbox, &error)
-            .await
+        let account = format!("imap:{mailbox}");
+        self.alert_admins(
+            org_id,
+            &account,
+            message,
+            "email.auth_failed",
+            mailbox,
+            &error,
+        )
+        .await
+    }
+
+    /// A mailbox signed in: its failure streak (if any) is over.
+    pub async fn mailbox_signed_in(&self, org_id: Uuid, mailbox: &str) -> Result<(), DeskError> {
+        store::mail::end_auth_alert(&self.db, org_id, &format!("imap:{mailbox}")).await?;
+        Ok(())
+    }
+
+    /// Mail went out from `account`: its failure streak (if any) is over.
+    pub async fn smtp_signed_in(&self, org_id: Uuid, account: &str) -> Result<(), DeskError> {
+        store::mail::end_auth_alert(&self.db, org_id, &format!("smtp:{account}")).await?;
+        Ok(())
     }
 
     /// Mail cannot be sent from `account`; returns how many admins were told.
@@ -51,14 +74,25 @@ impl Desk {
             ),
             data: json!({ "account": account, "error": error, "urgent": true }),
         };
-        self.alert_admins(org_id, message, "email.smtp_auth_failed", account, &error)
-            .await
+        let streak = format!("smtp:{account}");
+        self.alert_admins(
+            org_id,
+            &streak,
+            message,
+            "email.smtp_auth_failed",
+            account,
+            &error,
+        )
+        .await
     }
 
-    /// Notifies every active admin of the organization and audits it.
+    /// Notifies every active admin of the organization and audits it,
+    /// unless they were told of this failure streak of `account` already
+    /// (then answers 0).
     async fn alert_admins(
         &self,
         org_id: Uuid,
+        account: &str,
         message: Message<'static>,
         audit_action: &'static str,
         subject: &str,
@@ -67,8 +101,13 @@ impl Desk {
         let subject = subject.to_string();
         let detail: Value = json!({ "error": error });
         let desk = self.clone();
+        let account = account.to_string();
         self.execute(move |work| {
             Box::pin(async move {
+                let now = store::now();
+                if !store::mail::start_auth_alert(&mut work.tx, org_id, &account, now).await? {
+                    return Ok(0);
+                }
                 let admins: Vec<Uuid> = store::people::list_people(&mut work.tx, org_id)
                     .await?
                     .into_iter()

@@ -2,13 +2,15 @@
 //! and `channels` so that neither imports the other: the shutdown signal
 //! and idle wait every loop uses (here), the outbox delivery contract that
 //! each deliverer implements and the dispatcher drives (`delivery`), the
-//! TLS client every connector dials with (`tls`), and the supervisor that
+//! TLS client every connector dials with (`tls`), secrets sealed at rest
+//! (`seal`), and the supervisor that
 //! `app` runs the loops under (`supervise`).
 //!
 //! May import `store` (the outbox row, the clock), `domain` and `metrics`;
 //! nothing here knows the desk, a platform or HTTP.
 
 pub mod delivery;
+pub mod seal;
 pub mod supervise;
 pub mod tls;
 

@@ -343,3 +343,48 @@ pub async fn list_polls(db: &Db, org_id: Uuid) -> Result<Vec<MailPollRow>, sqlx:
                WHERE org_id = $1 ORDER BY mailbox";
     on_pool!(db, p => sqlx::query_as(sql).bind(org_id).fetch_all(p).await)
 }
+
+/// The sealed refresh token stored under `key`: (nonce, sealed).
+pub async fn find_refresh_token(
+    db: &Db,
+    key: &str,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>, sqlx::Error> {
+    let sql = "SELECT token_nonce, token_sealed FROM oauth_refresh_tokens WHERE key = $1";
+    on_pool!(db, p => sqlx::query_as(sql).bind(key).fetch_optional(p).await)
+}
+
+pub async fn save_refresh_token(
+    db: &Db,
+    key: &str,
+    nonce: &[u8],
+    sealed: &[u8],
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO oauth_refresh_tokens (key, token_nonce, token_sealed, updated_at) \
+               VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET \
+               token_nonce = excluded.token_nonce, token_sealed = excluded.token_sealed, \
+               updated_at = excluded.updated_at";
+    on_pool!(db, p => sqlx::query(sql).bind(key).bind(nonce).bind(sealed).bind(at).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Records that `account` of the organization cannot sign in; true when
+/// this starts the streak (nobody was told yet).
+pub async fn start_auth_alert(
+    tx: &mut Tx,
+    org_id: Uuid,
+    account: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let sql = "INSERT INTO mail_auth_alerts (org_id, account, alerted_at) VALUES ($1, $2, $3) \
+               ON CONFLICT DO NOTHING";
+    let done = on!(tx, c => sqlx::query(sql).bind(org_id).bind(account).bind(at).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Ends the failure streak of `account` (it signed in).
+pub async fn end_auth_alert(db: &Db, org_id: Uuid, account: &str) -> Result<(), sqlx::Error> {
+    let sql = "DELETE FROM mail_auth_alerts WHERE org_id = $1 AND account = $2";
+    on_pool!(db, p => sqlx::query(sql).bind(org_id).bind(account).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -1516,6 +1516,128 @@ async fn a_failed_token_refresh_alerts_the_admins_once_like_a_refused_sign_in() 
 }
 
 #[tokio::test]
+async fn a_rotated_refresh_token_outlives_the_process_sealed_and_replicas_pick_it_up() {
+    let (m, fake) = oauth_mail_app(false).await;
+    fake.rotate_refresh_tokens();
+    let first = m.worker().await;
+    m.dovecot
+        .deliver(plain("a@corp.example", "Rot one", "rot1@corp.example", "x"))
+        .await;
+    assert_eq!(first.poll_once().await.expect("poll").processed, 1);
+    assert_eq!(fake.presented(), vec!["rt-0"]);
+
+    // Stored sealed: the database does not hold the usable token.
+    let db = m.app.desk.db.clone();
+    let switchboard::store::Db::Postgres(pool) = &db else {
+        panic!("the suite runs on Postgres")
+    };
+    let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT token_sealed FROM oauth_refresh_tokens")
+        .fetch_all(pool)
+        .await
+        .expect("stored tokens");
+    assert_eq!(rows.len(), 1);
+    assert!(
+        !rows[0].0.windows(4).any(|w| w == b"rt-1"),
+        "sealed at rest"
+    );
+
+    // A restarted daemon (a new worker, as after a restart) goes on with
+    // the rotated token; the provider retired the configured one.
+    let restarted = m.worker().await;
+    m.dovecot
+        .deliver(plain("b@corp.example", "Rot two", "rot2@corp.example", "y"))
+        .await;
+    assert_eq!(restarted.poll_once().await.expect("poll").processed, 1);
+    assert_eq!(fake.presented(), vec!["rt-0", "rt-1"]);
+
+    // The first worker (a replica) still holds rt-1, which the restarted one
+    // rotated away: refused, it reads the stored token and retries once.
+    fake.revoke_access_tokens();
+    m.dovecot
+        .deliver(plain(
+            "c@corp.example",
+            "Rot three",
+            "rot3@corp.example",
+            "z",
+        ))
+        .await;
+    assert_eq!(first.poll_once().await.expect("poll").processed, 1);
+    assert_eq!(fake.presented(), vec!["rt-0", "rt-1", "rt-1", "rt-2"]);
+    assert_eq!(m.app.tickets().await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_sign_in_failure_streak_alerts_once_across_restarts_and_again_after_a_success() {
+    let (m, fake) = oauth_mail_app(false).await;
+    m.app
+        .person_with_token("Ada Admin", "ada@corp.example", &["admin"])
+        .await;
+    fake.set_failing(true);
+    let run_for_a_while = |worker: MailboxWorker| {
+        let fake = fake.clone();
+        async move {
+            let before = fake.presented().len();
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(worker.run(stopped));
+            assert!(
+                eventually(Duration::from_secs(15), || async {
+                    fake.presented().len() >= before + 2
+                })
+                .await,
+                "it kept trying"
+            );
+            let _ = stop.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    };
+    run_for_a_while(m.worker().await).await;
+    assert_eq!(m.admin_alerts().await.len(), 1);
+    // Restarted, still failing: the streak goes on, nobody is told again.
+    run_for_a_while(m.worker().await).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    m.app.dispatcher.drain().await.expect("drain");
+    assert_eq!(
+        m.sink.to("ada@corp.example").len(),
+        1,
+        "one alert per streak"
+    );
+
+    // Fixed: a sign-in ends the streak; the next failure alerts again.
+    fake.set_failing(false);
+    let worker = m.worker().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker.run(stopped));
+    let db = m.app.desk.db.clone();
+    let switchboard::store::Db::Postgres(pool) = &db else {
+        panic!("the suite runs on Postgres")
+    };
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mail_auth_alerts")
+                .fetch_one(pool)
+                .await
+                .expect("count");
+            n == 0
+        })
+        .await,
+        "a sign-in ends the streak"
+    );
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    fake.set_failing(true);
+    fake.revoke_access_tokens();
+    run_for_a_while(m.worker().await).await;
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            m.app.dispatcher.drain().await.expect("drain");
+            m.sink.to("ada@corp.example").len() == 2
+        })
+        .await,
+        "a new streak alerts again"
+    );
+}
+
+#[tokio::test]
 async fn smtp_signs_in_with_xoauth2_refreshes_an_expired_token_and_holds_mail_when_refresh_fails() {
     let (m, fake) = oauth_mail_app(true).await;
     let checker = fake.clone();

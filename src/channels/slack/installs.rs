@@ -11,17 +11,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aes_gcm::{
-    aead::{Aead, KeyInit, Payload},
-    Aes256Gcm, Nonce,
-};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::store::{self, slack_installs::SlackInstallRow, Db};
+use crate::{
+    runtime::seal::Sealer,
+    store::{self, slack_installs::SlackInstallRow, Db},
+};
 
 /// How long a looked-up token or organization is reused.
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -33,7 +32,7 @@ type Cache<K, V> = Mutex<HashMap<K, (Instant, V)>>;
 
 pub struct Installs {
     db: Db,
-    key: [u8; 32],
+    sealer: Sealer,
     /// Token by team id (None: no install for it).
     by_team: Cache<String, Option<(Uuid, String)>>,
     /// Token by organization.
@@ -55,7 +54,7 @@ impl Installs {
         }
         Some(Self {
             db,
-            key: Sha256::digest(secret.as_bytes()).into(),
+            sealer: Sealer::new(secret.as_bytes()),
             by_team: Mutex::default(),
             by_org: Mutex::default(),
         })
@@ -63,40 +62,21 @@ impl Installs {
 
     /// Seals a token for `team`: (nonce, ciphertext with tag).
     pub fn seal(&self, team: &str, token: &str) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-        let cipher = Aes256Gcm::new_from_slice(&self.key)?;
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let sealed = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: token.as_bytes(),
-                    aad: team.as_bytes(),
-                },
-            )
-            .map_err(|_| anyhow::anyhow!("sealing the Slack token failed"))?;
-        Ok((nonce.to_vec(), sealed))
+        self.sealer
+            .seal(team.as_bytes(), token.as_bytes())
+            .map_err(|e| e.context("sealing the Slack token failed"))
     }
 
     /// Opens a stored token; fails on a wrong key or a tampered row.
     pub fn open(&self, row: &SlackInstallRow) -> anyhow::Result<String> {
-        let cipher = Aes256Gcm::new_from_slice(&self.key)?;
-        if row.token_nonce.len() != 12 {
-            anyhow::bail!("stored Slack token for {} has a bad nonce", row.team_id);
-        }
-        let plain = cipher
-            .decrypt(
-                Nonce::from_slice(&row.token_nonce),
-                Payload {
-                    msg: &row.token_sealed,
-                    aad: row.team_id.as_bytes(),
-                },
-            )
-            .map_err(|_| {
-                anyhow::anyhow!(
+        let plain = self
+            .sealer
+            .open(row.team_id.as_bytes(), &row.token_nonce, &row.token_sealed)
+            .map_err(|e| {
+                e.context(format!(
                     "the stored Slack token for {} does not open with slack.token_key",
                     row.team_id
-                )
+                ))
             })?;
         Ok(String::from_utf8(plain)?)
     }
@@ -147,7 +127,7 @@ impl Installs {
 
     fn mac(&self) -> Hmac<Sha256> {
         // Domain-separated from the sealing key's use.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.sealer.key())
             .expect("HMAC takes keys of any length");
         mac.update(b"slack-oauth-state:");
         mac

@@ -112,7 +112,7 @@ impl MailboxWorker {
         };
         let oauth = match &mailbox.oauth {
             Some(config) => Some(
-                TokenSource::new(config, CONNECT_TIMEOUT)
+                TokenSource::new(config, CONNECT_TIMEOUT, desk.db.clone())
                     .with_context(|| format!("OAuth of mailbox {}", url.display_name()))?,
             ),
             None => None,
@@ -239,7 +239,16 @@ impl MailboxWorker {
         alerted: &mut bool,
     ) -> anyhow::Result<()> {
         let mut session = self.connect().await?;
+        // Signed in: a failure streak (ours, or before a restart or on
+        // another replica) is over, and the next one alerts again.
         *alerted = false;
+        if let Err(e) = self
+            .desk
+            .mailbox_signed_in(self.mapping.org_id, self.name())
+            .await
+        {
+            tracing::warn!(mailbox = %self.name(), error = %e, "could not end the sign-in failure streak");
+        }
         let idle = self.use_idle
             && session
                 .capabilities()

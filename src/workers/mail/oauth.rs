@@ -4,15 +4,23 @@
 //! until shortly before its `expires_in`, and [`TokenSource::invalidate`]
 //! forces a fresh one after the server refused it. A rotated refresh token
 //! (the provider answered with a new `refresh_token`) replaces the old one
-//! in memory for the life of the process; after a restart the configured
-//! one is used again.
+//! and is stored in the database, sealed with a key derived from the
+//! configured credentials (`runtime::seal`), so a restart or another
+//! replica goes on with it; a refusal of the token in hand is retried once
+//! with the stored one when another replica rotated it meanwhile. Changing
+//! the configured refresh token starts afresh (it is part of the row's key).
 
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
-use crate::config::OAuthConfig;
+use crate::{
+    config::OAuthConfig,
+    runtime::seal::Sealer,
+    store::{self, Db},
+};
 
 /// Refresh this long before the provider's expiry (at most a tenth of
 /// the token's life).
@@ -32,11 +40,19 @@ pub struct TokenSource {
     http: reqwest::Client,
     config: OAuthConfig,
     state: tokio::sync::Mutex<State>,
+    /// Where a rotated refresh token is kept.
+    db: Db,
+    /// The stored token's row: SHA-256 of token URL, client id and the
+    /// configured refresh token (hex).
+    key: String,
+    sealer: Sealer,
 }
 
 struct State {
     access: Option<(String, Instant)>,
     refresh_token: String,
+    /// Whether the stored token (if any) was read.
+    loaded: bool,
 }
 
 #[derive(Deserialize)]
@@ -65,19 +81,69 @@ impl std::fmt::Debug for TokenSource {
 }
 
 impl TokenSource {
-    pub fn new(config: &OAuthConfig, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(config: &OAuthConfig, timeout: Duration, db: Db) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
             .context("OAuth HTTP client")?;
+        let configured = config.refresh_token.expose();
+        let key = hex::encode(Sha256::digest(
+            [config.token_url.trim(), &config.client_id, configured].join("\n"),
+        ));
+        // Only who holds the configuration can open the stored token.
+        let sealer = Sealer::new(
+            [
+                "switchboard oauth refresh token",
+                configured,
+                config.client_secret.expose(),
+            ]
+            .join("\n")
+            .as_bytes(),
+        );
         Ok(Self {
             http,
             config: config.clone(),
             state: tokio::sync::Mutex::new(State {
                 access: None,
-                refresh_token: config.refresh_token.expose().to_string(),
+                refresh_token: configured.to_string(),
+                loaded: false,
             }),
+            db,
+            key,
+            sealer,
         })
+    }
+
+    /// The refresh token stored by an earlier rotation, if any and readable.
+    async fn stored(&self) -> Option<String> {
+        let row = match store::mail::find_refresh_token(&self.db, &self.key).await {
+            Ok(row) => row?,
+            Err(e) => {
+                tracing::warn!(error = %e, token_url = %self.config.token_url, "could not read the stored OAuth refresh token; using the one in hand");
+                return None;
+            }
+        };
+        match self.sealer.open(self.key.as_bytes(), &row.0, &row.1) {
+            Ok(plain) => String::from_utf8(plain).ok(),
+            Err(e) => {
+                tracing::warn!(error = %e, token_url = %self.config.token_url, "the stored OAuth refresh token does not open; using the configured one");
+                None
+            }
+        }
+    }
+
+    async fn store(&self, token: &str) {
+        let saved = match self.sealer.seal(self.key.as_bytes(), token.as_bytes()) {
+            Ok((nonce, sealed)) => {
+                store::mail::save_refresh_token(&self.db, &self.key, &nonce, &sealed, store::now())
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = saved {
+            tracing::error!(error = %format!("{e:#}"), token_url = %self.config.token_url, "could not store the rotated OAuth refresh token; it is kept in memory only");
+        }
     }
 
     /// A valid access token: the cached one, or a fresh one.
@@ -88,13 +154,33 @@ impl TokenSource {
                 return Ok(token.clone());
             }
         }
-        let answer = self
-            .refresh(&state.refresh_token)
-            .await
-            .map_err(|e| RefreshFailed {
-                url: self.config.token_url.clone(),
-                message: format!("{e:#}"),
-            })?;
+        if !state.loaded {
+            if let Some(stored) = self.stored().await {
+                state.refresh_token = stored;
+            }
+            state.loaded = true;
+        }
+        let answer = match self.refresh(&state.refresh_token).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                // Another replica may have rotated the token since we read it.
+                let fresher = self
+                    .stored()
+                    .await
+                    .filter(|stored| *stored != state.refresh_token);
+                let retried = match fresher {
+                    Some(stored) => {
+                        state.refresh_token = stored;
+                        self.refresh(&state.refresh_token).await
+                    }
+                    None => Err(e),
+                };
+                retried.map_err(|e| RefreshFailed {
+                    url: self.config.token_url.clone(),
+                    message: format!("{e:#}"),
+                })?
+            }
+        };
         let lifetime = answer
             .expires_in
             .map(Duration::from_secs)
@@ -106,7 +192,8 @@ impl TokenSource {
         ));
         if let Some(rotated) = answer.refresh_token.filter(|t| !t.is_empty()) {
             if rotated != state.refresh_token {
-                tracing::info!(token_url = %self.config.token_url, "the OAuth provider rotated the refresh token; using the new one");
+                tracing::info!(token_url = %self.config.token_url, "the OAuth provider rotated the refresh token; using and storing the new one");
+                self.store(&rotated).await;
                 state.refresh_token = rotated;
             }
         }

@@ -9,7 +9,11 @@
 //! failures (4xx, connection trouble) retry; permanent ones (5xx) are
 //! dead letters.
 
-use std::{collections::HashSet, sync::Mutex, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use futures::future::BoxFuture;
@@ -44,8 +48,13 @@ pub struct SmtpDeliverer {
     domain: String,
     db: Db,
     desk: Desk,
-    /// Organizations whose admins were told of the current failure streak.
+    /// Organizations whose current failure streak this process has
+    /// recorded (the desk keeps the streak in the database, so replicas and
+    /// restarts alert once; this only spares a write per failing mail).
     alerted: Mutex<HashSet<Uuid>>,
+    /// Organizations known to have no streak, and since when: a success
+    /// ends a streak in the database at most once a minute otherwise.
+    cleared: Mutex<HashMap<Uuid, Instant>>,
 }
 
 /// The server refused our credentials, or no token could be had.
@@ -65,7 +74,7 @@ impl SmtpDeliverer {
             .parse()
             .with_context(|| format!("email.from `{from}` is not a mail address"))?;
         let oauth = if oauth.enabled() {
-            Some(TokenSource::new(oauth, timeout).context("email.smtp_oauth")?)
+            Some(TokenSource::new(oauth, timeout, desk.db.clone()).context("email.smtp_oauth")?)
         } else {
             None
         };
@@ -80,6 +89,7 @@ impl SmtpDeliverer {
             db: desk.db.clone(),
             desk,
             alerted: Mutex::default(),
+            cleared: Mutex::default(),
         };
         if deliverer.oauth.is_none() {
             let transport = deliverer.build(None)?;
@@ -175,10 +185,13 @@ impl SmtpDeliverer {
             .unwrap_or_else(|e| e.into_inner())
             .insert(message.org_id);
         if first {
-            let account = format!("{}@{}:{}", self.url.user, self.url.host, self.url.port);
+            self.cleared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&message.org_id);
             if let Err(e) = self
                 .desk
-                .smtp_auth_failed(message.org_id, &account, &error)
+                .smtp_auth_failed(message.org_id, &self.account(), &error)
                 .await
             {
                 tracing::error!(error = %e, "could not notify the admins");
@@ -187,6 +200,39 @@ impl SmtpDeliverer {
         Delivery::Held {
             error: format!("SMTP sign-in failed: {error}"),
             not_before: None,
+        }
+    }
+
+    /// The SMTP account mail is sent as, as the admins' alert names it.
+    fn account(&self) -> String {
+        format!("{}@{}:{}", self.url.user, self.url.host, self.url.port)
+    }
+
+    /// Mail went out: a failure streak, here or on another replica, is over.
+    async fn signed_in(&self, org_id: Uuid) {
+        let streak = self
+            .alerted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&org_id);
+        let stale = self
+            .cleared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&org_id)
+            .is_none_or(|at| at.elapsed() > Duration::from_secs(60));
+        if streak || stale {
+            match self.desk.smtp_signed_in(org_id, &self.account()).await {
+                Ok(()) => {
+                    self.cleared
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(org_id, Instant::now());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not end the SMTP sign-in failure streak")
+                }
+            }
         }
     }
 
@@ -324,10 +370,7 @@ impl SmtpDeliverer {
         };
         match self.transmit(mail).await {
             Ok(()) => {
-                self.alerted
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clear();
+                self.signed_in(message.org_id).await;
                 Delivery::Delivered
             }
             Err(Err(SignInFailed(error))) => self.sign_in_failed(message, error).await,
