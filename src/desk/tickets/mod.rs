@@ -3,7 +3,8 @@
 //! reading and listing, and the helpers the other desk modules use to name
 //! a ticket (`lock_visible`, `require_view`). `moves.rs`: transitions,
 //! rating, assignment and field updates; `comments.rs`: comments and
-//! activity; `attachments.rs`: files; `watchers.rs`: watchers.
+//! activity; `attachments.rs`: files; `watchers.rs`: watchers;
+//! `links.rs`: links between tickets; `merge.rs`: merging a duplicate.
 //!
 //! May import `domain`, `store` and desk's leaf modules (`people`, `teams`,
 //! `files`, `numbering`, `views`); SLA and mail are reached through their
@@ -11,8 +12,12 @@
 
 mod attachments;
 mod comments;
+mod links;
+mod merge;
 mod moves;
 mod watchers;
+
+pub use merge::MergeView;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
@@ -296,7 +301,9 @@ impl Desk {
         let row = self
             .visible_ticket(Exec::Db(&self.db), actor, number)
             .await?;
-        Ok(TicketView::from(&row))
+        let mut view = TicketView::from(&row);
+        self.with_links(actor, &row, &mut view).await?;
+        Ok(view)
     }
 
     pub(crate) async fn visible_ticket(
