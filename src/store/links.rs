@@ -83,13 +83,15 @@ pub async fn delete_link(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<bool, sq
 }
 
 /// Every link of a ticket, both directions, oldest first: one indexed
-/// read per direction.
+/// read per direction. (Sorted outside the UNION: SQLite orders a compound
+/// select only by result columns it can name, which `l.created_at` is not.)
 pub async fn list_links(
     e: Exec<'_>,
     org_id: Uuid,
     ticket_id: Uuid,
 ) -> Result<Vec<LinkedRow>, sqlx::Error> {
-    let sql = "SELECT l.id, l.from_ticket_id, l.to_ticket_id, l.kind, l.created_at, \
+    let sql =
+        "SELECT * FROM (SELECT l.id, l.from_ticket_id, l.to_ticket_id, l.kind, l.created_at, \
                t.id AS other_id, t.number AS other_number, t.title AS other_title, \
                t.state AS other_state, t.kind AS other_kind, t.requester_id AS other_requester_id \
                FROM ticket_links l JOIN tickets t ON t.id = l.to_ticket_id \
@@ -99,7 +101,7 @@ pub async fn list_links(
                t.id AS other_id, t.number AS other_number, t.title AS other_title, \
                t.state AS other_state, t.kind AS other_kind, t.requester_id AS other_requester_id \
                FROM ticket_links l JOIN tickets t ON t.id = l.from_ticket_id \
-               WHERE l.org_id = $1 AND l.to_ticket_id = $2 \
+               WHERE l.org_id = $1 AND l.to_ticket_id = $2) AS links \
                ORDER BY created_at, id";
     on_exec!(e, c => sqlx::query_as(sql).bind(org_id).bind(ticket_id).fetch_all(c).await)
 }

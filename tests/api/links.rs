@@ -329,16 +329,17 @@ async fn a_requester_may_not_link_or_merge_and_sees_only_links_to_their_own_tick
 #[tokio::test]
 async fn links_and_merges_never_reach_another_organization() {
     let app = spawn_app().await;
-    let ours = number(&app.create_ticket("incident", "Ours: printer").await);
+    // Numbers are per organization: kinds neither has of the other keep
+    // a number from meaning a ticket on both sides.
+    let ours = number(&app.create_ticket("problem", "Ours: printer").await);
     let theirs = app.admin_of_new_org("other").await;
-    // Their numbers start again at 1; their third incident has no twin here.
     let mut their_numbers = Vec::new();
-    for title in ["Theirs 1", "Theirs 2", "Theirs: private"] {
+    for (kind, title) in [("change", "Theirs: private"), ("problem", "Theirs: twin")] {
         let made = expect_json(
             app.post(
                 "/api/v1/tickets",
                 &theirs,
-                &json!({ "kind": "incident", "title": title }),
+                &json!({ "kind": kind, "title": title }),
             )
             .await,
             StatusCode::CREATED,
@@ -346,20 +347,30 @@ async fn links_and_merges_never_reach_another_organization() {
         .await;
         their_numbers.push(number(&made));
     }
-    let their_only = &their_numbers[2];
+    let their_only = their_numbers[0].clone();
+    assert_eq!(their_numbers[1], ours, "the same number on both sides");
+    let ours_only = number(&app.create_ticket("incident", "Ours: scanner").await);
 
     // Their token on our ticket: not found.
-    let response = link(&app, &theirs, &ours, &their_numbers[0], "related").await;
+    let response = link(&app, &theirs, &ours_only, &their_only, "related").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let response = app
-        .get(&format!("/api/v1/tickets/{ours}/links"), &theirs)
+        .get(&format!("/api/v1/tickets/{ours_only}/links"), &theirs)
         .await;
     let problem = expect_json(response, StatusCode::NOT_FOUND).await;
     assert!(!problem.to_string().contains("Ours"), "{problem}");
+    let response = app
+        .post(
+            &format!("/api/v1/tickets/{ours_only}/merge"),
+            &theirs,
+            &json!({ "into": their_only }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
 
     // Our ticket pointing at a number only they have: no such ticket here.
     let problem = expect_json(
-        link(&app, &app.token, &ours, their_only, "duplicate_of").await,
+        link(&app, &app.token, &ours, &their_only, "duplicate_of").await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
