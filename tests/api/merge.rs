@@ -574,3 +574,57 @@ async fn reply_all_copies_through_two_mailboxes_make_one_ticket_and_one_comment(
     );
     assert_eq!(m.dovecots[1].seen_and_unseen().await, (3, 0));
 }
+
+#[tokio::test]
+async fn a_reply_in_the_merged_tickets_slack_thread_lands_on_the_survivor_and_its_news_reach_that_thread(
+) {
+    let (app, fake, _) = crate::support::slack::spawn_slack_app().await;
+    let dm_ts = "1700000100.000100";
+    let opened = crate::support::slack::event(
+        "EvMerge1",
+        crate::support::slack::direct_message("UREQ", "VPN keeps dropping", dm_ts, None),
+    );
+    assert_eq!(app.post_slack_event(&opened).await.status(), StatusCode::OK);
+    app.dispatcher.drain().await.expect("deliver");
+    let b = number(&app.ticket_titled("VPN keeps dropping").await);
+    let a = number(&app.create_ticket("incident", "VPN down for everyone").await);
+    expect_json(merge(&app, &app.token, &b, &a).await, StatusCode::OK).await;
+    app.dispatcher.drain().await.expect("deliver");
+
+    let reply = crate::support::slack::event(
+        "EvMerge2",
+        crate::support::slack::direct_message(
+            "UREQ",
+            "Dropped again at 10:05",
+            "1700000100.000200",
+            Some(dm_ts),
+        ),
+    );
+    assert_eq!(app.post_slack_event(&reply).await.status(), StatusCode::OK);
+    let on_a: Vec<String> = app
+        .comments(&a)
+        .await
+        .iter()
+        .filter(|c| c.get("merged_from").is_none())
+        .filter_map(|c| c["body"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(on_a, ["Dropped again at 10:05"]);
+    assert!(app.comments(&b).await.is_empty());
+
+    // What happens on A now reaches the requester's thread of B.
+    app.comment(&a, "The gateway was replaced; please try again.")
+        .await;
+    app.dispatcher.drain().await.expect("deliver");
+    let in_thread = fake
+        .posted_messages()
+        .into_iter()
+        .filter(|p| p["thread_ts"] == dm_ts)
+        .filter(|p| {
+            p["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("The gateway was replaced")
+        })
+        .count();
+    assert_eq!(in_thread, 1);
+}
