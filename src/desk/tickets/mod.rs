@@ -7,7 +7,7 @@
 //! `links.rs`: links between tickets; `merge.rs`: merging a duplicate.
 //!
 //! May import `domain`, `store` and desk's leaf modules (`people`, `teams`,
-//! `files`, `numbering`, `views`); SLA and mail are reached through their
+//! `files`, `numbering`, `views`, `notify`); SLA and mail are reached through their
 //! `Desk` hooks (`sla_on_*`, `mail_on_public_comment`), never imported.
 
 mod attachments;
