@@ -21,6 +21,15 @@ async fn merge(app: &TestApp, token: &str, from: &str, into: &str) -> reqwest::R
     .await
 }
 
+async fn blocks(app: &TestApp, from: &str, to: &str) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/tickets/{from}/links"),
+        &app.token,
+        &json!({ "to": to, "kind": "blocks" }),
+    )
+    .await
+}
+
 async fn raise(app: &TestApp, token: &str, title: &str, description: &str) -> String {
     number(
         &expect_json(
@@ -627,4 +636,52 @@ async fn a_reply_in_the_merged_tickets_slack_thread_lands_on_the_survivor_and_it
         })
         .count();
     assert_eq!(in_thread, 1);
+}
+
+#[tokio::test]
+async fn opposite_merges_and_links_at_once_lock_both_tickets_in_one_order_and_one_wins() {
+    let app = spawn_app().await;
+    for round in 0..5 {
+        let a = number(
+            &app.create_ticket("incident", &format!("Round {round}: A"))
+                .await,
+        );
+        let b = number(
+            &app.create_ticket("incident", &format!("Round {round}: B"))
+                .await,
+        );
+        let (one, other) = tokio::join!(
+            merge(&app, &app.token, &b, &a),
+            merge(&app, &app.token, &a, &b)
+        );
+        let mut statuses = [one.status().as_u16(), other.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [200, 422],
+            "round {round}: one merge, one refusal"
+        );
+        let merged = [app.ticket(&a).await, app.ticket(&b).await]
+            .iter()
+            .filter(|t| t["state"] == "closed" && t.get("merged_into").is_some())
+            .count();
+        assert_eq!(merged, 1, "round {round}");
+
+        let c = number(
+            &app.create_ticket("incident", &format!("Round {round}: C"))
+                .await,
+        );
+        let d = number(
+            &app.create_ticket("incident", &format!("Round {round}: D"))
+                .await,
+        );
+        let (one, other) = tokio::join!(blocks(&app, &c, &d), blocks(&app, &d, &c));
+        let mut statuses = [one.status().as_u16(), other.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [201, 422],
+            "round {round}: one link, one contradiction"
+        );
+    }
 }
