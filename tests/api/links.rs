@@ -394,3 +394,35 @@ async fn links_and_merges_never_reach_another_organization() {
     assert!(links(&app, &ours).await.is_empty());
     assert_eq!(app.ticket(&ours).await["state"], "new");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_link_and_merge_bodies() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let schemas = &doc["components"]["schemas"];
+    for name in ["CreateLink", "TicketLinkView", "MergeRequest", "MergeView"] {
+        assert!(schemas[name].is_object(), "{name} in the document");
+    }
+    let kind = &schemas["CreateLink"]["properties"]["kind"]["description"];
+    assert!(
+        kind.as_str().unwrap_or_default().contains("duplicate_of"),
+        "{kind}"
+    );
+    let remove = &doc["paths"]["/api/v1/tickets/{number}/links/{to}"]["delete"]["parameters"];
+    assert!(
+        remove
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .any(|p| p["name"] == "kind" && p["in"] == "query"),
+        "{remove}"
+    );
+}
