@@ -143,6 +143,18 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/mention.email_html.hbs"),
     ),
     ("mention.sms", include_str!("../templates/mention.sms.hbs")),
+    (
+        "ticket_merged.text",
+        include_str!("../templates/ticket_merged.text.hbs"),
+    ),
+    (
+        "ticket_merged.email_html",
+        include_str!("../templates/ticket_merged.email_html.hbs"),
+    ),
+    (
+        "ticket_merged.sms",
+        include_str!("../templates/ticket_merged.sms.hbs"),
+    ),
 ];
 
 #[derive(Debug, Clone)]
@@ -258,6 +270,7 @@ pub fn sample_context() -> Value {
                       "approve_url": "http://127.0.0.1:8080/approvals/email/TOKEN", "reject_url": "http://127.0.0.1:8080/approvals/email/TOKEN" },
         "comment": { "body": "Restarted the relay; please check.", "author": "Alan Agent" },
         "change": { "from": "new", "to": "in_progress" },
+        "merge": { "from": "INC0000043", "from_title": "No mail since nine", "into": "INC0000042", "into_title": "Mail is down" },
         "actor": { "name": "Alan Agent" },
         "organization": { "id": "0193a6f2-0000-7000-8000-000000000000", "name": "default", "public_url": "http://127.0.0.1:8080" },
         "subject": "[INC0000042] Mail is down: now in progress",

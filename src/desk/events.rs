@@ -27,6 +27,9 @@ pub const EVENT_NAMES: &[&str] = &[
     "sla.breached",
     "ticket.escalated",
     "ticket.rated",
+    "ticket.linked",
+    "ticket.unlinked",
+    "ticket.merged",
 ];
 
 /// A ticket a committed use case changed, announced to live views.

@@ -156,11 +156,14 @@ impl From<&QuarantineRow> for QuarantineView {
     }
 }
 
-/// The intake key of a message: its Message-ID, or a hash of the bytes.
+/// The intake key of a message, the same for every copy of it however
+/// many of the organization's mailboxes or addresses it reached (a
+/// reply-all): its Message-ID, or without one a hash of what its sender
+/// wrote ([`rules::content_key`]: relays' trace headers left out).
 pub fn intake_key(mail: &InboundMail) -> String {
     match &mail.message_id {
         Some(id) => id.clone(),
-        None => format!("sha256:{}", hex::encode(Sha256::digest(&mail.raw))),
+        None => rules::content_key(&mail.raw),
     }
 }
 
@@ -386,6 +389,10 @@ impl Desk {
                 Some(id) => store::tickets::find_ticket(&mut work.tx, org_id, id).await?,
                 None => None,
             };
+        if let Some(row) = ticket.take() {
+            // The thread of a merged ticket goes on in the one it went into.
+            ticket = Some(self.merge_survivor(work, &actor, row).await?);
+        }
         if let Some(row) = &ticket {
             // Replying inside a ticket's thread makes the sender a participant.
             if !actor.is_agent()
@@ -408,7 +415,7 @@ impl Desk {
             .await?;
             if let Some(row) = found {
                 if actor.is_agent() || is_participant(work, &actor, &row).await? {
-                    ticket = Some(row);
+                    ticket = Some(self.merge_survivor(work, &actor, row).await?);
                 }
             }
         }

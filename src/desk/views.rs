@@ -74,6 +74,13 @@ pub struct TicketView {
     pub tags: Vec<String>,
     /// States this ticket may move to next.
     pub allowed_transitions: Vec<String>,
+    /// Links to other tickets as this ticket reads them: in the
+    /// single-ticket answer and link events, not in lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Vec<TicketLinkView>>,
+    /// The ticket this one was merged into (single-ticket answer and merge events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }
 
 fn person_ref(
@@ -126,8 +133,25 @@ impl From<&TicketRow> for TicketView {
             satisfaction: t.satisfaction,
             tags: t.extra.tags.0.clone(),
             allowed_transitions: allowed,
+            links: None,
+            merged_into: None,
         }
     }
+}
+
+/// One link of a ticket as that ticket reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TicketLinkView {
+    /// The other ticket's number.
+    pub ticket: String,
+    pub title: String,
+    pub state: String,
+    /// The other ticket's kind (`incident`, `change` …).
+    pub ticket_kind: String,
+    /// As this ticket reads the link: `related`, `duplicate_of`,
+    /// `duplicated_by`, `caused_by`, `causes`, `blocks` or `blocked_by`.
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -146,6 +170,9 @@ pub struct CommentView {
     pub internal: bool,
     pub channel: String,
     pub created_at: DateTime<Utc>,
+    /// The ticket this comment was copied from by a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<String>,
 }
 
 impl CommentView {
@@ -158,6 +185,7 @@ impl CommentView {
             internal: c.internal,
             channel: c.channel.clone(),
             created_at: c.created_at,
+            merged_from: c.merged_from.clone(),
         }
     }
 }

@@ -361,9 +361,112 @@ pub fn parse_command(body: &str) -> Option<MailCommand> {
     }
 }
 
+/// Headers the sender writes and relays leave alone: what identifies a
+/// message that has no Message-ID.
+const AUTHORED: &[&str] = &[
+    "from",
+    "sender",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "in-reply-to",
+    "references",
+];
+
+/// The intake key of a message without a Message-ID: a SHA-256 over the
+/// headers its sender wrote ([`AUTHORED`], unfolded, names lowercased,
+/// runs of space collapsed) and its body (line ends normalized, trailing
+/// blank lines dropped). Copies delivered to several mailboxes or
+/// addresses differ only in what relays add (`Received`, `Delivered-To`,
+/// `Return-Path`, `X-Original-To` …), so they share the key. A message
+/// with none of those headers is keyed by all of its bytes.
+pub fn content_key(raw: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
+    let (head, body) = match text.split_once("\n\n") {
+        Some((head, body)) => (head, body),
+        None => (text.as_str(), ""),
+    };
+    let mut fields: Vec<String> = Vec::new();
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = fields.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            continue;
+        }
+        fields.push(line.to_string());
+    }
+    let mut kept: Vec<String> = fields
+        .iter()
+        .filter_map(|field| {
+            let (name, value) = field.split_once(':')?;
+            let name = name.trim().to_ascii_lowercase();
+            AUTHORED.contains(&name.as_str()).then(|| {
+                format!(
+                    "{name}:{}",
+                    value.split_whitespace().collect::<Vec<_>>().join(" ")
+                )
+            })
+        })
+        .collect();
+    let mut hash = Sha256::new();
+    if kept.is_empty() {
+        hash.update(raw);
+    } else {
+        kept.sort();
+        for field in &kept {
+            hash.update(field.as_bytes());
+            hash.update(b"\n");
+        }
+        hash.update(b"\n");
+        hash.update(body.trim_end().as_bytes());
+    }
+    format!("content-sha256:{}", hex::encode(hash.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copies_of_a_mail_without_message_id_share_a_key_that_its_words_decide() {
+        let mail = |trace: &str, subject: &str, body: &str| {
+            format!(
+                "{trace}From: Ann <ann@corp.example>\r\nTo: help@corp.example,\r\n  it@corp.example\r\n\
+                 Subject: {subject}\r\nDate: Sun, 22 Nov 2026 09:00:00 +0000\r\n\r\n{body}\r\n"
+            )
+            .into_bytes()
+        };
+        let first = mail(
+            "Received: from mx1 by a; Sun, 22 Nov 2026 09:00:01 +0000\r\nDelivered-To: help@corp.example\r\n",
+            "Printer",
+            "It jams.",
+        );
+        let second = mail(
+            "Return-Path: <ann@corp.example>\r\nReceived: from mx2 by b; Sun, 22 Nov 2026 09:00:03 +0000\r\n\
+             X-Original-To: it@corp.example\r\nDelivered-To: it@corp.example\r\n",
+            "Printer",
+            "It jams.\r\n\r\n",
+        );
+        let key = content_key(&first);
+        assert!(key.starts_with("content-sha256:"), "{key}");
+        assert_eq!(key, content_key(&second), "trace headers do not count");
+        assert_ne!(
+            key,
+            content_key(&mail("", "Printer!", "It jams.")),
+            "the subject counts"
+        );
+        assert_ne!(
+            key,
+            content_key(&mail("", "Printer", "It jams again.")),
+            "the body counts"
+        );
+        // Nothing a sender wrote: every byte decides.
+        assert_ne!(content_key(b"garbage one"), content_key(b"garbage two"));
+    }
 
     #[test]
     fn mail_urls_parse_with_encoded_credentials() {

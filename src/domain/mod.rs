@@ -69,6 +69,7 @@ pub mod cmdb_graph;
 pub mod escalation;
 pub mod form;
 pub mod id;
+pub mod link;
 pub mod mail;
 pub mod notify;
 pub mod number;

@@ -36,6 +36,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("sla.breached", "sla_breached"),
     ("escalation", "escalation"),
     ("mention", "mention"),
+    ("ticket.merged", "ticket_merged"),
 ];
 
 /// Every channel a person can be reached on. `in_app` is the inbox.

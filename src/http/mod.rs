@@ -33,6 +33,7 @@ mod reports;
 mod rules;
 mod schedules;
 mod sla;
+mod ticket_links;
 mod tickets;
 
 use std::{sync::Arc, time::Instant};
@@ -101,6 +102,7 @@ pub(crate) use exec_use_case;
 pub fn router(state: AppState, mounted: Mounted) -> Router {
     let api = Router::new()
         .merge(tickets::router())
+        .merge(ticket_links::router())
         .merge(admin::router())
         .merge(access::router())
         .merge(auth::router())
@@ -210,6 +212,7 @@ impl Modify for BearerAuth {
         tickets::transition_ticket, tickets::rate_ticket, tickets::assign_ticket, tickets::add_comment, tickets::list_comments,
         tickets::list_activity, tickets::list_attachments, tickets::upload_attachment, tickets::download_attachment,
         tickets::list_watchers, tickets::add_watcher, tickets::remove_watcher,
+        ticket_links::create_link, ticket_links::list_links, ticket_links::remove_link, ticket_links::merge_ticket,
         auth::login, auth::login_mfa, auth::refresh, auth::logout, auth::register, auth::request_reset, auth::confirm_reset,
         me::me, me::update_me, me::change_password, me::begin_mfa, me::confirm_mfa, me::disable_mfa, me::create_link_code,
         access::invite, access::organization, access::update_organization, access::update_person,

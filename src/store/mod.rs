@@ -17,6 +17,7 @@ pub mod flush;
 pub mod identity;
 pub mod inbound;
 pub mod inbox;
+pub mod links;
 pub mod mail;
 pub mod orgs;
 pub mod outbox;

@@ -534,6 +534,9 @@ pub struct CommentRow {
     pub internal: bool,
     pub channel: String,
     pub created_at: DateTime<Utc>,
+    /// The number of the ticket a merge copied this comment from.
+    #[sqlx(default)]
+    pub merged_from: Option<String>,
 }
 
 pub async fn insert_comment(tx: &mut Tx, c: &CommentRow) -> Result<(), sqlx::Error> {
@@ -561,7 +564,8 @@ pub async fn list_comments(
     include_internal: bool,
 ) -> Result<Vec<CommentRow>, sqlx::Error> {
     let sql = "SELECT c.id, c.org_id, c.ticket_id, c.author_id, p.name AS author_name, c.body, c.internal, \
-               c.channel, c.created_at FROM comments c LEFT JOIN people p ON p.id = c.author_id \
+               c.channel, c.created_at, mf.number AS merged_from FROM comments c \
+               LEFT JOIN people p ON p.id = c.author_id LEFT JOIN tickets mf ON mf.id = c.merged_from_id \
                WHERE c.org_id = $1 AND c.ticket_id = $2 AND (c.internal = $3 OR c.internal = FALSE) \
                ORDER BY c.created_at, c.id";
     on_exec!(e, conn => sqlx::query_as(sql).bind(org_id).bind(ticket_id).bind(include_internal).fetch_all(conn).await)

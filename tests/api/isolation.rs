@@ -591,6 +591,8 @@ impl OrgB {
                     ("id", "schedules") => &self.process.schedule_id,
                     ("number", _) => &self.ticket_number,
                     ("incident", _) => &self.ticket_number,
+                    // The other ticket of a link: B's child incident.
+                    ("to", "links") => &self.child_number,
                     ("id", "known-errors") => &self.known_error_id,
                     ("team", _) => &self.team_id,
                     ("person", _) => &self.agent_id,
@@ -805,6 +807,10 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
         ("POST", "/api/v1/tickets/{number}/watchers") => {
             hidden(json!({ "person": b.requester_id }))
         }
+        ("POST", "/api/v1/tickets/{number}/links") => {
+            hidden(json!({ "to": b.child_number, "kind": "related" }))
+        }
+        ("POST", "/api/v1/tickets/{number}/merge") => hidden(json!({ "into": b.child_number })),
         ("POST", "/api/v1/tickets/{number}/cis") => hidden(json!({ "ci": b.ci_id })),
         ("PATCH", "/api/v1/cmdb/cis/{id}") => hidden(json!({ "name": "A was here" })),
         ("PATCH", "/api/v1/problems/{number}") => hidden(json!({ "workaround": "A was here" })),

@@ -22,6 +22,8 @@ mod helpers;
 mod idempotency;
 mod identities;
 mod isolation;
+mod links;
+mod merge;
 mod notifications;
 mod numbering;
 mod ops;

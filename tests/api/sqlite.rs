@@ -207,3 +207,10 @@ async fn the_first_sign_in_of_a_fresh_sqlite_database_works_in_the_console() {
     let breached = visitor.get("/console/queue?view=breached").await;
     assert_eq!(breached.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn links_and_merges_work_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_sqlite(&dir).await;
+    crate::merge::merge_story(&app).await;
+}

@@ -57,6 +57,7 @@ impl Desk {
             internal,
             channel: actor.channel.as_str().into(),
             created_at: store::now(),
+            merged_from: None,
         };
         store::tickets::insert_comment(&mut work.tx, &comment).await?;
         if !internal {

@@ -3,16 +3,22 @@
 //! reading and listing, and the helpers the other desk modules use to name
 //! a ticket (`lock_visible`, `require_view`). `moves.rs`: transitions,
 //! rating, assignment and field updates; `comments.rs`: comments and
-//! activity; `attachments.rs`: files; `watchers.rs`: watchers.
+//! activity; `attachments.rs`: files; `watchers.rs`: watchers;
+//! `links.rs`: links between tickets; `merge.rs`: merging a duplicate.
 //!
 //! May import `domain`, `store` and desk's leaf modules (`people`, `teams`,
-//! `files`, `numbering`, `views`, `assignment`); SLA and mail are reached through their
+//! `files`, `numbering`, `views`, `assignment`, `notify`); SLA and mail are
+//! reached through their
 //! `Desk` hooks (`sla_on_*`, `mail_on_public_comment`), never imported.
 
 mod attachments;
 mod comments;
+mod links;
+mod merge;
 mod moves;
 mod watchers;
+
+pub use merge::MergeView;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
@@ -327,7 +333,9 @@ impl Desk {
         let row = self
             .visible_ticket(Exec::Db(&self.db), actor, number)
             .await?;
-        Ok(TicketView::from(&row))
+        let mut view = TicketView::from(&row);
+        self.with_links(actor, &row, &mut view).await?;
+        Ok(view)
     }
 
     pub(crate) async fn visible_ticket(
