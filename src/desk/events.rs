@@ -27,6 +27,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "sla.breached",
     "ticket.escalated",
     "ticket.rated",
+    "time.logged",
 ];
 
 /// A ticket a committed use case changed, announced to live views.

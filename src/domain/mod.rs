@@ -67,6 +67,7 @@ pub mod cmdb_graph;
 pub mod escalation;
 pub mod form;
 pub mod id;
+pub mod macros;
 pub mod mail;
 pub mod notify;
 pub mod number;
@@ -80,6 +81,7 @@ pub mod sla;
 pub mod text;
 pub mod ticket;
 pub mod totp;
+pub mod worklog;
 
 pub use channel::Channel;
 pub use number::TicketNumber;

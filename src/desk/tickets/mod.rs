@@ -3,7 +3,8 @@
 //! reading and listing, and the helpers the other desk modules use to name
 //! a ticket (`lock_visible`, `require_view`). `moves.rs`: transitions,
 //! rating, assignment and field updates; `comments.rs`: comments and
-//! activity; `attachments.rs`: files; `watchers.rs`: watchers.
+//! activity; `attachments.rs`: files; `watchers.rs`: watchers; `time.rs`:
+//! time tracking.
 //!
 //! May import `domain`, `store` and desk's leaf modules (`people`, `teams`,
 //! `files`, `numbering`, `views`); SLA and mail are reached through their
@@ -12,7 +13,10 @@
 mod attachments;
 mod comments;
 mod moves;
+mod time;
 mod watchers;
+
+pub use time::{LogTime, TimeEntryView, TimeLog, TimeLogged};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
