@@ -30,6 +30,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "ticket.linked",
     "ticket.unlinked",
     "ticket.merged",
+    "time.logged",
 ];
 
 /// A ticket a committed use case changed, announced to live views.

@@ -223,6 +223,11 @@ pub struct AgentRow {
     pub average_satisfaction: Option<f64>,
     /// Open at the end of the period (now, for a period ending now).
     pub open: i64,
+    /// Minutes logged in the period (by when the work started): agents'
+    /// rows by whoever logged them, teams' rows on the team's tickets.
+    pub time_logged_minutes: i64,
+    /// The billable part of `time_logged_minutes`.
+    pub billable_minutes: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -667,6 +672,16 @@ impl Desk {
                 a.rated = w.rated;
                 a.score = w.score;
             }
+            let logged =
+                store::reports::time_logged(tx, org, &r.filters, who, p.from, p.to).await?;
+            for (id, name, minutes, billable) in logged {
+                let a = acc.entry(id).or_default();
+                if a.name.is_none() {
+                    a.name = name;
+                }
+                a.time_logged = minutes;
+                a.billable = billable;
+            }
             for o in &outcomes {
                 let (id, name) = match who {
                     Who::Assignee => (o.assignee_id, &o.assignee),
@@ -840,6 +855,8 @@ struct AgentAcc {
     first_business: Vec<i64>,
     resolution_wall: Vec<i64>,
     resolution_business: Vec<i64>,
+    time_logged: i64,
+    billable: i64,
 }
 
 impl AgentAcc {
@@ -870,6 +887,8 @@ impl AgentAcc {
             average_satisfaction: (self.rated > 0)
                 .then(|| (self.score as f64 * 100.0 / self.rated as f64).round() / 100.0),
             open: self.open,
+            time_logged_minutes: self.time_logged,
+            billable_minutes: self.billable,
         }
     }
 }

@@ -70,6 +70,7 @@ pub mod escalation;
 pub mod form;
 pub mod id;
 pub mod link;
+pub mod macros;
 pub mod mail;
 pub mod notify;
 pub mod number;
@@ -83,6 +84,7 @@ pub mod sla;
 pub mod text;
 pub mod ticket;
 pub mod totp;
+pub mod worklog;
 
 pub use channel::Channel;
 pub use number::TicketNumber;

@@ -34,6 +34,7 @@ mod rules;
 mod schedules;
 mod sla;
 mod ticket_links;
+mod ticket_time;
 mod tickets;
 
 use std::{sync::Arc, time::Instant};
@@ -121,6 +122,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(reports::router())
         .merge(integrations::router())
         .merge(availability::router())
+        .merge(ticket_time::router())
         .route("/openapi.json", axum::routing::get(ops::openapi))
         .layer(middleware::from_fn(answers::problem_json))
         .layer(middleware::from_fn(answers::refuse_nul));
@@ -258,6 +260,7 @@ impl Modify for BearerAuth {
         reports::dashboard, reports::volume, reports::sla, reports::agents, reports::processes,
         integrations::create, integrations::list, integrations::get_one, integrations::update,
         integrations::disable, integrations::rotate, integrations::ticket_alerts, integrations::silence,
+        ticket_time::log_time, ticket_time::list_time,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),

@@ -31,6 +31,7 @@ pub mod sla;
 pub mod slack_installs;
 pub mod teams;
 pub mod tickets;
+pub mod time_entries;
 pub mod timers;
 pub mod tokens;
 pub mod webhooks;

@@ -559,6 +559,40 @@ pub async fn workload(
         .bind(from).bind(to).fetch_all(c).await)
 }
 
+/// Time logged in the period (by the entries' `started_at`) on the tickets
+/// the filters select: per agent who logged it, or per the ticket's team.
+/// Rows: (who, name, minutes, billable minutes).
+pub async fn time_logged(
+    tx: &mut Tx,
+    org_id: Uuid,
+    filters: &Filters,
+    who: Who,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(Option<Uuid>, Option<String>, i64, i64)>, sqlx::Error> {
+    macro_rules! time_sql {
+        ($who:literal, $names:literal) => {
+            const_format::concatcp!(
+                "SELECT ", $who, " AS who, n.name, SUM(e.minutes) AS minutes, \
+                   SUM(CASE WHEN e.billable THEN e.minutes ELSE 0 END) AS billable \
+                 FROM time_entries e JOIN tickets t ON t.id = e.ticket_id \
+                   LEFT JOIN ", $names, " n ON n.id = ", $who, " \
+                 WHERE e.org_id = $1 AND t.org_id = $1 AND e.started_at >= $9 AND e.started_at < $10",
+                FILTER,
+                " GROUP BY ", $who, ", n.name ORDER BY n.name, 1"
+            )
+        };
+    }
+    const AGENT: &str = time_sql!("e.agent_id", "people");
+    const TEAM: &str = time_sql!("t.team_id", "teams");
+    let sql = match who {
+        Who::Assignee => AGENT,
+        Who::Team => TEAM,
+    };
+    on!(tx, c => bind_filters!(sqlx::query_as(sql), org_id, filters)
+        .bind(from).bind(to).fetch_all(c).await)
+}
+
 /// Problems created in the period and the incidents linked to them.
 pub async fn problem_links(
     tx: &mut Tx,

@@ -1042,6 +1042,7 @@ async fn register_commands_puts_the_manifest_globally_or_in_a_guild() {
             "ticket-status",
             "link",
             "report",
+            "time",
             "away",
             "Create ticket"
         ]

@@ -795,6 +795,9 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
             hidden(json!({ "team": b.team_id, "assignee": b.agent_id }))
         }
         ("POST", "/api/v1/tickets/{number}/comments") => hidden(json!({ "body": "A was here" })),
+        ("POST", "/api/v1/tickets/{number}/time") => {
+            hidden(json!({ "minutes": 5, "note": "A was here" }))
+        }
         ("POST", "/api/v1/tickets/{number}/attachments") => {
             vec![(Body::Upload(b"A was here".to_vec()), Expect::Hidden)]
         }

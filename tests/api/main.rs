@@ -40,5 +40,6 @@ mod supervision;
 mod support;
 mod tenancy;
 mod tickets;
+mod time_tracking;
 mod timers;
 mod webhooks;

@@ -191,6 +191,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/v1/integrations", &["get", "post"]),
         ("/api/v1/integrations/{id}", &["get", "patch", "delete"]),
         ("/api/v1/integrations/{id}/rotate-secret", &["post"]),
+        ("/api/v1/tickets/{number}/time", &["get", "post"]),
         ("/api/v1/tickets/{number}/alerts", &["get"]),
         ("/api/v1/tickets/{number}/silence", &["post"]),
         ("/api/v1/people/{id}/availability", &["get"]),

@@ -382,6 +382,20 @@ impl Discord {
                 let action = Action::Desk(ChatCommand::Away(text));
                 self.perform(&who, key, body, action).await
             }
+            (1, "time") => {
+                let text: Vec<&str> = ["ticket", "spent", "note"]
+                    .into_iter()
+                    .filter_map(|name| option(payload, name).and_then(Value::as_str))
+                    .collect();
+                let thread = payload["channel_id"]
+                    .as_str()
+                    .map(|id| (PLATFORM.to_string(), id.to_string()));
+                let command = ChatCommand::Time {
+                    text: text.join(" "),
+                    thread,
+                };
+                self.perform(&who, key, body, Action::Desk(command)).await
+            }
             (1, "link") => {
                 let code = option(payload, "code")
                     .and_then(Value::as_str)

@@ -593,10 +593,10 @@ impl Slack {
             field("team_id"),
             field("trigger_id"),
         );
-        if !matches!(command, "/ticket" | "/report" | "/away") {
+        if !matches!(command, "/ticket" | "/report" | "/away" | "/time") {
             tracing::debug!(command, "ignoring an unknown Slack command");
             return ephemeral(&format!(
-                "I don't know {command}. Try /ticket, /report or /away."
+                "I don't know {command}. Try /ticket, /report, /away or /time."
             ));
         }
         let org_id = match self.org_id(team).await {
@@ -610,9 +610,16 @@ impl Slack {
                 .report_command(contact, field("channel_id"), text, &key, body)
                 .await;
         }
-        if command == "/away" {
+        if command == "/away" || command == "/time" {
             let key = format!("command:{trigger}");
-            let command = ChatCommand::Away(text.to_string());
+            let command = match command {
+                "/away" => ChatCommand::Away(text.to_string()),
+                // Slack's commands carry no thread: the ticket is named.
+                _ => ChatCommand::Time {
+                    text: text.to_string(),
+                    thread: None,
+                },
+            };
             return self.desk_command(contact, command, &key, body).await;
         }
         if text.is_empty() {

@@ -622,6 +622,8 @@ fn agent_cells(kind: &str, a: &AgentRow) -> Vec<Cell> {
         opt_percent(a.sla_percent_met),
         opt_number(a.average_satisfaction),
         Cell::Count(a.open),
+        Cell::Count(a.time_logged_minutes),
+        Cell::Count(a.billable_minutes),
     ]
 }
 
@@ -665,6 +667,8 @@ fn agents(r: &ReportRequest, a: &AgentsReport) -> Document {
         col("sla_percent_met", "SLA % met", Percent),
         col("average_satisfaction", "Satisfaction", Number),
         col("open", "Open", Count),
+        col("time_logged_minutes", "Time logged (min)", Count),
+        col("billable_minutes", "Billable (min)", Count),
     ];
     let rows = a
         .agents

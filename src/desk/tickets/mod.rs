@@ -4,7 +4,8 @@
 //! a ticket (`lock_visible`, `require_view`). `moves.rs`: transitions,
 //! rating, assignment and field updates; `comments.rs`: comments and
 //! activity; `attachments.rs`: files; `watchers.rs`: watchers;
-//! `links.rs`: links between tickets; `merge.rs`: merging a duplicate.
+//! `links.rs`: links between tickets; `merge.rs`: merging a duplicate;
+//! `time.rs`: time tracking.
 //!
 //! May import `domain`, `store` and desk's leaf modules (`people`, `teams`,
 //! `files`, `numbering`, `views`, `assignment`, `notify`); SLA and mail are
@@ -16,9 +17,11 @@ mod comments;
 mod links;
 mod merge;
 mod moves;
+mod time;
 mod watchers;
 
 pub use merge::MergeView;
+pub use time::{LogTime, TimeEntryView, TimeLog, TimeLogged};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
