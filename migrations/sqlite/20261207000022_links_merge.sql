@@ -30,3 +30,7 @@ ALTER TABLE comments ADD COLUMN merged_from_id BLOB REFERENCES tickets(id);
 CREATE INDEX comments_merged_from ON comments(merged_from_id);
 ALTER TABLE attachments ADD COLUMN merged_from_id BLOB REFERENCES tickets(id);
 CREATE INDEX attachments_merged_from ON attachments(merged_from_id);
+
+-- Whether a ticket ever had a link (or was merged): reading one ticket
+-- looks its links up only then, so the common read stays one query.
+ALTER TABLE tickets ADD COLUMN linked INTEGER NOT NULL DEFAULT 0;

@@ -54,7 +54,15 @@ pub async fn insert_link(tx: &mut Tx, row: &LinkRow) -> Result<bool, sqlx::Error
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+    mark_linked(tx, row.from_ticket_id, row.to_ticket_id).await?;
     Ok(n > 0)
+}
+
+/// Marks both tickets as having had a link (see `TicketExtra::linked`).
+async fn mark_linked(tx: &mut Tx, a: Uuid, b: Uuid) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE tickets SET linked = TRUE WHERE id IN ($1, $2) AND NOT linked";
+    on!(tx, c => sqlx::query(sql).bind(a).bind(b).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// The links between two tickets, in either direction.
@@ -124,7 +132,7 @@ pub async fn set_merged_into(
     ticket_id: Uuid,
     into_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    let sql = "UPDATE tickets SET merged_into_id = $3 WHERE org_id = $1 AND id = $2";
+    let sql = "UPDATE tickets SET merged_into_id = $3, linked = TRUE WHERE org_id = $1 AND id = $2";
     on!(tx, c => sqlx::query(sql)
         .bind(org_id)
         .bind(ticket_id)

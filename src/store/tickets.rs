@@ -54,6 +54,9 @@ pub struct TicketExtra {
     /// Labels agents and rules put on the ticket (normalized, see
     /// `domain::assignment::normalize_label`); written by [`update_tags`].
     pub tags: Json<Vec<String>>,
+    /// Whether the ticket ever had a link or was merged (set by
+    /// `store::links`); when false it has no links to look up.
+    pub linked: bool,
 }
 
 pub(super) const SELECT_TICKET: &str =
@@ -63,7 +66,7 @@ pub(super) const SELECT_TICKET: &str =
      t.assignee_id, a.name AS assignee_name, a.email AS assignee_email, \
      t.team_id, tm.name AS team_name, t.category_id, cat.name AS category_name, \
      t.channel, t.created_at, t.updated_at, t.resolved_at, t.closed_at, t.satisfaction, \
-     t.major, t.parent_id, par.number AS parent_number, t.escalation_level, t.tags \
+     t.major, t.parent_id, par.number AS parent_number, t.escalation_level, t.tags, t.linked \
      FROM tickets t \
      LEFT JOIN people r ON r.id = t.requester_id \
      LEFT JOIN people a ON a.id = t.assignee_id \

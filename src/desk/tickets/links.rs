@@ -191,6 +191,11 @@ impl Desk {
         row: &TicketRow,
         view: &mut TicketView,
     ) -> Result<(), DeskError> {
+        if !row.extra.linked {
+            // Never linked nor merged: nothing to look up (the common read).
+            view.links = Some(Vec::new());
+            return Ok(());
+        }
         view.links = Some(ticket_links(Exec::Db(&self.db), actor, row).await?);
         view.merged_into = store::links::merged_into(Exec::Db(&self.db), row.org_id, row.id)
             .await?
