@@ -70,8 +70,11 @@ pub struct NewAbsence {
 /// What `/away` did, for the chat answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum AwayOutcome {
-    Away(AbsenceView),
-    Back { ended: usize },
+    /// The absence, and the time zone it was read in.
+    Away(AbsenceView, String),
+    Back {
+        ended: usize,
+    },
 }
 
 impl Desk {
@@ -325,7 +328,7 @@ impl Desk {
                 let view = self
                     .add_absence(work, actor, &me.to_string(), input)
                     .await?;
-                Ok(AwayOutcome::Away(view))
+                Ok(AwayOutcome::Away(view, tz.name().to_string()))
             }
             AwayCommand::Back => {
                 let current = store::assignment::current_absences(

@@ -46,13 +46,7 @@ impl Desk {
         match command {
             ChatCommand::Away(text) => {
                 let outcome = self.away_from_chat(work, actor, text).await?;
-                let tz = match actor.person_id {
-                    Some(id) => crate::store::people::find_person(&mut work.tx, actor.org_id, id)
-                        .await?
-                        .and_then(|p| p.time_zone.parse::<Tz>().ok()),
-                    None => None,
-                };
-                Ok(away_answer(&outcome, tz.unwrap_or(chrono_tz::UTC)))
+                Ok(away_answer(&outcome))
             }
             ChatCommand::Time { text, thread } => {
                 let mut words: Vec<&str> = text.split_whitespace().collect();
@@ -117,9 +111,10 @@ impl Desk {
     }
 }
 
-fn away_answer(outcome: &AwayOutcome, tz: Tz) -> String {
+fn away_answer(outcome: &AwayOutcome) -> String {
     match outcome {
-        AwayOutcome::Away(AbsenceView { ends_at, note, .. }) => {
+        AwayOutcome::Away(AbsenceView { ends_at, note, .. }, tz) => {
+            let tz: Tz = tz.parse().unwrap_or(chrono_tz::UTC);
             let until = ends_at.with_timezone(&tz).format("%a %-d %b %Y %H:%M");
             let note = if note.is_empty() {
                 String::new()

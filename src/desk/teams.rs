@@ -156,7 +156,6 @@ impl Desk {
                 .map(|c| c.trim().to_string())
                 .filter(|c| !c.is_empty());
         }
-        let before = (row.assignment.clone(), row.max_open_per_agent);
         if let Some(strategy) = &changes.assignment {
             let strategy = Strategy::parse(strategy)
                 .map_err(|e| DeskError::invalid("assignment", e.to_string()))?;
@@ -172,14 +171,6 @@ impl Desk {
             row.max_open_per_agent = cap;
         }
         store::teams::update_team(&mut work.tx, &row).await?;
-        if before != (row.assignment.clone(), row.max_open_per_agent) {
-            let settings = store::assignment::TeamAssignment {
-                assignment: row.assignment.clone(),
-                max_open_per_agent: row.max_open_per_agent,
-            };
-            store::assignment::set_team_assignment(&mut work.tx, actor.org_id, row.id, &settings)
-                .await?;
-        }
         if let Some(lead) = row.lead_id {
             store::teams::add_member(&mut work.tx, row.id, lead).await?;
         }

@@ -106,35 +106,6 @@ pub async fn take_turn(tx: &mut Tx, team_id: Uuid, person_id: Uuid) -> Result<()
     Ok(())
 }
 
-/// Sets a team's strategy and cap.
-pub async fn set_team_assignment(
-    tx: &mut Tx,
-    org_id: Uuid,
-    team_id: Uuid,
-    settings: &TeamAssignment,
-) -> Result<(), sqlx::Error> {
-    let sql =
-        "UPDATE teams SET assignment = $3, max_open_per_agent = $4 WHERE org_id = $1 AND id = $2";
-    on!(tx, c => sqlx::query(sql)
-        .bind(org_id)
-        .bind(team_id)
-        .bind(&settings.assignment)
-        .bind(settings.max_open_per_agent)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-pub async fn team_assignment(
-    e: Exec<'_>,
-    org_id: Uuid,
-    team_id: Uuid,
-) -> Result<Option<TeamAssignment>, sqlx::Error> {
-    let sql = "SELECT assignment, max_open_per_agent FROM teams WHERE org_id = $1 AND id = $2";
-    on_exec!(e, c => sqlx::query_as(sql).bind(org_id).bind(team_id).fetch_optional(c).await)
-}
-
 // ---- skills ----
 
 pub async fn person_skills(e: Exec<'_>, person_id: Uuid) -> Result<Vec<String>, sqlx::Error> {

@@ -17,8 +17,7 @@ pub struct TeamRow {
     /// Who escalations go to when no policy says otherwise.
     pub escalation_contact: Option<Uuid>,
     pub created_at: DateTime<Utc>,
-    /// How tickets reaching the team are assigned (`domain::assignment::Strategy`);
-    /// written by `store::assignment::set_team_assignment`.
+    /// How tickets reaching the team are assigned (`domain::assignment::Strategy`).
     pub assignment: String,
     /// The most open tickets an agent may hold before automatic
     /// assignment passes them over.
@@ -69,8 +68,8 @@ pub async fn list_teams(tx: &mut Tx, org_id: Uuid) -> Result<Vec<TeamRow>, sqlx:
 }
 
 pub async fn update_team(tx: &mut Tx, row: &TeamRow) -> Result<(), sqlx::Error> {
-    let sql = "UPDATE teams SET name = $3, description = $4, lead_id = $5, default_channel = $6, escalation_contact = $7 \
-               WHERE org_id = $1 AND id = $2";
+    let sql = "UPDATE teams SET name = $3, description = $4, lead_id = $5, default_channel = $6, escalation_contact = $7, \
+               assignment = $8, max_open_per_agent = $9 WHERE org_id = $1 AND id = $2";
     on!(tx, c => sqlx::query(sql)
         .bind(row.org_id)
         .bind(row.id)
@@ -79,6 +78,8 @@ pub async fn update_team(tx: &mut Tx, row: &TeamRow) -> Result<(), sqlx::Error> 
         .bind(row.lead_id)
         .bind(&row.default_channel)
         .bind(row.escalation_contact)
+        .bind(&row.assignment)
+        .bind(row.max_open_per_agent)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
