@@ -28,6 +28,7 @@ use super::{
 use crate::desk::{
     alerts::{alert_brief, AlertBrief, AlertView},
     approvals::ApprovalView,
+    macros::MacroView,
     sla::ClockView,
     tickets::Assignment,
     views::{ActivityView, AttachmentView, CommentView, PersonRef, TeamView, TicketView},
@@ -38,6 +39,7 @@ pub fn router() -> Router<Console> {
     Router::new()
         .route("/console/tickets/{number}", get(show))
         .route("/console/tickets/{number}/reply", post(reply))
+        .route("/console/tickets/{number}/macro", post(apply_macro))
         .route("/console/tickets/{number}/transition", post(transition))
         .route("/console/tickets/{number}/assign", post(assign))
         .route("/console/tickets/{number}/watch", post(watch))
@@ -71,6 +73,8 @@ struct TicketPage {
     activity: Vec<ActivityView>,
     teams: Vec<TeamView>,
     agents: Vec<PersonRef>,
+    /// The macros the ticket takes: the organization's and its team's.
+    macros: Vec<MacroView>,
     /// Problem, change and CMDB parts (agents only).
     process: Option<Process>,
     /// An incident opened by alerts: what its card shows, and each alert
@@ -137,7 +141,7 @@ async fn load(console: &Console, signed: &SignedIn, number: &str) -> Result<Tick
     let attachments = desk.list_attachments(actor, &number).await?;
     let watchers = desk.list_watchers(actor, &number).await?;
     let approvals = desk.ticket_approvals(actor, &number).await?;
-    let (activity, teams, agents) = if actor.is_agent() {
+    let (activity, teams, agents, macros) = if actor.is_agent() {
         let people = desk.list_people(actor).await?;
         let agents = people
             .into_iter()
@@ -148,13 +152,15 @@ async fn load(console: &Console, signed: &SignedIn, number: &str) -> Result<Tick
                 email: p.email,
             })
             .collect();
+        let team = ticket.team.as_ref().map(|t| t.id.to_string());
         (
             desk.list_activity(actor, &number).await?,
             desk.list_teams(actor).await?,
             agents,
+            desk.list_macros(actor, team.as_deref()).await?,
         )
     } else {
-        (Vec::new(), Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new())
     };
     let process = ticket_process::load(desk, actor, &ticket).await?;
     let (alert, alerts) = match actor.is_agent() {
@@ -187,6 +193,7 @@ async fn load(console: &Console, signed: &SignedIn, number: &str) -> Result<Tick
         activity,
         teams,
         agents,
+        macros,
         process,
         alert,
         alerts,
@@ -260,6 +267,20 @@ async fn reply(
     let (actor, n) = (signed.actor.clone(), number.clone());
     let outcome = on_ticket!(console, |desk, work| desk
         .add_comment(work, &actor, &n, &body, internal));
+    after(&console, &signed, &number, outcome).await
+}
+
+async fn apply_macro(
+    State(console): State<Console>,
+    Signed(signed): Signed,
+    Path(number): Path<String>,
+    form: Form,
+) -> Result<Response, PageError> {
+    check_csrf(&signed, &form)?;
+    let id = form.get("macro").unwrap_or_default().to_string();
+    let (actor, n) = (signed.actor.clone(), number.clone());
+    let outcome = on_ticket!(console, |desk, work| desk
+        .apply_macro(work, &actor, &n, &id));
     after(&console, &signed, &number, outcome).await
 }
 

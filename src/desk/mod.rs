@@ -36,6 +36,7 @@ pub mod files;
 pub mod identity;
 pub mod incidents;
 pub mod integrations;
+pub mod macros;
 pub mod mail;
 mod mail_alerts;
 pub mod mailboxes;

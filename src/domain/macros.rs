@@ -176,11 +176,33 @@ pub struct MacroChanges {
     /// A team name or id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+    /// Tags to add (normalized like every ticket tag).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_tags: Vec<String>,
+    /// Tags to take off; a tag in both lists is refused when saved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_tags: Vec<String>,
 }
 
 impl MacroChanges {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// The tags a ticket carries once these changes are made: removals
+    /// first, additions kept in the order given, after the ticket's own.
+    pub fn apply_tags(&self, current: &[String]) -> Vec<String> {
+        let mut tags: Vec<String> = current
+            .iter()
+            .filter(|t| !self.remove_tags.contains(t))
+            .cloned()
+            .collect();
+        for tag in &self.add_tags {
+            if !tags.contains(tag) {
+                tags.push(tag.clone());
+            }
+        }
+        tags
     }
 }
 
@@ -264,5 +286,17 @@ mod tests {
             serde_json::from_value::<MacroChanges>(serde_json::json!({ "colour": "red" })).is_err()
         );
         assert!(MacroChanges::default().is_empty());
+    }
+
+    #[test]
+    fn tags_are_removed_then_added_once() {
+        let changes = MacroChanges {
+            add_tags: vec!["vpn".into(), "remote".into()],
+            remove_tags: vec!["triage".into()],
+            ..MacroChanges::default()
+        };
+        let current = vec!["triage".to_string(), "remote".to_string()];
+        assert_eq!(changes.apply_tags(&current), vec!["remote", "vpn"]);
+        assert_eq!(changes.apply_tags(&[]), vec!["vpn", "remote"]);
     }
 }

@@ -26,6 +26,7 @@ mod escalation;
 mod extract;
 mod inbox;
 mod integrations;
+mod macros;
 mod me;
 mod ops;
 mod problems;
@@ -123,6 +124,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(integrations::router())
         .merge(availability::router())
         .merge(ticket_time::router())
+        .merge(macros::router())
         .route("/openapi.json", axum::routing::get(ops::openapi))
         .layer(middleware::from_fn(answers::problem_json))
         .layer(middleware::from_fn(answers::refuse_nul));
@@ -261,9 +263,11 @@ impl Modify for BearerAuth {
         integrations::create, integrations::list, integrations::get_one, integrations::update,
         integrations::disable, integrations::rotate, integrations::ticket_alerts, integrations::silence,
         ticket_time::log_time, ticket_time::list_time,
+        macros::list_macros, macros::create_macro, macros::get_macro, macros::update_macro,
+        macros::delete_macro, macros::apply_macro,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "integrations"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "integrations"), (name = "macros"), (name = "operations"))
 )]
 pub struct ApiDoc;

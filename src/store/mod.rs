@@ -18,6 +18,7 @@ pub mod identity;
 pub mod inbound;
 pub mod inbox;
 pub mod links;
+pub mod macros;
 pub mod mail;
 pub mod orgs;
 pub mod outbox;

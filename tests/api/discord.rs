@@ -1043,6 +1043,7 @@ async fn register_commands_puts_the_manifest_globally_or_in_a_guild() {
             "link",
             "report",
             "time",
+            "macro",
             "away",
             "Create ticket"
         ]

@@ -75,6 +75,7 @@ struct Process {
     template_id: String,
     freeze_id: String,
     rule_id: String,
+    macro_id: String,
     delegation_id: String,
     sla_calendar_id: String,
     sla_policy_id: String,
@@ -189,6 +190,18 @@ impl Process {
         )
         .await;
         let rule_id = id_of(&rule, "rule");
+        let macro_ = created(
+            app.post(
+                "/api/v1/macros",
+                token,
+                &json!({ "name": "B-only payroll macro", "body": "B-only payroll reply",
+                         "changes": { "add_tags": ["b-only-payroll"] } }),
+            )
+            .await,
+            "B's macro",
+        )
+        .await;
+        let macro_id = id_of(&macro_, "macro");
         let delegation = created(
             app.post(
                 "/api/v1/me/delegations",
@@ -259,6 +272,7 @@ impl Process {
             template_id,
             freeze_id,
             rule_id,
+            macro_id,
             delegation_id,
             sla_calendar_id,
             sla_policy_id,
@@ -554,6 +568,7 @@ impl OrgB {
             &self.process.template_id,
             &self.process.freeze_id,
             &self.process.rule_id,
+            &self.process.macro_id,
             &self.process.delegation_id,
             &self.process.sla_calendar_id,
             &self.process.sla_policy_id,
@@ -584,6 +599,8 @@ impl OrgB {
                     ("id", "approvals") => &self.process.approval_id,
                     ("id", "tasks") => &self.process.task_id,
                     ("id", "rules") => &self.process.rule_id,
+                    ("id", "macros") => &self.process.macro_id,
+                    ("macro", _) => &self.process.macro_id,
                     ("id", "delegations") => &self.process.delegation_id,
                     ("id", "calendars") => &self.process.sla_calendar_id,
                     ("id", "policies") => &self.process.sla_policy_id,
@@ -774,6 +791,11 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
             Expect::Created,
         )],
         ("PATCH", "/api/v1/integrations/{id}") => hidden(json!({ "name": "A was here" })),
+        ("POST", "/api/v1/macros") => vec![(
+            Body::Json(json!({ "name": "A probe", "body": "A was here" })),
+            Expect::Created,
+        )],
+        ("PATCH", "/api/v1/macros/{id}") => hidden(json!({ "body": "A was here" })),
         ("POST", "/api/v1/skill-rules") => vec![(
             Body::Json(json!({ "skill": "a-probe", "tag": "a-probe" })),
             Expect::Created,
@@ -1244,6 +1266,7 @@ async fn snapshot(app: &TestApp, b: &OrgB) -> Vec<(String, Value)> {
         "/api/v1/change-templates".to_string(),
         "/api/v1/freeze-windows".to_string(),
         "/api/v1/rules".to_string(),
+        "/api/v1/macros".to_string(),
     ] {
         let view: Value = app.get_json(&path, &app.token).await;
         views.push((path, view));
@@ -1384,6 +1407,7 @@ impl OrgB {
                 template_id: id(),
                 freeze_id: id(),
                 rule_id: id(),
+                macro_id: id(),
                 delegation_id: id(),
                 sla_calendar_id: id(),
                 sla_policy_id: id(),

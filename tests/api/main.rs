@@ -23,6 +23,7 @@ mod idempotency;
 mod identities;
 mod isolation;
 mod links;
+mod macros;
 mod merge;
 mod notifications;
 mod numbering;

@@ -183,6 +183,19 @@ fn option<'a>(payload: &'a Value, name: &str) -> Option<&'a Value> {
         .map(|o| &o["value"])
 }
 
+/// A desk command's words, from its options in `names` order, and the
+/// channel it was typed in: a ticket's thread stands for its ticket.
+fn thread_command(payload: &Value, names: &[&str]) -> (String, Option<(String, String)>) {
+    let words: Vec<&str> = names
+        .iter()
+        .filter_map(|name| option(payload, name).and_then(Value::as_str))
+        .collect();
+    let thread = payload["channel_id"]
+        .as_str()
+        .map(|id| (PLATFORM.to_string(), id.to_string()));
+    (words.join(" "), thread)
+}
+
 fn too_long(label: &str, value: &str, max: usize) -> Option<Reply> {
     (value.chars().count() > max).then(|| {
         Reply::Json(render::ephemeral(&format!(
@@ -383,17 +396,13 @@ impl Discord {
                 self.perform(&who, key, body, action).await
             }
             (1, "time") => {
-                let text: Vec<&str> = ["ticket", "spent", "note"]
-                    .into_iter()
-                    .filter_map(|name| option(payload, name).and_then(Value::as_str))
-                    .collect();
-                let thread = payload["channel_id"]
-                    .as_str()
-                    .map(|id| (PLATFORM.to_string(), id.to_string()));
-                let command = ChatCommand::Time {
-                    text: text.join(" "),
-                    thread,
-                };
+                let (text, thread) = thread_command(payload, &["ticket", "spent", "note"]);
+                let command = ChatCommand::Time { text, thread };
+                self.perform(&who, key, body, Action::Desk(command)).await
+            }
+            (1, "macro") => {
+                let (text, thread) = thread_command(payload, &["ticket", "name"]);
+                let command = ChatCommand::Macro { text, thread };
                 self.perform(&who, key, body, Action::Desk(command)).await
             }
             (1, "link") => {

@@ -593,10 +593,13 @@ impl Slack {
             field("team_id"),
             field("trigger_id"),
         );
-        if !matches!(command, "/ticket" | "/report" | "/away" | "/time") {
+        if !matches!(
+            command,
+            "/ticket" | "/report" | "/away" | "/time" | "/macro"
+        ) {
             tracing::debug!(command, "ignoring an unknown Slack command");
             return ephemeral(&format!(
-                "I don't know {command}. Try /ticket, /report, /away or /time."
+                "I don't know {command}. Try /ticket, /report, /away, /time or /macro."
             ));
         }
         let org_id = match self.org_id(team).await {
@@ -610,12 +613,16 @@ impl Slack {
                 .report_command(contact, field("channel_id"), text, &key, body)
                 .await;
         }
-        if command == "/away" || command == "/time" {
+        if matches!(command, "/away" | "/time" | "/macro") {
             let key = format!("command:{trigger}");
+            // Slack's commands carry no thread: the ticket is named.
             let command = match command {
                 "/away" => ChatCommand::Away(text.to_string()),
-                // Slack's commands carry no thread: the ticket is named.
-                _ => ChatCommand::Time {
+                "/time" => ChatCommand::Time {
+                    text: text.to_string(),
+                    thread: None,
+                },
+                _ => ChatCommand::Macro {
                     text: text.to_string(),
                     thread: None,
                 },
