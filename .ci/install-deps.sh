@@ -2,7 +2,8 @@
 # Install what the test suite needs beyond the Rust toolchain: the PostgreSQL
 # server binaries, Dovecot's IMAP server, poppler-utils, Chromium with
 # its ChromeDriver for the console's browser tests (tests/api/browser.rs),
-# and Prometheus Alertmanager for the alert tests (tests/api/alerts.rs). The API tests
+# and Prometheus Alertmanager for the alert tests (tests/api/alerts.rs),
+# and moto's S3 server from PyPI (tests/api/blob_storage.rs). The API tests
 # start a throwaway cluster of their own with them
 # (tests/api/support/postgres.rs) and a throwaway Dovecot
 # (tests/api/support/dovecot.rs), so no server needs to be running; the
@@ -29,6 +30,11 @@ fi
 # A real Alertmanager delivers to the alert intake (tests/api/alerts.rs).
 if ! command -v prometheus-alertmanager >/dev/null; then
     packages+=(prometheus-alertmanager)
+fi
+# moto's server is a real S3 API for the attachment storage tests
+# (tests/api/blob_storage.rs); it comes from PyPI, not Debian.
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
 if [[ ${#packages[@]} -eq 0 ]]; then
     exit 0

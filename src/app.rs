@@ -21,7 +21,7 @@ use crate::{
         },
         slack::{self, deliver::SlackDeliverer, inbound::Slack},
     },
-    config::Config,
+    config::{Config, StorageBackend},
     console,
     desk::{orgs::DEFAULT_ORG, Desk, DeskSettings},
     http::{self, AppState},
@@ -31,7 +31,10 @@ use crate::{
         supervise::{Health, Policy, Supervisor},
         Shutdown,
     },
-    store::Db,
+    store::{
+        blobs::{Blobs, S3},
+        Db,
+    },
     workers::{
         dispatcher::Dispatcher, mail::imap::MailboxWorker, mail::smtp::SmtpDeliverer,
         scheduler::Scheduler, sms::SmsDeliverer, webhook::WebhookDeliverer,
@@ -138,11 +141,23 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-pub fn build_desk(config: &Config, db: Db) -> Desk {
-    Desk::new(
+/// Where attachment content lives, as configured (`[storage] backend`).
+pub fn blob_store(config: &Config, db: &Db) -> anyhow::Result<Blobs> {
+    Ok(match config.storage.backend {
+        StorageBackend::Filesystem => Blobs::Files(config.storage.data_dir.clone()),
+        StorageBackend::Database => Blobs::Database(db.clone()),
+        StorageBackend::S3 => Blobs::S3(Arc::new(
+            S3::new(&config.storage.s3.settings()).context("storage.s3")?,
+        )),
+    })
+}
+
+pub fn build_desk(config: &Config, db: Db) -> anyhow::Result<Desk> {
+    let blobs = blob_store(config, &db)?;
+    Ok(Desk::new(
         db,
         DeskSettings {
-            data_dir: config.storage.data_dir.clone(),
+            blobs,
             max_attachment_bytes: config.storage.max_attachment_bytes,
             auto_close_after: config.auto_close_after(),
             auth: config.auth_settings(),
@@ -153,7 +168,7 @@ pub fn build_desk(config: &Config, db: Db) -> Desk {
     // Validated with the configuration; the built-in ones otherwise.
     .with_templates(
         crate::templates::Templates::load(config.notifications.templates_dir()).unwrap_or_default(),
-    )
+    ))
 }
 
 impl Application {
@@ -165,7 +180,7 @@ impl Application {
         crate::templates::Templates::load(config.notifications.templates_dir())
             .map_err(|e| anyhow::anyhow!("notifications.templates_dir: {e}"))?;
         let db = open_database(&config).await?;
-        let desk = build_desk(&config, db);
+        let desk = build_desk(&config, db)?;
         let (_, created) = desk
             .ensure_org(DEFAULT_ORG)
             .await

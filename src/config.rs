@@ -162,16 +162,86 @@ impl Default for DatabaseConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
-    /// Where attachments live, one file per content hash.
+    /// Where attachment content lives: `filesystem` (under `data_dir`),
+    /// `database` (the `blobs` table) or `s3` (`[storage.s3]`).
+    pub backend: StorageBackend,
+    /// The filesystem backend's root, one file per content hash.
     pub data_dir: PathBuf,
     pub max_attachment_bytes: u64,
+    pub s3: S3Config,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
+            backend: StorageBackend::Filesystem,
             data_dir: PathBuf::from("data"),
             max_attachment_bytes: 25 * 1024 * 1024,
+            s3: S3Config::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageBackend {
+    Filesystem,
+    Database,
+    S3,
+}
+
+impl StorageBackend {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "filesystem" => Some(Self::Filesystem),
+            "database" => Some(Self::Database),
+            "s3" => Some(Self::S3),
+            _ => None,
+        }
+    }
+}
+
+/// An S3-compatible bucket for `backend = "s3"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// e.g. `https://s3.eu-west-1.amazonaws.com`, `http://minio:9000`.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// `endpoint/bucket/key` URLs (MinIO, Ceph, most self-hosted servers);
+    /// `false` for AWS's `bucket.endpoint/key`.
+    pub path_style: bool,
+    /// Put before every object name, e.g. `switchboard/`.
+    pub prefix: String,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            path_style: true,
+            prefix: String::new(),
+        }
+    }
+}
+
+impl S3Config {
+    pub fn settings(&self) -> crate::store::blobs::S3Settings {
+        crate::store::blobs::S3Settings {
+            endpoint: self.endpoint.clone(),
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.expose().to_string(),
+            path_style: self.path_style,
+            prefix: self.prefix.clone(),
         }
     }
 }
@@ -688,6 +758,29 @@ impl Config {
                 message: "access_token_ttl_secs, max_failed_logins and max_failed_logins_per_address must be at least 1".into(),
             });
         }
+        if self.storage.backend == StorageBackend::S3 {
+            let s3 = &self.storage.s3;
+            for (key, value) in [
+                ("storage.s3.endpoint", s3.endpoint.as_str()),
+                ("storage.s3.bucket", s3.bucket.as_str()),
+                ("storage.s3.access_key_id", s3.access_key_id.as_str()),
+                (
+                    "storage.s3.secret_access_key",
+                    s3.secret_access_key.expose(),
+                ),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(ConfigError::Value {
+                        key,
+                        message: "must be set when storage.backend is \"s3\"".into(),
+                    });
+                }
+            }
+            crate::store::blobs::S3::new(&s3.settings()).map_err(|e| ConfigError::Value {
+                key: "storage.s3",
+                message: format!("{e:#}"),
+            })?;
+        }
         self.validate_email()?;
         if self.discord.enabled() {
             parse_ed25519_public_key(&self.discord.public_key).map_err(|message| {
@@ -860,6 +953,7 @@ impl Config {
             &mut copy.slack.client_secret,
             &mut copy.slack.token_key,
             &mut copy.discord.bot_token,
+            &mut copy.storage.s3.secret_access_key,
             &mut copy.email.imap_url,
             &mut copy.email.smtp_url,
             &mut copy.email.imap_oauth.client_secret,

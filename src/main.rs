@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Attachment storage.
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
+    },
     /// The configuration management database.
     Cmdb {
         #[command(subcommand)]
@@ -160,6 +165,17 @@ enum DiscordCommand {
 }
 
 #[derive(Subcommand)]
+enum StorageCommand {
+    /// Copy attachment content from another backend into the configured one
+    /// (checked by hash, resumable; the source is left as it was).
+    Migrate {
+        /// Where the content is now: filesystem, database or s3.
+        #[arg(long)]
+        from: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Recompute every organization's hash chain; exit 1 at the first broken link.
     Verify,
@@ -213,6 +229,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => cli::audit::verify(config).await,
+        Command::Storage {
+            command: StorageCommand::Migrate { from },
+        } => cli::storage::migrate(config, &from).await,
         Command::Cmdb {
             command:
                 CmdbCommand::Import {

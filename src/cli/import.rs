@@ -41,7 +41,7 @@ pub async fn command(
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
     let db = app::open_database(&config).await?;
-    let desk = app::build_desk(&config, db);
+    let desk = app::build_desk(&config, db)?;
     desk.ensure_org(DEFAULT_ORG).await?;
     let org = desk.existing_org(org).await?;
     desk.ensure_default_classes_everywhere().await?;

@@ -1,5 +1,5 @@
 //! The command line's bodies: what each `switchboard` command does once
-//! `main.rs` has parsed its arguments (serve, migrate, token, audit, SLA
+//! `main.rs` has parsed its arguments (serve, migrate, token, audit, storage, SLA
 //! replay, Discord command registration, configuration check, reports),
 //! the demo seed and its 90 days of history, the CMDB importer and the benchmarks' load generators.
 //!
@@ -18,4 +18,5 @@ pub mod org;
 pub mod report;
 pub mod serve;
 pub mod sla;
+pub mod storage;
 pub mod token;

@@ -21,7 +21,7 @@ pub async fn create(config: Config, slug: &str) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let db = app::open_database(&config).await?;
-    let desk = app::build_desk(&config, db);
+    let desk = app::build_desk(&config, db)?;
     let (_, created) = desk.ensure_org(slug).await?;
     if created {
         eprintln!("created organization {slug}");

@@ -103,7 +103,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> 
         }
     };
     let db = app::open_database(config).await?;
-    let desk = app::build_desk(config, db);
+    let desk = app::build_desk(config, db)?;
     let actor = desk
         .report_actor(&args.org)
         .await

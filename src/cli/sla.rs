@@ -11,7 +11,7 @@ use crate::{app, config::Config};
 /// any ticket differs.
 pub async fn replay(config: Config, org: &str, ticket: Option<&str>) -> anyhow::Result<ExitCode> {
     let db = app::open_database(&config).await?;
-    let desk = app::build_desk(&config, db);
+    let desk = app::build_desk(&config, db)?;
     let reports = desk.replay_sla(org, ticket).await?;
     let mut ok = true;
     for report in &reports {
@@ -44,7 +44,7 @@ pub async fn replay(config: Config, org: &str, ticket: Option<&str>) -> anyhow::
 pub async fn bench(config: Config, args: SlaBenchArgs) -> anyhow::Result<ExitCode> {
     let desk = if args.timers > 0 {
         let db = app::open_database(&config).await?;
-        Some(app::build_desk(&config, db))
+        Some(app::build_desk(&config, db)?)
     } else {
         None
     };

@@ -10,7 +10,7 @@ use crate::{app, config::Config, desk::orgs::DEFAULT_ORG};
 /// first start does); any other must exist.
 pub async fn create(config: Config, org: &str, role: &str, name: &str) -> anyhow::Result<ExitCode> {
     let db = app::open_database(&config).await?;
-    let desk = app::build_desk(&config, db);
+    let desk = app::build_desk(&config, db)?;
     desk.ensure_org(DEFAULT_ORG).await?;
     let token = desk.create_token(org, role, name).await?;
     println!("{token}");

@@ -9,7 +9,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 
-use crate::desk::DeskError;
+use crate::desk::{files::StorageUnavailable as Unavailable, DeskError};
 
 #[derive(Debug)]
 pub enum PageError {
@@ -56,6 +56,10 @@ pub fn describe(error: &DeskError) -> (StatusCode, &'static str) {
             StatusCode::SERVICE_UNAVAILABLE,
             "The service desk is briefly unavailable",
         ),
+        DeskError::Internal(e) if e.downcast_ref::<Unavailable>().is_some() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service desk is briefly unavailable",
+        ),
         DeskError::Internal(_) | DeskError::Retry(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side",
@@ -68,6 +72,9 @@ pub fn describe(error: &DeskError) -> (StatusCode, &'static str) {
 pub fn message(error: &DeskError) -> String {
     match error {
         DeskError::Store(_) => "Please try again in a few seconds.".into(),
+        DeskError::Internal(e) if e.downcast_ref::<Unavailable>().is_some() => {
+            "Attachments cannot be stored just now; please try again in a few seconds.".into()
+        }
         DeskError::Internal(_) | DeskError::Retry(_) => {
             "The request could not be completed; it has been logged.".into()
         }

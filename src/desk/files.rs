@@ -1,20 +1,19 @@
-//! Attachment content, stored once per SHA-256 under the data directory
-//! (`attachments/ab/abcdef…`), with the content type sniffed from the bytes.
-
-use std::path::{Path, PathBuf};
+//! Attachment content: hashed, its type sniffed from the bytes, and kept
+//! once per SHA-256 in the configured blob store (`store::blobs`: the
+//! filesystem, the database or an S3 bucket).
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use super::DeskError;
+use crate::store::{blobs::Blobs, Tx};
+
+/// The attachment store could not be reached (answered 503 at the edges).
+pub use crate::store::blobs::Unavailable as StorageUnavailable;
 
 pub struct Stored {
     pub sha256: String,
     pub content_type: String,
-}
-
-fn path_for(data_dir: &Path, sha256: &str) -> PathBuf {
-    data_dir.join("attachments").join(&sha256[..2]).join(sha256)
 }
 
 /// The type the bytes say they are; the uploader's claim is not trusted.
@@ -31,60 +30,71 @@ pub fn sniff(bytes: &[u8]) -> String {
 
 /// Stores `bytes` (once per content) and answers its hash and type.
 ///
-/// Durable before it answers: the caller commits a row naming the file
-/// next, and a committed row must never point at content lost in a crash,
-/// so the file and its directory entry are synced like the database's own
-/// commit. Hashing and the file system calls run on a blocking thread, off
-/// the runtime's (a large attachment takes milliseconds to hash).
-pub async fn store(data_dir: &Path, bytes: &[u8]) -> Result<Stored, DeskError> {
-    let data_dir = data_dir.to_path_buf();
-    let bytes = bytes.to_vec();
-    tokio::task::spawn_blocking(move || store_blocking(&data_dir, &bytes))
-        .await
-        .context("the attachment store's thread failed")?
-}
-
-fn store_blocking(data_dir: &Path, bytes: &[u8]) -> Result<Stored, DeskError> {
-    use std::io::Write;
-    let sha256 = hex::encode(Sha256::digest(bytes));
-    let path = path_for(data_dir, &sha256);
-    let stored = Stored {
-        content_type: sniff(bytes),
-        sha256: sha256.clone(),
-    };
-    if path.exists() {
-        return Ok(stored);
-    }
-    let dir = path.parent().context("attachment path has a parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Write then rename, so a reader never sees half a file.
-    let temp = dir.join(format!(".{}.{}", sha256, uuid::Uuid::new_v4().simple()));
-    let written = std::fs::File::create(&temp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, &path)
-    });
-    if let Err(error) = written {
-        // Best effort: a temp file left behind is only wasted space.
-        let _ = std::fs::remove_file(&temp);
-        return Err(anyhow::Error::from(error)
-            .context(format!("writing attachment {}", path.display()))
-            .into());
-    }
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", dir.display()))?;
+/// Durable before it answers: the caller commits a row naming the content
+/// next, and a committed row must never point at content lost in a crash.
+/// Hashing runs on a blocking thread, off the runtime's (a large
+/// attachment takes milliseconds to hash).
+pub async fn store(blobs: &Blobs, bytes: &[u8]) -> Result<Stored, DeskError> {
+    let (stored, owned) = hash(bytes).await?;
+    blobs.put(&stored.sha256, owned).await.with_context(|| {
+        format!(
+            "storing attachment {} in the {}",
+            stored.sha256,
+            blobs.describe()
+        )
+    })?;
     Ok(stored)
 }
 
-pub async fn load(data_dir: &Path, sha256: &str) -> Result<Vec<u8>, DeskError> {
+/// [`store`] from inside a use case's transaction (see
+/// [`Blobs::put_in`]).
+pub async fn store_in(tx: &mut Tx, blobs: &Blobs, bytes: &[u8]) -> Result<Stored, DeskError> {
+    let (stored, owned) = hash(bytes).await?;
+    blobs
+        .put_in(tx, &stored.sha256, owned)
+        .await
+        .with_context(|| {
+            format!(
+                "storing attachment {} in the {}",
+                stored.sha256,
+                blobs.describe()
+            )
+        })?;
+    Ok(stored)
+}
+
+async fn hash(bytes: &[u8]) -> Result<(Stored, Vec<u8>), DeskError> {
+    let owned = bytes.to_vec();
+    let (sha256, content_type, owned) = tokio::task::spawn_blocking(move || {
+        let sha256 = hex::encode(Sha256::digest(&owned));
+        (sha256, sniff(&owned), owned)
+    })
+    .await
+    .context("the attachment hashing thread failed")?;
+    Ok((
+        Stored {
+            sha256,
+            content_type,
+        },
+        owned,
+    ))
+}
+
+pub async fn load(blobs: &Blobs, sha256: &str) -> Result<Vec<u8>, DeskError> {
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(DeskError::NotFound("attachment"));
     }
-    let path = path_for(data_dir, sha256);
-    Ok(tokio::fs::read(&path)
+    blobs
+        .get(sha256)
         .await
-        .with_context(|| format!("reading attachment {}", path.display()))?)
+        .with_context(|| format!("reading attachment {sha256} from the {}", blobs.describe()))?
+        .with_context(|| {
+            format!(
+                "attachment {sha256} is missing from the {}",
+                blobs.describe()
+            )
+        })
+        .map_err(DeskError::from)
 }
 
 /// Keeps the last path component, without control characters.

@@ -196,7 +196,7 @@ impl Desk {
             .chain(std::iter::once(&mail.raw))
             .filter(|b| b.len() as u64 <= limit)
         {
-            super::files::store(&self.settings.data_dir, bytes).await?;
+            super::files::store(&self.settings.blobs, bytes).await?;
         }
         let desk = self.clone();
         let mapping = mailbox.clone();
@@ -265,7 +265,7 @@ impl Desk {
         mail: &InboundMail,
         reason: &str,
     ) -> Result<MailOutcome, DeskError> {
-        let stored = super::files::store(&self.settings.data_dir, &mail.raw).await?;
+        let stored = super::files::store_in(&mut work.tx, &self.settings.blobs, &mail.raw).await?;
         let row = QuarantineRow {
             id: new_id(),
             org_id: mailbox.org_id,

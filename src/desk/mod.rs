@@ -58,7 +58,7 @@ pub mod tokens;
 pub mod views;
 pub mod webhooks;
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 use serde::Serialize;
@@ -81,7 +81,8 @@ use crate::{
 /// Settings the use cases need, taken from the configuration at start.
 #[derive(Debug, Clone)]
 pub struct DeskSettings {
-    pub data_dir: PathBuf,
+    /// Where attachment content lives (`[storage] backend`).
+    pub blobs: store::blobs::Blobs,
     pub max_attachment_bytes: u64,
     pub auto_close_after: chrono::Duration,
     pub auth: auth::AuthSettings,

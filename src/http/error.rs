@@ -133,6 +133,16 @@ impl ApiError {
                         "Database unavailable",
                     )
                 }
+                D::Internal(e)
+                    if e.downcast_ref::<crate::desk::files::StorageUnavailable>()
+                        .is_some() =>
+                {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "storage_unavailable",
+                        "Attachment storage unavailable",
+                    )
+                }
                 // `Retry` never leaves `Desk::run`; if it did, it would be
                 // the internal error it stands for.
                 D::Store(_) | D::Internal(_) | D::Retry(_) => (
@@ -151,6 +161,10 @@ impl IntoResponse for ApiError {
         let detail = if code == "database_unavailable" {
             tracing::warn!(error = ?self, "the database is unavailable");
             "the database is unavailable; nothing was changed, try again shortly".to_string()
+        } else if code == "storage_unavailable" {
+            tracing::warn!(error = ?self, "the attachment store is unavailable");
+            "the attachment store is unavailable; nothing was changed, try again shortly"
+                .to_string()
         } else if status.is_server_error() {
             let chain: Vec<String> =
                 std::iter::successors(Some(&self as &dyn std::error::Error), |e| e.source())
@@ -211,7 +225,7 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
         }
-        if code == "database_unavailable" {
+        if code == "database_unavailable" || code == "storage_unavailable" {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(DATABASE_RETRY_AFTER),

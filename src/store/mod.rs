@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod approvals;
 pub mod assignment;
 pub mod audit;
+pub mod blobs;
 pub mod catalog;
 pub mod changes;
 pub mod chat;

@@ -7,6 +7,7 @@ mod alerts;
 mod approvals;
 mod assignment;
 mod bad_input;
+mod blob_storage;
 mod browser;
 mod changes;
 mod chat_reports;

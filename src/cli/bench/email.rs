@@ -89,7 +89,7 @@ pub async fn run(config: Config, messages: usize) -> anyhow::Result<()> {
         filling.elapsed().as_secs_f64()
     );
     let db = crate::app::open_database(&config).await?;
-    let desk = crate::app::build_desk(&config, db);
+    let desk = crate::app::build_desk(&config, db)?;
     let worker = MailboxWorker::new(desk.clone(), &mailbox, &config.email).await?;
     let started = Instant::now();
     let mut total = 0;

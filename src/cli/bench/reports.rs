@@ -121,7 +121,7 @@ pub async fn run(config: &Config, _args: &BenchArgs) -> anyhow::Result<ExitCode>
     let n = env_number("SWITCHBOARD_BENCH_TICKETS", 1_000_000)?;
     let runs = env_number("SWITCHBOARD_BENCH_RUNS", 20)?.max(1) as usize;
     let db = app::open_database(config).await?;
-    let desk = app::build_desk(config, db);
+    let desk = app::build_desk(config, db)?;
     desk.ensure_org(ORG).await?;
     let token = desk.create_token(ORG, "admin", "bench").await?;
     let admin = desk.authenticate_token(&token, Channel::Api).await?;

@@ -37,7 +37,8 @@ impl Desk {
         let mut row = lock_visible(&mut work.tx, actor, number).await?;
         // Written before the row commits; a rolled-back upload leaves an
         // unreferenced, content-addressed file, which is harmless.
-        let stored = crate::desk::files::store(&self.settings.data_dir, bytes).await?;
+        let stored =
+            crate::desk::files::store_in(&mut work.tx, &self.settings.blobs, bytes).await?;
         let attachment = AttachmentRow {
             id: new_id(),
             org_id: actor.org_id,
@@ -154,7 +155,7 @@ impl Desk {
         let row = store::tickets::find_attachment(Exec::Db(&self.db), actor.org_id, ticket.id, id)
             .await?
             .ok_or(DeskError::NotFound("attachment"))?;
-        let bytes = crate::desk::files::load(&self.settings.data_dir, &row.sha256).await?;
+        let bytes = crate::desk::files::load(&self.settings.blobs, &row.sha256).await?;
         Ok((AttachmentView::from(&row), bytes))
     }
 }

@@ -9,6 +9,7 @@ pub mod discord;
 pub mod dovecot;
 pub mod oauth;
 pub mod postgres;
+pub mod s3;
 pub mod slack;
 pub mod sms;
 pub mod smtp;
