@@ -115,7 +115,10 @@ pub fn apply(resource: &mut Value, ops: &[PatchOp], read_only: &[&str]) -> Resul
                     ));
                 };
                 for (key, value) in attrs {
-                    if key.eq_ignore_ascii_case("schemas") {
+                    // Okta's rename repeats the group's `id` beside the
+                    // new displayName: read-only attributes in a
+                    // path-less value are passed over, not refused.
+                    if read_only.iter().any(|r| key.eq_ignore_ascii_case(r)) {
                         continue;
                     }
                     // An extension's URN with an object: its attributes.
@@ -473,6 +476,16 @@ mod tests {
         assert_eq!(out["active"], false);
         assert_eq!(out["name"], json!({ "givenName": "A", "familyName": "C" }));
         assert_eq!(out["DisplayName"], "A C");
+    }
+
+    #[test]
+    fn okta_rename_repeats_the_id_which_is_passed_over() {
+        let out = patched(
+            json!({ "id": "7", "displayName": "Old" }),
+            body(json!([{ "op": "replace", "value": { "id": "7", "displayName": "New" } }])),
+        )
+        .expect("patched");
+        assert_eq!(out, json!({ "id": "7", "displayName": "New" }));
     }
 
     #[test]
