@@ -145,10 +145,17 @@ pub fn read_user(resource: &Value) -> Result<UserInput, ScimError> {
             continue;
         }
         let key = canonical_key(key);
-        let value = if key == "active" {
-            Value::Bool(active)
-        } else {
-            value.clone()
+        let value = match value {
+            _ if key == "active" => Value::Bool(active),
+            // An extension's object may repeat its `schemas`; not kept.
+            Value::Object(inner)
+                if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) =>
+            {
+                let mut inner = inner.clone();
+                inner.retain(|k, _| !k.eq_ignore_ascii_case("schemas"));
+                Value::Object(inner)
+            }
+            other => other.clone(),
         };
         attributes.insert(key, value);
     }

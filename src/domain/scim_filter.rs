@@ -240,6 +240,12 @@ fn values_at<'a>(resource: &'a Value, path: &AttrPath) -> Vec<&'a Value> {
     }
 }
 
+/// The schema extensions we know, whose attributes sit in an object
+/// under their URN.
+pub fn is_extension_schema(urn: &str) -> bool {
+    urn.eq_ignore_ascii_case(super::scim::ENTERPRISE_USER_SCHEMA)
+}
+
 /// The core schemas, whose attributes sit at the top of a resource.
 pub fn is_core_schema(urn: &str) -> bool {
     urn.eq_ignore_ascii_case(super::scim::USER_SCHEMA)
@@ -504,6 +510,18 @@ pub struct PatchPath {
 impl PatchPath {
     pub fn parse(text: &str) -> Result<Self, FilterError> {
         let text = text.trim();
+        // A schema extension's URN alone names its whole object.
+        if is_extension_schema(text) {
+            return Ok(PatchPath {
+                path: AttrPath {
+                    schema: None,
+                    attr: text.to_string(),
+                    sub: None,
+                },
+                filter: None,
+                sub_after_filter: None,
+            });
+        }
         let Some(open) = text.find('[') else {
             return Ok(PatchPath {
                 path: AttrPath::parse(text)?,
@@ -660,6 +678,13 @@ mod tests {
             Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
         );
         assert!(p.path.is("manager", None));
+        let p = PatchPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+            .expect("path");
+        assert_eq!(p.path.schema, None);
+        assert_eq!(
+            p.path.attr,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+        );
         for bad in [
             "",
             "emails[type eq",

@@ -530,11 +530,17 @@ mod tests {
             json!({ "userName": "a" }),
             body(json!([
                 { "op": "Add", "path": format!("{ENT}:department"), "value": "Ops" },
-                { "op": "replace", "value": { ENT: { "costCenter": "42" } } }
+                { "op": "replace", "value": { ENT: { "costCenter": "42" } } },
+                { "op": "add", "path": ENT, "value": { "division": "North" } }
             ])),
         )
         .expect("patched");
-        assert_eq!(out[ENT], json!({ "department": "Ops", "costCenter": "42" }));
+        assert_eq!(
+            out[ENT],
+            json!({ "department": "Ops", "costCenter": "42", "division": "North" })
+        );
+        let out = patched(out, body(json!([{ "op": "remove", "path": ENT }]))).expect("patched");
+        assert_eq!(out, json!({ "userName": "a" }));
     }
 
     #[test]
