@@ -6,8 +6,14 @@
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use switchboard::{
-    desk::mail::MailboxMapping,
-    domain::scim::{ERROR_SCHEMA, LIST_SCHEMA},
+    desk::{
+        identity::{Contact, IdentityKey},
+        mail::MailboxMapping,
+    },
+    domain::{
+        scim::{ERROR_SCHEMA, LIST_SCHEMA},
+        Channel,
+    },
 };
 
 use crate::{
@@ -202,6 +208,25 @@ async fn okta_provisions_a_user_finds_it_by_user_name_and_replaces_it() {
     // …so their mail is theirs (the mailbox creates no one).
     let ticket = mail_from(&app, "Test User <Test.User@okta.local>", "Laptop").await;
     assert_eq!(ticket["requester"]["id"], id.as_str(), "{ticket}");
+    // …and so is a Slack user whose verified profile email it is.
+    let (org, _) = app.desk.ensure_org("default").await.expect("org");
+    let slack = app
+        .desk
+        .resolve_contact(
+            Contact {
+                org_id: org.id,
+                identity: IdentityKey::Slack {
+                    team_id: "T0001".into(),
+                    user_id: "U0001".into(),
+                },
+                display_name: "test.user".into(),
+                verified_email: Some("test.user@okta.local".into()),
+            },
+            Channel::Slack,
+        )
+        .await
+        .expect("contact resolved");
+    assert_eq!(slack.person_id.map(|p| p.to_string()), Some(id.clone()));
 
     // Okta's existence check: userName eq, case-insensitive.
     for user_name in ["test.user@okta.local", "TEST.USER@okta.LOCAL"] {
@@ -525,6 +550,20 @@ async fn deactivating_a_user_signs_the_person_out_everywhere() {
         )
         .await;
     assert_eq!(login.status(), StatusCode::OK);
+    // The sessions of before were ended, not only held while disabled.
+    assert_eq!(
+        app.get("/api/v1/me", &access).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old access token stays dead"
+    );
+    let refreshed = app
+        .post(
+            "/api/v1/auth/refresh",
+            "",
+            &json!({ "refresh_token": refresh }),
+        )
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
