@@ -84,6 +84,68 @@ pub async fn find_user(
     on!(tx, c => sqlx::query_as(SQL).bind(org_id).bind(person_id).fetch_optional(c).await)
 }
 
+/// [`find_user`] for a change: on Postgres the row stays locked until
+/// the transaction ends, so two PATCHes of one user (providers send them
+/// in parallel) apply one after the other instead of one undoing the
+/// other. SQLite has one writer at a time anyway.
+pub async fn lock_user(
+    tx: &mut Tx,
+    org_id: Uuid,
+    person_id: Uuid,
+) -> Result<Option<ScimUserRow>, sqlx::Error> {
+    const PG: &str = const_format::concatcp!(
+        USER,
+        " WHERE u.org_id = $1 AND u.person_id = $2 FOR NO KEY UPDATE OF u"
+    );
+    const SQLITE: &str = const_format::concatcp!(USER, " WHERE u.org_id = $1 AND u.person_id = $2");
+    match tx {
+        Tx::Postgres(c) => {
+            sqlx::query_as(PG)
+                .bind(org_id)
+                .bind(person_id)
+                .fetch_optional(&mut **c)
+                .await
+        }
+        Tx::Sqlite(c) => {
+            sqlx::query_as(SQLITE)
+                .bind(org_id)
+                .bind(person_id)
+                .fetch_optional(&mut **c)
+                .await
+        }
+    }
+}
+
+/// [`find_group`] for a change, locked like [`lock_user`]: Entra sends a
+/// big group's member changes as several PATCHes at once.
+pub async fn lock_group(
+    tx: &mut Tx,
+    org_id: Uuid,
+    team_id: Uuid,
+) -> Result<Option<ScimGroupRow>, sqlx::Error> {
+    const PG: &str = const_format::concatcp!(
+        GROUP,
+        " WHERE g.org_id = $1 AND g.team_id = $2 FOR NO KEY UPDATE OF g"
+    );
+    const SQLITE: &str = const_format::concatcp!(GROUP, " WHERE g.org_id = $1 AND g.team_id = $2");
+    match tx {
+        Tx::Postgres(c) => {
+            sqlx::query_as(PG)
+                .bind(org_id)
+                .bind(team_id)
+                .fetch_optional(&mut **c)
+                .await
+        }
+        Tx::Sqlite(c) => {
+            sqlx::query_as(SQLITE)
+                .bind(org_id)
+                .bind(team_id)
+                .fetch_optional(&mut **c)
+                .await
+        }
+    }
+}
+
 /// The user whose lower-cased userName is `key`.
 pub async fn find_user_by_key(
     tx: &mut Tx,

@@ -1439,3 +1439,54 @@ async fn the_scim_story_holds_on_sqlite() {
         "a deleted user leaves its groups"
     );
 }
+
+#[tokio::test]
+async fn parallel_member_changes_of_one_group_apply_one_after_another() {
+    // Entra sends a big group's members as several PATCHes at once.
+    let app = spawn_app().await;
+    let token = scim_token(&app, "default").await;
+    let group = scim(
+        &app,
+        Method::POST,
+        "/Groups",
+        &token,
+        Some(&fixture("entra/create_group.json", &[])),
+    )
+    .await
+    .id();
+    let mut users = Vec::new();
+    for i in 0..8 {
+        let user = json!({ "userName": format!("member{i}@example.com") });
+        users.push(
+            scim(&app, Method::POST, "/Users", &token, Some(&user))
+                .await
+                .id(),
+        );
+    }
+    let adds = users.iter().map(|user| {
+        let body = fixture("entra/add_member.json", &[("user_id", user)]);
+        let (app, token, group) = (&app, &token, &group);
+        async move {
+            scim(
+                app,
+                Method::PATCH,
+                &format!("/Groups/{group}"),
+                token,
+                Some(&body),
+            )
+            .await
+            .status
+        }
+    });
+    let statuses = futures::future::join_all(adds).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    let now = scim(&app, Method::GET, &format!("/Groups/{group}"), &token, None).await;
+    assert_eq!(now.body["members"].as_array().map(Vec::len), Some(8));
+    assert_eq!(
+        now.body["meta"]["version"], "W/\"9\"",
+        "each change its own version"
+    );
+}

@@ -194,7 +194,7 @@ impl Desk {
         resource: Value,
         if_match: Option<i64>,
     ) -> Result<GroupView, DeskError> {
-        let row = group_row(&mut work.tx, by.org_id(), id).await?;
+        let row = locked_group(&mut work.tx, by.org_id(), id).await?;
         check_version(row.version, if_match)?;
         let input = rules::read_group(&resource).map_err(refusal)?;
         store_group(work, by, row, input, "scim.group_replaced").await
@@ -210,7 +210,7 @@ impl Desk {
         ops: Vec<PatchOp>,
         if_match: Option<i64>,
     ) -> Result<GroupView, DeskError> {
-        let row = group_row(&mut work.tx, by.org_id(), id).await?;
+        let row = locked_group(&mut work.tx, by.org_id(), id).await?;
         check_version(row.version, if_match)?;
         let mut resource = group_view(&mut work.tx, row.clone()).await?.resource();
         scim_patch::apply(&mut resource, &ops, &["id", "meta", "schemas"]).map_err(refusal)?;
@@ -228,7 +228,7 @@ impl Desk {
         if_match: Option<i64>,
     ) -> Result<(), DeskError> {
         let org = by.org_id();
-        let row = group_row(&mut work.tx, org, id).await?;
+        let row = locked_group(&mut work.tx, org, id).await?;
         check_version(row.version, if_match)?;
         store::scim::delete_group(&mut work.tx, org, id).await?;
         let members = store::teams::list_members(&mut work.tx, id).await?;
@@ -453,6 +453,13 @@ pub(super) async fn sync_roles(
 
 async fn group_row(tx: &mut Tx, org: Uuid, id: Uuid) -> Result<ScimGroupRow, DeskError> {
     store::scim::find_group(tx, org, id)
+        .await?
+        .ok_or(DeskError::NotFound("group"))
+}
+
+/// The group, locked for this transaction's change.
+async fn locked_group(tx: &mut Tx, org: Uuid, id: Uuid) -> Result<ScimGroupRow, DeskError> {
+    store::scim::lock_group(tx, org, id)
         .await?
         .ok_or(DeskError::NotFound("group"))
 }

@@ -275,7 +275,7 @@ impl Desk {
         resource: Value,
         if_match: Option<i64>,
     ) -> Result<UserView, DeskError> {
-        let row = user_row(&mut work.tx, by.org_id(), id).await?;
+        let row = locked_user(&mut work.tx, by.org_id(), id).await?;
         check_version(row.version, if_match)?;
         let input = rules::read_user(&resource).map_err(refusal)?;
         self.store_user(work, by, row, input, "scim.user_replaced")
@@ -292,7 +292,7 @@ impl Desk {
         ops: Vec<PatchOp>,
         if_match: Option<i64>,
     ) -> Result<UserView, DeskError> {
-        let row = user_row(&mut work.tx, by.org_id(), id).await?;
+        let row = locked_user(&mut work.tx, by.org_id(), id).await?;
         check_version(row.version, if_match)?;
         let mut resource = Value::Object(current_resource(&row));
         scim_patch::apply(&mut resource, &ops, &["id", "meta", "groups", "schemas"])
@@ -312,7 +312,7 @@ impl Desk {
         if_match: Option<i64>,
     ) -> Result<(), DeskError> {
         let org = by.org_id();
-        let row = user_row(&mut work.tx, org, id).await?;
+        let row = locked_user(&mut work.tx, org, id).await?;
         check_version(row.version, if_match)?;
         let mut person = person_row(&mut work.tx, org, id).await?;
         if person.disabled_at.is_none() {
@@ -454,6 +454,13 @@ async fn person_with_email(
 
 async fn user_row(tx: &mut store::Tx, org: Uuid, id: Uuid) -> Result<ScimUserRow, DeskError> {
     store::scim::find_user(tx, org, id)
+        .await?
+        .ok_or(DeskError::NotFound("user"))
+}
+
+/// The user, locked for this transaction's change.
+async fn locked_user(tx: &mut store::Tx, org: Uuid, id: Uuid) -> Result<ScimUserRow, DeskError> {
+    store::scim::lock_user(tx, org, id)
         .await?
         .ok_or(DeskError::NotFound("user"))
 }
