@@ -102,7 +102,8 @@ enum TokenCommand {
         /// `default`; `switchboard org create` others).
         #[arg(long, default_value = "default")]
         org: String,
-        /// Role the token acts with: requester, agent, approver, manager or admin.
+        /// Role the token acts with: requester, agent, approver, manager or
+        /// admin; or `scim` for a token that may call only SCIM (`/scim/v2`).
         #[arg(long)]
         role: String,
         /// A name to recognise the token by.

@@ -496,7 +496,7 @@ pub(crate) async fn resolve_contact_in(
 }
 
 /// Attaches `identity` to `person`, moving it from whoever had it.
-async fn link(
+pub(crate) async fn link(
     work: &mut Work,
     actor: &Actor,
     person: &PersonRow,

@@ -49,6 +49,7 @@ pub mod problems;
 pub mod reports;
 mod scheduled_reports;
 pub mod schedules;
+pub mod scim;
 pub mod sla;
 pub mod teams;
 mod throttle;

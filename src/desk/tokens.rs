@@ -8,7 +8,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{new_id, people::insert_person, views::TokenView, Actor, Desk, DeskError, Work};
+use super::{
+    new_id, people::insert_person, scim::Provisioner, views::TokenView, Actor, Desk, DeskError,
+    Work,
+};
 use crate::{
     domain::{text::Name, Channel, Role},
     store::{self, tokens::TokenRow},
@@ -63,31 +66,30 @@ impl Desk {
         role: &str,
         name: &str,
     ) -> Result<String, DeskError> {
-        let role = Role::parse(role).map_err(|e| DeskError::invalid("role", e.to_string()))?;
+        let grant = Grant::parse(role)?;
         let org = self.existing_org(org_slug).await?;
         let name = name.to_string();
         self.execute(move |work| {
             Box::pin(async move {
                 let system = Actor::system(org.id);
-                let person = match person {
-                    Some(id) => {
+                let person = match (person, grant) {
+                    (Some(id), Grant::Role(_)) => {
                         store::people::find_person(&mut work.tx, org.id, id)
                             .await?
                             .ok_or(DeskError::NotFound("person"))?
                             .id
                     }
-                    None => service_account(work, &system, &org.slug, role).await?,
+                    (Some(_), Grant::Scim) => {
+                        return Err(DeskError::invalid(
+                            "role",
+                            "a SCIM token acts as the organization's provisioning account, not as a person",
+                        ))
+                    }
+                    (None, grant) => service_account(work, &system, &org.slug, grant).await?,
                 };
-                let (_, raw) = insert_api_token(
-                    work,
-                    &system,
-                    person,
-                    role,
-                    TokenScope::ReadWrite,
-                    &name,
-                    None,
-                )
-                .await?;
+                let (_, raw) =
+                    insert_api_token(work, &system, person, grant, grant.scope(), &name, None)
+                        .await?;
                 Ok(raw)
             })
         })
@@ -106,12 +108,14 @@ impl Desk {
         let person = actor
             .person_id
             .ok_or_else(|| DeskError::Forbidden("only a person can create tokens".into()))?;
-        let role = match &input.role {
-            Some(r) => Role::parse(r).map_err(|e| DeskError::invalid("role", e.to_string()))?,
-            None => *actor
-                .roles
-                .first()
-                .ok_or_else(|| DeskError::Forbidden("you hold no role".into()))?,
+        let grant = match &input.role {
+            Some(r) => Grant::parse(r)?,
+            None => Grant::Role(
+                *actor
+                    .roles
+                    .first()
+                    .ok_or_else(|| DeskError::Forbidden("you hold no role".into()))?,
+            ),
         };
         let scope = match input.scope.as_deref() {
             None | Some("read_write") => TokenScope::ReadWrite,
@@ -132,18 +136,38 @@ impl Desk {
             return Err(DeskError::invalid("expires_at", "must be in the future"));
         }
         let name = Name::parse("name", &input.name)?.into_inner();
-        let acting_as = if actor.has(role) {
-            person
-        } else if actor.has(Role::Admin) {
-            let org = store::orgs::get_org(&mut work.tx, actor.org_id).await?;
-            service_account(work, actor, &org.slug, role).await?
-        } else {
-            return Err(DeskError::Forbidden(format!(
-                "you do not hold the {role} role"
-            )));
+        let acting_as = match grant {
+            Grant::Role(role) if actor.has(role) => person,
+            _ if actor.has(Role::Admin) => {
+                let org = store::orgs::get_org(&mut work.tx, actor.org_id).await?;
+                service_account(work, actor, &org.slug, grant).await?
+            }
+            Grant::Role(role) => {
+                return Err(DeskError::Forbidden(format!(
+                    "you do not hold the {role} role"
+                )))
+            }
+            Grant::Scim => {
+                return Err(DeskError::Forbidden(
+                    "only an admin may create a SCIM token".into(),
+                ))
+            }
         };
-        let (row, raw) =
-            insert_api_token(work, actor, acting_as, role, scope, &name, input.expires_at).await?;
+        // A SCIM token's scope is SCIM whatever was asked.
+        let scope = match grant {
+            Grant::Scim => TokenScope::Scim,
+            Grant::Role(_) => scope,
+        };
+        let (row, raw) = insert_api_token(
+            work,
+            actor,
+            acting_as,
+            grant,
+            scope,
+            &name,
+            input.expires_at,
+        )
+        .await?;
         let mut view = TokenView::from(&row);
         view.token = Some(raw);
         Ok(view)
@@ -206,12 +230,9 @@ impl Desk {
         cache.insert(hash, (std::time::Instant::now(), row.clone()));
     }
 
-    /// Resolves a presented bearer token to the actor it stands for.
-    pub async fn authenticate_token(
-        &self,
-        raw: &str,
-        channel: Channel,
-    ) -> Result<Actor, DeskError> {
+    /// The token row behind a presented bearer token, if it may be used
+    /// now (not revoked or expired, its person not disabled).
+    async fn usable_token(&self, raw: &str) -> Result<store::tokens::TokenLookup, DeskError> {
         let hash = hash_token(raw);
         let row = match self.cached_token(&hash) {
             Some(row) => row,
@@ -232,24 +253,116 @@ impl Desk {
         if row.expires_at.is_some_and(|at| at <= store::now()) {
             return Err(DeskError::Unauthenticated("token expired"));
         }
-        let role = Role::parse(&row.role).map_err(anyhow::Error::from)?;
-        Ok(Actor {
-            org_id: row.org_id,
-            person_id: Some(row.person_id),
-            name: row.person_name,
-            email: row.person_email,
-            roles: vec![role],
-            channel,
-            read_only: row.scope == TokenScope::Read.as_str(),
-        })
+        Ok(row)
+    }
+
+    /// Resolves a presented bearer token to the actor it stands for. A
+    /// SCIM token stands for no actor: it is refused here (403), so it
+    /// reaches no use case but SCIM's ([`Desk::authenticate_provisioner`]).
+    pub async fn authenticate_token(
+        &self,
+        raw: &str,
+        channel: Channel,
+    ) -> Result<Actor, DeskError> {
+        let row = self.usable_token(raw).await?;
+        if row.scope == TokenScope::Scim.as_str() {
+            return Err(DeskError::Forbidden(
+                "this token may call only SCIM (/scim/v2)".into(),
+            ));
+        }
+        actor_of(row, channel)
+    }
+
+    /// Resolves a bearer API token presented to SCIM: a SCIM token, or an
+    /// admin's token.
+    pub async fn authenticate_provisioner(
+        &self,
+        raw: &str,
+        channel: Channel,
+    ) -> Result<Provisioner, DeskError> {
+        let row = self.usable_token(raw).await?;
+        if row.scope == TokenScope::Scim.as_str() {
+            return Ok(Provisioner::scim_token(Actor {
+                org_id: row.org_id,
+                person_id: Some(row.person_id),
+                name: row.person_name,
+                email: row.person_email,
+                // No role: a SCIM token passes no other use case's check.
+                roles: Vec::new(),
+                channel,
+                read_only: false,
+            }));
+        }
+        Provisioner::admin(actor_of(row, channel)?)
+    }
+
+    /// Forgets this process's cached tokens of `person` (after disabling
+    /// them); other replicas notice within [`TOKEN_CACHE_TTL`].
+    pub(crate) fn forget_tokens_of(&self, person: Uuid) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, (_, row)| row.person_id != person);
     }
 }
+
+fn actor_of(row: store::tokens::TokenLookup, channel: Channel) -> Result<Actor, DeskError> {
+    let role = Role::parse(&row.role).map_err(anyhow::Error::from)?;
+    Ok(Actor {
+        org_id: row.org_id,
+        person_id: Some(row.person_id),
+        name: row.person_name,
+        email: row.person_email,
+        roles: vec![role],
+        channel,
+        read_only: row.scope == TokenScope::Read.as_str(),
+    })
+}
+
+/// What a token is created for: acting with a role, or provisioning
+/// through SCIM (`--role scim`), which is no role of a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    Role(Role),
+    Scim,
+}
+
+impl Grant {
+    fn parse(role: &str) -> Result<Self, DeskError> {
+        if role.trim().eq_ignore_ascii_case(SCIM_GRANT) {
+            return Ok(Grant::Scim);
+        }
+        Role::parse(role)
+            .map(Grant::Role)
+            .map_err(|e| DeskError::invalid("role", format!("{e}, or {SCIM_GRANT}")))
+    }
+
+    fn scope(self) -> TokenScope {
+        match self {
+            Grant::Role(_) => TokenScope::ReadWrite,
+            Grant::Scim => TokenScope::Scim,
+        }
+    }
+
+    /// As stored in the token's `role` column.
+    fn as_str(self) -> &'static str {
+        match self {
+            Grant::Role(role) => role.as_str(),
+            Grant::Scim => SCIM_GRANT,
+        }
+    }
+}
+
+/// The `role` a SCIM token is created with and stored under.
+pub const SCIM_GRANT: &str = "scim";
 
 /// What an API token may do beyond its role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenScope {
     Read,
     ReadWrite,
+    /// Only SCIM provisioning (`/scim/v2`); refused everywhere else.
+    Scim,
 }
 
 impl TokenScope {
@@ -257,6 +370,7 @@ impl TokenScope {
         match self {
             TokenScope::Read => "read",
             TokenScope::ReadWrite => "read_write",
+            TokenScope::Scim => "scim",
         }
     }
 }
@@ -270,19 +384,28 @@ pub struct NewToken {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// The organization's service account for `role`, created on first use.
+/// The organization's service account for `grant`, created on first use.
+/// SCIM's holds the requester role, the least, though its tokens act with
+/// none.
 async fn service_account(
     work: &mut Work,
     actor: &Actor,
     org_slug: &str,
-    role: Role,
+    grant: Grant,
 ) -> Result<Uuid, DeskError> {
-    let email = format!("{}-service@{}.switchboard.invalid", role.as_str(), org_slug);
+    let email = format!(
+        "{}-service@{}.switchboard.invalid",
+        grant.as_str(),
+        org_slug
+    );
     if let Some(p) = store::people::find_person_by_email(&mut work.tx, actor.org_id, &email).await?
     {
         return Ok(p.id);
     }
-    let name = format!("{} service account", role.as_str());
+    let (name, role) = match grant {
+        Grant::Role(role) => (format!("{role} service account"), role),
+        Grant::Scim => ("SCIM provisioning".to_string(), Role::Requester),
+    };
     Ok(insert_person(
         work,
         actor,
@@ -298,7 +421,7 @@ async fn insert_api_token(
     work: &mut Work,
     actor: &Actor,
     person: Uuid,
-    role: Role,
+    role: Grant,
     scope: TokenScope,
     name: &str,
     expires_at: Option<chrono::DateTime<chrono::Utc>>,

@@ -421,7 +421,7 @@ pub struct TokenView {
     pub id: Uuid,
     pub name: String,
     pub role: String,
-    /// `read` or `read_write`.
+    /// `read`, `read_write` or `scim` (only SCIM, see `desk::scim`).
     pub scope: String,
     /// The person the token acts as.
     pub person: Uuid,

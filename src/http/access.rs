@@ -213,6 +213,7 @@ pub struct CreateToken {
     pub name: String,
     /// Role the token acts with (default: your first role). Admins may name
     /// a role they do not hold: the token then acts as a service account.
+    /// `scim` (admins): a token that may call only SCIM (`/scim/v2`).
     pub role: Option<String>,
     /// `read_write` (default) or `read` (GET only).
     pub scope: Option<String>,

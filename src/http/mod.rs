@@ -33,6 +33,7 @@ mod problems;
 mod reports;
 mod rules;
 mod schedules;
+mod scim;
 mod sla;
 mod ticket_links;
 mod ticket_time;
@@ -125,6 +126,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(availability::router())
         .merge(ticket_time::router())
         .merge(macros::router())
+        .merge(scim::roles::router())
         .route("/openapi.json", axum::routing::get(ops::openapi))
         .layer(middleware::from_fn(answers::problem_json))
         .layer(middleware::from_fn(answers::refuse_nul));
@@ -143,6 +145,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(ops::router())
         .merge(approval_links::router())
         .merge(alerts::router())
+        .merge(scim::router())
         .merge(mounted.public)
         .merge(admin)
         // A route layer runs after routing, so the matched route is known.
@@ -265,9 +268,13 @@ impl Modify for BearerAuth {
         ticket_time::log_time, ticket_time::list_time,
         macros::list_macros, macros::create_macro, macros::get_macro, macros::update_macro,
         macros::delete_macro, macros::apply_macro,
+        scim::users::list, scim::users::create, scim::users::get_one, scim::users::replace, scim::users::patch, scim::users::delete,
+        scim::groups::list, scim::groups::create, scim::groups::get_one, scim::groups::replace, scim::groups::patch, scim::groups::delete,
+        scim::discovery::service_provider_config, scim::discovery::resource_types, scim::discovery::resource_type,
+        scim::discovery::schemas, scim::discovery::schema, scim::roles::get_roles, scim::roles::set_roles,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "integrations"), (name = "macros"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "integrations"), (name = "macros"), (name = "scim"), (name = "operations"))
 )]
 pub struct ApiDoc;

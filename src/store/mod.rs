@@ -28,6 +28,7 @@ pub mod problems;
 pub mod reports;
 pub mod rules;
 pub mod schedules;
+pub mod scim;
 pub mod setup;
 pub mod sla;
 pub mod slack_installs;

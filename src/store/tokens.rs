@@ -12,7 +12,7 @@ pub struct TokenRow {
     pub person_id: Uuid,
     pub name: String,
     pub role: String,
-    /// `read` or `read_write`.
+    /// `read`, `read_write` or `scim` (only SCIM, see `desk::scim`).
     pub scope: String,
     pub token_hash: String,
     pub created_at: DateTime<Utc>,

@@ -1073,6 +1073,11 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
         }
         ("PATCH", "/api/v1/me") => vec![(Body::Json(json!({ "locale": "en" })), Expect::Created)],
         ("POST", "/api/v1/me/inbox/read-all") => vec![(Body::Empty, Expect::Created)],
+        // A's own mapping; B's team names are not needed to set it.
+        ("PUT", "/api/v1/scim/group-roles") => vec![(
+            Body::Json(json!({ "mappings": [{ "group": "A: agents", "role": "agent" }] })),
+            Expect::Created,
+        )],
         ("PUT", "/api/v1/organization/notification-defaults") => vec![(
             Body::Json(json!({ "channels": { "sms": false } })),
             Expect::Created,

@@ -34,6 +34,7 @@ mod problems;
 mod reports;
 mod rules;
 mod schedules;
+mod scim;
 mod sla;
 mod slack;
 mod sqlite;
