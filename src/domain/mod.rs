@@ -80,6 +80,7 @@ pub mod problem;
 pub mod report;
 pub mod role;
 pub mod rule;
+pub mod seal;
 pub mod sla;
 pub mod text;
 pub mod ticket;

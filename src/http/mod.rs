@@ -33,6 +33,7 @@ mod reports;
 mod rules;
 mod schedules;
 mod sla;
+mod sso;
 mod ticket_links;
 mod ticket_time;
 mod tickets;
@@ -107,6 +108,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(admin::router())
         .merge(access::router())
         .merge(auth::router())
+        .merge(sso::router())
         .merge(me::router())
         .merge(cmdb::router())
         .merge(catalog::router())
@@ -261,9 +263,11 @@ impl Modify for BearerAuth {
         integrations::create, integrations::list, integrations::get_one, integrations::update,
         integrations::disable, integrations::rotate, integrations::ticket_alerts, integrations::silence,
         ticket_time::log_time, ticket_time::list_time,
+        sso::create_provider, sso::list_providers, sso::get_provider, sso::update_provider, sso::delete_provider,
+        sso::settings, sso::update_settings, sso::exchange,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "integrations"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "integrations"), (name = "sso"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -29,6 +29,7 @@ pub mod schedules;
 pub mod setup;
 pub mod sla;
 pub mod slack_installs;
+pub mod sso;
 pub mod teams;
 pub mod tickets;
 pub mod time_entries;
