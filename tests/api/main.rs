@@ -35,6 +35,7 @@ mod schedules;
 mod sla;
 mod slack;
 mod sqlite;
+mod sso;
 mod storage;
 mod supervision;
 mod support;

@@ -66,6 +66,11 @@ const configuration = {
   },
 };
 
+// Standard output carries the one line above only (the test reads it and
+// may close the pipe): the provider's notices go to standard error.
+console.log = console.info = (...args) => console.error(...args);
+process.stdout.on('error', () => {});
+
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();

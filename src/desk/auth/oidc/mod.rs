@@ -25,49 +25,45 @@
 //!
 //! Slow work (HTTP to the provider) never runs inside a transaction: a
 //! use case reads, the exchange runs, another use case writes.
+//!
+//! Files: `mod.rs` the sign-in (console and token exchange) and the
+//! just-in-time account; `admin.rs` providers and settings; `keys.rs`
+//! discovery and key caching, and the ID token verifier.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Mutex,
-    time::{Duration as StdDuration, Instant},
-};
+mod admin;
+mod keys;
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use chrono::{DateTime, Duration, Utc};
+pub use admin::{ProviderInput, ProviderView, SsoSettingsView};
+pub use keys::Providers;
+
+use chrono::Duration;
 use openidconnect::{
     core::{
-        CoreClient, CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet,
-        CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+        CoreClient, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+        CoreProviderMetadata,
     },
-    AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, EmptyAdditionalClaims, IdToken, IdTokenVerifier, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EmptyAdditionalClaims, IdToken, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
     TokenResponse,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::types::Json;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{random_token, sha256_hex, Desk, DeskError, Session, Work};
 use crate::{
-    desk::{new_id, people, Actor},
+    desk::{people, Actor},
     domain::{seal::Sealer, text::Name, Channel, Role},
     store::{
         self,
-        sso::{LoginRow, ProviderRow, SettingsRow, SsoIdentityRow},
+        sso::{LoginRow, ProviderRow, SsoIdentityRow},
     },
 };
+use admin::mapping_of;
+use keys::{chain, groups_of, is_unknown_key, token_refusal, verifier};
 
 /// How long a sign-in may take between the redirect and the callback.
 pub const LOGIN_TTL: Duration = Duration::minutes(10);
-/// How long an issuer's discovery document and keys are kept.
-const METADATA_TTL: StdDuration = StdDuration::from_secs(3600);
-/// The least time between two key set fetches for an unknown key.
-const JWKS_REFETCH_GAP: StdDuration = StdDuration::from_secs(10);
-/// Outbound requests to a provider.
-const HTTP_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 /// The console's callback, under `server.public_url`.
 pub const CALLBACK_PATH: &str = "/console/sso/callback";
 /// Scopes asked for; `groups` comes with `profile` or through the
@@ -94,47 +90,6 @@ impl std::fmt::Display for SsoRefusal {
     }
 }
 
-/// An identity provider as the API shows it (never its client secret).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ProviderView {
-    pub id: Uuid,
-    pub name: String,
-    pub issuer: String,
-    pub client_id: String,
-    /// Email domains whose people may sign in (and be created) through it.
-    pub allowed_domains: Vec<String>,
-    /// Group (from the ID token's groups claim) → role.
-    #[schema(value_type = Object)]
-    pub role_mapping: BTreeMap<String, String>,
-    /// The ID token claim that lists the person's groups.
-    pub groups_claim: String,
-    /// The redirect URI to register at the provider.
-    pub redirect_uri: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A provider to create, or the fields to change (`None`: unchanged).
-#[derive(Debug, Clone, Default)]
-pub struct ProviderInput {
-    pub name: Option<String>,
-    pub issuer: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub allowed_domains: Option<Vec<String>>,
-    pub role_mapping: Option<BTreeMap<String, String>>,
-    pub groups_claim: Option<String>,
-}
-
-/// Whether local passwords still sign in (per organization).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct SsoSettingsView {
-    /// False: only single sign-on, except for the break-glass admins.
-    pub local_passwords: bool,
-    /// People (ids) who keep password sign-in; each such sign-in is audited.
-    pub break_glass: Vec<Uuid>,
-}
-
 /// A button of the sign-in page.
 #[derive(Debug, Clone)]
 pub struct SsoButton {
@@ -156,270 +111,6 @@ struct Verified {
     email_verified: bool,
     name: Option<String>,
     groups: Vec<String>,
-}
-
-struct Cached {
-    metadata: CoreProviderMetadata,
-    fetched: Instant,
-    keys_fetched: Instant,
-}
-
-/// Discovery documents and key sets by issuer, and the HTTP client that
-/// fetches them (no redirects followed, as the crate advises).
-pub struct Providers {
-    http: reqwest::Client,
-    cache: Mutex<HashMap<String, Cached>>,
-}
-
-impl Default for Providers {
-    fn default() -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(HTTP_TIMEOUT)
-            .build()
-            .unwrap_or_default();
-        Self {
-            http,
-            cache: Mutex::default(),
-        }
-    }
-}
-
-/// The reason an HTTP exchange with the provider failed, its cause chain
-/// included (it names the provider's host, never our secrets).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-impl Providers {
-    fn cached(&self, issuer: &str) -> Option<CoreProviderMetadata> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(issuer)
-            .filter(|c| c.fetched.elapsed() < METADATA_TTL)
-            .map(|c| c.metadata.clone())
-    }
-
-    /// The issuer's discovery document and keys, fetched unless cached
-    /// (or `fresh`). The error names the reason, for a 422.
-    async fn discover(&self, issuer: &str, fresh: bool) -> Result<CoreProviderMetadata, String> {
-        if !fresh {
-            if let Some(metadata) = self.cached(issuer) {
-                return Ok(metadata);
-            }
-        }
-        let url = IssuerUrl::new(issuer.to_string()).map_err(|e| format!("not a URL: {e}"))?;
-        let metadata = CoreProviderMetadata::discover_async(url, &self.http)
-            .await
-            .map_err(|e| {
-                format!(
-                    "the discovery document {}/.well-known/openid-configuration could not be used: {}",
-                    issuer.trim_end_matches('/'),
-                    chain(&e)
-                )
-            })?;
-        let now = Instant::now();
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            issuer.to_string(),
-            Cached {
-                metadata: metadata.clone(),
-                fetched: now,
-                keys_fetched: now,
-            },
-        );
-        Ok(metadata)
-    }
-
-    /// Fetches the issuer's key set again (a token named a key we do not
-    /// hold); `None` when it was fetched moments ago or cannot be.
-    async fn refetch_keys(&self, issuer: &str) -> Option<CoreProviderMetadata> {
-        let metadata = {
-            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            let cached = cache.get(issuer)?;
-            if cached.keys_fetched.elapsed() < JWKS_REFETCH_GAP {
-                return None;
-            }
-            cached.metadata.clone()
-        };
-        let keys = match CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http).await {
-            Ok(keys) => keys,
-            Err(e) => {
-                tracing::warn!(issuer, error = %chain(&e), "refetching the provider's keys failed");
-                return None;
-            }
-        };
-        let metadata = metadata.set_jwks(keys);
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(cached) = cache.get_mut(issuer) {
-            cached.metadata = metadata.clone();
-            cached.keys_fetched = Instant::now();
-        }
-        Some(metadata)
-    }
-}
-
-/// Signature algorithms accepted for ID tokens: asymmetric only (an HMAC
-/// token would be signed with the client secret, which we do not expose
-/// to the verifier).
-const ALGORITHMS: [CoreJwsSigningAlgorithm; 9] = [
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
-
-fn verifier<'a>(
-    provider: &ProviderRow,
-    metadata: &'a CoreProviderMetadata,
-) -> IdTokenVerifier<'a, CoreJsonWebKey> {
-    IdTokenVerifier::new_public_client(
-        ClientId::new(provider.client_id.clone()),
-        metadata.issuer().clone(),
-        metadata.jwks().clone(),
-    )
-    .set_allowed_algs(ALGORITHMS)
-}
-
-/// A verification failure in the words a refusal uses.
-fn token_refusal(error: &ClaimsVerificationError) -> SsoRefusal {
-    SsoRefusal(match error {
-        ClaimsVerificationError::Expired(_) => "the ID token has expired",
-        ClaimsVerificationError::InvalidAudience(_) => "the ID token is for another audience",
-        ClaimsVerificationError::InvalidIssuer(_) => "the ID token is from another issuer",
-        ClaimsVerificationError::InvalidNonce(_) => {
-            "the ID token's nonce does not match this sign-in"
-        }
-        ClaimsVerificationError::SignatureVerification(_) => {
-            "the ID token's signature does not verify"
-        }
-        _ => "the ID token is not valid",
-    })
-}
-
-fn is_unknown_key(error: &ClaimsVerificationError) -> bool {
-    matches!(
-        error,
-        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)
-    )
-}
-
-/// The groups claim of a verified token's payload: a list of strings, or
-/// one string.
-fn groups_of(raw: &str, claim: &str) -> Vec<String> {
-    let payload = raw
-        .split('.')
-        .nth(1)
-        .and_then(|p| URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok())
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-    match payload.as_ref().and_then(|p| p.get(claim)) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        Some(Value::String(one)) => vec![one.clone()],
-        _ => Vec::new(),
-    }
-}
-
-fn parse_domains(domains: &[String]) -> Result<Vec<String>, DeskError> {
-    let mut out = Vec::new();
-    for d in domains {
-        let d = d.trim().trim_start_matches('@').to_lowercase();
-        let valid = !d.is_empty()
-            && d.len() <= 253
-            && d.contains('.')
-            && !d.starts_with('.')
-            && !d.ends_with('.')
-            && d.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-        if !valid {
-            return Err(DeskError::invalid(
-                "allowed_domains",
-                format!("`{d}` is not a domain name"),
-            ));
-        }
-        if !out.contains(&d) {
-            out.push(d);
-        }
-    }
-    if out.is_empty() {
-        return Err(DeskError::invalid(
-            "allowed_domains",
-            "name at least one email domain whose people may sign in",
-        ));
-    }
-    Ok(out)
-}
-
-fn parse_mapping(mapping: &BTreeMap<String, String>) -> Result<Value, DeskError> {
-    let mut out = serde_json::Map::new();
-    for (group, role) in mapping {
-        let group = group.trim();
-        if group.is_empty() || group.len() > 200 {
-            return Err(DeskError::invalid(
-                "role_mapping",
-                "group names are 1 to 200 characters",
-            ));
-        }
-        let role =
-            Role::parse(role).map_err(|e| DeskError::invalid("role_mapping", e.to_string()))?;
-        out.insert(group.to_string(), Value::String(role.as_str().to_string()));
-    }
-    Ok(Value::Object(out))
-}
-
-fn parse_issuer(issuer: &str) -> Result<String, DeskError> {
-    let issuer = issuer.trim();
-    let url = url::Url::parse(issuer)
-        .map_err(|e| DeskError::invalid("issuer", format!("not a URL: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(DeskError::invalid(
-            "issuer",
-            "an http(s) URL with a host is needed",
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(DeskError::invalid(
-            "issuer",
-            "an issuer URL has no query or fragment",
-        ));
-    }
-    Ok(issuer.to_string())
-}
-
-fn required(field: &'static str, value: Option<String>) -> Result<String, DeskError> {
-    match value.map(|v| v.trim().to_string()) {
-        Some(v) if !v.is_empty() && v.len() <= 2000 => Ok(v),
-        _ => Err(DeskError::invalid(
-            field,
-            "is required (1 to 2000 characters)",
-        )),
-    }
-}
-
-fn mapping_of(row: &ProviderRow) -> BTreeMap<String, String> {
-    row.role_mapping
-        .0
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The roles a person's groups map to; `None` when the provider maps none
@@ -452,21 +143,6 @@ impl Desk {
         )
     }
 
-    fn provider_view(&self, row: &ProviderRow) -> ProviderView {
-        ProviderView {
-            id: row.id,
-            name: row.name.clone(),
-            issuer: row.issuer.clone(),
-            client_id: row.client_id.clone(),
-            allowed_domains: row.allowed_domains.0.clone(),
-            role_mapping: mapping_of(row),
-            groups_claim: row.groups_claim.clone(),
-            redirect_uri: self.sso_redirect_uri(),
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
-
     /// The sealer of client secrets: keyed by the session signing secret,
     /// read before any transaction (see [`Desk::load_signing_key`]).
     async fn sso_sealer(&self) -> Result<Sealer, DeskError> {
@@ -487,275 +163,6 @@ impl Desk {
             })?;
         String::from_utf8(plain)
             .map_err(|_| DeskError::Internal(anyhow::anyhow!("a client secret that is not UTF-8")))
-    }
-
-    /// Checks the issuer by fetching its discovery document (not cached:
-    /// an admin wants to know it works now).
-    async fn check_issuer(&self, issuer: &str) -> Result<(), DeskError> {
-        self.oidc
-            .discover(issuer, true)
-            .await
-            .map(|_| ())
-            .map_err(|reason| DeskError::invalid("issuer", reason))
-    }
-
-    /// Adds an identity provider to the actor's organization, after its
-    /// discovery document was fetched and read.
-    pub async fn create_sso_provider(
-        &self,
-        actor: &Actor,
-        input: ProviderInput,
-    ) -> Result<ProviderView, DeskError> {
-        actor.require_admin()?;
-        let name = Name::parse("name", input.name.as_deref().unwrap_or_default())?.into_inner();
-        let issuer = parse_issuer(&required("issuer", input.issuer)?)?;
-        let client_id = required("client_id", input.client_id)?;
-        let secret = required("client_secret", input.client_secret)?;
-        let domains = parse_domains(&input.allowed_domains.unwrap_or_default())?;
-        let mapping = parse_mapping(&input.role_mapping.unwrap_or_default())?;
-        let groups_claim = match input.groups_claim {
-            Some(c) => required("groups_claim", Some(c))?,
-            None => "groups".to_string(),
-        };
-        self.check_issuer(&issuer).await?;
-        let sealer = self.sso_sealer().await?;
-        let id = new_id();
-        let (nonce, sealed) = sealer
-            .seal(id.as_bytes(), secret.as_bytes())
-            .map_err(DeskError::Internal)?;
-        let now = store::now();
-        let row = ProviderRow {
-            id,
-            org_id: actor.org_id,
-            name,
-            issuer,
-            client_id,
-            secret_nonce: nonce,
-            secret_sealed: sealed,
-            allowed_domains: Json(domains),
-            role_mapping: Json(mapping),
-            groups_claim,
-            created_at: now,
-            updated_at: now,
-        };
-        let actor = actor.clone();
-        let saved = row.clone();
-        self.execute(move |work| {
-            Box::pin(async move {
-                if store::sso::list_providers(&mut work.tx, actor.org_id)
-                    .await?
-                    .iter()
-                    .any(|p| p.name.eq_ignore_ascii_case(&saved.name))
-                {
-                    return Err(DeskError::Conflict(format!(
-                        "a provider named {} already exists",
-                        saved.name
-                    )));
-                }
-                store::sso::insert_provider(&mut work.tx, &saved).await?;
-                work.audit(
-                    &actor,
-                    "sso.provider_created",
-                    &saved.id.to_string(),
-                    json!({ "name": saved.name, "issuer": saved.issuer, "client_id": saved.client_id,
-                            "allowed_domains": saved.allowed_domains.0, "role_mapping": saved.role_mapping.0 }),
-                );
-                Ok(())
-            })
-        })
-        .await?;
-        Ok(self.provider_view(&row))
-    }
-
-    pub async fn list_sso_providers(&self, actor: &Actor) -> Result<Vec<ProviderView>, DeskError> {
-        actor.require_admin()?;
-        let mut tx = self.db.read().await?;
-        let rows = store::sso::list_providers(&mut tx, actor.org_id).await?;
-        Ok(rows.iter().map(|r| self.provider_view(r)).collect())
-    }
-
-    pub async fn get_sso_provider(
-        &self,
-        actor: &Actor,
-        id: Uuid,
-    ) -> Result<ProviderView, DeskError> {
-        actor.require_admin()?;
-        let mut tx = self.db.read().await?;
-        let row = store::sso::find_provider(&mut tx, actor.org_id, id)
-            .await?
-            .ok_or(DeskError::NotFound("provider"))?;
-        Ok(self.provider_view(&row))
-    }
-
-    /// Changes a provider; a new issuer is checked like a new provider's.
-    pub async fn update_sso_provider(
-        &self,
-        actor: &Actor,
-        id: Uuid,
-        input: ProviderInput,
-    ) -> Result<ProviderView, DeskError> {
-        actor.require_admin()?;
-        let mut tx = self.db.read().await?;
-        let mut row = store::sso::find_provider(&mut tx, actor.org_id, id)
-            .await?
-            .ok_or(DeskError::NotFound("provider"))?;
-        drop(tx);
-        if let Some(name) = input.name {
-            row.name = Name::parse("name", &name)?.into_inner();
-        }
-        if let Some(issuer) = input.issuer {
-            let issuer = parse_issuer(&issuer)?;
-            if issuer != row.issuer {
-                self.check_issuer(&issuer).await?;
-            }
-            row.issuer = issuer;
-        }
-        if let Some(client_id) = input.client_id {
-            row.client_id = required("client_id", Some(client_id))?;
-        }
-        if let Some(secret) = input.client_secret {
-            let secret = required("client_secret", Some(secret))?;
-            let (nonce, sealed) = self
-                .sso_sealer()
-                .await?
-                .seal(row.id.as_bytes(), secret.as_bytes())
-                .map_err(DeskError::Internal)?;
-            row.secret_nonce = nonce;
-            row.secret_sealed = sealed;
-        }
-        if let Some(domains) = input.allowed_domains {
-            row.allowed_domains = Json(parse_domains(&domains)?);
-        }
-        if let Some(mapping) = input.role_mapping {
-            row.role_mapping = Json(parse_mapping(&mapping)?);
-        }
-        if let Some(claim) = input.groups_claim {
-            row.groups_claim = required("groups_claim", Some(claim))?;
-        }
-        row.updated_at = store::now();
-        let actor = actor.clone();
-        let saved = row.clone();
-        self.execute(move |work| {
-            Box::pin(async move {
-                if store::sso::list_providers(&mut work.tx, actor.org_id)
-                    .await?
-                    .iter()
-                    .any(|p| p.id != saved.id && p.name.eq_ignore_ascii_case(&saved.name))
-                {
-                    return Err(DeskError::Conflict(format!(
-                        "a provider named {} already exists",
-                        saved.name
-                    )));
-                }
-                store::sso::update_provider(&mut work.tx, &saved).await?;
-                work.audit(
-                    &actor,
-                    "sso.provider_updated",
-                    &saved.id.to_string(),
-                    json!({ "name": saved.name, "issuer": saved.issuer, "client_id": saved.client_id,
-                            "allowed_domains": saved.allowed_domains.0, "role_mapping": saved.role_mapping.0 }),
-                );
-                Ok(())
-            })
-        })
-        .await?;
-        Ok(self.provider_view(&row))
-    }
-
-    /// Removes a provider; the people it linked stay (with their other
-    /// ways in).
-    pub async fn delete_sso_provider(&self, actor: &Actor, id: Uuid) -> Result<(), DeskError> {
-        actor.require_admin()?;
-        let actor = actor.clone();
-        self.execute(move |work| {
-            Box::pin(async move {
-                if !store::sso::delete_provider(&mut work.tx, actor.org_id, id).await? {
-                    return Err(DeskError::NotFound("provider"));
-                }
-                work.audit(&actor, "sso.provider_deleted", &id.to_string(), json!({}));
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    pub async fn sso_settings(&self, actor: &Actor) -> Result<SsoSettingsView, DeskError> {
-        actor.require_admin()?;
-        let mut tx = self.db.read().await?;
-        Ok(settings_view(
-            store::sso::find_settings(&mut tx, actor.org_id).await?,
-        ))
-    }
-
-    /// Switches local passwords on or off and names the break-glass
-    /// admins (people by id or email), who keep password sign-in.
-    /// Passwords go off only with at least one provider and one
-    /// break-glass admin, so nobody is locked out.
-    pub async fn update_sso_settings(
-        &self,
-        work: &mut Work,
-        actor: &Actor,
-        local_passwords: Option<bool>,
-        break_glass: Option<Vec<String>>,
-    ) -> Result<SsoSettingsView, DeskError> {
-        actor.require_admin()?;
-        let current = settings_view(store::sso::find_settings(&mut work.tx, actor.org_id).await?);
-        let local = local_passwords.unwrap_or(current.local_passwords);
-        let admins = match break_glass {
-            Some(list) => {
-                let mut ids = Vec::new();
-                for who in list {
-                    let (id, name, _) =
-                        people::resolve_person(&mut work.tx, actor.org_id, "break_glass", &who)
-                            .await?;
-                    let person = store::people::find_person(&mut work.tx, actor.org_id, id)
-                        .await?
-                        .ok_or(DeskError::NotFound("person"))?;
-                    if !person.roles.0.iter().any(|r| r == Role::Admin.as_str()) {
-                        return Err(DeskError::invalid(
-                            "break_glass",
-                            format!("{name} is not an admin; break-glass accounts are admins"),
-                        ));
-                    }
-                    if !ids.contains(&id) {
-                        ids.push(id);
-                    }
-                }
-                ids
-            }
-            None => current.break_glass,
-        };
-        if !local {
-            if admins.is_empty() {
-                return Err(DeskError::invalid(
-                    "break_glass",
-                    "name at least one break-glass admin before switching local passwords off",
-                ));
-            }
-            if store::sso::list_providers(&mut work.tx, actor.org_id)
-                .await?
-                .is_empty()
-            {
-                return Err(DeskError::invalid(
-                    "local_passwords",
-                    "add a single sign-on provider before switching local passwords off",
-                ));
-            }
-        }
-        let row = SettingsRow {
-            org_id: actor.org_id,
-            local_passwords: local,
-            break_glass: Json(admins),
-            updated_at: store::now(),
-        };
-        store::sso::save_settings(&mut work.tx, &row).await?;
-        work.audit(
-            actor,
-            "sso.settings_changed",
-            &actor.org_id.to_string(),
-            json!({ "local_passwords": local, "break_glass": row.break_glass.0 }),
-        );
-        Ok(settings_view(Some(row)))
     }
 
     /// The providers whose buttons the sign-in page shows: those of the
@@ -1246,19 +653,6 @@ pub(super) enum PasswordPolicy {
     Off,
 }
 
-fn settings_view(row: Option<SettingsRow>) -> SsoSettingsView {
-    match row {
-        Some(r) => SsoSettingsView {
-            local_passwords: r.local_passwords,
-            break_glass: r.break_glass.0,
-        },
-        None => SsoSettingsView {
-            local_passwords: true,
-            break_glass: Vec::new(),
-        },
-    }
-}
-
 /// A fresh random value for the browser cookie that binds a sign-in.
 pub fn browser_token() -> String {
     random_token("")
@@ -1266,6 +660,10 @@ pub fn browser_token() -> String {
 
 #[cfg(test)]
 mod tests {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use chrono::Utc;
+    use serde_json::Value;
+
     use super::*;
 
     fn jwt_with(payload: &Value) -> String {
@@ -1282,20 +680,6 @@ mod tests {
         assert_eq!(groups_of(&raw, "roles"), vec!["x"]);
         assert!(groups_of(&raw, "missing").is_empty());
         assert!(groups_of("not a jwt", "groups").is_empty());
-    }
-
-    #[test]
-    fn domains_are_normalized_and_checked() {
-        let ok = parse_domains(&[
-            "Corp.Example".into(),
-            "@corp.example".into(),
-            "sub.corp.example".into(),
-        ])
-        .expect("valid");
-        assert_eq!(ok, vec!["corp.example", "sub.corp.example"]);
-        assert!(parse_domains(&[]).is_err());
-        assert!(parse_domains(&["localhost".into()]).is_err());
-        assert!(parse_domains(&["evil.example/x".into()]).is_err());
     }
 
     #[test]
@@ -1331,20 +715,5 @@ mod tests {
             ..row
         };
         assert_eq!(mapped_roles(&unmapped, &["itsm-admins".into()]), None);
-    }
-
-    #[test]
-    fn a_mapping_to_an_unknown_role_is_refused() {
-        let mut mapping = BTreeMap::new();
-        mapping.insert("g".to_string(), "overlord".to_string());
-        assert!(parse_mapping(&mapping).is_err());
-    }
-
-    #[test]
-    fn issuers_must_be_plain_http_urls() {
-        assert!(parse_issuer("https://login.example.com/tenant/v2.0").is_ok());
-        assert!(parse_issuer("ftp://x.example").is_err());
-        assert!(parse_issuer("https://x.example/?a=b").is_err());
-        assert!(parse_issuer("not a url").is_err());
     }
 }
