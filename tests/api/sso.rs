@@ -558,3 +558,150 @@ async fn a_person_signs_in_through_the_provider_in_a_real_browser_and_lands_as_t
     let bob = person(&s, "bob@corp.example").await.expect("bob");
     assert_eq!(bob["roles"], json!(["admin"]));
 }
+
+/// The single sign-on rows on one backend: a provider, a sign-in under
+/// way taken once only (and never after its expiry), a linked subject,
+/// the settings, and a deletion that takes the provider's rows along.
+async fn sso_store_story(db: switchboard::store::Db) {
+    use switchboard::store::{self, sso};
+    let now = store::now();
+    let mut tx = db.begin().await.expect("begin");
+    let org = store::orgs::OrgRow {
+        id: uuid::Uuid::now_v7(),
+        slug: "story".into(),
+        name: "Story".into(),
+        priority_matrix: sqlx::types::Json(json!({})),
+        mfa_required: false,
+        created_at: now,
+        time_zone: "UTC".into(),
+    };
+    store::orgs::insert_org(&mut tx, &org).await.expect("org");
+    let person = store::people::PersonRow::new(
+        uuid::Uuid::now_v7(),
+        org.id,
+        "Ada".into(),
+        Some("ada@corp.example".into()),
+        vec!["agent".into()],
+        now,
+    );
+    store::people::insert_person(&mut tx, &person)
+        .await
+        .expect("person");
+    let provider = sso::ProviderRow {
+        id: uuid::Uuid::now_v7(),
+        org_id: org.id,
+        name: "Corp".into(),
+        issuer: "https://idp.example".into(),
+        client_id: "client".into(),
+        secret_nonce: vec![1; 12],
+        secret_sealed: vec![2; 20],
+        allowed_domains: sqlx::types::Json(vec!["corp.example".into()]),
+        role_mapping: sqlx::types::Json(json!({ "g": "agent" })),
+        groups_claim: "groups".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    sso::insert_provider(&mut tx, &provider)
+        .await
+        .expect("provider");
+    let login = |state: &str, expires| sso::LoginRow {
+        state_hash: state.into(),
+        org_id: org.id,
+        provider_id: provider.id,
+        browser_hash: "b".into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        redirect_uri: "https://desk.example/console/sso/callback".into(),
+        next_path: "/console/".into(),
+        expires_at: expires,
+        used_at: None,
+        created_at: now,
+    };
+    sso::insert_login(&mut tx, &login("live", now + chrono::Duration::minutes(10)))
+        .await
+        .expect("login");
+    sso::insert_login(&mut tx, &login("stale", now - chrono::Duration::seconds(1)))
+        .await
+        .expect("stale login");
+    let taken = sso::take_login(&mut tx, "live", now).await.expect("take");
+    assert_eq!(taken.map(|l| l.pkce_verifier), Some("v".to_string()));
+    assert!(sso::take_login(&mut tx, "live", now)
+        .await
+        .expect("again")
+        .is_none());
+    assert!(sso::take_login(&mut tx, "stale", now)
+        .await
+        .expect("stale")
+        .is_none());
+    sso::insert_identity(
+        &mut tx,
+        &sso::SsoIdentityRow {
+            provider_id: provider.id,
+            subject: "sub-1".into(),
+            org_id: org.id,
+            person_id: person.id,
+            email: "ada@corp.example".into(),
+            created_at: now,
+            last_login: now,
+        },
+    )
+    .await
+    .expect("identity");
+    let found = sso::find_identity(&mut tx, provider.id, "sub-1")
+        .await
+        .expect("find");
+    assert_eq!(found.map(|i| i.person_id), Some(person.id));
+    sso::save_settings(
+        &mut tx,
+        &sso::SettingsRow {
+            org_id: org.id,
+            local_passwords: false,
+            break_glass: sqlx::types::Json(vec![person.id]),
+            updated_at: now,
+        },
+    )
+    .await
+    .expect("settings");
+    let settings = sso::find_settings(&mut tx, org.id)
+        .await
+        .expect("read")
+        .expect("row");
+    assert!(!settings.local_passwords);
+    assert_eq!(settings.break_glass.0, vec![person.id]);
+    let listed = sso::list_providers(&mut tx, org.id).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].role_mapping.0, json!({ "g": "agent" }));
+    assert_eq!(listed[0].secret_sealed, vec![2; 20]);
+    assert!(sso::delete_provider(&mut tx, org.id, provider.id)
+        .await
+        .expect("delete"));
+    assert!(sso::find_identity(&mut tx, provider.id, "sub-1")
+        .await
+        .expect("gone")
+        .is_none());
+    assert!(sso::find_provider_by_id(&mut tx, provider.id)
+        .await
+        .expect("gone")
+        .is_none());
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn the_single_sign_on_rows_hold_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("sso.db").display());
+    let db = switchboard::store::Db::connect(&url, 4, Duration::from_secs(5))
+        .await
+        .expect("sqlite");
+    db.migrate().await.expect("migrate");
+    sso_store_story(db).await;
+}
+
+#[tokio::test]
+async fn the_single_sign_on_rows_hold_on_postgres() {
+    let url = crate::helpers::fresh_database().await;
+    let db = switchboard::store::Db::connect(&url, 4, Duration::from_secs(5))
+        .await
+        .expect("postgres");
+    sso_store_story(db).await;
+}

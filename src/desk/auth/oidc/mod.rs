@@ -307,21 +307,11 @@ impl Desk {
         let secret = self.open_secret(&sealer, &provider)?;
         let raw = match self.exchange_code(&provider, &secret, &login, code).await {
             Ok(raw) => raw,
-            Err(refusal) => {
-                return self
-                    .sso_refused(&provider, refusal, address, None)
-                    .await
-                    .map(Err)
-            }
+            Err(refusal) => return self.sso_refused(&provider, refusal, address).await.map(Err),
         };
         let verified = match self.verify(&provider, &raw, Some(&login.nonce)).await {
             Ok(v) => v,
-            Err(refusal) => {
-                return self
-                    .sso_refused(&provider, refusal, address, None)
-                    .await
-                    .map(Err)
-            }
+            Err(refusal) => return self.sso_refused(&provider, refusal, address).await.map(Err),
         };
         Ok(self
             .sso_sign_in(&provider, verified, address, "console")
@@ -346,12 +336,7 @@ impl Desk {
         };
         let verified = match self.verify(&provider, id_token, None).await {
             Ok(v) => v,
-            Err(refusal) => {
-                return self
-                    .sso_refused(&provider, refusal, address, None)
-                    .await
-                    .map(Err)
-            }
+            Err(refusal) => return self.sso_refused(&provider, refusal, address).await.map(Err),
         };
         self.sso_sign_in(&provider, verified, address, "token_exchange")
             .await
@@ -460,23 +445,17 @@ impl Desk {
         provider: &ProviderRow,
         refusal: SsoRefusal,
         address: &str,
-        subject: Option<(Uuid, String)>,
     ) -> Result<SsoRefusal, DeskError> {
         let org = provider.org_id;
         let provider_id = provider.id;
         let address = address.to_string();
         self.execute(move |work| {
             Box::pin(async move {
-                let (actor, target) = match &subject {
-                    Some((person, _)) => (Actor::system(org), person.to_string()),
-                    None => (Actor::system(org), provider_id.to_string()),
-                };
                 work.audit(
-                    &actor,
+                    &Actor::system(org),
                     "auth.sso_refused",
-                    &target,
-                    json!({ "provider": provider_id, "reason": refusal.0, "address": address,
-                            "email": subject.as_ref().map(|(_, e)| e) }),
+                    &provider_id.to_string(),
+                    json!({ "provider": provider_id, "reason": refusal.0, "address": address }),
                 );
                 Ok(refusal)
             })
