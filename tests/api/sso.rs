@@ -705,3 +705,161 @@ async fn the_single_sign_on_rows_hold_on_postgres() {
         .expect("postgres");
     sso_store_story(db).await;
 }
+
+/// A tiny issuer for key rotation, which oidc-provider cannot do while it
+/// runs: a discovery document and a key set (Ed25519 keys) that the test
+/// swaps, counting how often the key set is fetched; tokens minted here.
+mod rotation {
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    };
+
+    use axum::{extract::State, routing::get, Json, Router};
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use ed25519_dalek::{Signer, SigningKey};
+    use serde_json::{json, Value};
+
+    #[derive(Clone, Default)]
+    pub struct Issuer {
+        pub url: Arc<Mutex<String>>,
+        pub published: Arc<Mutex<Vec<Value>>>,
+        pub key_fetches: Arc<AtomicUsize>,
+    }
+
+    pub fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    pub fn jwk(kid: &str, key: &SigningKey) -> Value {
+        json!({ "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid,
+                "x": URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()) })
+    }
+
+    impl Issuer {
+        pub async fn serve() -> Self {
+            let issuer = Issuer::default();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            *issuer.url.lock().expect("lock") =
+                format!("http://{}", listener.local_addr().expect("addr"));
+            let router = Router::new()
+                .route("/.well-known/openid-configuration", get(discovery))
+                .route("/jwks", get(jwks))
+                .with_state(issuer.clone());
+            tokio::spawn(async move { axum::serve(listener, router).await });
+            issuer
+        }
+
+        pub fn url(&self) -> String {
+            self.url.lock().expect("lock").clone()
+        }
+
+        pub fn publish(&self, keys: Vec<Value>) {
+            *self.published.lock().expect("lock") = keys;
+        }
+
+        pub fn fetches(&self) -> usize {
+            self.key_fetches.load(Ordering::SeqCst)
+        }
+
+        /// An ID token for `email`, signed by `key` under `kid`.
+        pub fn mint(&self, kid: &str, key: &SigningKey, email: &str) -> String {
+            let now = chrono::Utc::now().timestamp();
+            let header = json!({ "alg": "EdDSA", "kid": kid, "typ": "JWT" });
+            let claims = json!({ "iss": self.url(), "aud": "rotating", "sub": email, "email": email,
+                                 "email_verified": true, "iat": now, "exp": now + 300,
+                                 "groups": ["itsm-agents"] });
+            let signing_input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let signature = key.sign(signing_input.as_bytes());
+            format!(
+                "{signing_input}.{}",
+                URL_SAFE_NO_PAD.encode(signature.to_bytes())
+            )
+        }
+    }
+
+    async fn discovery(State(issuer): State<Issuer>) -> Json<Value> {
+        let url = issuer.url();
+        Json(json!({
+            "issuer": url,
+            "authorization_endpoint": format!("{url}/auth"),
+            "token_endpoint": format!("{url}/token"),
+            "jwks_uri": format!("{url}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["EdDSA"],
+        }))
+    }
+
+    async fn jwks(State(issuer): State<Issuer>) -> Json<Value> {
+        issuer.key_fetches.fetch_add(1, Ordering::SeqCst);
+        Json(json!({ "keys": issuer.published.lock().expect("lock").clone() }))
+    }
+}
+
+#[tokio::test]
+async fn the_key_set_is_cached_and_fetched_again_when_the_provider_rotates_its_keys() {
+    let app = spawn_app().await;
+    let issuer = rotation::Issuer::serve().await;
+    let (old, new) = (rotation::key(1), rotation::key(2));
+    issuer.publish(vec![rotation::jwk("old", &old)]);
+    let created = app
+        .post(
+            "/api/v1/sso/providers",
+            &app.token,
+            &json!({ "name": "Rotating", "issuer": issuer.url(), "client_id": "rotating",
+                     "client_secret": "s", "allowed_domains": ["corp.example"],
+                     "role_mapping": { "itsm-agents": "agent" } }),
+        )
+        .await;
+    let provider = expect_json(created, StatusCode::CREATED).await;
+    let exchange = |token: String| {
+        let body = json!({ "provider": provider["id"], "id_token": token });
+        let app = &app;
+        async move { app.post("/api/v1/auth/oidc/token", "", &body).await }
+    };
+    let fetched_at_creation = issuer.fetches();
+
+    // Signed with the published key: the cached key set serves, twice.
+    for _ in 0..2 {
+        let token = issuer.mint("old", &old, "kim@corp.example");
+        expect_json(exchange(token).await, StatusCode::OK).await;
+    }
+    assert_eq!(
+        issuer.fetches(),
+        fetched_at_creation,
+        "served from the cache"
+    );
+
+    // The provider rotates: a token under the new key makes the daemon
+    // fetch the key set once more, then it is cached again.
+    issuer.publish(vec![rotation::jwk("new", &new)]);
+    for _ in 0..2 {
+        let token = issuer.mint("new", &new, "kim@corp.example");
+        let session = expect_json(exchange(token).await, StatusCode::OK).await;
+        assert!(session["access_token"].is_string());
+    }
+    assert_eq!(issuer.fetches(), fetched_at_creation + 1);
+
+    // A key nobody publishes: refused, and not fetched again so soon.
+    let stranger = rotation::key(3);
+    let token = issuer.mint("stranger", &stranger, "kim@corp.example");
+    let problem = expect_json(exchange(token).await, StatusCode::UNAUTHORIZED).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("signature"),
+        "{problem}"
+    );
+    assert_eq!(issuer.fetches(), fetched_at_creation + 1);
+    // A retired key's token no longer verifies either.
+    let token = issuer.mint("old", &old, "kim@corp.example");
+    expect_json(exchange(token).await, StatusCode::UNAUTHORIZED).await;
+}

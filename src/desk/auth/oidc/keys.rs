@@ -30,7 +30,9 @@ const HTTP_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 struct Cached {
     metadata: CoreProviderMetadata,
     fetched: Instant,
-    keys_fetched: Instant,
+    /// The last fetch of the key set for an unknown key (the first one
+    /// after discovery is always allowed: a rotation right after it).
+    refetched: Option<Instant>,
 }
 
 /// Discovery documents and key sets by issuer, and the HTTP client that
@@ -104,7 +106,7 @@ impl Providers {
             Cached {
                 metadata: metadata.clone(),
                 fetched: now,
-                keys_fetched: now,
+                refetched: None,
             },
         );
         Ok(metadata)
@@ -114,11 +116,17 @@ impl Providers {
     /// hold); `None` when it was fetched moments ago or cannot be.
     pub(super) async fn refetch_keys(&self, issuer: &str) -> Option<CoreProviderMetadata> {
         let metadata = {
-            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            let cached = cache.get(issuer)?;
-            if cached.keys_fetched.elapsed() < JWKS_REFETCH_GAP {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let cached = cache.get_mut(issuer)?;
+            if cached
+                .refetched
+                .is_some_and(|at| at.elapsed() < JWKS_REFETCH_GAP)
+            {
                 return None;
             }
+            // Counted before the fetch, so a failing key set is not
+            // fetched again at every token either.
+            cached.refetched = Some(Instant::now());
             cached.metadata.clone()
         };
         let keys = match CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http).await {
@@ -132,7 +140,6 @@ impl Providers {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(cached) = cache.get_mut(issuer) {
             cached.metadata = metadata.clone();
-            cached.keys_fetched = Instant::now();
         }
         Some(metadata)
     }
