@@ -516,6 +516,26 @@ async fn with_local_passwords_off_only_the_break_glass_admin_signs_in_with_a_pas
     assert!(actions.iter().any(|a| a == "auth.password_sign_in_refused"));
     assert!(actions.iter().any(|a| a == "sso.settings_changed"));
 
+    // Nor can an invitation set a new password meanwhile.
+    let invited = app
+        .post(
+            "/api/v1/invitations",
+            &app.token,
+            &json!({ "email": "ivy@corp.example", "name": "Ivy", "roles": ["agent"] }),
+        )
+        .await;
+    let invitation = expect_json(invited, StatusCode::CREATED).await;
+    let url = invitation["accept_url"].as_str().expect("accept_url");
+    let token = url.split("token=").nth(1).expect("a token in the link");
+    let registered = app
+        .post(
+            "/api/v1/auth/register",
+            "",
+            &json!({ "token": token, "password": PASSWORD }),
+        )
+        .await;
+    expect_json(registered, StatusCode::FORBIDDEN).await;
+
     // Single sign-on still works for Pete's colleagues.
     let answer = s.sign_in(&Browser::new(), "alice@corp.example").await;
     assert!(session_cookie(&answer));
