@@ -2,14 +2,18 @@
 # Install what the test suite needs beyond the Rust toolchain: the PostgreSQL
 # server binaries, Dovecot's IMAP server, poppler-utils, Chromium with
 # its ChromeDriver for the console's browser tests (tests/api/browser.rs),
-# and Prometheus Alertmanager for the alert tests (tests/api/alerts.rs),
-# and moto's S3 server from PyPI (tests/api/blob_storage.rs). The API tests
+# Prometheus Alertmanager for the alert tests (tests/api/alerts.rs),
+# Node.js with npm for the single sign-on tests' OpenID provider (npm's
+# oidc-provider, `npm ci` in tests/oidc from its committed lock file;
+# tests/api/sso.rs), and moto's S3 server from PyPI
+# (tests/api/blob_storage.rs). The API tests
 # start a throwaway cluster of their own with them
 # (tests/api/support/postgres.rs) and a throwaway Dovecot
 # (tests/api/support/dovecot.rs), so no server needs to be running; the
 # export tests read PDFs back with pdftotext and pdffonts. Does nothing if
 # they are already installed.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=()
 # Debian keeps initdb off PATH, under /usr/lib/postgresql/<version>/bin.
@@ -31,12 +35,27 @@ fi
 if ! command -v prometheus-alertmanager >/dev/null; then
     packages+=(prometheus-alertmanager)
 fi
+# A real, OpenID Certified provider for single sign-on (tests/oidc).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
+
+# The provider's packages, exactly as locked; again when the lock changed.
+npm_ci() {
+    local dir=tests/oidc
+    if [[ ! -d $dir/node_modules/oidc-provider \
+        || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+        npm ci --prefix "$dir" --no-audit --no-fund
+    fi
+}
+
 # moto's server is a real S3 API for the attachment storage tests
 # (tests/api/blob_storage.rs); it comes from PyPI, not Debian.
 if ! python3 -c 'import moto.server' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
 if [[ ${#packages[@]} -eq 0 ]]; then
+    npm_ci
     exit 0
 fi
 
@@ -53,3 +72,4 @@ fi
 "${as_root[@]}" apt-get update
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y --no-install-recommends "${packages[@]}"
+npm_ci

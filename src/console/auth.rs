@@ -19,13 +19,16 @@ use super::{
     layout::{Chrome, Section},
     render, render_status,
     session::{
-        check_csrf, check_pre_session, local_path, refresh_token, see_other, Form, MaybeSigned,
-        Signed, SignedEnrolling,
+        check_csrf, check_pre_session, local_path, refresh_token, see_other, sso_browser, Form,
+        MaybeSigned, Signed, SignedEnrolling,
     },
     Console, PageError,
 };
 use crate::desk::{
-    auth::{LoginResult, Refusal, Session},
+    auth::{
+        oidc::{browser_token, SsoButton, LOGIN_TTL},
+        LoginResult, Refusal, Session,
+    },
     DeskError,
 };
 
@@ -34,6 +37,8 @@ pub fn router() -> Router<Console> {
         .route("/console/", get(home))
         .route("/console/sign-in", get(sign_in_page).post(sign_in))
         .route("/console/sign-in/code", axum::routing::post(sign_in_code))
+        .route("/console/sso/{id}/start", get(sso_start))
+        .route("/console/sso/callback", get(sso_callback))
         .route("/console/sign-out", axum::routing::post(sign_out))
         .route("/console/forgot-password", get(forgot_page).post(forgot))
         .route("/reset-password", get(reset_page).post(reset))
@@ -62,6 +67,14 @@ struct SignInPage {
     email: String,
     organization: String,
     error: Option<String>,
+    /// "Sign in with …" buttons: the organization's identity providers.
+    providers: Vec<SsoButton>,
+    /// `next`, percent-encoded for the buttons' links.
+    next_query: String,
+}
+
+fn next_query(next: &str) -> String {
+    percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 #[derive(Template)]
@@ -76,6 +89,9 @@ struct CodePage {
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
+    /// Whose "sign in with" buttons to show, when several organizations
+    /// share this daemon.
+    organization: Option<String>,
 }
 
 /// Sets the pre-session form cookie when the browser has none yet.
@@ -97,12 +113,16 @@ async fn sign_in_page(
         return Ok(see_other(&next));
     }
     let (csrf, cookie) = console.pre_session_token(&headers);
+    let organization = q.organization.filter(|o| !o.trim().is_empty());
+    let providers = console.desk.sso_buttons(organization.as_deref()).await?;
     let page = SignInPage {
         csrf,
+        next_query: next_query(&next),
         next,
         email: String::new(),
-        organization: String::new(),
+        organization: organization.unwrap_or_default(),
         error: None,
+        providers,
     };
     Ok(with_cookie(render(&page)?, cookie))
 }
@@ -117,6 +137,11 @@ fn refusal(refusal: &Refusal) -> (StatusCode, String, Option<i64>) {
         Refusal::BadCredentials => (
             StatusCode::UNAUTHORIZED,
             "Wrong email, password or code.".into(),
+            None,
+        ),
+        Refusal::PasswordsOff => (
+            StatusCode::UNAUTHORIZED,
+            "Your organization signs in through single sign-on: use its button below.".into(),
             None,
         ),
         Refusal::LockedOut { until } => {
@@ -181,14 +206,122 @@ async fn sign_in(
         }),
         Err(why) => {
             let (status, message, secs) = refusal(&why);
+            let providers = console.desk.sso_buttons(organization.as_deref()).await?;
             let page = SignInPage {
                 csrf,
+                next_query: next_query(&next),
                 next,
                 email,
                 organization: organization.unwrap_or_default(),
                 error: Some(message),
+                providers,
             };
             Ok(retry_after(render_status(status, &page)?, secs))
+        }
+    }
+}
+
+/// "Sign in with …": the sign-in is recorded (state, nonce, PKCE
+/// verifier) and bound to this browser by a cookie, then the browser goes
+/// to the provider. A link, not a form: the console's `form-action` policy
+/// would stop a form's redirect to another origin.
+async fn sso_start(
+    State(console): State<Console>,
+    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, PageError> {
+    let next = local_path(q.next.as_deref());
+    let browser = browser_token();
+    let start = console.desk.sso_begin(id, &browser, &next).await?;
+    let response = see_other(&start.authorize_url);
+    Ok(with_cookie(
+        response,
+        console.sso_cookie(&browser, LOGIN_TTL.num_seconds()),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    /// The provider's refusal (e.g. `access_denied`), instead of a code.
+    error: Option<String>,
+}
+
+/// The sign-in page with why single sign-on did not sign the person in;
+/// the browser's binding cookie is cleared.
+async fn sso_refused(
+    console: &Console,
+    headers: &HeaderMap,
+    status: StatusCode,
+    message: String,
+) -> Result<Response, PageError> {
+    let (csrf, cookie) = console.pre_session_token(headers);
+    let page = SignInPage {
+        csrf,
+        next: "/console/".into(),
+        next_query: next_query("/console/"),
+        email: String::new(),
+        organization: String::new(),
+        error: Some(message),
+        providers: console.desk.sso_buttons(None).await?,
+    };
+    let response = with_cookie(render_status(status, &page)?, cookie);
+    Ok(with_cookie(response, console.sso_cookie("", 0)))
+}
+
+/// The provider sends the browser back here with a code and the state.
+async fn sso_callback(
+    State(console): State<Console>,
+    addr: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response, PageError> {
+    if let Some(error) = q.error {
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(60)
+            .collect();
+        return sso_refused(
+            &console,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            format!("The identity provider did not sign you in ({error})."),
+        )
+        .await;
+    }
+    let (Some(code), Some(state)) = (q.code, q.state) else {
+        return sso_refused(
+            &console,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "The identity provider's answer has no code or state; start again.".into(),
+        )
+        .await;
+    };
+    let browser = sso_browser(&headers);
+    match console
+        .desk
+        .sso_complete(&state, &code, browser.as_deref(), &client(addr))
+        .await?
+    {
+        Ok((session, next)) => Ok(with_cookie(
+            signed_in(&console, &session, &local_path(Some(&next))),
+            console.sso_cookie("", 0),
+        )),
+        Err(why) => {
+            let mut message = why.0.to_string();
+            if let Some(first) = message.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            sso_refused(
+                &console,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                format!("{message}."),
+            )
+            .await
         }
     }
 }

@@ -23,6 +23,8 @@ use crate::{
 
 const ACCESS_COOKIE: &str = "sb_access";
 const REFRESH_COOKIE: &str = "sb_refresh";
+/// Binds a single sign-on under way to the browser that started it.
+const SSO_COOKIE: &str = "sb_sso";
 /// Double-submit token of the forms shown before a session exists
 /// (sign-in, the TOTP step, password reset, invitations).
 const PRE_SESSION_COOKIE: &str = "sb_form";
@@ -193,6 +195,12 @@ impl Console {
         .collect()
     }
 
+    /// The cookie that binds a single sign-on under way to this browser
+    /// (empty and expired: cleared).
+    pub fn sso_cookie(&self, value: &str, max_age: i64) -> Option<HeaderValue> {
+        self.cookie_value(SSO_COOKIE, value, max_age)
+    }
+
     /// The pre-session form token: the cookie's value, or a new one to set.
     pub fn pre_session_token(&self, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
         match cookie(headers, PRE_SESSION_COOKIE) {
@@ -206,6 +214,11 @@ impl Console {
             }
         }
     }
+}
+
+/// The browser's single sign-on binding, if it has one.
+pub fn sso_browser(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SSO_COOKIE).map(str::to_string)
 }
 
 /// The refresh token of the request, to revoke at sign-out.

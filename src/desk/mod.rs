@@ -128,6 +128,8 @@ pub struct Desk {
     pub templates: Arc<crate::templates::Templates>,
     /// Alert events per integration this minute; see [`integrations`].
     alert_rates: Arc<integrations::AlertRates>,
+    /// Single sign-on providers' discovery documents and keys, cached.
+    oidc: Arc<auth::oidc::Providers>,
 }
 
 /// The natural key of an input (DESIGN.md §3 step 2) and the fingerprint of
@@ -436,6 +438,7 @@ impl Desk {
             calendars: Arc::default(),
             templates: Arc::default(),
             alert_rates: Arc::default(),
+            oidc: Arc::default(),
         }
     }
 

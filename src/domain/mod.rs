@@ -83,6 +83,7 @@ pub mod rule;
 pub mod scim;
 pub mod scim_filter;
 pub mod scim_patch;
+pub mod seal;
 pub mod sla;
 pub mod text;
 pub mod ticket;

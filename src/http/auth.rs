@@ -40,6 +40,9 @@ fn client(ConnectInfo(addr): ConnectInfo<SocketAddr>) -> String {
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::BadCredentials => ApiError::Unauthorized("wrong email, password or code"),
+        Refusal::PasswordsOff => ApiError::Unauthorized(
+            "this organization signs in through single sign-on; passwords are off",
+        ),
         Refusal::LockedOut { until } => ApiError::TooManyRequests {
             detail: "too many failed attempts; sign-in is locked for a while".into(),
             retry_after_secs: (until - chrono::Utc::now()).num_seconds().max(1),

@@ -35,6 +35,7 @@ mod rules;
 mod schedules;
 mod scim;
 mod sla;
+mod sso;
 mod ticket_links;
 mod ticket_time;
 mod tickets;
@@ -109,6 +110,7 @@ pub fn router(state: AppState, mounted: Mounted) -> Router {
         .merge(admin::router())
         .merge(access::router())
         .merge(auth::router())
+        .merge(sso::router())
         .merge(me::router())
         .merge(cmdb::router())
         .merge(catalog::router())
@@ -272,9 +274,11 @@ impl Modify for BearerAuth {
         scim::groups::list, scim::groups::create, scim::groups::get_one, scim::groups::replace, scim::groups::patch, scim::groups::delete,
         scim::discovery::service_provider_config, scim::discovery::resource_types, scim::discovery::resource_type,
         scim::discovery::schemas, scim::discovery::schema, scim::roles::get_roles, scim::roles::set_roles,
+        sso::create_provider, sso::list_providers, sso::get_provider, sso::update_provider, sso::delete_provider,
+        sso::settings, sso::update_settings, sso::exchange,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "integrations"), (name = "macros"), (name = "scim"), (name = "operations"))
+    tags((name = "tickets"), (name = "auth"), (name = "me"), (name = "access"), (name = "cmdb"), (name = "catalog"), (name = "approvals"), (name = "changes"), (name = "rules"), (name = "problems"), (name = "known_errors"), (name = "people"), (name = "teams"), (name = "categories"), (name = "webhooks"), (name = "outbox"), (name = "sla"), (name = "escalation"), (name = "schedules"), (name = "email"), (name = "reports"), (name = "integrations"), (name = "macros"), (name = "scim"), (name = "sso"), (name = "operations"))
 )]
 pub struct ApiDoc;

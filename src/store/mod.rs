@@ -32,6 +32,7 @@ pub mod scim;
 pub mod setup;
 pub mod sla;
 pub mod slack_installs;
+pub mod sso;
 pub mod teams;
 pub mod tickets;
 pub mod time_entries;

@@ -23,6 +23,7 @@ const NOT_TENANT_DATA: &[&str] = &[
     "/api/v1/auth/register",
     "/api/v1/auth/password-reset",
     "/api/v1/auth/password-reset/confirm",
+    "/api/v1/auth/oidc/token",
 ];
 
 /// Routes that answer another organization's object with something other
@@ -622,6 +623,9 @@ impl OrgB {
                     // Any id of B's: A has no integration by it.
                     ("id", "integrations") => &self.webhook_id,
                     ("id", "skill-rules") => &self.webhook_id,
+                    // Any id of B's: A has no identity provider by it
+                    // (tests/api/sso.rs walks B's own provider).
+                    ("id", "providers") => &self.webhook_id,
                     ("absence", _) => &self.comment_id,
                     ("id", "outbox") => &self.dead_outbox_ids[0],
                     ("id", "tokens") => &self.token_id,
@@ -796,6 +800,18 @@ fn bodies(method: &Method, route: &str, b: &OrgB) -> Option<Vec<(Body, Expect)>>
             Expect::Created,
         )],
         ("PATCH", "/api/v1/macros/{id}") => hidden(json!({ "body": "A was here" })),
+        // No issuer answers here: refused, and nothing of B's is named.
+        ("POST", "/api/v1/sso/providers") => vec![(
+            Body::Json(json!({ "name": "A probe", "issuer": "http://127.0.0.1:9",
+                               "client_id": "a", "client_secret": "a",
+                               "allowed_domains": ["a.example"] })),
+            Expect::Rejected,
+        )],
+        ("PATCH", "/api/v1/sso/providers/{id}") => hidden(json!({ "name": "A was here" })),
+        ("PATCH", "/api/v1/sso/settings") => vec![(
+            Body::Json(json!({ "local_passwords": true })),
+            Expect::Created,
+        )],
         ("POST", "/api/v1/skill-rules") => vec![(
             Body::Json(json!({ "skill": "a-probe", "tag": "a-probe" })),
             Expect::Created,

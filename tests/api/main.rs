@@ -38,6 +38,7 @@ mod scim;
 mod sla;
 mod slack;
 mod sqlite;
+mod sso;
 mod storage;
 mod supervision;
 mod support;

@@ -108,6 +108,17 @@ impl Desk {
                         "this invitation expired; ask for a new one",
                     ));
                 }
+                // No new passwords where passwords do not sign in.
+                if store::sso::find_settings(&mut work.tx, invitation.org_id)
+                    .await?
+                    .is_some_and(|s| !s.local_passwords)
+                {
+                    return Err(DeskError::Forbidden(
+                        "this organization signs in through single sign-on: use its button on the \
+                         sign-in page instead of a password"
+                            .into(),
+                    ));
+                }
                 if !store::identity::accept_invitation(&mut work.tx, invitation.id, now).await? {
                     return Err(DeskError::Unauthenticated(
                         "this invitation was already used",

@@ -13,6 +13,7 @@
 
 mod invitations;
 mod mfa;
+pub mod oidc;
 mod passwords;
 
 pub use invitations::InvitationView;
@@ -46,6 +47,7 @@ use crate::{
         Tx,
     },
 };
+use oidc::PasswordPolicy;
 
 /// Lifetimes and limits of the account flows (`[auth]` in the configuration).
 #[derive(Debug, Clone)]
@@ -121,7 +123,11 @@ pub enum LoginResult {
 #[derive(Debug, Clone)]
 pub enum Refusal {
     BadCredentials,
-    LockedOut { until: DateTime<Utc> },
+    /// The organization signs in through single sign-on only.
+    PasswordsOff,
+    LockedOut {
+        until: DateTime<Utc>,
+    },
 }
 
 /// An authenticated access token: the actor and whether MFA enrolment is due.
@@ -292,6 +298,30 @@ impl Desk {
             let wanted = orgs.iter().find(|o| o.slug == slug).map(|o| o.id);
             accounts.retain(|a| Some(a.org_id) == wanted);
         }
+        // Organizations that sign in through single sign-on only: their
+        // accounts' passwords are not even tried (break-glass admins' are).
+        let mut tx = self.db.read().await?;
+        let mut break_glass = Vec::new();
+        let mut passwords_off = None;
+        let mut allowed = Vec::new();
+        for account in accounts {
+            match self
+                .password_policy(&mut tx, account.org_id, account.id)
+                .await?
+            {
+                PasswordPolicy::Off => {
+                    passwords_off.get_or_insert(account);
+                }
+                PasswordPolicy::BreakGlass => {
+                    break_glass.push(account.id);
+                    allowed.push(account);
+                }
+                PasswordPolicy::Allowed => allowed.push(account),
+            }
+        }
+        drop(tx);
+        let accounts = allowed;
+        let passwords_off = passwords_off.filter(|_| accounts.is_empty());
         // Password hashing is slow on purpose: do it outside any transaction.
         let candidate = password.to_string();
         let matched = tokio::task::spawn_blocking(move || {
@@ -329,6 +359,15 @@ impl Desk {
                         return Ok(Err(Refusal::LockedOut { until }));
                     }
                 }
+                if let (None, Some(account)) = (&matched, &passwords_off) {
+                    work.audit(
+                        &system_for(account),
+                        "auth.password_sign_in_refused",
+                        &account.id.to_string(),
+                        json!({ "address": address, "reason": "local passwords are off" }),
+                    );
+                    return Ok(Err(Refusal::PasswordsOff));
+                }
                 let account = match matched {
                     Some(a) if a.disabled_at.is_none() => a,
                     disabled => {
@@ -352,6 +391,14 @@ impl Desk {
                     }
                 };
                 store::identity::clear_throttle(&mut work.tx, &account_key(&email)).await?;
+                if break_glass.contains(&account.id) {
+                    work.audit(
+                        &system_for(&account),
+                        "auth.break_glass_sign_in",
+                        &account.id.to_string(),
+                        json!({ "address": address, "mfa": account.mfa_enabled }),
+                    );
+                }
                 if account.mfa_enabled {
                     let challenge = random_token("sbm_");
                     let ttl = desk.settings.auth.mfa_challenge_ttl;

@@ -8,6 +8,7 @@ pub mod desk;
 pub mod discord;
 pub mod dovecot;
 pub mod oauth;
+pub mod oidc;
 pub mod postgres;
 pub mod s3;
 pub mod slack;
