@@ -11,7 +11,7 @@ use switchboard::domain::totp::{code_at, TotpSecret};
 use crate::{
     helpers::{expect_json, spawn_app, TestApp},
     support::{
-        browser::{click, fill, run, sign_in, text, wait_for_text},
+        browser::{click, fill, run, sign_in, submit, text, wait_for_text},
         console::{finance_policy, person_with_password, PASSWORD},
     },
 };
@@ -71,10 +71,10 @@ async fn an_agent_with_totp_signs_in_takes_a_ticket_replies_and_resolves_it() {
             .expect("queue");
         click(&c, &format!("a[href='/console/tickets/{n}']")).await;
         wait_for_text(&c, "Printer on fire").await;
-        click(&c, "form[action$='/assign'] button.secondary").await;
+        submit(&c, "form[action$='/assign'] button.secondary").await;
         wait_for_text(&c, "Take it").await;
         fill(&c, "#reply-body", "On my way with an extinguisher").await;
-        click(&c, "form.reply button[type=submit]").await;
+        submit(&c, "form.reply button[type=submit]").await;
         wait_for_text(&c, "On my way with an extinguisher").await;
         for state in ["in_progress", "resolved"] {
             c.find(Locator::Css("#to"))
@@ -83,7 +83,7 @@ async fn an_agent_with_totp_signs_in_takes_a_ticket_replies_and_resolves_it() {
                 .select_by_value(state)
                 .await
                 .expect("select");
-            click(&c, "form[action$='/transition'] button").await;
+            submit(&c, "form[action$='/transition'] button").await;
             wait_for_text(&c, &switchboard_label(state)).await;
         }
     })

@@ -133,6 +133,37 @@ pub async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
+/// Clicks a form's button and waits until the page it leads to has
+/// loaded: a mark set on the old page is gone and the new one is complete.
+/// Waiting for text alone races when that text is already on the old page
+/// (an option of a select, a button's label).
+pub async fn submit(client: &Client, css: &str) {
+    client
+        .execute("window.__beforeSubmit = true;", vec![])
+        .await
+        .expect("mark the page");
+    click(client, css).await;
+    for _ in 0..100 {
+        let loaded = client
+            .execute(
+                "return window.__beforeSubmit !== true && document.readyState === 'complete';",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if loaded {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "submitting {css} never led to a new page: {}",
+        text(client).await
+    );
+}
+
 /// The text of the page's body; read in one script, so a page that is
 /// just being replaced by the next one is read again, not failed on.
 pub async fn text(client: &Client) -> String {
