@@ -11,6 +11,8 @@
 # Environment:
 #   BENCH_DATABASE_URL  Postgres server URL (default postgres://postgres@127.0.0.1:5432)
 #   BENCH_MESSAGES      messages (default 5000)
+#   BENCH_CORPUS        a directory of .eml files to take in instead (real-world
+#                       mail); BENCH_MESSAGES is then ignored
 #   BENCH_PROFILE       cargo profile of the binary (default release)
 #   BENCH_BIN           a binary to run instead of building one (A/B runs)
 set -euo pipefail
@@ -107,7 +109,11 @@ export SWITCHBOARD__EMAIL__IMAP_URL="imap://bench%40corp.example:bench-secret@12
 export SWITCHBOARD__EMAIL__FROM="Help Desk <help@corp.example>"
 export SWITCHBOARD__LOG__FILTER=${SWITCHBOARD__LOG__FILTER:-warn}
 "$BIN" migrate
-"$BIN" bench --scenario email --messages "$MESSAGES"
+if [[ -n ${BENCH_CORPUS:-} ]]; then
+    "$BIN" bench --scenario email --corpus "$BENCH_CORPUS"
+else
+    "$BIN" bench --scenario email --messages "$MESSAGES"
+fi
 psql "$PG_URL/$DB_NAME" -qAt -c "SELECT 'tickets=' || count(*) FROM tickets" \
     -c "SELECT 'comments=' || count(*) FROM comments" \
     -c "SELECT 'attachments=' || count(*) FROM attachments" \

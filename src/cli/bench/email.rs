@@ -2,7 +2,9 @@
 //! mailbox into tickets. Fills the configured mailbox (`email.imap_url`)
 //! with `--messages` mixed messages (short and long bodies, HTML-only ones,
 //! 20 % with an attachment, some replies to earlier ones), then times one
-//! worker taking them all in against the configured database. The mailbox
+//! worker taking them all in against the configured database. With
+//! `--corpus DIR` the mailbox gets DIR's `.eml` files instead (real-world
+//! mail: multipart bodies, attachments, replies by header). The mailbox
 //! should be empty and the database fresh (benches/email.sh does both).
 
 use std::time::Instant;
@@ -59,7 +61,38 @@ pub fn message(i: usize) -> Vec<u8> {
     }
 }
 
-pub async fn run(config: Config, messages: usize) -> anyhow::Result<()> {
+/// The `.eml` files of `dir`, in name order.
+pub fn read_corpus(dir: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the corpus {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.is_file()
+                && path
+                    .extension()
+                    .is_some_and(|ext| ext.eq_ignore_ascii_case("eml"))
+        })
+        .collect();
+    paths.sort();
+    anyhow::ensure!(!paths.is_empty(), "{} holds no .eml files", dir.display());
+    paths
+        .iter()
+        .map(|path| std::fs::read(path).with_context(|| format!("reading {}", path.display())))
+        .collect()
+}
+
+pub async fn run(
+    config: Config,
+    messages: usize,
+    corpus: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let mails = match corpus {
+        Some(dir) => read_corpus(dir)?,
+        None => (0..messages).map(message).collect(),
+    };
+    let messages = mails.len();
+    let bytes: usize = mails.iter().map(Vec::len).sum();
     let mailbox = config
         .email
         .mailboxes()
@@ -78,14 +111,15 @@ pub async fn run(config: Config, messages: usize) -> anyhow::Result<()> {
             .login(&url.user, &url.password)
             .await
             .map_err(|(e, _)| anyhow!("login: {e}"))?;
-        for i in 0..messages {
-            session.append(&url.folder, None, None, message(i)).await?;
+        for mail in mails {
+            session.append(&url.folder, None, None, mail).await?;
         }
         let _ = session.logout().await;
     }
     println!(
-        "filled {} with {messages} messages in {:.1}s",
+        "filled {} with {messages} messages ({:.1} MB) in {:.1}s",
         url.display_name(),
+        bytes as f64 / 1e6,
         filling.elapsed().as_secs_f64()
     );
     let db = crate::app::open_database(&config).await?;
@@ -109,4 +143,23 @@ pub async fn run(config: Config, messages: usize) -> anyhow::Result<()> {
         anyhow::bail!("took in {total} of {messages} messages");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corpus_is_its_eml_files_in_name_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("b.eml"), b"second").expect("write");
+        std::fs::write(dir.path().join("a.EML"), b"first").expect("write");
+        std::fs::write(dir.path().join("notes.txt"), b"not mail").expect("write");
+        std::fs::create_dir(dir.path().join("c.eml")).expect("a directory named like mail");
+        let mails = read_corpus(dir.path()).expect("read");
+        assert_eq!(mails, vec![b"first".to_vec(), b"second".to_vec()]);
+        let empty = tempfile::tempdir().expect("dir");
+        assert!(read_corpus(empty.path()).is_err());
+        assert!(read_corpus(&empty.path().join("missing")).is_err());
+    }
 }

@@ -38,6 +38,11 @@ pub struct BenchArgs {
     /// For `email`: messages to put in the mailbox and take in.
     #[arg(long, default_value_t = 5000)]
     pub messages: usize,
+    /// For `email`: put the `.eml` files of this directory in the mailbox
+    /// (in name order) instead of generated messages; `--messages` is then
+    /// ignored. For a corpus shaped like a real mailbox.
+    #[arg(long)]
+    pub corpus: Option<std::path::PathBuf>,
     /// Seconds to run (after a 2 s warm-up).
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,

@@ -26,7 +26,7 @@ pub async fn run(config: Config, args: load::BenchArgs) -> anyhow::Result<ExitCo
         return console::run(config).await;
     }
     if args.scenario == "email" {
-        email::run(config, args.messages).await?;
+        email::run(config, args.messages, args.corpus.as_deref()).await?;
     } else {
         load::run(args).await?;
     }
