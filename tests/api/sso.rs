@@ -296,6 +296,19 @@ async fn a_wrong_state_or_another_browser_signs_nobody_in() {
 }
 
 #[tokio::test]
+async fn an_entra_style_token_with_a_verified_email_domain_signs_in() {
+    let s = spawn_sso_app().await;
+    let answer = s.sign_in(&Browser::new(), "ezra@corp.example").await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert!(
+        session_cookie(&answer),
+        "xms_edov counts as a verified email"
+    );
+    let ezra = person(&s, "ezra@corp.example").await.expect("created");
+    assert_eq!(ezra["roles"], json!(["agent"]));
+}
+
+#[tokio::test]
 async fn people_outside_the_allowed_domains_unverified_or_disabled_are_refused() {
     let s = spawn_sso_app().await;
     for login in ["eve@elsewhere.example", "uma@corp.example"] {

@@ -24,6 +24,9 @@ const people = {
   'bob@corp.example': { name: 'Bob Admin', email: 'bob@corp.example', email_verified: true, groups: ['itsm-admins'] },
   'rita@corp.example': { name: 'Rita Requester', email: 'rita@corp.example', email_verified: true, groups: [] },
   'uma@corp.example': { name: 'Uma Unverified', email: 'uma@corp.example', email_verified: false, groups: ['itsm-admins'] },
+  // As Entra ID signs people in: no email_verified, the domain owner's
+  // verification in the optional claim xms_edov.
+  'ezra@corp.example': { name: 'Ezra Entra', email: 'ezra@corp.example', xms_edov: true, groups: ['itsm-agents'] },
   'dora@corp.example': { name: 'Dora Disabled', email: 'dora@corp.example', email_verified: true, groups: ['itsm-agents'] },
   'eve@elsewhere.example': { name: 'Eve Elsewhere', email: 'eve@elsewhere.example', email_verified: true, groups: ['itsm-admins'] },
 };
@@ -53,7 +56,7 @@ const configuration = {
   },
   claims: {
     openid: ['sub'],
-    email: ['email', 'email_verified'],
+    email: ['email', 'email_verified', 'xms_edov'],
     profile: ['name', 'groups'],
   },
   // The scopes' claims go into the ID token itself, as Okta, Entra ID and

@@ -198,12 +198,7 @@ pub(super) fn is_unknown_key(error: &ClaimsVerificationError) -> bool {
 /// The groups claim of a verified token's payload: a list of strings, or
 /// one string.
 pub(super) fn groups_of(raw: &str, claim: &str) -> Vec<String> {
-    let payload = raw
-        .split('.')
-        .nth(1)
-        .and_then(|p| URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok())
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-    match payload.as_ref().and_then(|p| p.get(claim)) {
+    match payload(raw).as_ref().and_then(|p| p.get(claim)) {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(Value::as_str)
@@ -212,4 +207,25 @@ pub(super) fn groups_of(raw: &str, claim: &str) -> Vec<String> {
         Some(Value::String(one)) => vec![one.clone()],
         _ => Vec::new(),
     }
+}
+
+/// Whether Entra ID says the email's domain is verified by its owner (the
+/// optional `xms_edov` claim, Microsoft's answer for apps that link by
+/// email: Entra sends no `email_verified`). Read from a token whose
+/// signature was already checked.
+pub(super) fn entra_domain_verified(raw: &str) -> bool {
+    match payload(raw).as_ref().and_then(|p| p.get("xms_edov")) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.as_str(), "true" | "True" | "1"),
+        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        _ => false,
+    }
+}
+
+/// The claims of a JWT, unverified (the caller verified the signature).
+fn payload(raw: &str) -> Option<Value> {
+    raw.split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok())
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
 }

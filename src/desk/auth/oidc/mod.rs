@@ -60,7 +60,7 @@ use crate::{
     },
 };
 use admin::mapping_of;
-use keys::{chain, groups_of, is_unknown_key, token_refusal, verifier};
+use keys::{chain, entra_domain_verified, groups_of, is_unknown_key, token_refusal, verifier};
 
 /// How long a sign-in may take between the redirect and the callback.
 pub const LOGIN_TTL: Duration = Duration::minutes(10);
@@ -430,7 +430,7 @@ impl Desk {
         Ok(Verified {
             subject: claims.subject().as_str().to_string(),
             email: claims.email().map(|e| e.as_str().trim().to_lowercase()),
-            email_verified: claims.email_verified() == Some(true),
+            email_verified: claims.email_verified() == Some(true) || entra_domain_verified(raw),
             name: claims
                 .name()
                 .and_then(|n| n.get(None))
@@ -659,6 +659,24 @@ mod tests {
         assert_eq!(groups_of(&raw, "roles"), vec!["x"]);
         assert!(groups_of(&raw, "missing").is_empty());
         assert!(groups_of("not a jwt", "groups").is_empty());
+    }
+
+    #[test]
+    fn entras_domain_verified_claim_counts_as_a_verified_email() {
+        for yes in [json!(true), json!("true"), json!("1"), json!(1)] {
+            assert!(entra_domain_verified(&jwt_with(
+                &json!({ "xms_edov": yes })
+            )));
+        }
+        for no in [json!(false), json!("false"), json!(0), json!(null)] {
+            assert!(!entra_domain_verified(&jwt_with(
+                &json!({ "xms_edov": no })
+            )));
+        }
+        assert!(!entra_domain_verified(&jwt_with(
+            &json!({ "email": "a@b.c" })
+        )));
+        assert!(!entra_domain_verified("not a jwt"));
     }
 
     #[test]
