@@ -171,14 +171,25 @@ impl Desk {
             },
             _ => store::scim::list_groups(&mut tx, org).await?,
         };
+        // Without a filter only the page's groups need their members read;
+        // a filter may look at members, so every group is read for it.
+        let Some(filter) = query.filter.as_ref() else {
+            let mut rows = rows;
+            let rows = page(&mut rows, &query);
+            let mut items = Vec::with_capacity(rows.items.len());
+            for row in rows.items {
+                items.push(group_view(&mut tx, row).await?);
+            }
+            return Ok(Page {
+                total: rows.total,
+                start_index: rows.start_index,
+                items,
+            });
+        };
         let mut matching = Vec::new();
         for row in rows {
             let view = group_view(&mut tx, row).await?;
-            if query
-                .filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&view.resource()))
-            {
+            if filter.matches(&view.resource()) {
                 matching.push(view);
             }
         }

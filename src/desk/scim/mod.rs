@@ -245,15 +245,17 @@ impl Desk {
             },
             _ => store::scim::list_users(&mut tx, org).await?,
         };
-        let memberships = store::scim::group_memberships(&mut tx, org).await?;
+        // One read of every membership, grouped by person, rather than a
+        // scan of all memberships per user.
+        let mut memberships: std::collections::HashMap<Uuid, Vec<(Uuid, String)>> =
+            std::collections::HashMap::new();
+        for (person, team, name) in store::scim::group_memberships(&mut tx, org).await? {
+            memberships.entry(person).or_default().push((team, name));
+        }
         let mut matching: Vec<UserView> = rows
             .into_iter()
             .map(|row| {
-                let groups = memberships
-                    .iter()
-                    .filter(|(person, _, _)| *person == row.person_id)
-                    .map(|(_, team, name)| (*team, name.clone()))
-                    .collect();
+                let groups = memberships.remove(&row.person_id).unwrap_or_default();
                 view_of(row, groups)
             })
             .filter(|view| {
