@@ -37,9 +37,6 @@ const RECOVERY_CODE_CHARS: usize = 10;
 /// bias and each code carries 50 bits of entropy.
 const RECOVERY_ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
 
-/// The RFC 4648 base32 alphabet.
-const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
 /// A base32 secret could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TotpError {
@@ -209,73 +206,35 @@ fn code_for_step(secret: &TotpSecret, counter: i64) -> String {
 
 /// RFC 4648 base32 without padding.
 fn base32_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity((bytes.len() * 8).div_ceil(5));
-    let mut buffer: u32 = 0;
-    let mut bits: u32 = 0;
-    for &byte in bytes {
-        buffer = (buffer << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(base32_char(buffer >> bits));
-        }
-        buffer &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(base32_char(buffer << (5 - bits)));
-    }
-    out
-}
-
-fn base32_char(value: u32) -> char {
-    // `value & 0x1f` is below 32, so the index is in range.
-    char::from(BASE32_ALPHABET[(value & 0x1f) as usize])
+    data_encoding::BASE32_NOPAD.encode(bytes)
 }
 
 /// RFC 4648 base32 without padding, case-insensitive. Refuses lengths no
-/// encoder produces and non-zero leftover bits, so every byte string has
-/// exactly one accepted spelling (up to case).
+/// encoder produces and non-zero leftover bits (data-encoding checks both),
+/// so every byte string has exactly one accepted spelling (up to case).
 fn base32_decode(input: &str) -> Result<Vec<u8>, TotpError> {
-    let mut out = Vec::with_capacity(input.len() * 5 / 8);
-    let mut buffer: u32 = 0;
-    let mut bits: u32 = 0;
-    for character in input.chars() {
-        let value = match character {
-            'A'..='Z' => u32::from(character) - u32::from('A'),
-            'a'..='z' => u32::from(character) - u32::from('a'),
-            '2'..='7' => u32::from(character) - u32::from('2') + 26,
-            _ => return Err(TotpError::InvalidCharacter { character }),
-        };
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((buffer >> bits) & 0xff) as u8);
-            buffer &= (1 << bits) - 1;
-        }
+    // The first character outside the alphabet is named, whatever the length.
+    if let Some(character) = input
+        .chars()
+        .find(|c| !c.is_ascii_alphabetic() && !('2'..='7').contains(c))
+    {
+        return Err(TotpError::InvalidCharacter { character });
     }
-    // A whole character left over means a length of 1, 3 or 6 (mod 8), which
-    // no encoder produces; leftover padding bits must be zero.
-    if bits >= 5 || buffer != 0 {
-        return Err(TotpError::InvalidBase32);
-    }
-    Ok(out)
+    data_encoding::BASE32_NOPAD
+        .decode(input.to_ascii_uppercase().as_bytes())
+        .map_err(|_| TotpError::InvalidBase32)
 }
+
+/// Everything but RFC 3986's unreserved characters.
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes everything except RFC 3986 unreserved characters.
 fn percent_encode(input: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(input.len());
-    for byte in input.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(input, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
@@ -504,7 +463,7 @@ mod tests {
         fn base32_roundtrip(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let encoded = base32_encode(&bytes);
             prop_assert_eq!(encoded.len(), (bytes.len() * 8).div_ceil(5));
-            prop_assert!(encoded.bytes().all(|b| BASE32_ALPHABET.contains(&b)));
+            prop_assert!(encoded.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
             prop_assert_eq!(base32_decode(&encoded), Ok(bytes));
         }
 

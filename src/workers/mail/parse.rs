@@ -223,50 +223,15 @@ fn default_name(i: usize, content_type: &str) -> String {
     format!("attachment-{}.{ext}", i + 1)
 }
 
-/// A plain rendering of HTML: tags dropped, block ends as line breaks,
-/// the common entities decoded, scripts and styles left out.
+/// A plain rendering of HTML — mail-parser's own, the one `body_text`
+/// already uses for HTML-only mail, so both paths read alike: tags dropped,
+/// `<br>` and paragraph ends as line breaks, entities decoded, head, scripts
+/// and styles left out. Runs of blank lines are folded into one.
 pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut rest = html;
-    while let Some(open) = rest.find('<') {
-        out.push_str(&decode_entities(&rest[..open]));
-        let after = &rest[open..];
-        let Some(close) = after.find('>') else {
-            rest = "";
-            break;
-        };
-        let tag = after[1..close].trim().to_ascii_lowercase();
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        rest = &after[close + 1..];
-        if !tag.starts_with('/') && (name == "script" || name == "style" || name == "head") {
-            let end = format!("</{name}");
-            match rest.to_ascii_lowercase().find(&end) {
-                Some(at) => {
-                    rest = &rest[at..];
-                    if let Some(gt) = rest.find('>') {
-                        rest = &rest[gt + 1..];
-                    }
-                }
-                None => rest = "",
-            }
-            continue;
-        }
-        if matches!(
-            name.as_str(),
-            "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "blockquote" | "table"
-        ) {
-            out.push('\n');
-        }
-    }
-    out.push_str(&decode_entities(rest));
-    let lines: Vec<&str> = out.lines().map(str::trim_end).collect();
-    let mut text = String::new();
+    let out = mail_parser::decoders::html::html_to_text(html);
+    let mut text = String::with_capacity(out.len());
     let mut blank = 0;
-    for line in lines {
+    for line in out.lines().map(str::trim_end) {
         if line.trim().is_empty() {
             blank += 1;
             if blank > 1 {
@@ -279,19 +244,6 @@ pub fn html_to_text(html: &str) -> String {
         text.push('\n');
     }
     text.trim().to_string()
-}
-
-fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    s.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -328,5 +280,13 @@ mod tests {
     #[test]
     fn html_to_text_drops_scripts() {
         assert_eq!(html_to_text("a<script>x<y</script>b<br>c"), "ab\nc");
+    }
+
+    #[test]
+    fn html_to_text_breaks_lines_at_paragraphs_and_folds_blank_runs() {
+        assert_eq!(
+            html_to_text("<p>The VPN &amp; Wi-Fi</p><p>are <b>down</b>.</p><br><br><br>Ann"),
+            "The VPN & Wi-Fi\nare down.\n\nAnn"
+        );
     }
 }
