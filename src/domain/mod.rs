@@ -68,6 +68,8 @@ pub mod cmdb;
 pub mod cmdb_graph;
 pub mod escalation;
 pub mod form;
+#[cfg(test)]
+pub mod fuzz;
 pub mod id;
 pub mod link;
 pub mod macros;

@@ -693,4 +693,88 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(errors.len(), 3, "{errors:?}");
     }
+
+    /// Fuzz targets: Alertmanager, Events v2 and generic bodies read into
+    /// batches without a panic; accepted when they parse.
+    #[test]
+    fn fuzz_alert_bodies() {
+        let tokens: &[&[u8]] = &[
+            b"\"version\": \"4\", ",
+            b"\"alerts\": [{}], ",
+            b"\"labels\": {\"severity\": \"critical\"}, ",
+            b"\"endsAt\": \"0001-01-01T00:00:00Z\", ",
+            b"\"event_action\": \"resolve\", ",
+            b"\"payload\": {}, ",
+            b"\"links\": [{\"href\": \"\"}], ",
+        ];
+        let notification = serde_json::to_vec(&json!({
+            "version": "4", "groupKey": "{}:{alertname=\"DiskFull\"}", "truncatedAlerts": 0,
+            "status": "firing", "receiver": "switchboard", "externalURL": "http://am:9093",
+            "groupLabels": {"alertname": "DiskFull"},
+            "commonLabels": {"alertname": "DiskFull", "severity": "critical", "service": "db"},
+            "commonAnnotations": {"summary": "Disk almost full", "description": "92 %"},
+            "alerts": [
+                {"status": "firing", "labels": {"alertname": "DiskFull", "instance": "db1"},
+                 "annotations": {}, "startsAt": "2026-12-07T08:00:00Z",
+                 "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom/graph",
+                 "fingerprint": "aa11"},
+                {"status": "resolved", "labels": {"alertname": "DiskFull", "instance": "db2"},
+                 "annotations": {"summary": "db2 disk"}, "startsAt": "2026-12-07T07:00:00Z",
+                 "endsAt": "2026-12-07T07:30:00Z"}
+            ]
+        }))
+        .expect("json");
+        let mapping = Mapping {
+            category_label: Some("service".into()),
+            ci_labels: vec!["instance".into()],
+            ..Mapping::default()
+        };
+        crate::domain::fuzz::run(
+            &[&notification],
+            tokens,
+            |body| match serde_json::from_slice::<Notification>(body) {
+                Ok(n) => {
+                    let _ = n.into_batch(&mapping);
+                    true
+                }
+                Err(_) => false,
+            },
+        );
+        let event = serde_json::to_vec(&json!({
+            "routing_key": "k", "event_action": "trigger", "dedup_key": "disk-db1",
+            "payload": {"summary": "Disk full on db1", "source": "db1", "severity": "critical",
+                        "timestamp": "2026-12-07T08:00:00Z", "component": "disk",
+                        "group": "db", "class": "capacity",
+                        "custom_details": {"free": "3 %", "nested": {"a": [1, 2]}}},
+            "links": [{"href": "https://grafana/d/1", "text": "Dashboard"}],
+            "client": "Grafana", "client_url": "https://grafana"
+        }))
+        .expect("json");
+        crate::domain::fuzz::run(&[&event], tokens, |body| {
+            match serde_json::from_slice::<Event>(body) {
+                Ok(event) => {
+                    let action = event.event_action.clone().unwrap_or_default();
+                    let _ = event_batch(event, "d".into(), &action.to_lowercase());
+                    true
+                }
+                Err(_) => false,
+            }
+        });
+        let pointers: crate::domain::alert::GenericPointers = serde_json::from_value(json!({
+            "title": "/title", "dedup_key": "/id", "status": "/state",
+            "severity": "/level", "description": "/details/text"
+        }))
+        .expect("pointers");
+        let generic = serde_json::to_vec(&json!({
+            "title": "Queue backlog", "id": "q-1", "state": "alerting", "level": "warning",
+            "details": {"text": "12,000 messages waiting"}
+        }))
+        .expect("json");
+        crate::domain::fuzz::run(&[&generic], tokens, |body| {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(value) => read_generic(&pointers, &value).is_ok(),
+                Err(_) => false,
+            }
+        });
+    }
 }
