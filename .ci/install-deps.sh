@@ -54,6 +54,10 @@ npm_ci() {
 if ! python3 -c 'import moto.server' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
+# schemathesis fuzzes the API from its OpenAPI document (tests/api/api_fuzz.rs).
+if [[ $(st --version 2>/dev/null) != "st, version 4.32.5" ]]; then
+    python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+fi
 if [[ ${#packages[@]} -eq 0 ]]; then
     npm_ci
     exit 0

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod alerts;
+mod api_fuzz;
 mod approvals;
 mod assignment;
 mod bad_input;
