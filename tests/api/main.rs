@@ -19,6 +19,7 @@ mod discord;
 mod dispatch_faults;
 mod email;
 mod escalation;
+mod gateway;
 mod helpers;
 mod idempotency;
 mod identities;
