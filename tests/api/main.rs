@@ -38,6 +38,7 @@ mod schedules;
 mod scim;
 mod sla;
 mod slack;
+mod socket_mode;
 mod sqlite;
 mod sso;
 mod storage;
