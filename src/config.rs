@@ -364,6 +364,14 @@ pub struct SlackConfig {
     pub socket_mode: bool,
     /// The app-level token (`xapp-…`, scope `connections:write`).
     pub app_token: Secret,
+    /// Socket Mode: how often we ping Slack, in milliseconds.
+    pub socket_ping_interval_ms: u64,
+    /// Socket Mode: nothing received for this long (no pong, no envelope)
+    /// means a dead connection: a new one is opened.
+    pub socket_read_timeout_ms: u64,
+    /// Socket Mode: after `disconnect` `link_disabled` (Socket Mode turned
+    /// off for the app), wait this long before trying again.
+    pub socket_link_disabled_retry_secs: u64,
     /// OAuth v2 install of several workspaces: the app's client id and
     /// secret (Basic Information → App Credentials).
     #[serde(deserialize_with = "id_text")]
@@ -386,6 +394,9 @@ impl Default for SlackConfig {
             reaction_requester: "reactor".into(),
             socket_mode: false,
             app_token: Secret::default(),
+            socket_ping_interval_ms: 10_000,
+            socket_read_timeout_ms: 30_000,
+            socket_link_disabled_retry_secs: 300,
             client_id: String::new(),
             client_secret: Secret::default(),
             token_key: Secret::default(),

@@ -1,5 +1,6 @@
 //! The TLS client of every connector that opens its own socket (IMAP's
-//! implicit TLS and STARTTLS, Slack Socket Mode's `wss://`): the webpki
+//! implicit TLS and STARTTLS, Slack Socket Mode's `wss://`; the Discord
+//! gateway's comes from twilight, on the provider installed here): the webpki
 //! roots and the ring provider (no OpenSSL, no second crypto provider),
 //! rustls' safe protocol defaults, and the server name checked. One place,
 //! so that how we trust servers cannot differ between connectors.
@@ -12,6 +13,13 @@ use tokio_rustls::{
     client::TlsStream,
     rustls::{self, pki_types::ServerName},
 };
+
+/// Makes ring the process-wide rustls provider, for libraries that build
+/// their own TLS client from it (twilight-gateway's `wss://`). Idempotent.
+pub fn install_ring_provider() {
+    // An error only says a provider is already installed: ring, by us.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// TLS over `tcp` to `host`, its certificate checked against the webpki roots.
 pub async fn connect(host: &str, tcp: TcpStream) -> anyhow::Result<TlsStream<TcpStream>> {

@@ -15,6 +15,7 @@ pub mod changes;
 pub mod chat;
 pub mod cmdb;
 pub mod flush;
+pub mod gateway;
 pub mod identity;
 pub mod inbound;
 pub mod inbox;

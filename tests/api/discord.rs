@@ -1373,7 +1373,7 @@ async fn any_other_direct_message_opens_a_ticket_and_the_bots_own_are_ignored() 
 }
 
 #[tokio::test]
-async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica_connects() {
+async fn the_gateway_identifies_keeps_heartbeats_resumes_and_only_one_replica_connects() {
     let (app, fake) = spawn_discord_app().await;
     fake.start_gateway().await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -1410,7 +1410,8 @@ async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica
         .into_iter()
         .find(|f| f["op"] == 2)
         .expect("identify");
-    assert_eq!(identify["d"]["token"], "bot-test-token");
+    // twilight sends the token with its `Bot ` scheme, which Discord accepts.
+    assert_eq!(identify["d"]["token"], "Bot bot-test-token");
     assert_eq!(
         identify["d"]["intents"],
         switchboard::channels::discord::gateway::INTENTS
@@ -1444,13 +1445,22 @@ async fn the_gateway_identifies_keeps_heartbeats_reconnects_and_only_one_replica
     );
     assert_eq!(fake.gateway_connections(), 1, "one replica connected");
 
-    // Discord asks for a reconnect (op 7): a new session identifies again.
+    // Discord asks for a reconnect (op 7): the new connection RESUMEs the
+    // session where the last committed event left it.
+    let session = fake.gateway().session().expect("a session");
     fake.gateway_send(json!({ "op": 7, "d": null }));
     assert!(
-        crate::helpers::eventually(within, identified(2)).await,
-        "identified again after the reconnect"
+        crate::helpers::eventually(within, || async {
+            fake.gateway_received().iter().any(|f| {
+                f["op"] == 6 && f["d"]["session_id"] == session.as_str() && f["d"]["seq"] == 7
+            })
+        })
+        .await,
+        "resumed after the reconnect: {:?}",
+        fake.gateway_received()
     );
     assert_eq!(fake.gateway_connections(), 2);
+    assert_eq!(fake.gateway().identifies(), 1, "no second IDENTIFY");
 
     stop.send(true).expect("stop");
     for replica in replicas {

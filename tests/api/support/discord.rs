@@ -132,7 +132,7 @@ pub struct FakeDiscord {
     files: Arc<Mutex<Vec<PostedFile>>>,
     /// What `GET /gateway/bot` answers.
     gateway_url: Arc<Mutex<String>>,
-    gateway: super::ws::FakeWs,
+    gateway: Arc<std::sync::OnceLock<super::gateway::FakeGateway>>,
 }
 
 impl FakeDiscord {
@@ -195,33 +195,32 @@ impl FakeDiscord {
         *self.gateway_url.lock().expect("lock") = url.to_string();
     }
 
-    /// Starts a fake gateway (WebSocket) and points `GET /gateway/bot` at
-    /// it. Each connection gets HELLO (heartbeat every second); heartbeats
-    /// are acknowledged; every frame the daemon sends is recorded.
-    pub async fn start_gateway(&self) {
-        let ack: super::ws::AutoReply = |frame| (frame["op"] == 1).then(|| json!({ "op": 11 }));
-        let addr = self
-            .gateway
-            .start(
-                json!({ "op": 10, "d": { "heartbeat_interval": 1000 } }),
-                Some(ack),
-            )
-            .await;
-        self.set_gateway_url(&format!("ws://{addr}"));
+    /// Starts a fake gateway (support/gateway.rs) and points
+    /// `GET /gateway/bot` at it.
+    pub async fn start_gateway(&self) -> super::gateway::FakeGateway {
+        let gateway = super::gateway::FakeGateway::start().await;
+        self.set_gateway_url(&gateway.url);
+        let _ = self.gateway.set(gateway.clone());
+        gateway
     }
 
-    /// Pushes a frame on the newest gateway connection.
+    /// The gateway [`Self::start_gateway`] started.
+    pub fn gateway(&self) -> super::gateway::FakeGateway {
+        self.gateway.get().expect("start_gateway first").clone()
+    }
+
+    /// Pushes a frame on the live gateway connection.
     pub fn gateway_send(&self, frame: Value) {
-        self.gateway.send(frame);
+        self.gateway().send(frame);
     }
 
     pub fn gateway_connections(&self) -> usize {
-        self.gateway.connections()
+        self.gateway().connections().len()
     }
 
     /// Frames the daemon sent on the gateway, oldest first.
     pub fn gateway_received(&self) -> Vec<Value> {
-        self.gateway.received()
+        self.gateway().received()
     }
 
     pub fn calls(&self) -> Vec<Call> {

@@ -7,6 +7,7 @@ pub mod console;
 pub mod desk;
 pub mod discord;
 pub mod dovecot;
+pub mod gateway;
 pub mod oauth;
 pub mod oidc;
 pub mod postgres;

@@ -171,6 +171,16 @@ impl FakeSlack {
         self.socket.send(frame);
     }
 
+    /// Pushes a frame on Socket Mode connection `n` (1 is the first).
+    pub fn socket_send_to(&self, n: usize, frame: Value) {
+        self.socket.send_to(n, frame);
+    }
+
+    /// The newest Socket Mode connection goes silent (see `FakeWs::hang`).
+    pub fn socket_hang(&self) {
+        self.socket.hang();
+    }
+
     pub fn socket_connections(&self) -> usize {
         self.socket.connections()
     }

@@ -1,7 +1,9 @@
 //! A fake WebSocket server for the platforms' push connections (Slack
 //! Socket Mode, the Discord gateway): greets each connection, pushes the
 //! frames a test sends on the newest connection, records the JSON frames
-//! the daemon sends and optionally answers some of them at once.
+//! the daemon sends and optionally answers some of them at once. A test
+//! may also write to an older connection, or make the newest one go
+//! silent (a half-open link: open, but nothing read or answered).
 
 use std::{
     net::SocketAddr,
@@ -22,6 +24,10 @@ pub struct FakeWs {
 struct State {
     /// Frames for the newest connection.
     send: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Frames for each connection, oldest first.
+    sends: Vec<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Silences the newest connection.
+    hang: Option<Arc<tokio::sync::Notify>>,
     connections: usize,
     received: Vec<Value>,
 }
@@ -42,10 +48,14 @@ impl FakeWs {
                     continue;
                 };
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let hang = Arc::new(tokio::sync::Notify::new());
+                let hung = hang.clone();
                 {
                     let mut s = state.lock().expect("lock");
                     s.connections += 1;
                     s.send = Some(tx.clone());
+                    s.sends.push(tx.clone());
+                    s.hang = Some(hang);
                 }
                 let state = state.clone();
                 let hello = hello.to_string();
@@ -56,6 +66,12 @@ impl FakeWs {
                     }
                     loop {
                         tokio::select! {
+                            _ = hung.notified() => {
+                                // Open but deaf and mute until the test ends.
+                                tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+                                drop((sink, stream));
+                                return;
+                            }
                             out = rx.recv() => match out {
                                 Some(text) => {
                                     if sink.send(Message::Text(text.into())).await.is_err() {
@@ -92,6 +108,22 @@ impl FakeWs {
             .expect("a WebSocket connection")
             .send(frame.to_string())
             .expect("connection open");
+    }
+
+    /// Pushes a frame on connection `n` (1 is the first).
+    pub fn send_to(&self, n: usize, frame: Value) {
+        let state = self.state.lock().expect("lock");
+        state.sends[n - 1]
+            .send(frame.to_string())
+            .expect("connection open");
+    }
+
+    /// The newest connection stops reading and answering (pings too), its
+    /// TCP connection left open.
+    pub fn hang(&self) {
+        if let Some(hang) = self.state.lock().expect("lock").hang.take() {
+            hang.notify_one();
+        }
     }
 
     pub fn connections(&self) -> usize {
