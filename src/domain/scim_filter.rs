@@ -73,7 +73,12 @@ impl AttrPath {
 /// `urn:…:User:attr` → (`urn:…:User`, `attr`); a path without a URN
 /// has no schema. A URN's own dots (`2.0`) stay in the schema.
 fn split_schema(text: &str) -> (Option<&str>, &str) {
-    if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+    // `get`, not `[..4]`: the fifth byte may sit inside a character.
+    if text
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        && text.len() > 4
+    {
         if let Some(at) = text.rfind(':') {
             return (Some(&text[..at]), &text[at + 1..]);
         }
@@ -694,5 +699,31 @@ mod tests {
         ] {
             assert!(PatchPath::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// Found by schemathesis: control and astral characters in a filter.
+    #[test]
+    fn a_filter_of_control_and_astral_characters_is_refused() {
+        let text = "\u{5}\u{EF4B6}\u{C4}\u{9C}\u{FD}\u{19}\u{37593}";
+        assert!(Filter::parse(text).is_err());
+    }
+
+    /// Fuzz target: any filter text Okta, Entra or anyone else sends is
+    /// parsed or refused, never a panic; accepted when it parses.
+    #[test]
+    fn fuzz_filters() {
+        let seeds: &[&[u8]] = &[
+            br#"userName eq "bjensen@example.com""#,
+            br#"emails[type eq "work" and value co "@example.com"] or not (title pr)"#,
+            br#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+            br#"meta.lastModified gt "2011-05-13T04:42:34Z" and active eq true"#,
+            br#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#,
+        ];
+        let tokens: &[&[u8]] = &[
+            b" and ", b" or ", b"not (", b")", b"[", b"]", b" eq ", b" pr", b".",
+        ];
+        crate::domain::fuzz::run(seeds, tokens, |bytes| {
+            Filter::parse(&String::from_utf8_lossy(bytes)).is_ok()
+        });
     }
 }
