@@ -533,6 +533,21 @@ async fn a_comment_on_the_ticket_goes_to_the_cards_thread() {
 }
 
 #[tokio::test]
+async fn two_escalate_clicks_at_once_raise_the_level_by_two() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
+    let escalate = format!("escalate:{number}");
+    let first = card_click("2000000000000000064", TRIAGE_AGENT, &escalate, &card_id);
+    let second = card_click("2000000000000000065", TRIAGE_AGENT, &escalate, &card_id);
+
+    let (first, second) = tokio::join!(app.discord_answer(&first), app.discord_answer(&second));
+    assert_eq!(first["type"], 7, "{first}");
+    assert_eq!(second["type"], 7, "{second}");
+    let fetched: Value = app.ticket(&number).await;
+    assert_eq!(fetched["escalation_level"], 2, "{fetched}");
+}
+
+#[tokio::test]
 async fn the_priority_select_and_escalate_on_the_card_change_the_ticket() {
     let (app, fake) = spawn_discord_app().await;
     let (number, card_id) = triage_card(&app, &fake).await;
@@ -1121,7 +1136,7 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
     );
     let acknowledged = app.discord_answer(&ack).await;
     assert_eq!(acknowledged["type"], 7, "{acknowledged}");
-    assert!(content(&acknowledged).contains("Acknowledged by Lena Lead"));
+    assert!(content(&acknowledged).contains("escalation acknowledged by Lena Lead"));
     assert_eq!(acknowledged["data"]["components"], json!([]));
     let escalation: Value = app
         .get_json(&format!("/api/v1/tickets/{number}/escalation"), &app.token)
