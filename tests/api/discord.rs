@@ -113,9 +113,27 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
         .as_array()
         .expect("rows")
         .iter()
-        .map(|r| r["components"][0]["custom_id"].as_str().expect("id"))
+        .map(|r| {
+            // Text inputs sit in action rows, the urgency menu in a label.
+            let input = if r["type"] == 18 {
+                &r["component"]
+            } else {
+                &r["components"][0]
+            };
+            input["custom_id"].as_str().expect("id")
+        })
         .collect();
     assert_eq!(inputs, ["title", "description", "urgency"]);
+    let urgency = &modal["data"]["components"][2];
+    assert_eq!(urgency["type"], 18, "{urgency}");
+    assert_eq!(urgency["component"]["type"], 3, "a string select");
+    let offered: Vec<&str> = urgency["component"]["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .map(|o| o["value"].as_str().expect("value"))
+        .collect();
+    assert_eq!(offered, ["high", "medium", "low"]);
     assert_eq!(
         modal["data"]["components"][0]["components"][0]["max_length"],
         200
@@ -181,6 +199,27 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
         .as_str()
         .expect("content")
         .contains(&number));
+}
+
+#[tokio::test]
+async fn the_urgency_picked_from_the_ticket_modals_menu_is_the_tickets_urgency() {
+    let (app, _fake) = spawn_discord_app().await;
+    let user = "3000000000000000015";
+    let submit = discord::ticket_modal("2000000000000000015", user, "Wiki is slow", "low");
+    assert_eq!(app.discord_answer(&submit).await["type"], 4);
+    let unpicked = discord::ticket_modal("2000000000000000016", user, "Badge reader", "");
+    assert_eq!(app.discord_answer(&unpicked).await["type"], 4);
+
+    let all = app.tickets().await;
+    let urgency = |title: &str| {
+        all.iter()
+            .find(|t| t["title"] == title)
+            .map(|t| t["urgency"].clone())
+            .expect("ticket")
+    };
+    assert_eq!(urgency("Wiki is slow"), "low");
+    // Nothing picked: medium, as for any ticket opened without one.
+    assert_eq!(urgency("Badge reader"), "medium");
 }
 
 /// The Discord user whose own tickets the commands answer about.

@@ -159,9 +159,15 @@ fn modal_values(payload: &Value) -> Vec<(String, String)> {
             .or_else(|| row.get("component").map(|c| vec![c.clone()]))
             .unwrap_or_default();
         for input in inner {
-            if let (Some(id), Some(value)) = (input["custom_id"].as_str(), input["value"].as_str())
-            {
+            let Some(id) = input["custom_id"].as_str() else {
+                continue;
+            };
+            // A text input has a value; a menu its choices.
+            if let Some(value) = input["value"].as_str() {
                 values.push((id.to_string(), value.to_string()));
+            } else if let Some(choices) = input["values"].as_array() {
+                let picked: Vec<&str> = choices.iter().filter_map(Value::as_str).collect();
+                values.push((id.to_string(), picked.join(",")));
             }
         }
     }
