@@ -26,6 +26,7 @@ pub mod catalog;
 pub mod categories;
 pub mod changes;
 pub mod chat;
+pub mod chat_actions;
 pub mod chat_commands;
 pub mod chat_reports;
 pub mod cmdb;

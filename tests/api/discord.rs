@@ -113,9 +113,27 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
         .as_array()
         .expect("rows")
         .iter()
-        .map(|r| r["components"][0]["custom_id"].as_str().expect("id"))
+        .map(|r| {
+            // Text inputs sit in action rows, the urgency menu in a label.
+            let input = if r["type"] == 18 {
+                &r["component"]
+            } else {
+                &r["components"][0]
+            };
+            input["custom_id"].as_str().expect("id")
+        })
         .collect();
     assert_eq!(inputs, ["title", "description", "urgency"]);
+    let urgency = &modal["data"]["components"][2];
+    assert_eq!(urgency["type"], 18, "{urgency}");
+    assert_eq!(urgency["component"]["type"], 3, "a string select");
+    let offered: Vec<&str> = urgency["component"]["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .map(|o| o["value"].as_str().expect("value"))
+        .collect();
+    assert_eq!(offered, ["high", "medium", "low"]);
     assert_eq!(
         modal["data"]["components"][0]["components"][0]["max_length"],
         200
@@ -181,6 +199,27 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
         .as_str()
         .expect("content")
         .contains(&number));
+}
+
+#[tokio::test]
+async fn the_urgency_picked_from_the_ticket_modals_menu_is_the_tickets_urgency() {
+    let (app, _fake) = spawn_discord_app().await;
+    let user = "3000000000000000015";
+    let submit = discord::ticket_modal("2000000000000000015", user, "Wiki is slow", "low");
+    assert_eq!(app.discord_answer(&submit).await["type"], 4);
+    let unpicked = discord::ticket_modal("2000000000000000016", user, "Badge reader", "");
+    assert_eq!(app.discord_answer(&unpicked).await["type"], 4);
+
+    let all = app.tickets().await;
+    let urgency = |title: &str| {
+        all.iter()
+            .find(|t| t["title"] == title)
+            .map(|t| t["urgency"].clone())
+            .expect("ticket")
+    };
+    assert_eq!(urgency("Wiki is slow"), "low");
+    // Nothing picked: medium, as for any ticket opened without one.
+    assert_eq!(urgency("Badge reader"), "medium");
 }
 
 /// The Discord user whose own tickets the commands answer about.
@@ -530,6 +569,21 @@ async fn a_comment_on_the_ticket_goes_to_the_cards_thread() {
         .as_str()
         .unwrap_or("")
         .contains("PSU swapped")));
+}
+
+#[tokio::test]
+async fn two_escalate_clicks_at_once_raise_the_level_by_two() {
+    let (app, fake) = spawn_discord_app().await;
+    let (number, card_id) = triage_card(&app, &fake).await;
+    let escalate = format!("escalate:{number}");
+    let first = card_click("2000000000000000064", TRIAGE_AGENT, &escalate, &card_id);
+    let second = card_click("2000000000000000065", TRIAGE_AGENT, &escalate, &card_id);
+
+    let (first, second) = tokio::join!(app.discord_answer(&first), app.discord_answer(&second));
+    assert_eq!(first["type"], 7, "{first}");
+    assert_eq!(second["type"], 7, "{second}");
+    let fetched: Value = app.ticket(&number).await;
+    assert_eq!(fetched["escalation_level"], 2, "{fetched}");
 }
 
 #[tokio::test]
@@ -1121,7 +1175,7 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
     );
     let acknowledged = app.discord_answer(&ack).await;
     assert_eq!(acknowledged["type"], 7, "{acknowledged}");
-    assert!(content(&acknowledged).contains("Acknowledged by Lena Lead"));
+    assert!(content(&acknowledged).contains("escalation acknowledged by Lena Lead"));
     assert_eq!(acknowledged["data"]["components"], json!([]));
     let escalation: Value = app
         .get_json(&format!("/api/v1/tickets/{number}/escalation"), &app.token)

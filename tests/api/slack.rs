@@ -760,6 +760,27 @@ async fn escalate_on_the_card_raises_the_level_one_step_and_the_card_shows_it() 
 }
 
 #[tokio::test]
+async fn two_escalate_clicks_at_once_raise_the_level_by_two() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    let number = desk_card(&app).await;
+    let click = |trigger: &str| {
+        app.post_slack_interaction(slack::click(
+            "UAL",
+            trigger,
+            "ticket_escalate",
+            &number,
+            "http://unused",
+        ))
+    };
+
+    let (first, second) = tokio::join!(click("trig-esc-a"), click("trig-esc-b"));
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    let now: Value = app.ticket(&number).await;
+    assert_eq!(now["escalation_level"], 2, "{now}");
+}
+
+#[tokio::test]
 async fn an_unlinked_assignee_or_a_requesters_click_on_the_card_is_refused_and_changes_nothing() {
     let (app, fake, base) = spawn_slack_app().await;
     let number = desk_card(&app).await;

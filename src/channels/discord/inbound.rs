@@ -20,10 +20,11 @@ use crate::{
         alerts::{alert_brief, AlertBrief},
         catalog::OrderInput,
         chat::ticket_from_text,
+        chat_actions::{ActionKind, ChatAction, ChatActionDone},
         chat_commands::ChatCommand,
         chat_reports::{read_report_command, read_report_file_action, ReportCommand, REPORT_FILE},
         identity::{Contact, IdentityKey},
-        tickets::{Assignment, ListTickets, OpenTicket, TicketChanges},
+        tickets::{ListTickets, OpenTicket},
         views::TicketView,
         Actor, Desk, DeskError, Intake, Outcome, Work,
     },
@@ -94,18 +95,10 @@ enum Action {
         item: Uuid,
         answers: Map<String, Value>,
     },
-    Take(String),
-    Resolve(String),
-    Escalate(String),
-    Urgency(String, String),
-    Approve(Uuid),
-    Reject(Uuid, String),
-    Acknowledge(String, String),
-    /// On an alert's card.
-    AlertAck(String),
-    Silence(String),
-    Solved(String, bool),
-    Rate(String, i64),
+    /// A button or menu on a card.
+    Chat(ChatAction),
+    /// "Acknowledge" on an escalation message, whose text the answer keeps.
+    Acknowledge(ChatAction, String),
     /// `/report` in a channel.
     Report {
         channel: String,
@@ -166,9 +159,15 @@ fn modal_values(payload: &Value) -> Vec<(String, String)> {
             .or_else(|| row.get("component").map(|c| vec![c.clone()]))
             .unwrap_or_default();
         for input in inner {
-            if let (Some(id), Some(value)) = (input["custom_id"].as_str(), input["value"].as_str())
-            {
+            let Some(id) = input["custom_id"].as_str() else {
+                continue;
+            };
+            // A text input has a value; a menu its choices.
+            if let Some(value) = input["value"].as_str() {
                 values.push((id.to_string(), value.to_string()));
+            } else if let Some(choices) = input["values"].as_array() {
+                let picked: Vec<&str> = choices.iter().filter_map(Value::as_str).collect();
+                values.push((id.to_string(), picked.join(",")));
             }
         }
     }
@@ -624,40 +623,12 @@ impl Discord {
         let (action, value) = custom_id.split_once(':').unwrap_or((custom_id, ""));
         let value = value.to_string();
         let action = match action {
-            render::TAKE => Action::Take(value),
-            render::RESOLVE => Action::Resolve(value),
-            render::ESCALATE => Action::Escalate(value),
-            render::PRIORITY => {
-                let Some(level) = data["values"][0].as_str() else {
-                    return unknown("a priority select without a value");
-                };
-                Action::Urgency(value, level.to_string())
-            }
-            render::APPROVE => match Uuid::parse_str(&value) {
-                Ok(id) => Action::Approve(id),
-                Err(_) => return unknown(custom_id),
-            },
             render::REJECT => {
                 if Uuid::parse_str(&value).is_err() {
                     return unknown(custom_id);
                 }
                 return Reply::Json(render::reject_modal(&value));
             }
-            render::ACKNOWLEDGE => Action::Acknowledge(
-                value,
-                payload["message"]["content"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            render::ALERT_ACK => Action::AlertAck(value),
-            render::SILENCE => Action::Silence(value),
-            render::SOLVED_YES => Action::Solved(value, true),
-            render::SOLVED_NO => Action::Solved(value, false),
-            render::RATE => match value.rsplit_once(':').map(|(n, s)| (n, s.parse::<i64>())) {
-                Some((number, Ok(score))) => Action::Rate(number.to_string(), score),
-                _ => return unknown(custom_id),
-            },
             render::CATALOG_NEXT => {
                 let Some((item, step)) = value.split_once(':') else {
                     return unknown(custom_id);
@@ -667,7 +638,20 @@ impl Discord {
                 };
                 return self.catalog_step(&who, item, step).await;
             }
-            _ => return unknown(custom_id),
+            other => {
+                let selected = data["values"][0].as_str();
+                let Some(chat) =
+                    action_kind(other).and_then(|k| ChatAction::read(k, &value, selected))
+                else {
+                    return unknown(custom_id);
+                };
+                if other == render::ACKNOWLEDGE {
+                    let shown = payload["message"]["content"].as_str().unwrap_or_default();
+                    Action::Acknowledge(chat, shown.to_string())
+                } else {
+                    Action::Chat(chat)
+                }
+            }
         };
         self.perform(&who, key, body, action).await
     }
@@ -714,8 +698,11 @@ impl Discord {
                 if let Some(refusal) = too_long("The reason", &reason, render::REASON_MAX) {
                     return refusal;
                 }
-                self.perform(&who, key, body, Action::Reject(approval, reason))
-                    .await
+                let reject = ChatAction::Reject {
+                    approval,
+                    reason: Some(reason),
+                };
+                self.perform(&who, key, body, Action::Chat(reject)).await
             }
             render::CATALOG_MODAL => {
                 let Some((item, step)) = rest.split_once(':') else {
@@ -902,99 +889,62 @@ async fn act(
                 render::escape(&request.ticket.title)
             ))
         }
-        Action::Take(number) => {
-            let me = actor.person_id.map(|id| id.to_string());
-            let change = Assignment {
-                team: None,
-                assignee: Some(me),
-            };
-            let ticket = desk.assign(work, actor, &number, change).await?;
-            update(card(desk, &ticket, |_| {}).await?)
+        Action::Chat(chat) => {
+            let done = desk.chat_action(work, actor, chat, "Discord").await?;
+            answer(desk, done).await?
         }
-        Action::Resolve(number) => {
-            let ticket = desk
-                .transition(work, actor, &number, "resolved", None)
-                .await?;
-            update(card(desk, &ticket, |_| {}).await?)
-        }
-        Action::Escalate(number) => {
-            let current = desk.get_ticket(actor, &number).await?;
-            let level = i64::from(current.escalation_level) + 1;
-            let ticket = desk
-                .set_escalation_level(work, actor, &number, level)
-                .await?;
-            update(card(desk, &ticket, |_| {}).await?)
-        }
-        Action::Urgency(number, level) => {
-            let change = TicketChanges {
-                urgency: Some(level),
-                ..TicketChanges::default()
-            };
-            let ticket = desk.update_ticket(work, actor, &number, change).await?;
-            update(card(desk, &ticket, |_| {}).await?)
-        }
-        Action::Approve(id) => update(render::approval(
-            &desk.decide(work, actor, id, "approve", None).await?,
-        )),
-        Action::Reject(id, reason) => {
-            let view = desk.decide(work, actor, id, "reject", Some(reason)).await?;
-            render::ephemeral(&format!(
-                "Rejected {}: {}",
-                view.ticket,
-                crate::channels::common::outcome(&view, str::to_owned)
-            ))
-        }
-        Action::AlertAck(number) => {
-            let at = desk
-                .acknowledge_alert_incident(work, actor, &number)
-                .await?;
-            let ticket = desk.get_ticket(actor, &number).await?;
-            update(card(desk, &ticket, |b| b.acknowledged_at = Some(at)).await?)
-        }
-        Action::Silence(number) => {
-            let until = desk.silence_alert_incident(work, actor, &number).await?;
-            let now = desk.clock.now();
-            let ticket = desk.get_ticket(actor, &number).await?;
-            update(
-                card(desk, &ticket, |b| {
-                    b.silenced_until = Some(until);
-                    b.acknowledged_at = b.acknowledged_at.or(Some(now));
-                })
-                .await?,
-            )
-        }
-        Action::Acknowledge(number, shown) => {
-            desk.acknowledge(work, actor, &number).await?;
+        Action::Acknowledge(chat, shown) => {
+            let done = desk.chat_action(work, actor, chat, "Discord").await?;
+            let notice = done
+                .notice(render::MARKUP.bold, render::escape)
+                .unwrap_or_default();
             update(json!({
-                "content": render::cut(&format!("{shown}\n✅ Acknowledged by {}", render::escape(&actor.name)), 2000),
+                "content": render::cut(&format!("{shown}\n{notice}"), render::CONTENT_MAX),
                 "components": [],
                 "allowed_mentions": { "parse": [] },
             }))
         }
-        Action::Solved(number, true) => {
-            let ticket = desk
-                .transition(work, actor, &number, "closed", None)
-                .await?;
-            update(render::rating_request(&ticket.number))
-        }
-        Action::Rate(number, score) => {
-            let ticket = desk.rate_ticket(work, actor, &number, score).await?;
-            update(render::rated(&ticket.number, score))
-        }
-        Action::Solved(number, false) => {
-            let ticket = desk
-                .transition(
-                    work,
-                    actor,
-                    &number,
-                    "in_progress",
-                    Some("Not solved yet (answered in Discord).".into()),
-                )
-                .await?;
-            update(json!({
-                "content": format!("**{}** is open again; the team will look at it.", ticket.number),
-                "components": [],
-            }))
-        }
+    })
+}
+
+/// Discord's custom id prefixes, as the desk's chat actions.
+fn action_kind(prefix: &str) -> Option<ActionKind> {
+    Some(match prefix {
+        render::TAKE => ActionKind::Take,
+        render::RESOLVE => ActionKind::Resolve,
+        render::ESCALATE => ActionKind::Escalate,
+        // Discord's card menu picks the urgency (priority follows the matrix).
+        render::PRIORITY => ActionKind::Urgency,
+        render::APPROVE => ActionKind::Approve,
+        render::ACKNOWLEDGE => ActionKind::Acknowledge,
+        render::ALERT_ACK => ActionKind::AlertAck,
+        render::SILENCE => ActionKind::Silence,
+        render::SOLVED_YES => ActionKind::Solved,
+        render::SOLVED_NO => ActionKind::NotSolved,
+        render::RATE => ActionKind::Rate,
+        _ => return None,
+    })
+}
+
+/// A chat action's answer: the clicked message is replaced (type 7) by
+/// the card, approval or sentence it now shows; a rejection, typed in a
+/// modal, is answered to the rejecter alone.
+async fn answer(desk: &Desk, done: ChatActionDone) -> Result<Value, DeskError> {
+    let notice = done.notice(render::MARKUP.bold, render::escape);
+    Ok(match done {
+        ChatActionDone::Acknowledged { .. } | ChatActionDone::Reopened(_) => update(json!({
+            "content": notice.unwrap_or_default(),
+            "components": [],
+        })),
+        ChatActionDone::Ticket(ticket) => update(card(desk, &ticket, |_| {}).await?),
+        ChatActionDone::Alert(ticket, brief) => update(render::card(&ticket, Some(&brief))),
+        ChatActionDone::Approved(view) => update(render::approval(&view)),
+        ChatActionDone::Rejected(view) => render::ephemeral(&format!(
+            "Rejected {}: {}",
+            view.ticket,
+            crate::channels::common::outcome(&view, str::to_owned)
+        )),
+        ChatActionDone::Closed(ticket) => update(render::rating_request(&ticket.number)),
+        ChatActionDone::Rated { number, score } => update(render::rated(&number, score)),
     })
 }

@@ -313,6 +313,30 @@ fn modal(custom_id: &str, title: &str, inputs: Vec<Value>) -> Value {
     json!({ "type": 9, "data": { "custom_id": custom_id, "title": cut(title, 45), "components": inputs } })
 }
 
+/// The urgency of a new ticket, picked from a menu: a select in a modal
+/// must sit in a Label (type 18), not an action row.
+fn urgency_select() -> Value {
+    let option = |value: &str, label: &str| json!({ "label": label, "value": value });
+    json!({
+        "type": 18,
+        "label": "Urgency",
+        "description": "How soon it needs fixing (the team decides if empty)",
+        "component": {
+            "type": 3,
+            "custom_id": "urgency",
+            "placeholder": "Pick an urgency",
+            "required": false,
+            "min_values": 0,
+            "max_values": 1,
+            "options": [
+                option("high", "High: work is stopped"),
+                option("medium", "Medium: work is slowed"),
+                option("low", "Low: it can wait"),
+            ],
+        },
+    })
+}
+
 /// The modal `/ticket` opens.
 pub fn ticket_modal() -> Value {
     modal(
@@ -328,14 +352,7 @@ pub fn ticket_modal() -> Value {
                 false,
                 None,
             ),
-            text_input(
-                "urgency",
-                "Urgency",
-                false,
-                6,
-                false,
-                Some("high, medium or low"),
-            ),
+            urgency_select(),
         ],
     )
 }

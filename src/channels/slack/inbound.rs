@@ -21,13 +21,13 @@ use super::{api::SlackApi, render, PLATFORM};
 use crate::{
     config::SlackConfig,
     desk::{
-        alerts::{alert_brief, AlertBrief},
         catalog::OrderInput,
         chat::{ticket_from_text, ChatMessage, ChatOutcome},
+        chat_actions::{ActionKind, ChatAction, ChatActionDone},
         chat_commands::ChatCommand,
         chat_reports::{read_report_command, read_report_file_action, ChatReportQueued},
         identity::{Contact, IdentityKey},
-        tickets::{Assignment, OpenTicket},
+        tickets::OpenTicket,
         Actor, Desk, DeskError, Intake, Outcome, Work,
     },
     domain::{form::FormDefinition, Channel, Kind},
@@ -844,39 +844,26 @@ impl Slack {
             self.open_view(team, trigger, render::reject_modal(&value));
             return Reply::Ack;
         }
-        let click = match action_id.as_str() {
-            render::APPROVE
-            | render::TAKE
-            | render::RESOLVE
-            | render::SOLVED_YES
-            | render::SOLVED_NO
-            | render::ESCALATE
-            | render::RATE
-            | render::ACKNOWLEDGE
-            | render::ALERT_ACK
-            | render::SILENCE => Click::Button(action_id.clone(), value),
-            render::ASSIGN => match block_ticket {
-                Some(number) => Click::Assign {
+        let action = match action_kind(&action_id) {
+            Some(ActionKind::Assign) => match block_ticket {
+                Some(number) => Some(ChatAction::Assign {
                     number,
-                    user: value,
-                    team: match &contact.identity {
-                        IdentityKey::Slack { team_id, .. } => team_id.clone(),
-                        _ => String::new(),
+                    assignee: IdentityKey::Slack {
+                        team_id: match &contact.identity {
+                            IdentityKey::Slack { team_id, .. } => team_id.clone(),
+                            _ => String::new(),
+                        },
+                        user_id: value,
                     },
-                },
-                None => return Reply::Ack,
+                }),
+                None => None,
             },
-            render::PRIORITY => match value.rsplit_once(':') {
-                Some((number, priority)) => Click::Priority {
-                    number: number.to_string(),
-                    priority: priority.to_string(),
-                },
-                None => return Reply::Ack,
-            },
-            _ => {
-                tracing::debug!(action_id, "ignoring an unknown Slack action");
-                return Reply::Ack;
-            }
+            Some(kind) => ChatAction::read(kind, &value, None),
+            None => None,
+        };
+        let Some(action) = action else {
+            tracing::debug!(action_id, "ignoring an unknown Slack action");
+            return Reply::Ack;
         };
         let desk = self.desk.clone();
         let outcome = self
@@ -884,7 +871,7 @@ impl Slack {
             .run(Some(&intake(key, body)), move |work| {
                 Box::pin(async move {
                     let actor = desk.chat_actor(work, &contact, Channel::Slack).await?;
-                    act(&desk, work, &actor, click).await
+                    act(&desk, work, &actor, action).await
                 })
             })
             .await;
@@ -980,7 +967,9 @@ impl Slack {
                     .run(Some(&intake(key, body)), move |work| {
                         Box::pin(async move {
                             let actor = desk.chat_actor(work, &contact, Channel::Slack).await?;
-                            desk.decide(work, &actor, approval, "reject", reason).await
+                            let reject = ChatAction::Reject { approval, reason };
+                            desk.chat_action(work, &actor, reject, "Slack").await?;
+                            Ok(())
                         })
                     })
                     .await;
@@ -1191,152 +1180,45 @@ impl Slack {
     }
 }
 
-/// A click on a button or a menu, as understood.
-#[derive(Clone)]
-enum Click {
-    /// A button: its action id and value (a ticket number or approval id).
-    Button(String, String),
-    /// "Assign" on a card: the Slack user picked.
-    Assign {
-        number: String,
-        user: String,
-        team: String,
-    },
-    /// "Priority" on a card.
-    Priority { number: String, priority: String },
+/// Slack's action ids, as the desk's chat actions.
+fn action_kind(action_id: &str) -> Option<ActionKind> {
+    Some(match action_id {
+        render::APPROVE => ActionKind::Approve,
+        render::TAKE => ActionKind::Take,
+        render::RESOLVE => ActionKind::Resolve,
+        render::SOLVED_YES => ActionKind::Solved,
+        render::SOLVED_NO => ActionKind::NotSolved,
+        render::ESCALATE => ActionKind::Escalate,
+        render::RATE => ActionKind::Rate,
+        render::ACKNOWLEDGE => ActionKind::Acknowledge,
+        render::ALERT_ACK => ActionKind::AlertAck,
+        render::SILENCE => ActionKind::Silence,
+        render::ASSIGN => ActionKind::Assign,
+        render::PRIORITY => ActionKind::Priority,
+        _ => return None,
+    })
 }
 
 /// What a click does, as the person who clicked it; some clicks answer
 /// with a message that replaces the clicked one (an acknowledged alarm,
-/// the rating buttons after "Yes, close it").
+/// the rating buttons after "Yes, close it"); the others change the ticket,
+/// whose card the mirror redraws.
 async fn act(
     desk: &Desk,
     work: &mut Work,
     actor: &Actor,
-    click: Click,
+    action: ChatAction,
 ) -> Result<Option<Value>, DeskError> {
-    let (action, value) = match click {
-        Click::Assign { number, user, team } => {
-            let identity = IdentityKey::Slack {
-                team_id: team,
-                user_id: user.clone(),
-            };
-            let Some(person) = desk
-                .chat_linked_person(work, actor.org_id, &identity)
-                .await?
-            else {
-                return Err(DeskError::invalid(
-                    "assignee",
-                    format!("<@{user}> is not linked to a person in Switchboard yet"),
-                ));
-            };
-            let change = Assignment {
-                team: None,
-                assignee: Some(Some(person.to_string())),
-            };
-            desk.assign(work, actor, &number, change).await?;
-            return Ok(None);
-        }
-        Click::Priority { number, priority } => {
-            desk.set_priority(work, actor, &number, &priority).await?;
-            return Ok(None);
-        }
-        Click::Button(action, value) => (action, value),
-    };
-    match action.as_str() {
-        render::APPROVE => {
-            let id = Uuid::parse_str(&value).map_err(|_| DeskError::NotFound("approval"))?;
-            desk.decide(work, actor, id, "approve", None).await?;
-        }
-        render::TAKE => {
-            let me = actor.person_id.map(|id| id.to_string());
-            desk.assign(
-                work,
-                actor,
-                &value,
-                Assignment {
-                    team: None,
-                    assignee: Some(me),
-                },
-            )
-            .await?;
-        }
-        render::RESOLVE => {
-            desk.transition(work, actor, &value, "resolved", None)
-                .await?;
-        }
-        render::ESCALATE => {
-            desk.escalate_one_level(work, actor, &value).await?;
-        }
-        render::ACKNOWLEDGE => {
-            let status = desk.acknowledge(work, actor, &value).await?;
-            let at = status
-                .acknowledged_at
-                .map(|at| format!(", {} UTC", at.format("%H:%M")))
-                .unwrap_or_default();
-            return Ok(Some(json!({ "text": format!(
-                ":white_check_mark: *{value}*: escalation acknowledged by {}{at}.",
-                render::escape(&actor.name)
-            ) })));
-        }
-        render::ALERT_ACK => {
-            let status = desk.acknowledge(work, actor, &value).await?;
-            return alert_card(desk, actor, &value, |b| {
-                b.acknowledged_at = status.acknowledged_at
-            })
-            .await;
-        }
-        render::SILENCE => {
-            let until = desk.silence_alert_incident(work, actor, &value).await?;
-            let now = desk.clock.now();
-            return alert_card(desk, actor, &value, |b| {
-                b.silenced_until = Some(until);
-                b.acknowledged_at = b.acknowledged_at.or(Some(now));
-            })
-            .await;
-        }
-        render::SOLVED_YES => {
-            let ticket = desk.transition(work, actor, &value, "closed", None).await?;
-            return Ok(Some(render::rating_request(&ticket.number)));
-        }
-        render::RATE => {
-            let Some((number, score)) = value.rsplit_once(':') else {
-                return Ok(None);
-            };
-            let score = score
-                .parse::<i64>()
-                .map_err(|_| DeskError::invalid("score", "must be a whole number from 1 to 5"))?;
-            let ticket = desk.rate_ticket(work, actor, number, score).await?;
-            return Ok(Some(render::rated(&ticket.number, score)));
-        }
-        render::SOLVED_NO => {
-            desk.transition(
-                work,
-                actor,
-                &value,
-                "in_progress",
-                Some("Not solved yet (answered in Slack).".into()),
-            )
-            .await?;
-        }
-        _ => {}
+    let done = desk.chat_action(work, actor, action, "Slack").await?;
+    if let Some(text) = done.notice(render::MARKUP.bold, render::MARKUP.escape) {
+        return Ok(Some(json!({ "text": text })));
     }
-    Ok(None)
-}
-
-/// The card of an alert incident as it stands once this click commits
-/// (`change` applies what the click did, not yet visible outside its
-/// transaction); it replaces the card that was clicked.
-async fn alert_card(
-    desk: &Desk,
-    actor: &Actor,
-    number: &str,
-    change: impl FnOnce(&mut AlertBrief),
-) -> Result<Option<Value>, DeskError> {
-    let ticket = desk.get_ticket(actor, number).await?;
-    let mut brief = alert_brief(&desk.db, &ticket).await?.unwrap_or_default();
-    change(&mut brief);
-    Ok(Some(render::card(&ticket, Some(&brief))))
+    Ok(match done {
+        ChatActionDone::Alert(ticket, brief) => Some(render::card(&ticket, Some(&brief))),
+        ChatActionDone::Closed(ticket) => Some(render::rating_request(&ticket.number)),
+        ChatActionDone::Rated { number, score } => Some(render::rated(&number, score)),
+        _ => None,
+    })
 }
 
 fn ephemeral(text: &str) -> Reply {

@@ -529,31 +529,47 @@ pub fn click(id: &str, user: &str, guild: bool, custom_id: &str, message: Value)
     i
 }
 
-/// A modal submission with text inputs (`custom_id`, value).
+/// A modal submission with text inputs (`custom_id`, value), each in an
+/// action row; Discord numbers every component (`id`).
 pub fn modal(id: &str, user: &str, custom_id: &str, values: &[(&str, &str)]) -> Value {
     let rows: Vec<Value> = values
         .iter()
-        .map(|(k, v)| json!({ "type": 1, "components": [{ "type": 4, "custom_id": k, "value": v }] }))
+        .zip((1..).step_by(2))
+        .map(|((k, v), n)| {
+            json!({ "type": 1, "id": n, "components": [{ "type": 4, "id": n + 1, "custom_id": k, "value": v }] })
+        })
         .collect();
+    modal_of(id, user, custom_id, rows)
+}
+
+fn modal_of(id: &str, user: &str, custom_id: &str, components: Vec<Value>) -> Value {
     interaction(
         id,
         5,
         user,
         true,
-        json!({ "custom_id": custom_id, "components": rows }),
+        json!({ "custom_id": custom_id, "components": components }),
     )
 }
 
-/// The `/ticket` modal submitted with a title and an urgency.
+/// The `/ticket` modal submitted with a title and an urgency picked from
+/// its menu (nothing picked when empty).
 pub fn ticket_modal(id: &str, user: &str, title: &str, urgency: &str) -> Value {
-    modal(
+    let text = |n: u32, key: &str, value: &str| json!({ "type": 1, "id": n, "components": [{ "type": 4, "id": n + 1, "custom_id": key, "value": value }] });
+    let picked: Vec<&str> = Some(urgency)
+        .filter(|u| !u.is_empty())
+        .into_iter()
+        .collect();
+    modal_of(
         id,
         user,
         "ticket_modal",
-        &[
-            ("title", title),
-            ("description", "Details here"),
-            ("urgency", urgency),
+        vec![
+            text(1, "title", title),
+            text(3, "description", "Details here"),
+            json!({ "type": 18, "id": 5, "component": {
+                "type": 3, "id": 6, "custom_id": "urgency", "values": picked,
+            } }),
         ],
     )
 }
