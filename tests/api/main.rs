@@ -30,6 +30,7 @@ mod notifications;
 mod numbering;
 mod ops;
 mod outage;
+mod pacing;
 mod problems;
 mod reports;
 mod rules;
