@@ -152,6 +152,47 @@ pub async fn release_claims(db: &Db, ids: &[Uuid], now: DateTime<Utc>) -> Result
     Ok(())
 }
 
+/// The steps an earlier attempt of the row did (`{}` when none), so a
+/// retry skips them.
+pub async fn steps(db: &Db, id: Uuid) -> Result<Value, sqlx::Error> {
+    let sql = "SELECT steps FROM outbox WHERE id = $1";
+    let steps: Option<Option<Json<Value>>> =
+        on_pool!(db, p => sqlx::query_scalar(sql).bind(id).fetch_optional(p).await)?;
+    Ok(steps
+        .flatten()
+        .map(|s| s.0)
+        .unwrap_or_else(|| Value::Object(Default::default())))
+}
+
+/// Records that the row did step `key` (what it made: `done`), merged
+/// into the steps recorded before.
+pub async fn record_step(db: &Db, id: Uuid, key: &str, done: Value) -> Result<(), sqlx::Error> {
+    let mut patch = serde_json::Map::new();
+    patch.insert(key.to_string(), done);
+    let patch = Json(Value::Object(patch));
+    match db {
+        Db::Postgres(p) => {
+            sqlx::query(
+                "UPDATE outbox SET steps = COALESCE(steps, '{}'::jsonb) || $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(patch)
+            .execute(p)
+            .await?;
+        }
+        Db::Sqlite(p) => {
+            sqlx::query(
+                "UPDATE outbox SET steps = json_patch(COALESCE(steps, '{}'), $2) WHERE id = $1",
+            )
+            .bind(id)
+            .bind(patch)
+            .execute(p)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn mark_delivered(db: &Db, id: Uuid, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
     let sql =
         "UPDATE outbox SET state = 'delivered', delivered_at = $2, last_error = NULL WHERE id = $1";

@@ -32,6 +32,7 @@ mod notifications;
 mod numbering;
 mod ops;
 mod outage;
+mod pacing;
 mod problems;
 mod reports;
 mod rules;

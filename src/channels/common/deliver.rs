@@ -196,8 +196,12 @@ async fn share_report<P: ChatPlatform>(platform: &P, message: &OutboxRow) -> Res
     platform.share_files(&message.target, &text, &files).await
 }
 
-/// Posts `body` to `to`; records it under its purpose when asked. A
-/// retried row edits the message it recorded. Returns the message id.
+/// Posts `body` to `to`; records it under its purpose when asked. Each
+/// post is a step of the row's delivery: a retried row does not post again
+/// what an earlier attempt posted — it edits a recorded message (a card, a
+/// resolution check) and skips the rest (a comment in a thread), so an
+/// attempt that failed at a later step resumes there. Returns the
+/// message id.
 pub async fn post<P: ChatPlatform>(
     platform: &P,
     message: &OutboxRow,
@@ -206,17 +210,25 @@ pub async fn post<P: ChatPlatform>(
     record: Option<Record<'_>>,
 ) -> Result<String, Delivery> {
     let db = platform.db();
-    if let Some(Record { purpose, .. }) = record {
-        if let Some(done) = store::chat::for_outbox(db, message.id)
+    let purpose = record.map_or("post", |r| r.purpose);
+    let step = format!("{purpose}@{}/{}", to.channel, to.thread.unwrap_or_default());
+    let mut done = step_done(platform, message, &step).await?;
+    if done.is_none() && record.is_some() {
+        // A row an older version began recorded its message only here.
+        done = store::chat::for_outbox(db, message.id)
             .await
             .map_err(db_retry)?
             .filter(|m| m.purpose == purpose)
-        {
-            platform.edit(&done.channel, &done.ts, body).await?;
-            return Ok(done.ts);
+            .map(|m| (m.channel, m.ts));
+    }
+    if let Some((channel, id)) = done {
+        if record.is_some() {
+            platform.edit(&channel, &id, body).await?;
         }
+        return Ok(id);
     }
     let (channel, id) = platform.send(to, body).await?;
+    record_step(platform, message, &step, &channel, &id).await?;
     if let Some(Record {
         purpose,
         ticket_id,
@@ -244,6 +256,38 @@ pub async fn post<P: ChatPlatform>(
         .map_err(db_retry)?;
     }
     Ok(id)
+}
+
+/// What step `step` of the row made in an earlier attempt (the channel and
+/// id of the message), if it was done.
+pub async fn step_done<P: ChatPlatform>(
+    platform: &P,
+    message: &OutboxRow,
+    step: &str,
+) -> Result<Option<(String, String)>, Delivery> {
+    let steps = store::outbox::steps(platform.db(), message.id)
+        .await
+        .map_err(db_retry)?;
+    let done = &steps[step];
+    Ok(done["id"].as_str().map(|id| {
+        let channel = done["channel"].as_str().unwrap_or_default();
+        (channel.to_string(), id.to_string())
+    }))
+}
+
+/// Records step `step` of the row as done, making message `id` in
+/// `channel`.
+pub async fn record_step<P: ChatPlatform>(
+    platform: &P,
+    message: &OutboxRow,
+    step: &str,
+    channel: &str,
+    id: &str,
+) -> Result<(), Delivery> {
+    let done = serde_json::json!({ "channel": channel, "id": id });
+    store::outbox::record_step(platform.db(), message.id, step, done)
+        .await
+        .map_err(db_retry)
 }
 
 async fn mirror<P: ChatPlatform>(
@@ -337,6 +381,10 @@ async fn mirror<P: ChatPlatform>(
     let brief = alert_brief(db, &ticket).await.map_err(db_retry)?;
     match cards.first() {
         Some(card) => {
+            if message.event == "ticket.commented" && !from(card) {
+                let to = P::in_card_thread(card);
+                post(platform, message, to, comment_text(), None).await?;
+            }
             platform
                 .edit(
                     &card.channel,
@@ -344,10 +392,6 @@ async fn mirror<P: ChatPlatform>(
                     (markup.card)(&ticket, brief.as_ref()),
                 )
                 .await?;
-            if message.event == "ticket.commented" && !from(card) {
-                let to = P::in_card_thread(card);
-                post(platform, message, to, comment_text(), None).await?;
-            }
         }
         None => {
             if let Some(channel) = team_channel(platform, message.org_id, &ticket).await? {

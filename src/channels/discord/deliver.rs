@@ -192,9 +192,14 @@ impl ChatPlatform for DiscordDeliverer {
 
     /// Opens the card's thread, where the ticket's comments go.
     async fn card_posted(&self, m: &Mirror<'_>, channel: &str, id: &str) -> Result<(), Delivery> {
+        // Discord refuses a second thread on a message: once per row.
+        let step = format!("thread@{channel}/{id}");
+        if common::step_done(self, m.message, &step).await?.is_some() {
+            return Ok(());
+        }
         let name = render::cut(&format!("{} {}", m.ticket.number, m.ticket.title), 100);
-        self.api.start_thread(channel, id, &name).await?;
-        Ok(())
+        let thread = self.api.start_thread(channel, id, &name).await?;
+        common::record_step(self, m.message, &step, channel, &thread).await
     }
 
     async fn to_person(&self, message: &OutboxRow, to: PersonMessage<'_>) -> Result<(), Delivery> {

@@ -133,6 +133,8 @@ pub struct FakeDiscord {
     /// What `GET /gateway/bot` answers.
     gateway_url: Arc<Mutex<String>>,
     gateway: Arc<std::sync::OnceLock<super::gateway::FakeGateway>>,
+    /// Pacing tests: per-route scripts (see [`FakeDiscord::fail_next_on`]).
+    on_route: Arc<Mutex<Vec<RouteScript>>>,
 }
 
 impl FakeDiscord {
@@ -344,6 +346,9 @@ async fn api(
         path: path.clone(),
         body: body.clone(),
     });
+    if let Some(early) = fake.route_script(method.as_str(), &path) {
+        return early;
+    }
     let scripted = fake.scripted.lock().expect("lock").pop_front();
     let mut response = match scripted {
         Some(Scripted::Limited {
@@ -582,4 +587,45 @@ pub fn message(id: &str, channel: &str, content: &str) -> Value {
         "timestamp": "2026-11-22T08:00:00.000000+00:00", "flags": 0, "tts": false, "mention_everyone": false,
         "mentions": [], "mention_roles": [], "attachments": [], "pinned": false,
     })
+}
+
+/// A scripted answer for the next call of one method on one path pattern
+/// (pacing tests), leaving other routes alone.
+#[derive(Debug, Clone)]
+struct RouteScript {
+    method: String,
+    pattern: String,
+    answer: Scripted,
+}
+
+/// Per-route scripts, for the pacing tests.
+impl FakeDiscord {
+    /// The next `method` call on a path matching `pattern` (see
+    /// [`FakeDiscord::calls_to`]) is answered 502.
+    pub fn fail_next_on(&self, method: &str, pattern: &str) {
+        self.script_route(method, pattern, Scripted::ServerError);
+    }
+
+    fn script_route(&self, method: &str, pattern: &str, answer: Scripted) {
+        self.on_route.lock().expect("lock").push(RouteScript {
+            method: method.into(),
+            pattern: pattern.into(),
+            answer,
+        });
+    }
+
+    /// The scripted answer of this call, if one was scripted for its route.
+    fn route_script(&self, method: &str, path: &str) -> Option<Response> {
+        let mut scripts = self.on_route.lock().expect("lock");
+        let at = scripts
+            .iter()
+            .position(|s| s.method == method && matches(&s.pattern, path))?;
+        Some(match scripts.remove(at).answer {
+            Scripted::Limited {
+                retry_after,
+                global,
+            } => limited(retry_after, global),
+            _ => StatusCode::BAD_GATEWAY.into_response(),
+        })
+    }
 }
