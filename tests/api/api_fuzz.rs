@@ -14,7 +14,11 @@ const LIMIT: Duration = Duration::from_secs(600);
 
 async fn schemathesis(app: &TestApp, backend: &str) {
     let examples = std::env::var("SWITCHBOARD_API_FUZZ_EXAMPLES").unwrap_or_else(|_| "4".into());
+    // schemathesis keeps a cache (and replays past failures first) in its
+    // working directory: a fresh one, so each run is the seed's alone.
+    let workdir = tempfile::tempdir().expect("temp dir");
     let run = tokio::process::Command::new("st")
+        .current_dir(workdir.path())
         .args([
             "run",
             &app.url("/api/v1/openapi.json"),
