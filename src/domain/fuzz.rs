@@ -123,7 +123,8 @@ pub fn run(seeds: &[&[u8]], tokens: &[&[u8]], target: impl Fn(&[u8]) -> bool) {
     assert!(!seeds.is_empty(), "a fuzz target needs seeds");
     let tokens: Vec<&[u8]> = COMMON_TOKENS.iter().chain(tokens).copied().collect();
     let seeds: Vec<Vec<u8>> = seeds.iter().map(|s| s.to_vec()).collect();
-    let strategy = (0..seeds.len(), vec(edit(tokens.len()), 0..6), any::<bool>());
+    // No edits at all is one of the draws: the seeds themselves run too.
+    let strategy = (0..seeds.len(), vec(edit(tokens.len()), 0..6));
     let mut runner = TestRunner::new(Config {
         cases: cases(),
         failure_persistence: None,
@@ -131,12 +132,8 @@ pub fn run(seeds: &[&[u8]], tokens: &[&[u8]], target: impl Fn(&[u8]) -> bool) {
         ..Config::default()
     });
     let accepted = AtomicU64::new(0);
-    let result = runner.run(&strategy, |(seed, edits, unchanged)| {
-        let input = if unchanged && edits.is_empty() {
-            seeds[seed].clone()
-        } else {
-            apply(seeds[seed].clone(), &edits, &tokens)
-        };
+    let result = runner.run(&strategy, |(seed, edits)| {
+        let input = apply(seeds[seed].clone(), &edits, &tokens);
         if target(&input) {
             accepted.fetch_add(1, Ordering::Relaxed);
         }
