@@ -230,6 +230,25 @@ impl Db {
         Ok(applied >= expected)
     }
 
+    /// [`migrations_applied`](Self::migrations_applied) on a connection of
+    /// its own rather than a pooled one: readiness must be told at once when
+    /// the server is gone (a refused connect fails now, where the pool would
+    /// retry until its acquire timeout) and must not queue behind a busy
+    /// pool when the server is fine.
+    pub async fn probe_migrations(&self) -> anyhow::Result<bool> {
+        let Db::Postgres(pool) = self else {
+            // A local file: nothing to be cut off from.
+            return self.migrations_applied().await;
+        };
+        let mut conn = sqlx::ConnectOptions::connect(&*pool.connect_options())
+            .await
+            .context("connecting to PostgreSQL")?;
+        let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+        let applied: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await?;
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(applied >= PG_MIGRATIONS.iter().count() as i64)
+    }
+
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),

@@ -297,6 +297,8 @@ impl Drop for TestApp {
 pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The status the fake answered.
+    pub status: u16,
 }
 
 impl Received {
@@ -372,17 +374,17 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    receiver
-        .received
-        .lock()
-        .expect("lock")
-        .push(Received { headers, body });
     let scripted = receiver.script.lock().expect("lock").pop_front();
     let (status, extra) = scripted.unwrap_or_else(|| {
         (
             (*receiver.always.lock().expect("lock")).unwrap_or(200),
             Vec::new(),
         )
+    });
+    receiver.received.lock().expect("lock").push(Received {
+        headers,
+        body,
+        status,
     });
     let mut response = StatusCode::from_u16(status)
         .unwrap_or(StatusCode::OK)

@@ -20,6 +20,7 @@ mod discord;
 mod dispatch_faults;
 mod email;
 mod escalation;
+mod faults;
 mod gateway;
 mod helpers;
 mod idempotency;

@@ -4,6 +4,7 @@ pub mod alertmanager;
 pub mod browser;
 pub mod clock;
 pub mod console;
+pub mod daemon;
 pub mod desk;
 pub mod discord;
 pub mod dovecot;

@@ -224,6 +224,126 @@ fn start_cluster() -> anyhow::Result<String> {
     unreachable!("the last attempt returns")
 }
 
+/// A cluster of one test's own, which the test may stop and start again on
+/// the same port: a database outage for the fault suite, without touching
+/// the server every other test uses. Durability stays on (unlike the shared
+/// test cluster), because what survives a restart is what is tested. A
+/// watchdog shell stops it and removes its directory once the test process
+/// is gone, as for the shared cluster.
+pub struct OwnCluster {
+    /// Cleans up should this process die before `drop`.
+    watchdog: Child,
+    bin: ServerBinaries,
+    as_root: bool,
+    dir: PathBuf,
+    data: PathBuf,
+    pub port: u16,
+}
+
+impl OwnCluster {
+    /// A new, empty cluster, started (blocks a second or two).
+    pub fn start() -> OwnCluster {
+        let bin = find_server_binaries()
+            .expect("PostgreSQL server binaries (apt-get install -y postgresql)");
+        let as_root = running_as_root();
+        let dir = cluster_dir(as_root).join(format!(
+            "switchboard-own-pg-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        fs::create_dir_all(&dir).expect("cluster directory");
+        if as_root {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod");
+            run(Command::new("chown").arg(SUPERUSER).arg(&dir)).expect("chown");
+        }
+        let data = dir.join("data");
+        init_cluster(&bin, as_root, &dir, &data).expect("initdb");
+        let stop = server_command(as_root, &dir, &bin.pg_ctl)
+            .arg("stop")
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate"])
+            .to_shell();
+        let script = format!(
+            "while kill -0 {test_pid} 2>/dev/null; do sleep 1; done\n\
+             {stop} >/dev/null 2>&1\n\
+             rm -rf {dir}\n",
+            test_pid = std::process::id(),
+            dir = shell_quote(&dir.to_string_lossy()),
+        );
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("watchdog shell");
+        let cluster = OwnCluster {
+            watchdog,
+            bin,
+            as_root,
+            dir,
+            data,
+            port: free_port().expect("free port"),
+        };
+        cluster.start_again();
+        cluster
+    }
+
+    /// Admin URL (`postgres` database).
+    pub fn url(&self) -> String {
+        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{SUPERUSER}", self.port)
+    }
+
+    /// Starts the stopped server on its port and waits until it accepts
+    /// connections.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=100",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("server.log");
+        run(server_command(self.as_root, &self.dir, &self.bin.pg_ctl)
+            .arg("start")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "30", "-o", &options]))
+        .unwrap_or_else(|e| panic!("{e:#}\nserver log:\n{}", read_log(&log)));
+    }
+
+    /// Stops the server the way an operator's restart does (`-m fast`:
+    /// sessions are cut, running transactions rolled back).
+    pub fn stop(&self) {
+        run(server_command(self.as_root, &self.dir, &self.bin.pg_ctl)
+            .arg("stop")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "-t", "30"]))
+        .expect("pg_ctl stop");
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = server_command(self.as_root, &self.dir, &self.bin.pg_ctl)
+            .arg("stop")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
+    }
+}
+
 struct ServerBinaries {
     initdb: PathBuf,
     postgres: PathBuf,

@@ -74,7 +74,15 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sink");
+        SmtpSink::start_on(0).await
+    }
+
+    /// A sink on `port` of loopback (0: any free port), e.g. a mail server
+    /// that comes up where the daemon was told it would be.
+    pub async fn start_on(port: u16) -> SmtpSink {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind sink");
         let mut sink = SmtpSink {
             addr: Some(listener.local_addr().expect("sink addr")),
             ..SmtpSink::default()
