@@ -63,6 +63,12 @@ async fn kill_9_under_slack_load_loses_and_repeats_nothing() {
         ),
         ("SWITCHBOARD__SLACK__BOT_TOKEN", "xoxb-test".to_string()),
         ("SWITCHBOARD__SLACK__API_BASE_URL", api),
+        // The fake does not limit; Slack's pacing would stretch the
+        // confirmations of a few hundred messages past the recovery bound.
+        (
+            "SWITCHBOARD__SLACK__MAX_CALLS_PER_SECOND",
+            "1000".to_string(),
+        ),
     ]);
     let mut daemon = Daemon::start(&env);
 
