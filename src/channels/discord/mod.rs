@@ -9,6 +9,7 @@ pub mod api;
 pub mod deliver;
 pub mod gateway;
 pub mod inbound;
+pub mod payload;
 pub mod render;
 pub mod routes;
 pub mod verify;
