@@ -65,26 +65,11 @@ where
     run_for(Duration::from_millis(1500)).await;
     let load = load.finish().await;
 
-    let db = pool(&url).await;
-    let found = each_once(&db, prefix, &load.acknowledged).await;
-    gap_free(&db).await;
-    let (notifications, redelivered) = webhooks_delivered(&db, &receiver, prefix).await;
+    let (_, redelivered) = check_api_case(case, &url, prefix, &load, &receiver, &mut daemon).await;
     assert_eq!(
         redelivered, 0,
         "no SIGKILL here: every webhook exactly once"
     );
-    audit_verifies(&url);
-    no_server_errors(&load);
-    stops_cleanly(&mut daemon);
-    Tally {
-        sent: load.sent,
-        acknowledged: load.acknowledged.len(),
-        found,
-        failed_attempts: load.failed_attempts,
-        notifications,
-        redelivered,
-    }
-    .print(case);
     drop(cluster);
     load
 }

@@ -32,22 +32,15 @@ async fn kill_9_under_api_load_loses_and_repeats_nothing() {
     kill_twice(&mut daemon, Duration::from_millis(1500)).await;
     let load = load.finish().await;
 
-    let db = pool(&url).await;
-    let found = each_once(&db, "kill-api", &load.acknowledged).await;
-    gap_free(&db).await;
-    let (notifications, redelivered) = webhooks_delivered(&db, &receiver, "kill-api").await;
-    audit_verifies(&url);
-    no_server_errors(&load);
-    stops_cleanly(&mut daemon);
-    Tally {
-        sent: load.sent,
-        acknowledged: load.acknowledged.len(),
-        found,
-        failed_attempts: load.failed_attempts,
-        notifications,
-        redelivered,
-    }
-    .print("kill -9 under API load");
+    check_api_case(
+        "kill -9 under API load",
+        &url,
+        "kill-api",
+        &load,
+        &receiver,
+        &mut daemon,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

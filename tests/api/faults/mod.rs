@@ -438,6 +438,37 @@ pub fn stops_cleanly(daemon: &mut Daemon) {
     );
 }
 
+/// The checks every API-load case ends with — each acknowledged input once,
+/// gap-free numbers, every webhook delivered, the audit chain intact, no
+/// server error, a clean SIGTERM — then its tally. Answers (delivered,
+/// delivered again) for the case's own assertions.
+pub async fn check_api_case(
+    case: &str,
+    url: &str,
+    prefix: &str,
+    load: &LoadResult,
+    receiver: &Receiver,
+    daemon: &mut Daemon,
+) -> (usize, usize) {
+    let db = pool(url).await;
+    let found = each_once(&db, prefix, &load.acknowledged).await;
+    gap_free(&db).await;
+    let (notifications, redelivered) = webhooks_delivered(&db, receiver, prefix).await;
+    audit_verifies(url);
+    no_server_errors(load);
+    stops_cleanly(daemon);
+    Tally {
+        sent: load.sent,
+        acknowledged: load.acknowledged.len(),
+        found,
+        failed_attempts: load.failed_attempts,
+        notifications,
+        redelivered,
+    }
+    .print(case);
+    (notifications, redelivered)
+}
+
 /// No answer was a server error other than an honest 503.
 pub fn no_server_errors(load: &LoadResult) {
     let errors: Vec<_> = load

@@ -24,20 +24,13 @@ async fn two_replicas_with_one_killed_lose_and_repeat_nothing() {
     run_for(Duration::from_millis(2000)).await;
     let load = load.finish().await;
 
-    let db = pool(&url).await;
-    let found = each_once(&db, "replicas", &load.acknowledged).await;
-    gap_free(&db).await;
-    let (notifications, redelivered) = webhooks_delivered(&db, &receiver, "replicas").await;
-    audit_verifies(&url);
-    no_server_errors(&load);
-    stops_cleanly(&mut survivor);
-    Tally {
-        sent: load.sent,
-        acknowledged: load.acknowledged.len(),
-        found,
-        failed_attempts: load.failed_attempts,
-        notifications,
-        redelivered,
-    }
-    .print("two replicas, one killed");
+    check_api_case(
+        "two replicas, one killed",
+        &url,
+        "replicas",
+        &load,
+        &receiver,
+        &mut survivor,
+    )
+    .await;
 }
