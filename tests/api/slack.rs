@@ -77,6 +77,50 @@ async fn forged_stale_or_unsigned_requests_get_401_and_change_nothing() {
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
 }
 
+#[tokio::test]
+async fn signed_bodies_that_are_not_slack_payloads_get_400_and_change_nothing() {
+    let (app, _fake, _) = spawn_slack_app().await;
+    // An envelope without its event id, one with a time that is no time,
+    // and no envelope at all.
+    for body in [
+        json!({ "type": "event_callback", "team_id": TEAM, "api_app_id": "A0TEST",
+                "event": slack::direct_message("U1", "printer on fire", "1.1", None),
+                "event_time": 1700000000 })
+        .to_string(),
+        json!({ "type": "event_callback", "team_id": TEAM, "api_app_id": "A0TEST", "event_id": "EvBad2",
+                "event": slack::direct_message("U1", "printer on fire", "1.2", None),
+                "event_time": "yesterday" })
+        .to_string(),
+        "[1, 2]".to_string(),
+    ] {
+        let response = app.post_slack_event(&body).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    // A click without its team, trigger or container.
+    let mut click = slack::click(
+        "U1",
+        "trig-bad-1",
+        "ticket_take",
+        "INC0000001",
+        "http://unused",
+    );
+    click.as_object_mut().map(|c| c.remove("team"));
+    let response = app.post_slack_interaction(click).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = app
+        .post_slack_interaction(json!({ "type": "view_submission", "view": {} }))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // A command without the trigger it is recorded under.
+    let command = "token=t&team_id=T0TEST&channel_id=C1&user_id=U1&user_name=u&command=%2Fticket&text=Laptop&response_url=http%3A%2F%2Funused";
+    let response = app.post_slack_command(command).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    assert!(app.tickets().await.is_empty());
+    let people: Vec<Value> = app.get_json("/api/v1/people", &app.token).await;
+    assert!(people.iter().all(|p| p["name"] != "U1" && p["name"] != "u"));
+}
+
 /// The `ts` of the direct message that opens the thread-sync tickets.
 const DM_TS: &str = "1700000001.000100";
 
@@ -447,16 +491,19 @@ async fn slash_ticket_opens_a_ticket_or_a_modal_whose_errors_show_per_field() {
 
     // Submitting it without a title: the error is shown next to the field.
     let submission = |title: &str, trigger: &str| {
-        json!({
-            "type": "view_submission",
-            "team": { "id": TEAM }, "user": { "id": "UCMD", "name": "casey" },
-            "trigger_id": trigger,
-            "view": { "callback_id": "ticket_create", "state": { "values": {
-                "title": { "value": { "type": "plain_text_input", "value": title } },
-                "description": { "value": { "type": "plain_text_input", "value": "It beeps" } },
-                "urgency": { "value": { "type": "static_select", "selected_option": { "value": "high" } } }
-            } } }
-        })
+        slack::view_submission(
+            "UCMD",
+            trigger,
+            slack::modal_view(
+                "ticket_create",
+                "",
+                json!({
+                    "title": { "value": { "type": "plain_text_input", "value": title } },
+                    "description": { "value": { "type": "plain_text_input", "value": "It beeps" } },
+                    "urgency": { "value": { "type": "static_select", "selected_option": slack::option("high") } }
+                }),
+            ),
+        )
     };
     let refused = expect_json(
         app.post_slack_interaction(submission("  ", "trig-modal-1"))
@@ -1315,10 +1362,8 @@ async fn socket_mode_takes_events_commands_and_clicks_acks_them_and_reconnects()
     );
     // An interaction over the new connection (a modal submission with an error).
     fake.socket_send(json!({ "envelope_id": "env-3", "type": "interactive", "accepts_response_payload": true,
-        "payload": { "type": "view_submission", "team": { "id": TEAM }, "user": { "id": "USOCK", "name": "sock" },
-                     "trigger_id": "trig-sock-2",
-                     "view": { "callback_id": "ticket_create", "state": { "values": {
-                         "title": { "value": { "type": "plain_text_input", "value": " " } } } } } } }));
+        "payload": slack::view_submission("USOCK", "trig-sock-2", slack::modal_view("ticket_create", "", json!({
+                         "title": { "value": { "type": "plain_text_input", "value": " " } } }))) }));
     assert!(wait(4).await);
     let ack = fake
         .socket_received()
@@ -1536,19 +1581,18 @@ fn catalog_order(item_id: &str, trigger: &str, count: &str, os: Option<&str>) ->
         "count": { "value": { "type": "number_input", "value": count } },
         "needed_by": { "value": { "type": "datepicker", "selected_date": "2026-12-24" } },
         "extras": { "value": { "type": "multi_static_select", "selected_options": [
-            { "value": "dock" }, { "value": "bag" } ] } },
+            slack::option("dock"), slack::option("bag") ] } },
         "notes": { "value": { "type": "plain_text_input", "value": "Starts Monday" } }
     });
     if let Some(os) = os {
         values["os"] =
-            json!({ "value": { "type": "static_select", "selected_option": { "value": os } } });
+            json!({ "value": { "type": "static_select", "selected_option": slack::option(os) } });
     }
-    json!({
-        "type": "view_submission", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
-        "trigger_id": trigger,
-        "view": { "id": "V0CAT", "callback_id": "catalog_order", "private_metadata": item_id,
-                  "state": { "values": values } }
-    })
+    slack::view_submission(
+        "UCAT",
+        trigger,
+        slack::modal_view("catalog_order", item_id, values),
+    )
 }
 
 #[tokio::test]
@@ -1576,11 +1620,14 @@ async fn picking_a_catalog_item_turns_the_modal_into_its_form() {
     let item_id = laptop_item(&app).await;
 
     let pick = json!({
-        "type": "block_actions", "team": { "id": TEAM }, "user": { "id": "UCAT", "name": "cat" },
-        "trigger_id": "trig-cat-2",
-        "view": { "id": "V0CAT", "hash": "1700000000.abc", "callback_id": "ticket_create" },
+        "type": "block_actions", "team": { "id": TEAM, "domain": "test" },
+        "user": { "id": "UCAT", "username": "cat", "name": "cat", "team_id": TEAM },
+        "api_app_id": "A0TEST", "token": "unused", "trigger_id": "trig-cat-2",
+        "container": { "type": "view", "view_id": "V0CAT" },
+        "view": slack::modal_view("ticket_create", "", json!({})),
         "actions": [{ "type": "static_select", "action_id": "catalog_pick", "block_id": "catalog",
-                      "selected_option": { "value": item_id, "text": { "type": "plain_text", "text": "New laptop" } } }]
+                      "selected_option": { "value": item_id, "text": { "type": "plain_text", "text": "New laptop" } },
+                      "action_ts": "1700000000.3" }]
     });
     assert_eq!(
         app.post_slack_interaction(pick).await.status(),

@@ -17,7 +17,22 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{api::SlackApi, render, PLATFORM};
+use slack_morphism::{
+    blocks::{SlackBlockId, SlackStatefulView, SlackView, SlackViewStateValue},
+    events::{
+        SlackEventCallbackBody, SlackInteractionActionContainer, SlackInteractionBlockActionsEvent,
+        SlackInteractionEvent, SlackInteractionMessageActionEvent, SlackMessageEvent,
+        SlackMessageEventEdited, SlackMessageEventType, SlackPushEvent, SlackPushEventCallback,
+        SlackReactionAddedEvent,
+    },
+    SlackActionId, SlackFile, SlackReactionsItem,
+};
+
+use super::{
+    api::SlackApi,
+    payload::{self, Command, Event, EventExtra, FileExtra, Interaction},
+    render, PLATFORM,
+};
 use crate::{
     config::SlackConfig,
     desk::{
@@ -278,90 +293,134 @@ impl Slack {
     /// `POST /slack/events`; `first_delivery` unless Slack marked it a
     /// retry (`X-Slack-Retry-Num`, or a Socket Mode `retry_attempt`).
     pub async fn event(&self, body: &[u8], first_delivery: bool) -> Reply {
-        let Ok(payload) = serde_json::from_slice::<Value>(body) else {
-            return Reply::Json(json!({ "error": "malformed JSON" }));
+        let Event { push, extra } = match payload::parse_event(body) {
+            Ok(event) => event,
+            Err(error) => return unreadable(error),
         };
-        match payload["type"].as_str() {
-            Some("url_verification") => Reply::Json(
-                json!({ "challenge": payload["challenge"].as_str().unwrap_or_default() }),
-            ),
-            Some("event_callback") => self.event_callback(&payload, body, first_delivery).await,
-            other => {
-                tracing::debug!(kind = ?other, "ignoring a Slack event envelope");
+        match push {
+            SlackPushEvent::UrlVerification(check) => {
+                Reply::Json(json!({ "challenge": check.challenge }))
+            }
+            SlackPushEvent::EventCallback(callback) => {
+                self.event_callback(callback, extra, body, first_delivery)
+                    .await
+            }
+            SlackPushEvent::AppRateLimited(limited) => {
+                tracing::warn!(team = %limited.team_id, "Slack is dropping our events (app_rate_limited)");
                 Reply::Ack
             }
         }
     }
 
-    async fn event_callback(&self, payload: &Value, body: &[u8], first_delivery: bool) -> Reply {
-        let event = &payload["event"];
-        let (Some(event_id), Some(team)) =
-            (payload["event_id"].as_str(), payload["team_id"].as_str())
-        else {
-            return Reply::Ack;
-        };
-        let kind = event["type"].as_str().unwrap_or_default();
-        let subtype = event["subtype"].as_str();
-        match (kind, subtype) {
-            ("reaction_added", _) => return self.reaction(payload, event_id, team, body).await,
-            ("app_home_opened", _) if event["tab"] != "messages" => {
-                return self.home_opened(event, team).await
+    async fn event_callback(
+        &self,
+        callback: SlackPushEventCallback,
+        extra: EventExtra,
+        body: &[u8],
+        first_delivery: bool,
+    ) -> Reply {
+        let (event_id, team) = (callback.event_id.0, callback.team_id.0);
+        let (event_id, team) = (event_id.as_str(), team.as_str());
+        let (message, direct) = match callback.event {
+            SlackEventCallbackBody::ReactionAdded(reaction) => {
+                return self.reaction(reaction, event_id, team, body).await
             }
-            ("message", Some("message_changed" | "message_deleted")) => {
-                return self.message_changed(event, event_id, team, body).await
+            SlackEventCallbackBody::AppHomeOpened(home)
+                if home.tab.as_deref() != Some("messages") =>
+            {
+                return self.home_opened(&home.user.0, team).await
             }
-            _ => {}
-        }
-        // Our own posts come back as events too; of the other subtypes only
-        // a shared file is taken in.
-        let from_a_bot =
-            event.get("bot_id").is_some() || subtype.is_some_and(|s| s != "file_share");
-        let direct = match kind {
-            "message" if !from_a_bot => event["channel_type"] == "im",
-            "app_mention" if !from_a_bot => true,
-            _ => {
-                tracing::debug!(kind, subtype, "ignoring a Slack event");
+            SlackEventCallbackBody::Message(message)
+                if matches!(
+                    message.subtype,
+                    Some(
+                        SlackMessageEventType::MessageChanged
+                            | SlackMessageEventType::MessageDeleted
+                    )
+                ) =>
+            {
+                return self
+                    .message_changed(message, &extra, event_id, team, body)
+                    .await
+            }
+            // Our own posts come back as events too; of the other subtypes
+            // only a shared file is taken in.
+            SlackEventCallbackBody::Message(message)
+                if message.sender.bot_id.is_none()
+                    && matches!(
+                        message.subtype,
+                        None | Some(SlackMessageEventType::FileShare)
+                    ) =>
+            {
+                let direct =
+                    message.origin.channel_type.as_ref().map(|t| t.0.as_str()) == Some("im");
+                let Some(user) = message.sender.user else {
+                    return Reply::Ack;
+                };
+                let (text, files) = message
+                    .content
+                    .map(|c| (c.text.unwrap_or_default(), c.files.unwrap_or_default()))
+                    .unwrap_or_default();
+                let heard = Heard {
+                    user: user.0,
+                    channel: message.origin.channel.map(|c| c.0),
+                    ts: message.origin.ts.0,
+                    thread_ts: message.origin.thread_ts.map(|t| t.0),
+                    text,
+                    files,
+                };
+                (heard, direct)
+            }
+            SlackEventCallbackBody::AppMention(mention) if extra.bot_id.is_none() => (
+                Heard {
+                    user: mention.user.0,
+                    channel: Some(mention.channel.0),
+                    ts: mention.origin.ts.0,
+                    thread_ts: mention.origin.thread_ts.map(|t| t.0),
+                    text: mention.content.text.unwrap_or_default(),
+                    files: mention.content.files.unwrap_or_default(),
+                },
+                true,
+            ),
+            other => {
+                tracing::debug!(event = ?event_kind(&other), "ignoring a Slack event");
                 return Reply::Ack;
             }
         };
-        let (Some(user), Some(channel), Some(ts)) = (
-            event["user"].as_str(),
-            event["channel"].as_str(),
-            event["ts"].as_str(),
-        ) else {
+        let Some(channel) = message.channel else {
             return Reply::Ack;
         };
+        let (user, ts) = (message.user, message.ts);
         let org_id = match self.org_id(team).await {
             Ok(id) => id,
             Err(e) => return self.failed("resolving the Slack organization", &e),
         };
-        let contact = self.contact(org_id, team, user, None);
-        let thread_ts = event["thread_ts"]
-            .as_str()
-            .filter(|t| *t != ts)
-            .map(String::from);
+        let contact = self.contact(org_id, team, &user, None);
+        let thread_ts = message.thread_ts.filter(|t| *t != ts);
+        // Files are downloaded later (slow): recorded now, with the thread
+        // they belong to (the message itself when it opens a ticket).
+        let files = (!message.files.is_empty()).then(|| {
+            json!({
+                "team": team,
+                "event_id": event_id,
+                "event": {
+                    "channel": channel,
+                    "user": user,
+                    "ts": ts,
+                    "files": shared_files(&message.files, extra.files.as_deref().unwrap_or_default()),
+                },
+                "root": thread_ts.clone().unwrap_or_else(|| ts.clone()),
+            })
+        });
         let message = ChatMessage {
             platform: PLATFORM,
             channel_kind: Channel::Slack,
-            channel: channel.to_string(),
-            ts: ts.to_string(),
-            thread_ts: thread_ts.clone(),
-            text: strip_mentions(event["text"].as_str().unwrap_or_default()),
+            channel,
+            ts,
+            thread_ts,
+            text: strip_mentions(&message.text),
             direct,
         };
-        // Files are downloaded later (slow): recorded now, with the thread
-        // they belong to (the message itself when it opens a ticket).
-        let files = event["files"]
-            .as_array()
-            .filter(|f| !f.is_empty())
-            .map(|_| {
-                json!({
-                    "team": team,
-                    "event_id": event_id,
-                    "event": event,
-                    "root": thread_ts.clone().unwrap_or_else(|| ts.to_string()),
-                })
-            });
         let desk = self.desk.clone();
         let key = format!("event:{event_id}");
         let intake = Intake {
@@ -396,26 +455,45 @@ impl Slack {
     /// A reaction: with the configured emoji on a message, recorded for
     /// the deliverer to fetch the message and its permalink (slow calls)
     /// and open the ticket; the answer does not wait for that.
-    async fn reaction(&self, payload: &Value, event_id: &str, team: &str, body: &[u8]) -> Reply {
-        let event = &payload["event"];
+    async fn reaction(
+        &self,
+        reaction: SlackReactionAddedEvent,
+        event_id: &str,
+        team: &str,
+        body: &[u8],
+    ) -> Reply {
         let wanted = self.settings.reaction.trim_matches(':');
-        if event["reaction"].as_str() != Some(wanted) || event["item"]["type"] != "message" {
-            tracing::debug!(reaction = ?event["reaction"].as_str(), "ignoring a Slack reaction");
-            return Reply::Ack;
-        }
+        let item = match &reaction.item {
+            SlackReactionsItem::Message(item) if reaction.reaction.0 == wanted => item,
+            _ => {
+                tracing::debug!(reaction = %reaction.reaction.0, "ignoring a Slack reaction");
+                return Reply::Ack;
+            }
+        };
+        let channel = item
+            .origin
+            .channel
+            .as_ref()
+            .map(|c| c.0.as_str())
+            .unwrap_or_default();
+        let ts = item.origin.ts.0.as_str();
         let org_id = match self.org_id(team).await {
             Ok(id) => id,
             Err(e) => return self.failed("resolving the Slack organization", &e),
         };
-        let work = json!({ "team": team, "event_id": event_id, "event": event });
+        // The deferred work reads the reaction in Slack's own shape.
+        let work = json!({ "team": team, "event_id": event_id, "event": {
+            "type": "reaction_added",
+            "user": reaction.user.0,
+            "reaction": reaction.reaction.0,
+            "item_user": reaction.item_user.as_ref().map(|u| u.0.as_str()),
+            "item": { "type": "message", "channel": channel, "ts": ts },
+            "event_ts": reaction.event_ts.0,
+        } });
         let desk = self.desk.clone();
         // Reactions to one message share a target: the outbox serves them
         // in order, so the first reactor's ticket is the one.
-        let target = format!(
-            "reaction:{team}:{}:{}",
-            event["item"]["channel"].as_str().unwrap_or_default(),
-            event["item"]["ts"].as_str().unwrap_or_default()
-        );
+        let target = format!("reaction:{team}:{channel}:{ts}");
         let outcome = self
             .desk
             .run(
@@ -443,10 +521,7 @@ impl Slack {
 
     /// The home tab was opened: the person is remembered (changes refresh
     /// it) and their home published after the answer.
-    async fn home_opened(&self, event: &Value, team: &str) -> Reply {
-        let Some(user) = event["user"].as_str() else {
-            return Reply::Ack;
-        };
+    async fn home_opened(&self, user: &str, team: &str) -> Reply {
         let org_id = match self.org_id(team).await {
             Ok(id) => id,
             Err(e) => return self.failed("resolving the Slack organization", &e),
@@ -501,50 +576,64 @@ impl Slack {
     /// the ticket (the original comment stays).
     async fn message_changed(
         &self,
-        event: &Value,
+        event: SlackMessageEvent,
+        extra: &EventExtra,
         event_id: &str,
         team: &str,
         body: &[u8],
     ) -> Reply {
-        let deleted = event["subtype"] == "message_deleted";
-        let current = &event["message"];
-        let previous = &event["previous_message"];
+        let deleted = event.subtype == Some(SlackMessageEventType::MessageDeleted);
+        let (current, previous) = (event.message.as_ref(), event.previous_message.as_ref());
         // Our own messages being edited (cards, approvals) are not news.
-        if current.get("bot_id").is_some() || previous.get("bot_id").is_some() {
+        if [current, previous]
+            .iter()
+            .flatten()
+            .any(|m| m.sender.bot_id.is_some())
+        {
             return Reply::Ack;
         }
-        let source = if deleted { previous } else { current };
+        let (source, source_thread) = if deleted {
+            (previous, extra.previous_message.as_ref())
+        } else {
+            (current, extra.message.as_ref())
+        };
         let (Some(user), Some(channel), Some(ts)) = (
-            source["user"].as_str(),
-            event["channel"].as_str(),
-            source["ts"]
-                .as_str()
-                .or_else(|| event["deleted_ts"].as_str()),
+            source.and_then(|m| m.sender.user.as_ref()),
+            event.origin.channel.as_ref(),
+            source.map(|m| &m.ts).or(event.deleted_ts.as_ref()),
         ) else {
             return Reply::Ack;
         };
-        let Some(thread) = source["thread_ts"].as_str().filter(|t| *t != ts) else {
+        let Some(thread) = source_thread
+            .and_then(|t| t.thread_ts.as_deref())
+            .filter(|t| *t != ts.0)
+        else {
             return Reply::Ack;
         };
         let org_id = match self.org_id(team).await {
             Ok(id) => id,
             Err(e) => return self.failed("resolving the Slack organization", &e),
         };
-        let contact = self.contact(org_id, team, user, None);
+        let contact = self.contact(org_id, team, &user.0, None);
+        let text_of = |m: Option<&SlackMessageEventEdited>| {
+            m.and_then(|m| m.content.as_ref())
+                .and_then(|c| c.text.as_deref())
+                .map(strip_mentions)
+        };
         let message = ChatMessage {
             platform: PLATFORM,
             channel_kind: Channel::Slack,
-            channel: channel.to_string(),
-            ts: ts.to_string(),
+            channel: channel.0.clone(),
+            ts: ts.0.clone(),
             thread_ts: Some(thread.to_string()),
             text: if deleted {
                 String::new()
             } else {
-                strip_mentions(current["text"].as_str().unwrap_or_default())
+                text_of(current).unwrap_or_default()
             },
             direct: false,
         };
-        let previous_text = previous["text"].as_str().map(strip_mentions);
+        let previous_text = text_of(previous);
         let desk = self.desk.clone();
         let outcome = self
             .desk
@@ -580,18 +669,17 @@ impl Slack {
 
     /// `POST /slack/commands` (form-encoded).
     pub async fn command(&self, form: &[(String, String)], body: &[u8]) -> Reply {
-        let field = |name: &str| {
-            form.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or_default()
+        let Command { event, user_name } = match payload::parse_command(form) {
+            Ok(command) => command,
+            Err(error) => return unreadable(error),
         };
-        let (command, text, user, team, trigger) = (
-            field("command"),
-            field("text").trim(),
-            field("user_id"),
-            field("team_id"),
-            field("trigger_id"),
+        let (command, text, user, team, trigger, channel) = (
+            event.command.0.as_str(),
+            event.text.as_deref().unwrap_or_default().trim(),
+            event.user_id.0.as_str(),
+            event.team_id.0.as_str(),
+            event.trigger_id.0.as_str(),
+            event.channel_id.0.as_str(),
         );
         if !matches!(
             command,
@@ -606,11 +694,11 @@ impl Slack {
             Ok(id) => id,
             Err(e) => return self.failed("a slash command", &e),
         };
-        let contact = self.contact(org_id, team, user, Some(field("user_name")));
+        let contact = self.contact(org_id, team, user, user_name.as_deref());
         if command == "/report" {
             let key = format!("command:{trigger}");
             return self
-                .report_command(contact, field("channel_id"), text, &key, body)
+                .report_command(contact, channel, text, &key, body)
                 .await;
         }
         if matches!(command, "/away" | "/time" | "/macro") {
@@ -762,43 +850,54 @@ impl Slack {
     }
 
     /// `POST /slack/interactions` (`payload=<json>`).
-    pub async fn interaction(&self, payload: &str, body: &[u8]) -> Reply {
-        let Ok(payload) = serde_json::from_str::<Value>(payload) else {
-            return Reply::Json(json!({ "error": "malformed payload" }));
+    pub async fn interaction(&self, json: &str, body: &[u8]) -> Reply {
+        let Interaction {
+            event,
+            selected_user,
+        } = match payload::parse_interaction(json) {
+            Ok(interaction) => interaction,
+            Err(error) => return unreadable(error),
         };
-        let team = payload["team"]["id"]
-            .as_str()
-            .or_else(|| payload["user"]["team_id"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        let user = payload["user"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let name = payload["user"]["name"]
-            .as_str()
-            .or_else(|| payload["user"]["username"].as_str())
-            .map(String::from);
-        let trigger = payload["trigger_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let (team, user, trigger) = match &event {
+            SlackInteractionEvent::BlockActions(e) => {
+                (&e.team, e.user.as_ref(), Some(&e.trigger_id))
+            }
+            SlackInteractionEvent::ViewSubmission(e) => {
+                (&e.team, Some(&e.user), e.trigger_id.as_ref())
+            }
+            SlackInteractionEvent::MessageAction(e) => {
+                (&e.team, Some(&e.user), Some(&e.trigger_id))
+            }
+            SlackInteractionEvent::Shortcut(e) => (&e.team, Some(&e.user), Some(&e.trigger_id)),
+            other => {
+                tracing::debug!(kind = ?interaction_kind(other), "ignoring a Slack interaction");
+                return Reply::Ack;
+            }
+        };
+        let team = team.id.0.clone();
+        let name = user.and_then(|u| u.name.clone().or_else(|| u.username.clone()));
+        let user = user.map(|u| u.id.0.clone()).unwrap_or_default();
+        let trigger = trigger.map(|t| t.0.clone()).unwrap_or_default();
         let org_id = match self.org_id(&team).await {
             Ok(id) => id,
             Err(e) => return self.failed("an interaction", &e),
         };
         let contact = self.contact(org_id, &team, &user, name.as_deref());
         let key = format!("interaction:{trigger}");
-        match payload["type"].as_str() {
-            Some("block_actions") => self.block_action(&payload, contact, &key, body).await,
-            Some("view_submission") => self.view_submission(&payload, contact, &key, body).await,
-            Some("message_action") => self.message_action(&payload, contact, &key, body).await,
-            Some("shortcut") => {
-                self.open_create_view(contact, &team, &trigger);
-                Reply::Ack
+        match event {
+            SlackInteractionEvent::BlockActions(click) => {
+                self.block_action(click, selected_user, contact, &key, body)
+                    .await
             }
-            other => {
-                tracing::debug!(kind = ?other, "ignoring a Slack interaction");
+            SlackInteractionEvent::ViewSubmission(submission) => {
+                self.view_submission(submission.view, contact, &key, body)
+                    .await
+            }
+            SlackInteractionEvent::MessageAction(shortcut) => {
+                self.message_action(shortcut, contact, &key, body).await
+            }
+            _ => {
+                self.open_create_view(contact, &team, &trigger);
                 Reply::Ack
             }
         }
@@ -806,42 +905,52 @@ impl Slack {
 
     async fn block_action(
         &self,
-        payload: &Value,
+        click: SlackInteractionBlockActionsEvent,
+        selected_user: Option<String>,
         contact: Contact,
         key: &str,
         body: &[u8],
     ) -> Reply {
-        let action = &payload["actions"][0];
-        let action_id = action["action_id"].as_str().unwrap_or_default().to_string();
-        let response_url = payload["response_url"].as_str().map(String::from);
+        let Some(action) = click.actions.as_ref().and_then(|a| a.first()) else {
+            tracing::debug!("ignoring a Slack click without an action");
+            return Reply::Ack;
+        };
+        let action_id = action.action_id.0.clone();
+        let response_url = click.response_url.as_ref().map(|u| u.0.to_string());
         // Buttons carry a value; a menu its selection, with the ticket in
         // the block id (`ticket:<number>`) or the option value.
-        let block_ticket = action["block_id"]
-            .as_str()
-            .and_then(|b| b.strip_prefix(render::CARD_BLOCK))
+        let block_ticket = action
+            .block_id
+            .as_ref()
+            .and_then(|b| b.0.strip_prefix(render::CARD_BLOCK))
             .map(String::from);
-        let value = action["value"]
-            .as_str()
-            .or_else(|| action["selected_option"]["value"].as_str())
-            .or_else(|| action["selected_user"].as_str())
-            .unwrap_or_default()
-            .to_string();
+        let value = action
+            .value
+            .clone()
+            .or_else(|| action.selected_option.as_ref().map(|o| o.value.clone()))
+            .or(selected_user)
+            .unwrap_or_default();
         if action_id.starts_with(crate::desk::chat_reports::REPORT_FILE) {
             return self
                 .report_file(contact, &action_id, key, body, response_url)
                 .await;
         }
+        let team = click.team.id.0.as_str();
         if action_id == render::CATALOG_PICK {
-            self.show_catalog_form(payload, contact, &value);
+            // The modal is the click's container; its hash guards the update.
+            let view_id = match &click.container {
+                SlackInteractionActionContainer::View(view) => Some(view.view_id.0.clone()),
+                _ => None,
+            };
+            let hash = match &click.view {
+                Some(SlackView::Modal(modal)) => modal.hash.clone(),
+                _ => None,
+            };
+            self.show_catalog_form(view_id, hash, team, contact, &value);
             return Reply::Ack;
         }
         if action_id == render::REJECT {
-            let trigger = payload["trigger_id"].as_str().unwrap_or_default();
-            let team = payload["team"]["id"]
-                .as_str()
-                .or_else(|| payload["user"]["team_id"].as_str())
-                .unwrap_or_default();
-            self.open_view(team, trigger, render::reject_modal(&value));
+            self.open_view(team, &click.trigger_id.0, render::reject_modal(&value));
             return Reply::Ack;
         }
         let action = match action_kind(&action_id) {
@@ -896,22 +1005,36 @@ impl Slack {
 
     async fn view_submission(
         &self,
-        payload: &Value,
+        view: SlackStatefulView,
         contact: Contact,
         key: &str,
         body: &[u8],
     ) -> Reply {
-        let view = &payload["view"];
-        let values = &view["state"]["values"];
+        let values = view
+            .state_params
+            .state
+            .map(|state| state.values)
+            .unwrap_or_default();
+        // Each input block holds one element, whose action id is `value`.
         let text = |block: &str| {
-            let v = &values[block]["value"];
-            v["value"]
-                .as_str()
-                .or_else(|| v["selected_option"]["value"].as_str())
-                .map(str::to_string)
+            let v = values
+                .get(&SlackBlockId(block.to_string()))?
+                .get(&SlackActionId(ANSWER.to_string()))?;
+            v.value
+                .clone()
+                .or_else(|| v.selected_option.as_ref().map(|o| o.value.clone()))
         };
+        let (callback_id, metadata) = match &view.view {
+            SlackView::Modal(modal) => (
+                modal.callback_id.as_ref(),
+                modal.private_metadata.as_deref(),
+            ),
+            SlackView::Home(home) => (home.callback_id.as_ref(), home.private_metadata.as_deref()),
+        };
+        let callback_id = callback_id.map(|c| c.0.as_str());
+        let metadata = metadata.and_then(|s| Uuid::parse_str(s).ok());
         let desk = self.desk.clone();
-        match view["callback_id"].as_str() {
+        match callback_id {
             Some(render::CREATE_MODAL) => {
                 let input = OpenTicket {
                     kind: Kind::Incident.as_str().into(),
@@ -932,14 +1055,11 @@ impl Slack {
                 self.modal_outcome(outcome.map(|_| ()), "title")
             }
             Some(render::CATALOG_MODAL) => {
-                let Some(item) = view["private_metadata"]
-                    .as_str()
-                    .and_then(|s| Uuid::parse_str(s).ok())
-                else {
+                let Some(item) = metadata else {
                     return Reply::Ack;
                 };
                 let input = OrderInput {
-                    answers: render::modal_answers(values),
+                    answers: modal_answers(&values),
                     requester: None,
                     title: None,
                 };
@@ -955,10 +1075,7 @@ impl Slack {
                 self.modal_outcome(outcome.map(|_| ()), "catalog_form")
             }
             Some(render::REJECT_MODAL) => {
-                let Some(approval) = view["private_metadata"]
-                    .as_str()
-                    .and_then(|s| Uuid::parse_str(s).ok())
-                else {
+                let Some(approval) = metadata else {
                     return Reply::Ack;
                 };
                 let reason = text("reason");
@@ -1016,21 +1133,29 @@ impl Slack {
     /// raised by whoever used the shortcut.
     async fn message_action(
         &self,
-        payload: &Value,
+        shortcut: SlackInteractionMessageActionEvent,
         contact: Contact,
         key: &str,
         body: &[u8],
     ) -> Reply {
-        let text = payload["message"]["text"]
-            .as_str()
+        let message = shortcut.message.as_ref();
+        let text = message
+            .and_then(|m| m.content.text.as_deref())
             .unwrap_or_default()
             .trim()
             .to_string();
         if text.is_empty() {
             return Reply::Ack;
         }
-        let channel = payload["channel"]["id"].as_str().unwrap_or_default();
-        let author = payload["message"]["user"].as_str().unwrap_or_default();
+        let channel = shortcut
+            .channel
+            .as_ref()
+            .map(|c| c.id.0.as_str())
+            .unwrap_or_default();
+        let author = message
+            .and_then(|m| m.sender.user.as_ref())
+            .map(|u| u.0.as_str())
+            .unwrap_or_default();
         let mut input = ticket_from_text(Kind::Incident, &text);
         input.description = format!("{text}\n\n— message by <@{author}> in <#{channel}>");
         let desk = self.desk.clone();
@@ -1080,19 +1205,19 @@ impl Slack {
 
     /// A catalog item picked on the new-ticket modal: the modal becomes the
     /// item's form (`views.update`, after the answer).
-    fn show_catalog_form(&self, payload: &Value, contact: Contact, item: &str) {
-        let (Some(view_id), Ok(item)) = (payload["view"]["id"].as_str(), Uuid::parse_str(item))
-        else {
+    fn show_catalog_form(
+        &self,
+        view_id: Option<String>,
+        hash: Option<String>,
+        team: &str,
+        contact: Contact,
+        item: &str,
+    ) {
+        let (Some(view_id), Ok(item)) = (view_id, Uuid::parse_str(item)) else {
             tracing::debug!("a catalog pick without a view or item");
             return;
         };
-        let team = payload["team"]["id"]
-            .as_str()
-            .or_else(|| payload["user"]["team_id"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        let view_id = view_id.to_string();
-        let hash = payload["view"]["hash"].clone();
+        let team = team.to_string();
         let this = self.clone();
         tokio::spawn(async move {
             let found = match this.actor_of(contact).await {
@@ -1117,8 +1242,8 @@ impl Slack {
                 &form.fields,
             );
             let mut body = json!({ "view_id": view_id, "view": view });
-            if hash.is_string() {
-                body["hash"] = hash;
+            if let Some(hash) = hash {
+                body["hash"] = json!(hash);
             }
             this.call_views(&team, "views.update", &body).await;
         });
@@ -1223,6 +1348,89 @@ async fn act(
 
 fn ephemeral(text: &str) -> Reply {
     Reply::Json(json!({ "response_type": "ephemeral", "text": text }))
+}
+
+/// The action id `render` gives the one element of every modal input block.
+const ANSWER: &str = "value";
+
+/// A message taken in (a direct message, a thread reply, a mention),
+/// whichever event carried it.
+struct Heard {
+    user: String,
+    channel: Option<String>,
+    ts: String,
+    thread_ts: Option<String>,
+    text: String,
+    files: Vec<SlackFile>,
+}
+
+/// A signed body that does not read as Slack's: answered 400 over HTTP
+/// (Slack does not retry a 4xx), acknowledged without effect in Socket Mode.
+fn unreadable(error: String) -> Reply {
+    tracing::info!(%error, "refused an unreadable Slack payload");
+    Reply::Json(json!({ "error": "malformed payload" }))
+}
+
+/// An ignored event's type, for the debug log.
+fn event_kind(event: &SlackEventCallbackBody) -> Option<String> {
+    let value = serde_json::to_value(event).ok()?;
+    value["type"].as_str().map(String::from)
+}
+
+/// An ignored interaction's type, for the debug log.
+fn interaction_kind(interaction: &SlackInteractionEvent) -> Option<String> {
+    let value = serde_json::to_value(interaction).ok()?;
+    value["type"].as_str().map(String::from)
+}
+
+/// Shared files as the deferred download reads them: slack-morphism's file
+/// with the `mode` and `size` it does not model beside it.
+fn shared_files(files: &[SlackFile], extra: &[FileExtra]) -> Vec<Value> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let extra = extra.get(i);
+            json!({
+                "id": file.id.0,
+                "name": file.name,
+                "title": file.title,
+                "url_private_download": file.url_private_download.as_ref().map(|u| u.as_str()),
+                "mode": extra.and_then(|e| e.mode.as_deref()),
+                "size": extra.and_then(|e| e.size),
+            })
+        })
+        .collect()
+}
+
+/// A catalog form's answers by field key (its blocks' ids), as the desk
+/// reads them: lists for multi-selects and checkboxes, the picked value of
+/// a menu, the date of a date picker, the typed text otherwise.
+fn modal_answers(
+    values: &HashMap<SlackBlockId, HashMap<SlackActionId, SlackViewStateValue>>,
+) -> serde_json::Map<String, Value> {
+    let mut answers = serde_json::Map::new();
+    for (block, actions) in values {
+        let Some(v) = actions.get(&SlackActionId(ANSWER.to_string())) else {
+            continue;
+        };
+        let answer = match v.action_type.0.as_str() {
+            "multi_static_select" | "checkboxes" => Some(Value::Array(
+                v.selected_options
+                    .iter()
+                    .flatten()
+                    .map(|o| json!(o.value))
+                    .collect(),
+            )),
+            "static_select" | "radio_buttons" => v.selected_option.as_ref().map(|o| json!(o.value)),
+            "datepicker" => v.selected_date.as_ref().map(|d| json!(d)),
+            _ => v.value.as_ref().map(|t| json!(t)),
+        };
+        if let Some(answer) = answer {
+            answers.insert(block.0.clone(), answer);
+        }
+    }
+    answers
 }
 
 /// Drops `<@U123>` mentions (the bot's name in an app mention).

@@ -2,7 +2,8 @@
 //! Web API client with per-method pacing (`api`), Block Kit rendering
 //! (`render`), the outbox deliverer (`deliver`), work deferred past the
 //! acknowledgement (`deferred`), the translation of events, slash commands
-//! and interactions into desk calls (`inbound`), Socket Mode (`socket`),
+//! and interactions into desk calls (`inbound`) after `payload` read them
+//! into slack-morphism's models, Socket Mode (`socket`),
 //! and OAuth installs of several workspaces (`installs`, `oauth`). Never
 //! imports `discord`; what both need is in `channels::common`.
 
@@ -12,6 +13,7 @@ pub mod deliver;
 pub mod inbound;
 pub mod installs;
 pub mod oauth;
+pub mod payload;
 pub mod render;
 pub mod routes;
 pub mod socket;

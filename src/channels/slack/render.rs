@@ -434,35 +434,6 @@ pub fn catalog_modal(item_id: &str, name: &str, description: &str, fields: &[For
     })
 }
 
-/// A submitted modal's answers by block id, typed as its elements give
-/// them: text as strings, numbers as numbers, multi-selects as lists.
-pub fn modal_answers(values: &Value) -> serde_json::Map<String, Value> {
-    let mut answers = serde_json::Map::new();
-    let Some(blocks) = values.as_object() else {
-        return answers;
-    };
-    for (block, actions) in blocks {
-        let v = &actions["value"];
-        let answer = match v["type"].as_str() {
-            Some("multi_static_select") | Some("checkboxes") => Value::Array(
-                v["selected_options"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|o| o["value"].as_str().map(|s| json!(s)))
-                    .collect(),
-            ),
-            Some("static_select") | Some("radio_buttons") => v["selected_option"]["value"].clone(),
-            Some("datepicker") => v["selected_date"].clone(),
-            _ => v["value"].clone(),
-        };
-        if !answer.is_null() {
-            answers.insert(block.clone(), answer);
-        }
-    }
-    answers
-}
-
 /// After "Yes, close it": closed, and how did we do? (1–5, optional).
 pub fn rating_request(number: &str) -> Value {
     let buttons: Vec<Value> = (1..=5)

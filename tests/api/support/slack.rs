@@ -513,8 +513,41 @@ pub fn click(user: &str, trigger: &str, action_id: &str, value: &str, response_u
         "api_app_id": "A0TEST",
         "trigger_id": trigger,
         "response_url": response_url,
-        "container": { "type": "message" },
+        "container": { "type": "message", "message_ts": "1700000000.000100", "channel_id": "CDESK",
+                       "is_ephemeral": false },
+        "channel": { "id": "CDESK", "name": "desk" },
         "actions": [{ "type": "button", "action_id": action_id, "block_id": "b", "value": value,
                       "action_ts": "1700000000.1" }],
     })
+}
+
+/// A modal as Slack sends it back in a `view_submission` (or in a click
+/// inside it): `values` is its `state.values`.
+pub fn modal_view(callback_id: &str, private_metadata: &str, values: Value) -> Value {
+    json!({
+        "id": "V0CAT", "team_id": TEAM, "type": "modal", "blocks": [],
+        "private_metadata": private_metadata, "callback_id": callback_id,
+        "state": { "values": values }, "hash": "1700000000.abc",
+        "title": { "type": "plain_text", "text": "Switchboard", "emoji": true },
+        "clear_on_close": false, "notify_on_close": false, "close": null,
+        "submit": { "type": "plain_text", "text": "Submit", "emoji": true },
+        "previous_view_id": null, "root_view_id": "V0CAT", "app_id": "A0TEST",
+        "external_id": "", "app_installed_team_id": TEAM, "bot_id": "B0TEST"
+    })
+}
+
+/// A `view_submission` of `view` by `user`.
+pub fn view_submission(user: &str, trigger: &str, view: Value) -> Value {
+    json!({
+        "type": "view_submission",
+        "team": { "id": TEAM, "domain": "test" },
+        "user": { "id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM },
+        "api_app_id": "A0TEST", "token": "unused", "trigger_id": trigger,
+        "view": view, "response_urls": [], "is_enterprise_install": false, "enterprise": null
+    })
+}
+
+/// A picked menu option's state in a modal (Slack sends its text too).
+pub fn option(value: &str) -> Value {
+    json!({ "text": { "type": "plain_text", "text": value, "emoji": true }, "value": value })
 }
