@@ -492,7 +492,7 @@ async fn away_from_slack_ends_at_the_agents_local_midnight_and_back_ends_it() {
     .await;
     let command = |text: &str, trigger: &str| {
         format!(
-            "token=t&team_id={TEAM}&channel_id=C1&user_id=UNIA&user_name=nia&command=%2Faway&text={text}&trigger_id={trigger}"
+            "token=t&team_id={TEAM}&channel_id=C1&user_id=UNIA&user_name=nia&command=%2Faway&text={text}&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT0TEST%2F1%2Faway&trigger_id={trigger}"
         )
     };
     let answer = expect_json(

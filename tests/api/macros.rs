@@ -136,7 +136,7 @@ async fn a_macro_from_slack_and_from_the_api_gives_the_same_activity() {
     assert_eq!(applied["comment"]["internal"], false);
 
     let command = format!(
-        "token=t&team_id={}&channel_id=C1&user_id=UUMA&user_name=uma&command=%2Fmacro&text={by_slack}+VPN+reset&trigger_id=trig-macro-1",
+        "token=t&team_id={}&channel_id=C1&user_id=UUMA&user_name=uma&command=%2Fmacro&text={by_slack}+VPN+reset&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT0TEST%2F1%2Fmacro&trigger_id=trig-macro-1",
         crate::support::slack::TEAM
     );
     let answer = expect_json(app.post_slack_command(&command).await, StatusCode::OK).await;
@@ -188,7 +188,7 @@ async fn a_macro_from_slack_and_from_the_api_gives_the_same_activity() {
 
     // Listing from chat: the ticket's macros by name.
     let list = format!(
-        "token=t&team_id={}&channel_id=C1&user_id=UUMA&user_name=uma&command=%2Fmacro&text={by_slack}&trigger_id=trig-macro-2",
+        "token=t&team_id={}&channel_id=C1&user_id=UUMA&user_name=uma&command=%2Fmacro&text={by_slack}&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT0TEST%2F2%2Fmacro&trigger_id=trig-macro-2",
         crate::support::slack::TEAM
     );
     let answer = expect_json(app.post_slack_command(&list).await, StatusCode::OK).await;

@@ -321,7 +321,7 @@ async fn time_from_slack_and_discord_is_logged_like_the_apis() {
     let number = ticket["number"].as_str().expect("number");
     let command = |text: &str, trigger: &str| {
         format!(
-            "token=t&team_id={}&channel_id=C1&user_id=UUMA&user_name=uma&command=%2Ftime&text={text}&trigger_id={trigger}",
+            "token=t&team_id={}&channel_id=C1&user_id=UUMA&user_name=uma&command=%2Ftime&text={text}&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT0TEST%2F1%2Ftime&trigger_id={trigger}",
             crate::support::slack::TEAM
         )
     };

@@ -219,7 +219,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                         .body(alertmanager_notification(&group, alerts, flip))
                 } else if let Some(secret) = &slack_secret {
                     let body = json!({
-                        "type": "event_callback", "team_id": "TBENCH", "event_id": format!("EvBench{worker}-{i}-{}", start.elapsed().as_nanos()),
+                        "type": "event_callback", "team_id": "TBENCH", "api_app_id": "ABENCH",
+                        "event_time": chrono::Utc::now().timestamp(),
+                        "event_id": format!("EvBench{worker}-{i}-{}", start.elapsed().as_nanos()),
                         "event": { "type": "message", "channel_type": "im", "channel": format!("DBENCH{worker}"),
                                    "user": format!("UBENCH{worker}"), "text": format!("bench {worker}-{i}"), "ts": format!("{}.{i:06}", 1_700_000_000 + worker) },
                     })
