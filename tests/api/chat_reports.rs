@@ -190,7 +190,7 @@ async fn discord_report_posts_the_chart_with_file_buttons_for_the_asker() {
         "report",
         &[("report", "sla"), ("filters", "colour:blue")],
     );
-    let bad = app.discord_answer(&bad).await;
+    let bad = app.discord_final_answer(&fake, &bad).await;
     assert!(
         discord::content(&bad).contains("I don't know the filter `colour`"),
         "{bad}"
@@ -202,14 +202,14 @@ async fn discord_report_posts_the_chart_with_file_buttons_for_the_asker() {
         "report",
         &[("report", "volume"), ("filters", "kind:incident")],
     );
-    let answer = app.discord_answer(&ask).await;
+    let answer = app.discord_final_answer(&fake, &ask).await;
     assert_eq!(
         answer["data"]["flags"], 64,
         "only the asker sees the answer"
     );
     let buttons = answer["data"]["components"][0]["components"]
         .as_array()
-        .expect("buttons")
+        .unwrap_or_else(|| panic!("buttons: {answer}"))
         .clone();
     assert_eq!(buttons.len(), 2);
     app.dispatcher.drain().await.expect("drain");

@@ -622,17 +622,10 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
     );
 }
 
-/// The `ts` the fake gave the approval request: it numbers its answers to
-/// Web API calls in order.
+/// The `ts` the fake gave the approval request.
 fn request_ts(fake: &FakeSlack) -> Value {
-    let n = fake
-        .calls()
-        .iter()
-        .filter(|c| !c.method.starts_with("response/"))
-        .position(|c| c.method == "chat.postMessage" && c.body["channel"] == "UANN")
-        .expect("the request was posted")
-        + 1;
-    json!(format!("1700000000.{n:06}"))
+    let ts = fake.posted_ts("UANN");
+    json!(ts.first().expect("the request was posted"))
 }
 
 #[tokio::test]

@@ -2,8 +2,9 @@
 //! event (`ticket:<id>` target) mirrored into the requester's conversation
 //! and the team's triage card and its thread, never echoing a message back
 //! to where it came from; a message recorded when posted, so that a
-//! retried outbox row edits what it posted instead of posting again; and
-//! the lookups both need (the team's channel, a person's platform user).
+//! retried outbox row edits what it posted instead of posting again (each
+//! post carries a mark of its row and step, so one an attempt made just
+//! before it was killed is found rather than posted twice); and the lookups both need (the team's channel, a person's platform user).
 //!
 //! A platform implements [`ChatPlatform`]: how it posts and edits, its
 //! [`Markup`] (in its `render`), where replies go (Slack threads under a
@@ -13,6 +14,7 @@
 //! (`<workspace>:<user>` targets) are read once into a [`PersonMessage`];
 //! what each platform makes of them differs too much to share more.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -117,9 +119,24 @@ pub trait ChatPlatform: Sync {
     const MARKUP: Markup;
 
     fn db(&self) -> &Db;
-    /// Posts `body` to `to`; the channel the message landed in (a user id
-    /// may turn into a direct-message channel) and the message's id.
-    async fn send(&self, to: Place<'_>, body: Value) -> Result<(String, String), Delivery>;
+    /// Posts `body` to `to`, carrying `mark` (see [`post_mark`]); the
+    /// channel the message landed in (a user id may turn into a
+    /// direct-message channel) and the message's id.
+    async fn send(
+        &self,
+        to: Place<'_>,
+        body: Value,
+        mark: &str,
+    ) -> Result<(String, String), Delivery>;
+    /// The message carrying `mark` posted at `to` since `since`, if the
+    /// platform can look messages up by it: an attempt killed between the
+    /// post and recording it left the post unrecorded.
+    async fn find_posted(
+        &self,
+        to: Place<'_>,
+        mark: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, Delivery>;
     async fn edit(&self, channel: &str, id: &str, body: Value) -> Result<(), Delivery>;
     /// Where a reply in the requester's recorded conversation goes.
     fn in_requester_thread(thread: &ChatMessageRow) -> Place<'_>;
@@ -227,7 +244,18 @@ pub async fn post<P: ChatPlatform>(
         }
         return Ok(id);
     }
-    let (channel, id) = platform.send(to, body).await?;
+    let mark = post_mark(message.id, &step);
+    // Claimed before (a claim counts an attempt) with the step unrecorded:
+    // the earlier attempt may have posted and died before recording it.
+    let found = if message.attempts > 1 {
+        platform.find_posted(to, &mark, message.created_at).await?
+    } else {
+        None
+    };
+    let (channel, id) = match found {
+        Some(posted) => posted,
+        None => platform.send(to, body, &mark).await?,
+    };
     record_step(platform, message, &step, &channel, &id).await?;
     if let Some(Record {
         purpose,
@@ -256,6 +284,18 @@ pub async fn post<P: ChatPlatform>(
         .map_err(db_retry)?;
     }
     Ok(id)
+}
+
+/// What a post made as step `step` of outbox row `row` carries so a later
+/// attempt can recognise it: 24 hex digits of a hash of both, which fits
+/// Discord's 25-character nonce.
+pub fn post_mark(row: Uuid, step: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(row.as_bytes())
+        .chain_update(step.as_bytes())
+        .finalize();
+    hex::encode(&digest[..12])
 }
 
 /// What step `step` of the row made in an earlier attempt (the channel and

@@ -16,6 +16,7 @@
 //! here are Discord's calls and markup, threads on cards, and messages to
 //! people with the fallback channel.
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
@@ -129,9 +130,31 @@ impl ChatPlatform for DiscordDeliverer {
     }
 
     /// Threads are channels of their own on Discord: `to.thread` is unused.
-    async fn send(&self, to: Place<'_>, body: Value) -> Result<(String, String), Delivery> {
-        let id = self.api.post_message(to.channel, &body).await?;
+    /// The mark is the message's nonce, enforced: Discord answers a
+    /// second create with the same nonce (for a few minutes) with the
+    /// message it made the first time instead of posting again.
+    async fn send(
+        &self,
+        to: Place<'_>,
+        body: Value,
+        mark: &str,
+    ) -> Result<(String, String), Delivery> {
+        let mut request = body;
+        request["nonce"] = json!(mark);
+        request["enforce_nonce"] = json!(true);
+        let id = self.api.post_message(to.channel, &request).await?;
         Ok((to.channel.to_string(), id))
+    }
+
+    /// Nothing to search: the enforced nonce makes the post itself
+    /// idempotent.
+    async fn find_posted(
+        &self,
+        _to: Place<'_>,
+        _mark: &str,
+        _since: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, Delivery> {
+        Ok(None)
     }
 
     async fn edit(&self, channel: &str, id: &str, body: Value) -> Result<(), Delivery> {

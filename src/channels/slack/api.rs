@@ -8,9 +8,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 use tokio::sync::Mutex;
-
 use uuid::Uuid;
 
 use super::installs::Installs;
@@ -244,6 +244,71 @@ impl SlackApi {
         } else {
             Err(ApiFailure::Permanent(format!("{method}: {error}")))
         }
+    }
+
+    /// The message in `channel` (or in the thread of `thread`) posted since
+    /// `since` whose metadata is of `event_type` and carries `mark`: its
+    /// channel and `ts`. A user id as the channel means the direct-message
+    /// channel with that user. Reads a bounded number of pages.
+    pub async fn find_marked(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        event_type: &str,
+        mark: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, ApiFailure> {
+        const PAGES: usize = 5;
+        let channel = if channel.starts_with(['U', 'W']) {
+            let opened = self
+                .call("conversations.open", &json!({ "users": channel }))
+                .await?;
+            opened["channel"]["id"]
+                .as_str()
+                .unwrap_or(channel)
+                .to_string()
+        } else {
+            channel.to_string()
+        };
+        // A minute before the row was written covers clocks a little apart.
+        let oldest = format!("{}.000000", since.timestamp() - 60);
+        let mut cursor = String::new();
+        for _ in 0..PAGES {
+            let mut fields = vec![
+                ("channel", channel.as_str()),
+                ("oldest", oldest.as_str()),
+                ("include_all_metadata", "true"),
+                ("limit", "200"),
+            ];
+            let method = match thread {
+                Some(ts) => {
+                    fields.push(("ts", ts));
+                    "conversations.replies"
+                }
+                None => "conversations.history",
+            };
+            if !cursor.is_empty() {
+                fields.push(("cursor", cursor.as_str()));
+            }
+            let page = self.call_form(method, &fields).await?;
+            let marked = page["messages"].as_array().and_then(|messages| {
+                messages.iter().find(|m| {
+                    m["metadata"]["event_type"] == event_type
+                        && m["metadata"]["event_payload"]["mark"] == mark
+                })
+            });
+            if let Some(ts) = marked.and_then(|m| m["ts"].as_str()) {
+                return Ok(Some((channel, ts.to_string())));
+            }
+            cursor = page["response_metadata"]["next_cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if cursor.is_empty() {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// Downloads a file Slack hosts (`url_private_download`) with the bot

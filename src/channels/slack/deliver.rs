@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -37,6 +38,9 @@ use crate::{
     runtime::delivery::{Deliverer, Delivery},
     store::{chat::ChatMessageRow, outbox::OutboxRow, Db},
 };
+
+/// The metadata event type of the marks our posts carry.
+const MARK_EVENT: &str = "switchboard_outbox";
 
 pub struct SlackDeliverer {
     api: Arc<SlackApi>,
@@ -110,17 +114,48 @@ impl ChatPlatform for SlackDeliverer {
         &self.db
     }
 
-    async fn send(&self, to: Place<'_>, body: Value) -> Result<(String, String), Delivery> {
+    async fn send(
+        &self,
+        to: Place<'_>,
+        body: Value,
+        mark: &str,
+    ) -> Result<(String, String), Delivery> {
         let mut request = body;
         request["channel"] = json!(to.channel);
         if let Some(thread) = to.thread {
             request["thread_ts"] = json!(thread);
         }
+        request["metadata"] =
+            json!({ "event_type": MARK_EVENT, "event_payload": { "mark": mark } });
         let answer = self.api.call("chat.postMessage", &request).await?;
         let ts = answer["ts"].as_str().unwrap_or_default().to_string();
         // A user id as the channel posts into the direct-message channel.
         let channel = answer["channel"].as_str().unwrap_or(to.channel).to_string();
         Ok((channel, ts))
+    }
+
+    /// Slack has no idempotency key: the mark rides in the message's
+    /// metadata, and the channel's history (or the thread) is searched.
+    /// A lookup Slack refuses (a missing scope) posts again rather than
+    /// never: a possible second copy beats a lost message.
+    async fn find_posted(
+        &self,
+        to: Place<'_>,
+        mark: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, Delivery> {
+        match self
+            .api
+            .find_marked(to.channel, to.thread, MARK_EVENT, mark, since)
+            .await
+        {
+            Ok(found) => Ok(found),
+            Err(ApiFailure::Permanent(error)) => {
+                tracing::warn!(%error, channel = to.channel, "could not look for an earlier post; posting");
+                Ok(None)
+            }
+            Err(retry) => Err(retry.into()),
+        }
     }
 
     async fn edit(&self, channel: &str, ts: &str, body: Value) -> Result<(), Delivery> {

@@ -82,6 +82,30 @@ impl TestApp {
         )
         .await
     }
+
+    /// The answer as the person sees it in the end: the immediate one, or
+    /// — when the daemon was slow (a loaded machine) and deferred it — the
+    /// edit of the deferred answer, in the same shape.
+    pub async fn discord_final_answer(&self, fake: &FakeDiscord, interaction: &Value) -> Value {
+        let answer = self.discord_answer(interaction).await;
+        if answer["type"] != 5 {
+            return answer;
+        }
+        let token = interaction["token"].as_str().expect("token");
+        let path = format!("/webhooks/{APP_ID}/{token}/messages/@original");
+        let edited = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
+            !fake.calls_to("PATCH", &path).is_empty()
+        })
+        .await;
+        assert!(
+            edited,
+            "the deferred answer was never sent: {:?}",
+            fake.calls()
+        );
+        let edit = fake.calls_to("PATCH", &path).remove(0).body;
+        json!({ "type": 4, "data": { "flags": answer["data"]["flags"], "content": edit["content"],
+                                     "components": edit["components"] } })
+    }
 }
 
 /// The text of an interaction's answer.
@@ -112,6 +136,8 @@ enum Scripted {
         global: bool,
     },
     ServerError,
+    /// Carried out, but answered 502: the answer was lost on the way.
+    AnswerLost,
     /// Answered normally, but the route's bucket is now empty.
     EmptyBucket {
         reset_after: f64,
@@ -346,16 +372,19 @@ async fn api(
         path: path.clone(),
         body: body.clone(),
     });
-    if let Some(early) = fake.route_script(method.as_str(), &path) {
-        return early;
-    }
-    let scripted = fake.scripted.lock().expect("lock").pop_front();
+    let scripted = fake
+        .route_script(method.as_str(), &path)
+        .or_else(|| fake.scripted.lock().expect("lock").pop_front());
     let mut response = match scripted {
         Some(Scripted::Limited {
             retry_after,
             global,
         }) => return limited(retry_after, global),
         Some(Scripted::ServerError) => return StatusCode::BAD_GATEWAY.into_response(),
+        Some(Scripted::AnswerLost) => {
+            let _carried_out = answer(&fake, &method, &path, &body);
+            return StatusCode::BAD_GATEWAY.into_response();
+        }
         _ => answer(&fake, &method, &path, &body),
     };
     if !files.is_empty() {
@@ -391,6 +420,22 @@ fn answer(fake: &FakeDiscord, method: &Method, path: &str, body: &Value) -> Resp
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["channels", channel, "messages"]) => {
+            // Discord answers a create whose enforced nonce it has seen
+            // with the message it made then.
+            let earlier = (body["enforce_nonce"] == true && body["nonce"].is_string())
+                .then(|| {
+                    let posted = fake.posted.lock().expect("lock");
+                    posted
+                        .iter()
+                        .find(|(c, _, b)| c == channel && b["nonce"] == body["nonce"])
+                        .map(|(_, id, _)| id.clone())
+                })
+                .flatten();
+            if let Some(id) = earlier {
+                return Json(json!({ "id": id, "channel_id": channel, "content": body["content"],
+                                    "nonce": body["nonce"], "type": 0 }))
+                .into_response();
+            }
             let id = fake.id();
             fake.posted
                 .lock()
@@ -606,6 +651,12 @@ impl FakeDiscord {
         self.script_route(method, pattern, Scripted::ServerError);
     }
 
+    /// The next `method` call on a path matching `pattern` is carried out
+    /// but answered 502, as when Discord's answer is lost after it posted.
+    pub fn lose_next_answer_on(&self, method: &str, pattern: &str) {
+        self.script_route(method, pattern, Scripted::AnswerLost);
+    }
+
     fn script_route(&self, method: &str, pattern: &str, answer: Scripted) {
         self.on_route.lock().expect("lock").push(RouteScript {
             method: method.into(),
@@ -615,17 +666,11 @@ impl FakeDiscord {
     }
 
     /// The scripted answer of this call, if one was scripted for its route.
-    fn route_script(&self, method: &str, path: &str) -> Option<Response> {
+    fn route_script(&self, method: &str, path: &str) -> Option<Scripted> {
         let mut scripts = self.on_route.lock().expect("lock");
         let at = scripts
             .iter()
             .position(|s| s.method == method && matches(&s.pattern, path))?;
-        Some(match scripts.remove(at).answer {
-            Scripted::Limited {
-                retry_after,
-                global,
-            } => limited(retry_after, global),
-            _ => StatusCode::BAD_GATEWAY.into_response(),
-        })
+        Some(scripts.remove(at).answer)
     }
 }

@@ -40,6 +40,8 @@ pub struct FakeSlack {
     calls: Arc<Mutex<Vec<Call>>>,
     /// Scripted 429s: Retry-After seconds, consumed one per call.
     limited: Arc<Mutex<VecDeque<(String, u64)>>>,
+    /// Methods whose next call is carried out but answered 500.
+    lost: Arc<Mutex<Vec<String>>>,
     next_ts: Arc<Mutex<u64>>,
     /// Channel messages by (channel, ts), for `conversations.history`.
     messages: Arc<Mutex<Vec<(String, Value)>>>,
@@ -188,6 +190,23 @@ impl FakeSlack {
     /// Frames the daemon sent over Socket Mode.
     pub fn socket_received(&self) -> Vec<Value> {
         self.socket.received()
+    }
+
+    /// The next call of `method` is carried out but answered 500, as when
+    /// Slack's answer is lost after it posted.
+    pub fn lose_next_answer(&self, method: &str) {
+        self.lost.lock().expect("lock").push(method.to_string());
+    }
+
+    /// The `ts` Slack gave each message posted to `channel`, oldest first.
+    pub fn posted_ts(&self, channel: &str) -> Vec<String> {
+        self.messages
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(c, m)| c == channel && m["bot_id"] == "BTEST")
+            .filter_map(|(_, m)| m["ts"].as_str().map(String::from))
+            .collect()
     }
 
     /// A message in a channel, as `conversations.history` will return it.
@@ -347,12 +366,25 @@ async fn api(
     let ts = {
         let mut n = fake.next_ts.lock().expect("lock");
         *n += 1;
-        format!("1700000000.{:06}", *n)
+        // Real time, as Slack's are: history lookups page by `oldest`.
+        format!("{}.{:06}", chrono::Utc::now().timestamp(), *n)
     };
     let channel = body["channel"].as_str().unwrap_or_default().to_string();
-    match method.as_str() {
+    let response = match method.as_str() {
         "chat.postMessage" => {
+            let mut message = json!({ "type": "message", "ts": ts, "text": body["text"],
+                                      "bot_id": "BTEST" });
+            for key in ["thread_ts", "metadata", "blocks"] {
+                if !body[key].is_null() {
+                    message[key] = body[key].clone();
+                }
+            }
+            fake.add_message(&channel, message);
             Json(json!({ "ok": true, "channel": channel, "ts": ts })).into_response()
+        }
+        // The fake's direct-message channel with a user is the user's id.
+        "conversations.open" => {
+            Json(json!({ "ok": true, "channel": { "id": body["users"] } })).into_response()
         }
         "files.getUploadURLExternal" => {
             let host = headers
@@ -386,13 +418,42 @@ async fn api(
         }
         "conversations.history" | "conversations.replies" => {
             let wanted = body["latest"].as_str().unwrap_or_default();
+            let thread = body["ts"].as_str();
+            let oldest = body["oldest"].as_str().unwrap_or("0");
+            let all_metadata = body["include_all_metadata"] == "true";
+            // A message's own `ts`, or — as Slack pages them — everything
+            // since `oldest` in the channel or the thread; metadata only
+            // when asked for.
+            let in_place = |m: &Value| match thread {
+                Some(ts) => m["ts"] == ts || m["thread_ts"] == ts,
+                None => m["thread_ts"].is_null() || m["thread_ts"] == m["ts"],
+            };
+            let since = |m: &Value| {
+                let ts = m["ts"].as_str().unwrap_or_default();
+                ts.parse::<f64>().unwrap_or(0.0) >= oldest.parse::<f64>().unwrap_or(0.0)
+            };
             let messages: Vec<Value> = fake
                 .messages
                 .lock()
                 .expect("lock")
                 .iter()
-                .filter(|(c, m)| *c == channel && m["ts"] == wanted)
-                .map(|(_, m)| m.clone())
+                .filter(|(c, m)| {
+                    *c == channel
+                        && if wanted.is_empty() {
+                            in_place(m) && since(m)
+                        } else {
+                            m["ts"] == wanted
+                        }
+                })
+                .map(|(_, m)| {
+                    let mut m = m.clone();
+                    if !all_metadata {
+                        if let Some(o) = m.as_object_mut() {
+                            o.remove("metadata");
+                        }
+                    }
+                    m
+                })
                 .collect();
             Json(json!({ "ok": true, "messages": messages, "has_more": false })).into_response()
         }
@@ -440,7 +501,16 @@ async fn api(
             }
         }
         _ => Json(json!({ "ok": false, "error": "unknown_method" })).into_response(),
+    };
+    let lost = {
+        let mut lost = fake.lost.lock().expect("lock");
+        let found = lost.iter().position(|m| *m == method);
+        found.map(|i| lost.remove(i)).is_some()
+    };
+    if lost {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
+    response
 }
 
 async fn respond(
