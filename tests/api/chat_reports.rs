@@ -209,7 +209,7 @@ async fn discord_report_posts_the_chart_with_file_buttons_for_the_asker() {
     );
     let buttons = answer["data"]["components"][0]["components"]
         .as_array()
-        .expect("buttons")
+        .unwrap_or_else(|| panic!("buttons on {answer}"))
         .clone();
     assert_eq!(buttons.len(), 2);
     app.dispatcher.drain().await.expect("drain");
