@@ -230,7 +230,8 @@ async fn discord_report_posts_the_chart_with_file_buttons_for_the_asker() {
         user,
         true,
         excel,
-        posted[0].1.clone(),
+        // The buttons are on the asker's own (ephemeral) answer.
+        discord::echoed("1400000000000000990", CHANNEL, &answer["data"]),
     );
     let told = app.discord_answer(&click).await;
     assert!(

@@ -85,7 +85,8 @@ async fn bad_signatures_get_401_and_store_nothing_and_ping_gets_pong() {
 
     // Discord's endpoint check: a signed PING is answered PONG.
     let ping = json!({ "id": "2000000000000000002", "application_id": discord::APP_ID, "type": 1,
-                       "token": "t", "version": 1 });
+                       "token": "aW50ZXJhY3Rpb246cGluZw", "version": 1, "app_permissions": "562949953601536",
+                       "attachment_size_limit": 524288000, "authorizing_integration_owners": {}, "entitlements": [] });
     assert_eq!(app.discord_answer(&ping).await, json!({ "type": 1 }));
     // Malformed JSON, correctly signed: 400.
     let malformed = "{not json";
@@ -93,6 +94,71 @@ async fn bad_signatures_get_401_and_store_nothing_and_ping_gets_pong() {
         .post_discord_raw(malformed, discord::signed(now(), malformed))
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+/// A signed body twilight-model cannot read as an interaction: 400
+/// problem+json, before anything is looked up, recorded or sent.
+#[tokio::test]
+async fn signed_bodies_that_are_no_interaction_get_400_problem_json_and_change_nothing() {
+    let (app, fake) = spawn_discord_app().await;
+    let user = "3000000000000000003";
+    let good = discord::ticket_modal("2000000000000000003", user, "Printer on fire", "high");
+    let broken = |change: &dyn Fn(&mut Value)| {
+        let mut body = good.clone();
+        change(&mut body);
+        body.to_string()
+    };
+    let bodies = [
+        broken(&|b| {
+            if let Some(o) = b.as_object_mut() {
+                o.remove("application_id");
+            }
+        }),
+        broken(&|b| b["id"] = json!("0")),
+        broken(&|b| b["member"]["user"]["id"] = json!("18446744073709551616")),
+        broken(&|b| b["type"] = json!(42)),
+        broken(&|b| {
+            if let Some(o) = b.as_object_mut() {
+                o.remove("data");
+            }
+        }),
+        broken(&|b| b["data"]["components"][2]["component"] = json!({})),
+        "[]".to_string(),
+        "{not json".to_string(),
+    ];
+    let calls = fake.calls().len();
+    for body in bodies {
+        let response = app
+            .post_discord_raw(&body, discord::signed(now(), &body))
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(kind, "application/problem+json", "{body}");
+        let problem: Value = response.json().await.expect("a problem");
+        assert_eq!(problem["status"], 400);
+        assert_eq!(problem["code"], "bad_request");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with("not a Discord interaction"), "{detail}");
+    }
+    assert!(app.tickets().await.is_empty(), "nothing stored");
+    assert_eq!(fake.calls().len(), calls, "nothing sent to Discord");
+    let people: Vec<Value> = app.get_json("/api/v1/people", &app.token).await;
+    assert!(
+        people
+            .iter()
+            .all(|p| !p["name"].as_str().unwrap_or("").contains(user)),
+        "no contact was created"
+    );
+    // Nothing was recorded under the interaction's id either: the same
+    // interaction, well formed, is taken as new.
+    let reply = app.discord_answer(&good).await;
+    assert!(content(&reply).contains("Opened"), "{reply}");
+    assert_eq!(app.tickets().await.len(), 1);
 }
 
 #[tokio::test]
@@ -193,7 +259,10 @@ async fn slash_ticket_opens_a_modal_whose_submission_opens_one_ticket_even_when_
     app.dispatcher.drain().await.expect("deliver");
     let dm = fake.calls_to("POST", "/users/@me/channels");
     assert_eq!(dm[0].body["recipient_id"], user);
-    let posted = fake.calls_to("POST", &format!("/channels/9{user}/messages"));
+    let posted = fake.calls_to(
+        "POST",
+        &format!("/channels/{}/messages", discord::dm_channel(user)),
+    );
     assert_eq!(posted.len(), 1);
     assert!(posted[0].body["content"]
         .as_str()
@@ -628,13 +697,16 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
     let ann = "3000000000000000070";
     let (_, approval_id) = approval_setup(&app, ann).await;
     app.dispatcher.drain().await.expect("deliver");
-    let requests = fake.calls_to("POST", &format!("/channels/9{ann}/messages"));
+    let requests = fake.calls_to(
+        "POST",
+        &format!("/channels/{}/messages", discord::dm_channel(ann)),
+    );
     assert_eq!(requests.len(), 1, "a direct message to the approver");
     assert!(requests[0].body["components"]
         .to_string()
         .contains(&format!("approve:{approval_id}")));
     let request_id = "1400000000000000001";
-    let on_request = || discord::message(request_id, &format!("9{ann}"), "Approval needed");
+    let on_request = || discord::message(request_id, &discord::dm_channel(ann), "Approval needed");
 
     // Someone else clicks: an ephemeral explanation, nothing changes.
     let other = discord::click(
@@ -673,7 +745,13 @@ async fn an_approval_is_decided_by_button_and_refused_for_others_and_second_clic
 
     // Every copy is edited after the decision.
     app.dispatcher.drain().await.expect("deliver");
-    let edits = fake.calls_to("PATCH", &format!("/channels/9{ann}/messages/{request_id}"));
+    let edits = fake.calls_to(
+        "PATCH",
+        &format!(
+            "/channels/{}/messages/{request_id}",
+            discord::dm_channel(ann)
+        ),
+    );
     let last = edits.last().expect("the request was edited in place");
     assert!(last.body["content"]
         .as_str()
@@ -778,7 +856,10 @@ async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
     expect_json(app.transition(&number, "resolved").await, StatusCode::OK).await;
     app.dispatcher.drain().await.expect("deliver");
     let check = fake
-        .calls_to("POST", &format!("/channels/9{user}/messages"))
+        .calls_to(
+            "POST",
+            &format!("/channels/{}/messages", discord::dm_channel(user)),
+        )
         .into_iter()
         .find(|c| c.body["components"].to_string().contains("solved_yes"))
         .expect("a resolution check in the requester's DM");
@@ -791,7 +872,7 @@ async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
         user,
         false,
         &format!("solved_yes:{number}"),
-        discord::message("1400000000000000003", &format!("9{user}"), ""),
+        discord::message("1400000000000000003", &discord::dm_channel(user), ""),
     );
     let closed = app.discord_answer(&yes).await;
     assert_eq!(closed["type"], 7, "{closed}");
@@ -806,7 +887,7 @@ async fn resolving_asks_the_requester_and_yes_closes_the_ticket() {
         user,
         false,
         &format!("rate:{number}:5"),
-        discord::message("1400000000000000003", &format!("9{user}"), ""),
+        discord::message("1400000000000000003", &discord::dm_channel(user), ""),
     );
     let thanked = app.discord_answer(&rate).await;
     assert_eq!(thanked["type"], 7, "{thanked}");
@@ -890,8 +971,7 @@ async fn a_catalog_item_is_found_by_autocomplete_and_ordered_through_modals_in_s
     );
     assert!(app.tickets().await.is_empty(), "nothing ordered yet");
 
-    let mut message = discord::message("1700000000000000001", discord::CHANNEL, "step 1 of 2 done");
-    message["embeds"] = carry["data"]["embeds"].clone();
+    let message = discord::echoed("1700000000000000001", discord::CHANNEL, &carry["data"]);
     let next = discord::click(
         "2000000000000000103",
         user,
@@ -1155,7 +1235,10 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
     app.pass(chrono::Duration::minutes(6)).await;
     app.dispatcher.drain().await.expect("deliver");
     let alert = fake
-        .calls_to("POST", &format!("/channels/9{lead_user}/messages"))
+        .calls_to(
+            "POST",
+            &format!("/channels/{}/messages", discord::dm_channel(lead_user)),
+        )
         .into_iter()
         .find(|c| {
             c.body["components"]
@@ -1171,7 +1254,11 @@ async fn an_escalation_arrives_with_an_acknowledge_button_that_stops_it() {
         lead_user,
         false,
         &format!("ack:{number}"),
-        discord::message("1400000000000000001", &format!("9{lead_user}"), &shown),
+        discord::message(
+            "1400000000000000001",
+            &discord::dm_channel(lead_user),
+            &shown,
+        ),
     );
     let acknowledged = app.discord_answer(&ack).await;
     assert_eq!(acknowledged["type"], 7, "{acknowledged}");
@@ -1266,7 +1353,7 @@ async fn requester_ticket(app: &TestApp, fake: &FakeDiscord) -> (String, String,
     .await;
     let mine = number(&app.ticket_titled("Laptop will not boot").await);
     app.dispatcher.drain().await.expect("deliver");
-    let dm = format!("9{REQUESTER}");
+    let dm = discord::dm_channel(REQUESTER);
     let (confirmation, _) = fake
         .posted_in(&dm)
         .into_iter()

@@ -1,14 +1,19 @@
 //! Discord: request signing (`verify`), the HTTP endpoint (`routes`), the
-//! REST client that keeps Discord's rate limits (`api`), message and modal
-//! rendering (`render`), the outbox deliverer (`deliver`), the translation
-//! of interactions into desk calls (`inbound`), and the optional gateway
-//! connection that reads messages and attachments (`gateway`). Never
-//! imports `slack`; what both need is in `channels::common`.
+//! interaction body read into twilight-model's types (`payload`), the
+//! translation of interactions into desk calls (`inbound`, by input:
+//! `commands` for application commands, `interactions` for clicks and
+//! modal submissions), the REST client that keeps Discord's rate limits
+//! (`api`), message and modal rendering (`render`), the outbox deliverer
+//! (`deliver`), and the optional gateway connection that reads messages
+//! and attachments (`gateway`). Never imports `slack`; what both need is in
+//! `channels::common`.
 
 pub mod api;
+mod commands;
 pub mod deliver;
 pub mod gateway;
 pub mod inbound;
+mod interactions;
 pub mod payload;
 pub mod render;
 pub mod routes;

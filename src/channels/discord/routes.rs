@@ -1,13 +1,14 @@
 //! Discord's HTTP endpoint, `POST /discord/interactions`: the Ed25519
 //! signature is checked before anything else (401 and nothing stored when
 //! it fails — Discord's own endpoint check sends bad signatures and expects
-//! exactly that), then the interaction goes to `inbound`. `app` mounts it
-//! when Discord is configured.
+//! exactly that), then the interaction goes to `inbound`; a signed body
+//! that is not an interaction is a 400 problem+json and changes nothing.
+//! `app` mounts it when Discord is configured.
 
 use axum::{
     body::Bytes,
     extract::State,
-    http::{HeaderMap, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
     Json, Router,
@@ -35,7 +36,28 @@ async fn interactions(State(discord): State<Discord>, headers: HeaderMap, body: 
     }
     match discord.interaction(&body).await {
         Reply::Json(answer) => Json(answer).into_response(),
-        Reply::BadRequest(message) => (StatusCode::BAD_REQUEST, message).into_response(),
+        Reply::BadRequest(detail) => {
+            tracing::info!(%detail, "refused a signed Discord body that is no interaction");
+            bad_request(detail)
+        }
         Reply::Retry => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// RFC 9457 problem+json, as the REST API answers a bad request (this
+/// endpoint is outside `/api/v1`, whose layer rewraps plain errors).
+fn bad_request(detail: String) -> Response {
+    let problem = serde_json::json!({
+        "type": "https://switchboard.dev/problems/bad_request",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": detail,
+        "code": "bad_request",
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        problem.to_string(),
+    )
+        .into_response()
 }

@@ -301,16 +301,36 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// A `/ticket` modal submission as Discord sends it, from one user per client.
 fn discord_interaction(worker: usize, i: u64, nanos: u128) -> String {
     let user = format!("{}", 3_100_000_000_000_000_000u64 + worker as u64);
+    // A snowflake (a u64, as the edge checks) unique per request: the
+    // worker, then the nanoseconds since the run started.
+    let id = 2_100_000_000_000_000_000u64
+        + (worker as u64 % 1000) * 1_000_000_000_000_000
+        + u64::try_from(nanos % 1_000_000_000_000_000).unwrap_or_default();
     json!({
-        "id": format!("{}{nanos}", 2_100_000 + worker), "application_id": "1", "type": 5,
+        "id": id.to_string(), "application_id": "1100000000000000001", "type": 5,
         "token": "bench", "version": 1, "guild_id": "1200000000000000001", "channel_id": "1300000000000000001",
         "attachment_size_limit": 10485760, "app_permissions": "0", "entitlements": [], "locale": "en-US",
-        "member": { "user": { "id": user, "username": format!("bench{worker}"), "discriminator": "0" },
-                    "roles": [], "permissions": "0", "joined_at": "2024-01-01T00:00:00+00:00", "deaf": false, "mute": false },
+        "authorizing_integration_owners": { "0": "1200000000000000001" },
+        "member": { "user": { "id": user, "username": format!("bench{worker}"), "discriminator": "0", "avatar": null },
+                    "roles": [], "permissions": "0", "joined_at": "2024-01-01T00:00:00+00:00", "deaf": false, "mute": false, "flags": 0 },
         "data": { "custom_id": "ticket_modal", "components": [
-            { "type": 1, "components": [{ "type": 4, "custom_id": "title", "value": format!("bench {worker}-{i}") }] },
-            { "type": 1, "components": [{ "type": 4, "custom_id": "description", "value": "load test" }] },
-            { "type": 1, "components": [{ "type": 4, "custom_id": "urgency", "value": "low" }] } ] },
+            { "type": 1, "id": 1, "components": [{ "type": 4, "id": 2, "custom_id": "title", "value": format!("bench {worker}-{i}") }] },
+            { "type": 1, "id": 3, "components": [{ "type": 4, "id": 4, "custom_id": "description", "value": "load test" }] },
+            { "type": 18, "id": 5, "component": { "type": 3, "id": 6, "custom_id": "urgency", "values": ["low"] } } ] },
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The load's interaction is one the Discord edge takes, not a 400.
+    #[test]
+    fn the_bench_discord_interaction_parses() {
+        let body = discord_interaction(7, 3, 123_456_789);
+        let interaction = crate::channels::discord::payload::parse_interaction(body.as_bytes())
+            .expect("a real-format interaction");
+        assert_eq!(interaction.id.get(), 2_107_000_000_123_456_789);
+    }
 }

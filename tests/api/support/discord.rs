@@ -463,7 +463,15 @@ fn answer(fake: &FakeDiscord, method: &Method, path: &str, body: &Value) -> Resp
                 )
                     .into_response();
             }
-            Json(json!({ "id": format!("9{user}"), "type": 1, "recipients": [{ "id": user }] }))
+            // Discord refuses a recipient that is no snowflake.
+            let Some(channel) = dm_channel_of(&user) else {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "message": "Invalid Form Body", "code": 50035 })),
+                )
+                    .into_response();
+            };
+            Json(json!({ "id": channel, "type": 1, "recipients": [{ "id": user }] }))
                 .into_response()
         }
         ("GET", ["attachments", name]) => format!("contents of {name}").into_response(),
@@ -507,6 +515,21 @@ pub fn signed(timestamp: i64, body: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Direct-message channel ids are the user's id plus this: snowflakes of
+/// their own (below 2^64 for the test users, who are 3… and 4…), that a
+/// test can name.
+const DM_OFFSET: u64 = 5_000_000_000_000_000_000;
+
+fn dm_channel_of(user: &str) -> Option<String> {
+    let user: u64 = user.parse().ok()?;
+    user.checked_add(DM_OFFSET).map(|id| id.to_string())
+}
+
+/// The direct-message channel the fake opens with `user`.
+pub fn dm_channel(user: &str) -> String {
+    dm_channel_of(user).expect("the user id is a snowflake below 2^64 - DM_OFFSET")
+}
+
 /// A guild member as interactions carry it.
 pub fn member(user: &str) -> Value {
     json!({
@@ -542,8 +565,8 @@ pub fn interaction(id: &str, kind: u8, user: &str, guild: bool, data: Value) -> 
         i["member"] = member(user);
         i["context"] = json!(0);
     } else {
-        i["channel_id"] = json!(format!("9{user}"));
-        i["channel"] = json!({ "id": format!("9{user}"), "type": 1 });
+        i["channel_id"] = json!(dm_channel(user));
+        i["channel"] = json!({ "id": dm_channel(user), "type": 1 });
         i["user"] = member(user)["user"].clone();
         i["context"] = json!(1);
     }
@@ -624,12 +647,34 @@ pub fn ticket_modal(id: &str, user: &str, title: &str, urgency: &str) -> Value {
     )
 }
 
+/// A message the daemon posted (or answered with), as Discord hands it back
+/// in the interactions on it: its content, components and embeds, each
+/// embed typed (`rich`, as Discord types every bot embed).
+pub fn echoed(id: &str, channel: &str, body: &Value) -> Value {
+    let mut echoed = message(id, channel, body["content"].as_str().unwrap_or_default());
+    if let Some(components) = body.get("components") {
+        echoed["components"] = components.clone();
+    }
+    let embeds: Vec<Value> = body["embeds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|embed| {
+            let mut embed = embed.clone();
+            embed["type"] = json!("rich");
+            embed
+        })
+        .collect();
+    echoed["embeds"] = json!(embeds);
+    echoed
+}
+
 /// A message as Discord includes it in component interactions.
 pub fn message(id: &str, channel: &str, content: &str) -> Value {
     json!({
         "id": id, "channel_id": channel, "type": 0, "content": content, "embeds": [], "components": [],
-        "author": { "id": APP_ID, "username": "switchboard", "bot": true, "discriminator": "0" },
-        "timestamp": "2026-11-22T08:00:00.000000+00:00", "flags": 0, "tts": false, "mention_everyone": false,
+        "author": { "id": APP_ID, "username": "switchboard", "bot": true, "discriminator": "0", "avatar": null },
+        "timestamp": "2026-11-22T08:00:00.000000+00:00", "edited_timestamp": null, "flags": 0, "tts": false, "mention_everyone": false,
         "mentions": [], "mention_roles": [], "attachments": [], "pinned": false,
     })
 }
