@@ -12,7 +12,8 @@
 #   BENCH_DATABASE_URL  Postgres server URL (default postgres://postgres@127.0.0.1:5432)
 #   BENCH_MESSAGES      messages (default 5000)
 #   BENCH_CORPUS        a directory of .eml files to take in instead (real-world
-#                       mail); BENCH_MESSAGES is then ignored
+#                       mail, e.g. from benches/mail-corpus.py); BENCH_MESSAGES
+#                       is then ignored
 #   BENCH_PROFILE       cargo profile of the binary (default release)
 #   BENCH_BIN           a binary to run instead of building one (A/B runs)
 set -euo pipefail
